@@ -1,0 +1,191 @@
+package statemachine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Snapshot is what Decide needs to know of an aggregate. State is StateNew
+// for an aggregate that has no applied event yet.
+type Snapshot struct {
+	State   State
+	Amounts Amounts
+}
+
+// Input is one normalized event as Decide sees it.
+type Input struct {
+	Event     string
+	Amount    int64
+	HasAmount bool
+	Currency  string
+	// BodySHA256 identifies the delivery's content.
+	BodySHA256 string
+	// Prior is the body hash already recorded under the event's dedupe key,
+	// or "" when the key is new.
+	Prior string
+	// RecordOnly marks an event the provider knows has no lifecycle.
+	RecordOnly bool
+}
+
+// ReasonCode classifies a verdict's reason.
+type ReasonCode string
+
+// Reason codes recorded with verdicts.
+const (
+	ReasonIllegal     ReasonCode = "illegal"       // never legal from here
+	ReasonStale       ReasonCode = "stale"         // the aggregate has moved past it
+	ReasonConflict    ReasonCode = "conflict"      // same dedupe key, different body
+	ReasonAmount      ReasonCode = "amount"        // amount rules broken
+	ReasonCurrency    ReasonCode = "currency"      // currency differs from the aggregate's
+	ReasonExpired     ReasonCode = "expired"       // deferred longer than the window
+	ReasonEarly       ReasonCode = "early"         // deferred: legal from a state ahead
+	ReasonUnknown     ReasonCode = "unknown_event" // recorded: a word the machine does not know
+	ReasonNoLifecycle ReasonCode = "no_lifecycle"  // recorded: nothing to transition
+	ReasonMalformed   ReasonCode = "malformed"     // the body could not be parsed
+	ReasonSkipped     ReasonCode = "jumped"        // applied along a path (status snapshots)
+)
+
+// Decision is the verdict for one event and, when applied, its effect.
+type Decision struct {
+	Verdict Verdict
+	Code    ReasonCode
+	Detail  string
+	// To and Amounts are the aggregate after the event (unchanged unless
+	// the verdict is applied).
+	To      State
+	Amounts Amounts
+	// Skipped lists the states a status snapshot passed through on its way
+	// to To.
+	Skipped []State
+}
+
+// Reason renders the code and detail for the journal.
+func (d Decision) Reason() string {
+	switch {
+	case d.Code == "":
+		return d.Detail
+	case d.Detail == "":
+		return string(d.Code)
+	}
+	return string(d.Code) + ": " + d.Detail
+}
+
+// Decide returns the verdict for in against the aggregate cur. m may be nil
+// for an event with no lifecycle. Decide is pure: the caller persists the
+// decision.
+func Decide(m *Machine, cur Snapshot, in Input) Decision {
+	keep := Decision{To: cur.State, Amounts: cur.Amounts}
+	verdict := func(v Verdict, code ReasonCode, format string, args ...any) Decision {
+		d := keep
+		d.Verdict, d.Code, d.Detail = v, code, fmt.Sprintf(format, args...)
+		return d
+	}
+	switch {
+	case in.Prior != "" && in.Prior == in.BodySHA256:
+		return verdict(VerdictDuplicate, "", "already recorded")
+	case in.Prior != "":
+		return verdict(VerdictRejected, ReasonConflict, "dedupe key already recorded with a different body")
+	case m == nil || in.RecordOnly || m.recordOnly[in.Event]:
+		return verdict(VerdictRecorded, ReasonNoLifecycle, "")
+	case !m.Knows(in.Event):
+		return verdict(VerdictRecorded, ReasonUnknown, "%s is not an event of the %s %s machine", in.Event, m.table.Provider, m.table.Kind)
+	case in.Currency != "" && cur.Amounts.Currency != "" && !strings.EqualFold(in.Currency, cur.Amounts.Currency):
+		return verdict(VerdictRejected, ReasonCurrency, "event in %s, aggregate in %s", in.Currency, cur.Amounts.Currency)
+	}
+
+	if _, ok := m.edges[edgeKey{in.Event, cur.State}]; ok {
+		return m.apply(cur, in, cur.State, nil)
+	}
+	if m.table.Mode == ModeStatus {
+		if path := m.pathTo(cur.State, in.Event); path != nil {
+			return m.apply(cur, in, path[len(path)-1], path[1:])
+		}
+	} else if s, ok := m.aheadSource(cur.State, in.Event); ok {
+		return verdict(VerdictDeferred, ReasonEarly, "%s is legal from %s, which %s can still reach", in.Event, s, cur.State)
+	}
+	for _, s := range m.sources[in.Event] {
+		if s == cur.State || m.ahead[s][cur.State] {
+			return verdict(VerdictRejected, ReasonStale, "%s has moved past %s, where %s applies", cur.State, s, in.Event)
+		}
+	}
+	return verdict(VerdictRejected, ReasonIllegal, "%s is not legal from %s", in.Event, cur.State)
+}
+
+// apply runs in from state from (cur.State, or the end of a status path)
+// and checks the amount rules.
+func (m *Machine) apply(cur Snapshot, in Input, from State, skipped []State) Decision {
+	e := m.edges[edgeKey{in.Event, from}]
+	to, ok := m.step(from, in.Event)
+	if !ok || to != e.to {
+		// The table and looplab disagree: a bug in Build, never input.
+		panic(fmt.Sprintf("statemachine: looplab/fsm refused %s from %s", in.Event, from))
+	}
+	amounts, to, problem := applyEffect(e.Effect, to, cur.Amounts, in)
+	if problem != "" {
+		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}
+	}
+	d := Decision{Verdict: VerdictApplied, To: to, Amounts: amounts, Skipped: skipped}
+	if len(skipped) > 0 {
+		d.Code = ReasonSkipped
+		names := make([]string, len(skipped))
+		for i, s := range skipped {
+			names[i] = string(s)
+		}
+		d.Detail = "passed through " + strings.Join(names, ", ")
+	}
+	return d
+}
+
+// aheadSource finds a state event is legal from that cur can still reach
+// without a revert.
+func (m *Machine) aheadSource(cur State, event string) (State, bool) {
+	for _, s := range m.sources[event] {
+		if m.ahead[cur][s] {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// pathTo finds the shortest forward path from cur to a state event is legal
+// from. The result starts with cur; nil means none.
+func (m *Machine) pathTo(cur State, event string) []State {
+	targets := map[State]bool{}
+	for _, s := range m.sources[event] {
+		if m.ahead[cur][s] {
+			targets[s] = true
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	prev := map[State]State{cur: cur}
+	queue := []State{cur}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		if targets[s] {
+			path := []State{s}
+			for s != cur {
+				s = prev[s]
+				path = append([]State{s}, path...)
+			}
+			return path
+		}
+		for _, ev := range m.events {
+			e, ok := m.edges[edgeKey{ev, s}]
+			if !ok || e.Revert {
+				continue
+			}
+			// The declared target first: a jump records the path the
+			// provider's words describe, not an amount-twin of it.
+			for _, o := range append([]State{e.to}, outcomes(e.to, e.Effect)...) {
+				if _, seen := prev[o]; !seen {
+					prev[o] = s
+					queue = append(queue, o)
+				}
+			}
+		}
+	}
+	return nil
+}

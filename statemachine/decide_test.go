@@ -1,0 +1,135 @@
+package statemachine
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+	auth := Amounts{Currency: "AED", Amount: 100, Authorized: 100}
+	capt := Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100}
+	amt := func(n int64) Input { return Input{Amount: n, HasAmount: true, Currency: "AED"} }
+	with := func(in Input, ev string) Input { in.Event = ev; return in }
+
+	cases := []struct {
+		name    string
+		cur     Snapshot
+		in      Input
+		verdict Verdict
+		code    ReasonCode
+		to      State
+		amounts Amounts
+	}{
+		{"first authorisation", Snapshot{State: StateNew}, with(amt(100), "AUTH"),
+			VerdictApplied, "", Authorized, auth},
+		{"full capture without amount takes the rest", Snapshot{Authorized, auth}, Input{Event: "CAPTURE"},
+			VerdictApplied, "", Captured, capt},
+		{"partial capture by amount", Snapshot{Authorized, auth}, with(amt(40), "PARTIAL_CAPTURE"),
+			VerdictApplied, "", PartiallyCaptured, Amounts{"AED", 100, 100, 40, 0}},
+		{"partial captures adding up become captured", Snapshot{PartiallyCaptured, Amounts{"AED", 100, 100, 40, 0}}, with(amt(60), "PARTIAL_CAPTURE"),
+			VerdictApplied, "", Captured, capt},
+		{"capture above authorization is rejected", Snapshot{Authorized, auth}, with(amt(101), "CAPTURE"),
+			VerdictRejected, ReasonAmount, Authorized, auth},
+		{"a failure stays put", Snapshot{PartiallyCaptured, Amounts{"AED", 100, 100, 40, 0}}, Input{Event: "CAPTURE_FAILED"},
+			VerdictApplied, "", PartiallyCaptured, Amounts{"AED", 100, 100, 40, 0}},
+		{"partial refund", Snapshot{Captured, capt}, with(amt(30), "PARTIAL_REFUND"),
+			VerdictApplied, "", PartiallyRefunded, Amounts{"AED", 100, 100, 100, 30}},
+		{"partial refunds adding up become refunded", Snapshot{PartiallyRefunded, Amounts{"AED", 100, 100, 100, 30}}, with(amt(70), "PARTIAL_REFUND"),
+			VerdictApplied, "", Refunded, Amounts{"AED", 100, 100, 100, 100}},
+		{"refund without amount refunds the rest", Snapshot{PartiallyRefunded, Amounts{"AED", 100, 100, 100, 30}}, Input{Event: "REFUND"},
+			VerdictApplied, "", Refunded, Amounts{"AED", 100, 100, 100, 100}},
+		{"refund above captured is rejected", Snapshot{Captured, capt}, with(amt(150), "REFUND"),
+			VerdictRejected, ReasonAmount, Captured, capt},
+		{"void of a capture returns to authorized", Snapshot{Captured, capt}, Input{Event: "VOID_CAPTURE"},
+			VerdictApplied, "", Authorized, auth},
+		{"void of part of a capture leaves it partial", Snapshot{Captured, capt}, with(amt(30), "VOID_CAPTURE"),
+			VerdictApplied, "", PartiallyCaptured, Amounts{"AED", 100, 100, 70, 0}},
+		{"capture before authorization is deferred", Snapshot{State: StateNew}, Input{Event: "CAPTURE"},
+			VerdictDeferred, ReasonEarly, StateNew, Amounts{}},
+		{"capture during fraud review is deferred", Snapshot{FraudReview, auth}, Input{Event: "CAPTURE"},
+			VerdictDeferred, ReasonEarly, FraudReview, auth},
+		{"refund before capture is deferred", Snapshot{Authorized, auth}, with(amt(10), "PARTIAL_REFUND"),
+			VerdictDeferred, ReasonEarly, Authorized, auth},
+		{"late authorization is stale", Snapshot{Captured, capt}, with(amt(100), "AUTH"),
+			VerdictRejected, ReasonStale, Captured, capt},
+		{"late review after capture is stale, not deferred through the revert", Snapshot{Captured, capt}, Input{Event: "REVIEW"},
+			VerdictRejected, ReasonStale, Captured, capt},
+		{"capture after close is stale", Snapshot{Closed, capt}, Input{Event: "CAPTURE"},
+			VerdictRejected, ReasonStale, Closed, capt},
+		{"refund of a voided payment is illegal", Snapshot{Voided, auth}, Input{Event: "REFUND"},
+			VerdictRejected, ReasonIllegal, Voided, auth},
+		{"currency mismatch", Snapshot{Authorized, auth}, Input{Event: "CAPTURE", Currency: "USD"},
+			VerdictRejected, ReasonCurrency, Authorized, auth},
+		{"record-only word", Snapshot{Authorized, auth}, Input{Event: "NOTE"},
+			VerdictRecorded, ReasonNoLifecycle, Authorized, auth},
+		{"unknown word is recorded", Snapshot{Authorized, auth}, Input{Event: "SHIPPED"},
+			VerdictRecorded, ReasonUnknown, Authorized, auth},
+		{"same key, same body", Snapshot{Authorized, auth}, Input{Event: "CAPTURE", BodySHA256: "a", Prior: "a"},
+			VerdictDuplicate, "", Authorized, auth},
+		{"same key, different body", Snapshot{Authorized, auth}, Input{Event: "CAPTURE", BodySHA256: "b", Prior: "a"},
+			VerdictRejected, ReasonConflict, Authorized, auth},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := Decide(m, tc.cur, tc.in)
+			require.Equal(t, tc.verdict, d.Verdict, d.Reason())
+			require.Equal(t, tc.code, d.Code, d.Reason())
+			require.Equal(t, tc.to, d.To)
+			require.Equal(t, tc.amounts, d.Amounts)
+		})
+	}
+}
+
+func TestDecideWithoutMachineRecords(t *testing.T) {
+	t.Parallel()
+	d := Decide(nil, Snapshot{State: StateNew}, Input{Event: "customer.created"})
+	require.Equal(t, VerdictRecorded, d.Verdict)
+	require.Equal(t, ReasonNoLifecycle, d.Code)
+}
+
+func TestDecideStatusModeWalksThePath(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, Table{
+		Provider: "snap",
+		Kind:     KindPayment,
+		Mode:     ModeStatus,
+		Transitions: []Transition{
+			{Event: "PENDING", From: []State{StateNew}, To: Pending},
+			{Event: "AUTHORIZED", From: []State{StateNew, Pending}, To: Authorized, Effect: Authorize},
+			{Event: "SETTLEMENT_REQUESTED", From: []State{Authorized}, To: CaptureRequested},
+			{Event: "SETTLEMENT_COMPLETED", From: []State{CaptureRequested}, To: Captured, Effect: Capture},
+			{Event: "DECLINED", From: []State{StateNew, Pending}, To: Declined},
+		},
+	})
+	d := Decide(m, Snapshot{State: Pending}, Input{Event: "SETTLEMENT_COMPLETED", Amount: 500, HasAmount: true, Currency: "EUR"})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To)
+	require.Equal(t, []State{Authorized, CaptureRequested}, d.Skipped)
+	require.Equal(t, ReasonSkipped, d.Code)
+
+	// The recorded path follows declared targets (captured), not their
+	// amount twins (partially_captured).
+	m2 := mustBuild(t, Table{
+		Provider: "snap2", Kind: KindPayment, Mode: ModeStatus,
+		Transitions: []Transition{
+			{Event: "AUTHORIZED", From: []State{StateNew}, To: Authorized, Effect: Authorize},
+			{Event: "CAPTURED", From: []State{Authorized}, To: Captured, Effect: Capture},
+			{Event: "REFUNDED", From: []State{PartiallyCaptured, Captured}, To: Refunded, Effect: Refund},
+		},
+	})
+	d = Decide(m2, Snapshot{State: StateNew}, Input{Event: "REFUNDED"})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, []State{Authorized, Captured}, d.Skipped)
+
+	d = Decide(m, Snapshot{State: Captured}, Input{Event: "PENDING"})
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, ReasonStale, d.Code)
+
+	d = Decide(m, Snapshot{State: Declined}, Input{Event: "SETTLEMENT_COMPLETED"})
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, ReasonIllegal, d.Code)
+}

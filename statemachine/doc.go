@@ -1,0 +1,11 @@
+// Package statemachine holds paystate's semantics: the canonical states of
+// every aggregate kind, the declarative transition tables providers write,
+// the builder that validates a table and runs it on github.com/looplab/fsm,
+// and Decide, the pure function that turns (current state, amounts, event)
+// into exactly one verdict.
+//
+// Tables are data so that a reader can see a provider's whole machine on one
+// screen, so that start-up can reject a table with duplicate or unreachable
+// edges, and so that the Mermaid diagrams in the docs come from the same
+// rows the engine runs. Nothing here does I/O.
+package statemachine
