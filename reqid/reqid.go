@@ -1,0 +1,87 @@
+package reqid
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+)
+
+// Header is the HTTP header, and Metadata the gRPC metadata key, that carry
+// a request id in and out.
+const (
+	Header   = "X-Request-Id"
+	Metadata = "x-request-id"
+)
+
+// MaxLen bounds an accepted id.
+const MaxLen = 128
+
+type ctxKey struct{}
+
+// With returns ctx carrying id.
+func With(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// From returns the request id carried by ctx, or "".
+func From(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// New returns a fresh random id: 16 bytes, hex.
+func New() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// Valid reports whether a presented id may be used as it is: 1 to MaxLen
+// characters of letters, digits and - _ . : / + = (what UUIDs, trace ids and
+// the common load balancers' ids are made of).
+func Valid(id string) bool {
+	if id == "" || len(id) > MaxLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':', c == '/', c == '+', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Accept returns presented when it is Valid, otherwise a New id.
+func Accept(presented string) string {
+	if Valid(presented) {
+		return presented
+	}
+	return New()
+}
+
+// Handler wraps a slog.Handler so that every record logged with a context
+// that carries a request id gets a request_id attribute.
+func Handler(h slog.Handler) slog.Handler { return handler{h} }
+
+type handler struct{ slog.Handler }
+
+func (h handler) Handle(ctx context.Context, r slog.Record) error {
+	if id := From(ctx); id != "" {
+		r = r.Clone()
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return handler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h handler) WithGroup(name string) slog.Handler { return handler{h.Handler.WithGroup(name)} }
