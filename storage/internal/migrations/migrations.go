@@ -1,0 +1,66 @@
+// Package migrations reads a backend's embedded schema migrations: a
+// numbered list of SQL files, 0001_init.sql, 0002_..., where a released
+// file is never edited and a change is a new file. Both backends share the
+// rules, so they share the reader.
+package migrations
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Migration is one SQL file.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Load returns the .sql files of dir in fsys in version order. Versions
+// must run 1, 2, 3 ... without gaps or duplicates; backend names the
+// caller in errors.
+func Load(fsys fs.FS, dir, backend string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []Migration
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		if !ok {
+			return nil, fmt.Errorf("%s: migration %q: name must be NNNN_description.sql", backend, name)
+		}
+		v, err := strconv.Atoi(num)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%s: migration %q: name must start with a positive number", backend, name)
+		}
+		body, err := fs.ReadFile(fsys, path.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, Migration{Version: v, Name: name, SQL: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("%s: migration %q: expected version %d", backend, m.Name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// Latest is the newest version in ms, 0 when empty.
+func Latest(ms []Migration) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
+}

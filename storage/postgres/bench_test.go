@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paystate/paystate/storage"
+)
+
+// BenchmarkRawBaseline is paystate's "without paystate" baseline on
+// PostgreSQL, the twin of the SQLite package's: what the same server
+// sustains when an application writes each event as one journal INSERT of
+// about 400 bytes and one aggregate UPSERT with plain pgx on one
+// connection (statements prepared and cached by pgx) — no hashing, no
+// dedupe, no head lock, no state machine. per-commit-1 commits (and so
+// waits for the WAL flush) every event, as a webhook that must be durable
+// before it is answered does; per-commit-100 batches 100 events per
+// commit, the ceiling group commit could approach.
+func BenchmarkRawBaseline(b *testing.B) {
+	for _, every := range []int{1, 100} {
+		b.Run(fmt.Sprintf("per-commit-%d", every), func(b *testing.B) { benchRaw(b, every) })
+	}
+}
+
+const (
+	rawInsertJournal = `INSERT INTO journal (` + journalColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
+	rawUpsertAggregate = `INSERT INTO aggregates (` + aggregateColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		ON CONFLICT (provider, kind, id) DO UPDATE SET
+			state = excluded.state, provider_status = excluded.provider_status,
+			captured = excluded.captured, version = aggregates.version + 1,
+			updated_at = excluded.updated_at`
+)
+
+func benchRaw(b *testing.B, every int) {
+	dsn := testDSN(b)
+	ctx := context.Background()
+	schema := schemaName()
+	dropSchemaAtCleanup(b, dsn, schema)
+	if _, err := Migrate(ctx, dsn, WithSchema(schema)); err != nil { // just the tables
+		b.Fatal(err)
+	}
+	conn := rawConn(b, dsn, schema)
+
+	const (
+		provider = "acme"
+		kind     = "payment"
+		hash     = "5d41402abc4b2a76b9719d911017c592ae2e9c8ad8a7e5f2b8e1c3c7d5e0f6a1"
+	)
+	body := []byte(`{"id":"evt_0000000000","type":"payment.captured","data":{"amount":1250,"currency":"EUR","card":"[redacted]"}}`)
+	var tx pgx.Tx
+	commit := func() {
+		if tx == nil {
+			return
+		}
+		if err := tx.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		tx = nil
+	}
+	seq := int64(0)
+	var err error
+	for b.Loop() {
+		if tx == nil {
+			if tx, err = conn.Begin(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		seq++
+		id := fmt.Sprintf("pay_%06d", seq%1000)
+		now := time.Now().UnixMicro()
+		if _, err := tx.Exec(ctx, rawInsertJournal,
+			seq, provider, kind, id, "payment.captured", "applied", "capture of the authorized amount",
+			"authorized", "captured", seq, fmt.Sprintf("evt_%010d", seq), hash, body, nil,
+			now, now, 0, []string{}, "webhook", hash, hash); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, rawUpsertAggregate,
+			provider, kind, id, "order-"+id, "", "", "", "captured", "succeeded", "EUR",
+			1250, 1250, 1250, 0, 1, now, now); err != nil {
+			b.Fatal(err)
+		}
+		if seq%int64(every) == 0 {
+			commit()
+		}
+	}
+	commit()
+	b.ReportMetric(float64(seq)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkStoreUpdate is the same event through Store.Update (head lock,
+// aggregate lock, put, hash-chained append, head update, one commit each),
+// for comparison with BenchmarkRawBaseline/per-commit-1.
+func BenchmarkStoreUpdate(b *testing.B) {
+	su := newSetup(b)
+	ctx := context.Background()
+	body := []byte(strings.Repeat("x", 110))
+	n := int64(0)
+	for b.Loop() {
+		n++
+		key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: fmt.Sprintf("pay_%06d", n%1000)}
+		err := su.s.Update(ctx, func(tx storage.Tx) error {
+			a, err := tx.LockAggregate(ctx, key)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				a = storage.Aggregate{Key: key, MerchantReference: "order-" + key.ID, Currency: "EUR", Amount: 1250}
+			case err != nil:
+				return err
+			}
+			a.State, a.Version, a.UpdatedAt = "captured", a.Version+1, time.Now()
+			if err := tx.PutAggregate(ctx, a); err != nil {
+				return err
+			}
+			e := storage.JournalEntry{Key: key, Event: "payment.captured", Verdict: "applied",
+				Reason: "capture of the authorized amount", StateBefore: "authorized", StateAfter: "captured",
+				VersionAfter: a.Version, DedupeKey: fmt.Sprintf("evt_%010d", n),
+				BodySHA256:   "5d41402abc4b2a76b9719d911017c592ae2e9c8ad8a7e5f2b8e1c3c7d5e0f6a1",
+				RedactedBody: body, ReceivedAt: time.Now(), Actor: "webhook"}
+			return tx.Append(ctx, &e)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}

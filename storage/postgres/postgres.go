@@ -1,0 +1,385 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/paystate/paystate/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+const (
+	defaultReadConns   = 4
+	defaultWriteConns  = 2
+	defaultMaxAttempts = 5
+	defaultBackoff     = 10 * time.Millisecond
+	rollbackTimeout    = 5 * time.Second
+	maxIdentifierLen   = 63 // NAMEDATALEN - 1 in a stock build
+)
+
+// Store is a paystate database in one PostgreSQL schema. Several Stores,
+// in one process or many, may share the schema. It is safe for concurrent
+// use.
+type Store struct {
+	writer *pgxpool.Pool // used only by Update
+	reader *pgxpool.Pool // read-only sessions; used by every Reader method
+	cfg    config
+	closed atomic.Bool
+	// onRetry, when set (by tests), is called before each retry.
+	onRetry func(err error)
+}
+
+type config struct {
+	schema      string
+	readConns   int32
+	writeConns  int32
+	maxAttempts int
+	backoff     time.Duration
+	lockTimeout time.Duration
+}
+
+func newConfig(opts []Option) config {
+	cfg := config{readConns: defaultReadConns, writeConns: defaultWriteConns,
+		maxAttempts: defaultMaxAttempts, backoff: defaultBackoff}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// Option configures Open, Migrate and SchemaVersion.
+type Option func(*config)
+
+// WithSchema keeps paystate's tables in the named schema: every pooled
+// connection sets its search_path to it (and only it) when it connects.
+// Migrate creates the schema if it does not exist. Without WithSchema the
+// tables live in the first schema of the server's search_path.
+func WithSchema(name string) Option {
+	return func(c *config) { c.schema = name }
+}
+
+// WithReadConns caps the read pool (default 4).
+func WithReadConns(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.readConns = int32(n)
+		}
+	}
+}
+
+// WithWriteConns caps the write pool (default 2). Write transactions are
+// serialized by the chain head row lock whatever the pool size; a second
+// connection lets the next transaction be queued at the server, ready to
+// run the moment the current one commits.
+func WithWriteConns(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.writeConns = int32(n)
+		}
+	}
+}
+
+// WithRetry sets how many times Update tries a transaction that
+// PostgreSQL aborts with a serialization failure, a deadlock or a lock
+// timeout (default 5), and the first pause between tries (default 10 ms,
+// doubling, with jitter).
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(c *config) {
+		if attempts > 0 {
+			c.maxAttempts = attempts
+		}
+		if backoff > 0 {
+			c.backoff = backoff
+		}
+	}
+}
+
+// WithLockTimeout bounds how long a write transaction waits for a row lock
+// (PostgreSQL's lock_timeout), the chain head's included; a wait that runs
+// out is retried like a deadlock. The default, 0, waits as long as ctx
+// allows.
+func WithLockTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.lockTimeout = d
+		}
+	}
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string, as pgx parses it) and brings the schema up to date.
+// It fails with an error wrapping storage.ErrSchemaTooNew when the schema
+// was migrated by a newer paystate, and wrapping storage.ErrUnavailable
+// when the server cannot be reached.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg := newConfig(opts)
+	writer, err := newPool(ctx, dsn, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, writer, cfg.schema); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	reader, err := newPool(ctx, dsn, cfg, true)
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	if err := reader.Ping(ctx); err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, classify("open reader", err)
+	}
+	return &Store{writer: writer, reader: reader, cfg: cfg}, nil
+}
+
+// poolConfig parses dsn and prepares every connection the pool opens: the
+// search_path of the schema and, for the read pool, read-only sessions.
+func poolConfig(dsn string, cfg config, readOnly bool) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
+	}
+	if cfg.schema != "" && !validText(cfg.schema) {
+		return nil, fmt.Errorf("postgres: schema name: %w", ErrInvalidText)
+	}
+	if len(cfg.schema) > maxIdentifierLen {
+		// PostgreSQL would silently truncate it, and find it under no name.
+		return nil, fmt.Errorf("postgres: schema name %q is longer than %d bytes", cfg.schema, maxIdentifierLen)
+	}
+	pc.MaxConns = cfg.writeConns
+	if readOnly {
+		pc.MaxConns = cfg.readConns
+		// A reader that tried to write would be refused by the server.
+		pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	} else if cfg.lockTimeout > 0 {
+		pc.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprintf("%dms", max(1, cfg.lockTimeout.Milliseconds()))
+	}
+	if cfg.schema != "" {
+		setPath := "SET search_path TO " + pgx.Identifier{cfg.schema}.Sanitize()
+		pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, setPath)
+			return err
+		}
+	}
+	return pc, nil
+}
+
+func newPool(ctx context.Context, dsn string, cfg config, readOnly bool) (*pgxpool.Pool, error) {
+	pc, err := poolConfig(dsn, cfg, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	// No connection is made here; the first use connects.
+	p, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, classify("open pool", err)
+	}
+	return p, nil
+}
+
+// Close closes both pools, waiting for connections in use to be returned.
+// Every call on a closed Store fails with storage.ErrUnavailable.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.reader.Close()
+	s.writer.Close()
+	return nil
+}
+
+var errClosed = fmt.Errorf("postgres: store is closed: %w", storage.ErrUnavailable)
+
+// Update runs fn in one READ COMMITTED transaction whose first statement
+// locks the chain head row, and commits it. A transaction PostgreSQL
+// aborts with a serialization failure, a deadlock or a lock timeout (at
+// the head lock, inside fn, or at commit) is rolled back and run again,
+// up to the configured number of attempts, so fn may run more than once.
+func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	backoff := s.cfg.backoff
+	for attempt := 1; ; attempt++ {
+		err := s.updateOnce(ctx, fn)
+		if err == nil || !retryable(err) || attempt >= s.cfg.maxAttempts {
+			return err
+		}
+		if s.onRetry != nil {
+			s.onRetry(err)
+		}
+		// Jitter, so that replicas that collided do not collide again.
+		pause := backoff/2 + rand.N(backoff)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+const lockHead = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
+
+func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	pgTx, err := s.writer.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return unavailable("begin", err)
+	}
+	committed := false
+	defer func() {
+		if !committed { // also when fn panics
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			_ = pgTx.Rollback(rctx)
+		}
+	}()
+
+	// The first statement, before fn runs: from here on this transaction
+	// is the only writer of the database, and every later statement (a
+	// fresh snapshot under READ COMMITTED) sees what the writers before it
+	// committed.
+	t := &tx{tx: pgTx}
+	if err := pgTx.QueryRow(ctx, lockHead).Scan(&t.head.Seq, &t.head.Hash); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: begin: the chain_head row is missing (the database was changed behind paystate's back): %w",
+				storage.ErrUnavailable)
+		}
+		return unavailable("begin: lock chain head", err)
+	}
+
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.failed != nil {
+		// PostgreSQL aborts a transaction at its first failed statement;
+		// COMMIT would only roll it back.
+		return fmt.Errorf("postgres: a statement failed and fn went on: transaction rolled back: %w", t.failed)
+	}
+	if t.moved {
+		if _, err := pgTx.Exec(ctx, `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`,
+			t.head.Seq, t.head.Hash); err != nil {
+			return unavailable("commit: move chain head", err)
+		}
+	}
+	committed = true
+	if err := pgTx.Commit(ctx); err != nil {
+		// Whether a COMMIT whose answer was lost took effect cannot be
+		// known here; the dedupe receipt makes the caller's retry safe.
+		return unavailable("commit", err)
+	}
+	return nil
+}
+
+// SQLSTATE codes, from PostgreSQL's errcodes.txt, decided by code, never
+// by message text.
+const (
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	codeLockNotAvailable     = "55P03"
+	codeUniqueViolation      = "23505"
+	codeReadOnlyTransaction  = "25006"
+	codeAdminShutdown        = "57P01"
+	codeCrashShutdown        = "57P02"
+	codeCannotConnectNow     = "57P03"
+	classConnection          = "08" // connection exception
+	classResources           = "53" // insufficient resources: disk full, out of memory, too many connections
+	classSystem              = "58" // system error: I/O
+)
+
+// retryableCode: PostgreSQL aborted the transaction because of another
+// transaction; running it again may succeed.
+func retryableCode(code string) bool {
+	switch code {
+	case codeSerializationFailure, codeDeadlockDetected, codeLockNotAvailable:
+		return true
+	}
+	return false
+}
+
+// unavailableCode: the database cannot serve the request now; a later try
+// may succeed.
+func unavailableCode(code string) bool {
+	if retryableCode(code) {
+		return true
+	}
+	switch code {
+	case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow,
+		codeReadOnlyTransaction: // a standby, say after a failover
+		return true
+	}
+	switch {
+	case strings.HasPrefix(code, classConnection),
+		strings.HasPrefix(code, classResources),
+		strings.HasPrefix(code, classSystem):
+		return true
+	}
+	return false
+}
+
+// retryable reports whether err carries a SQLSTATE for which Update runs
+// the transaction again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && retryableCode(pe.Code)
+}
+
+// connectionLost reports whether err is a failure to reach the server or a
+// connection that broke, rather than an answer from it.
+func connectionLost(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller's own deadline, not the database's fault
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// unavailable wraps a failure to begin or commit: always ErrUnavailable.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// classify wraps a statement's error for callers: no rows is ErrNotFound;
+// SQLSTATEs that mean the database cannot be used right now, and broken
+// connections, are ErrUnavailable; anything else (a constraint, a bug) is
+// returned wrapped but unclassified.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrNotFound, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		if unavailableCode(pe.Code) {
+			return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrUnavailable, err)
+		}
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if connectionLost(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}

@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/paystate/paystate/storage"
+)
+
+// The Reader methods run on the read pool, outside any write transaction.
+// Each is one statement, so each sees one committed snapshot; plain reads
+// take no row locks in PostgreSQL, so none of them waits for a writer, and
+// none sees a transaction that has not committed.
+//
+// A key or reference PostgreSQL text cannot hold (NUL, invalid UTF-8)
+// cannot have been stored, so it is not found rather than an error.
+
+func (s *Store) Aggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
+	op := fmt.Sprintf("aggregate %v", key)
+	if s.closed.Load() {
+		return storage.Aggregate{}, errClosed
+	}
+	if !validKey(key) {
+		return storage.Aggregate{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	a, err := scanAggregate(s.reader.QueryRow(ctx,
+		`SELECT `+aggregateColumns+` FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3`,
+		key.Provider, key.Kind, key.ID))
+	if err != nil {
+		return storage.Aggregate{}, classify(op, err)
+	}
+	return a, nil
+}
+
+// Children implements storage.Reader.
+func (s *Store) Children(ctx context.Context, parent storage.AggregateKey) ([]storage.Aggregate, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if !validKey(parent) {
+		return nil, nil
+	}
+	rows, err := s.reader.Query(ctx, `SELECT `+aggregateColumns+` FROM aggregates
+		WHERE parent_provider = $1 AND parent_kind = $2 AND parent_id = $3 ORDER BY kind, id`,
+		parent.Provider, parent.Kind, parent.ID)
+	out, err := collect(rows, err, scanAggregate)
+	return out, classify("children", err)
+}
+
+func (s *Store) AggregatesByReference(ctx context.Context, ref string) ([]storage.Aggregate, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if !validText(ref) {
+		return nil, nil
+	}
+	rows, err := s.reader.Query(ctx, `SELECT `+aggregateColumns+` FROM aggregates
+		WHERE merchant_reference = $1 ORDER BY provider, kind, id`, ref)
+	out, err := collect(rows, err, scanAggregate)
+	return out, classify("aggregates by reference", err)
+}
+
+// Journal returns nothing for a limit below one.
+func (s *Store) Journal(ctx context.Context, key *storage.AggregateKey, after int64, limit int) ([]storage.JournalEntry, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if limit <= 0 || (key != nil && !validKey(*key)) {
+		return nil, nil
+	}
+	q := `SELECT ` + journalColumns + ` FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`
+	args := []any{after, limit}
+	if key != nil {
+		q = `SELECT ` + journalColumns + ` FROM journal
+			WHERE provider = $1 AND kind = $2 AND aggregate_id = $3 AND seq > $4
+			ORDER BY seq LIMIT $5`
+		args = []any{key.Provider, key.Kind, key.ID, after, limit}
+	}
+	rows, err := s.reader.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanJournal)
+	return out, classify("journal", err)
+}
+
+// Head reads chain_head, which every write transaction moves together with
+// its Appends; it is deliberately not derived from the journal's last row.
+func (s *Store) Head(ctx context.Context) (storage.ChainHead, error) {
+	if s.closed.Load() {
+		return storage.ChainHead{}, errClosed
+	}
+	var h storage.ChainHead
+	err := s.reader.QueryRow(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1`).Scan(&h.Seq, &h.Hash)
+	if err != nil {
+		return storage.ChainHead{}, classify("chain head", err)
+	}
+	return h, nil
+}
+
+func (s *Store) PendingDeferred(ctx context.Context, key storage.AggregateKey) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	if !validKey(key) {
+		return 0, nil
+	}
+	var n int
+	err := s.reader.QueryRow(ctx,
+		`SELECT COUNT(*) FROM deferred WHERE provider = $1 AND kind = $2 AND aggregate_id = $3`,
+		key.Provider, key.Kind, key.ID).Scan(&n)
+	if err != nil {
+		return 0, classify(fmt.Sprintf("pending deferred %v", key), err)
+	}
+	return n, nil
+}
+
+// ExpiredDeferred orders by seq (the order the events were deferred in),
+// like DeferredFor. It returns nothing for a limit below one.
+func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]storage.DeferredEvent, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.Query(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE expires_at <= $1 ORDER BY seq LIMIT $2`, toMicros(now), limit)
+	out, err := collect(rows, err, scanDeferred)
+	return out, classify("expired deferred", err)
+}

@@ -1,0 +1,204 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paystate/paystate/storage"
+)
+
+// tx is storage.Tx on one READ COMMITTED transaction that holds the chain
+// head row lock from its first statement on.
+type tx struct {
+	tx pgx.Tx
+	// head is the chain head as this transaction moves it: read under the
+	// row lock at begin, advanced by every Append, written back once
+	// before COMMIT (moved).
+	head  storage.ChainHead
+	moved bool
+	// failed is the first statement PostgreSQL refused. It aborts the
+	// transaction: every later statement fails, and so does Update.
+	failed error
+}
+
+var _ storage.Tx = (*tx)(nil)
+
+// classify classifies a statement's error and remembers a failure that
+// aborted the transaction. No rows is not such a failure; a broken
+// connection is ErrUnavailable whatever error pgx reports for it.
+func (t *tx) classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return classify(op, err)
+	}
+	out := classify(op, err)
+	callerGaveUp := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	if !errors.Is(out, storage.ErrUnavailable) && !callerGaveUp && t.tx.Conn().IsClosed() {
+		out = unavailable(op, err)
+	}
+	if t.failed == nil {
+		t.failed = out
+	}
+	return out
+}
+
+// LockAggregate reads the row FOR UPDATE. Under the chain head lock no
+// other paystate writer can be inside a transaction, so the row lock
+// matters only against other sessions (an operator's, a migration's); it
+// is taken all the same, as the contract promises.
+func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
+	op := fmt.Sprintf("lock aggregate %v", key)
+	if !validKey(key) { // no such row can exist
+		return storage.Aggregate{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	a, err := scanAggregate(t.tx.QueryRow(ctx,
+		`SELECT `+aggregateColumns+` FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3 FOR UPDATE`,
+		key.Provider, key.Kind, key.ID))
+	if err != nil {
+		return storage.Aggregate{}, t.classify(op, err)
+	}
+	return a, nil
+}
+
+func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
+	op := fmt.Sprintf("put aggregate %v", a.Key)
+	if err := checkAggregate(op, &a); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO aggregates (`+aggregateColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		ON CONFLICT (provider, kind, id) DO UPDATE SET
+			merchant_reference = excluded.merchant_reference,
+			parent_provider = excluded.parent_provider,
+			parent_kind = excluded.parent_kind,
+			parent_id = excluded.parent_id,
+			state = excluded.state,
+			provider_status = excluded.provider_status,
+			currency = excluded.currency,
+			amount = excluded.amount,
+			authorized = excluded.authorized,
+			captured = excluded.captured,
+			refunded = excluded.refunded,
+			version = excluded.version,
+			created_at = excluded.created_at,
+			updated_at = excluded.updated_at`,
+		aggregateArgs(&a)...)
+	return t.classify(op, err)
+}
+
+func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.Receipt, error) {
+	op := fmt.Sprintf("receipt %q/%q", provider, dedupeKey)
+	if !validText(provider) || !validText(dedupeKey) {
+		return storage.Receipt{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	var r storage.Receipt
+	err := t.tx.QueryRow(ctx,
+		`SELECT seq, body_sha256 FROM receipts WHERE provider = $1 AND dedupe_key = $2`,
+		provider, dedupeKey).Scan(&r.Seq, &r.BodySHA256)
+	if err != nil {
+		return storage.Receipt{}, t.classify(op, err)
+	}
+	return r, nil
+}
+
+// PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
+// receipt for the same key a unique violation (23505), which aborts the
+// transaction and is not ErrUnavailable: a retry cannot fix it.
+func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
+	op := fmt.Sprintf("put receipt %q/%q", provider, dedupeKey)
+	if err := checkText(op, field{"provider", provider}, field{"dedupe key", dedupeKey},
+		field{"body sha256", r.BodySHA256}); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx,
+		`INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
+		provider, dedupeKey, r.Seq, r.BodySHA256)
+	return t.classify(op, err)
+}
+
+// Append links e to the head this transaction holds locked, inserts it and
+// advances the head; the head row itself is written once, before COMMIT.
+// e is changed only when all of it worked.
+func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
+	n := *e
+	n.Seq = t.head.Seq + 1
+	n.PrevHash = t.head.Hash
+	op := fmt.Sprintf("append entry %d", n.Seq)
+	if err := checkEntry(op, &n); err != nil {
+		return err
+	}
+	n.Hash = storage.EntryHash(&n, n.PrevHash)
+	_, err := t.tx.Exec(ctx, `INSERT INTO journal (`+journalColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
+		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
+		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skippedArg(n.Skipped),
+		n.Actor, n.PrevHash, n.Hash)
+	if err != nil {
+		return t.classify(op, err)
+	}
+	t.head = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}
+	t.moved = true
+	e.Seq, e.PrevHash, e.Hash = n.Seq, n.PrevHash, n.Hash
+	return nil
+}
+
+func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
+	op := fmt.Sprintf("defer %d", d.Seq)
+	if err := checkDeferred(op, &d); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO deferred (`+deferredColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
+		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
+	return t.classify(op, err)
+}
+
+func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]storage.DeferredEvent, error) {
+	op := fmt.Sprintf("deferred for %v", key)
+	if !validKey(key) {
+		return nil, nil
+	}
+	rows, err := t.tx.Query(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE provider = $1 AND kind = $2 AND aggregate_id = $3 ORDER BY seq`,
+		key.Provider, key.Kind, key.ID)
+	out, err := collect(rows, err, scanDeferred)
+	return out, t.classify(op, err)
+}
+
+// Undefer deletes the held event; one that is not held is ErrNotFound.
+func (t *tx) Undefer(ctx context.Context, seq int64) error {
+	op := fmt.Sprintf("undefer %d", seq)
+	tag, err := t.tx.Exec(ctx, `DELETE FROM deferred WHERE seq = $1`, seq)
+	if err != nil {
+		return t.classify(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// collect scans every row and closes rows; err is the error of the query
+// that returned rows.
+func collect[T any](rows pgx.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

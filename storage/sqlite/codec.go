@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paystate/paystate/storage"
+)
+
+// Times are stored as unix microseconds, UTC; 0 is the zero time. This is
+// the precision storage.EntryHash hashes, so an entry read back hashes
+// exactly as it did when appended.
+func toMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// encodeSkipped stores Skipped as a JSON array. JSON would silently turn
+// invalid UTF-8 into U+FFFD and so change the entry's hash; such a name is
+// refused instead.
+func encodeSkipped(skipped []string) (string, error) {
+	if len(skipped) == 0 {
+		return "[]", nil
+	}
+	for _, s := range skipped {
+		if !utf8.ValidString(s) {
+			return "", fmt.Errorf("sqlite: skipped state %q is not valid UTF-8", s)
+		}
+	}
+	b, err := json.Marshal(skipped)
+	return string(b), err
+}
+
+func decodeSkipped(s string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("sqlite: journal skipped column: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+const aggregateColumns = `provider, kind, id, merchant_reference,
+	parent_provider, parent_kind, parent_id, state, provider_status, currency,
+	amount, authorized, captured, refunded, version, created_at, updated_at`
+
+func scanAggregate(row scanner) (storage.Aggregate, error) {
+	var a storage.Aggregate
+	var created, updated int64
+	err := row.Scan(&a.Key.Provider, &a.Key.Kind, &a.Key.ID, &a.MerchantReference,
+		&a.Parent.Provider, &a.Parent.Kind, &a.Parent.ID, &a.State, &a.ProviderStatus, &a.Currency,
+		&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.Version, &created, &updated)
+	if err != nil {
+		return storage.Aggregate{}, err
+	}
+	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return a, nil
+}
+
+func aggregateArgs(a *storage.Aggregate) []any {
+	return []any{a.Key.Provider, a.Key.Kind, a.Key.ID, a.MerchantReference,
+		a.Parent.Provider, a.Parent.Kind, a.Parent.ID, a.State, a.ProviderStatus, a.Currency,
+		a.Amount, a.Authorized, a.Captured, a.Refunded, a.Version,
+		toMicros(a.CreatedAt), toMicros(a.UpdatedAt)}
+}
+
+const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reason,
+	state_before, state_after, version_after, dedupe_key, body_sha256, redacted_body,
+	payload, received_at, occurred_at, resolves_seq, skipped, actor, prev_hash, hash`
+
+func scanJournal(row scanner) (storage.JournalEntry, error) {
+	var e storage.JournalEntry
+	var received, occurred int64
+	var skipped string
+	err := row.Scan(&e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
+		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, &e.BodySHA256, &e.RedactedBody,
+		&e.Payload, &received, &occurred, &e.ResolvesSeq, &skipped, &e.Actor, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return storage.JournalEntry{}, err
+	}
+	e.RedactedBody = nilIfEmpty(e.RedactedBody)
+	e.Payload = nilIfEmpty(e.Payload)
+	e.ReceivedAt, e.OccurredAt = fromMicros(received), fromMicros(occurred)
+	if e.Skipped, err = decodeSkipped(skipped); err != nil {
+		return storage.JournalEntry{}, err
+	}
+	return e, nil
+}
+
+const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,
+	body_sha256, received_at, expires_at`
+
+func scanDeferred(row scanner) (storage.DeferredEvent, error) {
+	var d storage.DeferredEvent
+	var received, expires int64
+	err := row.Scan(&d.Seq, &d.Key.Provider, &d.Key.Kind, &d.Key.ID, &d.DedupeKey, &d.Payload,
+		&d.BodySHA256, &received, &expires)
+	if err != nil {
+		return storage.DeferredEvent{}, err
+	}
+	d.Payload = nilIfEmpty(d.Payload)
+	d.ReceivedAt, d.ExpiresAt = fromMicros(received), fromMicros(expires)
+	return d, nil
+}

@@ -1,0 +1,47 @@
+// Package sqlite is the single-file paystate backend: storage.Store on
+// SQLite through github.com/mattn/go-sqlite3 (cgo).
+//
+// # Durability
+//
+// Every connection runs in WAL mode with synchronous=FULL. In WAL mode a
+// commit appends the transaction's pages to the write-ahead log; with FULL
+// the log is fsynced before COMMIT returns. So when Update returns nil the
+// transaction is on disk and survives a crash of the process, the OS or
+// the power, provided the disk honours fsync (a disk or virtual machine
+// that acknowledges writes it has only cached can lose them, and no
+// database can help that). synchronous=NORMAL, the usual WAL choice, would
+// be faster and still never corrupt the file, but could drop the last
+// commits on power loss: a webhook already answered 200 would be lost,
+// and the provider would not send it again.
+//
+// # One writer, separate readers
+//
+// SQLite allows one writer at a time per database file. The store has one
+// writer connection (a *sql.DB capped at one connection), used only by
+// Update, so writers in this process queue in Go instead of spinning on
+// the file lock. Transactions begin with BEGIN IMMEDIATE, which takes the
+// write lock up front: a transaction that has begun will not fail later
+// with SQLITE_BUSY when it first writes, and LockAggregate needs no row
+// lock because the whole database is held. The 5 s busy timeout covers
+// another process (a `paystate migrate`, a backup) holding the lock; past
+// it Update retries a few times with a growing pause, then reports
+// storage.ErrUnavailable.
+//
+// Reads use a second pool of query_only connections. Under WAL a reader
+// sees the last committed state and neither waits for the writer nor
+// holds it up, so the API and the reconciler keep answering while events
+// are being applied.
+//
+// # Schema
+//
+// The schema is the numbered SQL files under migrations/, embedded in the
+// binary and applied by Open (or Migrate) in one transaction, recorded in
+// schema_migrations. A database migrated by a newer paystate is refused
+// with storage.ErrSchemaTooNew rather than written with an older idea of
+// its tables. Times are INTEGER unix microseconds in UTC (0 for the zero
+// time), the precision storage.EntryHash covers, so entries read back hash
+// exactly as they were written. chain_head holds the last journal entry's
+// seq and hash and moves in the same transaction as every Append, so rows
+// cut from the end of the journal no longer match the head and
+// storage.VerifyChain reports it.
+package sqlite

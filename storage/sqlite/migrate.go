@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/paystate/paystate/storage"
+	schema "github.com/paystate/paystate/storage/internal/migrations"
+)
+
+// The schema is a numbered list of SQL files, 0001_init.sql, 0002_... ; a
+// file, once released, is never edited: a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrations returns the embedded migrations in order.
+func migrations() ([]schema.Migration, error) {
+	return schema.Load(migrationFS, "migrations", "sqlite")
+}
+
+// LatestSchemaVersion is the newest schema version this binary knows.
+func LatestSchemaVersion() int {
+	ms, err := migrations()
+	if err != nil {
+		return 0
+	}
+	return schema.Latest(ms)
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+)`
+
+// migrate applies every pending migration in one write transaction. It
+// fails with ErrSchemaTooNew, changing nothing, when the database was
+// migrated by a newer binary.
+func migrate(ctx context.Context, db *sql.DB) (applied []int, err error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	latest := ms[len(ms)-1].Version
+
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: concurrent Opens queue
+	if err != nil {
+		return nil, unavailable("begin migration", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return nil, classify("create schema_migrations", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return nil, classify("read schema version", err)
+	}
+	if current > latest {
+		return nil, fmt.Errorf("sqlite: database is at schema version %d, this binary knows up to %d: %w",
+			current, latest, storage.ErrSchemaTooNew)
+	}
+	now := time.Now().UnixMicro()
+	for _, m := range ms {
+		if m.Version <= current {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return nil, classify("apply migration "+m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.Version, m.Name, now); err != nil {
+			return nil, classify("record migration "+m.Name, err)
+		}
+		applied = append(applied, m.Version)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, unavailable("commit migration", err)
+	}
+	return applied, nil
+}
+
+// Migrate brings the database at path up to LatestSchemaVersion, creating
+// the file if needed, and returns the versions it applied (none when the
+// schema was already current). It is what Open does first; it exists on
+// its own for a `paystate migrate` command.
+func Migrate(ctx context.Context, path string) (applied []int, err error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	db, err := openWriter(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	return migrate(ctx, db)
+}
+
+// SchemaVersion returns the schema version of the database at path (0 for
+// a database never migrated) without changing it. A missing file is an
+// error wrapping fs.ErrNotExist rather than a new, empty database.
+func SchemaVersion(ctx context.Context, path string) (version int, err error) {
+	if err := checkPath(path); err != nil {
+		return 0, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	db, err := openReader(path, 1)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	return schemaVersion(ctx, db)
+}
+
+// SchemaVersion returns the schema version of the open database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	return schemaVersion(ctx, s.reader)
+}
+
+func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+	if err != nil || n == 0 {
+		return 0, classify("read schema version", err)
+	}
+	var v int
+	err = db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, classify("read schema version", err)
+}

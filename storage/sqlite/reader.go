@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/paystate/paystate/storage"
+)
+
+// The Reader methods run on the query_only pool. Each is one statement,
+// so each sees one committed snapshot; in WAL mode none of them waits for
+// the writer, and none sees a transaction the writer has not committed.
+
+func (s *Store) Aggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
+	a, err := scanAggregate(s.reader.QueryRowContext(ctx,
+		`SELECT `+aggregateColumns+` FROM aggregates WHERE provider = ? AND kind = ? AND id = ?`,
+		key.Provider, key.Kind, key.ID))
+	if err != nil {
+		return storage.Aggregate{}, classify(fmt.Sprintf("aggregate %v", key), err)
+	}
+	return a, nil
+}
+
+// Children implements storage.Reader.
+func (s *Store) Children(ctx context.Context, parent storage.AggregateKey) ([]storage.Aggregate, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+aggregateColumns+` FROM aggregates
+		WHERE parent_provider = ? AND parent_kind = ? AND parent_id = ? ORDER BY kind, id`,
+		parent.Provider, parent.Kind, parent.ID)
+	if err != nil {
+		return nil, classify("children", err)
+	}
+	return collect(rows, scanAggregate, "children")
+}
+
+func (s *Store) AggregatesByReference(ctx context.Context, ref string) ([]storage.Aggregate, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+aggregateColumns+` FROM aggregates
+		WHERE merchant_reference = ? ORDER BY provider, kind, id`, ref)
+	if err != nil {
+		return nil, classify("aggregates by reference", err)
+	}
+	return collect(rows, scanAggregate, "aggregates by reference")
+}
+
+// Journal returns nothing for a limit below one.
+func (s *Store) Journal(ctx context.Context, key *storage.AggregateKey, after int64, limit int) ([]storage.JournalEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	q := `SELECT ` + journalColumns + ` FROM journal WHERE seq > ? ORDER BY seq LIMIT ?`
+	args := []any{after, limit}
+	if key != nil {
+		q = `SELECT ` + journalColumns + ` FROM journal
+			WHERE provider = ? AND kind = ? AND aggregate_id = ? AND seq > ?
+			ORDER BY seq LIMIT ?`
+		args = []any{key.Provider, key.Kind, key.ID, after, limit}
+	}
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, classify("journal", err)
+	}
+	return collect(rows, scanJournal, "journal")
+}
+
+// Head reads chain_head, which Append moves in the same transaction as it
+// inserts; it is deliberately not derived from the journal's last row.
+func (s *Store) Head(ctx context.Context) (storage.ChainHead, error) {
+	var h storage.ChainHead
+	err := s.reader.QueryRowContext(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1`).Scan(&h.Seq, &h.Hash)
+	if err != nil {
+		return storage.ChainHead{}, classify("chain head", err)
+	}
+	return h, nil
+}
+
+func (s *Store) PendingDeferred(ctx context.Context, key storage.AggregateKey) (int, error) {
+	var n int
+	err := s.reader.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM deferred WHERE provider = ? AND kind = ? AND aggregate_id = ?`,
+		key.Provider, key.Kind, key.ID).Scan(&n)
+	if err != nil {
+		return 0, classify(fmt.Sprintf("pending deferred %v", key), err)
+	}
+	return n, nil
+}
+
+// ExpiredDeferred orders by seq (the order the events were deferred in),
+// like DeferredFor. It returns nothing for a limit below one.
+func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]storage.DeferredEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE expires_at <= ? ORDER BY seq LIMIT ?`, toMicros(now), limit)
+	if err != nil {
+		return nil, classify("expired deferred", err)
+	}
+	return collect(rows, scanDeferred, "expired deferred")
+}

@@ -1,0 +1,270 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/paystate/paystate/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+// pragmas are set by the driver on every connection it opens, writer and
+// readers alike:
+//   - WAL: readers see the last commit while the writer works;
+//   - synchronous=FULL: the WAL is fsynced at every commit, so a commit
+//     that returned survives power loss (NORMAL could lose the last ones);
+//   - busy_timeout: wait up to 5 s for another process's lock;
+//   - txlock=immediate: BEGIN IMMEDIATE takes the write lock up front, so a
+//     transaction never fails half-way when it first writes;
+//   - foreign_keys: enforced should the schema ever declare one.
+const pragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=1"
+
+const (
+	defaultReadConns   = 4
+	defaultMaxAttempts = 5
+	defaultBackoff     = 10 * time.Millisecond
+)
+
+// Store is a paystate database in one SQLite file. It is safe for
+// concurrent use.
+type Store struct {
+	writer *sql.DB // one connection; used only by Update, Checkpoint
+	reader *sql.DB // query_only pool; used by every Reader method
+	cfg    config
+	// onRetry, when set (by tests), is called before each retry.
+	onRetry func(err error)
+}
+
+type config struct {
+	readConns   int
+	maxAttempts int
+	backoff     time.Duration
+}
+
+// Option configures Open.
+type Option func(*config)
+
+// WithReadConns sets the size of the read pool (default 4).
+func WithReadConns(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.readConns = n
+		}
+	}
+}
+
+// WithRetry sets how many times Update tries a transaction that SQLite
+// reports busy or locked (default 5) and the first pause between tries
+// (default 10 ms, doubling). Each try itself waits up to the 5 s busy
+// timeout for the lock.
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(c *config) {
+		if attempts > 0 {
+			c.maxAttempts = attempts
+		}
+		if backoff > 0 {
+			c.backoff = backoff
+		}
+	}
+}
+
+// Open opens the database file at path (a file path, not a URI; not
+// ":memory:", which two pools cannot share), creating it if needed, and
+// brings its schema up to date. It fails with an error wrapping
+// storage.ErrSchemaTooNew when the file was migrated by a newer paystate.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	cfg := config{readConns: defaultReadConns, maxAttempts: defaultMaxAttempts, backoff: defaultBackoff}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	writer, err := openWriter(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, writer); err != nil {
+		return nil, errors.Join(err, writer.Close())
+	}
+	reader, err := openReader(path, cfg.readConns)
+	if err != nil {
+		return nil, errors.Join(err, writer.Close())
+	}
+	if err := reader.PingContext(ctx); err != nil {
+		return nil, errors.Join(classify("open reader", err), reader.Close(), writer.Close())
+	}
+	return &Store{writer: writer, reader: reader, cfg: cfg}, nil
+}
+
+func checkPath(path string) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return fmt.Errorf("sqlite: %q: want the path of a database file", path)
+	}
+	return nil
+}
+
+// dsn is a file: URI for path with the pragmas (and extra) as parameters.
+// The path is escaped so that '?', '#' and '%' in it stay part of the name.
+func dsn(path, extra string) string {
+	s := "file:" + escapePath(path) + "?" + pragmas
+	if extra != "" {
+		s += "&" + extra
+	}
+	return s
+}
+
+var pathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+func escapePath(path string) string { return pathEscaper.Replace(path) }
+
+func openWriter(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", dsn(path, ""))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	// SQLite has one writer; a second connection would only queue on the
+	// file lock instead of in the pool. Keep the one connection open so the
+	// WAL and its index stay in place between transactions.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+func openReader(path string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", dsn(path, "_query_only=1"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open reader: %w", err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Checkpoint copies the WAL into the database file and truncates the WAL
+// to zero bytes. SQLite checkpoints on its own as the WAL grows; this is
+// for an operator (before a file-level backup, say) or a quiet moment.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	var busy, logFrames, checkpointed int
+	err := s.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed)
+	if err != nil {
+		return classify("checkpoint", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("sqlite: checkpoint blocked by a reader or writer: %w", storage.ErrUnavailable)
+	}
+	return nil
+}
+
+// Update runs fn in one BEGIN IMMEDIATE transaction on the writer
+// connection and commits it. A transaction SQLite reports busy or locked
+// (at begin, at commit, or from inside fn) is rolled back and tried again,
+// up to the configured number of attempts, so fn may run more than once.
+func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	backoff := s.cfg.backoff
+	for attempt := 1; ; attempt++ {
+		err := s.updateOnce(ctx, fn)
+		if err == nil || !isBusy(err) || attempt >= s.cfg.maxAttempts {
+			return err
+		}
+		if s.onRetry != nil {
+			s.onRetry(err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (err error) {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("begin", err)
+	}
+	done := false
+	defer func() {
+		if !done { // fn panicked
+			_ = sqlTx.Rollback()
+		}
+	}()
+	t := &tx{tx: sqlTx}
+	err = fn(t)
+	if err == nil {
+		err = t.flushHead(ctx)
+	}
+	if err != nil {
+		done = true
+		_ = sqlTx.Rollback()
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return unavailable("commit", err)
+	}
+	return nil
+}
+
+// unavailable wraps a failure to begin or commit: always ErrUnavailable.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("sqlite: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// classify wraps a statement's error for callers: no rows is ErrNotFound;
+// SQLite result codes that mean the database cannot be used right now are
+// ErrUnavailable; anything else (a constraint, a bug) is returned wrapped
+// but unclassified. Codes, never message text, decide.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, storage.ErrNotFound)
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && unavailableCode(se.Code) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, storage.ErrUnavailable, err)
+	}
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, storage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func unavailableCode(c sqlite3.ErrNo) bool {
+	switch c {
+	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrNomem, sqlite3.ErrReadonly,
+		sqlite3.ErrIoErr, sqlite3.ErrCorrupt, sqlite3.ErrFull, sqlite3.ErrCantOpen,
+		sqlite3.ErrProtocol, sqlite3.ErrPerm, sqlite3.ErrNotADB, sqlite3.ErrNoLFS:
+		return true
+	}
+	return false
+}
+
+// isBusy reports whether err carries SQLITE_BUSY or SQLITE_LOCKED (any
+// extended form), the codes for which a new transaction may succeed.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+}

@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/paystate/paystate/storage"
+)
+
+// tx is storage.Tx on one BEGIN IMMEDIATE transaction. The transaction
+// already holds SQLite's single write lock, so every aggregate is "locked"
+// from the first statement on: LockAggregate is a plain read.
+type tx struct {
+	tx *sql.Tx
+	// prepared holds this transaction's statements: preparing costs more
+	// than running most of them, and a group-commit batch runs the same
+	// few statements for every event in it. They close with the
+	// transaction.
+	prepared map[string]*sql.Stmt
+	// head caches the chain head for the transaction's appends.
+	head                storage.ChainHead
+	headRead, headMoved bool
+}
+
+func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.prepared[query]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t.prepared == nil {
+		t.prepared = map[string]*sql.Stmt{}
+	}
+	t.prepared[query] = st
+	return st, nil
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow reports a prepare failure through the row, as sql.Row does.
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+var _ storage.Tx = (*tx)(nil)
+
+func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
+	a, err := scanAggregate(t.queryRow(ctx,
+		`SELECT `+aggregateColumns+` FROM aggregates WHERE provider = ? AND kind = ? AND id = ?`,
+		key.Provider, key.Kind, key.ID))
+	if err != nil {
+		return storage.Aggregate{}, classify(fmt.Sprintf("lock aggregate %v", key), err)
+	}
+	return a, nil
+}
+
+func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
+	_, err := t.exec(ctx, `INSERT INTO aggregates (`+aggregateColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, kind, id) DO UPDATE SET
+			merchant_reference = excluded.merchant_reference,
+			parent_provider = excluded.parent_provider,
+			parent_kind = excluded.parent_kind,
+			parent_id = excluded.parent_id,
+			state = excluded.state,
+			provider_status = excluded.provider_status,
+			currency = excluded.currency,
+			amount = excluded.amount,
+			authorized = excluded.authorized,
+			captured = excluded.captured,
+			refunded = excluded.refunded,
+			version = excluded.version,
+			created_at = excluded.created_at,
+			updated_at = excluded.updated_at`,
+		aggregateArgs(&a)...)
+	return classify(fmt.Sprintf("put aggregate %v", a.Key), err)
+}
+
+func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.Receipt, error) {
+	var r storage.Receipt
+	err := t.queryRow(ctx,
+		`SELECT seq, body_sha256 FROM receipts WHERE provider = ? AND dedupe_key = ?`,
+		provider, dedupeKey).Scan(&r.Seq, &r.BodySHA256)
+	if err != nil {
+		return storage.Receipt{}, classify(fmt.Sprintf("receipt %q/%q", provider, dedupeKey), err)
+	}
+	return r, nil
+}
+
+// PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
+// receipt for the same key a constraint error.
+func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
+	_, err := t.exec(ctx,
+		`INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES (?, ?, ?, ?)`,
+		provider, dedupeKey, r.Seq, r.BodySHA256)
+	return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
+}
+
+// Append reads the chain head, links e to it, inserts e and moves the head,
+// all in the caller's transaction. e is changed only when all of it worked.
+func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
+	skipped, err := encodeSkipped(e.Skipped)
+	if err != nil {
+		return err
+	}
+	// The head is read once per transaction and written back once, at
+	// commit (flushHead): the only writer is this transaction.
+	if !t.headRead {
+		if err := t.queryRow(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1`).
+			Scan(&t.head.Seq, &t.head.Hash); err != nil {
+			return classify("append: read chain head", err)
+		}
+		t.headRead = true
+	}
+	head := t.head
+	n := *e
+	n.Seq = head.Seq + 1
+	n.PrevHash = head.Hash
+	n.Hash = storage.EntryHash(&n, n.PrevHash)
+	_, err = t.exec(ctx, `INSERT INTO journal (`+journalColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
+		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
+		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
+		n.PrevHash, n.Hash)
+	if err != nil {
+		return classify(fmt.Sprintf("append entry %d", n.Seq), err)
+	}
+	t.head, t.headMoved = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}, true
+	e.Seq, e.PrevHash, e.Hash = n.Seq, n.PrevHash, n.Hash
+	return nil
+}
+
+// flushHead writes the chain head moved by this transaction's appends;
+// Update calls it just before commit, in the same transaction.
+func (t *tx) flushHead(ctx context.Context) error {
+	if !t.headMoved {
+		return nil
+	}
+	if _, err := t.exec(ctx, `UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1`,
+		t.head.Seq, t.head.Hash); err != nil {
+		return classify("append: move chain head", err)
+	}
+	return nil
+}
+
+func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
+	_, err := t.exec(ctx, `INSERT INTO deferred (`+deferredColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
+		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
+	return classify(fmt.Sprintf("defer %d", d.Seq), err)
+}
+
+func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]storage.DeferredEvent, error) {
+	rows, err := t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE provider = ? AND kind = ? AND aggregate_id = ? ORDER BY seq`,
+		key.Provider, key.Kind, key.ID)
+	if err != nil {
+		return nil, classify(fmt.Sprintf("deferred for %v", key), err)
+	}
+	return collect(rows, scanDeferred, "deferred for")
+}
+
+// Undefer deletes the held event; one that is not held is ErrNotFound.
+func (t *tx) Undefer(ctx context.Context, seq int64) error {
+	res, err := t.exec(ctx, `DELETE FROM deferred WHERE seq = ?`, seq)
+	if err != nil {
+		return classify(fmt.Sprintf("undefer %d", seq), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify(fmt.Sprintf("undefer %d", seq), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: undefer %d: %w", seq, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// collect scans every row and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), op string) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(op, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,187 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them; callers test with errors.Is.
+var (
+	// ErrNotFound: the thing asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: the database could not be reached or the transaction
+	// could not commit for a reason a retry may fix. Webhooks answer 503.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrSchemaTooNew: the database was migrated by a newer paystate.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+)
+
+// AggregateKey identifies an aggregate: (provider, kind, provider's id).
+type AggregateKey struct {
+	Provider string
+	Kind     string
+	ID       string
+}
+
+// Aggregate is the current, authoritative state of one aggregate.
+type Aggregate struct {
+	Key               AggregateKey
+	MerchantReference string
+	// Parent is the zero key when the aggregate stands alone.
+	Parent         AggregateKey
+	State          string
+	ProviderStatus string
+	Currency       string
+	// Amount is the aggregate's face amount (order total, refund amount,
+	// chargeback amount); the others are the payment totals.
+	Amount, Authorized, Captured, Refunded int64
+	// Version counts applied events; it advances by one per applied event.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// JournalEntry is one line of the append-only journal.
+type JournalEntry struct {
+	// Seq is the global, gap-free journal order, assigned on append.
+	Seq int64
+	// Key is the aggregate concerned; Kind and ID may be empty for an event
+	// with no lifecycle or a body that could not be parsed.
+	Key          AggregateKey
+	Event        string
+	Verdict      string
+	Reason       string
+	StateBefore  string
+	StateAfter   string
+	VersionAfter int64
+	DedupeKey    string
+	// BodySHA256 is the hex SHA-256 of the body as received: it proves
+	// receipt while RedactedBody is what is kept.
+	BodySHA256   string
+	RedactedBody []byte
+	// Payload is the engine's own encoding of the normalized event, kept
+	// so that the journal can be replayed through the machines; the store
+	// keeps it opaque.
+	Payload    []byte
+	ReceivedAt time.Time
+	OccurredAt time.Time
+	// ResolvesSeq is set on the entry that resolves an earlier deferred
+	// entry (applied when its predecessor landed, or rejected on expiry).
+	ResolvesSeq int64
+	// Skipped lists the states a status snapshot passed through.
+	Skipped []string
+	// Actor says who caused the entry: "webhook", "engine" (a deferred
+	// event resolved), "reconciler", "admin".
+	Actor string
+	// PrevHash and Hash chain the journal; both are hex SHA-256, assigned
+	// on append. PrevHash of the first entry is GenesisHash.
+	PrevHash string
+	Hash     string
+}
+
+// AggregateFilter selects aggregates; empty fields match everything.
+type AggregateFilter struct {
+	Provider, Kind, State string
+	// UpdatedSince (inclusive) and UpdatedUntil (exclusive) bound UpdatedAt.
+	UpdatedSince, UpdatedUntil time.Time
+}
+
+// Receipt is what the store remembers of a dedupe key.
+type Receipt struct {
+	Seq        int64
+	BodySHA256 string
+}
+
+// DeferredEvent is an event held because it arrived before the event that
+// makes it legal.
+type DeferredEvent struct {
+	// Seq is the journal sequence of the entry that recorded the deferral.
+	Seq       int64
+	Key       AggregateKey
+	DedupeKey string
+	// Payload is the engine's own encoding of the normalized event; the
+	// store keeps it opaque.
+	Payload    []byte
+	BodySHA256 string
+	ReceivedAt time.Time
+	ExpiresAt  time.Time
+}
+
+// ChainHead is the last journal entry's sequence and hash; an auditor who
+// holds it can later prove that nothing up to it was changed.
+type ChainHead struct {
+	Seq  int64
+	Hash string
+}
+
+// Store is a paystate database.
+type Store interface {
+	Reader
+	// Update runs fn inside one write transaction and commits it. If fn
+	// returns an error the transaction is rolled back and that error is
+	// returned. Update may run fn more than once when the database asks for
+	// a retry (busy, serialization failure, deadlock), so fn must not have
+	// side effects outside tx. A failure to begin or commit wraps
+	// ErrUnavailable. When Update returns nil the transaction is durable.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is the write side, valid only inside Update, and only from the
+// goroutine running fn. After a Tx method fails with anything but
+// ErrNotFound, fn must return an error: some databases (PostgreSQL) abort
+// the transaction at its first failed statement.
+//
+// Strings must be valid UTF-8 without NUL bytes (PostgreSQL text cannot
+// hold them); the engine refuses such events before they reach a Tx.
+type Tx interface {
+	// LockAggregate returns the aggregate and holds it for this
+	// transaction (a row lock where the database has one), or ErrNotFound.
+	// Concurrent writers of the same aggregate are serialized by it.
+	LockAggregate(ctx context.Context, key AggregateKey) (Aggregate, error)
+	// PutAggregate inserts or replaces the aggregate.
+	PutAggregate(ctx context.Context, a Aggregate) error
+	// Receipt returns what was recorded for (provider, dedupeKey), or
+	// ErrNotFound.
+	Receipt(ctx context.Context, provider, dedupeKey string) (Receipt, error)
+	// PutReceipt records a dedupe key; a second receipt for the same
+	// (provider, dedupeKey) is an error.
+	PutReceipt(ctx context.Context, provider, dedupeKey string, r Receipt) error
+	// Append assigns e.Seq, e.PrevHash and e.Hash (with EntryHash), and
+	// appends e to the journal. The sequence is gap-free and global.
+	Append(ctx context.Context, e *JournalEntry) error
+	// Defer holds an event until it becomes legal or expires.
+	Defer(ctx context.Context, d DeferredEvent) error
+	// DeferredFor returns the events held for key, oldest first.
+	DeferredFor(ctx context.Context, key AggregateKey) ([]DeferredEvent, error)
+	// Undefer removes a held event once it has been resolved.
+	Undefer(ctx context.Context, seq int64) error
+}
+
+// Reader is the read side. Reads never wait behind the writer.
+type Reader interface {
+	// Aggregate returns the aggregate or ErrNotFound.
+	Aggregate(ctx context.Context, key AggregateKey) (Aggregate, error)
+	// AggregatesByReference returns every aggregate carrying the merchant
+	// reference, ordered by (provider, kind, id).
+	AggregatesByReference(ctx context.Context, ref string) ([]Aggregate, error)
+	// Children returns the aggregates whose Parent is parent, ordered by
+	// (kind, id).
+	Children(ctx context.Context, parent AggregateKey) ([]Aggregate, error)
+	// ListAggregates returns up to limit aggregates matching f whose key
+	// sorts after the cursor after (the zero key starts from the
+	// beginning), ordered by (provider, kind, id) in byte order.
+	ListAggregates(ctx context.Context, f AggregateFilter, after AggregateKey, limit int) ([]Aggregate, error)
+	// Journal returns up to limit entries with Seq > after, in order. When
+	// key is non-nil only that aggregate's entries are returned.
+	Journal(ctx context.Context, key *AggregateKey, after int64, limit int) ([]JournalEntry, error)
+	// Head returns the chain head; Seq 0 and GenesisHash when empty.
+	Head(ctx context.Context) (ChainHead, error)
+	// PendingDeferred counts events held for key.
+	PendingDeferred(ctx context.Context, key AggregateKey) (int, error)
+	// ExpiredDeferred returns up to limit held events whose ExpiresAt is
+	// not after now, oldest first.
+	ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]DeferredEvent, error)
+}
