@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// Actors recorded on journal entries.
+const (
+	ActorWebhook = "webhook"
+	ActorEngine  = "engine"
+)
+
+// ErrClosed is returned by Submit once the engine has stopped.
+var ErrClosed = errors.New("engine: closed")
+
+// Config tunes the engine. Zero values take the defaults.
+type Config struct {
+	// DeferWindow is how long an early event is held before it expires
+	// into rejected. Default 24h.
+	DeferWindow time.Duration
+	// MaxBatch bounds how many deliveries one transaction gathers.
+	// Default 256.
+	MaxBatch int
+	// MaxDelay bounds how long the committer waits for more deliveries
+	// once the queue is empty, before committing a batch smaller than
+	// MaxBatch. Zero (the default) adds no wait: under load, batches form
+	// by themselves while the previous commit flushes; a short delay
+	// trades latency for larger batches when load is moderate.
+	MaxDelay time.Duration
+	// SweepEvery is how often expired deferred events are resolved.
+	// Default 1 minute.
+	SweepEvery time.Duration
+	// Now is the clock (tests replace it).
+	Now func() time.Time
+	// Notifier, if set, is told after every successful commit.
+	Notifier *Notifier
+	// Observer, if set, is told about every batch (metrics).
+	Observer Observer
+}
+
+func (c *Config) defaults() {
+	if c.DeferWindow <= 0 {
+		c.DeferWindow = 24 * time.Hour
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Delivery is one authenticated webhook: its events and what is kept of
+// its body.
+type Delivery struct {
+	Provider string
+	// BodySHA256 is the hex SHA-256 of the body as received.
+	BodySHA256 string
+	// RedactedBody is the body after card-data redaction.
+	RedactedBody []byte
+	Events       []providers.Event
+	// Malformed, when set, records the delivery as rejected with this
+	// reason instead of deciding events.
+	Malformed string
+	Actor     string
+	// RequestID follows the delivery into its outcomes; empty means the
+	// one Submit's context carries (package reqid).
+	RequestID string
+}
+
+// Outcome is the verdict of one event.
+type Outcome struct {
+	Seq         int64
+	Key         storage.AggregateKey
+	Event       string
+	Verdict     sm.Verdict
+	Reason      string
+	StateBefore string
+	StateAfter  string
+	Version     int64
+	// Resolved lists deferred events that this event made legal (or
+	// finally illegal) and that were resolved in the same transaction.
+	Resolved []Outcome
+	// RequestID is the id of the request that caused the outcome (for
+	// logs; it is not journaled).
+	RequestID string
+}
+
+// Engine ingests deliveries. Create it with New, run it with Run.
+type Engine struct {
+	store    storage.Store
+	machines *sm.Registry
+	cfg      Config
+
+	queue chan *request
+	done  chan struct{}
+	once  sync.Once
+	// inflight counts Submit calls between enqueue and answer so that Run
+	// can drain them before it returns.
+	inflight sync.WaitGroup
+	mu       sync.RWMutex
+	closed   bool
+}
+
+type request struct {
+	d     Delivery
+	sweep time.Time // non-zero: resolve deferred events expired by then
+	reply chan reply
+}
+
+type reply struct {
+	outcomes []Outcome
+	err      error
+}
+
+// New returns an engine over store running the machines.
+func New(store storage.Store, machines *sm.Registry, cfg Config) *Engine {
+	cfg.defaults()
+	return &Engine{
+		store:    store,
+		machines: machines,
+		cfg:      cfg,
+		queue:    make(chan *request, cfg.MaxBatch),
+		done:     make(chan struct{}),
+	}
+}
+
+// Submit decides and durably commits d, then returns the verdicts. An error
+// means nothing of d was committed (wrapping storage.ErrUnavailable when a
+// retry may help) — or that ctx ended first, in which case the commit may
+// still happen and a redelivery will be answered as a duplicate.
+func (e *Engine) Submit(ctx context.Context, d Delivery) ([]Outcome, error) {
+	if d.Actor == "" {
+		d.Actor = ActorWebhook
+	}
+	if err := providers.CheckText(d.Events); err != nil && d.Malformed == "" {
+		// Storage cannot hold such text; record the delivery as malformed
+		// instead of failing every batch it joins.
+		d.Events, d.Malformed = nil, err.Error()
+	}
+	d.RequestID = requestID(ctx, d)
+	return e.enqueue(ctx, &request{d: d, reply: make(chan reply, 1)})
+}
+
+// Sweep resolves every deferred event whose window has passed by now.
+func (e *Engine) Sweep(ctx context.Context, now time.Time) ([]Outcome, error) {
+	return e.enqueue(ctx, &request{sweep: now, reply: make(chan reply, 1)})
+}
+
+func (e *Engine) enqueue(ctx context.Context, r *request) ([]Outcome, error) {
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	e.inflight.Add(1)
+	e.mu.RUnlock()
+	defer e.inflight.Done()
+	select {
+	case e.queue <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case rep := <-r.reply:
+		return rep.outcomes, rep.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Run commits batches until ctx ends, then stops taking new work, finishes
+// every submission already made, and returns. Run must be called once.
+func (e *Engine) Run(ctx context.Context) {
+	sweep := time.NewTicker(e.cfg.SweepEvery)
+	defer sweep.Stop()
+	drained := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		e.inflight.Wait()
+		close(drained)
+	}()
+	for {
+		select {
+		case r := <-e.queue:
+			e.commit(context.WithoutCancel(ctx), e.gather(r))
+		case <-sweep.C:
+			r := &request{sweep: e.cfg.Now(), reply: make(chan reply, 1)}
+			e.commit(context.WithoutCancel(ctx), e.gather(r))
+		case <-drained:
+			// Everything enqueued has been answered; anything still in
+			// the queue belongs to a Submit whose ctx ended.
+			for {
+				select {
+				case r := <-e.queue:
+					e.commit(context.WithoutCancel(ctx), e.gather(r))
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// gather takes first plus whatever else is queued, up to MaxBatch, waiting
+// at most MaxDelay for more when the queue runs dry.
+func (e *Engine) gather(first *request) []*request {
+	batch := []*request{first}
+	var deadline <-chan time.Time
+	for len(batch) < e.cfg.MaxBatch {
+		select {
+		case r := <-e.queue:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if e.cfg.MaxDelay <= 0 {
+			return batch
+		}
+		if deadline == nil {
+			t := time.NewTimer(e.cfg.MaxDelay)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case r := <-e.queue:
+			batch = append(batch, r)
+		case <-deadline:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs a batch in one transaction and answers every request in it.
+// If the transaction fails, every request in it gets the error: nothing of
+// the batch was committed.
+func (e *Engine) commit(ctx context.Context, batch []*request) {
+	results := make([][]Outcome, len(batch))
+	start := time.Now()
+	err := e.store.Update(ctx, func(tx storage.Tx) error {
+		for i, r := range batch {
+			var err error
+			if r.sweep.IsZero() {
+				results[i], err = e.ingest(ctx, tx, r.d)
+			} else {
+				results[i], err = e.expire(ctx, tx, r.sweep)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.observe(batch, results, time.Since(start), err)
+	if err == nil && e.cfg.Notifier != nil {
+		e.cfg.Notifier.Notify()
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err)}
+		} else {
+			stamp(results[i], r.d.RequestID)
+			r.reply <- reply{outcomes: results[i]}
+		}
+	}
+}

@@ -1,0 +1,433 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/sqlite"
+)
+
+func testTable() sm.Table {
+	return sm.Table{
+		Provider: "acme",
+		Kind:     sm.KindPayment,
+		Transitions: []sm.Transition{
+			{Event: "AUTH", From: []sm.State{sm.StateNew}, To: sm.Authorized, Effect: sm.Authorize},
+			{Event: "REVIEW", From: []sm.State{sm.Authorized}, To: sm.FraudReview},
+			{Event: "ACCEPT", From: []sm.State{sm.FraudReview}, To: sm.Authorized},
+			{Event: "CAPTURE", From: []sm.State{sm.Authorized, sm.PartiallyCaptured}, To: sm.Captured, Effect: sm.Capture},
+			{Event: "REFUND", From: []sm.State{sm.Captured, sm.PartiallyRefunded}, To: sm.PartiallyRefunded, Effect: sm.Refund},
+			{Event: "VOID", From: []sm.State{sm.Authorized, sm.FraudReview}, To: sm.Voided},
+			{Event: "CLOSE", From: []sm.State{sm.Captured, sm.PartiallyRefunded, sm.Refunded, sm.Voided}, To: sm.Closed},
+		},
+		RecordOnly: []string{"NOTE"},
+	}
+}
+
+type bundle struct {
+	store  storage.Store
+	eng    *engine.Engine
+	path   string
+	cancel context.CancelFunc
+	done   chan struct{}
+	clock  *clock
+	reg    *sm.Registry
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	b := &bundle{path: filepath.Join(t.TempDir(), "paystate.db"), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	reg, err := sm.NewRegistry(testTable())
+	require.NoError(t, err)
+	b.reg = reg
+	b.start(t)
+	t.Cleanup(func() { b.stop(t) })
+	return b
+}
+
+func (b *bundle) start(t *testing.T) {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), b.path)
+	require.NoError(t, err)
+	b.store = store
+	b.eng = engine.New(store, b.reg, engine.Config{DeferWindow: time.Hour, Now: b.clock.Now, SweepEvery: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel, b.done = cancel, make(chan struct{})
+	go func() { defer close(b.done); b.eng.Run(ctx) }()
+}
+
+func (b *bundle) stop(t *testing.T) {
+	if b.cancel == nil {
+		return
+	}
+	b.cancel()
+	<-b.done
+	require.NoError(t, b.store.Close())
+	b.cancel = nil
+}
+
+type ev struct {
+	name   string
+	id     string
+	amount int64 // <0: none
+	key    string
+	body   string
+}
+
+func (b *bundle) send(t *testing.T, e ev) engine.Outcome {
+	t.Helper()
+	out, err := b.submit(t.Context(), e)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	return out[0]
+}
+
+func (b *bundle) submit(ctx context.Context, e ev) ([]engine.Outcome, error) {
+	if e.id == "" {
+		e.id = "o1"
+	}
+	if e.key == "" {
+		e.key = e.id + "/" + e.name
+	}
+	if e.body == "" {
+		e.body = "body:" + e.key
+	}
+	pe := providers.Event{Provider: "acme", Kind: sm.KindPayment, AggregateID: e.id, Name: e.name, DedupeKey: e.key, Currency: "EUR", MerchantReference: "ref-" + e.id}
+	if e.amount >= 0 {
+		pe.Amount, pe.HasAmount = e.amount, true
+	}
+	return b.eng.Submit(ctx, engine.Delivery{Provider: "acme", BodySHA256: e.body, RedactedBody: []byte(e.body), Events: []providers.Event{pe}})
+}
+
+func (b *bundle) state(t *testing.T, id string) storage.Aggregate {
+	t.Helper()
+	a, err := b.store.Aggregate(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: id})
+	require.NoError(t, err)
+	return a
+}
+
+func (b *bundle) verify(t *testing.T) {
+	t.Helper()
+	bad, err := engine.Verify(t.Context(), b.store, b.reg)
+	require.NoError(t, err)
+	require.Empty(t, bad)
+	rep, err := storage.VerifyChain(t.Context(), b.store)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Problem)
+}
+
+func TestAppliedSequence(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "AUTH", amount: 1000}).Verdict)
+	o := b.send(t, ev{name: "CAPTURE", amount: -1})
+	require.Equal(t, sm.VerdictApplied, o.Verdict)
+	require.Equal(t, "authorized", o.StateBefore)
+	require.Equal(t, "captured", o.StateAfter)
+	require.Equal(t, int64(2), o.Version)
+	a := b.state(t, "o1")
+	require.Equal(t, "captured", a.State)
+	require.Equal(t, int64(1000), a.Captured)
+	require.Equal(t, "ref-o1", a.MerchantReference)
+	require.Equal(t, "CAPTURE", a.ProviderStatus)
+	b.verify(t)
+}
+
+func TestEarlyEventIsDeferredThenApplied(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	o := b.send(t, ev{name: "CAPTURE", amount: -1})
+	require.Equal(t, sm.VerdictDeferred, o.Verdict, o.Reason)
+	_, err := b.store.Aggregate(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"})
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	n, err := b.store.PendingDeferred(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	auth := b.send(t, ev{name: "AUTH", amount: 500})
+	require.Equal(t, sm.VerdictApplied, auth.Verdict)
+	require.Len(t, auth.Resolved, 1)
+	require.Equal(t, sm.VerdictApplied, auth.Resolved[0].Verdict)
+	require.Equal(t, "captured", auth.Resolved[0].StateAfter)
+
+	a := b.state(t, "o1")
+	require.Equal(t, "captured", a.State)
+	require.Equal(t, int64(2), a.Version)
+	n, err = b.store.PendingDeferred(t.Context(), a.Key)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	entries, err := b.store.Journal(t.Context(), &a.Key, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	require.Equal(t, entries[0].Seq, entries[2].ResolvesSeq, "the resolution names the deferral it resolves")
+	require.Equal(t, engine.ActorEngine, entries[2].Actor)
+	b.verify(t)
+}
+
+func TestChainOfDeferredEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// Arrives in reverse: CLOSE needs CAPTURE needs ACCEPT needs REVIEW needs AUTH.
+	for _, name := range []string{"CLOSE", "CAPTURE", "ACCEPT", "REVIEW"} {
+		require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: name, amount: -1}).Verdict, name)
+	}
+	o := b.send(t, ev{name: "AUTH", amount: 700})
+	require.Len(t, o.Resolved, 4)
+	require.Equal(t, "closed", b.state(t, "o1").State)
+	b.verify(t)
+}
+
+func TestStaleAndIllegalAreRejectedAndKeepState(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	b.send(t, ev{name: "CAPTURE", amount: -1})
+	o := b.send(t, ev{name: "AUTH", amount: 100, key: "late-auth"})
+	require.Equal(t, sm.VerdictRejected, o.Verdict)
+	require.Contains(t, o.Reason, "stale")
+	o = b.send(t, ev{name: "REFUND", amount: 101})
+	require.Equal(t, sm.VerdictRejected, o.Verdict)
+	require.Contains(t, o.Reason, "amount")
+	a := b.state(t, "o1")
+	require.Equal(t, "captured", a.State)
+	require.Equal(t, int64(2), a.Version)
+	b.verify(t)
+}
+
+func TestDuplicateAndConflict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	o := b.send(t, ev{name: "AUTH", amount: 100})
+	require.Equal(t, sm.VerdictDuplicate, o.Verdict)
+	o = b.send(t, ev{name: "AUTH", amount: 100, body: "a different body"})
+	require.Equal(t, sm.VerdictRejected, o.Verdict)
+	require.Contains(t, o.Reason, "conflict")
+	require.Equal(t, int64(1), b.state(t, "o1").Version)
+	b.verify(t)
+}
+
+func TestRecordedEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	require.Equal(t, sm.VerdictRecorded, b.send(t, ev{name: "NOTE", amount: -1}).Verdict)
+	o := b.send(t, ev{name: "BRAND_NEW_EVENT", amount: -1})
+	require.Equal(t, sm.VerdictRecorded, o.Verdict)
+	require.Contains(t, o.Reason, "unknown_event")
+	require.Equal(t, "authorized", b.state(t, "o1").State)
+}
+
+func TestDeferredEventExpires(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "CAPTURE", amount: -1}).Verdict)
+	out, err := b.eng.Sweep(t.Context(), b.clock.Now().Add(59*time.Minute))
+	require.NoError(t, err)
+	require.Empty(t, out, "not expired inside the window")
+	b.clock.Add(time.Hour)
+	out, err = b.eng.Sweep(t.Context(), b.clock.Now())
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, sm.VerdictRejected, out[0].Verdict)
+	require.Contains(t, out[0].Reason, "expired")
+	// The predecessor now arrives: the expired event does not come back.
+	o := b.send(t, ev{name: "AUTH", amount: 10})
+	require.Empty(t, o.Resolved)
+	require.Equal(t, "authorized", b.state(t, "o1").State)
+	b.verify(t)
+}
+
+func TestDeferredEventThatCanNoLongerApplyIsRejectedAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "CAPTURE", amount: -1}).Verdict)
+	b.send(t, ev{name: "AUTH", amount: 10, key: "auth"})
+	// CAPTURE applied on AUTH; now send an early REFUND, then VOID can't
+	// happen... instead: defer ACCEPT (needs review), then CLOSE it off.
+	require.Equal(t, "captured", b.state(t, "o1").State)
+
+	b2 := setup(t)
+	require.Equal(t, sm.VerdictDeferred, b2.send(t, ev{name: "ACCEPT", amount: -1}).Verdict)
+	b2.send(t, ev{name: "AUTH", amount: 10})
+	o := b2.send(t, ev{name: "VOID", amount: -1})
+	require.Equal(t, sm.VerdictApplied, o.Verdict)
+	require.Len(t, o.Resolved, 1, "ACCEPT can never apply once voided")
+	require.Equal(t, sm.VerdictRejected, o.Resolved[0].Verdict)
+	require.Contains(t, o.Resolved[0].Reason, "stale")
+	n, err := b2.store.PendingDeferred(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	b2.verify(t)
+}
+
+func TestRestartKeepsEverythingAcknowledged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := range 20 {
+		id := fmt.Sprintf("o%d", i)
+		b.send(t, ev{id: id, name: "CAPTURE", amount: -1})
+		b.send(t, ev{id: id, name: "AUTH", amount: int64(100 + i)})
+		if i%2 == 0 {
+			b.send(t, ev{id: id, name: "REFUND", amount: 10})
+		}
+	}
+	head, err := b.store.Head(t.Context())
+	require.NoError(t, err)
+	b.stop(t)
+	b.start(t)
+	head2, err := b.store.Head(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, head, head2)
+	for i := range 20 {
+		a := b.state(t, fmt.Sprintf("o%d", i))
+		want := "captured"
+		if i%2 == 0 {
+			want = "partially_refunded"
+		}
+		require.Equal(t, want, a.State)
+	}
+	b.verify(t)
+	// And it keeps working after the restart.
+	require.Equal(t, sm.VerdictDuplicate, b.send(t, ev{id: "o3", name: "AUTH", amount: 103}).Verdict)
+}
+
+func TestConcurrentSubmissionsAreAllCommitted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("c%d", i%8)
+			for _, name := range []string{"AUTH", "CAPTURE", "REFUND"} {
+				_, err := b.submit(context.Background(), ev{id: id, name: name, amount: 5, key: fmt.Sprintf("%s/%s/%d", id, name, i)})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 8 {
+		// Four senders race per order: one AUTH, one CAPTURE and one
+		// REFUND of 5 win, the rest are stale; the refund is the whole
+		// capture.
+		a := b.state(t, fmt.Sprintf("c%d", i))
+		require.Equal(t, "refunded", a.State)
+		require.Equal(t, [3]int64{5, 5, 5}, [3]int64{a.Authorized, a.Captured, a.Refunded})
+		require.Equal(t, int64(3), a.Version)
+	}
+	b.verify(t)
+}
+
+// failingStore fails every commit: nothing may be acknowledged.
+type failingStore struct{ storage.Store }
+
+func (failingStore) Update(context.Context, func(storage.Tx) error) error {
+	return fmt.Errorf("disk on fire: %w", storage.ErrUnavailable)
+}
+
+func TestFailedCommitIsNotAcknowledged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	eng := engine.New(failingStore{b.store}, b.reg, engine.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go eng.Run(ctx)
+	_, err := eng.Submit(t.Context(), engine.Delivery{Provider: "acme", BodySHA256: "x", Events: []providers.Event{
+		{Provider: "acme", Kind: sm.KindPayment, AggregateID: "o1", Name: "AUTH", DedupeKey: "k"}}})
+	require.Error(t, err)
+	require.True(t, errors.Is(err, storage.ErrUnavailable))
+	h, err := b.store.Head(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, h.Seq)
+}
+
+func TestTextStorageCannotHoldIsRecordedAsMalformed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	out, err := b.eng.Submit(t.Context(), engine.Delivery{Provider: "acme", BodySHA256: "x", Events: []providers.Event{
+		{Provider: "acme", Kind: sm.KindPayment, AggregateID: "o\x001", Name: "AUTH", DedupeKey: "k"}}})
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, sm.VerdictRejected, out[0].Verdict)
+	require.Contains(t, out[0].Reason, "malformed")
+	b.verify(t)
+}
+
+// observedStore counts transactions, to see batches form.
+type observedStore struct {
+	storage.Store
+	mu      sync.Mutex
+	updates int
+}
+
+func (o *observedStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	o.mu.Lock()
+	o.updates++
+	o.mu.Unlock()
+	return o.Store.Update(ctx, fn)
+}
+
+// TestMaxDelayGathersABatch: with a delay bound, deliveries that arrive
+// one by one within it share one transaction; with none, each arriving
+// alone to an idle committer is committed alone.
+func TestMaxDelayGathersABatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, tc := range []struct {
+		delay time.Duration
+		want  func(updates int) bool
+	}{
+		{time.Hour, func(n int) bool { return n == 1 }},
+		{0, func(n int) bool { return n == 5 }},
+	} {
+		obs := &observedStore{Store: b.store}
+		eng := engine.New(obs, b.reg, engine.Config{MaxBatch: 5, MaxDelay: tc.delay, SweepEvery: time.Hour})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { defer close(done); eng.Run(ctx) }()
+		var wg sync.WaitGroup
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("d%v-%d", tc.delay, i)
+				_, err := eng.Submit(ctx, engine.Delivery{Provider: "acme", BodySHA256: id, Events: []providers.Event{
+					{Provider: "acme", Kind: sm.KindPayment, AggregateID: id, Name: "AUTH", DedupeKey: id}}})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+			if tc.delay == 0 {
+				wg.Wait() // one at a time: nothing to gather
+			}
+		}
+		wg.Wait()
+		cancel()
+		<-done
+		require.True(t, tc.want(obs.updates), "delay %v: %d transactions", tc.delay, obs.updates)
+	}
+}

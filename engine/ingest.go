@@ -1,0 +1,330 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// ingest decides and writes one delivery inside tx.
+func (e *Engine) ingest(ctx context.Context, tx storage.Tx, d Delivery) ([]Outcome, error) {
+	now := e.now()
+	if d.Malformed != "" {
+		entry := &storage.JournalEntry{
+			Key:          storage.AggregateKey{Provider: d.Provider},
+			Verdict:      string(sm.VerdictRejected),
+			Reason:       string(sm.ReasonMalformed) + ": " + d.Malformed,
+			DedupeKey:    "malformed:" + d.BodySHA256,
+			BodySHA256:   d.BodySHA256,
+			RedactedBody: d.RedactedBody,
+			ReceivedAt:   now,
+			Actor:        d.Actor,
+		}
+		if err := tx.Append(ctx, entry); err != nil {
+			return nil, err
+		}
+		return []Outcome{outcomeOf(entry)}, nil
+	}
+	out := make([]Outcome, 0, len(d.Events))
+	for _, ev := range d.Events {
+		o, err := e.ingestEvent(ctx, tx, d, ev, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (e *Engine) ingestEvent(ctx context.Context, tx storage.Tx, d Delivery, ev providers.Event, now time.Time) (Outcome, error) {
+	key := storage.AggregateKey{Provider: d.Provider, Kind: string(ev.Kind), ID: ev.AggregateID}
+	p := newPayload(ev)
+	in := p.input(d.BodySHA256)
+
+	rec, err := tx.Receipt(ctx, d.Provider, ev.DedupeKey)
+	switch {
+	case err == nil:
+		in.Prior = rec.BodySHA256
+	case !errors.Is(err, storage.ErrNotFound):
+		return Outcome{}, err
+	}
+	agg, exists, err := e.lock(ctx, tx, key)
+	if err != nil {
+		return Outcome{}, err
+	}
+	machine := e.machines.Machine(d.Provider, ev.Kind)
+	dec := sm.Decide(machine, snapshot(agg, exists), in)
+
+	entry := &storage.JournalEntry{
+		Key:          key,
+		Event:        ev.Name,
+		Verdict:      string(dec.Verdict),
+		Reason:       dec.Reason(),
+		StateBefore:  stateName(agg, exists),
+		StateAfter:   stateName(agg, exists),
+		VersionAfter: agg.Version,
+		DedupeKey:    ev.DedupeKey,
+		BodySHA256:   d.BodySHA256,
+		RedactedBody: d.RedactedBody,
+		Payload:      p.encode(),
+		ReceivedAt:   now,
+		OccurredAt:   micros(ev.OccurredAt),
+		Actor:        d.Actor,
+	}
+	if dec.Verdict == sm.VerdictApplied {
+		agg = advance(agg, exists, key, p, dec, now)
+		entry.StateAfter, entry.VersionAfter = agg.State, agg.Version
+		entry.Skipped = stateNames(dec.Skipped)
+	}
+	if err := tx.Append(ctx, entry); err != nil {
+		return Outcome{}, err
+	}
+	if in.Prior == "" {
+		if err := tx.PutReceipt(ctx, d.Provider, ev.DedupeKey, storage.Receipt{Seq: entry.Seq, BodySHA256: d.BodySHA256}); err != nil {
+			return Outcome{}, err
+		}
+	}
+	o := outcomeOf(entry)
+	switch dec.Verdict {
+	case sm.VerdictApplied:
+		if err := tx.PutAggregate(ctx, agg); err != nil {
+			return Outcome{}, err
+		}
+		o.Resolved, err = e.resolveDeferred(ctx, tx, agg, machine, now)
+		if err != nil {
+			return Outcome{}, err
+		}
+	case sm.VerdictDeferred:
+		err := tx.Defer(ctx, storage.DeferredEvent{
+			Seq:        entry.Seq,
+			Key:        key,
+			DedupeKey:  ev.DedupeKey,
+			Payload:    entry.Payload,
+			BodySHA256: d.BodySHA256,
+			ReceivedAt: now,
+			ExpiresAt:  now.Add(e.cfg.DeferWindow),
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+	}
+	return o, nil
+}
+
+// resolveDeferred re-decides the events held for agg, oldest first, until
+// none moves: an applied one can make another legal. A held event that can
+// no longer become legal is rejected now rather than at expiry.
+func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage.Aggregate, m *sm.Machine, now time.Time) ([]Outcome, error) {
+	var out []Outcome
+	for progress := true; progress; {
+		progress = false
+		held, err := tx.DeferredFor(ctx, agg.Key)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range held {
+			p, err := decodePayload(h.Payload)
+			if err != nil {
+				return nil, fmt.Errorf("engine: deferred event %d: %w", h.Seq, err)
+			}
+			dec := sm.Decide(m, snapshot(agg, true), p.input(h.BodySHA256))
+			if dec.Verdict == sm.VerdictDeferred {
+				continue
+			}
+			entry := &storage.JournalEntry{
+				Key:          agg.Key,
+				Event:        p.Name,
+				Verdict:      string(dec.Verdict),
+				Reason:       dec.Reason(),
+				StateBefore:  agg.State,
+				StateAfter:   agg.State,
+				VersionAfter: agg.Version,
+				DedupeKey:    h.DedupeKey,
+				BodySHA256:   h.BodySHA256,
+				Payload:      h.Payload,
+				ReceivedAt:   now,
+				OccurredAt:   p.occurred(),
+				ResolvesSeq:  h.Seq,
+				Actor:        ActorEngine,
+			}
+			if dec.Verdict == sm.VerdictApplied {
+				agg = advance(agg, true, agg.Key, p, dec, now)
+				entry.StateAfter, entry.VersionAfter = agg.State, agg.Version
+				entry.Skipped = stateNames(dec.Skipped)
+				if err := tx.PutAggregate(ctx, agg); err != nil {
+					return nil, err
+				}
+			}
+			if err := tx.Append(ctx, entry); err != nil {
+				return nil, err
+			}
+			if err := tx.Undefer(ctx, h.Seq); err != nil {
+				return nil, err
+			}
+			out = append(out, outcomeOf(entry))
+			progress = true
+			break // the state moved: look at the held events afresh
+		}
+	}
+	return out, nil
+}
+
+// expire rejects every held event whose window has passed.
+func (e *Engine) expire(ctx context.Context, tx storage.Tx, now time.Time) ([]Outcome, error) {
+	// Held events live in the deferred table, not the batch: list them
+	// through the transaction's view of the aggregate they belong to.
+	held, err := e.store.ExpiredDeferred(ctx, now, e.cfg.MaxBatch)
+	if err != nil {
+		return nil, err
+	}
+	var out []Outcome
+	for _, h := range held {
+		agg, exists, err := e.lock(ctx, tx, h.Key)
+		if err != nil {
+			return nil, err
+		}
+		still, err := tx.DeferredFor(ctx, h.Key)
+		if err != nil {
+			return nil, err
+		}
+		if !containsSeq(still, h.Seq) {
+			continue // resolved by an earlier delivery in this batch
+		}
+		p, err := decodePayload(h.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("engine: deferred event %d: %w", h.Seq, err)
+		}
+		entry := &storage.JournalEntry{
+			Key:          h.Key,
+			Event:        p.Name,
+			Verdict:      string(sm.VerdictRejected),
+			Reason:       fmt.Sprintf("%s: held since %s, its predecessor never arrived", sm.ReasonExpired, h.ReceivedAt.Format(time.RFC3339)),
+			StateBefore:  stateName(agg, exists),
+			StateAfter:   stateName(agg, exists),
+			VersionAfter: agg.Version,
+			DedupeKey:    h.DedupeKey,
+			BodySHA256:   h.BodySHA256,
+			Payload:      h.Payload,
+			ReceivedAt:   e.now(),
+			OccurredAt:   p.occurred(),
+			ResolvesSeq:  h.Seq,
+			Actor:        ActorEngine,
+		}
+		if err := tx.Append(ctx, entry); err != nil {
+			return nil, err
+		}
+		if err := tx.Undefer(ctx, h.Seq); err != nil {
+			return nil, err
+		}
+		out = append(out, outcomeOf(entry))
+	}
+	return out, nil
+}
+
+func containsSeq(held []storage.DeferredEvent, seq int64) bool {
+	for _, h := range held {
+		if h.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// lock returns the aggregate and whether it exists. Events with no
+// lifecycle have no aggregate.
+func (e *Engine) lock(ctx context.Context, tx storage.Tx, key storage.AggregateKey) (storage.Aggregate, bool, error) {
+	if key.Kind == "" || key.ID == "" {
+		return storage.Aggregate{Key: key}, false, nil
+	}
+	agg, err := tx.LockAggregate(ctx, key)
+	switch {
+	case err == nil:
+		return agg, true, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.Aggregate{Key: key}, false, nil
+	}
+	return agg, false, err
+}
+
+// advance returns agg after an applied decision.
+func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p payload, dec sm.Decision, now time.Time) storage.Aggregate {
+	if !exists {
+		agg = storage.Aggregate{Key: key, CreatedAt: now}
+	}
+	agg.State = string(dec.To)
+	agg.ProviderStatus = p.ProviderStatus
+	if agg.ProviderStatus == "" {
+		agg.ProviderStatus = p.Name
+	}
+	if agg.MerchantReference == "" {
+		agg.MerchantReference = p.MerchantReference
+	}
+	if agg.Parent == (storage.AggregateKey{}) && p.ParentID != "" {
+		agg.Parent = storage.AggregateKey{Provider: key.Provider, Kind: p.ParentKind, ID: p.ParentID}
+	}
+	a := dec.Amounts
+	agg.Currency, agg.Amount, agg.Authorized, agg.Captured, agg.Refunded = a.Currency, a.Amount, a.Authorized, a.Captured, a.Refunded
+	agg.Version++
+	agg.UpdatedAt = now
+	return agg
+}
+
+func snapshot(agg storage.Aggregate, exists bool) sm.Snapshot {
+	if !exists {
+		return sm.Snapshot{State: sm.StateNew}
+	}
+	return sm.Snapshot{State: sm.State(agg.State), Amounts: sm.Amounts{
+		Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded,
+	}}
+}
+
+func stateName(agg storage.Aggregate, exists bool) string {
+	if !exists {
+		if agg.Key.Kind == "" {
+			return ""
+		}
+		return string(sm.StateNew)
+	}
+	return agg.State
+}
+
+func stateNames(s []sm.State) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func outcomeOf(e *storage.JournalEntry) Outcome {
+	return Outcome{
+		Seq: e.Seq, Key: e.Key, Event: e.Event, Verdict: sm.Verdict(e.Verdict), Reason: e.Reason,
+		StateBefore: e.StateBefore, StateAfter: e.StateAfter, Version: e.VersionAfter,
+	}
+}
+
+func (e *Engine) now() time.Time { return micros(e.cfg.Now()) }
+
+// micros truncates to the microsecond precision every backend keeps, so
+// that what is hashed is what is read back.
+func micros(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func (p payload) occurred() time.Time {
+	if p.OccurredAt == nil {
+		return time.Time{}
+	}
+	return micros(*p.OccurredAt)
+}
