@@ -1,0 +1,134 @@
+package providers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	sm "github.com/paystate/paystate/statemachine"
+)
+
+// Helpers every provider shares. They keep the rules the same everywhere:
+// a body is exactly one JSON object, numbers stay exact, and nothing of
+// the body is echoed into an error (errors reach logs and audit reasons).
+
+// DecodeObject decodes body, which must be exactly one JSON object, into v
+// with numbers kept as json.Number. The error says what is wrong without
+// quoting the body; callers wrap it with ErrMalformed.
+func DecodeObject(body []byte, v any) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return errors.New("empty body")
+	}
+	if trimmed[0] != '{' {
+		return errors.New("body is not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid JSON: %s", describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// describeJSONError shortens encoding/json errors to what helps a reader
+// without echoing body content.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at offset %d", syn.Offset)
+	case errors.As(err, &typ):
+		kind, _, _ := strings.Cut(typ.Value, " ")
+		if typ.Field != "" {
+			return fmt.Sprintf("%s: %s where %s was expected", typ.Field, kind, typ.Type)
+		}
+		return fmt.Sprintf("%s where %s was expected", kind, typ.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "unexpected end of input"
+	}
+	return "cannot decode"
+}
+
+// HashFields is the hex SHA-256 of the fields, each length-prefixed so that
+// no two different lists hash alike. Providers that send no event id
+// derive their dedupe keys with it.
+func HashFields(fields ...string) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, f := range fields {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CloneTables deep-copies tables so that a caller cannot change a
+// provider's machines through the slices it was given.
+func CloneTables(tables ...sm.Table) []sm.Table {
+	out := make([]sm.Table, len(tables))
+	for i, t := range tables {
+		t.Transitions = slices.Clone(t.Transitions)
+		for j := range t.Transitions {
+			t.Transitions[j].From = slices.Clone(t.Transitions[j].From)
+		}
+		t.RecordOnly = slices.Clone(t.RecordOnly)
+		out[i] = t
+	}
+	return out
+}
+
+// CheckText reports an event whose identifying text is not valid UTF-8 or
+// holds a NUL byte. Such text cannot be stored faithfully (PostgreSQL text
+// refuses it, JSON would alter it), so the delivery is treated as
+// malformed rather than failing storage again on every retry.
+func CheckText(events []Event) error {
+	for _, ev := range events {
+		for _, s := range []string{ev.AggregateID, ev.Name, ev.ProviderStatus, ev.DedupeKey,
+			ev.MerchantReference, ev.Currency, string(ev.Kind)} {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+				return errors.New("event fields are not valid UTF-8 text")
+			}
+		}
+		if ev.Parent != nil && (!utf8.ValidString(ev.Parent.ID) || strings.ContainsRune(ev.Parent.ID, 0)) {
+			return errors.New("event fields are not valid UTF-8 text")
+		}
+	}
+	return nil
+}
+
+// FieldOrAlias returns the trimmed value of a field that providers send
+// under two names (event/eventName, type/event): whichever is set, and an
+// error naming both when they disagree or naming the field when neither
+// is set. Callers wrap the error with ErrMalformed.
+func FieldOrAlias(name string, value *string, alias string, aliasValue *string) (string, error) {
+	var v, a string
+	if value != nil {
+		v = strings.TrimSpace(*value)
+	}
+	if aliasValue != nil {
+		a = strings.TrimSpace(*aliasValue)
+	}
+	switch {
+	case v != "" && a != "" && v != a:
+		return "", fmt.Errorf("%s and %s disagree", name, alias)
+	case v != "":
+		return v, nil
+	case a != "":
+		return a, nil
+	}
+	return "", fmt.Errorf("missing %s", name)
+}

@@ -1,0 +1,81 @@
+package providers
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	sm "github.com/paystate/paystate/statemachine"
+)
+
+func TestDecodeObject(t *testing.T) {
+	t.Parallel()
+	type body struct {
+		N json.Number `json:"n"`
+		S string      `json:"s"`
+	}
+	cases := []struct{ in, err string }{
+		{`{"n": 12.50, "s": "x"}`, ""},
+		{` {"n": 1}`, ""},
+		{``, "empty body"},
+		{`[1]`, "not a JSON object"},
+		{`{"n": 1} {"n": 2}`, "trailing data"},
+		{`{"n": 1`, "unexpected end"},
+		{`{"s": 5}`, "number where string was expected"},
+		{`{"s": "4111111111111111" "x"}`, "syntax error at offset"},
+	}
+	for _, tc := range cases {
+		var b body
+		err := DecodeObject([]byte(tc.in), &b)
+		if tc.err == "" {
+			require.NoError(t, err, tc.in)
+			continue
+		}
+		require.ErrorContains(t, err, tc.err, tc.in)
+		require.NotContains(t, err.Error(), "4111", "errors never quote the body")
+	}
+	var b body
+	require.NoError(t, DecodeObject([]byte(`{"n": 12.50}`), &b))
+	require.Equal(t, json.Number("12.50"), b.N, "numbers stay exact")
+}
+
+func TestHashFieldsIsUnambiguous(t *testing.T) {
+	t.Parallel()
+	require.NotEqual(t, HashFields("ab", "c"), HashFields("a", "bc"))
+	require.NotEqual(t, HashFields("a", ""), HashFields("a"))
+	require.Equal(t, HashFields("x", "y"), HashFields("x", "y"))
+}
+
+func TestCloneTablesIsDeep(t *testing.T) {
+	t.Parallel()
+	orig := sm.Table{Provider: "p", Transitions: []sm.Transition{{Event: "E", From: []sm.State{sm.StateNew}, To: sm.Authorized}}}
+	c := CloneTables(orig)
+	c[0].Transitions[0].From[0] = sm.Captured
+	c[0].Transitions[0].Event = "X"
+	require.Equal(t, sm.StateNew, orig.Transitions[0].From[0])
+	require.Equal(t, "E", orig.Transitions[0].Event)
+}
+
+func TestCheckText(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, CheckText([]Event{{AggregateID: "ok-ü", Name: "E"}}))
+	require.Error(t, CheckText([]Event{{AggregateID: "a\x00b"}}))
+	require.Error(t, CheckText([]Event{{Name: "\xff"}}))
+	require.Error(t, CheckText([]Event{{Parent: &Ref{ID: "\xfe"}}}))
+}
+
+func TestFieldOrAlias(t *testing.T) {
+	t.Parallel()
+	str := func(s string) *string { return &s }
+	v, err := FieldOrAlias("event", str(" A "), "eventName", nil)
+	require.NoError(t, err)
+	require.Equal(t, "A", v)
+	v, err = FieldOrAlias("event", nil, "eventName", str("B"))
+	require.NoError(t, err)
+	require.Equal(t, "B", v)
+	_, err = FieldOrAlias("event", str("A"), "eventName", str("B"))
+	require.ErrorContains(t, err, "event and eventName disagree")
+	_, err = FieldOrAlias("event", str(" "), "eventName", nil)
+	require.ErrorContains(t, err, "missing event")
+}

@@ -1,0 +1,139 @@
+// Package generic is the webhook integration of a generic payment gateway
+// whose document lists six events (payment.completed, payment.failed,
+// refund.initiated, refund.completed, customer.created, customer.updated),
+// an X-Signature header, and retries for up to 24 hours with exponential
+// backoff. The document's code samples and its example payload were lost
+// from the copy paystate has ("Example Webhook Payload" is followed by
+// nothing), so this package states the shape it accepts, below, and keeps
+// it generous where gateways commonly differ.
+//
+// # Delivery model
+//
+// One HTTP POST per event. The gateway retries a delivery that is not
+// answered 2xx for up to 24 hours with exponential backoff, and tells the
+// receiver to be idempotent: the same event can arrive more than once, and
+// events of one payment can arrive out of order (a refund.completed retried
+// after a timeout can land after a later event, or before the
+// payment.completed it depends on). The engine answers a redelivery as a
+// duplicate (200), holds an event that arrived early (deferred) and applies
+// it when its predecessor lands.
+//
+// # Authentication
+//
+// The document says each request carries an X-Signature header that
+// proves it came from the gateway, but not how it is computed. This package
+// takes the common reading: X-Signature is the HMAC of the raw request body
+// under the webhook secret from the gateway's dashboard. Config.Algorithm
+// picks the hash (sha256 by default, sha512, sha1) and Config.Encoding the
+// text form (hex by default, base64), so an operator can match whatever the
+// gateway really does without code changes. Details:
+//
+//   - An optional "<algorithm>=" prefix ("sha256=ab12...", the GitHub and
+//     Shopify style) is accepted. A prefix that names another algorithm
+//     than the configured one is refused rather than followed: letting the
+//     sender choose the algorithm would let it pick the weakest.
+//   - Hex is accepted in either case. Base64 is accepted in the standard or
+//     URL-safe alphabet, padded or not, but strictly (non-zero trailing
+//     bits are refused) so that no two spellings of a value decode alike.
+//   - A signature of the wrong length for the algorithm is refused before
+//     any comparison; the comparison itself is constant time, against every
+//     configured secret (several at once, for rotation: add the new secret,
+//     switch it in the dashboard, remove the old one).
+//   - With no secret configured, or an unsupported algorithm or encoding,
+//     every webhook is refused: authentication fails closed.
+//
+// Errors wrap providers.ErrUnauthenticated and are fixed messages: they
+// never contain a secret or the presented signature. Sign computes a
+// signature the same way, for tests and the webhook simulator.
+//
+// # Payload accepted
+//
+// The envelope is a JSON object:
+//
+//		{"id": "evt_...", "type": "payment.completed", "created": 1741944413, "data": {...}}
+//
+//	  - id: the event id (string, or integer digits). Optional; see Dedupe key.
+//	  - type: the event type; "event" is accepted as an alias. When both are
+//	    present they must agree. Types are matched exactly as sent.
+//	  - created: when the event happened, as integer Unix seconds or an RFC
+//	    3339 string. Optional.
+//	  - data: the object. When data has a member "object" that is itself a
+//	    JSON object ({"data": {"object": {...}}}, a common gateway style), that
+//	    member is the object; otherwise data is. A string "object" member (an
+//	    object-type tag such as "object": "payment") is just a field.
+//
+// The objects, with unknown fields ignored:
+//
+//	payment:  {"id", "amount", "currency", "status"?, "merchant_reference"? | "reference"? | "order_id"?, "metadata"?}
+//	refund:   {"id", "payment_id"?, "amount", "currency", "status"?, "reason"?}
+//	customer: {"id", ...}
+//
+// id is required for the six documented types. The merchant reference is
+// merchant_reference, else reference, else order_id (the first non-empty);
+// metadata is not read. status is not the machine's input (the event type
+// is); it only feeds the derived dedupe key.
+//
+// Amounts are never floats. The JSON is decoded with json.Number semantics
+// and the amount's literal is read as text:
+//
+//   - an integer JSON number (10000) is in minor units;
+//   - a JSON string ("100.00") is a decimal in major units, converted
+//     exactly with the currency's ISO 4217 exponent (money.ToMinor); more
+//     decimal places than the currency has are refused, never rounded;
+//   - a JSON number with a fraction or an exponent (100.00, 1e4) is refused
+//     as malformed: it is impossible to tell whether 100.5 means major units
+//     or a broken minor amount, and guessing would move money by a factor
+//     of a hundred;
+//   - negative amounts are refused; an amount needs a currency, which is
+//     matched case-insensitively and returned upper-cased.
+//
+// payment.completed and refund.completed must carry an amount: they move
+// money, and without the amount a partial refund could not be told from a
+// full one. payment.failed and refund.initiated may omit it.
+//
+// # Events and machines
+//
+// See machine.go. payment.completed is a one-step purchase (the gateway
+// reports money taken, never an authorisation): captured, with the amount
+// both authorised and captured. payment.failed is failed; a later
+// payment.completed on the same payment id is accepted (a retried attempt),
+// while a payment.failed that arrives after payment.completed is stale.
+//
+// refund.initiated moves a refund to pending (the gateway has taken it on),
+// refund.completed to succeeded; refund.completed is also legal straight
+// from new, because the document does not promise that refund.initiated is
+// sent or arrives first, and a late refund.initiated is then stale. A
+// refund names its payment through payment_id (Event.Parent); without it
+// the refund stands alone.
+//
+// A refund.completed that names its payment also yields a second event, on
+// the payment, with the refund's amount: the payment's refunded total
+// grows, and the amounts decide partially_refunded or refunded. If the
+// payment has not completed yet that event is deferred until it does; a
+// refund larger than what is left to refund is rejected on the payment
+// (the refund aggregate itself still records that the gateway says it
+// succeeded, which is exactly the discrepancy an auditor needs to see).
+//
+// customer.created and customer.updated have no lifecycle: they come back
+// with no kind, RecordOnly set and the customer id as AggregateID, and are
+// recorded. A type this package does not know is not an error: it comes
+// back as a payment or refund event when its type starts with "payment." or
+// "refund." and its object has an id, else with no kind, and the engine
+// records it.
+//
+// # Dedupe key
+//
+// When the envelope has an id the key is "id:" followed by it: the gateway's
+// retries resend the same event id, so a retry is a duplicate, and the same
+// id with a different body is a conflict. Without an id the key is
+// "sha256:" followed by the hex SHA-256 of the length-prefixed type, object
+// id, object status, amount (minor units and currency) and normalized
+// created time. The amount is part of the derived key because, without an
+// event id, two events of one type on one object in the same second (two
+// failed attempts at different amounts) can only be told apart by it; the
+// price is that an id-less redelivery whose amount was altered counts as a
+// new event rather than a conflict (on a payment it is then stale or
+// rejected by the amount rules, so it still cannot move money twice).
+// The payment-side event of a refund.completed uses the refund event's key
+// with "/payment" appended, since the engine keeps one receipt per key.
+package generic

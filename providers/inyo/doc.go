@@ -1,0 +1,136 @@
+// Package inyo is the Inyo Payments Gateway v2 webhook integration.
+//
+// # Delivery model
+//
+// A merchant enables webhooks for some of the payment statuses AUTHORIZED,
+// CAPTURED, CHALLENGE, DECLINED, VOIDED and REFUNDED; when a payment
+// reaches one, Inyo POSTs the whole payment object (paymentId,
+// parentPaymentId, externalPaymentId, amount, created, approved, message,
+// acquirerMessage, status, captured, voided, card-check results, ...). The
+// document says nothing of retries, timeouts or ordering, so this package
+// assumes both: a delivery may never be repeated, or may be repeated any
+// number of times and out of order.
+//
+// # Machines
+//
+// The object's status says where the payment is, so both machines are
+// status snapshots (ModeStatus, see machine.go): a status that lies ahead is
+// reached at once along the legal path and the passed states are recorded
+// as skipped (CAPTURED before AUTHORIZED: applied, authorized skipped); a
+// status the payment has moved past is rejected as stale (a late AUTHORIZED
+// after CAPTURED). Nothing is deferred. The mapping:
+//
+//	CHALLENGE  → challenge   3-D Secure; the document names AUTHORIZED or
+//	                         DECLINED as what follows it
+//	AUTHORIZED → authorized  from new or challenge; sets the authorized amount
+//	DECLINED   → declined    from new or challenge
+//	CAPTURED   → captured    from authorized; captured or partially_captured
+//	                         as the amounts say
+//	VOIDED     → voided      from authorized only: "voided before capture"
+//	REFUNDED   → refunded    from (partially_)captured or partially_refunded;
+//	                         refunded or partially_refunded as the amounts say
+//
+// CAPTURED is legal once: Inyo's API reference says a payment is captured
+// once, in full or for less than the authorization, so a second report of
+// the capture (the payment's own CAPTURED after a child capture, or the
+// reverse) is stale instead of counted twice. VOIDED after CAPTURED is
+// stale, not illegal: VOIDED is legal from authorized, a state the
+// captured payment has moved past, so it is the late report of a void that
+// cannot have happened after the capture; Decide calls every such word
+// stale. DECLINED is not legal after authorized: the document describes a
+// decline as the issuer's answer to the authorization.
+//
+// # Amounts
+//
+// The object's "amount" (95 in the sample) carries no currency and no
+// statement of units. It is taken as a decimal in major units of
+// Config.Currency (default USD) and converted exactly on its decimal text
+// with the repository's money package: 95 is 9500 cents, 100.10 is 10010,
+// 57.0000 is 5700, and more significant decimals than the currency has are
+// refused. Inyo's other payment objects show decimals such as 100.10 and
+// 57.0000 beside "currency": "USD", which is why major units were chosen;
+// the choice lives in one function, amountMinor, should Inyo say otherwise.
+// Numbers are decoded as json.Number, never as floats. A merchant whose
+// Inyo account is not in USD must set Config.Currency.
+//
+// On the payment's own object the amount is the payment's amount: it is the
+// authorized amount of AUTHORIZED and the captured amount of CAPTURED. A
+// payment's own REFUNDED carries no amount to the engine: the object's
+// amount is the payment's, not the refund's, and REFUNDED on the payment
+// itself says all of it was refunded, so the engine refunds the rest of
+// what was captured (this also keeps a REFUNDED that jumps from new legal).
+//
+// # Children
+//
+// parentPaymentId links an object to the payment it belongs to. When it
+// equals paymentId (the document's sample) or is absent, the object is the
+// payment itself. When it names another payment, the object is an operation
+// on that payment issued as a payment object of its own (Inyo's payment
+// history lists its capture and its refunds under their own paymentIds),
+// and only the status tells which operation it is:
+//
+//   - REFUNDED: two events. A refund aggregate (kind refund, id the child's
+//     paymentId, Parent the payment, state succeeded, amount the refund's)
+//     so that each refund can be looked up and listed under its payment;
+//     and REFUNDED with the child's amount on the parent, so that the
+//     parent's refunded total moves and partial or full follows from the
+//     amounts.
+//   - CAPTURED or VOIDED: the same status on the parent, with the child's
+//     amount (a partial capture leaves the payment partially_captured).
+//     Nothing else: paystate has no capture or void aggregate, the state of
+//     a capture is the state of its payment, and the child's body and
+//     paymentId are kept with the parent's journal entry (the paymentId is
+//     in its dedupe key).
+//   - any other status (a declined capture or refund attempt, a status Inyo
+//     adds): one record-only event on the child's id, linked to its parent;
+//     the parent is left alone, because the object does not say which
+//     operation failed.
+//
+// A child CAPTURED or REFUNDED without an amount is malformed: it would move
+// the parent's totals by an unknown sum.
+//
+// Status snapshots are never deferred, so a child refund that arrives
+// before anything has captured its parent is rejected on the parent for
+// its amount (it would exceed a captured total of zero); its refund
+// aggregate is still recorded as succeeded, so the refund itself is not
+// lost, and the rejection is in the journal for an operator to reconcile.
+//
+// # Other fields
+//
+// externalPaymentId, the merchant's own id that Inyo's API addresses
+// payments by, becomes Event.MerchantReference. approved, message and
+// acquirerMessage are kept in the body but decide nothing: status is what
+// the document defines the webhook by.
+//
+// # Time
+//
+// "created" ("2025-01-21 16:31:02") has no zone; it is read as UTC (an RFC
+// 3339 time with an offset is accepted too) and becomes Event.OccurredAt.
+//
+// # Authentication
+//
+// Inyo does not sign webhooks. The merchant configures credentials that
+// Inyo sends with each webhook in the Authorization header, either
+// "Basic base64(user:password)" or "Bearer <token>". Config accepts several
+// of each at once so that a credential can be rotated: add the new one,
+// change it at Inyo, drop the old one. The presented credential is hashed
+// and compared in constant time with every configured credential of its
+// scheme, without stopping at a match. With nothing configured every
+// webhook is refused (fail closed), since without credentials anyone could
+// post payment states. Errors never contain a configured or presented
+// value, and every mismatch gets one message, so that an answer does not
+// tell which schemes are configured. The credential does not bind the body:
+// TLS is what keeps a body from being altered in transit.
+//
+// # Dedupe key
+//
+// Inyo sends no event or delivery id, so each event's key is derived from
+// the content that identifies a delivery: the SHA-256 of the length-
+// prefixed paymentId, status, captured, voided, amount (in minor units) and
+// created, prefixed with "inyo:" and the event's role (payment, parent,
+// refund, child) so that the two events of a child refund have keys of
+// their own. Whether Inyo retries is not documented: with this key a
+// retried delivery of the same object is a duplicate either way, and the
+// same key arriving with a different body (another message, say) is
+// recorded as a conflict instead of being applied twice.
+package inyo

@@ -1,0 +1,152 @@
+// Package magnius is the Magnius webhook integration.
+//
+// # Delivery model
+//
+// Magnius sends thin status snapshots, one HTTP POST per status change:
+//
+//	{"type": "transaction", "id": "c3c5...", "status": "SETTLEMENT_REQUESTED",
+//	 "status_reason": "...", "amount": 2500, "merchant_reference": "...",
+//	 "paymentlink_id": "...", "subscription_id": "..."}
+//
+// Only type and id are always present. The body says which object changed
+// and its status now, not what happened: it carries no event id, no
+// timestamp and no currency. A webhook that is not answered 200 is sent
+// again after 1m, 2m, 5m, 15m, 30m, 1h, 2h, 6h and 24h, so snapshots of one
+// object can arrive out of order and more than once, up to about a day and
+// a half late.
+//
+// Every machine (machine.go) is therefore a status machine
+// (statemachine.ModeStatus): a snapshot that lies ahead is reached at once
+// along the shortest legal path, and the engine journals the states passed
+// through; one the object has moved past is rejected as stale; a status a
+// machine does not know is returned as an event of the type's kind and the
+// engine records it as unknown.
+//
+// # Types and aggregates
+//
+//   - transaction → payment. A subscription_id names the transaction's
+//     parent subscription; otherwise a paymentlink_id names its link.
+//   - refund → refund, chargeback → chargeback. The document gives them no
+//     parent field; an undocumented transaction_id, if Magnius sends one,
+//     names the payment. Without it they stand alone.
+//   - cardlink → link, subscription → subscription.
+//   - validationruleset, report_generated and the tag-rule and anti-fraud
+//     rule triggers have no lifecycle: Kind "", RecordOnly, AggregateID =
+//     id, Name = the type and ProviderStatus = the status. The document
+//     names the rule triggers as webhooks without giving their type
+//     strings, so any type containing "rule" is taken for one.
+//   - Any other type is returned with Kind "" (not RecordOnly: paystate does
+//     not know what it is) and recorded by the engine.
+//   - status is optional in the document. A lifecycle type without one says
+//     that the object changed but not how: it is recorded on the aggregate
+//     (RecordOnly, Name = the type) and moves nothing.
+//
+// Type is matched case-insensitively; statuses are kept as sent, so a
+// lower-case "authorized" is an unknown status, recorded, not guessed at.
+//
+// # Transaction statuses
+//
+//   - INITIATED, IN_PROGRESS, PENDING → pending. None is an outcome.
+//     INITIATED is legal only as the first status, so a late one is stale;
+//     IN_PROGRESS and PENDING are Stay rows from pending, so the provider
+//     status moves while the state does not. A late IN_PROGRESS after
+//     PENDING is therefore applied (the provider status steps back); the
+//     canonical state is right either way and one state per word would
+//     have invented an order the document does not give.
+//   - AUTHORIZED → authorized (Authorize), SETTLEMENT_REQUESTED →
+//     capture_requested, SETTLEMENT_COMPLETED → captured (Capture),
+//     AUTHORIZATION_VOIDED → voided, DECLINED → declined, FAILED → failed,
+//     CANCELLED and ABANDONED (the consumer left) → cancelled, UNKNOWN →
+//     unknown.
+//   - UNKNOWN is legal from pending only and resolves to any outcome
+//     (AUTHORIZED, DECLINED, CANCELLED, FAILED, SETTLEMENT_COMPLETED).
+//     Allowing it after authorized as well would make a cycle (authorized →
+//     unknown → authorized) through which a stale AUTHORIZED could walk the
+//     payment back; an UNKNOWN after a later status is rejected as stale.
+//   - FAILED is also legal from authorized and capture_requested: each
+//     Magnius transaction is one attempt, so a FAILED after an
+//     authorisation is the settlement failing, not a late snapshot.
+//
+// Amounts. amount is "the item amount in cents": the transaction's amount
+// in every snapshot, not a delta. Magnius sends no currency, so Currency is
+// left empty (the aggregate then has none; amounts are compared as given).
+// Only the last edge of a jump has an amount effect, so the table makes
+// sure that whatever snapshot arrives first the totals come out right:
+//   - AUTHORIZED authorises the amount, and so does SETTLEMENT_REQUESTED
+//     (it re-states the same amount; it matters when AUTHORIZED was missed);
+//   - SETTLEMENT_COMPLETED from capture_requested captures the amount (or
+//     the rest of the authorisation when there is none; less than
+//     authorised is a partial capture, more is rejected);
+//   - SETTLEMENT_COMPLETED from pending or unknown is a Purchase
+//     (authorised = captured = amount). That is the shortest path, so a
+//     transaction first seen settled is journalled as having passed through
+//     pending only: Magnius does not say whether it was authorised
+//     separately (cards) or settled directly (some payment methods), and
+//     claiming authorized and capture_requested would invent states while
+//     leaving the authorised total at zero.
+//
+// # Other machines
+//
+// Refunds: PENDING → pending, HOLD → on_hold, PROCESSED → succeeded,
+// FAILED → failed, CANCELLED → cancelled, UNKNOWN → unknown. A held refund
+// is released straight to its outcome; a PENDING after HOLD is stale
+// (on_hold → pending would be a cycle). Refund and chargeback amounts are
+// kept as the aggregate's face amount; they do not change the payment's
+// totals, since the payment is another aggregate.
+//
+// Chargebacks only move forward: OPEN → IN_DISPUTE → WON, LOST or
+// CANCELLED, each outcome also directly from open; outcomes are final.
+//
+// Card links: CREATED → INITIATED (the consumer opened it) → DONE, or
+// CANCELLED / EXPIRED from created or initiated.
+//
+// Subscriptions: CREATED → ACTIVE → PAST_DUE, and CANCELLED, EXPIRED,
+// COMPLETED to end. active ⇄ past_due is a real cycle: PAST_DUE → ACTIVE
+// is the recovery, marked Revert so that "ahead" stays acyclic (an ended
+// subscription still rejects a late ACTIVE as stale). Magnius' snapshots
+// cannot tell this cycle apart from lateness, and two limits follow:
+//   - an ACTIVE that arrives while past_due is taken as a recovery, even if
+//     it is really the first ACTIVE delivered late (a retry, up to ~34 h);
+//     since a subscription falls past due at a billing date, usually much
+//     later than that, the recovery is the likelier reading;
+//   - a recovery after an ACTIVE that was already received has the same
+//     type, id and status, so with the same body it is answered as a
+//     duplicate (and with a different status_reason, as a conflict), and
+//     the subscription stays past_due. Nothing in the body tells a second
+//     ACTIVE from a retry of the first; a reconciliation against Magnius'
+//     API is the only remedy. COMPLETED, CANCELLED and EXPIRED are legal
+//     from past_due so that such a subscription still ends.
+//
+// The order-independence property test covers the subscription machine
+// without its Revert row.
+//
+// # Authentication
+//
+// Every webhook is signed: X-Signature is the base64 RSA PKCS #1 v1.5
+// signature, with SHA-1, of the raw body, verified with Magnius' public key
+// (one for payground, one for live). Config.PublicKeysPEM takes several
+// keys at once (test and live, or old and new during a rotation); each
+// entry may be a PKIX "PUBLIC KEY", a PKCS #1 "RSA PUBLIC KEY" or a
+// "CERTIFICATE" (its RSA key is used), and a key that cannot be used is a
+// configuration error at start-up naming the entry. With no key configured
+// Authenticate rejects everything: Magnius always signs, so there is no
+// unauthenticated mode. Nothing secret is compared (the keys are public),
+// and errors never contain the presented header.
+//
+// SHA-1: crypto/rsa verifies PKCS #1 v1.5 signatures over SHA-1 by default
+// in Go 1.26; only FIPS 140-only mode (GODEBUG=fips140=only) refuses it, and
+// New then fails with that reason rather than rejecting every webhook
+// later. Keys under 1024 bits are refused by crypto/rsa and by New.
+// SHA-1's collision weakness matters little here: an attacker would have
+// to get Magnius to sign one of two colliding bodies.
+//
+// # Dedupe key
+//
+// Magnius sends no event id, so Parse derives one: "magnius:" and the hex
+// SHA-256 of the length-prefixed (lower-cased) type, id and status. A
+// retry of the same snapshot is the same key with the same body, a
+// duplicate; the same status of the same object with a different body
+// (another amount, another status_reason) is the same key with a different
+// body, which the engine records as a conflict instead of applying it
+// twice.
+package magnius

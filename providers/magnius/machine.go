@@ -1,0 +1,131 @@
+package magnius
+
+import sm "github.com/paystate/paystate/statemachine"
+
+// Magnius webhooks are status snapshots, so every machine is ModeStatus: a
+// row says from which states a status is a real next step. A status that
+// lies further ahead is reached at once along the shortest legal path (the
+// engine records the states passed through); one the aggregate has moved
+// past is rejected as stale. Rows therefore list only direct steps; the
+// engine fills in the rest.
+var (
+	fresh        = []sm.State{sm.StateNew}
+	pendingOnly  = []sm.State{sm.Pending}
+	attemptOpen  = []sm.State{sm.Pending, sm.Unknown}
+	settlingOpen = []sm.State{sm.Pending, sm.Unknown, sm.Authorized, sm.CaptureRequested}
+)
+
+// paymentTable is the transaction machine. Every Magnius transaction starts
+// INITIATED; INITIATED, IN_PROGRESS and PENDING all mean "no outcome yet"
+// and map to pending. Only INITIATED is tied to the start, so a late
+// INITIATED after any other status is stale; IN_PROGRESS and PENDING are
+// Stay rows so the provider status moves while the canonical state does not.
+var paymentTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindPayment,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		// No outcome yet.
+		{Event: "INITIATED", From: fresh, To: sm.Pending,
+			Note: "the first status of every transaction"},
+		{Event: "IN_PROGRESS", From: fresh, To: sm.Pending},
+		{Event: "IN_PROGRESS", From: pendingOnly, To: sm.Stay,
+			Note: "the consumer is in the payment flow (redirect, 3-D Secure)"},
+		{Event: "PENDING", From: fresh, To: sm.Pending},
+		{Event: "PENDING", From: pendingOnly, To: sm.Stay,
+			Note: "waiting for the scheme, bank or payment method"},
+		{Event: "UNKNOWN", From: pendingOnly, To: sm.Unknown,
+			Note: "the outcome could not be determined; a later status resolves it"},
+
+		// The outcome of the attempt.
+		{Event: "AUTHORIZED", From: attemptOpen, To: sm.Authorized, Effect: sm.Authorize},
+		{Event: "DECLINED", From: attemptOpen, To: sm.Declined},
+		{Event: "CANCELLED", From: attemptOpen, To: sm.Cancelled},
+		{Event: "ABANDONED", From: pendingOnly, To: sm.Cancelled,
+			Note: "the consumer left the payment flow"},
+		{Event: "FAILED", From: settlingOpen, To: sm.Failed,
+			Note: "a technical failure, also of a settlement under way"},
+
+		// Settlement.
+		{Event: "SETTLEMENT_REQUESTED", From: []sm.State{sm.Authorized}, To: sm.CaptureRequested, Effect: sm.Authorize,
+			Note: "re-states the authorised amount, which matters when AUTHORIZED was skipped"},
+		{Event: "SETTLEMENT_COMPLETED", From: []sm.State{sm.CaptureRequested}, To: sm.Captured, Effect: sm.Capture},
+		{Event: "SETTLEMENT_COMPLETED", From: attemptOpen, To: sm.Captured, Effect: sm.Purchase,
+			Note: "settled without a separate authorisation (or its snapshots not seen): authorised = captured"},
+		{Event: "AUTHORIZATION_VOIDED", From: []sm.State{sm.Authorized}, To: sm.Voided},
+	},
+}
+
+// refundTable is the refund machine. A refund starts PENDING and may be put
+// on HOLD; a held refund is released straight to its outcome (a PENDING
+// after HOLD is stale: an edge back would make the machine cyclic and a
+// late PENDING indistinguishable from a release).
+var refundTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindRefund,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		{Event: "PENDING", From: fresh, To: sm.Pending},
+		{Event: "HOLD", From: []sm.State{sm.Pending}, To: sm.OnHold},
+		{Event: "UNKNOWN", From: []sm.State{sm.Pending, sm.OnHold}, To: sm.Unknown},
+		{Event: "PROCESSED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Succeeded},
+		{Event: "FAILED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Failed},
+		{Event: "CANCELLED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Cancelled},
+	},
+}
+
+// chargebackTable is the chargeback machine. Stages only move forward: the
+// outcomes are terminal, and a chargeback may be decided without a dispute.
+var chargebackTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindChargeback,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		{Event: "OPEN", From: fresh, To: sm.Open},
+		{Event: "IN_DISPUTE", From: []sm.State{sm.Open}, To: sm.InDispute},
+		{Event: "WON", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Won},
+		{Event: "LOST", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Lost,
+			Note: "from open: the merchant accepted the chargeback"},
+		{Event: "CANCELLED", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Cancelled},
+	},
+}
+
+// linkTable is the card (payment) link machine: created, opened by the
+// consumer (INITIATED), paid (DONE), or cancelled or expired unpaid.
+var linkTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindLink,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		{Event: "CREATED", From: fresh, To: sm.Created},
+		{Event: "INITIATED", From: []sm.State{sm.Created}, To: sm.Initiated},
+		{Event: "DONE", From: []sm.State{sm.Initiated}, To: sm.Done},
+		{Event: "CANCELLED", From: []sm.State{sm.Created, sm.Initiated}, To: sm.Cancelled},
+		{Event: "EXPIRED", From: []sm.State{sm.Created, sm.Initiated}, To: sm.Expired},
+	},
+}
+
+// subscriptionTable is the subscription machine. It has a real cycle: an
+// active subscription falls past due when a payment fails and becomes
+// active again when it is paid. The way back is a Revert edge so that
+// "ahead" stays acyclic (a late CREATED or ACTIVE is still stale once the
+// subscription has ended); doc.go explains what Magnius' snapshots cannot
+// tell apart here.
+var subscriptionTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindSubscription,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		{Event: "CREATED", From: fresh, To: sm.Created},
+		{Event: "ACTIVE", From: []sm.State{sm.Created}, To: sm.Active},
+		{Event: "PAST_DUE", From: []sm.State{sm.Active}, To: sm.PastDue},
+		{Event: "ACTIVE", From: []sm.State{sm.PastDue}, To: sm.Active, Revert: true,
+			Note: "recovered: the overdue payment was made"},
+		{Event: "CANCELLED", From: []sm.State{sm.Created, sm.Active, sm.PastDue}, To: sm.Cancelled},
+		{Event: "EXPIRED", From: []sm.State{sm.Created, sm.Active, sm.PastDue}, To: sm.Expired},
+		{Event: "COMPLETED", From: []sm.State{sm.Active, sm.PastDue}, To: sm.Completed,
+			Note: "from past_due: the recovery snapshot may have been taken for a retry"},
+	},
+}
+
+var tables = []sm.Table{paymentTable, refundTable, chargebackTable, linkTable, subscriptionTable}

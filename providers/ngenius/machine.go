@@ -1,0 +1,88 @@
+package ngenius
+
+import sm "github.com/paystate/paystate/statemachine"
+
+// N-Genius reports one event per transition on an order; every event its
+// webhook document lists is a row here. Card payments run AUTHORISED →
+// (PARTIALLY_)CAPTURED → (PARTIALLY_)REFUNDED, one-step sales run
+// PURCHASED, alternative payment methods (APM) run APM_PAYMENT_ACCEPTED and
+// may be cancelled. Requests and failures are Stay rows: the payment keeps
+// its state while the order shows the provider's last word.
+//
+// An order can take several payment attempts (a declined card, then
+// another), so the outcome of an attempt is legal again after a declined
+// or failed one.
+var (
+	attempt     = []sm.State{sm.StateNew, sm.Declined, sm.Failed}
+	captureFrom = []sm.State{sm.Authorized, sm.PartiallyCaptured}
+	captured    = []sm.State{sm.PartiallyCaptured, sm.Captured}
+	refundFrom  = []sm.State{sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded}
+	refundedAny = []sm.State{sm.PartiallyRefunded, sm.Refunded}
+	reviewable  = []sm.State{sm.Authorized, sm.FraudReview}
+	closeFrom   = []sm.State{sm.Authorized, sm.FraudReview, sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded,
+		sm.Refunded, sm.Voided, sm.Declined, sm.Failed, sm.Cancelled}
+)
+
+var paymentTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindPayment,
+	Mode:     sm.ModeEvent,
+	Transitions: []sm.Transition{
+		// Authorisation and pre-authorisation screening.
+		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize},
+		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Authorized, Effect: sm.Authorize,
+			Note: "the APM accepted the payment; nothing is captured yet"},
+		{Event: "DECLINED", From: attempt, To: sm.Declined},
+		{Event: "AUTHORISATION_FAILED", From: attempt, To: sm.Failed},
+		{Event: "GATEWAY_RISK_PRE_AUTH_REJECTED", From: attempt, To: sm.Declined},
+		{Event: "PRE_AUTH_FRAUD_CHECK_REJECTED", From: attempt, To: sm.Declined},
+
+		// Post-authorisation fraud screening.
+		{Event: "POST_AUTH_FRAUD_CHECK_REVIEW", From: []sm.State{sm.Authorized}, To: sm.FraudReview},
+		{Event: "POST_AUTH_FRAUD_CHECK_ACCEPTED", From: []sm.State{sm.FraudReview}, To: sm.Authorized},
+		{Event: "POST_AUTH_FRAUD_CHECK_REJECTED", From: reviewable, To: sm.Declined,
+			Note: "FULL_AUTH_REVERSED normally follows"},
+		{Event: "FULL_AUTH_REVERSED", From: []sm.State{sm.Authorized, sm.FraudReview, sm.Declined}, To: sm.Voided,
+			Note: "from declined: the automatic reversal after a post-auth fraud rejection"},
+		{Event: "FULL_AUTH_REVERSAL_FAILED", From: []sm.State{sm.Authorized, sm.FraudReview, sm.Declined}, To: sm.Stay,
+			Note: "from declined: the automatic reversal after a fraud rejection failed"},
+
+		// One-step purchase.
+		{Event: "PURCHASED", From: attempt, To: sm.Captured, Effect: sm.Purchase},
+		{Event: "PURCHASE_DECLINED", From: attempt, To: sm.Declined},
+		{Event: "PURCHASE_FAILED", From: attempt, To: sm.Failed},
+		{Event: "PURCHASE_REVERSED", From: []sm.State{sm.Captured}, To: sm.Voided, Effect: sm.VoidCapture},
+		{Event: "PURCHASE_REVERSAL_FAILED", From: []sm.State{sm.Captured}, To: sm.Stay},
+
+		// Capture.
+		{Event: "CAPTURED", From: captureFrom, To: sm.Captured, Effect: sm.Capture},
+		{Event: "PARTIALLY_CAPTURED", From: captureFrom, To: sm.PartiallyCaptured, Effect: sm.Capture},
+		{Event: "CAPTURE_FAILED", From: captureFrom, To: sm.Stay},
+		{Event: "PARTIAL_CAPTURE_FAILED", From: captureFrom, To: sm.Stay},
+		{Event: "CAPTURE_VOIDED", From: captured, To: sm.Authorized, Effect: sm.VoidCapture, Revert: true,
+			Note: "the payment returns to authorised"},
+		{Event: "CAPTURE_VOID_FAILED", From: captured, To: sm.Stay},
+
+		// APM cancellation.
+		{Event: "CANCELLATION_REQUESTED", From: []sm.State{sm.Authorized}, To: sm.Stay},
+		{Event: "CANCELLATION_FAILED", From: []sm.State{sm.Authorized}, To: sm.Stay},
+		{Event: "CANCELLED", From: []sm.State{sm.Authorized}, To: sm.Cancelled},
+
+		// Refunds.
+		{Event: "REFUNDED", From: refundFrom, To: sm.Refunded, Effect: sm.Refund},
+		{Event: "PARTIALLY_REFUNDED", From: refundFrom, To: sm.PartiallyRefunded, Effect: sm.Refund},
+		{Event: "REFUND_REQUESTED", From: refundFrom, To: sm.Stay},
+		{Event: "PARTIAL_REFUND_REQUESTED", From: refundFrom, To: sm.Stay},
+		{Event: "REFUND_FAILED", From: refundFrom, To: sm.Stay},
+		{Event: "PARTIAL_REFUND_FAILED", From: refundFrom, To: sm.Stay},
+		{Event: "REFUND_REQUEST_FAILED", From: refundFrom, To: sm.Stay},
+		{Event: "PARTIAL_REFUND_REQUEST_FAILED", From: refundFrom, To: sm.Stay},
+		{Event: "REFUND_VOIDED", From: refundedAny, To: sm.PartiallyRefunded, Effect: sm.VoidRefund, Revert: true,
+			Note: "the refund is taken back; the amounts decide the resulting state"},
+		{Event: "REFUND_VOID_REQUESTED", From: refundedAny, To: sm.Stay},
+		{Event: "REFUND_VOID_FAILED", From: refundedAny, To: sm.Stay},
+
+		// No further captures or refunds are possible.
+		{Event: "ORDER_CLOSED", From: closeFrom, To: sm.Closed},
+	},
+}

@@ -1,0 +1,177 @@
+package ngenius_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/engine/enginetest"
+	"github.com/paystate/paystate/providers/ngenius"
+	sm "github.com/paystate/paystate/statemachine"
+)
+
+// webhook builds a body in the documented shape. amount < 0 leaves
+// transaction.amount out.
+func webhook(orderID, event string, orderAmount, amount int64, at string) []byte {
+	tx := map[string]any{"id": "txn-" + event + "-" + at, "state": event, "date": at}
+	if amount >= 0 {
+		tx["amount"] = map[string]any{"currencyCode": "AED", "value": amount}
+	}
+	body, err := json.Marshal(map[string]any{
+		"event": event,
+		"order": map[string]any{
+			"reference": "REF-" + orderID,
+			"id":        orderID,
+			"amount":    map[string]any{"currencyCode": "AED", "value": orderAmount},
+		},
+		"transaction": tx,
+		"timestamp":   at,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return body
+}
+
+type step struct {
+	event   string
+	amount  int64 // transaction amount; -1 for none
+	verdict sm.Verdict
+	code    string // reason prefix, for rejections and deferrals
+	state   sm.State
+}
+
+func TestSequences(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		steps []step
+		final sm.State
+		amts  [3]int64 // authorized, captured, refunded
+	}{
+		{"authorise, capture, refund in part then in full", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_REFUNDED", 2500, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+		}, sm.Refunded, [3]int64{10000, 10000, 10000}},
+		{"fraud review, rejected, authorisation reversed", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REVIEW", -1, sm.VerdictApplied, "", sm.FraudReview},
+			{"POST_AUTH_FRAUD_CHECK_REJECTED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"FULL_AUTH_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
+		}, sm.Voided, [3]int64{10000, 0, 0}},
+		{"fraud review reversed directly", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REVIEW", -1, sm.VerdictApplied, "", sm.FraudReview},
+			{"FULL_AUTH_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
+		}, sm.Voided, [3]int64{10000, 0, 0}},
+		{"fraud review accepted, then captured", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REVIEW", -1, sm.VerdictApplied, "", sm.FraudReview},
+			{"CAPTURED", -1, sm.VerdictDeferred, "early", sm.FraudReview},
+			{"POST_AUTH_FRAUD_CHECK_ACCEPTED", -1, sm.VerdictApplied, "", sm.Authorized},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"capture before authorisation is deferred, then applied", []step{
+			{"CAPTURED", -1, sm.VerdictDeferred, "early", sm.StateNew},
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"late authorisation after capture is stale", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"AUTHORISED", -1, sm.VerdictRejected, "stale", sm.Captured},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"refund larger than captured", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 5000, sm.VerdictRejected, "amount", sm.PartiallyCaptured},
+		}, sm.PartiallyCaptured, [3]int64{10000, 4000, 0}},
+		{"partial captures add up to a full capture", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 6000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.Captured},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"capture voided returns to authorised", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"CAPTURE_VOIDED", -1, sm.VerdictApplied, "", sm.Authorized},
+		}, sm.Authorized, [3]int64{10000, 0, 0}},
+		{"refund voided", []step{
+			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUND_REQUESTED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"REFUND_VOIDED", -1, sm.VerdictApplied, "", sm.Captured},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"failures leave the state alone", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURE_FAILED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"FULL_AUTH_REVERSAL_FAILED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIAL_CAPTURE_FAILED", -1, sm.VerdictApplied, "", sm.Authorized},
+		}, sm.Authorized, [3]int64{10000, 0, 0}},
+		{"APM accepted then cancelled", []step{
+			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CANCELLATION_REQUESTED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CANCELLED", -1, sm.VerdictApplied, "", sm.Cancelled},
+			{"CAPTURED", -1, sm.VerdictRejected, "stale", sm.Cancelled},
+		}, sm.Cancelled, [3]int64{10000, 0, 0}},
+		{"purchase reversed", []step{
+			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PURCHASE_REVERSAL_FAILED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PURCHASE_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
+		}, sm.Voided, [3]int64{10000, 0, 0}},
+		{"declined, then closed; nothing after closing", []step{
+			{"DECLINED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Closed},
+			{"AUTHORISED", -1, sm.VerdictRejected, "stale", sm.Closed},
+		}, sm.Closed, [3]int64{0, 0, 0}},
+		{"an event N-Genius adds later is recorded", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"INSTALMENT_PLAN_CREATED", -1, sm.VerdictRecorded, "unknown_event", sm.Authorized},
+		}, sm.Authorized, [3]int64{10000, 0, 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, ngenius.New(ngenius.Config{}))
+			for i, s := range tc.steps {
+				at := fmt.Sprintf("2025-03-14T12:%02d:00Z", i)
+				o := h.DeliverOne(webhook("o-1", s.event, 10000, s.amount, at))
+				require.Equal(t, s.verdict, o.Verdict, "step %d %s: %s", i+1, s.event, o.Reason)
+				require.Regexp(t, "^"+s.code, o.Reason, "step %d %s", i+1, s.event)
+				require.Equal(t, string(s.state), o.StateAfter, "step %d %s", i+1, s.event)
+			}
+			a := h.Aggregate(sm.KindPayment, "o-1")
+			require.Equal(t, string(tc.final), a.State)
+			require.Equal(t, tc.amts, [3]int64{a.Authorized, a.Captured, a.Refunded})
+			h.Verify()
+		})
+	}
+}
+
+func TestSameWebhookTwiceIsADuplicate(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, ngenius.New(ngenius.Config{}))
+	body := webhook("o-2", "AUTHORISED", 500, -1, "2025-03-14T12:00:00Z")
+	require.Equal(t, sm.VerdictApplied, h.DeliverOne(body).Verdict)
+	require.Equal(t, sm.VerdictDuplicate, h.DeliverOne(body).Verdict)
+	h.Restart()
+	require.Equal(t, sm.VerdictDuplicate, h.DeliverOne(body).Verdict, "dedupe survives a restart")
+	require.Equal(t, int64(1), h.Aggregate(sm.KindPayment, "o-2").Version)
+	h.Verify()
+}
+
+// TestEveryDocumentedEventHasAVerdict sends each fixture to a fresh order:
+// every one parses and gets a verdict, none crashes.
+func TestEveryDocumentedEventHasAVerdict(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, ngenius.New(ngenius.Config{}))
+	m := h.Machines.Machine(ngenius.Name, sm.KindPayment)
+	for _, ev := range m.Events() {
+		o := h.DeliverOne(webhook("fresh-"+ev, ev, 100, -1, "2025-03-14T12:00:00Z"))
+		require.NotEqual(t, sm.VerdictRecorded, o.Verdict, ev)
+		require.Contains(t, []sm.Verdict{sm.VerdictApplied, sm.VerdictDeferred}, o.Verdict, "%s: %s", ev, o.Reason)
+	}
+	h.Verify()
+}

@@ -1,0 +1,169 @@
+// Package payengine is the PayEngine webhook integration.
+//
+// # Delivery model
+//
+// PayEngine sends one HTTP POST per event, always the envelope
+// {event_uid, event, data}: transactions (PAYMENT_AUTH, PAYMENT_CAPTURED,
+// PAYMENT_SALE, PAYMENT_REFUNDED, ...), payment links, subscriptions,
+// disputes, merchant onboarding and batches. A delivery is retried until it
+// is answered 2xx, and an answer slower than 3 seconds counts as a failure
+// (and is retried). Nothing in this package blocks: Authenticate and Parse
+// are pure computations over the headers and the body, with no I/O, no
+// locks and no network, so the handler's time goes to the durable commit
+// alone.
+//
+// # Authentication
+//
+// Every webhook is signed. The header X-PF-Signature holds
+// "t=<unix seconds>,s=<hex>", where s is the hex HMAC-SHA256, keyed with
+// the endpoint's signing secret, of the timestamp exactly as sent, a ".",
+// and the raw body. As PayEngine documents, the header is split on ",",
+// each element on its first "=", and elements other than t and s are
+// ignored, in any order; an s that is not 64 hex digits, a t that is not
+// decimal seconds, a second t, a missing t or s all refuse the delivery.
+// Every configured secret (Config.Secrets: several at once, so that a
+// secret can be rotated: add the new one, switch the dashboard, remove the
+// old one) is tried against every presented signature with constant-time
+// comparisons, without stopping at the first match. A correctly signed
+// delivery must also have a timestamp within Config.Tolerance (default
+// 300 s) of the receiver's clock in either direction: older ones are
+// replays, and ones from the future are refused as well, since a clock
+// running ahead would otherwise widen the replay window. With no secret
+// configured every delivery is refused (fail closed). Errors never contain
+// a secret, a signature or the presented header.
+//
+// # Dedupe key
+//
+// event_uid is PayEngine's id of the event and is the dedupe key. PayEngine's
+// own samples reuse one event_uid across different events; the engine
+// records a second, different body under a known key as rejected with a
+// conflict reason, and only a byte-identical redelivery as a duplicate.
+//
+// A successful refund (PAYMENT_REFUNDED, ACH_CREDIT_ISSUED) yields two
+// events: the refund itself (kind refund) and its effect on the payment it
+// names (kind payment). They need distinct keys. The payment event, which
+// moves money, keeps the event_uid; the refund record gets event_uid +
+// "/refund". So an event_uid met again with a different body is refused as
+// a conflict exactly where it would otherwise move money a second time.
+// A failed refund, or one that names no payment, has one event keyed by the
+// event_uid.
+//
+// # Aggregates and amounts
+//
+//   - payment: data.transaction_id. A refund names its payment in
+//     data.original_transaction_id.
+//   - refund: the refund's own data.transaction_id, Parent the payment.
+//   - chargeback: the samples carry no dispute id, so the disputed
+//     transaction's data.transaction_id names both the dispute and its
+//     Parent payment: one dispute per transaction. A second dispute on the
+//     same transaction would continue the first (and, once that is final,
+//     be rejected as stale).
+//   - link: data.paymentLinkId; subscription: data.subscriptionId.
+//   - onboarding: data.merchant_id (data.id, equal to it in the samples,
+//     when merchant_id is absent).
+//
+// Amounts are decimal strings in major units ("75.48") and are converted
+// exactly with the money package (a JSON number is taken by its text, never
+// through a float). Transactions carry no currency, so Config.DefaultCurrency
+// (default USD: PayEngine is a US processor, and its API defaults a missing
+// currencyCode to USD) applies unless the data states currencyCode or
+// currency_code. Links and subscriptions carry currencyCode. A
+// transaction's amount is the response's totalAmount, or transactionAmount
+// when there is no total: PayEngine defines transactionAmount as the total
+// including gratuity, and totalAmount is what the cardholder is charged.
+// A refund's amount is return_response.returnedAmount. A currency is only
+// attached to an event that has an amount or states one, so an event
+// without amount never conflicts with a payment in another currency.
+//
+// # Interpretation of the document
+//
+// The samples are JavaScript-object literals with typos; testdata keeps
+// each verbatim (doc_<name>.txt) and a strict-JSON rewrite as PayEngine
+// sends it (<name>.json). The rewrites fix: missing commas and a
+// "// comment" in MERCHANT_STATUS_CHANGED (whose capabilities are dropped,
+// since the comment says they come only with status Active), the missing
+// closing brace of PAYMENT_REFUNDED and ACH_CREDIT_ISSUED, "12024-08-21..."
+// and the unterminated '37jrf in the payment links, 'data":', 'wlx57'. and
+// 'USD" in subscriptions, '...'[, and 'approvedAmount":' in
+// BATCH_GENERATED, and a mismatched quote in DISPUTE_INFORMATION_UPDATED.
+//
+// Strictness: a body must be exactly one JSON object (no trailing data)
+// with a non-empty event_uid and event, and a data object for every event
+// this package knows. Members are read by their exact names and only where
+// an event uses them, each checked for its type there (an id must be a
+// string, an amount a decimal string or number, a status a string); a field
+// Parse does not use never makes a webhook malformed, since PayEngine would
+// retry a refused body for as long as it retries.
+//
+// Outcome events carry the processor's answer (auth_response, sale_response,
+// ach_response, return_response) whose status is PASS or FAIL. The document
+// titles a PAYMENT_AUTH with status FAIL "PAYMENT_AUTH_FAILED", and lists
+// PAYMENT_VOIDED_FAILED beside PAYMENT_VOIDED; Parse extends that naming:
+// an outcome event with status FAIL is named "<EVENT>_FAILED", and one with
+// any other status "<EVENT>_<STATUS>", a word no table knows, so that it is
+// recorded rather than guessed into a transition. ProviderStatus keeps the
+// answer readable: "PAYMENT_AUTH FAIL (D2005: Invalid Card)".
+//
+// Payment states (machine.go): PAYMENT_AUTH authorizes; PAYMENT_SALE,
+// PAYMENT_ACH and OFFLINE_SALE are one-step sales (captured, Purchase);
+// PAYMENT_CAPTURED captures the authorization (captured, or
+// partially_captured when the amount is less); PAYMENT_VOIDED voids an
+// authorization or an unsettled capture; PAYMENT_FAILED and the _FAILED
+// sales are failed, a failed authorization is declined; DEVICE_SALE_CANCEL
+// is a card-present sale cancelled on the device (cancelled). Failures of a
+// void or a capture leave the state (Stay). OFFLINE_SALE's sample carries
+// no amount: such a sale is captured with unknown amounts, and a refund
+// with an amount against it is then rejected by the amount rules (refunded
+// would exceed captured) until PayEngine sends amounts.
+//
+// TRANSACTION_STATUS_CHANGED names no new status: its sample carries the
+// same sale_response, status PASS, as PAYMENT_SALE. Mapping it to captured
+// would either repeat the sale or invent a status, so it is recorded on the
+// transaction's history (kind payment, record-only) with its amount.
+//
+// Refunds: the refund aggregate records what PayEngine reports, succeeded
+// (PASS) or failed (FAIL); only a successful refund moves the payment's
+// refunded total, and the amount rules apply there: a refund beyond the
+// captured amount is rejected on the payment (reason amount) while the
+// refund itself stays recorded as succeeded, since PayEngine did return the
+// money. The mismatch is thereby visible on the order, not hidden.
+//
+// Subscriptions: SUBSCRIPTION_CREATED with subscriptionStatus Active (the
+// sample) is active; with another status it is named
+// SUBSCRIPTION_CREATED_INACTIVE and is created. SUBSCRIPTION_UPDATED follows
+// the status as far as it can honestly be told: Active activates a
+// subscription created inactive and otherwise leaves it active (Stay); any
+// other status (SUBSCRIPTION_UPDATED_INACTIVE) leaves the state alone and
+// shows in the provider status, since the document names no other statuses
+// whose canonical meaning could be told. SUBSCRIPTION_CANCELLED cancels;
+// with success false it is SUBSCRIPTION_CANCELLED_FAILED (Stay).
+//
+// Disputes run in status mode and only forward: DISPUTE_CREATED opens a
+// dispute; DISPUTE_INFORMATION_UPDATED puts it in dispute (statuses like
+// AWAITING_PROCESSOR_RESPONSE), and a status whose words say WON, LOST or
+// CANCELLED/CANCELED/WITHDRAWN makes it won, lost or cancelled
+// (DISPUTE_INFORMATION_UPDATED_WON, ...). An update arriving before
+// DISPUTE_CREATED opens the dispute on its way; anything after a final
+// state is stale.
+//
+// Onboarding runs in status mode with MERCHANT_STATUS_CHANGED's status as
+// the word, following PayEngine's merchant lifecycle: editing (the merchant
+// is filling in the application: created; back to editing during review
+// stays in_review), in_review and submitted_to_pe (in_review), active,
+// declined (rejected), cancelled. paused and suspended are servicing
+// statuses of a merchant that was boarded: the onboarding stays active and
+// the provider status shows them. MERCHANT_UPDATED leaves the state
+// (Stay). The micro-deposit events verify the merchant's bank account, which
+// has no canonical kind; they are recorded on the merchant's onboarding
+// (record-only), so an auditor finds them in the merchant's history (with no
+// merchant_id, they are recorded under the bank_account_id with no kind).
+//
+// BATCH_GENERATED is recorded (no lifecycle), under the batch id. Events
+// this package does not know come back with an empty kind and are recorded.
+//
+// Timestamps: transaction timestamps ("2022-02-04T20:59:24") carry no time
+// zone and are left out of OccurredAt rather than guessed; links and
+// subscriptions give RFC 3339 times, which are used. An unreadable time is
+// ignored rather than refused: it is informational, and refusing it would
+// make PayEngine retry a body that can never succeed.
+package payengine

@@ -1,0 +1,194 @@
+package payengine
+
+import sm "github.com/paystate/paystate/statemachine"
+
+// The words in these tables are the event names PayEngine sends, except
+// where Parse normalizes a name from the payload (see doc.go):
+//   - an outcome event whose response says FAIL becomes "<EVENT>_FAILED"
+//     (PAYMENT_AUTH → PAYMENT_AUTH_FAILED, as the document titles it);
+//   - SUBSCRIPTION_CREATED/UPDATED with a status other than Active become
+//     "<EVENT>_INACTIVE"; a SUBSCRIPTION_CANCELLED with success false becomes
+//     SUBSCRIPTION_CANCELLED_FAILED;
+//   - DISPUTE_INFORMATION_UPDATED whose status says won, lost or cancelled
+//     becomes "DISPUTE_INFORMATION_UPDATED_WON" (_LOST, _CANCELLED);
+//   - MERCHANT_STATUS_CHANGED is named by its status (in_review, active, ...).
+
+// attempt is where the outcome of a transaction may land. A transaction id
+// that was declined or failed accepts a later success: should PayEngine ever
+// report two outcomes for one transaction, the success must not be lost
+// (and arriving in the other order, the failure is stale), so money that
+// moved is never hidden behind a declined state.
+var (
+	attempt      = []sm.State{sm.StateNew, sm.Declined, sm.Failed}
+	captureFrom  = []sm.State{sm.Authorized, sm.PartiallyCaptured}
+	capturedAny  = []sm.State{sm.PartiallyCaptured, sm.Captured}
+	voidableFrom = []sm.State{sm.Authorized, sm.PartiallyCaptured, sm.Captured}
+	refundFrom   = []sm.State{sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded}
+)
+
+// paymentTable: one PayEngine transaction (data.transaction_id). Card
+// transactions run PAYMENT_AUTH → PAYMENT_CAPTURED, one-step sales
+// (PAYMENT_SALE, PAYMENT_ACH, OFFLINE_SALE) land on captured at once;
+// refunds and ACH credits name the transaction they return money from and
+// move its refunded total.
+var paymentTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindPayment,
+	Mode:     sm.ModeEvent,
+	Transitions: []sm.Transition{
+		// Authorization.
+		{Event: "PAYMENT_AUTH", From: attempt, To: sm.Authorized, Effect: sm.Authorize},
+		{Event: "PAYMENT_AUTH_FAILED", From: attempt, To: sm.Declined,
+			Note: "PAYMENT_AUTH with auth_response.status FAIL: the issuer declined"},
+
+		// One-step sales.
+		{Event: "PAYMENT_SALE", From: attempt, To: sm.Captured, Effect: sm.Purchase},
+		{Event: "PAYMENT_SALE_FAILED", From: attempt, To: sm.Failed,
+			Note: "PAYMENT_SALE with status FAIL: the same outcome as PAYMENT_FAILED"},
+		{Event: "PAYMENT_FAILED", From: attempt, To: sm.Failed},
+		{Event: "PAYMENT_ACH", From: attempt, To: sm.Captured, Effect: sm.Purchase,
+			Note: "an ACH debit is a sale; a later ACH return is not in the document"},
+		{Event: "PAYMENT_ACH_FAILED", From: attempt, To: sm.Failed},
+		{Event: "OFFLINE_SALE", From: attempt, To: sm.Captured, Effect: sm.Purchase,
+			Note: "the documented sample carries no amount"},
+		{Event: "DEVICE_SALE_CANCEL", From: attempt, To: sm.Cancelled,
+			Note: "the sale was cancelled on the card-present device before it completed"},
+
+		// Capture of an authorization.
+		{Event: "PAYMENT_CAPTURED", From: captureFrom, To: sm.Captured, Effect: sm.Capture},
+		{Event: "PAYMENT_CAPTURED_FAILED", From: captureFrom, To: sm.Stay},
+
+		// Void: of an authorization, or of a sale or capture before it settles.
+		{Event: "PAYMENT_VOIDED", From: []sm.State{sm.Authorized}, To: sm.Voided},
+		{Event: "PAYMENT_VOIDED", From: capturedAny, To: sm.Voided, Effect: sm.VoidCapture,
+			Note: "a void of an unsettled capture takes every capture back"},
+		{Event: "PAYMENT_VOIDED_FAILED", From: voidableFrom, To: sm.Stay},
+
+		// Refunds (card) and ACH credits, from the refund webhook's second event.
+		// The amounts decide between partially_refunded and refunded.
+		{Event: "PAYMENT_REFUNDED", From: refundFrom, To: sm.PartiallyRefunded, Effect: sm.Refund},
+		{Event: "ACH_CREDIT_ISSUED", From: refundFrom, To: sm.PartiallyRefunded, Effect: sm.Refund},
+	},
+	// The payload names no new status: recorded on the transaction's
+	// history, never guessed into a transition (see doc.go).
+	RecordOnly: []string{"TRANSACTION_STATUS_CHANGED"},
+}
+
+// refundTable: one refund or ACH credit transaction (its own
+// data.transaction_id), whose Parent is the payment it returns money from.
+// PayEngine reports the outcome only, so a refund is born succeeded or
+// failed; a success after a failure of the same transaction id is accepted
+// for the reason given at attempt.
+var refundTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindRefund,
+	Mode:     sm.ModeEvent,
+	Transitions: []sm.Transition{
+		{Event: "PAYMENT_REFUNDED", From: []sm.State{sm.StateNew, sm.Failed}, To: sm.Succeeded},
+		{Event: "PAYMENT_REFUNDED_FAILED", From: []sm.State{sm.StateNew, sm.Failed}, To: sm.Failed},
+		{Event: "ACH_CREDIT_ISSUED", From: []sm.State{sm.StateNew, sm.Failed}, To: sm.Succeeded},
+		{Event: "ACH_CREDIT_ISSUED_FAILED", From: []sm.State{sm.StateNew, sm.Failed}, To: sm.Failed},
+	},
+}
+
+// linkTable: a payment link (data.paymentLinkId).
+var linkTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindLink,
+	Mode:     sm.ModeEvent,
+	Transitions: []sm.Transition{
+		{Event: "PAYMENTLINK_CREATED", From: []sm.State{sm.StateNew}, To: sm.Created},
+		{Event: "PAYMENTLINK_UPDATED", From: []sm.State{sm.Created}, To: sm.Stay,
+			Note: "amount, dates or name changed; the link stays usable"},
+		{Event: "PAYMENTLINK_CANCELLED", From: []sm.State{sm.Created}, To: sm.Cancelled},
+	},
+}
+
+// subscriptionTable: a subscription (data.subscriptionId). Every
+// subscription webhook carries subscriptionStatus; creation and updates
+// follow it as far as it is Active or not (see doc.go).
+var subscriptionTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindSubscription,
+	Mode:     sm.ModeEvent,
+	Transitions: []sm.Transition{
+		{Event: "SUBSCRIPTION_CREATED", From: []sm.State{sm.StateNew}, To: sm.Active,
+			Note: "created with subscriptionStatus Active, as documented"},
+		{Event: "SUBSCRIPTION_CREATED_INACTIVE", From: []sm.State{sm.StateNew}, To: sm.Created,
+			Note: "created with any other subscriptionStatus"},
+		{Event: "SUBSCRIPTION_UPDATED", From: []sm.State{sm.Created}, To: sm.Active,
+			Note: "an update saying Active activates a subscription created inactive"},
+		{Event: "SUBSCRIPTION_UPDATED", From: []sm.State{sm.Active}, To: sm.Stay},
+		{Event: "SUBSCRIPTION_UPDATED_INACTIVE", From: []sm.State{sm.Created, sm.Active}, To: sm.Stay,
+			Note: "a status with no canonical meaning (paused, ...): shown as the provider status"},
+		{Event: "SUBSCRIPTION_CANCELLED", From: []sm.State{sm.Created, sm.Active}, To: sm.Cancelled},
+		{Event: "SUBSCRIPTION_CANCELLED_FAILED", From: []sm.State{sm.Created, sm.Active}, To: sm.Stay,
+			Note: "SUBSCRIPTION_CANCELLED with success false"},
+	},
+}
+
+// chargebackTable: a dispute. The samples carry no dispute id, so the
+// disputed transaction's id names the dispute (one dispute per
+// transaction). A dispute update states where the dispute stands, so the
+// table runs in status mode: an update that lies ahead is reached at once
+// (an update before DISPUTE_CREATED opens the dispute on the way), one
+// behind is stale. Disputes only move forward: won, lost and cancelled are
+// final.
+var chargebackTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindChargeback,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		{Event: "DISPUTE_CREATED", From: []sm.State{sm.StateNew}, To: sm.Open},
+		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Open}, To: sm.InDispute,
+			Note: "any status that is not an outcome, e.g. AWAITING_PROCESSOR_RESPONSE"},
+		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.InDispute}, To: sm.Stay},
+		{Event: "DISPUTE_INFORMATION_UPDATED_WON", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Won},
+		{Event: "DISPUTE_INFORMATION_UPDATED_LOST", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Lost},
+		{Event: "DISPUTE_INFORMATION_UPDATED_CANCELLED", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Cancelled,
+			Note: "withdrawn by the cardholder or cancelled"},
+	},
+}
+
+// onboardingTable: a merchant's onboarding (data.merchant_id). PayEngine's
+// merchant lifecycle is editing → in_review → submitted_to_pe → active,
+// or declined, cancelled; an active merchant may be paused or suspended and
+// reactivated. MERCHANT_STATUS_CHANGED is a status snapshot, so the table
+// runs in status mode with the status as the word.
+var (
+	merchantExists = []sm.State{sm.Created, sm.InReview, sm.Active, sm.Rejected, sm.Cancelled}
+	beforeDecision = []sm.State{sm.StateNew, sm.Created, sm.InReview}
+)
+
+var onboardingTable = sm.Table{
+	Provider: Name,
+	Kind:     sm.KindOnboarding,
+	Mode:     sm.ModeStatus,
+	Transitions: []sm.Transition{
+		{Event: "MERCHANT_CREATED", From: []sm.State{sm.StateNew}, To: sm.Created},
+		{Event: "MERCHANT_UPDATED", From: merchantExists, To: sm.Stay},
+		{Event: "editing", From: []sm.State{sm.Created, sm.InReview}, To: sm.Stay,
+			Note: "in review, sent back to the merchant for changes: still under review"},
+		{Event: "in_review", From: beforeDecision, To: sm.InReview},
+		{Event: "submitted_to_pe", From: beforeDecision, To: sm.InReview,
+			Note: "review done, awaiting the processor's approval"},
+		{Event: "active", From: []sm.State{sm.StateNew, sm.Created, sm.InReview, sm.Active}, To: sm.Active,
+			Note: "from active: reactivated after a pause"},
+		{Event: "declined", From: beforeDecision, To: sm.Rejected},
+		{Event: "rejected", From: beforeDecision, To: sm.Rejected},
+		{Event: "cancelled", From: beforeDecision, To: sm.Cancelled},
+		{Event: "canceled", From: beforeDecision, To: sm.Cancelled},
+		// Servicing statuses after onboarding completed: the merchant was
+		// boarded; the provider status shows the pause.
+		{Event: "paused", From: []sm.State{sm.Active}, To: sm.Stay},
+		{Event: "suspended", From: []sm.State{sm.Active}, To: sm.Stay},
+	},
+	// Bank-account verification by micro-deposits, part of onboarding
+	// but with no state of the merchant's own.
+	RecordOnly: []string{
+		"MICRO_DEPOSIT_INITIATED", "MICRO_DEPOSIT_READY_FOR_VERIFICATION",
+		"MICRO_DEPOSIT_VERIFIED", "MICRO_DEPOSIT_VERIFICATION_FAILED",
+	},
+}
+
+var tables = []*sm.Table{&paymentTable, &refundTable, &chargebackTable, &subscriptionTable, &linkTable, &onboardingTable}

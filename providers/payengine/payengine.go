@@ -1,0 +1,951 @@
+package payengine
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paystate/paystate/money"
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+)
+
+// Name is the provider's URL segment and storage name.
+const Name = "payengine"
+
+// SignatureHeader carries "t=<unix seconds>,s=<hex HMAC-SHA256>".
+const SignatureHeader = "X-PF-Signature"
+
+// Defaults for the zero Config fields.
+const (
+	DefaultTolerance = 300 * time.Second
+	DefaultCurrency  = "USD"
+)
+
+// Bounds on the signature header, so that a hostile header costs little.
+const (
+	maxHeaderLen  = 4096
+	maxSignatures = 8
+)
+
+// Config is what an operator configures for PayEngine.
+type Config struct {
+	// Secrets are the endpoint's signing secrets from the PayEngine
+	// dashboard. Every one is accepted, so that a secret can be rotated
+	// without losing deliveries. None configured: every webhook is refused.
+	Secrets []string
+	// Tolerance is how far the signature's timestamp may be from the
+	// receiver's clock, in either direction. Zero or negative: 300 s.
+	Tolerance time.Duration
+	// DefaultCurrency is the ISO 4217 currency of transaction amounts,
+	// which PayEngine sends without one. Empty: USD.
+	DefaultCurrency string
+}
+
+// Validate reports a configuration Parse could not work with: a default
+// currency that is not an ISO 4217 code. Missing secrets are not an error
+// here: they make Authenticate refuse everything, which is safe.
+func (c Config) Validate() error {
+	cur := c.DefaultCurrency
+	if strings.TrimSpace(cur) == "" {
+		cur = DefaultCurrency
+	}
+	if _, err := money.Exponent(cur); err != nil {
+		return fmt.Errorf("payengine: default currency: %w", err)
+	}
+	return nil
+}
+
+// Provider is the PayEngine webhook integration. It is safe for concurrent
+// use.
+type Provider struct {
+	secrets   [][]byte
+	tolerance time.Duration
+	currency  string
+	// currencyOK is false when the configured default currency is not an
+	// ISO 4217 code; Parse then refuses amounts that would need it.
+	currencyOK bool
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns a provider for cfg. Empty secrets are ignored: an empty
+// secret would let anyone sign.
+func New(cfg Config) *Provider {
+	p := &Provider{tolerance: cfg.Tolerance, currency: strings.ToUpper(strings.TrimSpace(cfg.DefaultCurrency))}
+	for _, s := range cfg.Secrets {
+		if s != "" {
+			p.secrets = append(p.secrets, []byte(s))
+		}
+	}
+	if p.tolerance <= 0 {
+		p.tolerance = DefaultTolerance
+	}
+	if p.currency == "" {
+		p.currency = DefaultCurrency
+	}
+	_, err := money.Exponent(p.currency)
+	p.currencyOK = err == nil
+	return p
+}
+
+// Name implements providers.Provider.
+func (p *Provider) Name() string { return Name }
+
+// Tables implements providers.Provider. The tables are deep copies: a
+// caller may modify them without affecting the provider.
+func (p *Provider) Tables() []sm.Table {
+	out := make([]sm.Table, 0, len(tables))
+	for _, t := range tables {
+		c := *t
+		c.Transitions = slices.Clone(t.Transitions)
+		for i := range c.Transitions {
+			c.Transitions[i].From = slices.Clone(c.Transitions[i].From)
+		}
+		c.RecordOnly = slices.Clone(t.RecordOnly)
+		out = append(out, c)
+	}
+	return out
+}
+
+func unauthenticated(msg string) error {
+	return fmt.Errorf("%w: payengine: %s", providers.ErrUnauthenticated, msg)
+}
+
+// Authenticate implements providers.Provider: X-PF-Signature must hold a
+// timestamp t and at least one signature s, one of the signatures must be
+// the hex HMAC-SHA256 of "{t}.{body}" under one of the configured secrets,
+// and t must be within the tolerance of now, in either direction. Elements
+// of the header other than t and s are ignored, in any order, as PayEngine
+// documents. Every secret is tried against every signature in constant
+// time; errors never contain a secret or a presented value.
+func (p *Provider) Authenticate(h providers.Headers, body []byte, now time.Time) error {
+	if len(p.secrets) == 0 {
+		return unauthenticated("no signing secret configured")
+	}
+	var raw string
+	if h != nil {
+		raw = h.Get(SignatureHeader)
+	}
+	if strings.TrimSpace(raw) == "" {
+		return unauthenticated("header " + SignatureHeader + " missing or empty")
+	}
+	ts, sigs, err := parseSignatureHeader(raw)
+	if err != nil {
+		return err
+	}
+	match := 0
+	for _, secret := range p.secrets {
+		want := mac(secret, ts, body)
+		for _, s := range sigs {
+			match |= subtle.ConstantTimeCompare(want, s)
+		}
+	}
+	if match != 1 {
+		return unauthenticated("signature does not match")
+	}
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return unauthenticated("timestamp out of range")
+	}
+	skew := now.Unix() - t
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > int64(p.tolerance/time.Second) {
+		return unauthenticated("timestamp outside the accepted window")
+	}
+	return nil
+}
+
+// parseSignatureHeader returns the timestamp exactly as sent (it is part of
+// the signed text) and the decoded signatures.
+func parseSignatureHeader(raw string) (string, [][]byte, error) {
+	if len(raw) > maxHeaderLen {
+		return "", nil, unauthenticated("header " + SignatureHeader + " too long")
+	}
+	var ts string
+	var sigs [][]byte
+	for _, part := range strings.Split(raw, ",") {
+		key, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue // not a prefix=value pair: discarded, as documented
+		}
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		switch key {
+		case "t":
+			if ts != "" {
+				return "", nil, unauthenticated("more than one timestamp")
+			}
+			if !isDigits(value) || len(value) > 19 {
+				return "", nil, unauthenticated("timestamp is not unix seconds")
+			}
+			ts = value
+		case "s":
+			if len(value) != 2*sha256.Size {
+				return "", nil, unauthenticated("signature is not 64 hex digits")
+			}
+			sig, err := hex.DecodeString(value)
+			if err != nil {
+				return "", nil, unauthenticated("signature is not 64 hex digits")
+			}
+			if len(sigs) == maxSignatures {
+				return "", nil, unauthenticated("too many signatures")
+			}
+			sigs = append(sigs, sig)
+		}
+	}
+	switch {
+	case ts == "":
+		return "", nil, unauthenticated("no timestamp (t=) in " + SignatureHeader)
+	case len(sigs) == 0:
+		return "", nil, unauthenticated("no signature (s=) in " + SignatureHeader)
+	}
+	return ts, sigs, nil
+}
+
+func mac(secret []byte, ts string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// envelope is every PayEngine webhook: {event_uid, event, data}.
+type envelope struct {
+	EventUID *string         `json:"event_uid"`
+	Event    *string         `json:"event"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// object is a JSON object whose members are read by exact name, only
+// those an event needs, each checked for its type where it is read: a
+// field Parse does not use can never make a webhook malformed.
+type object struct {
+	path    string
+	members map[string]json.RawMessage
+}
+
+func decodeObject(path string, raw json.RawMessage) (object, error) {
+	o := object{path: path}
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '{' {
+		return o, malformed("%s is missing or not an object", path)
+	}
+	if err := providers.DecodeObject(t, &o.members); err != nil {
+		return o, malformed("%s: %v", path, err)
+	}
+	return o, nil
+}
+
+func (o object) field(key string) string { return o.path + "." + key }
+
+func (o object) absent(key string) bool { return isAbsent(o.members[key]) }
+
+// str returns the trimmed string member key; absent or null is "".
+func (o object) str(key string) (string, error) {
+	raw := o.members[key]
+	if isAbsent(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", malformed("%s is not a string", o.field(key))
+	}
+	return strings.TrimSpace(s), nil
+}
+
+// text is str for members that are only shown, never decided on: a value
+// of another type is ignored rather than refused.
+func (o object) text(key string) string {
+	s, err := o.str(key)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// id returns a required string member.
+func (o object) id(key string) (string, error) {
+	s, err := o.str(key)
+	if err == nil && s == "" {
+		err = malformed("missing %s", o.field(key))
+	}
+	return s, err
+}
+
+// obj returns the object member key, or ok false when absent or null.
+func (o object) obj(key string) (object, bool, error) {
+	if o.absent(key) {
+		return object{}, false, nil
+	}
+	sub, err := decodeObject(o.field(key), o.members[key])
+	return sub, err == nil, err
+}
+
+// boolean returns the bool member key, or nil when absent or null.
+func (o object) boolean(key string) (*bool, error) {
+	if o.absent(key) {
+		return nil, nil
+	}
+	var b bool
+	if err := json.Unmarshal(o.members[key], &b); err != nil {
+		return nil, malformed("%s is not a boolean", o.field(key))
+	}
+	return &b, nil
+}
+
+// response is the processor's answer inside a transaction webhook
+// (auth_response, sale_response, ach_response, return_response).
+type response struct {
+	object
+	status string
+}
+
+// responseNames are the response objects, in the order they are looked
+// for when an event's usual one is absent.
+var responseNames = []string{"auth_response", "sale_response", "ach_response", "return_response"}
+
+// pickResponse returns the response to read: the preferred one, or else
+// the first present (the samples are not consistent: PAYMENT_VOIDED_FAILED
+// carries an auth_response). ok is false when there is none.
+func pickResponse(d object, preferred string) (response, bool, error) {
+	for _, name := range append([]string{preferred}, responseNames...) {
+		r, ok, err := d.obj(name)
+		if err != nil {
+			return response{}, false, err
+		}
+		if ok {
+			status, err := r.str("status")
+			return response{r, status}, err == nil, err
+		}
+	}
+	return response{}, false, nil
+}
+
+// The event groups Parse knows.
+type group uint8
+
+const (
+	groupUnknown group = iota
+	groupTransaction
+	groupRefund
+	groupLink
+	groupSubscription
+	groupDispute
+	groupMerchant
+	groupMicroDeposit
+	groupBatch
+)
+
+// txnSpec says how a transaction event is read.
+type txnSpec struct {
+	// outcome: the response's status decides the outcome; FAIL renames the
+	// event "<EVENT>_FAILED".
+	outcome bool
+	// amount: a successful event carries the transaction's amount.
+	amount bool
+	// response is the response object looked at first.
+	response string
+}
+
+var txnEvents = map[string]txnSpec{
+	"PAYMENT_AUTH":               {outcome: true, amount: true, response: "auth_response"},
+	"PAYMENT_CAPTURED":           {outcome: true, amount: true, response: "sale_response"},
+	"PAYMENT_SALE":               {outcome: true, amount: true, response: "sale_response"},
+	"PAYMENT_ACH":                {outcome: true, amount: true, response: "ach_response"},
+	"OFFLINE_SALE":               {outcome: true, amount: true, response: "sale_response"},
+	"PAYMENT_VOIDED":             {outcome: true, response: "sale_response"},
+	"PAYMENT_VOIDED_FAILED":      {response: "auth_response"},
+	"PAYMENT_FAILED":             {response: "sale_response"},
+	"DEVICE_SALE_CANCEL":         {response: "sale_response"},
+	"TRANSACTION_STATUS_CHANGED": {amount: true, response: "sale_response"},
+}
+
+var groups = map[string]group{
+	"PAYMENT_REFUNDED":                     groupRefund,
+	"ACH_CREDIT_ISSUED":                    groupRefund,
+	"PAYMENTLINK_CREATED":                  groupLink,
+	"PAYMENTLINK_UPDATED":                  groupLink,
+	"PAYMENTLINK_CANCELLED":                groupLink,
+	"SUBSCRIPTION_CREATED":                 groupSubscription,
+	"SUBSCRIPTION_UPDATED":                 groupSubscription,
+	"SUBSCRIPTION_CANCELLED":               groupSubscription,
+	"DISPUTE_CREATED":                      groupDispute,
+	"DISPUTE_INFORMATION_UPDATED":          groupDispute,
+	"MERCHANT_CREATED":                     groupMerchant,
+	"MERCHANT_UPDATED":                     groupMerchant,
+	"MERCHANT_STATUS_CHANGED":              groupMerchant,
+	"MICRO_DEPOSIT_INITIATED":              groupMicroDeposit,
+	"MICRO_DEPOSIT_READY_FOR_VERIFICATION": groupMicroDeposit,
+	"MICRO_DEPOSIT_VERIFIED":               groupMicroDeposit,
+	"MICRO_DEPOSIT_VERIFICATION_FAILED":    groupMicroDeposit,
+	"BATCH_GENERATED":                      groupBatch,
+}
+
+func groupOf(event string) group {
+	if _, ok := txnEvents[event]; ok {
+		return groupTransaction
+	}
+	return groups[event]
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: payengine: %s", providers.ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// Parse implements providers.Provider. A refund or ACH credit that
+// succeeded returns two events (the refund, and the refund's effect on the
+// payment it names); every other webhook returns one. An event PayEngine
+// adds later comes back with an empty Kind and is recorded.
+func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
+	env, err := decodeEnvelope(body)
+	if err != nil {
+		return nil, err
+	}
+	event := strings.TrimSpace(*env.Event)
+	uid := strings.TrimSpace(*env.EventUID)
+	base := providers.Event{Provider: Name, Name: event, ProviderStatus: event, DedupeKey: uid}
+
+	g := groupOf(event)
+	if g == groupUnknown {
+		// Not inspected beyond being JSON: recorded as it came.
+		return []providers.Event{base}, nil
+	}
+	d, err := decodeObject("data", env.Data)
+	if err != nil {
+		return nil, err
+	}
+	var ev providers.Event
+	switch g {
+	case groupTransaction:
+		ev, err = p.transaction(base, d, txnEvents[event])
+	case groupRefund:
+		return p.refund(base, d)
+	case groupLink:
+		ev, err = p.link(base, d)
+	case groupSubscription:
+		ev, err = p.subscription(base, d)
+	case groupDispute:
+		ev, err = dispute(base, d)
+	case groupMerchant:
+		ev, err = merchant(base, d)
+	case groupMicroDeposit:
+		ev, err = microDeposit(base, d)
+	default: // groupBatch
+		ev, err = base, nil
+		ev.AggregateID = d.text("id")
+		ev.RecordOnly = true
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []providers.Event{ev}, nil
+}
+
+func decodeEnvelope(body []byte) (envelope, error) {
+	var env envelope
+	if err := providers.DecodeObject(body, &env); err != nil {
+		return env, malformed("%v", err)
+	}
+	if env.EventUID == nil || strings.TrimSpace(*env.EventUID) == "" {
+		return env, malformed("missing event_uid")
+	}
+	if env.Event == nil || strings.TrimSpace(*env.Event) == "" {
+		return env, malformed("missing event")
+	}
+	return env, nil
+}
+
+// merchantReference is the merchant's order number where the data gives
+// one.
+func merchantReference(d object) string {
+	return firstNonEmpty(d.text("order_number"), d.text("orderNumber"))
+}
+
+// transaction reads a transaction event of the payment with id
+// data.transaction_id.
+func (p *Provider) transaction(ev providers.Event, d object, spec txnSpec) (providers.Event, error) {
+	id, err := d.id("transaction_id")
+	if err != nil {
+		return ev, err
+	}
+	ev.Kind = sm.KindPayment
+	ev.AggregateID = id
+	ev.MerchantReference = merchantReference(d)
+	ev.RecordOnly = ev.Name == "TRANSACTION_STATUS_CHANGED"
+	explicit, err := explicitCurrency(d)
+	if err != nil {
+		return ev, err
+	}
+	resp, ok, err := pickResponse(d, spec.response)
+	if err != nil {
+		return ev, err
+	}
+	event := ev.Name
+	if ok {
+		ev.ProviderStatus = describe(event, resp)
+		if spec.outcome {
+			ev.Name = outcomeName(event, resp.status)
+		}
+	}
+	if spec.amount && ok && ev.Name == event {
+		key := "totalAmount"
+		if resp.absent(key) {
+			key = "transactionAmount"
+		}
+		if err := p.setAmount(&ev, resp.field(key), resp.members[key], explicit); err != nil {
+			return ev, err
+		}
+	}
+	if ev.Currency == "" {
+		ev.Currency = explicit
+	}
+	return ev, nil
+}
+
+// refund reads PAYMENT_REFUNDED and ACH_CREDIT_ISSUED: the refund
+// transaction (data.transaction_id) and, when it succeeded and names its
+// payment, the refund's effect on that payment.
+func (p *Provider) refund(base providers.Event, d object) ([]providers.Event, error) {
+	id, err := d.id("transaction_id")
+	if err != nil {
+		return nil, err
+	}
+	parent, err := d.str("original_transaction_id")
+	if err != nil {
+		return nil, err
+	}
+	explicit, err := explicitCurrency(d)
+	if err != nil {
+		return nil, err
+	}
+	resp, ok, err := pickResponse(d, "return_response")
+	if err != nil {
+		return nil, err
+	}
+	event := base.Name
+	refund := base
+	refund.Kind = sm.KindRefund
+	refund.AggregateID = id
+	refund.MerchantReference = merchantReference(d)
+	if ok {
+		refund.ProviderStatus = describe(event, resp)
+		refund.Name = outcomeName(event, resp.status)
+		if err := p.setAmount(&refund, resp.field("returnedAmount"), resp.members["returnedAmount"], explicit); err != nil {
+			return nil, err
+		}
+	}
+	if refund.Currency == "" {
+		refund.Currency = explicit
+	}
+	if parent == "" {
+		// Nothing names the payment: the refund stands alone.
+		return []providers.Event{refund}, nil
+	}
+	refund.Parent = &providers.Ref{Kind: sm.KindPayment, ID: parent}
+	if refund.Name != event {
+		// Failed (or an unknown outcome): no money moved on the payment.
+		return []providers.Event{refund}, nil
+	}
+	// The money-moving event keeps PayEngine's event_uid, so that an
+	// event_uid reused with a different body is rejected as a conflict
+	// before it can move money; the refund record gets a derived key.
+	payment := refund
+	payment.Kind = sm.KindPayment
+	payment.AggregateID = parent
+	payment.Parent = nil
+	payment.DedupeKey = base.DedupeKey
+	refund.DedupeKey = base.DedupeKey + "/refund"
+	return []providers.Event{refund, payment}, nil
+}
+
+// link reads a payment-link event (data.paymentLinkId).
+func (p *Provider) link(ev providers.Event, d object) (providers.Event, error) {
+	id, err := d.id("paymentLinkId")
+	if err != nil {
+		return ev, err
+	}
+	ev.Kind = sm.KindLink
+	ev.AggregateID = id
+	ev.MerchantReference = merchantReference(d)
+	if s := d.text("paymentLinkStatus"); s != "" {
+		ev.ProviderStatus = s
+	}
+	switch ev.Name {
+	case "PAYMENTLINK_CREATED":
+		ev.OccurredAt = rfc3339(d.text("createdAt"))
+	case "PAYMENTLINK_UPDATED":
+		ev.OccurredAt = rfc3339(d.text("updatedAt"))
+	}
+	return ev, p.faceAmount(&ev, d)
+}
+
+// subscription reads a subscription event (data.subscriptionId) and names
+// it by its subscriptionStatus (see machine.go).
+func (p *Provider) subscription(ev providers.Event, d object) (providers.Event, error) {
+	id, err := d.id("subscriptionId")
+	if err != nil {
+		return ev, err
+	}
+	status, err := d.str("subscriptionStatus")
+	if err != nil {
+		return ev, err
+	}
+	ev.Kind = sm.KindSubscription
+	ev.AggregateID = id
+	if status != "" {
+		ev.ProviderStatus = status
+	}
+	switch ev.Name {
+	case "SUBSCRIPTION_CREATED", "SUBSCRIPTION_UPDATED":
+		if ev.Name == "SUBSCRIPTION_UPDATED" {
+			ev.OccurredAt = rfc3339(d.text("updatedDate"))
+		}
+		if !strings.EqualFold(status, "active") {
+			ev.Name += "_INACTIVE"
+		}
+	case "SUBSCRIPTION_CANCELLED":
+		success, err := d.boolean("success")
+		if err != nil {
+			return ev, err
+		}
+		if success != nil && !*success {
+			ev.Name += "_FAILED"
+		}
+	}
+	return ev, p.faceAmount(&ev, d)
+}
+
+// dispute reads a dispute event. The samples carry no dispute id: the
+// disputed transaction's id names the dispute and its payment.
+func dispute(ev providers.Event, d object) (providers.Event, error) {
+	id, err := d.id("transaction_id")
+	if err != nil {
+		return ev, err
+	}
+	status, err := d.str("status")
+	if err != nil {
+		return ev, err
+	}
+	ev.Kind = sm.KindChargeback
+	ev.AggregateID = id
+	ev.Parent = &providers.Ref{Kind: sm.KindPayment, ID: id}
+	if status != "" {
+		ev.ProviderStatus = status
+	}
+	if ev.Name == "DISPUTE_INFORMATION_UPDATED" {
+		if outcome := disputeOutcome(status); outcome != "" {
+			ev.Name += "_" + outcome
+		}
+	}
+	return ev, nil
+}
+
+// disputeOutcome classifies a dispute status by its words: WON, LOST, or
+// CANCELLED (cancelled, canceled, withdrawn); "" for anything else, which
+// is a dispute in progress. A status with words of two outcomes is not
+// classified: it never moves a dispute to a final state on a guess.
+func disputeOutcome(status string) string {
+	found := ""
+	for _, w := range strings.FieldsFunc(strings.ToUpper(status), func(r rune) bool {
+		return (r < 'A' || r > 'Z') && (r < '0' || r > '9')
+	}) {
+		var o string
+		switch w {
+		case "WON":
+			o = "WON"
+		case "LOST":
+			o = "LOST"
+		case "CANCELLED", "CANCELED", "WITHDRAWN":
+			o = "CANCELLED"
+		default:
+			continue
+		}
+		if found != "" && found != o {
+			return ""
+		}
+		found = o
+	}
+	return found
+}
+
+// merchant reads a merchant event (data.merchant_id, or data.id, which
+// the samples show equal to it). MERCHANT_STATUS_CHANGED is named by its
+// status, normalized: "In Review" and "in-review" are in_review.
+func merchant(ev providers.Event, d object) (providers.Event, error) {
+	mid, err := d.str("merchant_id")
+	if err != nil {
+		return ev, err
+	}
+	if mid == "" {
+		if mid, err = d.str("id"); err != nil {
+			return ev, err
+		}
+	}
+	if mid == "" {
+		return ev, malformed("missing data.merchant_id")
+	}
+	ev.Kind = sm.KindOnboarding
+	ev.AggregateID = mid
+	if ev.Name == "MERCHANT_STATUS_CHANGED" {
+		status, err := d.str("status")
+		if err != nil {
+			return ev, err
+		}
+		if status != "" {
+			ev.Name = normalizeStatus(status)
+			ev.ProviderStatus = status
+		}
+	}
+	return ev, nil
+}
+
+// microDeposit records a bank-account verification step on the merchant's
+// onboarding; without a merchant id it is recorded on its own, under the
+// bank account.
+func microDeposit(ev providers.Event, d object) (providers.Event, error) {
+	ev.RecordOnly = true
+	mid, err := d.str("merchant_id")
+	if err != nil {
+		return ev, err
+	}
+	if mid != "" {
+		ev.Kind = sm.KindOnboarding
+		ev.AggregateID = mid
+		return ev, nil
+	}
+	ev.AggregateID = d.text("bank_account_id")
+	return ev, nil
+}
+
+func normalizeStatus(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return r
+	}, strings.ToLower(strings.TrimSpace(s)))
+}
+
+// outcomeName names an outcome event by its response status: PASS (or no
+// status) keeps the name, FAIL gives "<EVENT>_FAILED", and any other status
+// "<EVENT>_<STATUS>", a word no table knows, so the engine records it
+// instead of guessing.
+func outcomeName(event, status string) string {
+	s := strings.ToUpper(strings.TrimSpace(status))
+	switch s {
+	case "", "PASS":
+		return event
+	case "FAIL", "FAILED":
+		return event + "_FAILED"
+	}
+	return event + "_" + word(s)
+}
+
+// word reduces free text to a bounded [A-Z0-9_] word.
+func word(s string) string {
+	w := strings.Map(func(r rune) rune {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
+	if len(w) > 40 {
+		w = w[:40]
+	}
+	return w
+}
+
+// describe is the provider status shown beside the canonical state:
+// "PAYMENT_AUTH FAIL (D2005: Invalid Card)". No card data is in it.
+func describe(event string, r response) string {
+	status := strings.ToUpper(r.status)
+	if status == "" {
+		return event
+	}
+	out := event + " " + status
+	code, msg := r.text("responseCode"), r.text("responseMessage")
+	if longDigitRun(code) {
+		code = ""
+	}
+	if longDigitRun(msg) {
+		// Free text from the processor: never let it carry a card number
+		// into a served status.
+		msg = ""
+	}
+	switch {
+	case code != "" && msg != "":
+		out += " (" + code + ": " + msg + ")"
+	case code != "" || msg != "":
+		out += " (" + code + msg + ")"
+	}
+	return truncate(out, 160)
+}
+
+// longDigitRun reports a run of 12 or more digits, possibly separated by
+// spaces or dashes, as a card number would be.
+func longDigitRun(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			run++
+			if run >= 12 {
+				return true
+			}
+		case c == ' ' || c == '-':
+		default:
+			run = 0
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// explicitCurrency is the currency a transaction's data states, if any
+// (the documented transactions state none).
+func explicitCurrency(d object) (string, error) {
+	a, err := d.str("currencyCode")
+	if err != nil {
+		return "", err
+	}
+	b, err := d.str("currency_code")
+	if err != nil {
+		return "", err
+	}
+	if a != "" && b != "" && !strings.EqualFold(a, b) {
+		return "", malformed("data.currencyCode and data.currency_code differ")
+	}
+	return currency(d.field("currencyCode"), firstNonEmpty(a, b))
+}
+
+// currency validates an ISO 4217 code ("" stays "").
+func currency(field, code string) (string, error) {
+	if code == "" {
+		return "", nil
+	}
+	if _, err := money.Exponent(code); err != nil {
+		return "", malformed("%s is not an ISO 4217 code", field)
+	}
+	return strings.ToUpper(code), nil
+}
+
+// faceAmount sets a link's or subscription's amount from data.amount in
+// data.currencyCode (the configured default when the data states none).
+func (p *Provider) faceAmount(ev *providers.Event, d object) error {
+	code, err := d.str("currencyCode")
+	if err != nil {
+		return err
+	}
+	cur, err := currency(d.field("currencyCode"), code)
+	if err != nil {
+		return err
+	}
+	if err := p.setAmount(ev, d.field("amount"), d.members["amount"], cur); err != nil {
+		return err
+	}
+	if ev.Currency == "" {
+		ev.Currency = cur
+	}
+	return nil
+}
+
+// setAmount converts a decimal amount (a JSON string, or a number taken as
+// its text) to minor units of cur, or of the default currency when cur is
+// empty. An absent, null or empty amount leaves ev without one.
+func (p *Provider) setAmount(ev *providers.Event, field string, raw json.RawMessage, cur string) error {
+	if isAbsent(raw) {
+		return nil
+	}
+	text, ok := decimalText(raw)
+	if !ok {
+		return malformed("%s is not a decimal amount", field)
+	}
+	if text == "" {
+		return nil
+	}
+	if cur == "" {
+		if !p.currencyOK {
+			return malformed("%s: the configured default currency is not an ISO 4217 code", field)
+		}
+		cur = p.currency
+	}
+	v, err := money.ToMinor(text, cur)
+	if err != nil {
+		return malformed("%s is not a non-negative decimal amount in %s", field, cur)
+	}
+	ev.Amount, ev.HasAmount, ev.Currency = v, true, cur
+	return nil
+}
+
+func isAbsent(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}
+
+// decimalText returns the text of a JSON string or number.
+func decimalText(raw json.RawMessage) (string, bool) {
+	t := bytes.TrimSpace(raw)
+	switch {
+	case len(t) == 0:
+		return "", false
+	case t[0] == '"':
+		var s string
+		if err := json.Unmarshal(t, &s); err != nil {
+			return "", false
+		}
+		return strings.TrimSpace(s), true
+	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
+		return string(t), true
+	}
+	return "", false
+}
+
+func rfc3339(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,587 @@
+package payengine_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/engine/enginetest"
+	"github.com/paystate/paystate/providers/payengine"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// webhook builds a body in the documented envelope.
+func webhook(uid, event string, data map[string]any) []byte {
+	b, err := json.Marshal(map[string]any{"event_uid": uid, "event": event, "data": data})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// answer is a processor response; amount "" leaves the amounts out.
+func answer(status, amount string) map[string]any {
+	r := map[string]any{"status": status, "responseCode": "A0000", "responseMessage": "Success"}
+	if status == "FAIL" {
+		r["responseCode"], r["responseMessage"] = "D2005", "Invalid Card"
+	}
+	if amount != "" {
+		r["totalAmount"], r["transactionAmount"], r["processedAmount"] = amount, amount, amount
+	}
+	return r
+}
+
+// txn is a transaction webhook; responseField names the response object.
+func txn(uid, event, id, responseField, status, amount string) []byte {
+	data := map[string]any{"transaction_id": id, "payment_id": "p-" + id, "merchant_id": "m-1", "description": "test"}
+	if responseField != "" {
+		data[responseField] = answer(status, amount)
+	}
+	return webhook(uid, event, data)
+}
+
+func auth(uid, id, amount string) []byte {
+	return txn(uid, "PAYMENT_AUTH", id, "auth_response", "PASS", amount)
+}
+func authFail(uid, id string) []byte {
+	return txn(uid, "PAYMENT_AUTH", id, "auth_response", "FAIL", "")
+}
+func capture(uid, id, amount string) []byte {
+	return txn(uid, "PAYMENT_CAPTURED", id, "sale_response", "PASS", amount)
+}
+func sale(uid, id, amount string) []byte {
+	return txn(uid, "PAYMENT_SALE", id, "sale_response", "PASS", amount)
+}
+func void(uid, id string) []byte {
+	return txn(uid, "PAYMENT_VOIDED", id, "sale_response", "PASS", "75.48")
+}
+
+// refund is a PAYMENT_REFUNDED (or ACH_CREDIT_ISSUED) of refundID against
+// the payment of.
+func refund(uid, event, refundID, of, status, amount string) []byte {
+	r := map[string]any{"status": status, "responseCode": "A0000", "responseMessage": "Success"}
+	if amount != "" {
+		r["returnedAmount"] = amount
+	}
+	data := map[string]any{"account_id": "a-1", "transaction_id": refundID, "return_response": r}
+	if of != "" {
+		data["original_transaction_id"] = of
+	}
+	return webhook(uid, event, data)
+}
+
+// want is the expected outcome of one event of a delivery.
+type want struct {
+	kind    sm.Kind
+	id      string
+	verdict sm.Verdict
+	code    string // reason prefix
+	state   string
+}
+
+func applied(kind sm.Kind, id, state string) want {
+	return want{kind, id, sm.VerdictApplied, "", state}
+}
+
+func check(t *testing.T, step string, out []engine.Outcome, wants ...want) {
+	t.Helper()
+	require.Len(t, out, len(wants), step)
+	for i, w := range wants {
+		o := out[i]
+		require.Equal(t, string(w.kind), o.Key.Kind, "%s: event %d kind", step, i)
+		require.Equal(t, w.id, o.Key.ID, "%s: event %d id", step, i)
+		require.Equal(t, w.verdict, o.Verdict, "%s: event %d %s: %s", step, i, o.Event, o.Reason)
+		require.Regexp(t, "^"+w.code, o.Reason, "%s: event %d", step, i)
+		require.Equal(t, w.state, o.StateAfter, "%s: event %d", step, i)
+	}
+}
+
+type step struct {
+	name  string
+	body  []byte
+	wants []want
+}
+
+const pay = sm.KindPayment
+
+func TestPaymentSequences(t *testing.T) {
+	t.Parallel()
+	type amounts [3]int64 // authorized, captured, refunded
+	cases := []struct {
+		name  string
+		steps []step
+		final string
+		amts  amounts
+	}{
+		{"auth, capture, partial refund, refund of the rest", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"capture", capture("e2", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"refund 10.00", refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "partially_refunded")}},
+			{"refund 65.48", refund("e4", "PAYMENT_REFUNDED", "r2", "t1", "PASS", "65.48"), []want{
+				applied(sm.KindRefund, "r2", "succeeded"), applied(pay, "t1", "refunded")}},
+			{"nothing left to refund", refund("e5", "PAYMENT_REFUNDED", "r3", "t1", "PASS", "0.01"), []want{
+				applied(sm.KindRefund, "r3", "succeeded"), {pay, "t1", sm.VerdictRejected, "stale", "refunded"}}},
+		}, "refunded", amounts{7548, 7548, 7548}},
+
+		{"capture before auth is deferred, then applied", []step{
+			{"capture", capture("e1", "t1", "75.48"), []want{{pay, "t1", sm.VerdictDeferred, "early", "new"}}},
+			{"auth", auth("e2", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+		}, "captured", amounts{7548, 7548, 0}},
+
+		{"refund before the sale is deferred on the payment", []step{
+			{"refund", refund("e1", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "5.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), {pay, "t1", sm.VerdictDeferred, "early", "new"}}},
+			{"sale", sale("e2", "t1", "20.00"), []want{applied(pay, "t1", "captured")}},
+		}, "partially_refunded", amounts{2000, 2000, 500}},
+
+		{"refund over the captured amount: recorded on the refund, rejected on the payment", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"partial capture", capture("e2", "t1", "50.00"), []want{applied(pay, "t1", "partially_captured")}},
+			{"refund 60.00", refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "60.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), {pay, "t1", sm.VerdictRejected, "amount", "partially_captured"}}},
+			{"refund 50.00 fits", refund("e4", "PAYMENT_REFUNDED", "r2", "t1", "PASS", "50.00"), []want{
+				applied(sm.KindRefund, "r2", "succeeded"), applied(pay, "t1", "refunded")}},
+		}, "refunded", amounts{7548, 5000, 5000}},
+
+		{"second refund would exceed the sale", []step{
+			{"sale", sale("e1", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"refund 70.00", refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "70.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "partially_refunded")}},
+			{"refund 10.00", refund("e3", "PAYMENT_REFUNDED", "r2", "t1", "PASS", "10.00"), []want{
+				applied(sm.KindRefund, "r2", "succeeded"), {pay, "t1", sm.VerdictRejected, "amount", "partially_refunded"}}},
+		}, "partially_refunded", amounts{7548, 7548, 7000}},
+
+		{"failed refund leaves the payment alone", []step{
+			{"sale", sale("e1", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"refund FAIL", refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "FAIL", "10.00"), []want{applied(sm.KindRefund, "r1", "failed")}},
+			{"refund retried, PASS", refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "partially_refunded")}},
+		}, "partially_refunded", amounts{7548, 7548, 1000}},
+
+		{"ACH sale and ACH credit", []step{
+			{"ach", txn("e1", "PAYMENT_ACH", "t1", "ach_response", "PASS", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"credit", refund("e2", "ACH_CREDIT_ISSUED", "r1", "t1", "PASS", "75.48"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "refunded")}},
+		}, "refunded", amounts{7548, 7548, 7548}},
+
+		{"late auth after capture is stale", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"capture", capture("e2", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"auth again", auth("e3", "t1", "75.48"), []want{{pay, "t1", sm.VerdictRejected, "stale", "captured"}}},
+		}, "captured", amounts{7548, 7548, 0}},
+
+		{"capture larger than the authorization", []step{
+			{"auth", auth("e1", "t1", "50.00"), []want{applied(pay, "t1", "authorized")}},
+			{"capture", capture("e2", "t1", "75.48"), []want{{pay, "t1", sm.VerdictRejected, "amount", "authorized"}}},
+		}, "authorized", amounts{5000, 0, 0}},
+
+		{"auth voided; a late capture is stale", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"void failed", txn("e2", "PAYMENT_VOIDED_FAILED", "t1", "auth_response", "FAIL", ""), []want{applied(pay, "t1", "authorized")}},
+			{"void", void("e3", "t1"), []want{applied(pay, "t1", "voided")}},
+			{"capture", capture("e4", "t1", "75.48"), []want{{pay, "t1", sm.VerdictRejected, "stale", "voided"}}},
+		}, "voided", amounts{7548, 0, 0}},
+
+		{"sale voided before settlement", []step{
+			{"sale", sale("e1", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"void", void("e2", "t1"), []want{applied(pay, "t1", "voided")}},
+		}, "voided", amounts{7548, 0, 0}},
+
+		{"capture failed leaves the authorization", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"capture FAIL", txn("e2", "PAYMENT_CAPTURED", "t1", "sale_response", "FAIL", ""), []want{applied(pay, "t1", "authorized")}},
+		}, "authorized", amounts{7548, 0, 0}},
+
+		{"declined, then authorized on a retry of the same transaction", []step{
+			{"auth FAIL", authFail("e1", "t1"), []want{applied(pay, "t1", "declined")}},
+			{"auth PASS", auth("e2", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"a late FAIL is stale", authFail("e3", "t1"), []want{{pay, "t1", sm.VerdictRejected, "stale", "authorized"}}},
+		}, "authorized", amounts{7548, 0, 0}},
+
+		{"sale failed, device sale cancelled", []step{
+			{"failed", txn("e1", "PAYMENT_FAILED", "t1", "sale_response", "FAIL", ""), []want{applied(pay, "t1", "failed")}},
+			{"cancel", txn("e2", "DEVICE_SALE_CANCEL", "t1", "sale_response", "FAIL", ""), []want{applied(pay, "t1", "cancelled")}},
+		}, "cancelled", amounts{0, 0, 0}},
+
+		{"status change is recorded on the transaction", []step{
+			{"sale", sale("e1", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"status changed", txn("e2", "TRANSACTION_STATUS_CHANGED", "t1", "sale_response", "PASS", "75.48"), []want{
+				{pay, "t1", sm.VerdictRecorded, "no_lifecycle", "captured"}}},
+			{"unknown outcome", txn("e3", "PAYMENT_SALE", "t1", "sale_response", "PENDING", "75.48"), []want{
+				{pay, "t1", sm.VerdictRecorded, "unknown_event", "captured"}}},
+		}, "captured", amounts{7548, 7548, 0}},
+
+		{"offline sale without amount: a refund with one exceeds the unknown capture", []step{
+			{"offline sale", txn("e1", "OFFLINE_SALE", "t1", "", "", ""), []want{applied(pay, "t1", "captured")}},
+			{"refund", refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "1.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), {pay, "t1", sm.VerdictRejected, "amount", "captured"}}},
+		}, "captured", amounts{0, 0, 0}},
+
+		{"a refund in another currency than the sale", []step{
+			{"sale in CAD", webhook("e1", "PAYMENT_SALE", map[string]any{"transaction_id": "t1", "currencyCode": "CAD",
+				"sale_response": answer("PASS", "75.48")}), []want{applied(pay, "t1", "captured")}},
+			{"refund in the default USD", refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), {pay, "t1", sm.VerdictRejected, "currency", "captured"}}},
+		}, "captured", amounts{7548, 7548, 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, payengine.New(payengine.Config{}))
+			for _, s := range tc.steps {
+				check(t, s.name, h.Deliver(s.body), s.wants...)
+			}
+			a := h.Aggregate(pay, "t1")
+			require.Equal(t, tc.final, a.State)
+			require.Equal(t, tc.amts, amounts{a.Authorized, a.Captured, a.Refunded})
+			h.Verify()
+		})
+	}
+}
+
+func TestRefundsLinkToTheirPayment(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	h.Deliver(sale("e1", "t1", "75.48"))
+	h.Deliver(refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00"))
+	r := h.Aggregate(sm.KindRefund, "r1")
+	require.Equal(t, storage.AggregateKey{Provider: payengine.Name, Kind: string(pay), ID: "t1"}, r.Parent)
+	require.Equal(t, "USD", r.Currency)
+	require.EqualValues(t, 1000, r.Amount)
+	require.Equal(t, "PAYMENT_REFUNDED PASS (A0000: Success)", r.ProviderStatus)
+	p := h.Aggregate(pay, "t1")
+	require.EqualValues(t, 1000, p.Refunded)
+	require.Equal(t, "PAYMENT_REFUNDED PASS (A0000: Success)", p.ProviderStatus)
+}
+
+// Deferred events survive a restart and are applied when their predecessor
+// lands.
+func TestDeferredAcrossRestart(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "capture", h.Deliver(capture("e1", "t1", "75.48")), want{pay, "t1", sm.VerdictDeferred, "early", "new"})
+	h.Restart()
+	out := h.Deliver(auth("e2", "t1", "75.48"))
+	check(t, "auth", out, applied(pay, "t1", "authorized"))
+	require.Len(t, out[0].Resolved, 1)
+	require.Equal(t, sm.VerdictApplied, out[0].Resolved[0].Verdict)
+	require.Equal(t, "captured", out[0].Resolved[0].StateAfter)
+	require.Equal(t, "captured", h.Aggregate(pay, "t1").State)
+	h.Verify()
+}
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+// PayEngine's samples reuse one event_uid across different events. A
+// second, different body under a known event_uid is a conflict, recorded
+// as rejected; only the same body again is a duplicate — also after a
+// restart.
+func TestReusedEventUIDIsAConflictNotADuplicate(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	const txnID = "efa04765-b876-46b9-8c0e-39f30d27eb73"
+	check(t, "PAYMENT_AUTH", h.Deliver(readFixture(t, "PAYMENT_AUTH.json")), applied(pay, txnID, "authorized"))
+	check(t, "PAYMENT_AUTH again", h.Deliver(readFixture(t, "PAYMENT_AUTH.json")),
+		want{pay, txnID, sm.VerdictDuplicate, "", "authorized"})
+	for _, name := range []string{"PAYMENT_AUTH_FAILED", "PAYMENT_CAPTURED", "PAYMENT_VOIDED"} {
+		check(t, name, h.Deliver(readFixture(t, name+".json")), want{pay, txnID, sm.VerdictRejected, "conflict", "authorized"})
+	}
+	// The same event_uid on another kind of event conflicts as well.
+	check(t, "SUBSCRIPTION_CREATED", h.Deliver(readFixture(t, "SUBSCRIPTION_CREATED.json")),
+		want{sm.KindSubscription, "a65ju", sm.VerdictRejected, "conflict", "new"})
+
+	// A refund and an ACH credit sharing an event_uid: both events of the
+	// second conflict.
+	const refundID, of = "415d9e62-1725-41e3-a6c0-1b7cc3153398", "353d6f10-c493-4606-9b34-dc864a7cedc9"
+	check(t, "PAYMENT_REFUNDED", h.Deliver(readFixture(t, "PAYMENT_REFUNDED.json")),
+		applied(sm.KindRefund, refundID, "succeeded"), want{pay, of, sm.VerdictDeferred, "early", "new"})
+	check(t, "ACH_CREDIT_ISSUED", h.Deliver(readFixture(t, "ACH_CREDIT_ISSUED.json")),
+		want{sm.KindRefund, refundID, sm.VerdictRejected, "conflict", "succeeded"},
+		want{pay, of, sm.VerdictRejected, "conflict", "new"})
+
+	h.Restart()
+	check(t, "PAYMENT_AUTH after restart", h.Deliver(readFixture(t, "PAYMENT_AUTH.json")),
+		want{pay, txnID, sm.VerdictDuplicate, "", "authorized"})
+	check(t, "PAYMENT_REFUNDED after restart", h.Deliver(readFixture(t, "PAYMENT_REFUNDED.json")),
+		want{sm.KindRefund, refundID, sm.VerdictDuplicate, "", "succeeded"},
+		want{pay, of, sm.VerdictDuplicate, "", "new"})
+	check(t, "PAYMENT_CAPTURED after restart", h.Deliver(readFixture(t, "PAYMENT_CAPTURED.json")),
+		want{pay, txnID, sm.VerdictRejected, "conflict", "authorized"})
+	require.EqualValues(t, 1, h.Aggregate(pay, txnID).Version)
+	h.Verify()
+}
+
+// An event_uid reused with a different body never moves money: the
+// payment-side event of a refund carries the event_uid itself.
+func TestReusedEventUIDNeverMovesMoney(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "sale", h.Deliver(sale("e1", "t1", "75.48")), applied(pay, "t1", "captured"))
+	check(t, "refund reusing e1", h.Deliver(refund("e1", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00")),
+		applied(sm.KindRefund, "r1", "succeeded"), want{pay, "t1", sm.VerdictRejected, "conflict", "captured"})
+	require.Zero(t, h.Aggregate(pay, "t1").Refunded)
+	h.Verify()
+}
+
+// Each documented sample, delivered to a fresh store, gets the verdict its
+// machine gives a first event.
+func TestEveryDocumentedSampleGetsAVerdict(t *testing.T) {
+	t.Parallel()
+	const (
+		txnID = "efa04765-b876-46b9-8c0e-39f30d27eb73"
+		m1    = "c404d923-226f-4aae-92da-22c1ef370434"
+		m2    = "7a8c5219-f9f6-49cd-b747-561f02c36374"
+		r     = "415d9e62-1725-41e3-a6c0-1b7cc3153398"
+		of    = "353d6f10-c493-4606-9b34-dc864a7cedc9"
+	)
+	ob, sub, link, cb := sm.KindOnboarding, sm.KindSubscription, sm.KindLink, sm.KindChargeback
+	deferred := func(k sm.Kind, id string) want { return want{k, id, sm.VerdictDeferred, "early", "new"} }
+	cases := map[string][]want{
+		"MERCHANT_CREATED":                     {applied(ob, m1, "created")},
+		"MERCHANT_UPDATED":                     {{ob, m1, sm.VerdictApplied, "jumped", "created"}},
+		"MERCHANT_STATUS_CHANGED":              {applied(ob, m1, "in_review")},
+		"MICRO_DEPOSIT_INITIATED":              {{ob, m1, sm.VerdictRecorded, "no_lifecycle", "new"}},
+		"MICRO_DEPOSIT_READY_FOR_VERIFICATION": {{ob, m2, sm.VerdictRecorded, "no_lifecycle", "new"}},
+		"MICRO_DEPOSIT_VERIFIED":               {{ob, m2, sm.VerdictRecorded, "no_lifecycle", "new"}},
+		"MICRO_DEPOSIT_VERIFICATION_FAILED":    {{ob, m2, sm.VerdictRecorded, "no_lifecycle", "new"}},
+		"PAYMENT_AUTH":                         {applied(pay, txnID, "authorized")},
+		"PAYMENT_AUTH_FAILED":                  {applied(pay, txnID, "declined")},
+		"PAYMENT_VOIDED":                       {deferred(pay, txnID)},
+		"PAYMENT_VOIDED_FAILED":                {deferred(pay, txnID)},
+		"PAYMENT_CAPTURED":                     {deferred(pay, txnID)},
+		"PAYMENT_SALE":                         {applied(pay, txnID, "captured")},
+		"PAYMENT_FAILED":                       {applied(pay, txnID, "failed")},
+		"DEVICE_SALE_CANCEL":                   {applied(pay, txnID, "cancelled")},
+		"PAYMENT_ACH":                          {applied(pay, txnID, "captured")},
+		"PAYMENT_REFUNDED":                     {applied(sm.KindRefund, r, "succeeded"), deferred(pay, of)},
+		"ACH_CREDIT_ISSUED":                    {applied(sm.KindRefund, r, "succeeded"), deferred(pay, of)},
+		"OFFLINE_SALE":                         {applied(pay, "ce7809e8-3179-4f64-b707-f049b0491a2a", "captured")},
+		"TRANSACTION_STATUS_CHANGED":           {{pay, txnID, sm.VerdictRecorded, "no_lifecycle", "new"}},
+		"PAYMENTLINK_CREATED":                  {applied(link, "37jrf", "created")},
+		"PAYMENTLINK_CANCELLED":                {deferred(link, "37jrf")},
+		"PAYMENTLINK_UPDATED":                  {deferred(link, "37jrf")},
+		"SUBSCRIPTION_CREATED":                 {applied(sub, "a65ju", "active")},
+		"SUBSCRIPTION_CANCELLED":               {deferred(sub, "a65ju")},
+		"SUBSCRIPTION_UPDATED":                 {deferred(sub, "a65ju")},
+		"BATCH_GENERATED":                      {{"", "da5ddbd2-c3ab-4d2f-8f20-a958f229a904", sm.VerdictRecorded, "no_lifecycle", ""}},
+		"DISPUTE_CREATED":                      {applied(cb, m1, "open")},
+		"DISPUTE_INFORMATION_UPDATED":          {{cb, "4c3d53fc-fe1b-4032-800f-557a04d3a239", sm.VerdictApplied, "jumped: passed through open", "in_dispute"}},
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, len(cases))
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		wants, ok := cases[name]
+		require.True(t, ok, name)
+		h := enginetest.New(t, payengine.New(payengine.Config{}))
+		check(t, name, h.Deliver(readFixture(t, name+".json")), wants...)
+		h.Verify()
+		h.Close()
+	}
+}
+
+func TestDisputeSequences(t *testing.T) {
+	t.Parallel()
+	cb := sm.KindChargeback
+	upd := func(uid, status string) []byte {
+		return webhook(uid, "DISPUTE_INFORMATION_UPDATED", map[string]any{"transaction_id": "t1", "status": status, "description": "x"})
+	}
+	created := func(uid string) []byte {
+		return webhook(uid, "DISPUTE_CREATED", map[string]any{"transaction_id": "t1", "merchant_id": "m1"})
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		final string
+	}{
+		{"created, updated, won; nothing after", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"updated", upd("e2", "AWAITING_PROCESSOR_RESPONSE"), []want{applied(cb, "t1", "in_dispute")}},
+			{"updated again", upd("e3", "UNDER_REVIEW"), []want{applied(cb, "t1", "in_dispute")}},
+			{"won", upd("e4", "WON"), []want{applied(cb, "t1", "won")}},
+			{"a late update is stale", upd("e5", "AWAITING_PROCESSOR_RESPONSE"), []want{{cb, "t1", sm.VerdictRejected, "stale", "won"}}},
+			{"lost after won is stale", upd("e6", "LOST"), []want{{cb, "t1", sm.VerdictRejected, "stale", "won"}}},
+		}, "won"},
+		{"update before created opens the dispute; created is then stale", []step{
+			{"updated", upd("e1", "AWAITING_PROCESSOR_RESPONSE"), []want{{cb, "t1", sm.VerdictApplied, "jumped: passed through open", "in_dispute"}}},
+			{"created", created("e2"), []want{{cb, "t1", sm.VerdictRejected, "stale", "in_dispute"}}},
+			{"lost", upd("e3", "merchant_lost"), []want{applied(cb, "t1", "lost")}},
+		}, "lost"},
+		{"cancelled straight from open", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"withdrawn", upd("e2", "WITHDRAWN"), []want{applied(cb, "t1", "cancelled")}},
+		}, "cancelled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, payengine.New(payengine.Config{}))
+			for _, s := range tc.steps {
+				check(t, s.name, h.Deliver(s.body), s.wants...)
+			}
+			a := h.Aggregate(cb, "t1")
+			require.Equal(t, tc.final, a.State)
+			require.Equal(t, storage.AggregateKey{Provider: payengine.Name, Kind: string(pay), ID: "t1"}, a.Parent)
+			h.Verify()
+		})
+	}
+}
+
+func TestLinkAndSubscriptionSequences(t *testing.T) {
+	t.Parallel()
+	link, sub := sm.KindLink, sm.KindSubscription
+	linkEv := func(uid, event, amount, status string) []byte {
+		d := map[string]any{"paymentLinkId": "l1", "paymentLinkStatus": status, "merchantId": "m1"}
+		if amount != "" {
+			d["amount"], d["currencyCode"] = amount, "USD"
+		}
+		return webhook(uid, event, d)
+	}
+	subEv := func(uid, event, status string, extra ...any) []byte {
+		d := map[string]any{"subscriptionId": "s1", "subscriptionStatus": status, "amount": "150.00", "currencyCode": "USD"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			d[extra[i].(string)] = extra[i+1]
+		}
+		return webhook(uid, event, d)
+	}
+	cases := []struct {
+		name  string
+		kind  sm.Kind
+		id    string
+		steps []step
+		final string
+	}{
+		{"link created, updated, cancelled", link, "l1", []step{
+			{"created", linkEv("e1", "PAYMENTLINK_CREATED", "18.00", "ACTIVE"), []want{applied(link, "l1", "created")}},
+			{"updated", linkEv("e2", "PAYMENTLINK_UPDATED", "20.00", "ACTIVE"), []want{applied(link, "l1", "created")}},
+			{"cancelled", linkEv("e3", "PAYMENTLINK_CANCELLED", "", "CANCELLED"), []want{applied(link, "l1", "cancelled")}},
+			{"a late update is stale", linkEv("e4", "PAYMENTLINK_UPDATED", "20.00", "ACTIVE"), []want{{link, "l1", sm.VerdictRejected, "stale", "cancelled"}}},
+		}, "cancelled"},
+		{"link cancelled before it was created", link, "l1", []step{
+			{"cancelled", linkEv("e1", "PAYMENTLINK_CANCELLED", "", "CANCELLED"), []want{{link, "l1", sm.VerdictDeferred, "early", "new"}}},
+			{"created", linkEv("e2", "PAYMENTLINK_CREATED", "18.00", "ACTIVE"), []want{applied(link, "l1", "created")}},
+		}, "cancelled"},
+		{"link in another currency is a currency conflict", link, "l1", []step{
+			{"created", linkEv("e1", "PAYMENTLINK_CREATED", "18.00", "ACTIVE"), []want{applied(link, "l1", "created")}},
+			{"updated in EUR", webhook("e2", "PAYMENTLINK_UPDATED", map[string]any{"paymentLinkId": "l1", "amount": "18.00", "currencyCode": "EUR"}),
+				[]want{{link, "l1", sm.VerdictRejected, "currency", "created"}}},
+		}, "created"},
+		{"subscription created active, updated, cancelled", sub, "s1", []step{
+			{"created", subEv("e1", "SUBSCRIPTION_CREATED", "Active"), []want{applied(sub, "s1", "active")}},
+			{"updated", subEv("e2", "SUBSCRIPTION_UPDATED", "Active"), []want{applied(sub, "s1", "active")}},
+			{"cancel failed", webhook("e3", "SUBSCRIPTION_CANCELLED", map[string]any{"subscriptionId": "s1", "success": false}), []want{applied(sub, "s1", "active")}},
+			{"cancelled", webhook("e4", "SUBSCRIPTION_CANCELLED", map[string]any{"subscriptionId": "s1", "subscriptionStatus": "CANCELLED", "success": true}),
+				[]want{applied(sub, "s1", "cancelled")}},
+			{"a late update is stale", subEv("e5", "SUBSCRIPTION_UPDATED", "Active"), []want{{sub, "s1", sm.VerdictRejected, "stale", "cancelled"}}},
+		}, "cancelled"},
+		{"subscription created inactive, activated by an update", sub, "s1", []step{
+			{"created", subEv("e1", "SUBSCRIPTION_CREATED", "Pending"), []want{applied(sub, "s1", "created")}},
+			{"paused", subEv("e2", "SUBSCRIPTION_UPDATED", "Paused"), []want{applied(sub, "s1", "created")}},
+			{"activated", subEv("e3", "SUBSCRIPTION_UPDATED", "Active"), []want{applied(sub, "s1", "active")}},
+			{"paused again", subEv("e4", "SUBSCRIPTION_UPDATED", "Paused"), []want{applied(sub, "s1", "active")}},
+		}, "active"},
+		{"subscription update before creation is deferred", sub, "s1", []step{
+			{"updated", subEv("e1", "SUBSCRIPTION_UPDATED", "Active"), []want{{sub, "s1", sm.VerdictDeferred, "early", "new"}}},
+			{"created", subEv("e2", "SUBSCRIPTION_CREATED", "Active"), []want{applied(sub, "s1", "active")}},
+		}, "active"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, payengine.New(payengine.Config{}))
+			for _, s := range tc.steps {
+				check(t, s.name, h.Deliver(s.body), s.wants...)
+			}
+			require.Equal(t, tc.final, h.Aggregate(tc.kind, tc.id).State)
+			h.Verify()
+		})
+	}
+}
+
+func TestOnboardingSequences(t *testing.T) {
+	t.Parallel()
+	ob := sm.KindOnboarding
+	merchant := func(uid, event string) []byte {
+		return webhook(uid, event, map[string]any{"id": "m1", "account_id": "a1", "merchant_id": "m1"})
+	}
+	status := func(uid, s string) []byte {
+		return webhook(uid, "MERCHANT_STATUS_CHANGED", map[string]any{"id": "m1", "status": s, "merchant_id": "m1"})
+	}
+	micro := func(uid, event string) []byte {
+		return webhook(uid, event, map[string]any{"account_id": "a1", "merchant_id": "m1", "bank_account_id": "b1"})
+	}
+	cases := []struct {
+		name     string
+		steps    []step
+		final    string
+		provider string
+	}{
+		{"created, reviewed, boarded, paused and reactivated", []step{
+			{"created", merchant("e1", "MERCHANT_CREATED"), []want{applied(ob, "m1", "created")}},
+			{"editing", status("e2", "editing"), []want{applied(ob, "m1", "created")}},
+			{"micro-deposits", micro("e3", "MICRO_DEPOSIT_INITIATED"), []want{{ob, "m1", sm.VerdictRecorded, "no_lifecycle", "created"}}},
+			{"in review", status("e4", "in_review"), []want{applied(ob, "m1", "in_review")}},
+			{"back to editing stays in review", status("e5", "Editing"), []want{applied(ob, "m1", "in_review")}},
+			{"micro-deposits verified", micro("e6", "MICRO_DEPOSIT_VERIFIED"), []want{{ob, "m1", sm.VerdictRecorded, "no_lifecycle", "in_review"}}},
+			{"submitted to PE", status("e7", "Submitted to PE"), []want{applied(ob, "m1", "in_review")}},
+			{"active", status("e8", "Active"), []want{applied(ob, "m1", "active")}},
+			{"updated", merchant("e9", "MERCHANT_UPDATED"), []want{applied(ob, "m1", "active")}},
+			{"paused", status("e10", "paused"), []want{applied(ob, "m1", "active")}},
+			{"reactivated", status("e11", "active"), []want{applied(ob, "m1", "active")}},
+			{"a late review is stale", status("e12", "in_review"), []want{{ob, "m1", sm.VerdictRejected, "stale", "active"}}},
+			{"an unknown status is recorded", status("e13", "frozen"), []want{{ob, "m1", sm.VerdictRecorded, "unknown_event", "active"}}},
+		}, "active", "active"},
+		{"declined", []step{
+			{"in review first", status("e1", "in_review"), []want{applied(ob, "m1", "in_review")}},
+			{"created late is stale", merchant("e2", "MERCHANT_CREATED"), []want{{ob, "m1", sm.VerdictRejected, "stale", "in_review"}}},
+			{"declined", status("e3", "declined"), []want{applied(ob, "m1", "rejected")}},
+			{"active after declined is stale", status("e4", "active"), []want{{ob, "m1", sm.VerdictRejected, "stale", "rejected"}}},
+		}, "rejected", "declined"},
+		{"a status ahead is reached at once", []step{
+			{"suspended", status("e1", "suspended"), []want{{ob, "m1", sm.VerdictApplied, "jumped: passed through active", "active"}}},
+		}, "active", "suspended"},
+		{"cancelled while editing", []step{
+			{"created", merchant("e1", "MERCHANT_CREATED"), []want{applied(ob, "m1", "created")}},
+			{"cancelled", status("e2", "cancelled"), []want{applied(ob, "m1", "cancelled")}},
+		}, "cancelled", "cancelled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, payengine.New(payengine.Config{}))
+			for _, s := range tc.steps {
+				check(t, s.name, h.Deliver(s.body), s.wants...)
+			}
+			a := h.Aggregate(ob, "m1")
+			require.Equal(t, tc.final, a.State)
+			require.Equal(t, tc.provider, a.ProviderStatus)
+			h.Verify()
+		})
+	}
+}
+
+func TestUnknownEventsAreRecorded(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	for i, ev := range []string{"PAYOUT_SENT", "BATCH_GENERATED", "SOMETHING_NEW"} {
+		out := h.Deliver(webhook(fmt.Sprintf("e%d", i), ev, map[string]any{"id": "x"}))
+		require.Len(t, out, 1)
+		require.Equal(t, sm.VerdictRecorded, out[0].Verdict, ev)
+		require.Empty(t, out[0].Key.Kind)
+	}
+	h.Verify()
+}
