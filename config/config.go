@@ -1,0 +1,394 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Roles an API token can hold.
+const (
+	RoleReader  = "reader"
+	RoleAuditor = "auditor"
+	RoleFraud   = "fraud"
+	RoleAdmin   = "admin"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// HTTPAddr serves webhooks, the REST gateway and health.
+	HTTPAddr string `yaml:"http_addr"`
+	// GRPCAddr serves the gRPC API.
+	GRPCAddr string `yaml:"grpc_addr"`
+	// DataDir holds the embedded SQLite database and, in development mode,
+	// the generated credentials.
+	DataDir string `yaml:"data_dir"`
+	// Store selects the database: empty for the embedded SQLite file in
+	// DataDir, or a PostgreSQL URL (postgres://user@host:5432/db) for
+	// several replicas on one database.
+	Store string `yaml:"store"`
+	// StoreSchema is the PostgreSQL schema (default: public).
+	StoreSchema string `yaml:"store_schema"`
+	// BatchMaxEvents bounds how many webhooks one commit gathers (group
+	// commit). Default 256.
+	BatchMaxEvents int `yaml:"batch_max_events"`
+	// BatchMaxDelay is how long a commit may wait for more webhooks when
+	// the queue is empty. Default 0: no added latency; batches still form
+	// under load while the previous commit flushes.
+	BatchMaxDelay Duration `yaml:"batch_max_delay"`
+	// DeferWindow is how long an early event is held. Default 24h.
+	DeferWindow Duration `yaml:"defer_window"`
+	// MaxBodyBytes caps a webhook body. Default 65536.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TLS, when both files are set, serves HTTPS and gRPC over TLS.
+	TLS TLS `yaml:"tls"`
+	// APITokens may call the API.
+	APITokens []APIToken `yaml:"api_tokens"`
+	// Providers holds each provider's credentials. A provider with no
+	// credentials is disabled unless it says allow_unauthenticated.
+	Providers Providers `yaml:"providers"`
+	// Reconcile tunes the background reconciler, which runs only when a
+	// provider's status API credentials are configured.
+	Reconcile Reconcile `yaml:"reconcile"`
+	// APIRateLimit bounds the calls each API token may make.
+	APIRateLimit RateLimit `yaml:"api_rate_limit"`
+
+	// Dev is true when no file and no credentials were given: paystate
+	// generated credentials into DataDir and prints them at start.
+	Dev bool `yaml:"-"`
+}
+
+// TLS names a PEM certificate (chain) and its private key.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// APIToken is a bearer token for the gRPC and REST API.
+type APIToken struct {
+	Name string `yaml:"name"`
+	Role string `yaml:"role"`
+	// SHA256 is the hex SHA-256 of the token; prefer it to Token so that
+	// the file holds no usable secret.
+	SHA256 string `yaml:"sha256"`
+	Token  string `yaml:"token"`
+}
+
+// Providers holds per-provider settings. A provider whose credentials are
+// not configured is disabled (its webhook route answers 404), except in
+// development mode, which generates them.
+type Providers struct {
+	NGenius   NGenius   `yaml:"ngenius"`
+	Magnius   Magnius   `yaml:"magnius"`
+	PayEngine PayEngine `yaml:"payengine"`
+	Inyo      Inyo      `yaml:"inyo"`
+	Generic   Generic   `yaml:"generic"`
+}
+
+// Magnius signs every webhook with RSA (SHA-1, PKCS#1 v1.5); paystate
+// verifies with the public keys Magnius publishes (PKIX public key, PKCS#1
+// public key or certificate, PEM). Several keys: test and live, rotation.
+type Magnius struct {
+	PublicKeys     []string `yaml:"public_keys"`      // PEM text
+	PublicKeyFiles []string `yaml:"public_key_files"` // paths to PEM files
+}
+
+// PayEngine signs "{t}.{body}" with HMAC-SHA256 in X-PF-Signature.
+type PayEngine struct {
+	Secrets []string `yaml:"secrets"`
+	// Tolerance is the accepted clock skew of the signature's timestamp, in
+	// both directions. Default 300s.
+	Tolerance Duration `yaml:"tolerance"`
+	// DefaultCurrency of transaction amounts, which carry none. Default USD.
+	DefaultCurrency string `yaml:"default_currency"`
+}
+
+// Inyo sends configured Basic or Bearer credentials with each webhook.
+type Inyo struct {
+	Basic  []BasicCredential `yaml:"basic"`
+	Bearer []string          `yaml:"bearer"`
+	// Currency of Inyo amounts, which carry none. Default USD.
+	Currency string `yaml:"currency"`
+}
+
+// BasicCredential is a user and password for HTTP Basic authentication.
+type BasicCredential struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+}
+
+// Generic is the generic gateway: X-Signature is an HMAC of the raw body.
+type Generic struct {
+	Secrets []string `yaml:"secrets"`
+	// Algorithm: sha256 (default), sha512 or sha1.
+	Algorithm string `yaml:"algorithm"`
+	// Encoding of the signature: hex (default) or base64.
+	Encoding string `yaml:"encoding"`
+}
+
+// NGenius: the optional custom header N-Genius sends with each webhook.
+type NGenius struct {
+	HeaderName string `yaml:"header_name"`
+	// HeaderValues are all accepted, so a value can be rotated.
+	HeaderValues []string `yaml:"header_values"`
+	// AllowUnauthenticated accepts webhooks with no header at all. Off by
+	// default: anyone who can reach the port could then move state.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// APIKey, OutletRef and APIBaseURL let the reconciler ask N-Genius
+	// for an order's status ("retrieve order status"); all three or none.
+	APIKey     string `yaml:"api_key"`
+	OutletRef  string `yaml:"outlet_ref"`
+	APIBaseURL string `yaml:"api_base_url"`
+}
+
+// Duration reads "90s", "24h" and the like.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		// A TypeError lets the decoder go on and report every bad value.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 90s or 24h", n.Line, n.Value)}}
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults returns the configuration of a fresh, zero-config start.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:     "127.0.0.1:8080",
+		GRPCAddr:     "127.0.0.1:9090",
+		DataDir:      "paystate-data",
+		DeferWindow:  Duration{24 * time.Hour},
+		MaxBodyBytes: 64 << 10,
+		Reconcile:    defaultReconcile(),
+		APIRateLimit: defaultRateLimit(),
+	}
+}
+
+// Load reads the file at path (none if empty) over the defaults, then the
+// environment over both.
+func Load(path string, env func(string) string) (Config, error) {
+	var raw []byte
+	if path != "" {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return Defaults(), fmt.Errorf("config: %w", err)
+		}
+	}
+	return Parse(raw, path, env)
+}
+
+// Parse is Load for a file's contents; name is used in messages. Unknown
+// keys are errors, reported with their line.
+func Parse(raw []byte, name string, env func(string) string) (Config, error) {
+	c := Defaults()
+	if len(raw) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s: %w", name, err)
+		}
+	}
+	if err := c.applyEnv(env); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// applyEnv lets PAYSTATE_* variables override the file.
+func (c *Config) applyEnv(env func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := env(name); v != "" {
+			*dst = v
+		}
+	}
+	list := func(name string, dst *[]string) {
+		if v := env(name); v != "" {
+			*dst = splitList(v)
+		}
+	}
+	str("PAYSTATE_HTTP_ADDR", &c.HTTPAddr)
+	str("PAYSTATE_GRPC_ADDR", &c.GRPCAddr)
+	str("PAYSTATE_DATA_DIR", &c.DataDir)
+	str("PAYSTATE_STORE", &c.Store)
+	str("PAYSTATE_STORE_SCHEMA", &c.StoreSchema)
+	str("PAYSTATE_TLS_CERT_FILE", &c.TLS.CertFile)
+	str("PAYSTATE_TLS_KEY_FILE", &c.TLS.KeyFile)
+	dur := func(name string, dst *Duration) error {
+		if v := env(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a duration like 90s or 24h", name, v)
+			}
+			dst.Duration = d
+		}
+		return nil
+	}
+	pr := &c.Providers
+	str("PAYSTATE_NGENIUS_HEADER_NAME", &pr.NGenius.HeaderName)
+	list("PAYSTATE_NGENIUS_HEADER_VALUES", &pr.NGenius.HeaderValues)
+	list("PAYSTATE_MAGNIUS_PUBLIC_KEY_FILES", &pr.Magnius.PublicKeyFiles)
+	// PEM text of one or more keys; PEM blocks separate themselves.
+	if v := env("PAYSTATE_MAGNIUS_PUBLIC_KEYS"); v != "" {
+		pr.Magnius.PublicKeys = []string{v}
+	}
+	if v := env("PAYSTATE_NGENIUS_ALLOW_UNAUTHENTICATED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: PAYSTATE_NGENIUS_ALLOW_UNAUTHENTICATED: %q is not true or false", v)
+		}
+		pr.NGenius.AllowUnauthenticated = b
+	}
+	list("PAYSTATE_PAYENGINE_SECRETS", &pr.PayEngine.Secrets)
+	str("PAYSTATE_PAYENGINE_DEFAULT_CURRENCY", &pr.PayEngine.DefaultCurrency)
+	list("PAYSTATE_INYO_BEARER", &pr.Inyo.Bearer)
+	str("PAYSTATE_INYO_CURRENCY", &pr.Inyo.Currency)
+	list("PAYSTATE_GENERIC_SECRETS", &pr.Generic.Secrets)
+	str("PAYSTATE_GENERIC_ALGORITHM", &pr.Generic.Algorithm)
+	str("PAYSTATE_GENERIC_ENCODING", &pr.Generic.Encoding)
+	if err := c.applyReconcileEnv(env); err != nil {
+		return err
+	}
+	if err := c.applyRateLimitEnv(env); err != nil {
+		return err
+	}
+	// PAYSTATE_INYO_BASIC: comma-separated user:password pairs.
+	if v := env("PAYSTATE_INYO_BASIC"); v != "" {
+		pr.Inyo.Basic = nil
+		for i, pair := range splitList(v) {
+			user, pass, ok := strings.Cut(pair, ":")
+			if !ok {
+				return fmt.Errorf("config: PAYSTATE_INYO_BASIC item %d: want user:password", i+1)
+			}
+			pr.Inyo.Basic = append(pr.Inyo.Basic, BasicCredential{User: user, Password: pass})
+		}
+	}
+	if err := dur("PAYSTATE_DEFER_WINDOW", &c.DeferWindow); err != nil {
+		return err
+	}
+	if err := dur("PAYSTATE_BATCH_MAX_DELAY", &c.BatchMaxDelay); err != nil {
+		return err
+	}
+	if v := env("PAYSTATE_BATCH_MAX_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("config: PAYSTATE_BATCH_MAX_EVENTS: %q is not a number", v)
+		}
+		c.BatchMaxEvents = n
+	}
+	if err := dur("PAYSTATE_PAYENGINE_TOLERANCE", &pr.PayEngine.Tolerance); err != nil {
+		return err
+	}
+	if v := env("PAYSTATE_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("config: PAYSTATE_MAX_BODY_BYTES: %q is not a number", v)
+		}
+		c.MaxBodyBytes = n
+	}
+	// PAYSTATE_API_TOKENS: comma-separated role:token pairs.
+	if v := env("PAYSTATE_API_TOKENS"); v != "" {
+		for i, pair := range splitList(v) {
+			role, tok, ok := strings.Cut(pair, ":")
+			if !ok {
+				return fmt.Errorf("config: PAYSTATE_API_TOKENS item %d: want role:token", i+1)
+			}
+			c.APITokens = append(c.APITokens, APIToken{Name: fmt.Sprintf("env-%d", i+1), Role: role, Token: tok})
+		}
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Validate explains the first problem found.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" || c.GRPCAddr == "" {
+		errs = append(errs, errors.New("http_addr and grpc_addr must be set"))
+	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		errs = append(errs, errors.New("store: empty for SQLite in data_dir, or a postgres:// URL"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: set both cert_file and key_file, or neither"))
+	}
+	if c.BatchMaxEvents < 0 || c.BatchMaxEvents > 10000 {
+		errs = append(errs, errors.New("batch_max_events must be between 0 (default 256) and 10000"))
+	}
+	if c.BatchMaxDelay.Duration < 0 || c.BatchMaxDelay.Duration > time.Second {
+		errs = append(errs, errors.New("batch_max_delay must be between 0s and 1s"))
+	}
+	if c.DeferWindow.Duration <= 0 {
+		errs = append(errs, errors.New("defer_window must be positive"))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 16<<20 {
+		errs = append(errs, errors.New("max_body_bytes must be between 1024 and 16777216"))
+	}
+	for i, t := range c.APITokens {
+		switch t.Role {
+		case RoleReader, RoleAuditor, RoleFraud, RoleAdmin:
+		default:
+			errs = append(errs, fmt.Errorf("api_tokens[%d] (%s): role %q is not reader, auditor, fraud or admin", i, t.Name, t.Role))
+		}
+		if (t.SHA256 == "") == (t.Token == "") {
+			errs = append(errs, fmt.Errorf("api_tokens[%d] (%s): set exactly one of sha256 and token", i, t.Name))
+		}
+		if t.SHA256 != "" && len(t.SHA256) != 64 {
+			errs = append(errs, fmt.Errorf("api_tokens[%d] (%s): sha256 must be 64 hex digits", i, t.Name))
+		}
+	}
+	ng := c.Providers.NGenius
+	if len(ng.HeaderValues) > 0 && ng.HeaderName == "" {
+		errs = append(errs, errors.New("providers.ngenius: header_values set without header_name"))
+	}
+	if ng.HeaderName != "" && len(ng.HeaderValues) == 0 {
+		errs = append(errs, errors.New("providers.ngenius: header_name set without header_values"))
+	}
+	pe := c.Providers.PayEngine
+	if pe.Tolerance.Duration < 0 || pe.Tolerance.Duration > time.Hour {
+		errs = append(errs, errors.New("providers.payengine.tolerance must be between 0s and 1h"))
+	}
+	for i, b := range c.Providers.Inyo.Basic {
+		if b.User == "" || b.Password == "" {
+			errs = append(errs, fmt.Errorf("providers.inyo.basic[%d]: user and password are both required", i))
+		}
+	}
+	switch c.Providers.Generic.Algorithm {
+	case "", "sha256", "sha512", "sha1":
+	default:
+		errs = append(errs, fmt.Errorf("providers.generic.algorithm %q: want sha256, sha512 or sha1", c.Providers.Generic.Algorithm))
+	}
+	switch c.Providers.Generic.Encoding {
+	case "", "hex", "base64":
+	default:
+		errs = append(errs, fmt.Errorf("providers.generic.encoding %q: want hex or base64", c.Providers.Generic.Encoding))
+	}
+	errs = append(errs, c.validateReconcile()...)
+	errs = append(errs, c.validateRateLimit()...)
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
