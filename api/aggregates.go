@@ -1,0 +1,116 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/paystate/paystate/engine"
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// Aggregates serves paystate.v1.AggregateService: every kind of aggregate,
+// with its children.
+type Aggregates struct {
+	pb.UnimplementedAggregateServiceServer
+	Store    storage.Reader
+	Machines *sm.Registry
+	Log      *slog.Logger
+}
+
+func (s *Aggregates) key(provider, kind, id string) (storage.AggregateKey, error) {
+	kind = strings.ToLower(kind)
+	if provider == "" || id == "" {
+		return storage.AggregateKey{}, status.Error(codes.InvalidArgument, "provider and provider_id are required")
+	}
+	if sm.CanonicalStates(sm.Kind(kind)) == nil {
+		return storage.AggregateKey{}, status.Errorf(codes.InvalidArgument, "unknown kind %q", kind)
+	}
+	return storage.AggregateKey{Provider: provider, Kind: kind, ID: id}, nil
+}
+
+// GetAggregate returns one aggregate with its children.
+func (s *Aggregates) GetAggregate(ctx context.Context, req *pb.GetAggregateRequest) (*pb.Aggregate, error) {
+	key, err := s.key(req.GetProvider(), req.GetKind(), req.GetProviderId())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetAsOfTime() != nil {
+		a, err := stateAt(ctx, s.Store, s.Machines, key, req.GetAsOfTime())
+		if err != nil {
+			return nil, toStatus(ctx, orDefault(s.Log), err)
+		}
+		return toAggregate(a, 0), nil
+	}
+	a, err := loadAggregate(ctx, s.Store, key)
+	if err != nil {
+		return nil, toStatus(ctx, orDefault(s.Log), err)
+	}
+	return a, nil
+}
+
+// ListAggregateEvents pages through one aggregate's journal.
+func (s *Aggregates) ListAggregateEvents(ctx context.Context, req *pb.ListAggregateEventsRequest) (*pb.ListAggregateEventsResponse, error) {
+	key, err := s.key(req.GetProvider(), req.GetKind(), req.GetProviderId())
+	if err != nil {
+		return nil, err
+	}
+	entries, next, err := journalPage(ctx, s.Store, key, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(ctx, orDefault(s.Log), err)
+	}
+	return &pb.ListAggregateEventsResponse{Entries: entries, NextPageToken: next}, nil
+}
+
+// stateAt rebuilds key as it stood at the given time from its journal.
+func stateAt(ctx context.Context, r storage.Reader, machines *sm.Registry, key storage.AggregateKey, at *timestamppb.Timestamp) (storage.Aggregate, error) {
+	if err := at.CheckValid(); err != nil {
+		return storage.Aggregate{}, status.Error(codes.InvalidArgument, "as_of_time is not a valid time")
+	}
+	a, ok, err := engine.StateAt(ctx, r, machines, key, at.AsTime())
+	if err != nil {
+		return a, err
+	}
+	if !ok {
+		return a, status.Error(codes.NotFound, "nothing had been applied by then")
+	}
+	return a, nil
+}
+
+// loadAggregate reads an aggregate, its pending count and its children.
+func loadAggregate(ctx context.Context, r storage.Reader, key storage.AggregateKey) (*pb.Aggregate, error) {
+	a, err := r.Aggregate(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := r.PendingDeferred(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := toAggregate(a, pending)
+	out.Children, err = children(ctx, r, key)
+	return out, err
+}
+
+func children(ctx context.Context, r storage.Reader, key storage.AggregateKey) ([]*pb.Aggregate, error) {
+	kids, err := r.Children(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*pb.Aggregate, 0, len(kids))
+	for _, k := range kids {
+		pending, err := r.PendingDeferred(ctx, k.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, toAggregate(k, pending))
+	}
+	return out, nil
+}

@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// Page size bounds for journal listings.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// Audit serves paystate.v1.AuditService: the journal and its hash chain.
+type Audit struct {
+	pb.UnimplementedAuditServiceServer
+	Store storage.Reader
+	Log   *slog.Logger
+}
+
+// ListOrderEvents pages through one order's journal entries in order.
+func (s *Audit) ListOrderEvents(ctx context.Context, req *pb.ListOrderEventsRequest) (*pb.ListOrderEventsResponse, error) {
+	if req.GetProvider() == "" || req.GetOrderId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "provider and order_id are required")
+	}
+	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: req.GetOrderId()}
+	entries, next, err := journalPage(ctx, s.Store, key, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(ctx, s.log(), err)
+	}
+	return &pb.ListOrderEventsResponse{Entries: entries, NextPageToken: next}, nil
+}
+
+// journalPage returns one page of key's journal and the token of the next.
+func journalPage(ctx context.Context, r storage.Reader, key storage.AggregateKey, pageSize int32, token string) ([]*pb.JournalEntry, string, error) {
+	size := int(pageSize)
+	switch {
+	case size < 0:
+		return nil, "", status.Error(codes.InvalidArgument, "page_size must not be negative")
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	after, err := parsePageToken(token)
+	if err != nil {
+		return nil, "", err
+	}
+	// One extra row tells whether another page exists.
+	entries, err := r.Journal(ctx, &key, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(entries) == 0 && after == 0 {
+		return nil, "", status.Error(codes.NotFound, "no events for this aggregate")
+	}
+	var next string
+	if len(entries) > size {
+		entries = entries[:size]
+		next = pageToken(entries[size-1].Seq)
+	}
+	out := make([]*pb.JournalEntry, len(entries))
+	for i, e := range entries {
+		out[i] = toEntry(e, true)
+	}
+	return out, next, nil
+}
+
+// GetEvent returns one journal entry with its redacted body.
+func (s *Audit) GetEvent(ctx context.Context, req *pb.GetEventRequest) (*pb.JournalEntry, error) {
+	if req.GetSequence() <= 0 {
+		return nil, status.Error(codes.InvalidArgument, "sequence must be positive")
+	}
+	entries, err := s.Store.Journal(ctx, nil, req.GetSequence()-1, 1)
+	if err != nil {
+		return nil, toStatus(ctx, s.log(), err)
+	}
+	if len(entries) == 0 || entries[0].Seq != req.GetSequence() {
+		return nil, status.Errorf(codes.NotFound, "no journal entry %d", req.GetSequence())
+	}
+	return toEntry(entries[0], true), nil
+}
+
+// GetChainHead returns the journal's last sequence and hash.
+func (s *Audit) GetChainHead(ctx context.Context, _ *pb.GetChainHeadRequest) (*pb.ChainHead, error) {
+	h, err := s.Store.Head(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, s.log(), err)
+	}
+	return &pb.ChainHead{Sequence: h.Seq, Hash: h.Hash}, nil
+}
+
+// VerifyJournal recomputes the whole hash chain.
+func (s *Audit) VerifyJournal(ctx context.Context, req *pb.VerifyJournalRequest) (*pb.VerifyJournalResponse, error) {
+	if req.GetFromSequence() < 0 || req.GetToSequence() < 0 {
+		return nil, status.Error(codes.InvalidArgument, "sequences must not be negative")
+	}
+	rep, err := storage.VerifyRange(ctx, s.Store, req.GetFromSequence(), req.GetToSequence())
+	if err != nil {
+		return nil, toStatus(ctx, s.log(), err)
+	}
+	return &pb.VerifyJournalResponse{
+		Ok:               rep.OK,
+		EntriesChecked:   rep.Checked,
+		Head:             &pb.ChainHead{Sequence: rep.Head.Seq, Hash: rep.Head.Hash},
+		FirstBadSequence: rep.FirstBad,
+		Problem:          rep.Problem,
+	}, nil
+}
+
+// Page tokens are opaque to clients: a versioned, base64 journal sequence.
+func pageToken(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.FormatInt(seq, 10)))
+}
+
+func parsePageToken(tok string) (int64, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err == nil && len(raw) > 3 && string(raw[:3]) == "v1:" {
+		if seq, err := strconv.ParseInt(string(raw[3:]), 10, 64); err == nil && seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, status.Error(codes.InvalidArgument, "invalid page_token")
+}
+
+func (s *Audit) log() *slog.Logger { return orDefault(s.Log) }

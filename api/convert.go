@@ -1,0 +1,107 @@
+package api
+
+import (
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/storage"
+)
+
+// enumValue maps a canonical name ("fraud_review") to its proto enum value
+// by the naming rule the proto follows (PAYMENT_STATE_FRAUD_REVIEW).
+func enumValue(values map[string]int32, prefix, name string) int32 {
+	return values[prefix+strings.ToUpper(name)]
+}
+
+func kindEnum(kind string) pb.Kind { return pb.Kind(enumValue(pb.Kind_value, "KIND_", kind)) }
+
+func verdictEnum(v string) pb.Verdict { return pb.Verdict(enumValue(pb.Verdict_value, "VERDICT_", v)) }
+
+func orderName(provider, id string) string { return "providers/" + provider + "/orders/" + id }
+
+func toOrder(a storage.Aggregate, pending int) *pb.Order {
+	return &pb.Order{
+		Name:              orderName(a.Key.Provider, a.Key.ID),
+		Provider:          a.Key.Provider,
+		ProviderOrderId:   a.Key.ID,
+		MerchantReference: a.MerchantReference,
+		Kind:              kindEnum(a.Key.Kind),
+		State:             pb.PaymentState(enumValue(pb.PaymentState_value, "PAYMENT_STATE_", a.State)),
+		StateName:         a.State,
+		ProviderStatus:    a.ProviderStatus,
+		Currency:          a.Currency,
+		AuthorizedMinor:   a.Authorized,
+		CapturedMinor:     a.Captured,
+		RefundedMinor:     a.Refunded,
+		Version:           a.Version,
+		PendingDeferred:   int32(pending),
+		CreateTime:        ts(a.CreatedAt),
+		UpdateTime:        ts(a.UpdatedAt),
+	}
+}
+
+func aggregateName(k storage.AggregateKey) string {
+	if k == (storage.AggregateKey{}) {
+		return ""
+	}
+	return "providers/" + k.Provider + "/aggregates/" + k.Kind + "/" + k.ID
+}
+
+func toAggregate(a storage.Aggregate, pending int) *pb.Aggregate {
+	return &pb.Aggregate{
+		Name:              aggregateName(a.Key),
+		Provider:          a.Key.Provider,
+		Kind:              kindEnum(a.Key.Kind),
+		ProviderId:        a.Key.ID,
+		MerchantReference: a.MerchantReference,
+		Parent:            aggregateName(a.Parent),
+		State:             a.State,
+		ProviderStatus:    a.ProviderStatus,
+		Currency:          a.Currency,
+		AmountMinor:       a.Amount,
+		AuthorizedMinor:   a.Authorized,
+		CapturedMinor:     a.Captured,
+		RefundedMinor:     a.Refunded,
+		Version:           a.Version,
+		PendingDeferred:   int32(pending),
+		CreateTime:        ts(a.CreatedAt),
+		UpdateTime:        ts(a.UpdatedAt),
+	}
+}
+
+func toEntry(e storage.JournalEntry, withBody bool) *pb.JournalEntry {
+	out := &pb.JournalEntry{
+		Sequence:         e.Seq,
+		Provider:         e.Key.Provider,
+		Kind:             kindEnum(e.Key.Kind),
+		ProviderId:       e.Key.ID,
+		Event:            e.Event,
+		Verdict:          verdictEnum(e.Verdict),
+		Reason:           e.Reason,
+		StateBefore:      e.StateBefore,
+		StateAfter:       e.StateAfter,
+		VersionAfter:     e.VersionAfter,
+		DedupeKey:        e.DedupeKey,
+		BodySha256:       e.BodySHA256,
+		ReceiveTime:      ts(e.ReceivedAt),
+		OccurTime:        ts(e.OccurredAt),
+		PrevHash:         e.PrevHash,
+		Hash:             e.Hash,
+		ResolvesSequence: e.ResolvesSeq,
+		SkippedStates:    e.Skipped,
+	}
+	if withBody {
+		out.RedactedBody = string(e.RedactedBody)
+	}
+	return out
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

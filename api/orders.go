@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// Orders serves paystate.v1.OrderService from the store's read side.
+type Orders struct {
+	pb.UnimplementedOrderServiceServer
+	Store    storage.Reader
+	Machines *sm.Registry
+	Log      *slog.Logger
+}
+
+// GetOrder returns one payment order.
+func (s *Orders) GetOrder(ctx context.Context, req *pb.GetOrderRequest) (*pb.Order, error) {
+	if req.GetProvider() == "" || req.GetOrderId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "provider and order_id are required")
+	}
+	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: req.GetOrderId()}
+	if req.GetAsOfTime() != nil {
+		a, err := stateAt(ctx, s.Store, s.Machines, key, req.GetAsOfTime())
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return toOrder(a, 0), nil
+	}
+	a, err := s.Store.Aggregate(ctx, key)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return s.order(ctx, a)
+}
+
+// order converts a with its pending count and children.
+func (s *Orders) order(ctx context.Context, a storage.Aggregate) (*pb.Order, error) {
+	pending, err := s.Store.PendingDeferred(ctx, a.Key)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	o := toOrder(a, pending)
+	if o.Children, err = children(ctx, s.Store, a.Key); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return o, nil
+}
+
+// LookupOrders returns the payment orders carrying a merchant reference.
+func (s *Orders) LookupOrders(ctx context.Context, req *pb.LookupOrdersRequest) (*pb.LookupOrdersResponse, error) {
+	if req.GetMerchantReference() == "" {
+		return nil, status.Error(codes.InvalidArgument, "merchant_reference is required")
+	}
+	aggs, err := s.Store.AggregatesByReference(ctx, req.GetMerchantReference())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp := &pb.LookupOrdersResponse{}
+	for _, a := range aggs {
+		if a.Key.Kind != string(sm.KindPayment) {
+			continue
+		}
+		o, err := s.order(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		resp.Orders = append(resp.Orders, o)
+	}
+	return resp, nil
+}
+
+func (s *Orders) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log(), err) }
+
+func (s *Orders) log() *slog.Logger { return orDefault(s.Log) }

@@ -1,0 +1,261 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/paystate/paystate/api/openapi"
+	"github.com/paystate/paystate/buildinfo"
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// Options wire a Server.
+type Options struct {
+	Store     storage.Store
+	Machines  *sm.Registry
+	Engine    Submitter
+	Providers map[string]providers.Provider
+	Tokens    []Token
+	// Subscribe, if set, wakes watch streams after local commits.
+	Subscribe func() (<-chan struct{}, func())
+	MaxBody   int64
+	Log       *slog.Logger
+	// TLS, when set, is served on both listeners; the gateway's loopback
+	// connection trusts the same certificate.
+	TLS *tls.Config
+	// Metrics are served on /metrics and fed by the webhook handler and
+	// the gRPC interceptors; nil means a fresh NewMetrics.
+	Metrics *Metrics
+	// Subscribers, if set, counts live watch subscriptions (a gauge).
+	Subscribers func() int
+	// Build is served on /version; the zero value means buildinfo.Get().
+	Build buildinfo.Info
+	// RateLimit bounds each API token's calls (ResourceExhausted beyond
+	// it); the zero value limits nothing.
+	RateLimit RateLimit
+}
+
+// Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
+// REST gateway, health and the OpenAPI document.
+type Server struct {
+	opts    Options
+	grpc    *grpc.Server
+	health  *health.Server
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// Limits that bound what one client can make the server hold.
+const (
+	maxRecvMsg           = 1 << 20
+	maxSendMsg           = 4 << 20
+	maxConcurrentStreams = 256
+	shutdownGrace        = 20 * time.Second
+)
+
+// NewServer builds the gRPC server; Serve starts both listeners.
+func NewServer(opts Options) *Server {
+	log := orDefault(opts.Log)
+	auth := NewAuthenticator(opts.Tokens)
+	limiter := newRateLimiter(opts.RateLimit)
+	metrics := opts.Metrics
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	s := &Server{opts: opts, log: log, health: health.NewServer(), metrics: metrics}
+	serverOpts := []grpc.ServerOption{}
+	if opts.TLS != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	s.grpc = grpc.NewServer(append(serverOpts,
+		// Recovery first; then the request id (and the call's log line);
+		// metrics before authentication, so that refused calls count.
+		grpc.ChainUnaryInterceptor(recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), auth.Unary, limiter.Unary),
+		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), auth.Stream, limiter.Stream),
+		grpc.MaxRecvMsgSize(maxRecvMsg),
+		grpc.MaxSendMsgSize(maxSendMsg),
+		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+	)...)
+	pb.RegisterOrderServiceServer(s.grpc, &Orders{Store: opts.Store, Machines: opts.Machines, Log: log})
+	pb.RegisterAuditServiceServer(s.grpc, &Audit{Store: opts.Store, Log: log})
+	pb.RegisterAggregateServiceServer(s.grpc, &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log})
+	pb.RegisterMachineServiceServer(s.grpc, &Machines{Registry: opts.Machines})
+	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Log: log})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	metrics.grpc.InitializeMetrics(s.grpc)
+	metrics.observeStore(opts.Store, log)
+	if opts.Subscribers != nil {
+		metrics.observeSubscribers(opts.Subscribers)
+	}
+	// NOT_SERVING until Serve has checked the store.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	return s
+}
+
+// Serve runs until ctx ends, then shuts down gracefully: the HTTP server
+// stops accepting and finishes in-flight webhooks, then gRPC drains. The
+// caller stops the engine after Serve returns.
+func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if _, err := s.opts.Store.Head(ctx); err != nil {
+		return fmt.Errorf("api: store not ready: %w", err)
+	}
+	gw, conn, err := s.gateway(ctx, grpcLis.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	httpSrv := &http.Server{
+		Handler:           s.routes(gw),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(grpcLis) }()
+	if s.opts.TLS != nil {
+		httpTLS := s.opts.TLS.Clone()
+		httpTLS.NextProtos = []string{"http/1.1"}
+		httpSrv.TLSConfig = httpTLS
+		httpLis = tls.NewListener(httpLis, httpTLS)
+	}
+	go func() { errc <- httpSrv.Serve(httpLis) }()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.health.Shutdown()
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdown); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdown.Done():
+		s.grpc.Stop()
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && !errors.Is(serveErr, grpc.ErrServerStopped) {
+		return serveErr
+	}
+	return nil
+}
+
+// gateway serves REST by calling the gRPC listener over loopback, so that
+// the REST routes pass the same interceptors (authentication, roles,
+// recovery) as gRPC clients do, and server-streaming routes work.
+func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, *grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if s.opts.TLS != nil {
+		// The loopback call trusts exactly the certificate it serves.
+		pool := x509.NewCertPool()
+		for _, c := range s.opts.TLS.Certificates {
+			if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
+				pool.AddCert(leaf)
+			}
+		}
+		host, _, _ := net.SplitHostPort(grpcAddr)
+		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: loopbackName(s.opts.TLS, host), MinVersion: tls.VersionTLS12})
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, nil, fmt.Errorf("api: gateway: %w", err)
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(gatewayHeaderIn),
+		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		pb.RegisterOrderServiceHandler,
+		pb.RegisterAuditServiceHandler,
+		pb.RegisterAggregateServiceHandler,
+		pb.RegisterWatchServiceHandler,
+		pb.RegisterMachineServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("api: gateway: %w", err)
+		}
+	}
+	return mux, conn, nil
+}
+
+// loopbackName is the name the gateway verifies the served certificate
+// against: the certificate's own first DNS name when it has one, so that a
+// certificate for paystate.example.com still works when the gateway dials
+// 127.0.0.1.
+func loopbackName(cfg *tls.Config, host string) string {
+	for _, c := range cfg.Certificates {
+		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil && len(leaf.DNSNames) > 0 {
+			return leaf.DNSNames[0]
+		}
+	}
+	return host
+}
+
+func (s *Server) routes(gw http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/{provider}", &Webhooks{
+		Providers: s.opts.Providers,
+		Engine:    s.opts.Engine,
+		MaxBody:   s.opts.MaxBody,
+		Log:       s.log,
+		Metrics:   s.metrics,
+	})
+	mux.Handle("/v1/", gw)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.opts.Store.Head(r.Context()); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapi.JSON)
+	})
+	mux.Handle("GET /metrics", s.metrics.handler(s.log))
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		info := s.opts.Build
+		if info == (buildinfo.Info{}) {
+			info = buildinfo.Get()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(info)
+	})
+	return withRequestID(mux)
+}

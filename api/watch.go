@@ -1,0 +1,149 @@
+package api
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/storage"
+)
+
+// Watch tuning.
+const (
+	watchPage             = 500
+	defaultHeartbeat      = 15 * time.Second
+	defaultWatchPoll      = time.Second
+	minHeartbeat, maxBeat = 1, 300
+)
+
+// Watch serves paystate.v1.WatchService by tailing the journal. It wakes
+// on the local engine's commits and also polls, so that entries committed
+// by another replica on the same database reach this replica's watchers.
+type Watch struct {
+	pb.UnimplementedWatchServiceServer
+	Store storage.Reader
+	// Subscribe returns a channel signalled after local commits (optional).
+	Subscribe func() (<-chan struct{}, func())
+	// Poll is how often the journal is read when nothing signals; default
+	// one second.
+	Poll time.Duration
+	Log  *slog.Logger
+}
+
+// watchFilter is a WatchRequest, validated.
+type watchFilter struct {
+	states    []string
+	direction pb.Direction
+	kinds     []string
+	providers []string
+	verdicts  []pb.Verdict
+}
+
+func (f watchFilter) match(e *storage.JournalEntry) bool {
+	if len(f.kinds) > 0 && !slices.Contains(f.kinds, e.Key.Kind) {
+		return false
+	}
+	if len(f.providers) > 0 && !slices.Contains(f.providers, e.Key.Provider) {
+		return false
+	}
+	if len(f.verdicts) > 0 && !slices.Contains(f.verdicts, verdictEnum(e.Verdict)) {
+		return false
+	}
+	if len(f.states) == 0 {
+		return true
+	}
+	before, after := slices.Contains(f.states, e.StateBefore), slices.Contains(f.states, e.StateAfter)
+	switch f.direction {
+	case pb.Direction_DIRECTION_ENTERING:
+		return after && !before
+	case pb.Direction_DIRECTION_LEAVING:
+		return before && !after
+	}
+	return before != after
+}
+
+// Watch streams matching journal entries from the request's cursor on.
+func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) error {
+	ctx := stream.Context()
+	f := watchFilter{direction: req.GetDirection(), verdicts: req.GetVerdicts()}
+	for _, s := range req.GetStates() {
+		f.states = append(f.states, strings.ToLower(s))
+	}
+	for _, k := range req.GetKinds() {
+		f.kinds = append(f.kinds, strings.ToLower(k))
+	}
+	f.providers = req.GetProviders()
+	beat := defaultHeartbeat
+	if hs := req.GetHeartbeatSeconds(); hs != 0 {
+		if hs < minHeartbeat || hs > maxBeat {
+			return status.Error(codes.InvalidArgument, "heartbeat_seconds must be between 1 and 300")
+		}
+		beat = time.Duration(hs) * time.Second
+	}
+	if req.GetAfterSequence() < 0 {
+		return status.Error(codes.InvalidArgument, "after_sequence must not be negative")
+	}
+	head, err := w.Store.Head(ctx)
+	if err != nil {
+		return toStatus(ctx, orDefault(w.Log), err)
+	}
+	cursor := req.GetAfterSequence()
+	if req.GetStartAtHead() {
+		cursor = head.Seq
+	}
+	if cursor > head.Seq {
+		return status.Errorf(codes.OutOfRange, "cursor %d is beyond the end of the journal (%d): it cannot be served", cursor, head.Seq)
+	}
+
+	wake := make(<-chan struct{})
+	if w.Subscribe != nil {
+		ch, cancel := w.Subscribe()
+		defer cancel()
+		wake = ch
+	}
+	poll := w.Poll
+	if poll <= 0 {
+		poll = defaultWatchPoll
+	}
+	pollTick := time.NewTicker(poll)
+	defer pollTick.Stop()
+	heartbeat := time.NewTimer(beat)
+	defer heartbeat.Stop()
+
+	for {
+		entries, err := w.Store.Journal(ctx, nil, cursor, watchPage)
+		if err != nil {
+			return toStatus(ctx, orDefault(w.Log), err)
+		}
+		for i := range entries {
+			e := &entries[i]
+			cursor = e.Seq
+			if !f.match(e) {
+				continue
+			}
+			if err := stream.Send(&pb.WatchResponse{Cursor: cursor, Entry: toEntry(*e, false)}); err != nil {
+				return err
+			}
+			heartbeat.Reset(beat)
+		}
+		if len(entries) == watchPage {
+			continue // more to read before waiting
+		}
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-wake:
+		case <-pollTick.C:
+		case <-heartbeat.C:
+			if err := stream.Send(&pb.WatchResponse{Cursor: cursor, Heartbeat: true}); err != nil {
+				return err
+			}
+			heartbeat.Reset(beat)
+		}
+	}
+}

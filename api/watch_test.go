@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/engine/enginetest"
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/providers/ngenius"
+)
+
+// watchSetup runs the Watch service over loopback gRPC against a real
+// engine and store.
+func watchSetup(t *testing.T) (*enginetest.Harness, pb.WatchServiceClient) {
+	t.Helper()
+	h := enginetest.New(t, ngenius.New(ngenius.Config{}))
+	notifier := engine.NewNotifier()
+	srv := grpc.NewServer()
+	// Poll rarely: wake-ups must come from the notifier or the test's
+	// own deliveries being read on the next poll.
+	pb.RegisterWatchServiceServer(srv, &Watch{Store: h.Store, Subscribe: notifier.Subscribe, Poll: 50 * time.Millisecond})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(); srv.Stop() })
+	return h, pb.NewWatchServiceClient(conn)
+}
+
+func ngeniusBody(order, event string, n int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"event":       event,
+		"order":       map[string]any{"id": order, "reference": "R-" + order, "amount": map[string]any{"currencyCode": "AED", "value": 100}},
+		"transaction": map[string]any{"id": fmt.Sprintf("t%d", n), "state": event},
+		"timestamp":   fmt.Sprintf("2025-01-01T00:00:%02dZ", n%60),
+	})
+	return b
+}
+
+// review sends one order into and out of fraud review, with noise around.
+func review(h *enginetest.Harness, order string, n int) {
+	for i, ev := range []string{"AUTHORISED", "POST_AUTH_FRAUD_CHECK_REVIEW", "POST_AUTH_FRAUD_CHECK_ACCEPTED", "CAPTURED"} {
+		h.Deliver(ngeniusBody(order, ev, n*10+i))
+	}
+}
+
+func TestWatchFraudReviewResumesWithoutGapsOrDuplicates(t *testing.T) {
+	noLeaks(t)
+	h, client := watchSetup(t)
+	ctx := t.Context()
+	for i := range 5 {
+		review(h, fmt.Sprintf("o%d", i), i)
+	}
+	req := &pb.WatchRequest{States: []string{"fraud_review"}, HeartbeatSeconds: 1}
+
+	// Read a few, then drop the connection mid-stream.
+	var got []*pb.WatchResponse
+	sctx, cancel := context.WithCancel(ctx)
+	stream, err := client.Watch(sctx, req)
+	require.NoError(t, err)
+	for len(got) < 3 {
+		m, err := stream.Recv()
+		require.NoError(t, err)
+		if !m.GetHeartbeat() {
+			got = append(got, m)
+		}
+	}
+	cancel()
+	// More happens while the client is away.
+	for i := 5; i < 8; i++ {
+		review(h, fmt.Sprintf("o%d", i), i)
+	}
+	// Resume from the last cursor received.
+	req.AfterSequence = got[len(got)-1].GetCursor()
+	sctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	stream, err = client.Watch(sctx, req)
+	require.NoError(t, err)
+	for len(got) < 16 {
+		m, err := stream.Recv()
+		require.NoError(t, err)
+		if !m.GetHeartbeat() {
+			got = append(got, m)
+		}
+	}
+	// 8 orders, each entering and leaving review once: 16 entries, in
+	// journal order, no sequence twice.
+	seen := map[int64]bool{}
+	for i, m := range got {
+		e := m.GetEntry()
+		require.False(t, seen[e.GetSequence()], "sequence %d delivered twice", e.GetSequence())
+		seen[e.GetSequence()] = true
+		if i > 0 {
+			require.Greater(t, e.GetSequence(), got[i-1].GetEntry().GetSequence())
+		}
+		require.Equal(t, e.GetSequence(), m.GetCursor())
+		want := "fraud_review"
+		if i%2 == 1 {
+			require.Equal(t, want, e.GetStateBefore(), "leaving")
+		} else {
+			require.Equal(t, want, e.GetStateAfter(), "entering")
+		}
+	}
+
+	// Live: a new review reaches the open stream.
+	review(h, "live", 99)
+	m, err := stream.Recv()
+	for err == nil && m.GetHeartbeat() {
+		m, err = stream.Recv()
+	}
+	require.NoError(t, err)
+	require.Equal(t, "live", m.GetEntry().GetProviderId())
+	cancel()
+}
+
+func TestWatchHeartbeatCarriesTheCursor(t *testing.T) {
+	noLeaks(t)
+	h, client := watchSetup(t)
+	review(h, "o1", 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := client.Watch(ctx, &pb.WatchRequest{States: []string{"refunded"}, HeartbeatSeconds: 1})
+	require.NoError(t, err)
+	m, err := stream.Recv()
+	require.NoError(t, err)
+	require.True(t, m.GetHeartbeat())
+	require.Equal(t, int64(4), m.GetCursor(), "the cursor moved past the four entries that did not match")
+	cancel()
+}
+
+func TestWatchFilters(t *testing.T) {
+	t.Parallel()
+	e := func(kind, provider, before, after, verdict string) *storageEntry {
+		return &storageEntry{kind, provider, before, after, verdict}
+	}
+	cases := []struct {
+		name string
+		f    watchFilter
+		e    *storageEntry
+		want bool
+	}{
+		{"no filter", watchFilter{}, e("payment", "ngenius", "new", "authorized", "applied"), true},
+		{"entering", watchFilter{states: []string{"fraud_review"}, direction: pb.Direction_DIRECTION_ENTERING}, e("payment", "x", "authorized", "fraud_review", "applied"), true},
+		{"entering is not leaving", watchFilter{states: []string{"fraud_review"}, direction: pb.Direction_DIRECTION_LEAVING}, e("payment", "x", "authorized", "fraud_review", "applied"), false},
+		{"leaving", watchFilter{states: []string{"fraud_review"}, direction: pb.Direction_DIRECTION_LEAVING}, e("payment", "x", "fraud_review", "declined", "applied"), true},
+		{"staying is neither", watchFilter{states: []string{"fraud_review"}}, e("payment", "x", "fraud_review", "fraud_review", "applied"), false},
+		{"kind", watchFilter{kinds: []string{"refund"}}, e("payment", "x", "a", "b", "applied"), false},
+		{"provider", watchFilter{providers: []string{"inyo"}}, e("payment", "inyo", "a", "b", "applied"), true},
+		{"verdict", watchFilter{verdicts: []pb.Verdict{pb.Verdict_VERDICT_REJECTED}}, e("payment", "x", "a", "a", "applied"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, tc.f.match(tc.e.entry()))
+		})
+	}
+}
+
+func TestWatchRefusesACursorItCannotServe(t *testing.T) {
+	h, client := watchSetup(t)
+	review(h, "o1", 1)
+	stream, err := client.Watch(t.Context(), &pb.WatchRequest{AfterSequence: 1000})
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	require.Equal(t, codes.OutOfRange, status.Code(err))
+	stream, err = client.Watch(t.Context(), &pb.WatchRequest{HeartbeatSeconds: 9999})
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+}
+
+// noLeaks checks, after every other cleanup has run (servers stopped,
+// connections closed), that the test left no goroutine behind: a watch
+// stream that outlives its client is a leak.
+func noLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/providers"
+	"github.com/paystate/paystate/redact"
+)
+
+// DefaultMaxBody caps a webhook body. Provider payloads are a few KiB.
+const DefaultMaxBody = 64 << 10
+
+// Submitter is the engine as the webhook handler uses it.
+type Submitter interface {
+	Submit(ctx context.Context, d engine.Delivery) ([]engine.Outcome, error)
+}
+
+// Webhooks receives provider webhooks on POST /webhooks/{provider}.
+type Webhooks struct {
+	Providers map[string]providers.Provider
+	Engine    Submitter
+	// MaxBody caps the body in bytes; 0 means DefaultMaxBody.
+	MaxBody int64
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Metrics, if set, counts every answer.
+	Metrics *Metrics
+}
+
+// webhookReply is the JSON body of every webhook answer.
+type webhookReply struct {
+	Results []webhookResult `json:"results,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+type webhookResult struct {
+	Seq        int64           `json:"seq"`
+	Kind       string          `json:"kind,omitempty"`
+	ID         string          `json:"id,omitempty"`
+	Event      string          `json:"event,omitempty"`
+	Verdict    string          `json:"verdict"`
+	Reason     string          `json:"reason,omitempty"`
+	StateAfter string          `json:"state,omitempty"`
+	Version    int64           `json:"version,omitempty"`
+	Resolved   []webhookResult `json:"resolved,omitempty"`
+}
+
+// ServeHTTP answers 2xx only after the delivery's events and verdicts are
+// durably committed: 200 for every verdict (a retry cannot change a
+// duplicate or a rejection), 400 for a malformed body (recorded), 401 for a
+// failed authentication (nothing stored), 404 for an unknown provider, 413
+// for an oversized body, 415 for a Content-Type that is not JSON (see
+// jsonContentType), 503 when storage cannot commit (retry).
+func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := r.PathValue("provider")
+	r, id := requestID(w, r)
+	a := &answer{ResponseWriter: w}
+	w = a
+	defer func() { h.observe(name, a, time.Since(start)) }()
+	log := h.logger().With("provider", name, "request_id", id)
+	p, ok := h.Providers[name]
+	if !ok {
+		writeReply(w, http.StatusNotFound, webhookReply{Error: "unknown provider"})
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !jsonContentType(ct) {
+		log.Warn("webhook refused: not JSON", "content_type", truncate(ct, 100))
+		writeReply(w, http.StatusUnsupportedMediaType, webhookReply{Error: "content type must be JSON (application/json)"})
+		return
+	}
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	// The writer underneath, so that an oversized body also closes the
+	// connection.
+	body, err := io.ReadAll(http.MaxBytesReader(a.ResponseWriter, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.Warn("webhook body too large", "limit", limit)
+			writeReply(w, http.StatusRequestEntityTooLarge, webhookReply{Error: "body too large"})
+			return
+		}
+		writeReply(w, http.StatusBadRequest, webhookReply{Error: "could not read body"})
+		return
+	}
+	if err := p.Authenticate(r.Header, body, h.now()); err != nil {
+		// The error text never carries secrets; the body is not kept: it
+		// is not trusted.
+		log.Warn("webhook rejected: not authenticated", "err", err, "remote", r.RemoteAddr)
+		writeReply(w, http.StatusUnauthorized, webhookReply{Error: "not authenticated"})
+		return
+	}
+	sum := sha256.Sum256(body)
+	d := engine.Delivery{
+		Provider:     name,
+		BodySHA256:   hex.EncodeToString(sum[:]),
+		RedactedBody: redact.Body(body),
+	}
+	status := http.StatusOK
+	d.Events, err = p.Parse(body)
+	if err == nil {
+		err = providers.CheckText(d.Events)
+	}
+	if err != nil {
+		d.Events, d.Malformed, status = nil, err.Error(), http.StatusBadRequest
+	}
+	outcomes, err := h.Engine.Submit(r.Context(), d)
+	if err != nil {
+		log.Error("webhook not committed", "err", err, "latency", time.Since(start))
+		w.Header().Set("Retry-After", "1")
+		writeReply(w, http.StatusServiceUnavailable, webhookReply{Error: "storage unavailable, retry"})
+		return
+	}
+	a.outcomes = outcomes
+	rep := webhookReply{Results: results(outcomes)}
+	if status == http.StatusBadRequest {
+		rep.Error = d.Malformed
+	}
+	for _, o := range outcomes {
+		log.Info("webhook", "kind", o.Key.Kind, "aggregate", o.Key.ID, "event", o.Event,
+			"verdict", o.Verdict, "reason", o.Reason, "seq", o.Seq, "resolved", len(o.Resolved),
+			"status", status, "latency", time.Since(start))
+	}
+	writeReply(w, status, rep)
+}
+
+func results(outcomes []engine.Outcome) []webhookResult {
+	var out []webhookResult
+	for _, o := range outcomes {
+		out = append(out, webhookResult{
+			Seq: o.Seq, Kind: o.Key.Kind, ID: o.Key.ID, Event: o.Event, Verdict: string(o.Verdict),
+			Reason: o.Reason, StateAfter: o.StateAfter, Version: o.Version, Resolved: results(o.Resolved),
+		})
+	}
+	return out
+}
+
+func writeReply(w http.ResponseWriter, status int, rep webhookReply) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+func (h *Webhooks) logger() *slog.Logger { return orDefault(h.Log) }
+
+func (h *Webhooks) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
