@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestClientCommands runs get, history, verify and watch against a real
+// server, as a user at a terminal would.
+func TestClientCommands(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	for _, ev := range []string{"AUTHORISED", "POST_AUTH_FRAUD_CHECK_REVIEW"} {
+		code, _ := s.webhook(t, sample(t, ev))
+		require.Equal(t, http.StatusOK, code)
+	}
+	grpcAddr := s.grpc.Target()
+	env := func(k string) string {
+		return map[string]string{"PAYSTATE_GRPC_ADDR": grpcAddr, "PAYSTATE_TOKEN": s.dev.APIToken}[k]
+	}
+	var out bytes.Buffer
+	stdout = &out
+	t.Cleanup(func() { stdout = os.Stdout })
+
+	require.NoError(t, run(t.Context(), []string{"get", "ngenius", "abc123xyz"}, env))
+	// protojson varies its spacing on purpose: match the value, not the layout.
+	require.Regexp(t, `"stateName":\s*"fraud_review"`, out.String())
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"history", "ngenius", "abc123xyz"}, env))
+	require.Equal(t, 2, strings.Count(out.String(), "APPLIED"))
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"list", "--state", "fraud_review"}, env))
+	require.Contains(t, out.String(), "abc123xyz")
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"verify"}, env))
+	require.Regexp(t, `"ok":\s*true`, out.String())
+	out.Reset()
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	require.NoError(t, run(ctx, []string{"watch", "--states", "fraud_review"}, env))
+	require.Contains(t, out.String(), "authorized -> fraud_review")
+
+	bad := func(k string) string {
+		return map[string]string{"PAYSTATE_GRPC_ADDR": grpcAddr, "PAYSTATE_TOKEN": "wrong"}[k]
+	}
+	require.ErrorContains(t, run(t.Context(), []string{"get", "ngenius", "abc123xyz"}, bad), "Unauthenticated")
+	require.Error(t, run(t.Context(), []string{"get", "ngenius"}, env), "wrong number of arguments")
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/paystate/paystate/buildinfo"
+)
+
+const usage = `paystate — authoritative payment state from provider webhooks
+
+Usage:
+  paystate serve [flags]    run the server (SQLite in ./paystate-data by default)
+  paystate get [--kind K] PROVIDER ID      an order (or another aggregate), with children
+  paystate list [--state S] [--kind K]     aggregates, e.g. every order in fraud_review
+  paystate history [--kind K] PROVIDER ID  its journal: every event with its verdict
+  paystate verify                          check the journal's hash chain
+  paystate watch [--states fraud_review]   print transitions as they happen (resumable)
+  paystate send PROVIDER SAMPLE|FILE|-
+                            sign a webhook as PROVIDER would and post it
+  paystate migrate                        apply the embedded schema migrations
+  paystate rebuild [--fix]                replay the journal; report (or fix) state that differs
+  paystate machines [--markdown]
+                            print every provider's state machine as Mermaid
+  paystate config check FILE
+                            explain every problem of a config file, with its line;
+                            print the effective configuration, secrets redacted
+  paystate bench [--quick] [--json FILE]
+                            measure ingest, reads, watch and rebuild next to
+                            no-op baselines, on loopback (docs/performance.md)
+  paystate version          print the version
+  paystate help             this text
+
+Client commands talk to a running server over gRPC (--addr, --token, or the
+development token in --data-dir). Run "paystate COMMAND -h" for flags.
+`
+
+func run(ctx context.Context, args []string, env func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("a subcommand is required")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], env)
+	case "get":
+		return cmdGet(ctx, args[1:], env)
+	case "list":
+		return cmdList(ctx, args[1:], env)
+	case "history":
+		return cmdHistory(ctx, args[1:], env)
+	case "verify":
+		return cmdVerify(ctx, args[1:], env)
+	case "watch":
+		return cmdWatch(ctx, args[1:], env)
+	case "send":
+		return send(args[1:], env)
+	case "migrate":
+		return migrate(ctx, args[1:], env)
+	case "rebuild":
+		return rebuild(ctx, args[1:], env)
+	case "config":
+		return cmdConfig(args[1:], env, os.Stdout, os.Stderr)
+	case "machines":
+		return machines(args[1:])
+	case "bench":
+		return bench(ctx, args[1:], os.Stdout)
+	case "version":
+		fmt.Println(version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}
+
+// version is "paystate VERSION REVISION GOVERSION" (see package buildinfo
+// for how a release build stamps them).
+func version() string { return buildinfo.Get().String() }
+
+// newFlags returns a flag set whose errors are returned, not exited on.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	return fs
+}

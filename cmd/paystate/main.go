@@ -1,0 +1,20 @@
+// Command paystate is the payment-state engine: `paystate serve` runs the
+// server; the other subcommands help operate it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "paystate:", err)
+		os.Exit(1)
+	}
+}

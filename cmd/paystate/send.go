@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/paystate/paystate/config"
+	simulatorpkg "github.com/paystate/paystate/simulator"
+)
+
+// simulator signs a body the way its provider does (package simulator
+// holds the signers, shared with the crash harness).
+type simulator struct {
+	samples fs.FS
+	// sign returns the headers that authenticate body; secret overrides the
+	// development credential when not empty.
+	sign simulatorpkg.SignFunc
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+var simulators = func() map[string]simulator {
+	out := map[string]simulator{}
+	for _, name := range simulatorpkg.Names() {
+		p, _ := simulatorpkg.Lookup(name)
+		out[name] = simulator{samples: p.Samples, sign: p.Sign}
+	}
+	return out
+}()
+
+const sendUsage = `Usage: paystate send [flags] PROVIDER [SAMPLE | FILE | -]
+
+Signs a webhook body the way PROVIDER does and posts it to a running paystate,
+for trying paystate without a provider account. The body is one of the
+provider's documented samples (run with --list to see them), a file, or
+standard input. Credentials come from the development credentials in
+--data-dir (written by "paystate serve" without a config file) unless
+--secret is given (for magnius: the path of a PKCS#1 private key PEM file).
+`
+
+func send(args []string, env func(string) string) error {
+	fs := newFlags("send")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, sendUsage); fs.PrintDefaults() }
+	url := fs.String("url", or(env("PAYSTATE_URL"), "http://127.0.0.1:8080"), "paystate's HTTP address (env PAYSTATE_URL)")
+	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
+	secret := fs.String("secret", "", "the provider secret to sign with instead of the development one")
+	list := fs.Bool("list", false, "list PROVIDER's samples")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		fs.Usage()
+		return errors.New("send: PROVIDER is required")
+	}
+	name := fs.Arg(0)
+	sim, ok := simulators[name]
+	if !ok {
+		return fmt.Errorf("send: unknown provider %q (known: %s)", name, strings.Join(simulatorNames(), ", "))
+	}
+	if fs.Arg(1) == "--list" || fs.Arg(1) == "-list" {
+		*list = true
+	}
+	if *list || fs.NArg() < 2 {
+		names, err := sampleNames(sim.samples)
+		if err != nil {
+			return err
+		}
+		fmt.Println(strings.Join(names, "\n"))
+		if !*list {
+			return errors.New("send: name a sample, a file, or - for standard input")
+		}
+		return nil
+	}
+	body, err := readBody(sim.samples, fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	dev, err := config.LoadDev(*dataDir, false)
+	if err != nil && *secret == "" {
+		return err
+	}
+	if dev == nil {
+		dev = &config.DevCredentials{NGeniusHeaderName: config.DevHeaderName}
+	}
+	header, err := sim.sign(body, dev, *secret, time.Now())
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(*url, "/")+"/webhooks/"+name, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header = header
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%s\n%s", resp.Status, reply)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("send: paystate answered %s", resp.Status)
+	}
+	return nil
+}
+
+func simulatorNames() []string {
+	var out []string
+	for n := range simulators {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sampleNames(samples fs.FS) ([]string, error) {
+	files, err := fs.Glob(samples, "testdata/*.json")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = strings.TrimSuffix(strings.TrimPrefix(f, "testdata/"), ".json")
+	}
+	return out, nil
+}
+
+// readBody reads a sample by name, a file, or standard input ("-").
+func readBody(samples fs.FS, arg string) ([]byte, error) {
+	if arg == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	if b, err := fs.ReadFile(samples, "testdata/"+arg+".json"); err == nil {
+		return b, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("send: %q is neither a sample (see --list) nor a readable file", arg)
+	}
+	return b, nil
+}

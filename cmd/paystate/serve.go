@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/paystate/paystate/api"
+	"github.com/paystate/paystate/buildinfo"
+	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+)
+
+func serve(ctx context.Context, args []string, env func(string) string) error {
+	fs := newFlags("serve")
+	cfgPath := fs.String("config", env("PAYSTATE_CONFIG"), "YAML config file (env PAYSTATE_CONFIG)")
+	httpAddr := fs.String("http-addr", "", "HTTP listen address for webhooks and REST (env PAYSTATE_HTTP_ADDR, default 127.0.0.1:8080)")
+	grpcAddr := fs.String("grpc-addr", "", "gRPC listen address (env PAYSTATE_GRPC_ADDR, default 127.0.0.1:9090)")
+	dataDir := fs.String("data-dir", "", "directory of the SQLite database (env PAYSTATE_DATA_DIR, default ./paystate-data)")
+	store := fs.String("store", "", "a postgres:// URL to run on PostgreSQL instead of the embedded SQLite (env PAYSTATE_STORE)")
+	logFormat := fs.String("log-format", "", "auto (JSON unless stderr is a terminal), json or text (env PAYSTATE_LOG_FORMAT, default auto)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (env PAYSTATE_LOG_LEVEL, default info)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, env)
+	if err != nil {
+		return err
+	}
+	// Flags win over the environment and the file.
+	for dst, v := range map[*string]string{&cfg.HTTPAddr: *httpAddr, &cfg.GRPCAddr: *grpcAddr, &cfg.DataDir: *dataDir, &cfg.Store: *store} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	log, err := newLogger(os.Stderr, orEnv(*logFormat, env, "PAYSTATE_LOG_FORMAT", "auto"), orEnv(*logLevel, env, "PAYSTATE_LOG_LEVEL", "info"))
+	if err != nil {
+		return err
+	}
+	// Without a config file paystate runs in development mode and generates
+	// what is missing; with one, nothing is invented behind the operator's
+	// back.
+	var dev *config.DevCredentials
+	if *cfgPath == "" {
+		if dev, err = config.FillDev(&cfg); err != nil {
+			return err
+		}
+	} else if len(cfg.APITokens) == 0 {
+		return fmt.Errorf("config: %s defines no api_tokens: nobody could read state; add one (see README, Configuration)", *cfgPath)
+	}
+	return runServer(ctx, cfg, dev, log, nil)
+}
+
+// runServer serves until ctx ends. ready, if set, is told the bound
+// addresses once both listeners are open (tests listen on port 0).
+func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredentials, log *slog.Logger, ready func(httpAddr, grpcAddr string)) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	if cfg.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	provs, off, err := enabledProviders(cfg.Providers)
+	if err != nil {
+		return err
+	}
+	if len(off) > 0 {
+		log.Warn("providers without credentials are disabled", "providers", off)
+	}
+	var tables []sm.Table
+	byName := map[string]providers.Provider{}
+	for _, p := range provs {
+		tables = append(tables, p.Tables()...)
+		byName[p.Name()] = p
+	}
+	machines, err := sm.NewRegistry(tables...)
+	if err != nil {
+		return err
+	}
+	store, dbPath, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return err
+	}
+	if dev != nil {
+		printDev(cfg, dev, httpLis.Addr().String(), grpcLis.Addr().String())
+	}
+
+	notifier := engine.NewNotifier()
+	metrics := api.NewMetrics()
+	eng := engine.New(store, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics, DeferWindow: cfg.DeferWindow.Duration})
+	stopReconciler, err := startReconciler(ctx, cfg, store, machines, eng, byName, metrics, log)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); eng.Run(engCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); keepCheckpointing(engCtx, store, log) }()
+
+	var tokens []api.Token
+	for _, t := range cfg.APITokens {
+		h := t.SHA256
+		if h == "" {
+			h = api.HashToken(t.Token)
+		}
+		tokens = append(tokens, api.Token{Name: t.Name, Role: t.Role, SHA256: h})
+	}
+	srv := api.NewServer(api.Options{
+		Store: store, Machines: machines, Engine: eng, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
+		Subscribe: notifier.Subscribe, TLS: tlsCfg,
+		Metrics: metrics, Subscribers: notifier.Subscribers,
+		RateLimit: api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
+	})
+	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
+	if ready != nil {
+		ready(httpLis.Addr().String(), grpcLis.Addr().String())
+	}
+	serveErr := srv.Serve(ctx, grpcLis, httpLis)
+	// The reconciler submits through the engine: it stops first.
+	stopReconciler()
+	// Webhooks in flight have been answered; let the engine finish its
+	// queue, then close the store (deferred).
+	stopEngine()
+	wg.Wait()
+	log.Info("paystate stopped")
+	return serveErr
+}
+
+func printDev(cfg config.Config, dev *config.DevCredentials, httpAddr, grpcAddr string) {
+	fmt.Fprintf(os.Stderr, `
+  paystate is running in DEVELOPMENT MODE: no config file gave credentials,
+  so these were generated (kept in %s):
+
+    API token (admin):        %s
+    N-Genius webhook header:  %s: %s
+
+  Every provider's secret was generated too (see the file). Try:
+    paystate send ngenius sample_captured      # signs and posts a documented sample
+    paystate send --list inyo                  # the samples of a provider
+    curl -s -H 'Authorization: Bearer %s' http://%s/v1/providers/ngenius/orders/abc123xyz
+    grpcurl -plaintext -H 'authorization: Bearer %s' %s list
+
+`, filepath.Join(cfg.DataDir, "dev-credentials.json"), dev.APIToken, dev.NGeniusHeaderName, dev.NGeniusHeaderValue,
+		dev.APIToken, httpAddr, dev.APIToken, grpcAddr)
+}

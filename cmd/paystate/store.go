@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/postgres"
+	"github.com/paystate/paystate/storage/sqlite"
+)
+
+// checkpointEvery is how often the SQLite WAL is checkpointed. SQLite
+// checkpoints as the WAL grows, but a reader that holds a snapshot during
+// every automatic attempt lets the WAL grow without bound; a periodic
+// TRUNCATE checkpoint brings it back to zero once readers move on.
+const checkpointEvery = 5 * time.Minute
+
+// openStore opens the configured database and describes it for logs (a
+// PostgreSQL password never appears).
+func openStore(ctx context.Context, cfg config.Config) (storage.Store, string, error) {
+	if cfg.Store == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, "", err
+		}
+		path := filepath.Join(cfg.DataDir, "paystate.db")
+		s, err := sqlite.Open(ctx, path)
+		return s, "sqlite:" + path, err
+	}
+	s, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg)...)
+	return s, redactDSN(cfg.Store), err
+}
+
+func pgOptions(cfg config.Config) []postgres.Option {
+	if cfg.StoreSchema == "" {
+		return nil
+	}
+	return []postgres.Option{postgres.WithSchema(cfg.StoreSchema)}
+}
+
+// migrateStore applies the embedded migrations of the configured backend.
+func migrateStore(ctx context.Context, cfg config.Config) (version, latest int, applied []int, err error) {
+	if cfg.Store == "" {
+		path := filepath.Join(cfg.DataDir, "paystate.db")
+		if applied, err = sqlite.Migrate(ctx, path); err != nil {
+			return 0, 0, nil, err
+		}
+		version, err = sqlite.SchemaVersion(ctx, path)
+		return version, sqlite.LatestSchemaVersion(), applied, err
+	}
+	if applied, err = postgres.Migrate(ctx, cfg.Store, pgOptions(cfg)...); err != nil {
+		return 0, 0, nil, err
+	}
+	version, err = postgres.SchemaVersion(ctx, cfg.Store, pgOptions(cfg)...)
+	return version, postgres.LatestSchemaVersion(), applied, err
+}
+
+// keepCheckpointing checkpoints an SQLite store until ctx ends.
+func keepCheckpointing(ctx context.Context, store storage.Store, log *slog.Logger) {
+	s, ok := store.(*sqlite.Store)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Checkpoint(ctx); err != nil {
+				log.Warn("wal checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}
