@@ -456,6 +456,12 @@ func TestRetryDeadlock(t *testing.T) {
 		err := probe.QueryRow(ctx, `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
 		return err == nil && waiting
 	}, 10*time.Second, 5*time.Millisecond)
+	// PostgreSQL aborts whichever waiter runs its deadlock check first, a
+	// deadlock_timeout after it began to wait. Ours began first, but on a
+	// loaded machine the two checks can still swap; a long timeout here makes
+	// ours the victim every time.
+	_, err = otx.Exec(ctx, `SET LOCAL deadlock_timeout = '60s'`)
+	require.NoError(t, err)
 	_, err = otx.Exec(ctx, `SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE`)
 	require.NoError(t, err, "the other session got the head once ours was aborted")
 	require.NoError(t, otx.Commit(ctx))
