@@ -64,7 +64,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -95,6 +94,14 @@ func setOf(keys ...string) map[string]bool {
 
 // normalizeKey lower-cases k and removes '_' and '-'.
 func normalizeKey(k string) string {
+	plain := true // most keys are already lower-case ASCII without separators
+	for i := 0; i < len(k) && plain; i++ {
+		c := k[i]
+		plain = c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	if plain {
+		return k
+	}
 	var b strings.Builder
 	b.Grow(len(k))
 	for _, r := range strings.ToLower(k) {
@@ -137,59 +144,41 @@ type frame struct {
 
 var errUnbalanced = errors.New("redact: unbalanced JSON")
 
-// jsonBody walks a valid JSON document token by token, so that member order
-// and number text survive, and writes the redacted document.
+// jsonBody walks a valid JSON document value by value, so that member order
+// and number text survive, and writes the redacted document. It relies on
+// body having checked json.Valid: the lexer does not diagnose errors.
 func (r redactor) jsonBody(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
+	lx := lexer{b: raw}
 	out := bytes.NewBuffer(make([]byte, 0, len(raw)))
 	var stack []frame
-	skipping, skipDepth := false, 0 // dropping a sensitive member's value
-	allowNext := false              // the next scalar is an allow-listed value
+	allowNext := false // the next scalar is an allow-listed value
 
 	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
+		tok, ok := lx.next()
+		if !ok {
 			break
 		}
-		if err != nil {
-			return nil, err
-		}
-		if skipping {
-			if d, ok := tok.(json.Delim); ok {
-				if d == '{' || d == '[' {
-					skipDepth++
-				} else {
-					skipDepth--
-				}
-			}
-			if skipDepth == 0 {
-				skipping = false
-			}
-			continue
-		}
-
 		var top *frame
 		if len(stack) > 0 {
 			top = &stack[len(stack)-1]
 		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+		if tok.kind == tokEnd {
 			if top == nil {
 				return nil, errUnbalanced
 			}
-			out.WriteByte(byte(d))
+			out.WriteByte(tok.delim)
 			stack = stack[:len(stack)-1]
 			continue
 		}
 
 		if top != nil && top.object && top.expectKey {
-			key, ok := tok.(string)
-			if !ok {
+			if tok.kind != tokString {
 				return nil, errUnbalanced
 			}
+			key := lx.str(tok)
 			norm := normalizeKey(key)
 			if r.sensitive[norm] {
-				skipping, skipDepth = true, 0
+				lx.skipValue()
 				continue
 			}
 			if top.members > 0 {
@@ -217,38 +206,144 @@ func (r redactor) jsonBody(raw []byte) ([]byte, error) {
 		}
 		allowed := allowNext
 		allowNext = false
-		switch v := tok.(type) {
-		case json.Delim: // '{' or '['
-			out.WriteByte(byte(v))
-			stack = append(stack, frame{object: v == '{', expectKey: v == '{'})
-		case string:
+		switch tok.kind {
+		case tokBegin:
+			out.WriteByte(tok.delim)
+			stack = append(stack, frame{object: tok.delim == '{', expectKey: tok.delim == '{'})
+		case tokString:
+			v := lx.str(tok)
 			if !allowed {
 				v = maskString(v)
 			}
 			writeString(out, v)
-		case json.Number:
-			s := string(v)
+		case tokNumber:
+			s := string(raw[tok.start:tok.end])
 			if m := maskString(s); !allowed && m != s {
 				writeString(out, m)
 			} else {
 				out.WriteString(s)
 			}
-		case bool:
-			if v {
-				out.WriteString("true")
-			} else {
-				out.WriteString("false")
-			}
-		case nil:
-			out.WriteString("null")
-		default:
-			return nil, errUnbalanced
+		case tokLiteral: // true, false, null: their text is canonical
+			out.Write(raw[tok.start:tok.end])
 		}
 	}
-	if len(stack) != 0 || skipping {
+	if len(stack) != 0 {
 		return nil, errUnbalanced
 	}
 	return out.Bytes(), nil
+}
+
+type tokKind uint8
+
+const (
+	tokBegin   tokKind = iota // '{' or '['
+	tokEnd                    // '}' or ']'
+	tokString                 // b[start:end] is the quoted text
+	tokNumber                 // b[start:end] is the number's text
+	tokLiteral                // true, false or null
+)
+
+type token struct {
+	kind       tokKind
+	delim      byte
+	start, end int
+	escaped    bool // the string holds a backslash or a byte >= 0x80
+}
+
+// lexer splits a document that json.Valid accepted into tokens. It is an
+// order of magnitude cheaper than encoding/json's Decoder.Token, which
+// allocates an interface value per token and re-scans every value; on
+// valid input it yields the same tokens (FuzzJSONBodyMatchesDecoder).
+type lexer struct {
+	b []byte
+	i int
+}
+
+// next returns the next token, treating ',' and ':' as whitespace: the
+// walker knows the structure from the frames.
+func (l *lexer) next() (token, bool) {
+	for l.i < len(l.b) {
+		c := l.b[l.i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':':
+			l.i++
+		case c == '{' || c == '[':
+			l.i++
+			return token{kind: tokBegin, delim: c}, true
+		case c == '}' || c == ']':
+			l.i++
+			return token{kind: tokEnd, delim: c}, true
+		case c == '"':
+			t := token{kind: tokString, start: l.i}
+			j := l.i + 1
+			for ; j < len(l.b) && l.b[j] != '"'; j++ {
+				if l.b[j] == '\\' {
+					j++
+					t.escaped = true
+				} else if l.b[j] >= utf8.RuneSelf {
+					t.escaped = true
+				}
+			}
+			l.i = j + 1
+			t.end = l.i
+			return t, true
+		case c == 't' || c == 'f' || c == 'n':
+			t := token{kind: tokLiteral, start: l.i}
+			for l.i < len(l.b) && l.b[l.i] >= 'a' && l.b[l.i] <= 'z' {
+				l.i++
+			}
+			t.end = l.i
+			return t, true
+		default: // a number: '-', digits, '.', 'e', 'E', '+'
+			t := token{kind: tokNumber, start: l.i}
+			for l.i < len(l.b) && isNumberByte(l.b[l.i]) {
+				l.i++
+			}
+			t.end = l.i
+			return t, true
+		}
+	}
+	return token{}, false
+}
+
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// str decodes a string token. Plain ASCII without escapes is its own text;
+// anything else goes through encoding/json, so that escapes, surrogate
+// pairs and invalid UTF-8 (replaced by U+FFFD) decode exactly as the
+// standard library decodes them.
+func (l *lexer) str(t token) string {
+	if !t.escaped {
+		return string(l.b[t.start+1 : t.end-1])
+	}
+	var s string
+	if err := json.Unmarshal(l.b[t.start:t.end], &s); err != nil {
+		// Unreachable for a document json.Valid accepted.
+		return ""
+	}
+	return s
+}
+
+// skipValue skips the value after a key the walker drops.
+func (l *lexer) skipValue() {
+	depth := 0
+	for {
+		t, ok := l.next()
+		if !ok {
+			return
+		}
+		switch t.kind {
+		case tokBegin:
+			depth++
+		case tokEnd:
+			depth--
+		}
+		if depth == 0 {
+			return
+		}
+	}
 }
 
 // writeString writes s as a JSON string without HTML escaping.
