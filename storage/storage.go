@@ -177,6 +177,10 @@ type Reader interface {
 	// Journal returns up to limit entries with Seq > after, in order. When
 	// key is non-nil only that aggregate's entries are returned.
 	Journal(ctx context.Context, key *AggregateKey, after int64, limit int) ([]JournalEntry, error)
+	// ReplayJournal is Journal reading only what a replay needs: Seq, Key,
+	// Verdict, StateBefore, StateAfter, Payload and ReceivedAt. Every other
+	// field is left zero.
+	ReplayJournal(ctx context.Context, key *AggregateKey, after int64, limit int) ([]JournalEntry, error)
 	// Head returns the chain head; Seq 0 and GenesisHash when empty.
 	Head(ctx context.Context) (ChainHead, error)
 	// PendingDeferred counts events held for key.

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"AppendAssignsSeqAndHash", testAppendAssignsSeqAndHash},
 		{"JournalRoundTrip", testJournalRoundTrip},
 		{"JournalPaging", testJournalPaging},
+		{"ReplayJournal", testReplayJournal},
 		{"Head", testHead},
 		{"VerifyChainOK", testVerifyChainOK},
 		{"VerifyChainDetectsTamper", testVerifyChainDetectsTamper},
