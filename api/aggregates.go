@@ -84,33 +84,14 @@ func stateAt(ctx context.Context, r storage.Reader, machines *sm.Registry, key s
 	return a, nil
 }
 
-// loadAggregate reads an aggregate, its pending count and its children.
+// loadAggregate reads an aggregate with its children and held counts in
+// one read.
 func loadAggregate(ctx context.Context, r storage.Reader, key storage.AggregateKey) (*pb.Aggregate, error) {
-	a, err := r.Aggregate(ctx, key)
+	v, err := r.AggregateView(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	pending, err := r.PendingDeferred(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	out := toAggregate(a, pending)
-	out.Children, err = children(ctx, r, key)
-	return out, err
-}
-
-func children(ctx context.Context, r storage.Reader, key storage.AggregateKey) ([]*pb.Aggregate, error) {
-	kids, err := r.Children(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*pb.Aggregate, 0, len(kids))
-	for _, k := range kids {
-		pending, err := r.PendingDeferred(ctx, k.Key)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, toAggregate(k, pending))
-	}
+	out := toAggregate(v.Aggregate, v.Pending)
+	out.Children = toChildren(v.Children)
 	return out, nil
 }

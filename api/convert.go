@@ -72,6 +72,14 @@ func toAggregate(a storage.Aggregate, pending int) *pb.Aggregate {
 	}
 }
 
+func toChildren(kids []storage.HeldAggregate) []*pb.Aggregate {
+	out := make([]*pb.Aggregate, 0, len(kids))
+	for _, k := range kids {
+		out = append(out, toAggregate(k.Aggregate, k.Pending))
+	}
+	return out
+}
+
 func toEntry(e storage.JournalEntry, withBody bool) *pb.JournalEntry {
 	out := &pb.JournalEntry{
 		Sequence:         e.Seq,

@@ -158,15 +158,11 @@ func (s *Orders) BatchGetOrders(ctx context.Context, req *pb.BatchGetOrdersReque
 		if ref.GetProvider() == "" || ref.GetOrderId() == "" {
 			return nil, status.Error(codes.InvalidArgument, "every order needs provider and order_id")
 		}
-		a, err := s.Store.Aggregate(ctx, storage.AggregateKey{Provider: ref.GetProvider(), Kind: string(sm.KindPayment), ID: ref.GetOrderId()})
-		if status.Code(toStatus(ctx, s.log(), err)) == codes.NotFound {
+		o, err := s.order(ctx, storage.AggregateKey{Provider: ref.GetProvider(), Kind: string(sm.KindPayment), ID: ref.GetOrderId()})
+		if status.Code(err) == codes.NotFound {
 			resp.Missing = append(resp.Missing, ref)
 			continue
 		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		o, err := s.order(ctx, a)
 		if err != nil {
 			return nil, err
 		}

@@ -33,23 +33,17 @@ func (s *Orders) GetOrder(ctx context.Context, req *pb.GetOrderRequest) (*pb.Ord
 		}
 		return toOrder(a, 0), nil
 	}
-	a, err := s.Store.Aggregate(ctx, key)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return s.order(ctx, a)
+	return s.order(ctx, key)
 }
 
-// order converts a with its pending count and children.
-func (s *Orders) order(ctx context.Context, a storage.Aggregate) (*pb.Order, error) {
-	pending, err := s.Store.PendingDeferred(ctx, a.Key)
+// order reads the order with its children and held counts in one read.
+func (s *Orders) order(ctx context.Context, key storage.AggregateKey) (*pb.Order, error) {
+	v, err := s.Store.AggregateView(ctx, key)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	o := toOrder(a, pending)
-	if o.Children, err = children(ctx, s.Store, a.Key); err != nil {
-		return nil, s.fail(ctx, err)
-	}
+	o := toOrder(v.Aggregate, v.Pending)
+	o.Children = toChildren(v.Children)
 	return o, nil
 }
 
@@ -67,7 +61,7 @@ func (s *Orders) LookupOrders(ctx context.Context, req *pb.LookupOrdersRequest) 
 		if a.Key.Kind != string(sm.KindPayment) {
 			continue
 		}
-		o, err := s.order(ctx, a)
+		o, err := s.order(ctx, a.Key)
 		if err != nil {
 			return nil, err
 		}

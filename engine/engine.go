@@ -252,7 +252,11 @@ func (e *Engine) gather(first *request) []*request {
 func (e *Engine) commit(ctx context.Context, batch []*request) {
 	results := make([][]Outcome, len(batch))
 	start := time.Now()
-	err := e.store.Update(ctx, func(tx storage.Tx) error {
+	err := e.store.Update(ctx, func(stx storage.Tx) error {
+		tx, err := prefetch(ctx, stx, batch)
+		if err != nil {
+			return err
+		}
 		for i, r := range batch {
 			var err error
 			if r.sweep.IsZero() {

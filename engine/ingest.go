@@ -12,7 +12,7 @@ import (
 )
 
 // ingest decides and writes one delivery inside tx.
-func (e *Engine) ingest(ctx context.Context, tx storage.Tx, d Delivery) ([]Outcome, error) {
+func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome, error) {
 	now := e.now()
 	if d.Malformed != "" {
 		entry := &storage.JournalEntry{
@@ -41,22 +41,19 @@ func (e *Engine) ingest(ctx context.Context, tx storage.Tx, d Delivery) ([]Outco
 	return out, nil
 }
 
-func (e *Engine) ingestEvent(ctx context.Context, tx storage.Tx, d Delivery, ev providers.Event, now time.Time) (Outcome, error) {
-	key := storage.AggregateKey{Provider: d.Provider, Kind: string(ev.Kind), ID: ev.AggregateID}
+func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, now time.Time) (Outcome, error) {
+	key := eventKey(d, ev)
 	p := newPayload(ev)
 	in := p.input(d.BodySHA256)
 
-	rec, err := tx.Receipt(ctx, d.Provider, ev.DedupeKey)
-	switch {
-	case err == nil:
-		in.Prior = rec.BodySHA256
-	case !errors.Is(err, storage.ErrNotFound):
-		return Outcome{}, err
-	}
-	agg, exists, err := e.lock(ctx, tx, key)
+	k, err := tx.known(ctx, storage.ReceiptKey{Provider: d.Provider, DedupeKey: ev.DedupeKey}, key)
 	if err != nil {
 		return Outcome{}, err
 	}
+	if k.hasReceipt {
+		in.Prior = k.receipt.BodySHA256
+	}
+	agg, exists := k.agg, k.exists
 	machine := e.machines.Machine(d.Provider, ev.Kind)
 	dec := sm.Decide(machine, snapshot(agg, exists), in)
 
@@ -95,9 +92,13 @@ func (e *Engine) ingestEvent(ctx context.Context, tx storage.Tx, d Delivery, ev 
 		if err := tx.PutAggregate(ctx, agg); err != nil {
 			return Outcome{}, err
 		}
-		o.Resolved, err = e.resolveDeferred(ctx, tx, agg, machine, now)
-		if err != nil {
-			return Outcome{}, err
+		// With nothing held for the aggregate there is nothing to decide
+		// again.
+		if k.held {
+			o.Resolved, err = e.resolveDeferred(ctx, tx, agg, machine, now)
+			if err != nil {
+				return Outcome{}, err
+			}
 		}
 	case sm.VerdictDeferred:
 		err := tx.Defer(ctx, storage.DeferredEvent{
@@ -114,6 +115,135 @@ func (e *Engine) ingestEvent(ctx context.Context, tx storage.Tx, d Delivery, ev 
 		}
 	}
 	return o, nil
+}
+
+// batchTx is a transaction as the events of one batch see it: what they
+// read — receipts, aggregates, whether events are held — comes from one
+// Lookup of every key the batch names, made when the transaction begins
+// (prefetch), kept current by the writes of the transaction itself, which
+// go through batchTx. No one else writes while the transaction runs
+// (SQLite's write lock; PostgreSQL's chain head lock, for every replica),
+// so it answers as the database would, without statements per event.
+type batchTx struct {
+	storage.Tx
+	found storage.Lookups
+	// asked are the keys Lookup has answered: a key asked and not found
+	// does not exist.
+	askedReceipts   map[storage.ReceiptKey]bool
+	askedAggregates map[storage.AggregateKey]bool
+}
+
+// prefetch starts batch's transaction view with the keys its deliveries
+// name.
+func prefetch(ctx context.Context, tx storage.Tx, batch []*request) (*batchTx, error) {
+	b := &batchTx{Tx: tx, found: storage.Lookups{
+		Receipts:   map[storage.ReceiptKey]storage.Receipt{},
+		Aggregates: map[storage.AggregateKey]storage.Aggregate{},
+		Held:       map[storage.AggregateKey]bool{},
+	}, askedReceipts: map[storage.ReceiptKey]bool{}, askedAggregates: map[storage.AggregateKey]bool{}}
+	var receipts []storage.ReceiptKey
+	var aggregates []storage.AggregateKey
+	for _, r := range batch {
+		if !r.sweep.IsZero() || r.d.Malformed != "" {
+			continue
+		}
+		for _, ev := range r.d.Events {
+			receipts = append(receipts, storage.ReceiptKey{Provider: r.d.Provider, DedupeKey: ev.DedupeKey})
+			if key := eventKey(r.d, ev); hasLifecycle(key) {
+				aggregates = append(aggregates, key)
+			}
+		}
+	}
+	return b, b.lookup(ctx, receipts, aggregates)
+}
+
+func (b *batchTx) lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregates []storage.AggregateKey) error {
+	if len(receipts) == 0 && len(aggregates) == 0 {
+		return nil
+	}
+	l, err := b.Tx.Lookup(ctx, receipts, aggregates)
+	if err != nil {
+		return err
+	}
+	for _, k := range receipts {
+		b.askedReceipts[k] = true
+	}
+	for _, k := range aggregates {
+		b.askedAggregates[k] = true
+	}
+	for k, r := range l.Receipts {
+		b.found.Receipts[k] = r
+	}
+	for k, a := range l.Aggregates {
+		b.found.Aggregates[k] = a
+	}
+	for k := range l.Held {
+		b.found.Held[k] = true
+	}
+	return nil
+}
+
+// knownState is what deciding one event reads.
+type knownState struct {
+	receipt    storage.Receipt
+	hasReceipt bool
+	agg        storage.Aggregate // Key set even when !exists
+	exists     bool
+	held       bool
+}
+
+// known answers from the view, looking up first what prefetch did not.
+func (b *batchTx) known(ctx context.Context, rk storage.ReceiptKey, key storage.AggregateKey) (knownState, error) {
+	var receipts []storage.ReceiptKey
+	var aggregates []storage.AggregateKey
+	if !b.askedReceipts[rk] {
+		receipts = append(receipts, rk)
+	}
+	if hasLifecycle(key) && !b.askedAggregates[key] {
+		aggregates = append(aggregates, key)
+	}
+	if err := b.lookup(ctx, receipts, aggregates); err != nil {
+		return knownState{}, err
+	}
+	k := knownState{agg: storage.Aggregate{Key: key}}
+	k.receipt, k.hasReceipt = b.found.Receipts[rk]
+	if hasLifecycle(key) {
+		if a, ok := b.found.Aggregates[key]; ok {
+			k.agg, k.exists = a, true
+		}
+		k.held = b.found.Held[key]
+	}
+	return k, nil
+}
+
+func (b *batchTx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
+	if err := b.Tx.PutReceipt(ctx, provider, dedupeKey, r); err != nil {
+		return err
+	}
+	b.found.Receipts[storage.ReceiptKey{Provider: provider, DedupeKey: dedupeKey}] = r
+	return nil
+}
+
+func (b *batchTx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
+	if err := b.Tx.PutAggregate(ctx, a); err != nil {
+		return err
+	}
+	b.found.Aggregates[a.Key] = a
+	return nil
+}
+
+// Defer marks the key held. Undefer leaves it marked: a key marked held
+// with nothing held costs one DeferredFor, never a wrong verdict.
+func (b *batchTx) Defer(ctx context.Context, d storage.DeferredEvent) error {
+	if err := b.Tx.Defer(ctx, d); err != nil {
+		return err
+	}
+	b.found.Held[d.Key] = true
+	return nil
+}
+
+func eventKey(d Delivery, ev providers.Event) storage.AggregateKey {
+	return storage.AggregateKey{Provider: d.Provider, Kind: string(ev.Kind), ID: ev.AggregateID}
 }
 
 // resolveDeferred re-decides the events held for agg, oldest first, until
@@ -238,7 +368,7 @@ func containsSeq(held []storage.DeferredEvent, seq int64) bool {
 // lock returns the aggregate and whether it exists. Events with no
 // lifecycle have no aggregate.
 func (e *Engine) lock(ctx context.Context, tx storage.Tx, key storage.AggregateKey) (storage.Aggregate, bool, error) {
-	if key.Kind == "" || key.ID == "" {
+	if !hasLifecycle(key) {
 		return storage.Aggregate{Key: key}, false, nil
 	}
 	agg, err := tx.LockAggregate(ctx, key)
@@ -250,6 +380,8 @@ func (e *Engine) lock(ctx context.Context, tx storage.Tx, key storage.AggregateK
 	}
 	return agg, false, err
 }
+
+func hasLifecycle(key storage.AggregateKey) bool { return key.Kind != "" && key.ID != "" }
 
 // advance returns agg after an applied decision.
 func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p payload, dec sm.Decision, now time.Time) storage.Aggregate {

@@ -108,6 +108,22 @@ type DeferredEvent struct {
 	ExpiresAt  time.Time
 }
 
+// HeldAggregate is an aggregate with the number of events held (deferred)
+// for it.
+type HeldAggregate struct {
+	Aggregate
+	Pending int
+}
+
+// AggregateView is what a read of one aggregate shows: the aggregate and
+// its children, each with its held count.
+type AggregateView struct {
+	HeldAggregate
+	// Children are the aggregates whose Parent is the aggregate, ordered
+	// by (kind, id).
+	Children []HeldAggregate
+}
+
 // ChainHead is the last journal entry's sequence and hash; an auditor who
 // holds it can later prove that nothing up to it was changed.
 type ChainHead struct {
@@ -164,6 +180,10 @@ type Tx interface {
 type Reader interface {
 	// Aggregate returns the aggregate or ErrNotFound.
 	Aggregate(ctx context.Context, key AggregateKey) (Aggregate, error)
+	// AggregateView returns the aggregate, its children and their held
+	// counts, all read from one committed snapshot, or ErrNotFound when
+	// the aggregate does not exist (whatever names it as parent).
+	AggregateView(ctx context.Context, key AggregateKey) (AggregateView, error)
 	// AggregatesByReference returns every aggregate carrying the merchant
 	// reference, ordered by (provider, kind, id).
 	AggregatesByReference(ctx context.Context, ref string) ([]Aggregate, error)

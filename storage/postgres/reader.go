@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/view"
 )
 
 // The Reader methods run on the read pool, outside any write transaction.
@@ -31,6 +34,43 @@ func (s *Store) Aggregate(ctx context.Context, key storage.AggregateKey) (storag
 		return storage.Aggregate{}, classify(op, err)
 	}
 	return a, nil
+}
+
+// viewQuery reads an aggregate (child false) and its children (child true)
+// with their held counts in one statement, so from one snapshot. Each
+// count is a search of deferred_by_aggregate; the children come from
+// aggregates_by_parent. view.Read sorts the children.
+const viewQuery = `SELECT ` + aggregateColumns + `, ` + heldCount + `, FALSE
+	FROM aggregates a WHERE provider = $1 AND kind = $2 AND id = $3
+	UNION ALL
+	SELECT ` + aggregateColumns + `, ` + heldCount + `, TRUE
+	FROM aggregates a WHERE parent_provider = $1 AND parent_kind = $2 AND parent_id = $3`
+
+const heldCount = `(SELECT COUNT(*) FROM deferred d
+	WHERE d.provider = a.provider AND d.kind = a.kind AND d.aggregate_id = a.id)`
+
+// AggregateView implements storage.Reader.
+func (s *Store) AggregateView(ctx context.Context, key storage.AggregateKey) (storage.AggregateView, error) {
+	fail := func(err error) error { return classify(fmt.Sprintf("aggregate view %v", key), err) }
+	if s.closed.Load() {
+		return storage.AggregateView{}, errClosed
+	}
+	if !validKey(key) {
+		return storage.AggregateView{}, fail(pgx.ErrNoRows)
+	}
+	rows, err := s.reader.Query(ctx, viewQuery, key.Provider, key.Kind, key.ID)
+	if err != nil {
+		return storage.AggregateView{}, fail(err)
+	}
+	defer rows.Close()
+	v, found, err := view.Read(rows, func(r view.Rows) (storage.Aggregate, error) { return scanAggregate(r) })
+	if err != nil {
+		return storage.AggregateView{}, fail(err)
+	}
+	if !found {
+		return storage.AggregateView{}, fail(pgx.ErrNoRows)
+	}
+	return v, nil
 }
 
 // Children implements storage.Reader.

@@ -37,6 +37,8 @@ const (
 // concurrent use.
 type Store struct {
 	writer *sql.DB // one connection; used only by Update, Checkpoint
+	// shared are ingest's statements, prepared on the writer once.
+	shared map[string]*sql.Stmt
 	reader *sql.DB // query_only pool; used by every Reader method
 	cfg    config
 	// onRetry, when set (by tests), is called before each retry.
@@ -95,6 +97,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if _, err := migrate(ctx, writer); err != nil {
 		return nil, errors.Join(err, writer.Close())
 	}
+	shared, err := prepareShared(ctx, writer)
+	if err != nil {
+		return nil, errors.Join(err, writer.Close())
+	}
 	reader, err := openReader(path, cfg.readConns)
 	if err != nil {
 		return nil, errors.Join(err, writer.Close())
@@ -102,7 +108,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := reader.PingContext(ctx); err != nil {
 		return nil, errors.Join(classify("open reader", err), reader.Close(), writer.Close())
 	}
-	return &Store{writer: writer, reader: reader, cfg: cfg}, nil
+	return &Store{writer: writer, shared: shared, reader: reader, cfg: cfg}, nil
 }
 
 func checkPath(path string) error {
@@ -158,6 +164,34 @@ func (s *Store) Close() error {
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
+// sharedQueries are the statements every ingested event or batch runs.
+func sharedQueries() []string {
+	qs := []string{appendEntry, putReceipt, putAggregate, readHead, writeHead}
+	// Up to the engine's default batch; preparing the longest lookups
+	// would add to every Open more than it saves.
+	for n := 1; n <= 256; n *= 2 {
+		qs = append(qs, receiptLookups[n], aggregateLookups[n])
+	}
+	return qs
+}
+
+// prepareShared prepares sharedQueries on the writer. It must run before
+// any transaction: the writer's one connection is busy during one, and
+// preparing on the pool would wait for it forever. Should database/sql
+// replace the connection, a transaction borrowing a statement prepares it
+// on the new one.
+func prepareShared(ctx context.Context, db *sql.DB) (map[string]*sql.Stmt, error) {
+	shared := map[string]*sql.Stmt{}
+	for _, q := range sharedQueries() {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, classify("prepare", err)
+		}
+		shared[q] = st
+	}
+	return shared, nil
+}
+
 // Checkpoint copies the WAL into the database file and truncates the WAL
 // to zero bytes. SQLite checkpoints on its own as the WAL grows; this is
 // for an operator (before a file-level backup, say) or a quiet moment.
@@ -209,7 +243,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	t := &tx{tx: sqlTx}
+	t := &tx{tx: sqlTx, shared: s.shared}
 	err = fn(t)
 	if err == nil {
 		err = t.flushHead(ctx)

@@ -18,6 +18,9 @@ type tx struct {
 	// few statements for every event in it. They close with the
 	// transaction.
 	prepared map[string]*sql.Stmt
+	// shared are the writer's statements prepared once at Open (ingest's
+	// own); a transaction borrows them rather than preparing them again.
+	shared map[string]*sql.Stmt
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
@@ -27,9 +30,15 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.prepared[query]; ok {
 		return st, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if shared, ok := t.shared[query]; ok {
+		// Reuses the statement already prepared on this connection.
+		st = t.tx.StmtContext(ctx, shared)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
 	}
 	if t.prepared == nil {
 		t.prepared = map[string]*sql.Stmt{}
@@ -71,6 +80,34 @@ func (r errRow) Scan(...any) error { return r.err }
 
 var _ storage.Tx = (*tx)(nil)
 
+const putAggregate = `INSERT INTO aggregates (` + aggregateColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (provider, kind, id) DO UPDATE SET
+		merchant_reference = excluded.merchant_reference,
+		parent_provider = excluded.parent_provider,
+		parent_kind = excluded.parent_kind,
+		parent_id = excluded.parent_id,
+		state = excluded.state,
+		provider_status = excluded.provider_status,
+		currency = excluded.currency,
+		amount = excluded.amount,
+		authorized = excluded.authorized,
+		captured = excluded.captured,
+		refunded = excluded.refunded,
+		version = excluded.version,
+		created_at = excluded.created_at,
+		updated_at = excluded.updated_at`
+
+const putReceipt = `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES (?, ?, ?, ?)`
+
+const (
+	readHead  = `SELECT seq, hash FROM chain_head WHERE id = 1`
+	writeHead = `UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1`
+)
+
+const appendEntry = `INSERT INTO journal (` + journalColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
 	a, err := scanAggregate(t.queryRow(ctx,
 		`SELECT `+aggregateColumns+` FROM aggregates WHERE provider = ? AND kind = ? AND id = ?`,
@@ -82,25 +119,10 @@ func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (stora
 }
 
 func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
-	_, err := t.exec(ctx, `INSERT INTO aggregates (`+aggregateColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (provider, kind, id) DO UPDATE SET
-			merchant_reference = excluded.merchant_reference,
-			parent_provider = excluded.parent_provider,
-			parent_kind = excluded.parent_kind,
-			parent_id = excluded.parent_id,
-			state = excluded.state,
-			provider_status = excluded.provider_status,
-			currency = excluded.currency,
-			amount = excluded.amount,
-			authorized = excluded.authorized,
-			captured = excluded.captured,
-			refunded = excluded.refunded,
-			version = excluded.version,
-			created_at = excluded.created_at,
-			updated_at = excluded.updated_at`,
-		aggregateArgs(&a)...)
-	return classify(fmt.Sprintf("put aggregate %v", a.Key), err)
+	if _, err := t.exec(ctx, putAggregate, aggregateArgs(&a)...); err != nil {
+		return classify(fmt.Sprintf("put aggregate %v", a.Key), err)
+	}
+	return nil
 }
 
 func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.Receipt, error) {
@@ -117,10 +139,10 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 // PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
 // receipt for the same key a constraint error.
 func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
-	_, err := t.exec(ctx,
-		`INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES (?, ?, ?, ?)`,
-		provider, dedupeKey, r.Seq, r.BodySHA256)
-	return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
+	if _, err := t.exec(ctx, putReceipt, provider, dedupeKey, r.Seq, r.BodySHA256); err != nil {
+		return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
+	}
+	return nil
 }
 
 // Append reads the chain head, links e to it, inserts e and moves the head,
@@ -133,7 +155,7 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	// The head is read once per transaction and written back once, at
 	// commit (flushHead): the only writer is this transaction.
 	if !t.headRead {
-		if err := t.queryRow(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1`).
+		if err := t.queryRow(ctx, readHead).
 			Scan(&t.head.Seq, &t.head.Hash); err != nil {
 			return classify("append: read chain head", err)
 		}
@@ -144,8 +166,7 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	n.Seq = head.Seq + 1
 	n.PrevHash = head.Hash
 	n.Hash = storage.EntryHash(&n, n.PrevHash)
-	_, err = t.exec(ctx, `INSERT INTO journal (`+journalColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, appendEntry,
 		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
 		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
 		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
@@ -164,8 +185,7 @@ func (t *tx) flushHead(ctx context.Context) error {
 	if !t.headMoved {
 		return nil
 	}
-	if _, err := t.exec(ctx, `UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1`,
-		t.head.Seq, t.head.Hash); err != nil {
+	if _, err := t.exec(ctx, writeHead, t.head.Seq, t.head.Hash); err != nil {
 		return classify("append: move chain head", err)
 	}
 	return nil

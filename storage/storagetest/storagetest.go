@@ -53,6 +53,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"AggregateNotFound", testAggregateNotFound},
 		{"AggregatesByReference", testAggregatesByReference},
 		{"Children", testChildren},
+		{"AggregateView", testAggregateView},
+		{"AggregateViewIsOneSnapshot", testAggregateViewIsOneSnapshot},
 		{"ListAggregates", testListAggregates},
 		{"Receipts", testReceipts},
 		{"DuplicateReceiptRejected", testDuplicateReceipt},

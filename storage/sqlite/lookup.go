@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+
+	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/lookup"
+)
+
+// Lookup reads a batch's receipts in one statement and its aggregates with
+// their held markers in another (per lookupChunk keys), instead of two or
+// three statements per event: each key is a search of a primary key or of
+// deferred_by_aggregate, far cheaper than a trip of its own through
+// database/sql and cgo, and only what exists comes back. Like LockAggregate
+// it is a plain read: the transaction already holds SQLite's write lock.
+func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregates []storage.AggregateKey) (storage.Lookups, error) {
+	l := lookup.New()
+	err := inChunks(receipts, func(keys []storage.ReceiptKey) error {
+		args := make([]any, 0, 2*lookupSize(len(keys)))
+		for _, k := range padded(keys) {
+			args = append(args, k.Provider, k.DedupeKey)
+		}
+		rows, err := t.query(ctx, receiptLookups[lookupSize(len(keys))], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return lookup.Receipts(rows, l)
+	})
+	if err != nil {
+		return storage.Lookups{}, classify("lookup receipts", err)
+	}
+	err = inChunks(aggregates, func(keys []storage.AggregateKey) error {
+		args := make([]any, 0, 3*lookupSize(len(keys)))
+		for _, k := range padded(keys) {
+			args = append(args, k.Provider, k.Kind, k.ID)
+		}
+		rows, err := t.query(ctx, aggregateLookups[lookupSize(len(keys))], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return lookup.Aggregates(rows, scanLookupAggregate, l)
+	})
+	if err != nil {
+		return storage.Lookups{}, classify("lookup aggregates", err)
+	}
+	return l, nil
+}
+
+func scanLookupAggregate(rows lookup.Rows) (storage.Aggregate, error) { return scanAggregate(rows) }
+
+// lookupChunk bounds the keys of one statement, well under SQLite's limit
+// of 32 766 parameters. A statement takes a power-of-two number of keys,
+// the last one repeated to fill it (a repeat finds the same rows again),
+// so that a few statements, prepared once, serve every batch size.
+const lookupChunk = 512
+
+func lookupSize(n int) int {
+	size := 1
+	for size < n {
+		size *= 2
+	}
+	return size
+}
+
+func padded[K any](keys []K) []K {
+	for len(keys) < lookupSize(len(keys)) {
+		keys = append(keys, keys[len(keys)-1])
+	}
+	return keys
+}
+
+func inChunks[K any](keys []K, fn func([]K) error) error {
+	for len(keys) > 0 {
+		n := min(len(keys), lookupChunk)
+		// The chunk gets its own backing array: padded appends to it.
+		if err := fn(append([]K(nil), keys[:n]...)); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// receiptLookups and aggregateLookups hold the statements by key count.
+// The keys are a table of VALUES joined to the indexes; CROSS JOIN keeps
+// SQLite from scanning the big table instead (it does for row-value IN).
+// An aggregate row comes with exists = TRUE; a key with events held comes
+// back as a second row with exists = FALSE and the rest zero.
+var receiptLookups, aggregateLookups = func() (map[int]string, map[int]string) {
+	rs, as := map[int]string{}, map[int]string{}
+	for n := 1; n <= lookupChunk; n *= 2 {
+		rs[n] = `WITH k(provider, dedupe_key) AS (VALUES ` + placeholders(n, 2) + `)
+			SELECT r.provider, r.dedupe_key, r.seq, r.body_sha256
+			FROM k CROSS JOIN receipts r ON r.provider = k.provider AND r.dedupe_key = k.dedupe_key`
+		as[n] = `WITH k(provider, kind, id) AS (VALUES ` + placeholders(n, 3) + `)
+			SELECT TRUE, ` + prefixed("a.", aggregateColumns) + `
+			FROM k CROSS JOIN aggregates a ON a.provider = k.provider AND a.kind = k.kind AND a.id = k.id
+			UNION ALL
+			SELECT FALSE, k.provider, k.kind, k.id, '', '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, 0
+			FROM k WHERE EXISTS (SELECT 1 FROM deferred d
+				WHERE d.provider = k.provider AND d.kind = k.kind AND d.aggregate_id = k.id)`
+	}
+	return rs, as
+}()
+
+// placeholders is n rows of width parameters: (?, ?), (?, ?), ...
+func placeholders(n, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// prefixed qualifies every column of a column list.
+func prefixed(prefix, columns string) string {
+	fields := strings.Split(columns, ",")
+	for i, f := range fields {
+		fields[i] = prefix + strings.TrimSpace(f)
+	}
+	return strings.Join(fields, ", ")
+}
