@@ -124,6 +124,21 @@ type AggregateView struct {
 	Children []HeldAggregate
 }
 
+// ReceiptKey names a dedupe receipt.
+type ReceiptKey struct {
+	Provider, DedupeKey string
+}
+
+// Lookups is what Tx.Lookup found; what it did not find is absent from
+// its maps.
+type Lookups struct {
+	Receipts   map[ReceiptKey]Receipt
+	Aggregates map[AggregateKey]Aggregate
+	// Held has the keys for which at least one event is held (Defer),
+	// whether or not the aggregate exists yet.
+	Held map[AggregateKey]bool
+}
+
 // ChainHead is the last journal entry's sequence and hash; an auditor who
 // holds it can later prove that nothing up to it was changed.
 type ChainHead struct {
@@ -157,6 +172,11 @@ type Tx interface {
 	// transaction (a row lock where the database has one), or ErrNotFound.
 	// Concurrent writers of the same aggregate are serialized by it.
 	LockAggregate(ctx context.Context, key AggregateKey) (Aggregate, error)
+	// Lookup answers at once, for many keys, what Receipt, LockAggregate
+	// and a non-empty DeferredFor would (what deciding a batch of events
+	// reads), and holds the aggregates it finds as LockAggregate does.
+	// Keys may repeat.
+	Lookup(ctx context.Context, receipts []ReceiptKey, aggregates []AggregateKey) (Lookups, error)
 	// PutAggregate inserts or replaces the aggregate.
 	PutAggregate(ctx context.Context, a Aggregate) error
 	// Receipt returns what was recorded for (provider, dedupeKey), or
