@@ -73,6 +73,18 @@
 // refuses to commit a transaction in which a statement failed even if fn
 // returned nil.
 //
+// # Round trips
+//
+// A round trip to the server costs more than the statements of one event,
+// so writes whose answer nothing waits for — Append, PutAggregate, Defer —
+// are held back and sent in one pipeline (a pgx batch) ahead of the next
+// statement that does wait (a read, PutReceipt, Undefer) or before
+// COMMIT, with the chain head update. Such a write that fails is reported
+// by the call that sent it, or by Update, and aborts the transaction as
+// any failed statement does. Lookup reads a whole batch's receipts,
+// aggregates and held markers in one round trip. An ingested event costs
+// one round trip (its receipt) instead of several.
+//
 // # Schema, search_path and migrations
 //
 // WithSchema puts the tables in a schema of their own: every pooled

@@ -32,8 +32,8 @@ const (
 			AND d.kind = k.kind COLLATE "C" AND d.aggregate_id = k.id COLLATE "C")`
 )
 
-// Lookup implements storage.Tx: two statements, sent together in one round
-// trip, whatever the number of keys. Keys with text PostgreSQL cannot hold
+// Lookup implements storage.Tx: two statements, in one round trip, whatever
+// the number of keys. Keys with text PostgreSQL cannot hold
 // name nothing stored and are left out.
 func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregates []storage.AggregateKey) (storage.Lookups, error) {
 	var rp, rd []string
@@ -48,20 +48,16 @@ func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregat
 			ap, ak, ai = append(ap, k.Provider), append(ak, k.Kind), append(ai, k.ID)
 		}
 	}
-	var b pgx.Batch
-	b.Queue(receiptLookup, rp, rd)
-	b.Queue(aggregateLookup, ap, ak, ai)
-	res := t.tx.SendBatch(ctx, &b)
 	l := lookup.New()
-	err := read(res, func(rows pgx.Rows) error { return lookup.Receipts(rows, l) })
-	if err == nil {
-		err = read(res, func(rows pgx.Rows) error { return lookup.Aggregates(rows, scanLookupAggregate, l) })
-	}
-	if cerr := res.Close(); err == nil {
-		err = cerr
-	}
+	err := t.send(ctx, statement{receiptLookup, []any{rp, rd}, func(res pgx.BatchResults) error {
+		return t.classify("lookup receipts", read(res, func(rows pgx.Rows) error { return lookup.Receipts(rows, l) }))
+	}}, statement{aggregateLookup, []any{ap, ak, ai}, func(res pgx.BatchResults) error {
+		return t.classify("lookup aggregates", read(res, func(rows pgx.Rows) error {
+			return lookup.Aggregates(rows, scanLookupAggregate, l)
+		}))
+	}})
 	if err != nil {
-		return storage.Lookups{}, t.classify("lookup", err)
+		return storage.Lookups{}, err
 	}
 	return l, nil
 }

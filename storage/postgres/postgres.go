@@ -273,10 +273,14 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 		return fmt.Errorf("postgres: a statement failed and fn went on: transaction rolled back: %w", t.failed)
 	}
 	if t.moved {
-		if _, err := pgTx.Exec(ctx, `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`,
+		// Sent with the last pending writes.
+		if err := t.queue("commit: move chain head", `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`,
 			t.head.Seq, t.head.Hash); err != nil {
-			return unavailable("commit: move chain head", err)
+			return err
 		}
+	}
+	if err := t.flush(ctx); err != nil {
+		return err
 	}
 	committed = true
 	if err := pgTx.Commit(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paystate/paystate/storage"
 )
@@ -22,7 +23,75 @@ type tx struct {
 	// failed is the first statement PostgreSQL refused. It aborts the
 	// transaction: every later statement fails, and so does Update.
 	failed error
+	// pending are writes whose answer nothing waits for (Append,
+	// PutAggregate, Defer): they are sent ahead of the next statement
+	// that does wait, or before COMMIT, in the same round trip. A round
+	// trip costs far more than the statements, and a batch of events
+	// would otherwise pay several per event. A pending write that fails
+	// is reported by the call that sent it, and fails Update.
+	pending []write
 }
+
+type write struct {
+	op, sql string
+	args    []any
+}
+
+// queue adds a write to pending; once a statement has failed, the
+// transaction is aborted and the write fails at once.
+func (t *tx) queue(op, sql string, args ...any) error {
+	if t.failed != nil {
+		return fmt.Errorf("postgres: %s: transaction already failed: %w", op, t.failed)
+	}
+	t.pending = append(t.pending, write{op, sql, args})
+	return nil
+}
+
+// statement is one that waits for its answer: read reads its results
+// (and classifies their errors).
+type statement struct {
+	sql  string
+	args []any
+	read func(pgx.BatchResults) error
+}
+
+// send sends the pending writes and then the statements in one round
+// trip. Errors of the pending writes are classified here.
+func (t *tx) send(ctx context.Context, stmts ...statement) error {
+	if len(t.pending) == 0 && len(stmts) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, w := range t.pending {
+		b.Queue(w.sql, w.args...)
+	}
+	for _, st := range stmts {
+		b.Queue(st.sql, st.args...)
+	}
+	pending := t.pending
+	t.pending = nil
+	res := t.tx.SendBatch(ctx, &b)
+	var err error
+	for _, w := range pending {
+		if _, werr := res.Exec(); werr != nil {
+			err = t.classify(w.op, werr)
+			break
+		}
+	}
+	for _, st := range stmts {
+		if err != nil {
+			break
+		}
+		err = st.read(res)
+	}
+	if cerr := res.Close(); err == nil && cerr != nil {
+		err = t.classify("send", cerr)
+	}
+	return err
+}
+
+// flush sends the pending writes; Update calls it before COMMIT.
+func (t *tx) flush(ctx context.Context) error { return t.send(ctx) }
 
 var _ storage.Tx = (*tx)(nil)
 
@@ -56,11 +125,15 @@ func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (stora
 	if !validKey(key) { // no such row can exist
 		return storage.Aggregate{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
-	a, err := scanAggregate(t.tx.QueryRow(ctx,
-		`SELECT `+aggregateColumns+` FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3 FOR UPDATE`,
-		key.Provider, key.Kind, key.ID))
+	var a storage.Aggregate
+	err := t.send(ctx, statement{`SELECT ` + aggregateColumns + ` FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3 FOR UPDATE`,
+		[]any{key.Provider, key.Kind, key.ID}, func(res pgx.BatchResults) error {
+			var err error
+			a, err = scanAggregate(res.QueryRow())
+			return t.classify(op, err)
+		}})
 	if err != nil {
-		return storage.Aggregate{}, t.classify(op, err)
+		return storage.Aggregate{}, err
 	}
 	return a, nil
 }
@@ -70,7 +143,7 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 	if err := checkAggregate(op, &a); err != nil {
 		return err
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO aggregates (`+aggregateColumns+`)
+	return t.queue(op, `INSERT INTO aggregates (`+aggregateColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (provider, kind, id) DO UPDATE SET
 			merchant_reference = excluded.merchant_reference,
@@ -88,7 +161,6 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 			created_at = excluded.created_at,
 			updated_at = excluded.updated_at`,
 		aggregateArgs(&a)...)
-	return t.classify(op, err)
 }
 
 func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.Receipt, error) {
@@ -97,11 +169,12 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 		return storage.Receipt{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
 	var r storage.Receipt
-	err := t.tx.QueryRow(ctx,
-		`SELECT seq, body_sha256 FROM receipts WHERE provider = $1 AND dedupe_key = $2`,
-		provider, dedupeKey).Scan(&r.Seq, &r.BodySHA256)
+	err := t.send(ctx, statement{`SELECT seq, body_sha256 FROM receipts WHERE provider = $1 AND dedupe_key = $2`,
+		[]any{provider, dedupeKey}, func(res pgx.BatchResults) error {
+			return t.classify(op, res.QueryRow().Scan(&r.Seq, &r.BodySHA256))
+		}})
 	if err != nil {
-		return storage.Receipt{}, t.classify(op, err)
+		return storage.Receipt{}, err
 	}
 	return r, nil
 }
@@ -115,10 +188,11 @@ func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r stora
 		field{"body sha256", r.BodySHA256}); err != nil {
 		return err
 	}
-	_, err := t.tx.Exec(ctx,
-		`INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
-		provider, dedupeKey, r.Seq, r.BodySHA256)
-	return t.classify(op, err)
+	return t.send(ctx, statement{`INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
+		[]any{provider, dedupeKey, r.Seq, r.BodySHA256}, func(res pgx.BatchResults) error {
+			_, err := res.Exec()
+			return t.classify(op, err)
+		}})
 }
 
 // Append links e to the head this transaction holds locked, inserts it and
@@ -133,14 +207,14 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 		return err
 	}
 	n.Hash = storage.EntryHash(&n, n.PrevHash)
-	_, err := t.tx.Exec(ctx, `INSERT INTO journal (`+journalColumns+`)
+	err := t.queue(op, `INSERT INTO journal (`+journalColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
 		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
 		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skippedArg(n.Skipped),
 		n.Actor, n.PrevHash, n.Hash)
 	if err != nil {
-		return t.classify(op, err)
+		return err
 	}
 	t.head = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}
 	t.moved = true
@@ -153,11 +227,10 @@ func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
 	if err := checkDeferred(op, &d); err != nil {
 		return err
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO deferred (`+deferredColumns+`)
+	return t.queue(op, `INSERT INTO deferred (`+deferredColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
 		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
-	return t.classify(op, err)
 }
 
 func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]storage.DeferredEvent, error) {
@@ -165,19 +238,28 @@ func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]stora
 	if !validKey(key) {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(ctx, `SELECT `+deferredColumns+` FROM deferred
+	var out []storage.DeferredEvent
+	err := t.send(ctx, statement{`SELECT ` + deferredColumns + ` FROM deferred
 		WHERE provider = $1 AND kind = $2 AND aggregate_id = $3 ORDER BY seq`,
-		key.Provider, key.Kind, key.ID)
-	out, err := collect(rows, err, scanDeferred)
-	return out, t.classify(op, err)
+		[]any{key.Provider, key.Kind, key.ID}, func(res pgx.BatchResults) error {
+			rows, err := res.Query()
+			out, err = collect(rows, err, scanDeferred)
+			return t.classify(op, err)
+		}})
+	return out, err
 }
 
 // Undefer deletes the held event; one that is not held is ErrNotFound.
 func (t *tx) Undefer(ctx context.Context, seq int64) error {
 	op := fmt.Sprintf("undefer %d", seq)
-	tag, err := t.tx.Exec(ctx, `DELETE FROM deferred WHERE seq = $1`, seq)
-	if err != nil {
+	var tag pgconn.CommandTag
+	err := t.send(ctx, statement{`DELETE FROM deferred WHERE seq = $1`, []any{seq}, func(res pgx.BatchResults) error {
+		var err error
+		tag, err = res.Exec()
 		return t.classify(op, err)
+	}})
+	if err != nil {
+		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
