@@ -51,7 +51,12 @@ type benchOptions struct {
 	ReadFor  time.Duration `json:"read_duration_ns"`
 	Watchers int           `json:"watchers"`
 	Watched  int           `json:"watched_events"`
-	DataDir  string        `json:"-"`
+	Growth   sizesFlag     `json:"growth_sizes"`
+	// postgres is the DSN of the PostgreSQL scenario (it may hold a
+	// password: never written out); PostgreSQL says whether there was one.
+	postgres   string
+	PostgreSQL bool   `json:"postgresql"`
+	DataDir    string `json:"-"`
 }
 
 // benchRow is one line of the table (and of the JSON).
@@ -67,7 +72,14 @@ type benchRow struct {
 	P999ms   float64 `json:"p999_ms"`
 	CPUus    float64 `json:"cpu_us_per_op"`
 	Ratio    float64 `json:"ratio_to_baseline,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// BytesPerEvent: the database's size over its journal entries
+	// (growth).
+	BytesPerEvent float64 `json:"bytes_per_event,omitempty"`
+	// P99Growth: p99 over the same read's on the smallest store (growth).
+	P99Growth float64 `json:"p99_vs_smallest_store,omitempty"`
+	// Skipped: the scenario could not run here; Note says why.
+	Skipped bool   `json:"skipped,omitempty"`
+	Note    string `json:"note,omitempty"`
 }
 
 type benchReport struct {
@@ -96,6 +108,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.ReadFor, "read-for", 5*time.Second, "duration of each read run")
 	fs.IntVar(&o.Watchers, "watchers", 100, "concurrent watchers")
 	fs.IntVar(&o.Watched, "watched", 200, "webhooks whose delivery to every watcher is timed")
+	o.Growth = sizesFlag{10_000, 1_000_000}
+	fs.Var(&o.Growth, "growth", "orders in each store of the growth scenario, comma-separated (e.g. 10000,1000000,10000000)")
+	fs.StringVar(&o.postgres, "postgres", os.Getenv("PAYSTATE_TEST_POSTGRES_DSN"), "PostgreSQL DSN for the PostgreSQL ingest scenario (default $PAYSTATE_TEST_POSTGRES_DSN; none: skipped)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "directory for the bench's database (default: a temporary directory, removed)")
 	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
@@ -109,7 +124,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		// Tiny defaults; flags given explicitly still win.
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"webhooks": "1500", "rate": "500", "rate-for": "1s", "orders": "2000", "read-for": "300ms", "watchers": "10", "watched": "20"} {
+		for name, v := range map[string]string{"webhooks": "1500", "rate": "500", "rate-for": "1s", "orders": "2000", "read-for": "300ms", "watchers": "10", "watched": "20", "growth": "1000,5000"} {
 			if !set[name] {
 				if err := fs.Set(name, v); err != nil {
 					return err
@@ -117,6 +132,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	o.PostgreSQL = o.postgres != ""
 	if o.Conns < 1 || o.Webhooks < 1 || o.Rate < 1 || o.Orders < 1 || o.Watchers < 1 || o.Watched < 1 {
 		return errors.New("bench: --conns, --webhooks, --rate, --orders, --watchers and --watched must be positive")
 	}
@@ -195,10 +211,10 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 		return nil, err
 	}
 	step("ingest: no-op handler, %d connections", o.Conns)
-	base := closedLoop(ctx, noop.url, plan, o.Conns)
+	base := closedLoop(ctx, []string{noop.url}, plan, o.Conns)
 	noop.close()
 	step("ingest: paystate, %d connections", o.Conns)
-	real := closedLoop(ctx, srv.http, plan, o.Conns)
+	real := closedLoop(ctx, []string{srv.http}, plan, o.Conns)
 	rowBase := loadRow("ingest", fmt.Sprintf("no-op handler, %d conns", o.Conns), base, 0)
 	rep.Rows = append(rep.Rows, rowBase, loadRow("ingest", fmt.Sprintf("paystate SQLite FULL, %d conns", o.Conns), real, rowBase.PerSec))
 	n := max(1, int(float64(o.Rate)*o.RateFor.Seconds()))
@@ -209,10 +225,15 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 	}
 	fixed := fixedRate(ctx, srv.http, ratePlan[:n], o.Rate)
 	rep.Rows = append(rep.Rows, loadRow("ingest", fmt.Sprintf("paystate, fixed %d/s", o.Rate), fixed, 0))
+	rows, err := benchPostgres(ctx, cfg, dev, o, rowBase.PerSec, step)
+	rep.Rows = append(rep.Rows, rows...)
+	if err != nil {
+		return nil, err
+	}
 
 	// 2. Reads.
 	step("reads: gRPC and REST GetOrder over %d orders", o.Orders)
-	rows, err := benchReads(ctx, srv, o)
+	rows, err = benchReads(ctx, srv, o)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +257,13 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 		return nil, err
 	}
 	rep.Rows = append(rep.Rows, row)
+
+	// 5. Growth, on stores of its own.
+	rows, err = benchGrowth(ctx, cfg, dev, o, dir, step)
+	rep.Rows = append(rep.Rows, rows...)
+	if err != nil {
+		return nil, err
+	}
 	rep.LoadAvgs = append(rep.LoadAvgs, loadAvg())
 	return rep, nil
 }
@@ -271,6 +299,10 @@ func printBench(w io.Writer, rep *benchReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tvariant\tops\tfailed\tops/s\tp50 ms\tp99 ms\tp99.9 ms\tCPU µs/op\t× baseline\t")
 	for _, r := range rep.Rows {
+		if r.Skipped {
+			fmt.Fprintf(tw, "%s\t%s\tskipped\t\t\t\t\t\t\t\t\n", r.Scenario, r.Variant)
+			continue
+		}
 		ratio := ""
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", r.Ratio)

@@ -249,8 +249,9 @@ func benchClient(conns int) *http.Client {
 }
 
 // closedLoop posts every webhook of plan over conns connections, each
-// posting its next webhook as soon as the previous one is answered.
-func closedLoop(ctx context.Context, base string, plan []benchHook, conns int) loadResult {
+// posting its next webhook as soon as the previous one is answered. With
+// several servers (replicas), post i goes to bases[i % len(bases)].
+func closedLoop(ctx context.Context, bases []string, plan []benchHook, conns int) loadResult {
 	c := benchClient(conns)
 	defer c.CloseIdleConnections()
 	lat := make([]time.Duration, len(plan))
@@ -268,7 +269,7 @@ func closedLoop(ctx context.Context, base string, plan []benchHook, conns int) l
 					return
 				}
 				t0 := time.Now()
-				ok, msg := post(ctx, c, base, plan[i])
+				ok, msg := post(ctx, c, bases[i%len(bases)], plan[i])
 				lat[i], okFlags[i] = time.Since(t0), ok
 				if !ok {
 					firstErr.CompareAndSwap(nil, msg)

@@ -19,21 +19,70 @@ func TestBenchQuickPlumbing(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout bytes.Buffer
 	require.NoError(t, bench(t.Context(), []string{"--quick", "--webhooks", "200", "--rate", "200", "--rate-for", "250ms",
-		"--orders", "50", "--read-for", "50ms", "--watchers", "3", "--watched", "3", "--data-dir", t.TempDir(), "--json", out}, &stdout))
+		"--orders", "50", "--read-for", "50ms", "--watchers", "3", "--watched", "3", "--growth", "300,100",
+		"--data-dir", t.TempDir(), "--json", out}, &stdout))
 	raw, err := os.ReadFile(out)
 	require.NoError(t, err)
 	var rep benchReport
 	require.NoError(t, json.Unmarshal(raw, &rep))
 	seen := map[string]int{}
+	var rebuild benchRow
+	var growthCompared, sized int
 	for _, r := range rep.Rows {
 		seen[r.Scenario]++
 		require.Zero(t, r.Failed, "%s, %s: %s", r.Scenario, r.Variant, r.Note)
+		if r.Skipped {
+			require.Contains(t, r.Note, "PAYSTATE_TEST_POSTGRES_DSN")
+			continue
+		}
 		require.Positive(t, r.Ops, "%s, %s", r.Scenario, r.Variant)
+		if r.Scenario == "rebuild" {
+			rebuild = r
+		}
+		if r.P99Growth > 0 {
+			require.Contains(t, r.Variant, ", 300 orders")
+			growthCompared++
+		}
+		if r.BytesPerEvent > 0 {
+			sized++
+		}
 	}
-	require.Equal(t, map[string]int{"preload": 1, "ingest": 3, "read gRPC": 6, "read REST": 2, "watch": 1, "rebuild": 1}, seen)
-	last := rep.Rows[len(rep.Rows)-1]
-	require.Contains(t, last.Note, " 0 mismatches")
+	// PostgreSQL: two rows (1 and 2 replicas) with a DSN, one skipped row
+	// without.
+	ingest := 4
+	if os.Getenv("PAYSTATE_TEST_POSTGRES_DSN") != "" {
+		ingest = 5
+	}
+	require.Equal(t, map[string]int{"preload": 1, "ingest": ingest, "read gRPC": 6, "read REST": 2, "watch": 1, "rebuild": 1, "growth": 10}, seen)
+	require.Contains(t, rebuild.Note, " 0 mismatches")
+	require.Equal(t, 3, growthCompared, "every read of the larger store compared with the smaller's")
+	require.Equal(t, 2, sized, "one size per store")
 	require.Contains(t, stdout.String(), "× baseline")
+}
+
+// Without a DSN the PostgreSQL scenario says so in the table instead of
+// failing or vanishing.
+func TestBenchPostgresSkippedWithoutDSN(t *testing.T) {
+	rows, err := benchPostgres(t.Context(), config.Config{}, nil, benchOptions{}, 0, func(string, ...any) {})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.True(t, rows[0].Skipped)
+	var out bytes.Buffer
+	printBench(&out, &benchReport{Rows: rows})
+	require.Contains(t, out.String(), "skipped")
+	require.Contains(t, out.String(), "no --postgres DSN")
+}
+
+func TestBenchSizesFlag(t *testing.T) {
+	var s sizesFlag
+	require.NoError(t, s.Set("10000, 1000000,10000000"))
+	require.Equal(t, sizesFlag{10000, 1000000, 10000000}, s)
+	require.Equal(t, "10000,1000000,10000000", s.String())
+	require.Error(t, s.Set("10k"))
+	require.Error(t, s.Set("0"))
+	require.Error(t, s.Set("100000000"), "ids have eight digits")
+	require.Equal(t, "10 000 000", thousands(10000000))
+	require.Equal(t, "999", thousands(999))
 }
 
 // The ingest plan holds legal sequences of several providers, with exact

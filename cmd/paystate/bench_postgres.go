@@ -1,0 +1,176 @@
+package main
+
+// The ingest scenario against PostgreSQL, with one paystate and with two
+// on the same database (replicas behind a load balancer: the load
+// generator spreads its posts over them).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paystate/paystate/config"
+)
+
+// benchPostgres runs the ingest scenario against the database of o.Postgres
+// with 1 and 2 replicas, each on a fresh schema that is dropped afterwards.
+func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, baseline float64, step func(string, ...any)) ([]benchRow, error) {
+	if o.postgres == "" {
+		return []benchRow{{Scenario: "ingest", Variant: "paystate PostgreSQL, 1 and 2 replicas", Skipped: true,
+			Note: "skipped: no --postgres DSN, and PAYSTATE_TEST_POSTGRES_DSN is not set"}}, nil
+	}
+	var rows []benchRow
+	for _, replicas := range []int{1, 2} {
+		// A plan signed just before it is posted: PayEngine's signatures
+		// are good for 300 s.
+		step("preparing %d signed webhooks", o.Webhooks)
+		plan, err := ingestPlan(dev, fmt.Sprintf("pg%d", replicas), o.Webhooks, 1)
+		if err != nil {
+			return rows, err
+		}
+		step("ingest: paystate PostgreSQL, %d replica(s), %d connections", replicas, o.Conns)
+		row, err := pgIngest(ctx, cfg, dev, o, plan, replicas, baseline)
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, row)
+	}
+	if one := rows[0].PerSec; one > 0 {
+		rows[1].Note = strings.TrimPrefix(rows[1].Note+"; ", "; ") + fmt.Sprintf("2 replicas / 1 replica: %.2f× the events a second", rows[1].PerSec/one)
+	}
+	return rows, nil
+}
+
+func pgIngest(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, plan []benchHook, replicas int, baseline float64) (row benchRow, err error) {
+	schema := fmt.Sprintf("paystate_bench_%d", time.Now().UnixNano())
+	defer func() { err = errors.Join(err, dropSchema(o.postgres, schema)) }()
+	// The servers' connections carry the schema's name, so that their
+	// backends can be told from anyone else's.
+	pcfg := cfg
+	pcfg.Store, pcfg.StoreSchema = withApplicationName(o.postgres, schema), schema
+	var bases []string
+	for range replicas {
+		srv, err := startBenchServer(ctx, pcfg, dev)
+		if err != nil {
+			return row, err
+		}
+		defer srv.close()
+		bases = append(bases, srv.http)
+	}
+	pg0, measured := pgBackendCPU(ctx, o.postgres, schema)
+	r := closedLoop(ctx, bases, plan, o.Conns)
+	pg1, measured1 := pgBackendCPU(ctx, o.postgres, schema)
+	var pgCPU time.Duration
+	if measured && measured1 {
+		pgCPU = pg1 - pg0
+		r.cpu += pgCPU
+	}
+	noun := "replica"
+	if replicas > 1 {
+		noun = "replicas"
+	}
+	row = loadRow("ingest", fmt.Sprintf("paystate PostgreSQL, %d %s, %d conns", replicas, noun, o.Conns), r, baseline)
+	note := "CPU: this process only (PostgreSQL is not on this machine, or its processes are not readable)"
+	if measured && measured1 && r.ok > 0 {
+		note = fmt.Sprintf("CPU includes the PostgreSQL backends serving paystate (%.0f µs/op of it; the server's background processes are not counted)",
+			float64(pgCPU.Microseconds())/float64(r.ok))
+	}
+	row.Note = strings.TrimPrefix(row.Note+"; ", "; ") + note
+	return row, nil
+}
+
+// withApplicationName sets application_name in a URL or key=value DSN.
+func withApplicationName(dsn, name string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("application_name", name)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " application_name=" + name
+}
+
+func dropSchema(dsn, schema string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("bench: dropping schema %s: %w", schema, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return err
+}
+
+// pgBackendCPU is the CPU time so far of the PostgreSQL backends whose
+// connections are named app, read from /proc; ok is false when the
+// server is not on this machine or that cannot be read.
+func pgBackendCPU(ctx context.Context, dsn, app string) (cpu time.Duration, ok bool) {
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil || !localHost(pc.Host) {
+		return 0, false
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc)
+	if err != nil {
+		return 0, false
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+	if err != nil {
+		return 0, false
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil || len(pids) == 0 {
+		return 0, false
+	}
+	for _, pid := range pids {
+		t, err := procCPU(int(pid))
+		if err != nil {
+			return 0, false
+		}
+		cpu += t
+	}
+	return cpu, true
+}
+
+func localHost(host string) bool {
+	if strings.HasPrefix(host, "/") || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// procCPU is a process's user plus system time from /proc/PID/stat, whose
+// figures are in the kernel's USER_HZ of 100 a second.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces and parentheses:
+	// count fields after the last ')'. utime and stime are fields 14 and
+	// 15 of the line.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100), nil
+}
