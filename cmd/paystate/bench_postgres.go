@@ -23,9 +23,14 @@ import (
 // benchPostgres runs the ingest scenario against the database of o.Postgres
 // with 1 and 2 replicas, each on a fresh schema that is dropped afterwards.
 func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, baseline float64, step func(string, ...any)) ([]benchRow, error) {
+	skipped := func(why string) []benchRow {
+		return []benchRow{{Scenario: "ingest", Variant: "paystate PostgreSQL, 1 and 2 replicas", Skipped: true, Note: "skipped: " + why}}
+	}
 	if o.postgres == "" {
-		return []benchRow{{Scenario: "ingest", Variant: "paystate PostgreSQL, 1 and 2 replicas", Skipped: true,
-			Note: "skipped: no --postgres DSN, and PAYSTATE_TEST_POSTGRES_DSN is not set"}}, nil
+		return skipped("no --postgres DSN, and PAYSTATE_TEST_POSTGRES_DSN is not set"), nil
+	}
+	if err := pingPostgres(ctx, o.postgres); err != nil {
+		return skipped("PostgreSQL did not answer: " + truncate(err.Error(), 200)), nil
 	}
 	var rows []benchRow
 	for _, replicas := range []int{1, 2} {
@@ -96,6 +101,16 @@ func withApplicationName(dsn, name string) string {
 		return u.String()
 	}
 	return dsn + " application_name=" + name
+}
+
+func pingPostgres(ctx context.Context, dsn string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	return errors.Join(conn.Ping(ctx), conn.Close(ctx))
 }
 
 func dropSchema(dsn, schema string) error {
