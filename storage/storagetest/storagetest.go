@@ -72,6 +72,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"TxReadsItsOwnWrites", testTxReadsOwnWrites},
 		{"ReadsDoNotWaitForWriter", testReadsDoNotWaitForWriter},
 		{"Deferred", testDeferred},
+		{"Lookup", testLookup},
+		{"LookupManyKeys", testLookupManyKeys},
 		{"ConcurrentWriters", testConcurrentWriters},
 	}
 	for _, tc := range tests {
