@@ -155,6 +155,13 @@ func (t *faultyTx) LockAggregate(ctx context.Context, key storage.AggregateKey) 
 	return t.Tx.LockAggregate(ctx, key)
 }
 
+func (t *faultyTx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregates []storage.AggregateKey) (storage.Lookups, error) {
+	if err := t.fault("Lookup"); err != nil {
+		return storage.Lookups{}, err
+	}
+	return t.Tx.Lookup(ctx, receipts, aggregates)
+}
+
 func (t *faultyTx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 	if err := t.fault("PutAggregate"); err != nil {
 		return err
