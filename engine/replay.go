@@ -1,8 +1,15 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	sm "github.com/paystate/paystate/statemachine"
@@ -16,18 +23,78 @@ type Mismatch struct {
 	Detail string
 }
 
+// replayPage is how many journal entries one read returns.
+const replayPage = 1000
+
 // Replay rebuilds every aggregate from the journal alone by running each
 // applied entry's event through the machines again. It reports where the
-// machines no longer agree with what the journal says happened.
+// machines no longer agree with what the journal says happened, in
+// journal order.
+//
+// An aggregate's decisions depend on its previous state, so its entries
+// are decided in order, but aggregates are independent of each other: one
+// worker per core decides the aggregates whose key hashes to it, each in
+// journal order, while readers fetch the pages ahead of them.
 func Replay(ctx context.Context, r storage.Reader, machines *sm.Registry) (map[storage.AggregateKey]storage.Aggregate, []Mismatch, error) {
-	aggs := map[storage.AggregateKey]storage.Aggregate{}
-	var bad []Mismatch
-	err := eachEntry(ctx, r, nil, func(e storage.JournalEntry) bool {
-		if m := replayEntry(aggs, machines, e); m != nil {
-			bad = append(bad, *m)
+	// Reading a page (mostly inside the database driver) costs about twice
+	// what deciding it does, so one reader would leave the workers
+	// waiting; two leave the rest of a store's read pool to everyone else.
+	return replay(ctx, r, machines, replayShape{workers: runtime.GOMAXPROCS(0), readers: 2, page: replayPage})
+}
+
+// replayShape is how a replay spreads its work.
+type replayShape struct {
+	workers int // deciding goroutines
+	readers int // journal pages read at once
+	page    int // entries per read
+}
+
+func replay(ctx context.Context, r storage.Reader, machines *sm.Registry, shape replayShape) (map[storage.AggregateKey]storage.Aggregate, []Mismatch, error) {
+	workers := shape.workers
+	seed := maphash.MakeSeed()
+	shards := make([]*replayer, workers)
+	pages := make([]chan []storage.JournalEntry, workers)
+	var wg sync.WaitGroup
+	for i := range shards {
+		shards[i] = newReplayer(machines)
+		// A few pages of slack let the readers run ahead of a worker that
+		// drew a busier share.
+		pages[i] = make(chan []storage.JournalEntry, 4)
+		wg.Go(func() {
+			for page := range pages[i] {
+				for j := range page {
+					e := &page[j]
+					if workers == 1 || int(maphash.String(seed, e.Key.ID)%uint64(workers)) == i {
+						shards[i].apply(e)
+					}
+				}
+			}
+		})
+	}
+	err := readPages(ctx, r, shape, func(page []storage.JournalEntry) {
+		for _, ch := range pages {
+			ch <- page
 		}
-		return true
 	})
+	for _, ch := range pages {
+		close(ch)
+	}
+	wg.Wait()
+
+	if workers == 1 {
+		return shards[0].aggs, shards[0].bad, err
+	}
+	n := 0
+	for _, s := range shards {
+		n += len(s.aggs)
+	}
+	aggs := make(map[storage.AggregateKey]storage.Aggregate, n)
+	var bad []Mismatch
+	for _, s := range shards {
+		maps.Copy(aggs, s.aggs)
+		bad = append(bad, s.bad...)
+	}
+	slices.SortFunc(bad, func(a, b Mismatch) int { return cmp.Compare(a.Seq, b.Seq) })
 	return aggs, bad, err
 }
 
@@ -35,81 +102,201 @@ func Replay(ctx context.Context, r storage.Reader, machines *sm.Registry) (map[s
 // entries received up to then. ok is false when nothing had been applied
 // to it by then.
 func StateAt(ctx context.Context, r storage.Reader, machines *sm.Registry, key storage.AggregateKey, at time.Time) (agg storage.Aggregate, ok bool, err error) {
-	aggs := map[storage.AggregateKey]storage.Aggregate{}
-	var bad *Mismatch
-	err = eachEntry(ctx, r, &key, func(e storage.JournalEntry) bool {
-		if e.ReceivedAt.After(at) {
-			return false
+	rp := newReplayer(machines)
+	err = eachPage(ctx, r, &key, 0, replayPage, func(page []storage.JournalEntry) bool {
+		for i := range page {
+			if page[i].ReceivedAt.After(at) || !rp.apply(&page[i]) {
+				return false
+			}
 		}
-		bad = replayEntry(aggs, machines, e)
-		return bad == nil
+		return true
 	})
-	if err == nil && bad != nil {
-		err = fmt.Errorf("engine: journal entry %d no longer replays: %s", bad.Seq, bad.Detail)
+	if err == nil && len(rp.bad) > 0 {
+		err = fmt.Errorf("engine: journal entry %d no longer replays: %s", rp.bad[0].Seq, rp.bad[0].Detail)
 	}
-	agg, ok = aggs[key]
+	agg, ok = rp.aggs[key]
 	return agg, ok, err
 }
 
-// eachEntry calls fn for the journal (of key, or all) in order until fn
-// returns false.
-func eachEntry(ctx context.Context, r storage.Reader, key *storage.AggregateKey, fn func(storage.JournalEntry) bool) error {
-	const page = 1000
-	for after := int64(0); ; {
-		entries, err := r.Journal(ctx, key, after, page)
+// readPages calls fn with every page of the whole journal, in order.
+// Up to the head read at the start, shape.readers goroutines each read
+// every readers-th page, page k being the entries after k*shape.page up to
+// the next page's start (sequences are gap-free, but a gap would only
+// make a page shorter); fn gets them back in order. Entries appended since are
+// then read one page after the other.
+func readPages(ctx context.Context, r storage.Reader, shape replayShape, fn func([]storage.JournalEntry)) error {
+	head, err := r.Head(ctx)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		page []storage.JournalEntry
+		err  error
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	size, readers := int64(shape.page), int64(shape.readers)
+	pages := (head.Seq + size - 1) / size
+	out := make([]chan result, readers)
+	for i := range out {
+		out[i] = make(chan result, 2)
+		wg.Go(func() {
+			defer close(out[i])
+			for k := int64(i); k < pages; k += readers {
+				page, err := r.ReplayJournal(ctx, nil, k*size, shape.page)
+				end := min((k+1)*size, head.Seq)
+				for len(page) > 0 && page[len(page)-1].Seq > end {
+					page = page[:len(page)-1]
+				}
+				select {
+				case out[i] <- result{page, err}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	for k := range pages {
+		res, ok := <-out[k%readers]
+		if !ok {
+			return ctx.Err() // a reader gave up on a cancelled ctx
+		}
+		if res.err != nil {
+			return res.err
+		}
+		fn(res.page)
+	}
+	return eachPage(ctx, r, nil, head.Seq, shape.page, func(page []storage.JournalEntry) bool {
+		fn(page)
+		return true
+	})
+}
+
+// eachPage reads the journal (of key, or all) after after in order, a
+// page at a time, until fn returns false.
+func eachPage(ctx context.Context, r storage.Reader, key *storage.AggregateKey, after int64, size int, fn func([]storage.JournalEntry) bool) error {
+	for {
+		entries, err := r.ReplayJournal(ctx, key, after, size)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			after = e.Seq
-			if !fn(e) {
+		if len(entries) > 0 {
+			after = entries[len(entries)-1].Seq
+			if !fn(entries) {
 				return nil
 			}
 		}
-		if len(entries) < page {
+		if len(entries) < size {
 			return nil
 		}
 	}
 }
 
-// replayEntry applies one journal entry to aggs if it was applied.
-func replayEntry(aggs map[storage.AggregateKey]storage.Aggregate, machines *sm.Registry, e storage.JournalEntry) *Mismatch {
+// replayer decides journal entries into the aggregates it holds.
+type replayer struct {
+	machines *sm.Registry
+	aggs     map[storage.AggregateKey]storage.Aggregate
+	bad      []Mismatch
+}
+
+func newReplayer(machines *sm.Registry) *replayer {
+	return &replayer{machines: machines, aggs: map[storage.AggregateKey]storage.Aggregate{}}
+}
+
+// apply applies one journal entry if it was applied, and reports false
+// when the machines no longer agree with it.
+func (rp *replayer) apply(e *storage.JournalEntry) bool {
 	if e.Verdict != string(sm.VerdictApplied) {
-		return nil
+		return true
 	}
 	p, err := decodePayload(e.Payload)
 	if err != nil {
-		return &Mismatch{e.Key, e.Seq, "payload unreadable: " + err.Error()}
+		rp.bad = append(rp.bad, Mismatch{e.Key, e.Seq, "payload unreadable: " + err.Error()})
+		return false
 	}
-	agg, exists := aggs[e.Key]
-	m := machines.Machine(e.Key.Provider, sm.Kind(e.Key.Kind))
-	dec := sm.Decide(m, snapshot(agg, exists), p.input(e.BodySHA256))
+	agg, exists := rp.aggs[e.Key]
+	m := rp.machines.Machine(e.Key.Provider, sm.Kind(e.Key.Kind))
+	// No body hash: a replayed event has no prior receipt, and Decide
+	// looks at the hash only to compare it with one.
+	dec := sm.Decide(m, snapshot(agg, exists), p.input(""))
 	if dec.Verdict != sm.VerdictApplied || string(dec.To) != e.StateAfter {
-		return &Mismatch{e.Key, e.Seq, fmt.Sprintf("journal says %s → %s, machine now says %s (%s)",
-			e.StateBefore, e.StateAfter, dec.Verdict, dec.Reason())}
+		rp.bad = append(rp.bad, Mismatch{e.Key, e.Seq, fmt.Sprintf("journal says %s → %s, machine now says %s (%s)",
+			e.StateBefore, e.StateAfter, dec.Verdict, dec.Reason())})
+		return false
 	}
-	aggs[e.Key] = advance(agg, exists, e.Key, p, dec, e.ReceivedAt)
-	return nil
+	rp.aggs[e.Key] = advance(agg, exists, e.Key, p, dec, e.ReceivedAt)
+	return true
 }
 
 // Verify replays the journal and compares every replayed aggregate with
-// the stored one.
+// the stored one: the replay's mismatches in journal order, then Compare's.
 func Verify(ctx context.Context, r storage.Reader, machines *sm.Registry) ([]Mismatch, error) {
 	aggs, bad, err := Replay(ctx, r, machines)
 	if err != nil {
 		return nil, err
 	}
-	for key, want := range aggs {
+	diffs, err := Compare(ctx, r, aggs)
+	if err != nil {
+		return nil, err
+	}
+	return append(bad, diffs...), nil
+}
+
+// Compare reports every aggregate of want that differs from the stored
+// one, ordered by key. It reads the stored aggregates in pages, in key
+// order: a point read per aggregate cost more than the replay itself.
+func Compare(ctx context.Context, r storage.Reader, want map[storage.AggregateKey]storage.Aggregate) ([]Mismatch, error) {
+	var bad []Mismatch
+	seen := 0
+	for after := (storage.AggregateKey{}); seen < len(want); {
+		page, err := r.ListAggregates(ctx, storage.AggregateFilter{}, after, replayPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, got := range page {
+			if w, ok := want[got.Key]; ok {
+				seen++
+				if d := diff(got, w); d != "" {
+					bad = append(bad, Mismatch{Key: got.Key, Detail: d})
+				}
+			}
+		}
+		if len(page) < replayPage {
+			break
+		}
+		after = page[len(page)-1].Key
+	}
+	if seen < len(want) {
+		// Some are not stored (or were stored after their page was read):
+		// read each one to say which and why.
+		bad = compareEach(ctx, r, want)
+	}
+	slices.SortFunc(bad, func(a, b Mismatch) int { return compareKeys(a.Key, b.Key) })
+	return bad, nil
+}
+
+func compareEach(ctx context.Context, r storage.Reader, want map[storage.AggregateKey]storage.Aggregate) []Mismatch {
+	var bad []Mismatch
+	for key, w := range want {
 		got, err := r.Aggregate(ctx, key)
 		if err != nil {
 			bad = append(bad, Mismatch{Key: key, Detail: "stored aggregate: " + err.Error()})
 			continue
 		}
-		if d := diff(got, want); d != "" {
+		if d := diff(got, w); d != "" {
 			bad = append(bad, Mismatch{Key: key, Detail: d})
 		}
 	}
-	return bad, nil
+	return bad
+}
+
+func compareKeys(a, b storage.AggregateKey) int {
+	return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID))
 }
 
 func diff(got, want storage.Aggregate) string {

@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/sqlite"
+)
+
+func replayTable(captureTo sm.State) sm.Table {
+	return sm.Table{
+		Provider: "acme",
+		Kind:     sm.KindPayment,
+		Transitions: []sm.Transition{
+			{Event: "AUTH", From: []sm.State{sm.StateNew}, To: sm.Authorized, Effect: sm.Authorize},
+			{Event: "CAPTURE", From: []sm.State{sm.Authorized}, To: captureTo, Effect: sm.Capture},
+			{Event: "REFUND", From: []sm.State{sm.Captured, sm.PartiallyRefunded}, To: sm.PartiallyRefunded, Effect: sm.Refund},
+			{Event: "VOID", From: []sm.State{sm.Authorized}, To: sm.Voided},
+		},
+		RecordOnly: []string{"NOTE"},
+	}
+}
+
+// replayJournal writes a journal of many aggregates through the engine:
+// applied, duplicate, rejected, record-only and deferred-then-resolved
+// entries, interleaved across aggregates.
+func replayJournal(t *testing.T) (storage.Store, *sm.Registry) {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "replay.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	reg, err := sm.NewRegistry(replayTable(sm.Captured))
+	require.NoError(t, err)
+	eng := New(store, reg, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	const orders = 60
+	send := func(i int, name string, amount int64) {
+		id := fmt.Sprintf("o%d", i)
+		ev := providers.Event{Provider: "acme", Kind: sm.KindPayment, AggregateID: id, Name: name, DedupeKey: id + "/" + name,
+			Amount: amount, HasAmount: amount > 0, Currency: "EUR", MerchantReference: "ref-" + id,
+			OccurredAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+		_, err := eng.Submit(t.Context(), Delivery{Provider: "acme", BodySHA256: ev.DedupeKey, Events: []providers.Event{ev}})
+		require.NoError(t, err)
+	}
+	for i := range orders {
+		if i%7 == 0 {
+			send(i, "CAPTURE", 0) // early: deferred, resolved by the AUTH
+		}
+		send(i, "AUTH", 1000)
+	}
+	for i := range orders {
+		send(i, "NOTE", 0)
+		switch {
+		case i%5 == 0:
+			send(i, "VOID", 0)
+		case i%7 != 0:
+			send(i, "CAPTURE", 600)
+			send(i, "CAPTURE", 600) // duplicate
+		}
+		send(i, "REFUND", 100) // rejected after a void
+	}
+	return store, reg
+}
+
+// shapes spread a replay of the small test journal over several workers
+// and readers, with pages small enough that each reader reads many.
+var shapes = []replayShape{{2, 2, 7}, {3, 2, 1000}, {8, 3, 1}, {2, 1, 50}}
+
+func TestReplayPartitionedMatchesOneWorker(t *testing.T) {
+	t.Parallel()
+	store, reg := replayJournal(t)
+	ctx := t.Context()
+
+	aggs, bad, err := replay(ctx, store, reg, replayShape{1, 1, 1000})
+	require.NoError(t, err)
+	require.Empty(t, bad)
+	require.Len(t, aggs, 60)
+	for _, shape := range shapes {
+		got, gotBad, err := replay(ctx, store, reg, shape)
+		require.NoError(t, err)
+		require.Empty(t, gotBad)
+		require.Equal(t, aggs, got, "%+v", shape)
+	}
+	diffs, err := Compare(ctx, store, aggs)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	changeStored(t, store, "o7", "o31", "o12")
+	diffs, err = Compare(ctx, store, aggs)
+	require.NoError(t, err)
+	require.Equal(t, []string{"o12", "o31", "o7"}, idsOf(diffs), "ordered by key")
+	for _, d := range diffs {
+		require.Contains(t, d.Detail, "stored {")
+	}
+
+	// Machines that now send CAPTURE elsewhere disagree with the journal
+	// at every capture, and so at every later entry of those payments.
+	changed, err := sm.NewRegistry(replayTable(sm.PartiallyCaptured))
+	require.NoError(t, err)
+	_, want, err := replay(ctx, store, changed, replayShape{1, 1, 1000})
+	require.NoError(t, err)
+	require.NotEmpty(t, want)
+	require.IsIncreasing(t, seqsOf(want))
+	for _, shape := range shapes {
+		_, got, err := replay(ctx, store, changed, shape)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "%+v", shape)
+	}
+}
+
+// appendingReader appends an entry for a new aggregate on its first
+// journal read, as live traffic would during a replay.
+type appendingReader struct {
+	storage.Store
+	t    *testing.T
+	id   string
+	once bool
+}
+
+func (r *appendingReader) ReplayJournal(ctx context.Context, key *storage.AggregateKey, after int64, limit int) ([]storage.JournalEntry, error) {
+	if !r.once {
+		r.once = true
+		appendApplied(r.t, r.Store, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: r.id}, authPayload())
+	}
+	return r.Store.ReplayJournal(ctx, key, after, limit)
+}
+
+func TestReplayReadsEntriesAppendedWhileItRuns(t *testing.T) {
+	t.Parallel()
+	store, reg := replayJournal(t)
+	for i, shape := range shapes {
+		late := fmt.Sprintf("late-%d", i)
+		aggs, bad, err := replay(t.Context(), &appendingReader{Store: store, t: t, id: late}, reg, shape)
+		require.NoError(t, err)
+		require.Empty(t, bad)
+		require.Contains(t, aggs, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: late})
+		head, err := store.Head(t.Context())
+		require.NoError(t, err)
+		require.Len(t, aggs, 61+i)
+		all, _, err := replay(t.Context(), store, reg, replayShape{1, 1, 1000})
+		require.NoError(t, err)
+		require.Equal(t, all, aggs, "%+v, head %d", shape, head.Seq)
+	}
+}
+
+func authPayload() []byte {
+	return newPayload(providers.Event{Name: "AUTH", Amount: 5, HasAmount: true, Currency: "EUR"}).encode()
+}
+
+// appendApplied appends applied AUTH entries for key, one per payload,
+// without storing the aggregate, and returns their sequences.
+func appendApplied(t *testing.T, store storage.Store, key storage.AggregateKey, payloads ...[]byte) []int64 {
+	t.Helper()
+	var seqs []int64
+	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+		seqs = seqs[:0]
+		for _, p := range payloads {
+			e := &storage.JournalEntry{Key: key, Event: "AUTH", Verdict: string(sm.VerdictApplied), StateBefore: "new",
+				StateAfter: "authorized", VersionAfter: 1, DedupeKey: fmt.Sprintf("direct-%d", time.Now().UnixNano()), BodySHA256: "x",
+				Payload: p, ReceivedAt: time.Unix(1, 0), Actor: ActorEngine}
+			if err := tx.Append(t.Context(), e); err != nil {
+				return err
+			}
+			seqs = append(seqs, e.Seq)
+		}
+		return nil
+	}))
+	return seqs
+}
+
+// changeStored moves the stored version of each payment on by one,
+// behind the journal's back.
+func changeStored(t *testing.T, store storage.Store, ids ...string) {
+	t.Helper()
+	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+		for _, id := range ids {
+			a, err := tx.LockAggregate(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: id})
+			if err != nil {
+				return err
+			}
+			a.Version++
+			if err := tx.PutAggregate(t.Context(), a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func idsOf(ms []Mismatch) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Key.ID)
+	}
+	return out
+}
+
+func seqsOf(ms []Mismatch) []int64 {
+	var out []int64
+	for _, m := range ms {
+		out = append(out, m.Seq)
+	}
+	return out
+}
+
+// TestReplayReportsUnreadablePayloadAndCompareMissing: an applied entry
+// whose payload no longer decodes is a mismatch, and an aggregate the
+// replay builds but the store does not hold is reported by Compare.
+func TestReplayReportsUnreadablePayloadAndCompareMissing(t *testing.T) {
+	t.Parallel()
+	store, reg := replayJournal(t)
+	ctx := t.Context()
+	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "never-stored"}
+	seqs := appendApplied(t, store, key, authPayload(), []byte(`{"name":`))
+	aggs, bad, err := Replay(ctx, store, reg)
+	require.NoError(t, err)
+	require.Len(t, bad, 1)
+	require.Equal(t, seqs[1], bad[0].Seq)
+	require.Contains(t, bad[0].Detail, "payload unreadable")
+
+	changeStored(t, store, "o2", "o10")
+	diffs, err := Compare(ctx, store, aggs)
+	require.NoError(t, err)
+	require.Equal(t, []string{"never-stored", "o10", "o2"}, idsOf(diffs), "ordered by key")
+	require.Contains(t, diffs[0].Detail, "stored aggregate:")
+	require.Contains(t, diffs[0].Detail, storage.ErrNotFound.Error())
+
+	all, err := Verify(ctx, store, reg)
+	require.NoError(t, err)
+	require.Equal(t, append(bad, diffs...), all)
+}
+
+// cancellingReader cancels the replay's context once it has read a page.
+type cancellingReader struct {
+	storage.Store
+	cancel context.CancelFunc
+}
+
+func (r *cancellingReader) ReplayJournal(ctx context.Context, key *storage.AggregateKey, after int64, limit int) ([]storage.JournalEntry, error) {
+	defer r.cancel()
+	return r.Store.ReplayJournal(ctx, key, after, limit)
+}
+
+func TestReplayStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
+	store, reg := replayJournal(t)
+	for _, shape := range shapes {
+		ctx, cancel := context.WithCancel(t.Context())
+		_, _, err := replay(ctx, &cancellingReader{Store: store, cancel: cancel}, reg, shape)
+		require.ErrorIs(t, err, context.Canceled, "%+v", shape)
+	}
+}
