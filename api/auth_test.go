@@ -19,17 +19,31 @@ import (
 func paystateMethods(t *testing.T) []string {
 	t.Helper()
 	var out []string
+	for _, m := range paystateMethodDescriptors(t) {
+		out = append(out, fullMethod(m))
+	}
+	return out
+}
+
+func paystateMethodDescriptors(t *testing.T) []protoreflect.MethodDescriptor {
+	t.Helper()
+	var out []protoreflect.MethodDescriptor
 	protoregistry.GlobalFiles.RangeFilesByPackage("paystate.v1", func(fd protoreflect.FileDescriptor) bool {
 		for i := 0; i < fd.Services().Len(); i++ {
 			svc := fd.Services().Get(i)
 			for j := 0; j < svc.Methods().Len(); j++ {
-				out = append(out, "/"+string(svc.FullName())+"/"+string(svc.Methods().Get(j).Name()))
+				out = append(out, svc.Methods().Get(j))
 			}
 		}
 		return true
 	})
 	require.NotEmpty(t, out)
 	return out
+}
+
+// fullMethod is m's name as gRPC and Policy spell it.
+func fullMethod(m protoreflect.MethodDescriptor) string {
+	return "/" + string(m.Parent().FullName()) + "/" + string(m.Name())
 }
 
 // TestEveryRPCHasAPolicy fails the build for an RPC nobody may call by

@@ -85,6 +85,12 @@ func hardSetup(t *testing.T, opts Options) *hardServer {
 	opts.Providers = map[string]providers.Provider{ngenius.Name: p}
 	opts.Log = hardQuiet
 	opts.Tokens = []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}, {Name: "other", Role: "admin", SHA256: HashToken(hardOther)}}
+	return serveLoopback(t, opts)
+}
+
+// serveLoopback runs a Server for opts on loopback until the test ends.
+func serveLoopback(t *testing.T, opts Options) *hardServer {
+	t.Helper()
 	srv := NewServer(opts)
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -63,6 +60,8 @@ type Server struct {
 	health  *health.Server
 	log     *slog.Logger
 	metrics *Metrics
+	// inProcess serves the REST gateway's unary routes.
+	inProcess inProcess
 }
 
 // Limits that bound what one client can make the server hold.
@@ -72,6 +71,12 @@ const (
 	maxConcurrentStreams = 256
 	shutdownGrace        = 20 * time.Second
 )
+
+// streamWorkers serve gRPC calls on goroutines that live on, so that a call
+// does not grow a fresh goroutine's stack again (the stack copies were a
+// third of GetOrder's CPU). Calls beyond them, or while Watch streams hold
+// them, get a goroutine each, as without workers.
+const streamWorkers = 64
 
 // NewServer builds the gRPC server; Serve starts both listeners.
 func NewServer(opts Options) *Server {
@@ -87,21 +92,31 @@ func NewServer(opts Options) *Server {
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
+	// Recovery first; then the request id (and the call's log line);
+	// metrics before authentication, so that refused calls count. The
+	// REST gateway's in-process routes run the same list.
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), auth.Unary, limiter.Unary}
 	s.grpc = grpc.NewServer(append(serverOpts,
-		// Recovery first; then the request id (and the call's log line);
-		// metrics before authentication, so that refused calls count.
-		grpc.ChainUnaryInterceptor(recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), auth.Unary, limiter.Unary),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), auth.Stream, limiter.Stream),
 		grpc.MaxRecvMsgSize(maxRecvMsg),
 		grpc.MaxSendMsgSize(maxSendMsg),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	)...)
-	pb.RegisterOrderServiceServer(s.grpc, &Orders{Store: opts.Store, Machines: opts.Machines, Log: log})
-	pb.RegisterAuditServiceServer(s.grpc, &Audit{Store: opts.Store, Log: log})
-	pb.RegisterAggregateServiceServer(s.grpc, &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log})
-	pb.RegisterMachineServiceServer(s.grpc, &Machines{Registry: opts.Machines})
+	s.inProcess = inProcess{
+		orders:       &Orders{Store: opts.Store, Machines: opts.Machines, Log: log},
+		audit:        &Audit{Store: opts.Store, Log: log},
+		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log},
+		machines:     &Machines{Registry: opts.Machines},
+		interceptors: unary,
+	}
+	pb.RegisterOrderServiceServer(s.grpc, s.inProcess.orders)
+	pb.RegisterAuditServiceServer(s.grpc, s.inProcess.audit)
+	pb.RegisterAggregateServiceServer(s.grpc, s.inProcess.aggregates)
+	pb.RegisterMachineServiceServer(s.grpc, s.inProcess.machines)
 	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Log: log})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -170,58 +185,6 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		return serveErr
 	}
 	return nil
-}
-
-// gateway serves REST by calling the gRPC listener over loopback, so that
-// the REST routes pass the same interceptors (authentication, roles,
-// recovery) as gRPC clients do, and server-streaming routes work.
-func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, *grpc.ClientConn, error) {
-	creds := insecure.NewCredentials()
-	if s.opts.TLS != nil {
-		// The loopback call trusts exactly the certificate it serves.
-		pool := x509.NewCertPool()
-		for _, c := range s.opts.TLS.Certificates {
-			if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
-				pool.AddCert(leaf)
-			}
-		}
-		host, _, _ := net.SplitHostPort(grpcAddr)
-		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: loopbackName(s.opts.TLS, host), MinVersion: tls.VersionTLS12})
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		return nil, nil, fmt.Errorf("api: gateway: %w", err)
-	}
-	mux := runtime.NewServeMux(
-		runtime.WithIncomingHeaderMatcher(gatewayHeaderIn),
-		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
-	)
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		pb.RegisterOrderServiceHandler,
-		pb.RegisterAuditServiceHandler,
-		pb.RegisterAggregateServiceHandler,
-		pb.RegisterWatchServiceHandler,
-		pb.RegisterMachineServiceHandler,
-	} {
-		if err := register(ctx, mux, conn); err != nil {
-			conn.Close()
-			return nil, nil, fmt.Errorf("api: gateway: %w", err)
-		}
-	}
-	return mux, conn, nil
-}
-
-// loopbackName is the name the gateway verifies the served certificate
-// against: the certificate's own first DNS name when it has one, so that a
-// certificate for paystate.example.com still works when the gateway dials
-// 127.0.0.1.
-func loopbackName(cfg *tls.Config, host string) string {
-	for _, c := range cfg.Certificates {
-		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil && len(leaf.DNSNames) > 0 {
-			return leaf.DNSNames[0]
-		}
-	}
-	return host
 }
 
 func (s *Server) routes(gw http.Handler) http.Handler {

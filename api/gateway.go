@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+)
+
+// gateway serves REST. Unary routes call the services in-process, through
+// the same interceptors (recovery, request id, metrics, authentication,
+// rate limit) and message size limits as gRPC calls: a loopback
+// connection costs about three times as much per call. The gateway cannot
+// serve server-streaming routes in-process, so Watch goes over a loopback
+// gRPC connection, whose server applies the interceptors.
+func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, *grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if s.opts.TLS != nil {
+		// The loopback call trusts exactly the certificate it serves.
+		pool := x509.NewCertPool()
+		for _, c := range s.opts.TLS.Certificates {
+			if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
+				pool.AddCert(leaf)
+			}
+		}
+		host, _, _ := net.SplitHostPort(grpcAddr)
+		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: loopbackName(s.opts.TLS, host), MinVersion: tls.VersionTLS12})
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, nil, fmt.Errorf("api: gateway: %w", err)
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(gatewayHeaderIn),
+		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
+	)
+	in := s.inProcess
+	for _, err := range []error{
+		pb.RegisterOrderServiceHandlerServer(ctx, mux, inProcessOrders{inProcess: in}),
+		pb.RegisterAuditServiceHandlerServer(ctx, mux, inProcessAudit{inProcess: in}),
+		pb.RegisterAggregateServiceHandlerServer(ctx, mux, inProcessAggregates{inProcess: in}),
+		pb.RegisterMachineServiceHandlerServer(ctx, mux, inProcessMachines{inProcess: in}),
+		pb.RegisterWatchServiceHandler(ctx, mux, conn),
+	} {
+		if err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("api: gateway: %w", err)
+		}
+	}
+	return mux, conn, nil
+}
+
+// loopbackName is the name the gateway verifies the served certificate
+// against: the certificate's own first DNS name when it has one, so that a
+// certificate for paystate.example.com still works when the gateway dials
+// 127.0.0.1.
+func loopbackName(cfg *tls.Config, host string) string {
+	for _, c := range cfg.Certificates {
+		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil && len(leaf.DNSNames) > 0 {
+			return leaf.DNSNames[0]
+		}
+	}
+	return host
+}
+
+// inProcess is what an in-process REST call needs to be treated as the
+// gRPC server treats a call: the services and the server's interceptors.
+type inProcess struct {
+	orders       *Orders
+	audit        *Audit
+	aggregates   *Aggregates
+	machines     *Machines
+	interceptors []grpc.UnaryServerInterceptor
+}
+
+// unary calls h as the gRPC server would call method: a request over the
+// receive limit is refused before any interceptor runs, the interceptors
+// run in order around h, and a reply over the send limit is refused after
+// them.
+func unary[Req, Resp proto.Message](ctx context.Context, in inProcess, method string, srv any, h func(context.Context, Req) (Resp, error), req Req) (Resp, error) {
+	var none Resp
+	if n := proto.Size(req); n > maxRecvMsg {
+		return none, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, maxRecvMsg)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: method}
+	next := func(ctx context.Context, req any) (any, error) { return h(ctx, req.(Req)) }
+	for i := len(in.interceptors) - 1; i >= 0; i-- {
+		interceptor, inner := in.interceptors[i], next
+		next = func(ctx context.Context, req any) (any, error) { return interceptor(ctx, req, info, inner) }
+	}
+	out, err := next(ctx, req)
+	if err != nil {
+		return none, err
+	}
+	resp, ok := out.(Resp)
+	if !ok {
+		return none, status.Error(codes.Internal, "internal error")
+	}
+	if n := proto.Size(resp); n > maxSendMsg {
+		return none, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSendMsg)
+	}
+	return resp, nil
+}
+
+// The in-process services embed the Unsafe interfaces, not the
+// Unimplemented types: an RPC added to a service fails to compile here
+// until it is routed through unary, rather than being served unchecked.
+
+type inProcessOrders struct {
+	pb.UnsafeOrderServiceServer
+	inProcess
+}
+
+var _ pb.OrderServiceServer = inProcessOrders{}
+
+func (in inProcessOrders) GetOrder(ctx context.Context, req *pb.GetOrderRequest) (*pb.Order, error) {
+	return unary(ctx, in.inProcess, pb.OrderService_GetOrder_FullMethodName, in.orders, in.orders.GetOrder, req)
+}
+
+func (in inProcessOrders) LookupOrders(ctx context.Context, req *pb.LookupOrdersRequest) (*pb.LookupOrdersResponse, error) {
+	return unary(ctx, in.inProcess, pb.OrderService_LookupOrders_FullMethodName, in.orders, in.orders.LookupOrders, req)
+}
+
+func (in inProcessOrders) ListOrders(ctx context.Context, req *pb.ListOrdersRequest) (*pb.ListOrdersResponse, error) {
+	return unary(ctx, in.inProcess, pb.OrderService_ListOrders_FullMethodName, in.orders, in.orders.ListOrders, req)
+}
+
+func (in inProcessOrders) BatchGetOrders(ctx context.Context, req *pb.BatchGetOrdersRequest) (*pb.BatchGetOrdersResponse, error) {
+	return unary(ctx, in.inProcess, pb.OrderService_BatchGetOrders_FullMethodName, in.orders, in.orders.BatchGetOrders, req)
+}
+
+type inProcessAudit struct {
+	pb.UnsafeAuditServiceServer
+	inProcess
+}
+
+var _ pb.AuditServiceServer = inProcessAudit{}
+
+func (in inProcessAudit) ListOrderEvents(ctx context.Context, req *pb.ListOrderEventsRequest) (*pb.ListOrderEventsResponse, error) {
+	return unary(ctx, in.inProcess, pb.AuditService_ListOrderEvents_FullMethodName, in.audit, in.audit.ListOrderEvents, req)
+}
+
+func (in inProcessAudit) ListJournal(ctx context.Context, req *pb.ListJournalRequest) (*pb.ListJournalResponse, error) {
+	return unary(ctx, in.inProcess, pb.AuditService_ListJournal_FullMethodName, in.audit, in.audit.ListJournal, req)
+}
+
+func (in inProcessAudit) GetEvent(ctx context.Context, req *pb.GetEventRequest) (*pb.JournalEntry, error) {
+	return unary(ctx, in.inProcess, pb.AuditService_GetEvent_FullMethodName, in.audit, in.audit.GetEvent, req)
+}
+
+func (in inProcessAudit) GetChainHead(ctx context.Context, req *pb.GetChainHeadRequest) (*pb.ChainHead, error) {
+	return unary(ctx, in.inProcess, pb.AuditService_GetChainHead_FullMethodName, in.audit, in.audit.GetChainHead, req)
+}
+
+func (in inProcessAudit) VerifyJournal(ctx context.Context, req *pb.VerifyJournalRequest) (*pb.VerifyJournalResponse, error) {
+	return unary(ctx, in.inProcess, pb.AuditService_VerifyJournal_FullMethodName, in.audit, in.audit.VerifyJournal, req)
+}
+
+type inProcessAggregates struct {
+	pb.UnsafeAggregateServiceServer
+	inProcess
+}
+
+var _ pb.AggregateServiceServer = inProcessAggregates{}
+
+func (in inProcessAggregates) ListAggregates(ctx context.Context, req *pb.ListAggregatesRequest) (*pb.ListAggregatesResponse, error) {
+	return unary(ctx, in.inProcess, pb.AggregateService_ListAggregates_FullMethodName, in.aggregates, in.aggregates.ListAggregates, req)
+}
+
+func (in inProcessAggregates) GetAggregate(ctx context.Context, req *pb.GetAggregateRequest) (*pb.Aggregate, error) {
+	return unary(ctx, in.inProcess, pb.AggregateService_GetAggregate_FullMethodName, in.aggregates, in.aggregates.GetAggregate, req)
+}
+
+func (in inProcessAggregates) ListAggregateEvents(ctx context.Context, req *pb.ListAggregateEventsRequest) (*pb.ListAggregateEventsResponse, error) {
+	return unary(ctx, in.inProcess, pb.AggregateService_ListAggregateEvents_FullMethodName, in.aggregates, in.aggregates.ListAggregateEvents, req)
+}
+
+type inProcessMachines struct {
+	pb.UnsafeMachineServiceServer
+	inProcess
+}
+
+var _ pb.MachineServiceServer = inProcessMachines{}
+
+func (in inProcessMachines) ListMachines(ctx context.Context, req *pb.ListMachinesRequest) (*pb.ListMachinesResponse, error) {
+	return unary(ctx, in.inProcess, pb.MachineService_ListMachines_FullMethodName, in.machines, in.machines.ListMachines, req)
+}

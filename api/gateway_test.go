@@ -1,0 +1,208 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/paystate/paystate/engine/enginetest"
+	"github.com/paystate/paystate/providers"
+	"github.com/paystate/paystate/providers/ngenius"
+	"github.com/paystate/paystate/storage"
+)
+
+// restRoute is the REST route of m from its google.api.http option, with
+// every path variable set to "1" (which parses as any field type).
+func restRoute(t *testing.T, m protoreflect.MethodDescriptor) (method, path string, body io.Reader) {
+	t.Helper()
+	rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+	require.NotNil(t, rule, "%s has no REST route", fullMethod(m))
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		method, path = http.MethodGet, p.Get
+	case *annotations.HttpRule_Post:
+		method, path = http.MethodPost, p.Post
+	case *annotations.HttpRule_Put:
+		method, path = http.MethodPut, p.Put
+	case *annotations.HttpRule_Patch:
+		method, path = http.MethodPatch, p.Patch
+	case *annotations.HttpRule_Delete:
+		method, path = http.MethodDelete, p.Delete
+	default:
+		t.Fatalf("%s: unexpected REST rule %v", fullMethod(m), rule)
+	}
+	if rule.GetBody() != "" {
+		body = strings.NewReader("{}")
+	}
+	return method, regexp.MustCompile(`\{[^}]*\}`).ReplaceAllString(path, "1"), body
+}
+
+// restStatus calls a REST route as token (none when empty). A call still
+// unanswered after a short wait (an admitted Watch waits for journal
+// entries) counts as 200: it was not refused.
+func restStatus(t *testing.T, base string, m protoreflect.MethodDescriptor, token string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	method, path, body := restRoute(t, m)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, context.DeadlineExceeded) && m.IsStreamingServer() {
+		return http.StatusOK
+	}
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
+
+// gatewaySetup serves a Server over a fresh store, wrapped by wrap when it
+// is not nil; opts names the tokens and may set Log and Metrics.
+func gatewaySetup(t *testing.T, opts Options, wrap func(storage.Store) storage.Store) (*hardServer, storage.Store) {
+	t.Helper()
+	p := hardNGenius()
+	h := enginetest.New(t, p)
+	opts.Store, opts.Machines, opts.Engine = h.Store, h.Machines, h.Engine
+	if wrap != nil {
+		opts.Store = wrap(h.Store)
+	}
+	opts.Providers = map[string]providers.Provider{ngenius.Name: p}
+	if opts.Log == nil {
+		opts.Log = hardQuiet
+	}
+	return serveLoopback(t, opts), h.Store
+}
+
+// TestRESTRoutesEnforceThePolicy calls the REST route of every RPC in
+// Policy (the unary ones served in-process, Watch over loopback) with no
+// token, an unknown token and every role's token: 401, 401, then 403
+// exactly for the roles the policy does not name. A route that skipped the
+// interceptors would answer something else (200, 400, 404).
+func TestRESTRoutesEnforceThePolicy(t *testing.T) {
+	t.Parallel()
+	roles := []string{"reader", "auditor", "fraud", "admin", "nobody"}
+	var opts Options
+	for _, r := range roles {
+		opts.Tokens = append(opts.Tokens, Token{Name: r, Role: r, SHA256: HashToken("tok-" + r)})
+	}
+	s, _ := gatewaySetup(t, opts, nil)
+
+	methods := paystateMethodDescriptors(t)
+	require.Len(t, methods, len(Policy), "every RPC in the policy is walked")
+	for _, m := range methods {
+		full := fullMethod(m)
+		require.Equal(t, http.StatusUnauthorized, restStatus(t, s.http, m, ""), "%s without a token", full)
+		require.Equal(t, http.StatusUnauthorized, restStatus(t, s.http, m, "wrong"), "%s with an unknown token", full)
+		for _, r := range roles {
+			got := restStatus(t, s.http, m, "tok-"+r)
+			if slices.Contains(Policy[full], r) {
+				require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, got, "%s as %s", full, r)
+			} else {
+				require.Equal(t, http.StatusForbidden, got, "%s as %s", full, r)
+			}
+		}
+	}
+}
+
+// panickyStore panics when asked for the aggregate "boom".
+type panickyStore struct{ storage.Store }
+
+func (s panickyStore) AggregateView(ctx context.Context, key storage.AggregateKey) (storage.AggregateView, error) {
+	if key.ID == "boom" {
+		panic("boom")
+	}
+	return s.Store.AggregateView(ctx, key)
+}
+
+// TestRESTInProcessRunsTheInterceptors: an in-process REST call is
+// recovered from a panic (500, and the server goes on), logged with its
+// request id, and counted in the gRPC metrics, as a gRPC call is. (A call
+// that panicked has neither a log line nor a count: recovery is the
+// outermost interceptor, over gRPC too.)
+func TestRESTInProcessRunsTheInterceptors(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	s, _ := gatewaySetup(t, Options{
+		Tokens: []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}},
+		Log:    slog.New(slog.NewJSONHandler(logs, nil)),
+	}, func(s storage.Store) storage.Store { return panickyStore{s} })
+	o := &obs{http: s.http}
+
+	resp, body := o.get(t, "/v1/providers/ngenius/orders/boom", map[string]string{
+		"Authorization": "Bearer " + hardAdmin, "X-Request-Id": "rest-boom"})
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode, string(body))
+	var answer struct{ Message string }
+	require.NoError(t, json.Unmarshal(body, &answer))
+	require.Equal(t, "internal error", answer.Message, "no panic text for the client")
+	panics := logs.lines(t, "panic in handler")
+	require.Len(t, panics, 1)
+	require.Equal(t, "/paystate.v1.OrderService/GetOrder", panics[0]["method"])
+
+	resp, _ = o.get(t, "/v1/providers/ngenius/orders/absent", map[string]string{
+		"Authorization": "Bearer " + hardAdmin, "X-Request-Id": "rest-absent"})
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the server goes on")
+	resp, _ = o.get(t, "/v1/providers/ngenius/orders/absent", map[string]string{"X-Request-Id": "rest-anonymous"})
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	codes := map[string]string{}
+	for _, l := range logs.lines(t, "rpc") {
+		codes[l["request_id"].(string)] = l["code"].(string)
+	}
+	require.Equal(t, map[string]string{"rest-absent": "NotFound", "rest-anonymous": "Unauthenticated"}, codes,
+		"each call's log line carries its request id")
+
+	fams := o.scrape(t)
+	for _, code := range []string{"NotFound", "Unauthenticated"} {
+		requireValue(t, fams, 1, "grpc_server_handled_total", map[string]string{
+			"grpc_service": "paystate.v1.OrderService", "grpc_method": "GetOrder", "grpc_type": "unary", "grpc_code": code})
+	}
+}
+
+// TestRESTKeepsTheGRPCMessageLimits: a REST request whose message is over
+// the gRPC server's receive limit, or whose answer is over its send limit,
+// is refused as ResourceExhausted (429), as when REST went over loopback.
+func TestRESTKeepsTheGRPCMessageLimits(t *testing.T) {
+	t.Parallel()
+	s, store := gatewaySetup(t, Options{Tokens: []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}}}, nil)
+	auth := http.Header{"Authorization": {"Bearer " + hardAdmin}}
+
+	big := `{"orders":[{"provider":"ngenius","order_id":"` + strings.Repeat("x", maxRecvMsg) + `"}]}`
+	require.Equal(t, http.StatusTooManyRequests, s.do(t, http.MethodPost, "/v1/orders:batchGet", []byte(big), auth))
+	require.Equal(t, http.StatusTooManyRequests, s.do(t, http.MethodPost, "/v1/orders:batchGet", []byte(big), nil),
+		"refused before authentication, as gRPC refuses it before the interceptors")
+	small := `{"orders":[{"provider":"ngenius","order_id":"o-1"}]}`
+	require.Equal(t, http.StatusOK, s.do(t, http.MethodPost, "/v1/orders:batchGet", []byte(small), auth))
+
+	// 80 events of 64 KiB each: their page is over the 4 MiB send limit.
+	key := storage.AggregateKey{Provider: ngenius.Name, Kind: "payment", ID: "o-big"}
+	body := []byte(`"` + strings.Repeat("b", 64<<10) + `"`)
+	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+		for i := range 80 {
+			e := storage.JournalEntry{Key: key, Event: "AUTHORISED", Verdict: "recorded", DedupeKey: fmt.Sprint(i),
+				BodySHA256: strings.Repeat("0", 64), RedactedBody: body, ReceivedAt: time.Now(), Actor: "webhook"}
+			if err := tx.Append(t.Context(), &e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.Equal(t, http.StatusTooManyRequests, s.do(t, http.MethodGet, "/v1/providers/ngenius/orders/o-big/events?page_size=100", nil, auth))
+	require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/v1/providers/ngenius/orders/o-big/events?page_size=10", nil, auth))
+}
