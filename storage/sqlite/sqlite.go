@@ -148,7 +148,9 @@ func openWriter(path string) (*sql.DB, error) {
 }
 
 func openReader(path string, conns int) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", dsn(path, "_query_only=1"))
+	// The driver recompiles every statement on every call unless it keeps
+	// them: compiling was two thirds of GetOrder's CPU.
+	db, err := sql.Open("sqlite3", dsn(path, "_query_only=1&_stmt_cache_size=16"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open reader: %w", err)
 	}
