@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,15 +124,17 @@ func TestReplayPartitionedMatchesOneWorker(t *testing.T) {
 // journal read, as live traffic would during a replay.
 type appendingReader struct {
 	storage.Store
-	t    *testing.T
 	id   string
-	once bool
+	once sync.Once
 }
 
 func (r *appendingReader) ReplayJournal(ctx context.Context, key *storage.AggregateKey, after int64, limit int) ([]storage.JournalEntry, error) {
-	if !r.once {
-		r.once = true
-		appendApplied(r.t, r.Store, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: r.id}, authPayload())
+	var err error
+	r.once.Do(func() {
+		_, err = appendApplied(ctx, r.Store, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: r.id}, authPayload())
+	})
+	if err != nil {
+		return nil, err
 	}
 	return r.Store.ReplayJournal(ctx, key, after, limit)
 }
@@ -141,7 +144,7 @@ func TestReplayReadsEntriesAppendedWhileItRuns(t *testing.T) {
 	store, reg := replayJournal(t)
 	for i, shape := range shapes {
 		late := fmt.Sprintf("late-%d", i)
-		aggs, bad, err := replay(t.Context(), &appendingReader{Store: store, t: t, id: late}, reg, shape)
+		aggs, bad, err := replay(t.Context(), &appendingReader{Store: store, id: late}, reg, shape)
 		require.NoError(t, err)
 		require.Empty(t, bad)
 		require.Contains(t, aggs, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: late})
@@ -160,23 +163,22 @@ func authPayload() []byte {
 
 // appendApplied appends applied AUTH entries for key, one per payload,
 // without storing the aggregate, and returns their sequences.
-func appendApplied(t *testing.T, store storage.Store, key storage.AggregateKey, payloads ...[]byte) []int64 {
-	t.Helper()
+func appendApplied(ctx context.Context, store storage.Store, key storage.AggregateKey, payloads ...[]byte) ([]int64, error) {
 	var seqs []int64
-	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+	err := store.Update(ctx, func(tx storage.Tx) error {
 		seqs = seqs[:0]
 		for _, p := range payloads {
 			e := &storage.JournalEntry{Key: key, Event: "AUTH", Verdict: string(sm.VerdictApplied), StateBefore: "new",
 				StateAfter: "authorized", VersionAfter: 1, DedupeKey: fmt.Sprintf("direct-%d", time.Now().UnixNano()), BodySHA256: "x",
 				Payload: p, ReceivedAt: time.Unix(1, 0), Actor: ActorEngine}
-			if err := tx.Append(t.Context(), e); err != nil {
+			if err := tx.Append(ctx, e); err != nil {
 				return err
 			}
 			seqs = append(seqs, e.Seq)
 		}
 		return nil
-	}))
-	return seqs
+	})
+	return seqs, err
 }
 
 // changeStored moves the stored version of each payment on by one,
@@ -222,7 +224,8 @@ func TestReplayReportsUnreadablePayloadAndCompareMissing(t *testing.T) {
 	store, reg := replayJournal(t)
 	ctx := t.Context()
 	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "never-stored"}
-	seqs := appendApplied(t, store, key, authPayload(), []byte(`{"name":`))
+	seqs, err := appendApplied(ctx, store, key, authPayload(), []byte(`{"name":`))
+	require.NoError(t, err)
 	aggs, bad, err := Replay(ctx, store, reg)
 	require.NoError(t, err)
 	require.Len(t, bad, 1)
@@ -260,4 +263,44 @@ func TestReplayStopsWhenCancelled(t *testing.T) {
 		_, _, err := replay(ctx, &cancellingReader{Store: store, cancel: cancel}, reg, shape)
 		require.ErrorIs(t, err, context.Canceled, "%+v", shape)
 	}
+}
+
+func TestStateAt(t *testing.T) {
+	t.Parallel()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "state-at.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	reg, err := sm.NewRegistry(replayTable(sm.Captured))
+	require.NoError(t, err)
+	t0 := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	now := t0
+	eng := New(store, reg, Config{Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "p"}
+	for i, name := range []string{"AUTH", "NOTE", "CAPTURE"} {
+		now = t0.Add(time.Duration(i) * time.Minute) // Submit returns after the commit: no race
+		ev := providers.Event{Provider: "acme", Kind: sm.KindPayment, AggregateID: "p", Name: name, DedupeKey: name,
+			Amount: 700, HasAmount: true, Currency: "EUR"}
+		_, err := eng.Submit(t.Context(), Delivery{Provider: "acme", BodySHA256: name, Events: []providers.Event{ev}})
+		require.NoError(t, err)
+	}
+
+	_, ok, err := StateAt(t.Context(), store, reg, key, t0.Add(-time.Second))
+	require.NoError(t, err)
+	require.False(t, ok, "nothing applied yet")
+	agg, ok, err := StateAt(t.Context(), store, reg, key, t0.Add(90*time.Second))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, string(sm.Authorized), agg.State)
+	require.Equal(t, int64(1), agg.Version)
+	agg, ok, err = StateAt(t.Context(), store, reg, key, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, ok)
+	stored, err := store.Aggregate(t.Context(), key)
+	require.NoError(t, err)
+	require.Empty(t, diff(stored, agg))
+	require.Equal(t, string(sm.Captured), agg.State)
 }
