@@ -248,10 +248,14 @@ func Verify(ctx context.Context, r storage.Reader, machines *sm.Registry) ([]Mis
 // one, ordered by key. It reads the stored aggregates in pages, in key
 // order: a point read per aggregate cost more than the replay itself.
 func Compare(ctx context.Context, r storage.Reader, want map[storage.AggregateKey]storage.Aggregate) ([]Mismatch, error) {
+	return compare(ctx, r, want, replayPage)
+}
+
+func compare(ctx context.Context, r storage.Reader, want map[storage.AggregateKey]storage.Aggregate, size int) ([]Mismatch, error) {
 	var bad []Mismatch
 	seen := 0
 	for after := (storage.AggregateKey{}); seen < len(want); {
-		page, err := r.ListAggregates(ctx, storage.AggregateFilter{}, after, replayPage)
+		page, err := r.ListAggregates(ctx, storage.AggregateFilter{}, after, size)
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +267,7 @@ func Compare(ctx context.Context, r storage.Reader, want map[storage.AggregateKe
 				}
 			}
 		}
-		if len(page) < replayPage {
+		if len(page) < size {
 			break
 		}
 		after = page[len(page)-1].Key

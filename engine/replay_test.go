@@ -94,16 +94,24 @@ func TestReplayPartitionedMatchesOneWorker(t *testing.T) {
 		require.Empty(t, gotBad)
 		require.Equal(t, aggs, got, "%+v", shape)
 	}
-	diffs, err := Compare(ctx, store, aggs)
-	require.NoError(t, err)
-	require.Empty(t, diffs)
-	changeStored(t, store, "o7", "o31", "o12")
-	diffs, err = Compare(ctx, store, aggs)
-	require.NoError(t, err)
-	require.Equal(t, []string{"o12", "o31", "o7"}, idsOf(diffs), "ordered by key")
-	for _, d := range diffs {
-		require.Contains(t, d.Detail, "stored {")
+	for _, size := range []int{1, 7, 1000} {
+		diffs, err := compare(ctx, store, aggs, size)
+		require.NoError(t, err)
+		require.Empty(t, diffs, "pages of %d", size)
 	}
+	changeStored(t, store, "o7", "o31", "o12")
+	for _, size := range []int{1, 7, 1000} {
+		diffs, err := compare(ctx, store, aggs, size)
+		require.NoError(t, err)
+		require.Equal(t, []string{"o12", "o31", "o7"}, idsOf(diffs), "ordered by key, pages of %d", size)
+		for _, d := range diffs {
+			require.Contains(t, d.Detail, "stored {")
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = compare(cancelled, store, aggs, 7)
+	require.ErrorIs(t, err, context.Canceled, "a cancelled compare is an error, not a list of missing aggregates")
 
 	// Machines that now send CAPTURE elsewhere disagree with the journal
 	// at every capture, and so at every later entry of those payments.
@@ -233,7 +241,7 @@ func TestReplayReportsUnreadablePayloadAndCompareMissing(t *testing.T) {
 	require.Contains(t, bad[0].Detail, "payload unreadable")
 
 	changeStored(t, store, "o2", "o10")
-	diffs, err := Compare(ctx, store, aggs)
+	diffs, err := compare(ctx, store, aggs, 7)
 	require.NoError(t, err)
 	require.Equal(t, []string{"never-stored", "o10", "o2"}, idsOf(diffs), "ordered by key")
 	require.Contains(t, diffs[0].Detail, "stored aggregate:")
