@@ -63,9 +63,15 @@ func (s *Audit) ListJournal(ctx context.Context, req *pb.ListJournalRequest) (*p
 		}
 		return true
 	}
+	// Without a filter every entry read is returned: read just the page.
+	// With one, read ahead in bigger pages to find matches.
+	batch := 1000
+	if req.GetProvider() == "" && kind == "" && len(req.GetVerdicts()) == 0 && since.IsZero() && until.IsZero() {
+		batch = size
+	}
 	resp := &pb.ListJournalResponse{}
 	for scanned := 0; scanned < journalScan && len(resp.Entries) < size; {
-		entries, err := s.Store.Journal(ctx, nil, after, 1000)
+		entries, err := s.Store.Journal(ctx, nil, after, batch)
 		if err != nil {
 			return nil, toStatus(ctx, s.log(), err)
 		}
@@ -80,7 +86,7 @@ func (s *Audit) ListJournal(ctx context.Context, req *pb.ListJournalRequest) (*p
 				}
 			}
 		}
-		if len(entries) < 1000 && len(resp.Entries) < size {
+		if len(entries) < batch && len(resp.Entries) < size {
 			return resp, nil // the end of the journal: no next page
 		}
 	}
