@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,9 @@ func growthStore(ctx context.Context, cfg config.Config, n int, step func(string
 	// A large load says how far it got every tenth.
 	tenth := max(n/10, 100_000)
 	next := tenth
+	// The load's live heap is a few batches; collecting it less often
+	// was 10-15 % faster here. Nothing else runs in the process meanwhile.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	cpu0 := processCPU()
 	st, err := bulkload.Load(ctx, store, machines, growthSequence(byName[ngenius.Name]), n, bulkload.Options{
 		SQLiteFile: path,
