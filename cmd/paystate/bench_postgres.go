@@ -41,7 +41,7 @@ func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCreden
 		if err != nil {
 			return rows, err
 		}
-		step("ingest: paystate PostgreSQL, %d replica(s), %d connections", replicas, o.Conns)
+		step("ingest: paystate PostgreSQL, %d replica(s), %d connections", replicas, o.Conns[0])
 		row, err := pgIngest(ctx, cfg, dev, o, plan, replicas, baseline)
 		if err != nil {
 			return rows, err
@@ -71,7 +71,7 @@ func pgIngest(ctx context.Context, cfg config.Config, dev *config.DevCredentials
 		bases = append(bases, srv.http)
 	}
 	pg0, measured := pgBackendCPU(ctx, o.postgres, schema)
-	r := closedLoop(ctx, bases, plan, o.Conns)
+	r := closedLoop(ctx, bases, plan, o.Conns[0])
 	pg1, measured1 := pgBackendCPU(ctx, o.postgres, schema)
 	var pgCPU time.Duration
 	if measured && measured1 {
@@ -82,7 +82,7 @@ func pgIngest(ctx context.Context, cfg config.Config, dev *config.DevCredentials
 	if replicas > 1 {
 		noun = "replicas"
 	}
-	row = loadRow("ingest", fmt.Sprintf("paystate PostgreSQL, %d %s, %d conns", replicas, noun, o.Conns), r, baseline)
+	row = loadRow("ingest", fmt.Sprintf("paystate PostgreSQL, %d %s, %d conns", replicas, noun, o.Conns[0]), r, baseline)
 	note := "CPU: this process only (PostgreSQL is not on this machine, or its processes are not readable)"
 	if measured && measured1 && r.ok > 0 {
 		note = fmt.Sprintf("CPU includes the PostgreSQL backends serving paystate (%.0f µs/op of it; the server's background processes are not counted)",

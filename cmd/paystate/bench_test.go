@@ -18,7 +18,7 @@ import (
 func TestBenchQuickPlumbing(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout bytes.Buffer
-	require.NoError(t, bench(t.Context(), []string{"--quick", "--webhooks", "200", "--rate", "200", "--rate-for", "250ms",
+	require.NoError(t, bench(t.Context(), []string{"--quick", "--webhooks", "200", "--conns", "4,8", "--rate", "200", "--rate-for", "250ms",
 		"--orders", "50", "--read-for", "50ms", "--watchers", "3", "--watched", "3", "--growth", "300,100",
 		"--data-dir", t.TempDir(), "--json", out}, &stdout))
 	raw, err := os.ReadFile(out)
@@ -47,17 +47,42 @@ func TestBenchQuickPlumbing(t *testing.T) {
 			sized++
 		}
 	}
-	// PostgreSQL: two rows (1 and 2 replicas) with a DSN, one skipped row
-	// without.
-	ingest := 4
+	// Ingest: a no-op and a paystate row per --conns level, the fixed-rate
+	// row, and PostgreSQL's: two rows (1 and 2 replicas) with a DSN, one
+	// skipped row without.
+	ingest := 6
 	if os.Getenv("PAYSTATE_TEST_POSTGRES_DSN") != "" {
-		ingest = 5
+		ingest = 7
 	}
 	require.Equal(t, map[string]int{"preload": 1, "ingest": ingest, "read gRPC": 6, "read REST": 2, "watch": 1, "rebuild": 1, "growth": 10}, seen)
 	require.Contains(t, rebuild.Note, " 0 mismatches")
 	require.Equal(t, 3, growthCompared, "every read of the larger store compared with the smaller's")
 	require.Equal(t, 2, sized, "one size per store")
 	require.Contains(t, stdout.String(), "× baseline")
+}
+
+// --only runs the scenarios named and no other.
+func TestBenchOnly(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	require.NoError(t, bench(t.Context(), []string{"--quick", "--only", "reads,rebuild", "--orders", "50", "--read-for", "50ms",
+		"--data-dir", t.TempDir(), "--json", out}, &bytes.Buffer{}))
+	raw, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var rep benchReport
+	require.NoError(t, json.Unmarshal(raw, &rep))
+	seen := map[string]int{}
+	for _, r := range rep.Rows {
+		seen[r.Scenario]++
+	}
+	// The pre-load always runs: reads and the rebuild need its orders.
+	require.Equal(t, map[string]int{"preload": 1, "read gRPC": 6, "read REST": 2, "rebuild": 1}, seen)
+
+	var only scenarioSet
+	require.ErrorContains(t, only.Set("reads,bogus"), `unknown scenario "bogus"`)
+	require.NoError(t, only.Set("growth"))
+	require.True(t, only.runs("growth"))
+	require.False(t, only.runs("ingest"))
+	require.True(t, scenarioSet(nil).runs("ingest"), "no --only: everything runs")
 }
 
 // Without a DSN, or without a server at it, the PostgreSQL scenario says

@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/paystate/paystate/api"
 	"github.com/paystate/paystate/buildinfo"
 	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/gctune"
 	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
 )
@@ -60,7 +62,18 @@ func serve(ctx context.Context, args []string, env func(string) string) error {
 	} else if len(cfg.APITokens) == 0 {
 		return fmt.Errorf("config: %s defines no api_tokens: nobody could read state; add one (see README, Configuration)", *cfgPath)
 	}
+	stopTuning := tuneGC(ctx)
+	defer stopTuning()
 	return runServer(ctx, cfg, dev, log, nil)
+}
+
+// tuneGC runs gctune for the process until the returned stop is called;
+// stop returns once GOGC is back where it was.
+func tuneGC(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); gctune.Run(ctx, gctune.DefaultFloor, time.Second) }()
+	return func() { cancel(); <-done }
 }
 
 // runServer serves until ctx ends. ready, if set, is told the bound
