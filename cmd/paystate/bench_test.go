@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,7 +28,7 @@ func TestBenchQuickPlumbing(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &rep))
 	seen := map[string]int{}
 	var rebuild benchRow
-	var growthCompared, sized int
+	var growthCompared, sized, warmed int
 	for _, r := range rep.Rows {
 		seen[r.Scenario]++
 		require.Zero(t, r.Failed, "%s, %s: %s", r.Scenario, r.Variant, r.Note)
@@ -46,6 +47,10 @@ func TestBenchQuickPlumbing(t *testing.T) {
 		if r.BytesPerEvent > 0 {
 			sized++
 		}
+		if strings.HasPrefix(r.Variant, "GetOrder gRPC, 1 stream") {
+			require.Regexp(t, `through once \([1-9][0-9]* rows`, r.Note, "the steady-state GetOrder runs on a warmed store")
+			warmed++
+		}
 	}
 	// Ingest: a no-op and a paystate row per --conns level, the fixed-rate
 	// row, and PostgreSQL's: two rows (1 and 2 replicas) with a DSN, one
@@ -54,10 +59,11 @@ func TestBenchQuickPlumbing(t *testing.T) {
 	if os.Getenv("PAYSTATE_TEST_POSTGRES_DSN") != "" {
 		ingest = 7
 	}
-	require.Equal(t, map[string]int{"preload": 1, "ingest": ingest, "read gRPC": 6, "read REST": 2, "watch": 1, "rebuild": 1, "growth": 10}, seen)
+	require.Equal(t, map[string]int{"preload": 1, "ingest": ingest, "read gRPC": 6, "read REST": 2, "watch": 1, "rebuild": 1, "growth": 12}, seen)
 	require.Contains(t, rebuild.Note, " 0 mismatches")
-	require.Equal(t, 3, growthCompared, "every read of the larger store compared with the smaller's")
+	require.Equal(t, 4, growthCompared, "every read of the larger store compared with the smaller's")
 	require.Equal(t, 2, sized, "one size per store")
+	require.Equal(t, 2, warmed, "one warmed GetOrder per store")
 	require.Contains(t, stdout.String(), "× baseline")
 }
 
