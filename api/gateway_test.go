@@ -22,6 +22,7 @@ import (
 	"github.com/paystate/paystate/engine/enginetest"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
+	"github.com/paystate/paystate/reqid"
 	"github.com/paystate/paystate/storage"
 )
 
@@ -133,15 +134,15 @@ func (s panickyStore) AggregateView(ctx context.Context, key storage.AggregateKe
 
 // TestRESTInProcessRunsTheInterceptors: an in-process REST call is
 // recovered from a panic (500, and the server goes on), logged with its
-// request id, and counted in the gRPC metrics, as a gRPC call is. (A call
-// that panicked has neither a log line nor a count: recovery is the
-// outermost interceptor, over gRPC too.)
+// request id, and counted in the gRPC metrics, as a gRPC call is; the call
+// that panicked too, as Internal.
 func TestRESTInProcessRunsTheInterceptors(t *testing.T) {
 	t.Parallel()
 	logs := &logBuffer{}
 	s, _ := gatewaySetup(t, Options{
 		Tokens: []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}},
-		Log:    slog.New(slog.NewJSONHandler(logs, nil)),
+		// As serve wraps it: lines logged with a call's context carry its id.
+		Log: slog.New(reqid.Handler(slog.NewJSONHandler(logs, nil))),
 	}, func(s storage.Store) storage.Store { return panickyStore{s} })
 	o := &obs{http: s.http}
 
@@ -165,11 +166,12 @@ func TestRESTInProcessRunsTheInterceptors(t *testing.T) {
 	for _, l := range logs.lines(t, "rpc") {
 		codes[l["request_id"].(string)] = l["code"].(string)
 	}
-	require.Equal(t, map[string]string{"rest-absent": "NotFound", "rest-anonymous": "Unauthenticated"}, codes,
+	require.Equal(t, map[string]string{"rest-boom": "Internal", "rest-absent": "NotFound", "rest-anonymous": "Unauthenticated"}, codes,
 		"each call's log line carries its request id")
+	require.Equal(t, "rest-boom", panics[0]["request_id"], "the panic's own line says which call it was")
 
 	fams := o.scrape(t)
-	for _, code := range []string{"NotFound", "Unauthenticated"} {
+	for _, code := range []string{"Internal", "NotFound", "Unauthenticated"} {
 		requireValue(t, fams, 1, "grpc_server_handled_total", map[string]string{
 			"grpc_service": "paystate.v1.OrderService", "grpc_method": "GetOrder", "grpc_type": "unary", "grpc_code": code})
 	}

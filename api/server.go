@@ -92,13 +92,16 @@ func NewServer(opts Options) *Server {
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
-	// Recovery first; then the request id (and the call's log line);
-	// metrics before authentication, so that refused calls count. The
+	// Recovery first, for a panic in the interceptors themselves; then the
+	// request id (and the call's log line); metrics before authentication,
+	// so that refused calls count; then recovery again, so that a handler
+	// that panicked is answered Internal before the log line and the
+	// metrics see it, and is logged and counted like any failed call. The
 	// REST gateway's in-process routes run the same list.
-	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), auth.Unary, limiter.Unary}
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), recoverUnary(log), auth.Unary, limiter.Unary}
 	s.grpc = grpc.NewServer(append(serverOpts,
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), auth.Stream, limiter.Stream),
+		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), recoverStream(log), auth.Stream, limiter.Stream),
 		grpc.MaxRecvMsgSize(maxRecvMsg),
 		grpc.MaxSendMsgSize(maxSendMsg),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
