@@ -2,9 +2,20 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/listq"
 )
+
+// listDialect compares key text in the "C" collation of the key columns.
+// PostgreSQL's planner has statistics to choose between the primary key
+// and aggregates_by_state: it needs no hint.
+var listDialect = listq.Dialect{
+	Param:   func(n int) string { return "$" + strconv.Itoa(n) },
+	Text:    func(p string) string { return p + `::text COLLATE "C"` },
+	NoIndex: func(column string) string { return column },
+}
 
 // ListAggregates implements storage.Reader.
 func (s *Store) ListAggregates(ctx context.Context, f storage.AggregateFilter, after storage.AggregateKey, limit int) ([]storage.Aggregate, error) {
@@ -19,13 +30,9 @@ func (s *Store) ListAggregates(ctx context.Context, f storage.AggregateFilter, a
 			return nil, nil // nothing stored can match text PostgreSQL refuses
 		}
 	}
-	rows, err := s.reader.Query(ctx, `SELECT `+aggregateColumns+` FROM aggregates
-		WHERE ($1 = '' OR provider = $1) AND ($2 = '' OR kind = $2) AND ($3 = '' OR state = $3)
-		AND ($4::bigint = 0 OR updated_at >= $4) AND ($5::bigint = 0 OR updated_at < $5)
-		AND (provider, kind, id) > ($6::text COLLATE "C", $7::text COLLATE "C", $8::text COLLATE "C")
-		ORDER BY provider, kind, id LIMIT $9`,
-		f.Provider, f.Kind, f.State, toMicros(f.UpdatedSince), toMicros(f.UpdatedUntil),
-		after.Provider, after.Kind, after.ID, limit)
+	where, args := listq.Where(listDialect, f, toMicros(f.UpdatedSince), toMicros(f.UpdatedUntil), after)
+	rows, err := s.reader.Query(ctx, `SELECT `+aggregateColumns+` FROM aggregates WHERE `+where+`
+		ORDER BY provider, kind, id LIMIT `+strconv.Itoa(limit), args...)
 	out, err := collect(rows, err, scanAggregate)
 	return out, classify("list aggregates", err)
 }

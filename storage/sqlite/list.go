@@ -2,24 +2,35 @@ package sqlite
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/listq"
 )
+
+// listDialect: "+kind" is SQLite's way of keeping a term from picking an
+// index.
+var listDialect = listq.Dialect{
+	Param:   func(int) string { return "?" },
+	Text:    func(p string) string { return p },
+	NoIndex: func(column string) string { return "+" + column },
+}
 
 // ListAggregates implements storage.Reader.
 func (s *Store) ListAggregates(ctx context.Context, f storage.AggregateFilter, after storage.AggregateKey, limit int) ([]storage.Aggregate, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+aggregateColumns+` FROM aggregates
-		WHERE (?1 = '' OR provider = ?1) AND (?2 = '' OR kind = ?2) AND (?3 = '' OR state = ?3)
-		AND (?4 = 0 OR updated_at >= ?4) AND (?5 = 0 OR updated_at < ?5)
-		AND (provider, kind, id) > (?6, ?7, ?8)
-		ORDER BY provider, kind, id LIMIT ?9`,
-		f.Provider, f.Kind, f.State, toMicros(f.UpdatedSince), toMicros(f.UpdatedUntil),
-		after.Provider, after.Kind, after.ID, limit)
+	q, args := listQuery(f, after, limit)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, classify("list aggregates", err)
 	}
 	return collect(rows, scanAggregate, "list aggregates")
+}
+
+func listQuery(f storage.AggregateFilter, after storage.AggregateKey, limit int) (string, []any) {
+	where, args := listq.Where(listDialect, f, toMicros(f.UpdatedSince), toMicros(f.UpdatedUntil), after)
+	return `SELECT ` + aggregateColumns + ` FROM aggregates WHERE ` + where + `
+		ORDER BY provider, kind, id LIMIT ` + strconv.Itoa(limit), args
 }

@@ -521,3 +521,38 @@ func TestUndeferUnknownIsNotFound(t *testing.T) {
 	err := s.Update(ctx, func(tx storage.Tx) error { return tx.Undefer(ctx, 42) })
 	require.ErrorIs(t, err, storage.ErrNotFound)
 }
+
+// TestListAggregatesPlans: a listing by kind and state searches
+// aggregates_by_state and needs no sort; any other listing walks the
+// primary key in order. A plan with a temporary B-tree sorts every
+// matching row for one page; a SCAN reads every aggregate.
+func TestListAggregatesPlans(t *testing.T) {
+	s, _ := openTestStore(t)
+	after := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "p1"}
+	for _, c := range []struct {
+		f    storage.AggregateFilter
+		want string
+	}{
+		{storage.AggregateFilter{Kind: "payment", State: "fraud_review"}, "SEARCH aggregates USING INDEX aggregates_by_state (kind=? AND state=? AND (provider,id)>(?,?))"},
+		{storage.AggregateFilter{Provider: "acme", Kind: "payment", State: "fraud_review"}, "SEARCH aggregates USING INDEX aggregates_by_state (kind=? AND state=? AND (provider,id)>(?,?))"},
+		{storage.AggregateFilter{Kind: "payment", State: "fraud_review", UpdatedSince: time.Unix(1, 0)}, "SEARCH aggregates USING INDEX aggregates_by_state (kind=? AND state=? AND (provider,id)>(?,?))"},
+		{storage.AggregateFilter{Kind: "payment"}, "SEARCH aggregates USING PRIMARY KEY ((provider,kind,id)>(?,?,?))"},
+		{storage.AggregateFilter{}, "SEARCH aggregates USING PRIMARY KEY ((provider,kind,id)>(?,?,?))"},
+		{storage.AggregateFilter{Provider: "acme"}, "SEARCH aggregates USING PRIMARY KEY (provider=? AND (kind,id)>(?,?))"},
+		{storage.AggregateFilter{Provider: "acme", Kind: "payment"}, "SEARCH aggregates USING PRIMARY KEY (provider=? AND (kind,id)>(?,?))"},
+		{storage.AggregateFilter{State: "captured"}, "SEARCH aggregates USING PRIMARY KEY ((provider,kind,id)>(?,?,?))"},
+	} {
+		q, args := listQuery(c.f, after, 100)
+		rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, []string{c.want}, plan, "%+v", c.f)
+	}
+}

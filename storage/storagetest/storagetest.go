@@ -14,9 +14,12 @@
 package storagetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"AggregateView", testAggregateView},
 		{"AggregateViewIsOneSnapshot", testAggregateViewIsOneSnapshot},
 		{"ListAggregates", testListAggregates},
+		{"ListAggregatesModel", testListAggregatesModel},
 		{"Receipts", testReceipts},
 		{"DuplicateReceiptRejected", testDuplicateReceipt},
 		{"AppendAssignsSeqAndHash", testAppendAssignsSeqAndHash},
@@ -388,6 +392,84 @@ func testListAggregates(t *testing.T, b Backend) {
 	require.Equal(t, all, paged)
 	require.Empty(t, list(storage.AggregateFilter{State: "nope"}, storage.AggregateKey{}, 10))
 	require.Empty(t, list(storage.AggregateFilter{}, storage.AggregateKey{}, 0))
+}
+
+// testListAggregatesModel compares every combination of filter, cursor
+// and page size with a model: the aggregates in key order (bytewise), the
+// filter applied, those after the cursor, the first limit of them. The
+// cursors include every stored key and keys between and around them whose
+// provider or kind is below, equal to or above the filter's, since the
+// backends rewrite the cursor over the columns a filter leaves free.
+func testListAggregatesModel(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	var all []storage.Aggregate
+	n := 0
+	for _, p := range []string{"acme", "bolt", "cove"} {
+		for _, k := range []string{"payment", "refund"} {
+			for _, id := range []string{"a", "b", "c", "d"} {
+				n++
+				state := []string{"fraud_review", "captured"}[n%2]
+				all = append(all, storage.Aggregate{Key: storage.AggregateKey{Provider: p, Kind: k, ID: id},
+					State: state, Version: 1, CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(n%5) * time.Minute)})
+			}
+		}
+	}
+	putAggregates(t, s, all...)
+	less := func(x, y storage.AggregateKey) bool {
+		return cmp.Or(strings.Compare(x.Provider, y.Provider), strings.Compare(x.Kind, y.Kind), strings.Compare(x.ID, y.ID)) < 0
+	}
+	slices.SortFunc(all, func(x, y storage.Aggregate) int {
+		return cmp.Or(strings.Compare(x.Key.Provider, y.Key.Provider), strings.Compare(x.Key.Kind, y.Key.Kind), strings.Compare(x.Key.ID, y.Key.ID))
+	})
+	cursors := []storage.AggregateKey{{}}
+	for _, a := range all {
+		cursors = append(cursors, a.Key)
+	}
+	for _, p := range []string{"", "acme", "b", "bolt", "bolu", "zz"} {
+		for _, k := range []string{"", "a", "payment", "q", "refund", "z"} {
+			for _, id := range []string{"", "b", "bb", "~"} {
+				cursors = append(cursors, storage.AggregateKey{Provider: p, Kind: k, ID: id})
+			}
+		}
+	}
+	since := t0.Add(time.Minute)
+	for _, p := range []string{"", "acme", "bolt", "nope"} {
+		for _, k := range []string{"", "payment", "refund", "nope"} {
+			for _, st := range []string{"", "fraud_review", "captured"} {
+				for _, upd := range []bool{false, true} {
+					f := storage.AggregateFilter{Provider: p, Kind: k, State: st}
+					if upd {
+						f.UpdatedSince = since
+					}
+					var match []storage.Aggregate
+					for _, a := range all {
+						if (p == "" || a.Key.Provider == p) && (k == "" || a.Key.Kind == k) && (st == "" || a.State == st) &&
+							(!upd || !a.UpdatedAt.Before(since)) {
+							match = append(match, a)
+						}
+					}
+					for _, after := range cursors {
+						var want []storage.Aggregate
+						for _, a := range match {
+							if less(after, a.Key) {
+								want = append(want, a)
+							}
+						}
+						for _, limit := range []int{1, 3, 100} {
+							got, err := s.ListAggregates(ctx, f, after, limit)
+							require.NoError(t, err)
+							msg := fmt.Sprintf("filter %+v after %+v limit %d", f, after, limit)
+							if w := want[:min(limit, len(want))]; len(w) > 0 {
+								require.Equal(t, w, normAggregates(got), msg)
+							} else {
+								require.Empty(t, got, msg)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 func testReceipts(t *testing.T, b Backend) {
