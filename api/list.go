@@ -79,7 +79,7 @@ func timeFilter(ts *timestamppb.Timestamp, name string) (time.Time, error) {
 }
 
 // listPage runs one page of a listing.
-func listPage(ctx context.Context, r storage.Reader, f storage.AggregateFilter, size int32, token string) ([]storage.Aggregate, string, error) {
+func listPage(ctx context.Context, r storage.Reader, f storage.AggregateFilter, size int32, token string) ([]storage.HeldAggregate, string, error) {
 	n, err := pageSize(size)
 	if err != nil {
 		return nil, "", err
@@ -138,11 +138,7 @@ func (s *Orders) ListOrders(ctx context.Context, req *pb.ListOrdersRequest) (*pb
 	}
 	resp := &pb.ListOrdersResponse{NextPageToken: next}
 	for _, a := range aggs {
-		pending, err := s.Store.PendingDeferred(ctx, a.Key)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		resp.Orders = append(resp.Orders, toOrder(a, pending))
+		resp.Orders = append(resp.Orders, toOrder(a.Aggregate, a.Pending))
 	}
 	return resp, nil
 }
@@ -183,11 +179,7 @@ func (s *Aggregates) ListAggregates(ctx context.Context, req *pb.ListAggregatesR
 	}
 	resp := &pb.ListAggregatesResponse{NextPageToken: next}
 	for _, a := range aggs {
-		pending, err := s.Store.PendingDeferred(ctx, a.Key)
-		if err != nil {
-			return nil, toStatus(ctx, orDefault(s.Log), err)
-		}
-		resp.Aggregates = append(resp.Aggregates, toAggregate(a, pending))
+		resp.Aggregates = append(resp.Aggregates, toAggregate(a.Aggregate, a.Pending))
 	}
 	return resp, nil
 }

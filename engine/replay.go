@@ -262,7 +262,7 @@ func compare(ctx context.Context, r storage.Reader, want map[storage.AggregateKe
 		for _, got := range page {
 			if w, ok := want[got.Key]; ok {
 				seen++
-				if d := diff(got, w); d != "" {
+				if d := diff(got.Aggregate, w); d != "" {
 					bad = append(bad, Mismatch{Key: got.Key, Detail: d})
 				}
 			}

@@ -212,8 +212,10 @@ type Reader interface {
 	Children(ctx context.Context, parent AggregateKey) ([]Aggregate, error)
 	// ListAggregates returns up to limit aggregates matching f whose key
 	// sorts after the cursor after (the zero key starts from the
-	// beginning), ordered by (provider, kind, id) in byte order.
-	ListAggregates(ctx context.Context, f AggregateFilter, after AggregateKey, limit int) ([]Aggregate, error)
+	// beginning), ordered by (provider, kind, id) in byte order, each with
+	// its held count (read in the same statement: a listing page is one
+	// query, not one per row).
+	ListAggregates(ctx context.Context, f AggregateFilter, after AggregateKey, limit int) ([]HeldAggregate, error)
 	// Journal returns up to limit entries with Seq > after, in order. When
 	// key is non-nil only that aggregate's entries are returned.
 	Journal(ctx context.Context, key *AggregateKey, after int64, limit int) ([]JournalEntry, error)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/internal/listq"
+	"github.com/paystate/paystate/storage/internal/view"
 )
 
 // listDialect compares key text in the "C" collation of the key columns.
@@ -18,7 +19,7 @@ var listDialect = listq.Dialect{
 }
 
 // ListAggregates implements storage.Reader.
-func (s *Store) ListAggregates(ctx context.Context, f storage.AggregateFilter, after storage.AggregateKey, limit int) ([]storage.Aggregate, error) {
+func (s *Store) ListAggregates(ctx context.Context, f storage.AggregateFilter, after storage.AggregateKey, limit int) ([]storage.HeldAggregate, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
@@ -31,8 +32,10 @@ func (s *Store) ListAggregates(ctx context.Context, f storage.AggregateFilter, a
 		}
 	}
 	where, args := listq.Where(listDialect, f, toMicros(f.UpdatedSince), toMicros(f.UpdatedUntil), after)
-	rows, err := s.reader.Query(ctx, `SELECT `+aggregateColumns+` FROM aggregates WHERE `+where+`
+	rows, err := s.reader.Query(ctx, `SELECT `+aggregateColumns+`, `+heldCount+` FROM aggregates a WHERE `+where+`
 		ORDER BY provider, kind, id LIMIT `+strconv.Itoa(limit), args...)
-	out, err := collect(rows, err, scanAggregate)
+	out, err := collect(rows, err, func(row scanner) (storage.HeldAggregate, error) {
+		return view.Held(row, func(r view.Scanner) (storage.Aggregate, error) { return scanAggregate(r) })
+	})
 	return out, classify("list aggregates", err)
 }

@@ -49,6 +49,27 @@ func Read(rows Rows, scan func(Rows) (storage.Aggregate, error)) (v storage.Aggr
 	return v, found, nil
 }
 
+// Scanner is one row.
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// Held scans a row whose columns are an aggregate's (read by scan) and
+// then its held count.
+func Held(row Scanner, scan func(Scanner) (storage.Aggregate, error)) (storage.HeldAggregate, error) {
+	var h storage.HeldAggregate
+	var err error
+	h.Aggregate, err = scan(extraScan{row, []any{&h.Pending}})
+	return h, err
+}
+
+type extraScan struct {
+	Scanner
+	dest []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.Scanner.Scan(append(dest, e.dest...)...) }
+
 // extra scans the columns that follow an aggregate's into its dest.
 type extra struct {
 	Rows
