@@ -261,6 +261,28 @@ func testAggregateRoundTrip(t *testing.T, b Backend) {
 	require.Equal(t, normAggregate(full), normAggregate(got), "Aggregate")
 	require.True(t, got.CreatedAt.Equal(full.CreatedAt), "CreatedAt keeps its instant")
 
+	// With the same reference and parent, every other field is replaced.
+	moved := storage.Aggregate{Key: refundKey, MerchantReference: full.MerchantReference, Parent: full.Parent,
+		State: "refunded", ProviderStatus: "Done", Currency: "USD", Amount: 99, Authorized: 1, Captured: 2, Refunded: 3,
+		Version: 13, CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(2 * time.Hour)}
+	putAggregates(t, s, moved)
+	got, err = s.Aggregate(ctx, refundKey)
+	require.NoError(t, err)
+	require.Equal(t, normAggregate(moved), normAggregate(got))
+	// A new reference alone moves the aggregate in the reference and
+	// state listings.
+	moved.MerchantReference, moved.Version = "order-43", 14
+	putAggregates(t, s, moved)
+	for ref, want := range map[string]int{"order-42": 0, "order-43": 1} {
+		byRef, err := s.AggregatesByReference(ctx, ref)
+		require.NoError(t, err)
+		require.Len(t, byRef, want, "aggregates under reference %s", ref)
+	}
+	listed, err := s.ListAggregates(ctx, storage.AggregateFilter{Kind: refundKey.Kind, State: "refunded"}, storage.AggregateKey{}, 10)
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	require.Equal(t, normAggregate(moved), normAggregate(listed[0].Aggregate))
+
 	// PutAggregate replaces every field, down to a zero parent and zero times.
 	bare := storage.Aggregate{Key: refundKey, State: "refunded", Version: 13}
 	putAggregates(t, s, bare)
