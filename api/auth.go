@@ -76,11 +76,11 @@ func (a *Authenticator) Authorize(ctx context.Context, method string) (Principal
 	if public(method) {
 		return Principal{}, nil
 	}
+	// ValueFromIncomingContext, not FromIncomingContext: the latter
+	// copies every header of the call, on every call.
 	var bearer string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get("authorization"); len(v) > 0 {
-			bearer = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, "authorization"); len(v) > 0 {
+		bearer = v[0]
 	}
 	scheme, secret, _ := strings.Cut(bearer, " ")
 	if !strings.EqualFold(scheme, "bearer") || secret == "" {

@@ -43,10 +43,8 @@ func requestID(w http.ResponseWriter, r *http.Request) (*http.Request, string) {
 // one), puts it in the context and sends it back as a response header.
 func incomingRequestID(ctx context.Context) (context.Context, string) {
 	var presented string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(reqid.Metadata); len(v) > 0 {
-			presented = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, reqid.Metadata); len(v) > 0 {
+		presented = v[0]
 	}
 	id := reqid.Accept(presented)
 	return reqid.With(ctx, id), id
