@@ -264,6 +264,18 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 		return unavailable("begin: lock chain head", err)
 	}
 
+	// Plan every statement of the transaction for its parameters. A
+	// cached generic plan is made once per connection from the statistics
+	// of that moment: made while the tables were small (a new database),
+	// the batch lookups joined by hashing a sequential scan of receipts
+	// and aggregates, kept that plan as the tables grew, and took 0.9 ms
+	// per call at 20 000 receipts (pg_stat_statements), growing with the
+	// table until autovacuum's next ANALYZE. A custom plan costs a little
+	// planning and follows the table's size. Sent with the first
+	// statement, in the same round trip.
+	if err := t.queue("begin: plan per call", `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+		return err
+	}
 	if err := fn(t); err != nil {
 		return err
 	}

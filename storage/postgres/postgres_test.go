@@ -1082,3 +1082,49 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupPlannedForTheTableItFinds: inside Update, a statement is
+// planned for the table as it is when it runs, not from a generic plan
+// cached while the table was empty. The lookup of receipts is prepared
+// and run six times on an empty table (after five runs PostgreSQL may
+// switch a prepared statement to a generic plan, and an empty table makes
+// hashing a sequential scan look cheapest), then 20 000 receipts are
+// added: its plan must now search the primary key, not scan the table.
+func TestLookupPlannedForTheTableItFinds(t *testing.T) {
+	su := newSetup(t)
+	ctx := t.Context()
+	var plan string
+	err := su.s.Update(ctx, func(stx storage.Tx) error {
+		pgTx := stx.(*tx).tx
+		if err := stx.(*tx).flush(ctx); err != nil { // the queued SET LOCAL
+			return err
+		}
+		if _, err := pgTx.Exec(ctx, `PREPARE look(text[], text[]) AS `+receiptLookup); err != nil {
+			return err
+		}
+		keys := `(ARRAY['acme', 'acme'], ARRAY['evt_5', 'evt_999'])`
+		for range 6 {
+			if _, err := pgTx.Exec(ctx, `EXECUTE look`+keys); err != nil {
+				return err
+			}
+		}
+		if _, err := pgTx.Exec(ctx, `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256)
+			SELECT 'acme', 'evt_' || g, g, 'x' FROM generate_series(1, 20000) g`); err != nil {
+			return err
+		}
+		rows, err := pgTx.Query(ctx, `EXPLAIN EXECUTE look`+keys)
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		plan = strings.Join(lines, "\n")
+		if err != nil {
+			return err
+		}
+		_, err = pgTx.Exec(ctx, `DEALLOCATE look`)
+		return err
+	})
+	require.NoError(t, err)
+	require.Contains(t, plan, "Index Scan using receipts_pkey", plan)
+	require.NotContains(t, plan, "Seq Scan on receipts", plan)
+}
