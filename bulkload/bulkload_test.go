@@ -118,7 +118,7 @@ func checkLoad(t *testing.T, open func(t testing.TB) (storage.Store, Options)) {
 			require.Empty(t, bad)
 			aggs, _, err := engine.Replay(ctx, store, reg)
 			require.NoError(t, err)
-			require.Len(t, aggs, n)
+			require.Equal(t, n, aggs.Len())
 
 			last := storage.AggregateKey{Provider: ngenius.Name, Kind: "payment", ID: seq.ID(n - 1)}
 			a, err := store.Aggregate(ctx, last)

@@ -85,8 +85,8 @@ func BenchmarkReplay(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if len(aggs) != j.orders || len(bad) != 0 {
-						b.Fatalf("replay gave %d aggregates and %d mismatches, want %d and none", len(aggs), len(bad), j.orders)
+					if aggs.Len() != j.orders || len(bad) != 0 {
+						b.Fatalf("replay gave %d aggregates and %d mismatches, want %d and none", aggs.Len(), len(bad), j.orders)
 					}
 				}
 				b.ReportMetric(float64(entries)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")

@@ -856,6 +856,6 @@ func benchRebuild(ctx context.Context, cfg config.Config) (benchRow, error) {
 	}
 	r := loadResult{ok: head.Seq, elapsed: time.Since(t0), cpu: processCPU() - cpu0}
 	row := loadRow("rebuild", "engine.Replay, whole journal", r, 0)
-	row.Note = fmt.Sprintf("%d journal entries, %d aggregates rebuilt, %d mismatches", head.Seq, len(aggs), len(mismatches))
+	row.Note = fmt.Sprintf("%d journal entries, %d aggregates rebuilt, %d mismatches", head.Seq, aggs.Len(), len(mismatches))
 	return row, nil
 }

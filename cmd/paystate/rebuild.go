@@ -62,7 +62,7 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, fi
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "replayed %d journal entries into %d aggregates; %d differ from the stored state\n", rep.Checked, len(aggs), len(mismatches))
+	fmt.Fprintf(stdout, "replayed %d journal entries into %d aggregates; %d differ from the stored state\n", rep.Checked, aggs.Len(), len(mismatches))
 	for _, m := range mismatches {
 		fmt.Fprintf(stdout, "  %s/%s/%s: %s\n", m.Key.Provider, m.Key.Kind, m.Key.ID, m.Detail)
 	}
@@ -74,7 +74,8 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, fi
 	}
 	err = store.Update(ctx, func(tx storage.Tx) error {
 		for _, m := range mismatches {
-			if err := tx.PutAggregate(ctx, aggs[m.Key]); err != nil {
+			a, _ := aggs.Get(m.Key) // Compare reports only aggregates of the replay
+			if err := tx.PutAggregate(ctx, a); err != nil {
 				return err
 			}
 		}
