@@ -230,7 +230,7 @@ func growthReads(ctx context.Context, cfg config.Config, dev *config.DevCredenti
 // the journal's rows: most of the file). It says what it read and how long
 // that took.
 func warmReadPath(ctx context.Context, path string) (string, error) {
-	db, err := sql.Open("sqlite3", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)+"?mode=ro")
+	db, err := sql.Open("sqlite3", sqlite.ReadOnlyURI(path))
 	if err != nil {
 		return "", err
 	}

@@ -132,6 +132,11 @@ var pathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func escapePath(path string) string { return pathEscaper.Replace(path) }
 
+// ReadOnlyURI is a read-only SQLite URI for the database file at path, for
+// a connection of a caller's own (the bench reads a store through with
+// one). It sets none of the store's pragmas.
+func ReadOnlyURI(path string) string { return "file:" + escapePath(path) + "?mode=ro" }
+
 func openWriter(path string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite3", dsn(path, ""))
 	if err != nil {
