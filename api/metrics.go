@@ -28,6 +28,7 @@ type Metrics struct {
 	webhookSeconds *prometheus.HistogramVec
 	batchSize      prometheus.Histogram
 	commitSeconds  prometheus.Histogram
+	durableSeconds prometheus.Histogram
 	commitFailures prometheus.Counter
 	expired        prometheus.Counter
 	grpc           *grpcprom.ServerMetrics
@@ -63,6 +64,11 @@ func NewMetrics() *Metrics {
 			Help:    "Time one batch transaction took, deciding and committing included.",
 			Buckets: latencyBuckets,
 		}),
+		durableSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "paystate_engine_commit_durable_seconds",
+			Help:    "The part of one batch transaction after its last statement: the store making the batch durable (SQLite: WAL writes, flush, automatic checkpoints; PostgreSQL: pipelined writes and COMMIT).",
+			Buckets: latencyBuckets,
+		}),
 		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "paystate_engine_commit_failures_total",
 			Help: "Batch transactions that did not commit (their webhooks were answered 503).",
@@ -75,7 +81,7 @@ func NewMetrics() *Metrics {
 			grpcprom.WithHistogramBuckets(latencyBuckets))),
 	}
 	m.Registry.MustRegister(
-		m.webhooks, m.webhookSeconds, m.batchSize, m.commitSeconds, m.commitFailures, m.expired, m.grpc,
+		m.webhooks, m.webhookSeconds, m.batchSize, m.commitSeconds, m.durableSeconds, m.commitFailures, m.expired, m.grpc,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -83,10 +89,13 @@ func NewMetrics() *Metrics {
 }
 
 // Committed implements engine.Observer.
-func (m *Metrics) Committed(size int, took time.Duration, err error) {
-	m.batchSize.Observe(float64(size))
-	m.commitSeconds.Observe(took.Seconds())
-	if err != nil {
+func (m *Metrics) Committed(b engine.Batch) {
+	m.batchSize.Observe(float64(b.Size))
+	m.commitSeconds.Observe(b.Took.Seconds())
+	if b.Committing > 0 {
+		m.durableSeconds.Observe(b.Committing.Seconds())
+	}
+	if b.Err != nil {
 		m.commitFailures.Inc()
 	}
 }

@@ -292,6 +292,7 @@ func TestMetricsAfterRealWebhooks(t *testing.T) {
 	// Four deliveries and one sweep were committed, each alone.
 	requireValue(t, fams, 5, "paystate_engine_batch_size", nil)
 	requireValue(t, fams, 5, "paystate_engine_commit_duration_seconds", nil)
+	requireValue(t, fams, 5, "paystate_engine_commit_durable_seconds", nil)
 	requireValue(t, fams, 0, "paystate_engine_commit_failures_total", nil)
 	requireValue(t, fams, 1, "paystate_deferred_expired_total", nil)
 	requireValue(t, fams, 0, "paystate_deferred_pending", nil)

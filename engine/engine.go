@@ -252,7 +252,11 @@ func (e *Engine) gather(first *request) []*request {
 func (e *Engine) commit(ctx context.Context, batch []*request) {
 	results := make([][]Outcome, len(batch))
 	start := time.Now()
+	// decided is when the last statement of the batch's (last) attempt
+	// returned: what the store does after it is making the batch durable.
+	var decided time.Time
 	err := e.store.Update(ctx, func(stx storage.Tx) error {
+		decided = time.Time{}
 		tx, err := prefetch(ctx, stx, batch)
 		if err != nil {
 			return err
@@ -268,9 +272,15 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 				return err
 			}
 		}
+		decided = time.Now()
 		return nil
 	})
-	e.observe(batch, results, time.Since(start), err)
+	end := time.Now()
+	var committing time.Duration
+	if !decided.IsZero() {
+		committing = end.Sub(decided)
+	}
+	e.observe(batch, results, end.Sub(start), committing, err)
 	if err == nil && e.cfg.Notifier != nil {
 		e.cfg.Notifier.Notify()
 	}

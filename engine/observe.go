@@ -10,13 +10,27 @@ import (
 // Observer is told what the engine does, for metrics. Its methods are
 // called from the committer goroutine and must return quickly.
 type Observer interface {
-	// Committed reports one batch transaction: how many submissions (and
-	// sweeps) it held, how long the transaction took, and its error (nil
-	// when the batch is durable).
-	Committed(size int, took time.Duration, err error)
+	// Committed reports one batch transaction.
+	Committed(b Batch)
 	// Expired reports deferred events rejected because their window
 	// passed, once they are committed.
 	Expired(n int)
+}
+
+// Batch is one batch transaction as an Observer sees it.
+type Batch struct {
+	// Size is how many submissions (deliveries and sweeps) it held.
+	Size int
+	// Took is the whole transaction: deciding, writing and committing.
+	Took time.Duration
+	// Committing is the part of Took after the engine's last statement:
+	// the store making the batch durable (SQLite: writing the WAL, its
+	// flush and any automatic checkpoint; PostgreSQL: the pipelined writes
+	// and COMMIT). With Took it tells a writer waiting on the disk from
+	// one busy deciding and writing. Zero when the batch failed before it.
+	Committing time.Duration
+	// Err is nil when the batch is durable.
+	Err error
 }
 
 // requestID is the request id a delivery is submitted under: its own, or
@@ -38,12 +52,12 @@ func stamp(outcomes []Outcome, id string) {
 }
 
 // observe reports a committed (or failed) batch to the observer.
-func (e *Engine) observe(batch []*request, results [][]Outcome, took time.Duration, err error) {
+func (e *Engine) observe(batch []*request, results [][]Outcome, took, committing time.Duration, err error) {
 	o := e.cfg.Observer
 	if o == nil {
 		return
 	}
-	o.Committed(len(batch), took, err)
+	o.Committed(Batch{Size: len(batch), Took: took, Committing: committing, Err: err})
 	if err != nil {
 		return
 	}

@@ -12,22 +12,31 @@ import (
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/reqid"
 	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
 )
 
 type recordingObserver struct {
 	mu      sync.Mutex
 	batches []int
+	seen    []engine.Batch
 	errs    int
 	expired int
 }
 
-func (o *recordingObserver) Committed(size int, _ time.Duration, err error) {
+func (o *recordingObserver) Committed(b engine.Batch) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.batches = append(o.batches, size)
-	if err != nil {
+	o.batches = append(o.batches, b.Size)
+	o.seen = append(o.seen, b)
+	if b.Err != nil {
 		o.errs++
 	}
+}
+
+func (o *recordingObserver) lastBatch() engine.Batch {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.seen[len(o.seen)-1]
 }
 
 func (o *recordingObserver) Expired(n int) { o.mu.Lock(); o.expired += n; o.mu.Unlock() }
@@ -82,6 +91,66 @@ func TestObserverSeesBatchesAndExpiries(t *testing.T) {
 	_, errs, expired = obs.snapshot()
 	require.Equal(t, 1, errs, "a failed commit is reported as failed")
 	require.Equal(t, 1, expired, "nothing expires in a failed batch")
+	require.Zero(t, obs.lastBatch().Committing, "the failing store never ran the batch's statements")
+}
+
+// slowStore spends time before the engine's statements (as if they were
+// slow) or after them (as if the flush were), inside Update.
+type slowStore struct {
+	storage.Store
+	deciding, committing time.Duration
+}
+
+func (s slowStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	return s.Store.Update(ctx, func(tx storage.Tx) error {
+		time.Sleep(s.deciding)
+		if err := fn(tx); err != nil {
+			return err
+		}
+		time.Sleep(s.committing)
+		return nil
+	})
+}
+
+// The observer can tell a writer waiting on the store's commit from one
+// busy with its statements. Only lower bounds are asserted: a loaded
+// machine can only make either part longer.
+func TestObserverSplitsDecidingFromCommitting(t *testing.T) {
+	t.Parallel()
+	const pause = 30 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		store func(storage.Store) storage.Store
+		check func(t *testing.T, b engine.Batch)
+	}{
+		{"slow statements", func(s storage.Store) storage.Store { return slowStore{Store: s, deciding: pause} },
+			func(t *testing.T, b engine.Batch) {
+				require.GreaterOrEqual(t, b.Took-b.Committing, pause, "the statements' time is not committing")
+			}},
+		{"slow commit", func(s storage.Store) storage.Store { return slowStore{Store: s, committing: pause} },
+			func(t *testing.T, b engine.Batch) {
+				require.GreaterOrEqual(t, b.Committing, pause, "the time after the last statement is committing")
+				require.GreaterOrEqual(t, b.Took, b.Committing)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			obs := &recordingObserver{}
+			eng := engine.New(tc.store(b.store), b.reg, engine.Config{Observer: obs})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); eng.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			_, err := eng.Submit(t.Context(), engine.Delivery{Provider: "acme", BodySHA256: "x", Events: []providers.Event{
+				{Provider: "acme", Kind: sm.KindPayment, AggregateID: "o1", Name: "AUTH", DedupeKey: "k1"}}})
+			require.NoError(t, err)
+			got := obs.lastBatch()
+			require.NoError(t, got.Err)
+			require.Positive(t, got.Committing, "a durable batch spent time committing")
+			tc.check(t, got)
+		})
+	}
 }
 
 func TestRequestIDReachesOutcomes(t *testing.T) {

@@ -268,8 +268,20 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 			rep.Rows = append(rep.Rows, rowBase)
 			if o.Only.runs("ingest") {
 				step("ingest: paystate, %d connections", conns)
+				before, err := readWriterTime(ctx, srv.http)
+				if err != nil {
+					return nil, err
+				}
 				real := closedLoop(ctx, []string{srv.http}, plan, conns)
-				rep.Rows = append(rep.Rows, loadRow("ingest", fmt.Sprintf("paystate SQLite FULL, %d conns", conns), real, rowBase.PerSec))
+				after, err := readWriterTime(ctx, srv.http)
+				if err != nil {
+					return nil, err
+				}
+				row := loadRow("ingest", fmt.Sprintf("paystate SQLite FULL, %d conns", conns), real, rowBase.PerSec)
+				if note := writerNote(before, after, real.elapsed); note != "" {
+					row.Note = strings.TrimPrefix(row.Note+"; ", "; ") + note
+				}
+				rep.Rows = append(rep.Rows, row)
 			}
 		}
 		if o.Only.runs("ingest") {

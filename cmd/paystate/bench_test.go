@@ -28,7 +28,7 @@ func TestBenchQuickPlumbing(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &rep))
 	seen := map[string]int{}
 	var rebuild benchRow
-	var growthCompared, sized, warmed int
+	var growthCompared, sized, warmed, writerNoted int
 	for _, r := range rep.Rows {
 		seen[r.Scenario]++
 		require.Zero(t, r.Failed, "%s, %s: %s", r.Scenario, r.Variant, r.Note)
@@ -47,6 +47,11 @@ func TestBenchQuickPlumbing(t *testing.T) {
 		if r.BytesPerEvent > 0 {
 			sized++
 		}
+		if strings.HasPrefix(r.Variant, "paystate SQLite FULL, ") {
+			require.Regexp(t, `writer busy [0-9]+ % of the run, [0-9]+ % of that making batches durable`, r.Note,
+				"each closed-loop ingest row says what its writer did, from the server's metrics")
+			writerNoted++
+		}
 		if strings.HasPrefix(r.Variant, "GetOrder gRPC, 1 stream") {
 			require.Regexp(t, `through once \([1-9][0-9]* rows`, r.Note, "the steady-state GetOrder runs on a warmed store")
 			warmed++
@@ -64,6 +69,7 @@ func TestBenchQuickPlumbing(t *testing.T) {
 	require.Equal(t, 4, growthCompared, "every read of the larger store compared with the smaller's")
 	require.Equal(t, 2, sized, "one size per store")
 	require.Equal(t, 2, warmed, "one warmed GetOrder per store")
+	require.Equal(t, 2, writerNoted, "one per --conns level")
 	require.Contains(t, stdout.String(), "× baseline")
 }
 
