@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,7 +89,7 @@ func listPage(ctx context.Context, r storage.Reader, f storage.AggregateFilter, 
 	if err != nil {
 		return nil, "", err
 	}
-	aggs, err := r.ListAggregates(ctx, f, after, n+1)
+	aggs, err := listAfter(ctx, r, f, after, n+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -98,6 +99,30 @@ func listPage(ctx context.Context, r storage.Reader, f storage.AggregateFilter, 
 		next = encodeListToken(aggs[n-1].Key, f)
 	}
 	return aggs, next, nil
+}
+
+// listAfter reads up to limit aggregates matching f after the key after.
+// The store searches its state index only when the kind is fixed too; a
+// state alone it would answer by reading every aggregate until the page is
+// full, which for a rare state is all of them. So a state without a kind
+// is asked once per kind and the pages merged in key order: the first
+// limit rows after the cursor are among each kind's first limit.
+func listAfter(ctx context.Context, r storage.Reader, f storage.AggregateFilter, after storage.AggregateKey, limit int) ([]storage.HeldAggregate, error) {
+	if f.State == "" || f.Kind != "" {
+		return r.ListAggregates(ctx, f, after, limit)
+	}
+	var merged []storage.HeldAggregate
+	for _, k := range sm.Kinds {
+		byKind := f
+		byKind.Kind = string(k)
+		page, err := r.ListAggregates(ctx, byKind, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		merged = append(merged, page...)
+	}
+	slices.SortFunc(merged, func(a, b storage.HeldAggregate) int { return a.Key.Compare(b.Key) })
+	return merged[:min(len(merged), limit)], nil
 }
 
 func listFilter(provider, kind, state string, since, until *timestamppb.Timestamp) (storage.AggregateFilter, error) {

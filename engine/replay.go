@@ -8,7 +8,6 @@ import (
 	"iter"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -317,7 +316,7 @@ func compare(ctx context.Context, r storage.Reader, want *Aggregates, size int) 
 		// read each one to say which and why.
 		bad = compareEach(ctx, r, want)
 	}
-	slices.SortFunc(bad, func(a, b Mismatch) int { return compareKeys(a.Key, b.Key) })
+	slices.SortFunc(bad, func(a, b Mismatch) int { return a.Key.Compare(b.Key) })
 	return bad, nil
 }
 
@@ -334,10 +333,6 @@ func compareEach(ctx context.Context, r storage.Reader, want *Aggregates) []Mism
 		}
 	}
 	return bad
-}
-
-func compareKeys(a, b storage.AggregateKey) int {
-	return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID))
 }
 
 func diff(got, want storage.Aggregate) string {

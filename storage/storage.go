@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -22,6 +24,12 @@ type AggregateKey struct {
 	Provider string
 	Kind     string
 	ID       string
+}
+
+// Compare orders keys by (provider, kind, id) in byte order, the order of
+// every listing: -1 when k sorts first, +1 when o does, 0 when equal.
+func (k AggregateKey) Compare(o AggregateKey) int {
+	return cmp.Or(strings.Compare(k.Provider, o.Provider), strings.Compare(k.Kind, o.Kind), strings.Compare(k.ID, o.ID))
 }
 
 // Aggregate is the current, authoritative state of one aggregate.
