@@ -10,8 +10,10 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -177,7 +179,7 @@ func cmdWatch(ctx context.Context, args []string, env func(string) string) error
 			for {
 				m, err := stream.Recv()
 				if err != nil {
-					if ctx.Err() != nil {
+					if ctx.Err() != nil || callerDeadline(ctx, err) {
 						return nil
 					}
 					return err
@@ -191,6 +193,14 @@ func cmdWatch(ctx context.Context, args []string, env func(string) string) error
 					e.GetEvent(), e.GetStateBefore(), e.GetStateAfter(), strings.TrimPrefix(e.GetVerdict().String(), "VERDICT_"))
 			}
 		})
+}
+
+// callerDeadline reports whether err is the caller's own deadline ending
+// the stream. gRPC sends the deadline to the server, whose timer can fire
+// (and reset the stream) a moment before the caller's context reports it.
+func callerDeadline(ctx context.Context, err error) bool {
+	_, has := ctx.Deadline()
+	return has && status.Code(err) == codes.DeadlineExceeded
 }
 
 func splitComma(s string) []string {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestClientCommands runs get, history, verify and watch against a real
@@ -51,4 +53,16 @@ func TestClientCommands(t *testing.T) {
 	}
 	require.ErrorContains(t, run(t.Context(), []string{"get", "ngenius", "abc123xyz"}, bad), "Unauthenticated")
 	require.Error(t, run(t.Context(), []string{"get", "ngenius"}, env), "wrong number of arguments")
+}
+
+// The server can reset a watch for the caller's deadline a moment before
+// the caller's context reports it (gRPC then says DeadlineExceeded while
+// ctx.Err() is still nil): that is the caller's own end, not a failure.
+func TestWatchEndsCleanlyAtTheCallersDeadline(t *testing.T) {
+	deadlined, cancel := context.WithTimeout(t.Context(), time.Hour)
+	defer cancel()
+	reset := status.Error(codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL")
+	require.True(t, callerDeadline(deadlined, reset))
+	require.False(t, callerDeadline(t.Context(), reset), "without a deadline of the caller's, it is the server's failure")
+	require.False(t, callerDeadline(deadlined, status.Error(codes.Unavailable, "gone")))
 }
