@@ -19,7 +19,7 @@ import (
 // the filters it was asked.
 type listModel struct {
 	storage.Reader
-	rows []storage.HeldAggregate
+	rows []storage.HeldAggregate // in key order, each key once
 
 	mu    sync.Mutex
 	asked []storage.AggregateFilter
@@ -41,7 +41,6 @@ func (m *listModel) match(f storage.AggregateFilter, after storage.AggregateKey,
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b storage.HeldAggregate) int { return a.Key.Compare(b.Key) })
 	return out[:min(len(out), limit)]
 }
 
@@ -64,7 +63,8 @@ func TestListByStateWithoutKindMergesKinds(t *testing.T) {
 			State: string(states[rng.IntN(len(states))]),
 		}, Pending: i % 3})
 	}
-	m.rows = slices.CompactFunc(sortedRows(m.rows), func(a, b storage.HeldAggregate) bool { return a.Key == b.Key })
+	slices.SortFunc(m.rows, func(a, b storage.HeldAggregate) int { return a.Key.Compare(b.Key) })
+	m.rows = slices.CompactFunc(m.rows, func(a, b storage.HeldAggregate) bool { return a.Key == b.Key })
 
 	states := map[sm.State]bool{}
 	for _, k := range sm.Kinds {
@@ -108,9 +108,4 @@ func TestListByStateWithoutKindMergesKinds(t *testing.T) {
 			require.NotEmpty(t, f.Kind, "a state is never asked of the store without a kind: %+v", f)
 		}
 	}
-}
-
-func sortedRows(rows []storage.HeldAggregate) []storage.HeldAggregate {
-	slices.SortFunc(rows, func(a, b storage.HeldAggregate) int { return a.Key.Compare(b.Key) })
-	return rows
 }
