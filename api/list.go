@@ -105,14 +105,19 @@ func listPage(ctx context.Context, r storage.Reader, f storage.AggregateFilter, 
 // The store searches its state index only when the kind is fixed too; a
 // state alone it would answer by reading every aggregate until the page is
 // full, which for a rare state is all of them. So a state without a kind
-// is asked once per kind and the pages merged in key order: the first
-// limit rows after the cursor are among each kind's first limit.
+// is asked once per kind that has the state and the pages merged in key
+// order: the first limit rows after the cursor are among each kind's first
+// limit. (A kind without the state has no aggregate in it: machines are
+// built only with canonical states.)
 func listAfter(ctx context.Context, r storage.Reader, f storage.AggregateFilter, after storage.AggregateKey, limit int) ([]storage.HeldAggregate, error) {
 	if f.State == "" || f.Kind != "" {
 		return r.ListAggregates(ctx, f, after, limit)
 	}
 	var merged []storage.HeldAggregate
 	for _, k := range sm.Kinds {
+		if !sm.IsCanonical(k, sm.State(f.State)) {
+			continue
+		}
 		byKind := f
 		byKind.Kind = string(k)
 		page, err := r.ListAggregates(ctx, byKind, after, limit)
