@@ -222,7 +222,10 @@ type Reader interface {
 	// sorts after the cursor after (the zero key starts from the
 	// beginning), ordered by (provider, kind, id) in byte order, each with
 	// its held count (read in the same statement: a listing page is one
-	// query, not one per row).
+	// query, not one per row). A State is searched through its index only
+	// together with a Kind; without one the backends walk every aggregate
+	// until the page is full, so callers that know the kinds ask per kind
+	// and merge (the API does).
 	ListAggregates(ctx context.Context, f AggregateFilter, after AggregateKey, limit int) ([]HeldAggregate, error)
 	// Journal returns up to limit entries with Seq > after, in order. When
 	// key is non-nil only that aggregate's entries are returned.
