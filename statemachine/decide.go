@@ -117,7 +117,8 @@ func (m *Machine) apply(cur Snapshot, in Input, from State, skipped []State) Dec
 	e := m.edges[edgeKey{in.Event, from}]
 	to, ok := m.step(from, in.Event)
 	if !ok || to != e.to {
-		// The table and looplab disagree: a bug in Build, never input.
+		// Build ran every edge on looplab, so this is a bug in this
+		// package, never input.
 		panic(fmt.Sprintf("statemachine: looplab/fsm refused %s from %s", in.Event, from))
 	}
 	amounts, to, problem := applyEffect(e.Effect, to, cur.Amounts, in)

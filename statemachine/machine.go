@@ -44,8 +44,9 @@ type edge struct {
 // Build validates t and returns its machine. It rejects a table with a
 // duplicate (event, source) edge (looplab/fsm would silently keep the last
 // one), a state that is not canonical for the kind, a state no event can
-// reach from StateNew, an amount effect on a kind without amounts, and a
-// word that is both a transition and record-only.
+// reach from StateNew, an amount effect on a kind without amounts, a word
+// that is both a transition and record-only, and a table whose edges
+// looplab/fsm does not run as the table declares them.
 func Build(t Table) (*Machine, error) {
 	m := &Machine{
 		table:      t,
@@ -134,9 +135,23 @@ func Build(t Table) (*Machine, error) {
 			m.fsmEvents = append(m.fsmEvents, fsm.EventDesc{Name: ev, Src: []string{string(from)}, Dst: string(e.to)})
 		}
 	}
-	m.fsms.New = func() any { return fsm.NewFSM(string(StateNew), m.fsmEvents, nil) }
+	m.fsms.New = func() any { return newFSM(string(StateNew), m.fsmEvents, nil) }
+	// Decide runs every edge on looplab/fsm too; a disagreement found there
+	// would have to fail a delivery, so find it here, once, instead.
+	for _, ev := range m.events {
+		for _, from := range m.sources[ev] {
+			want := m.edges[edgeKey{ev, from}].to
+			if got, ok := m.step(from, ev); !ok || got != want {
+				return nil, fmt.Errorf("statemachine: %s: looplab/fsm does not take %s from %s to %s", name, ev, from, want)
+			}
+		}
+	}
 	return m, nil
 }
+
+// newFSM builds a looplab machine. It is a variable so that a test can
+// stand in a library that disagrees with the table.
+var newFSM = fsm.NewFSM
 
 // reach returns the states reachable from s in one or more steps, through
 // every edge and every amount outcome, skipping Revert edges unless

@@ -1,9 +1,11 @@
 package statemachine
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/looplab/fsm"
 	"github.com/stretchr/testify/require"
 )
 
@@ -92,6 +94,31 @@ func TestBuildAcceptsValidTable(t *testing.T) {
 	require.False(t, m.Terminal(Captured))
 	require.True(t, m.Knows("NOTE"))
 	require.False(t, m.Knows("SHIPPED"))
+}
+
+// TestBuildRunsEveryEdgeOnLooplab stands in a looplab machine that refuses
+// one edge, or takes it elsewhere: Build must say so, rather than leave
+// Decide to find it on a delivery. Not parallel: it replaces newFSM.
+func TestBuildRunsEveryEdgeOnLooplab(t *testing.T) {
+	real := newFSM
+	t.Cleanup(func() { newFSM = real })
+	cases := map[string]func(fsm.Events) fsm.Events{
+		"refused": func(evs fsm.Events) fsm.Events { return evs[:len(evs)-1] },
+		"elsewhere": func(evs fsm.Events) fsm.Events {
+			evs = slices.Clone(evs)
+			evs[len(evs)-1].Dst = string(Voided)
+			return evs
+		},
+	}
+	for name, skew := range cases {
+		newFSM = func(initial string, evs []fsm.EventDesc, cbs map[string]fsm.Callback) *fsm.FSM {
+			return real(initial, skew(evs), cbs)
+		}
+		_, err := Build(cardTable())
+		require.ErrorContains(t, err, "looplab/fsm does not take CLOSE from voided to closed", name)
+	}
+	newFSM = real
+	mustBuild(t, cardTable())
 }
 
 func TestMermaidComesFromTheEdges(t *testing.T) {
