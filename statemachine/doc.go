@@ -8,4 +8,9 @@
 // screen, so that start-up can reject a table with duplicate or unreachable
 // edges, and so that the Mermaid diagrams in the docs come from the same
 // rows the engine runs. Nothing here does I/O.
+//
+// Every table has a version, a hash of its content and of Rules (the
+// revision of the code that reads tables). The engine records it on every
+// verdict, so that when a table turns out to have been wrong the verdicts
+// an older version decided can be found and decided again.
 package statemachine

@@ -28,6 +28,8 @@ type Machine struct {
 	// microseconds and allocations, hydrating one with SetState does not.
 	fsms      sync.Pool
 	fsmEvents fsm.Events
+	// version is the table's content hash (Table.Version).
+	version string
 }
 
 type edgeKey struct {
@@ -146,6 +148,7 @@ func Build(t Table) (*Machine, error) {
 			}
 		}
 	}
+	m.version = t.Version()
 	return m, nil
 }
 
