@@ -34,4 +34,52 @@
 // left out on purpose: the same event with a different amount is the same
 // delivery with a different body, which the engine reports as a conflict
 // instead of silently applying it twice.
+//
+// # How the document was read
+//
+// The event table (machine.go) has a row for every event the document
+// lists. Where the document leaves the meaning open, these readings were
+// chosen; each has a test in sequence_test.go.
+//
+// Closing. ORDER_CLOSED is "triggered when the order is marked as closed.
+// This typically occurs when no further transactions (like captures or
+// refunds) can be performed against it." It says nothing about the money,
+// so it is administrative: it is applied without changing the state (the
+// state keeps saying captured, refunded, voided, ...: what an order service
+// must know) and the provider status shows ORDER_CLOSED, as does the
+// journal. Events "may be sent in quick succession" and are never retried,
+// so a refund, a refund failure, a void or a capture that overtook the
+// closing, or completed after it, arrives after ORDER_CLOSED. Each reports
+// money that moved, or a request that failed, and is applied as it would be
+// without the closing; rejecting it as stale would lose it for good.
+//
+// APM payments. APM_PAYMENT_ACCEPTED is "a success response from the APM
+// system for a payment", and the document lists no APM capture event while
+// it does list APM refunds (REFUND_REQUESTED, PARTIAL_REFUND_REQUESTED and
+// their _FAILED twins, then REFUNDED or PARTIALLY_REFUNDED). So the APM
+// accepting the payment is the money received: the payment is authorised
+// and captured in one step (captured, like PURCHASED), and the refund
+// events apply to it as to a captured card payment. An accepted APM
+// payment that is then CANCELLED gives the money back (cancelled, captured
+// total back to zero); CANCELLATION_REQUESTED and CANCELLATION_FAILED leave
+// the state.
+//
+// Attempts. An order can take several payment attempts, so an attempt's
+// outcome (AUTHORISED, DECLINED, PURCHASED, ...) is legal from a new order
+// and after a declined or failed attempt. A DECLINED or AUTHORISATION_FAILED
+// that arrives while the order holds a successful attempt (authorised, in
+// fraud review, captured, ...) is read as the late report of an earlier
+// attempt, and rejected as stale. "Earlier" is read from the order's
+// lifecycle, not from the payload: N-Genius starts a new attempt on an
+// order only when it has no successful one, so a failure that is reported
+// while a success stands can only precede it. The payload cannot say more:
+// transaction.id is an opaque id with no order, and transaction.date could
+// only be compared with the successful attempt's date, which an order's
+// state does not keep. A post-authorisation fraud rejection does take the
+// successful attempt back (to declined), but it is marked a revert in the
+// table: it is not a step "ahead" that a late failure could wait for, so
+// such a failure is not held until a rejection that will in all likelihood
+// never come (and, if one did, turn a fraud-rejected order into a failed
+// one). The rejection is followed by the automatic FULL_AUTH_REVERSED, after
+// which the order takes no further attempt.
 package ngenius

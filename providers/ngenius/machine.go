@@ -5,13 +5,16 @@ import sm "github.com/paystate/paystate/statemachine"
 // N-Genius reports one event per transition on an order; every event its
 // webhook document lists is a row here. Card payments run AUTHORISED →
 // (PARTIALLY_)CAPTURED → (PARTIALLY_)REFUNDED, one-step sales run
-// PURCHASED, alternative payment methods (APM) run APM_PAYMENT_ACCEPTED and
-// may be cancelled. Requests and failures are Stay rows: the payment keeps
+// PURCHASED, alternative payment methods (APM) run APM_PAYMENT_ACCEPTED —
+// money received, so captured — then the APM refund events, and may be
+// cancelled. Requests and failures are Stay rows: the payment keeps
 // its state while the order shows the provider's last word.
 //
 // An order can take several payment attempts (a declined card, then
 // another), so the outcome of an attempt is legal again after a declined
-// or failed one.
+// or failed one — and only then: an order whose current attempt succeeded
+// takes no new one, so a failure arriving while it stands belongs to an
+// earlier attempt and is stale.
 var (
 	attempt     = []sm.State{sm.StateNew, sm.Declined, sm.Failed}
 	captureFrom = []sm.State{sm.Authorized, sm.PartiallyCaptured}
@@ -19,7 +22,12 @@ var (
 	refundFrom  = []sm.State{sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded}
 	refundedAny = []sm.State{sm.PartiallyRefunded, sm.Refunded}
 	reviewable  = []sm.State{sm.Authorized, sm.FraudReview}
-	closeFrom   = []sm.State{sm.Authorized, sm.FraudReview, sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded,
+	// apmCancelFrom: an APM payment before (authorized) and after
+	// (captured) the APM accepted it.
+	apmCancelFrom = []sm.State{sm.Authorized, sm.Captured}
+	// closeFrom is every state an order can be in: closing does not depend
+	// on, or change, what happened to the money.
+	closeFrom = []sm.State{sm.Authorized, sm.FraudReview, sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded,
 		sm.Refunded, sm.Voided, sm.Declined, sm.Failed, sm.Cancelled}
 )
 
@@ -30,8 +38,8 @@ var paymentTable = sm.Table{
 	Transitions: []sm.Transition{
 		// Authorisation and pre-authorisation screening.
 		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize},
-		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Authorized, Effect: sm.Authorize,
-			Note: "the APM accepted the payment; nothing is captured yet"},
+		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Captured, Effect: sm.Purchase,
+			Note: "the APM reports the money received: authorised and captured in one step"},
 		{Event: "DECLINED", From: attempt, To: sm.Declined},
 		{Event: "AUTHORISATION_FAILED", From: attempt, To: sm.Failed},
 		{Event: "GATEWAY_RISK_PRE_AUTH_REJECTED", From: attempt, To: sm.Declined},
@@ -40,8 +48,13 @@ var paymentTable = sm.Table{
 		// Post-authorisation fraud screening.
 		{Event: "POST_AUTH_FRAUD_CHECK_REVIEW", From: []sm.State{sm.Authorized}, To: sm.FraudReview},
 		{Event: "POST_AUTH_FRAUD_CHECK_ACCEPTED", From: []sm.State{sm.FraudReview}, To: sm.Authorized},
-		{Event: "POST_AUTH_FRAUD_CHECK_REJECTED", From: reviewable, To: sm.Declined,
-			Note: "FULL_AUTH_REVERSED normally follows"},
+		// Revert: the rejection takes back a successful attempt. Were it a
+		// forward edge, the attempt states (declined, failed) would look
+		// reachable from every authorised order, and a late failure of an
+		// earlier attempt would be held for a rejection that never comes
+		// instead of being stale (see doc.go, "Attempts").
+		{Event: "POST_AUTH_FRAUD_CHECK_REJECTED", From: reviewable, To: sm.Declined, Revert: true,
+			Note: "takes the successful attempt back; FULL_AUTH_REVERSED normally follows"},
 		{Event: "FULL_AUTH_REVERSED", From: []sm.State{sm.Authorized, sm.FraudReview, sm.Declined}, To: sm.Voided,
 			Note: "from declined: the automatic reversal after a post-auth fraud rejection"},
 		{Event: "FULL_AUTH_REVERSAL_FAILED", From: []sm.State{sm.Authorized, sm.FraudReview, sm.Declined}, To: sm.Stay,
@@ -63,10 +76,13 @@ var paymentTable = sm.Table{
 			Note: "the payment returns to authorised"},
 		{Event: "CAPTURE_VOID_FAILED", From: captured, To: sm.Stay},
 
-		// APM cancellation.
-		{Event: "CANCELLATION_REQUESTED", From: []sm.State{sm.Authorized}, To: sm.Stay},
-		{Event: "CANCELLATION_FAILED", From: []sm.State{sm.Authorized}, To: sm.Stay},
+		// APM cancellation. An accepted APM payment is captured, so its
+		// cancellation gives the money back.
+		{Event: "CANCELLATION_REQUESTED", From: apmCancelFrom, To: sm.Stay},
+		{Event: "CANCELLATION_FAILED", From: apmCancelFrom, To: sm.Stay},
 		{Event: "CANCELLED", From: []sm.State{sm.Authorized}, To: sm.Cancelled},
+		{Event: "CANCELLED", From: []sm.State{sm.Captured}, To: sm.Cancelled, Effect: sm.VoidCapture,
+			Note: "an accepted APM payment cancelled: the money goes back"},
 
 		// Refunds.
 		{Event: "REFUNDED", From: refundFrom, To: sm.Refunded, Effect: sm.Refund},
@@ -82,7 +98,11 @@ var paymentTable = sm.Table{
 		{Event: "REFUND_VOID_REQUESTED", From: refundedAny, To: sm.Stay},
 		{Event: "REFUND_VOID_FAILED", From: refundedAny, To: sm.Stay},
 
-		// No further captures or refunds are possible.
-		{Event: "ORDER_CLOSED", From: closeFrom, To: sm.Closed},
+		// Administrative: N-Genius will start no further transaction on the
+		// order. The state keeps saying what happened to the money, and a
+		// refund, void or capture reported after closing (one that overtook
+		// it, or was already under way) still applies: it moved money.
+		{Event: "ORDER_CLOSED", From: closeFrom, To: sm.Stay,
+			Note: "administrative: the money state stays, the provider status shows ORDER_CLOSED"},
 	},
 }

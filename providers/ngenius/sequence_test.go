@@ -110,22 +110,76 @@ func TestSequences(t *testing.T) {
 			{"FULL_AUTH_REVERSAL_FAILED", -1, sm.VerdictApplied, "", sm.Authorized},
 			{"PARTIAL_CAPTURE_FAILED", -1, sm.VerdictApplied, "", sm.Authorized},
 		}, sm.Authorized, [3]int64{10000, 0, 0}},
-		{"APM accepted then cancelled", []step{
-			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Authorized},
-			{"CANCELLATION_REQUESTED", -1, sm.VerdictApplied, "", sm.Authorized},
+		{"APM accepted then cancelled: the money goes back", []step{
+			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"CANCELLATION_REQUESTED", -1, sm.VerdictApplied, "", sm.Captured},
 			{"CANCELLED", -1, sm.VerdictApplied, "", sm.Cancelled},
 			{"CAPTURED", -1, sm.VerdictRejected, "stale", sm.Cancelled},
 		}, sm.Cancelled, [3]int64{10000, 0, 0}},
+		{"APM payment refunded in part, then in full", []step{
+			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIAL_REFUND_REQUESTED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_REFUNDED", 4000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"REFUND_REQUESTED", -1, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+		}, sm.Refunded, [3]int64{10000, 10000, 10000}},
+		{"APM refund requests that fail leave the payment captured", []step{
+			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUND_REQUESTED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUND_REQUEST_FAILED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIAL_REFUND_REQUEST_FAILED", -1, sm.VerdictApplied, "", sm.Captured},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
 		{"purchase reversed", []step{
 			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
 			{"PURCHASE_REVERSAL_FAILED", -1, sm.VerdictApplied, "", sm.Captured},
 			{"PURCHASE_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
 		}, sm.Voided, [3]int64{10000, 0, 0}},
-		{"declined, then closed; nothing after closing", []step{
+		{"declined, then closed: closing keeps the state", []step{
 			{"DECLINED", -1, sm.VerdictApplied, "", sm.Declined},
-			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Closed},
-			{"AUTHORISED", -1, sm.VerdictRejected, "stale", sm.Closed},
-		}, sm.Closed, [3]int64{0, 0, 0}},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Declined},
+		}, sm.Declined, [3]int64{0, 0, 0}},
+		{"refunds and a refund failure reported after closing apply", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_REFUNDED", 2500, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"REFUND_FAILED", -1, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+		}, sm.Refunded, [3]int64{10000, 10000, 10000}},
+		{"a reversal reported after closing applies", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"FULL_AUTH_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
+		}, sm.Voided, [3]int64{10000, 0, 0}},
+		{"a capture reported after closing applies", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+		}, sm.PartiallyCaptured, [3]int64{10000, 4000, 0}},
+		{"a refund void reported after closing applies", []step{
+			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"REFUND_VOIDED", -1, sm.VerdictApplied, "", sm.Captured},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"late failures of an earlier attempt are stale, not held", []step{
+			{"DECLINED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"DECLINED", -1, sm.VerdictRejected, "stale", sm.Authorized},
+			{"AUTHORISATION_FAILED", -1, sm.VerdictRejected, "stale", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REVIEW", -1, sm.VerdictApplied, "", sm.FraudReview},
+			{"AUTHORISATION_FAILED", -1, sm.VerdictRejected, "stale", sm.FraudReview},
+			{"PURCHASE_DECLINED", -1, sm.VerdictRejected, "stale", sm.FraudReview},
+			// Nothing was held for the rejection to release: the order
+			// stays declined, not failed.
+			{"POST_AUTH_FRAUD_CHECK_REJECTED", -1, sm.VerdictApplied, "", sm.Declined},
+		}, sm.Declined, [3]int64{10000, 0, 0}},
+		{"a fraud rejection arriving before its review is still held", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_ACCEPTED", -1, sm.VerdictDeferred, "early", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REVIEW", -1, sm.VerdictApplied, "", sm.FraudReview},
+		}, sm.Authorized, [3]int64{10000, 0, 0}},
 		{"an event N-Genius adds later is recorded", []step{
 			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
 			{"INSTALMENT_PLAN_CREATED", -1, sm.VerdictRecorded, "unknown_event", sm.Authorized},
@@ -148,6 +202,22 @@ func TestSequences(t *testing.T) {
 			h.Verify()
 		})
 	}
+}
+
+// TestClosingStaysVisible: ORDER_CLOSED does not hide the money state,
+// and the order shows it was closed until the next event; the journal
+// keeps it either way.
+func TestClosingStaysVisible(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, ngenius.New(ngenius.Config{}))
+	h.DeliverOne(webhook("o-c", "PURCHASED", 10000, -1, "2025-03-14T12:00:00Z"))
+	o := h.DeliverOne(webhook("o-c", "ORDER_CLOSED", 10000, -1, "2025-03-14T12:01:00Z"))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	a := h.Aggregate(sm.KindPayment, "o-c")
+	require.Equal(t, string(sm.Captured), a.State)
+	require.Equal(t, "ORDER_CLOSED", a.ProviderStatus)
+	require.Equal(t, int64(2), a.Version)
+	h.Verify()
 }
 
 func TestSameWebhookTwiceIsADuplicate(t *testing.T) {
