@@ -3,22 +3,17 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/paystate/paystate/api/apitest"
 	"github.com/paystate/paystate/engine/enginetest"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
@@ -26,49 +21,15 @@ import (
 	"github.com/paystate/paystate/storage"
 )
 
-// restRoute is the REST route of m from its google.api.http option, with
-// every path variable set to "1" (which parses as any field type).
-func restRoute(t *testing.T, m protoreflect.MethodDescriptor) (method, path string, body io.Reader) {
+// restStatus calls the REST route the role matrix pins for method as
+// token (none when empty), the way apitest.Grant.Probe does.
+func restStatus(t *testing.T, base, method, token string) int {
 	t.Helper()
-	rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
-	require.NotNil(t, rule, "%s has no REST route", fullMethod(m))
-	switch p := rule.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		method, path = http.MethodGet, p.Get
-	case *annotations.HttpRule_Post:
-		method, path = http.MethodPost, p.Post
-	case *annotations.HttpRule_Put:
-		method, path = http.MethodPut, p.Put
-	case *annotations.HttpRule_Patch:
-		method, path = http.MethodPatch, p.Patch
-	case *annotations.HttpRule_Delete:
-		method, path = http.MethodDelete, p.Delete
-	default:
-		t.Fatalf("%s: unexpected REST rule %v", fullMethod(m), rule)
-	}
-	if rule.GetBody() != "" {
-		body = strings.NewReader("{}")
-	}
-	return method, regexp.MustCompile(`\{[^}]*\}`).ReplaceAllString(path, "1"), body
-}
-
-// restStatus calls a REST route as token (none when empty). A call still
-// unanswered after a short wait (an admitted Watch waits for journal
-// entries) counts as 200: it was not refused.
-func restStatus(t *testing.T, base string, m protoreflect.MethodDescriptor, token string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-	defer cancel()
-	method, path, body := restRoute(t, m)
-	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	g, ok := apitest.Grants(method)
+	require.True(t, ok, "%s is not in apitest.RoleMatrix", method)
+	req, err := g.Probe(t.Context(), base, token)
 	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := http.DefaultClient.Do(req)
-	if errors.Is(err, context.DeadlineExceeded) && m.IsStreamingServer() {
-		return http.StatusOK
-	}
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	return resp.StatusCode
@@ -91,32 +52,29 @@ func gatewaySetup(t *testing.T, opts Options, wrap func(storage.Store) storage.S
 	return serveLoopback(t, opts), h.Store
 }
 
-// TestRESTRoutesEnforceThePolicy calls the REST route of every RPC in
-// Policy (the unary ones served in-process, Watch over loopback) with no
-// token, an unknown token and every role's token: 401, 401, then 403
-// exactly for the roles the policy does not name. A route that skipped the
+// TestRESTRoutesEnforceTheMatrix calls the REST route of every RPC (the
+// unary ones served in-process, Watch over loopback) with no token, an
+// unknown token and every role's token: 401, 401, then 403 exactly for the
+// roles the documented matrix does not name. A route that skipped the
 // interceptors would answer something else (200, 400, 404).
-func TestRESTRoutesEnforceThePolicy(t *testing.T) {
+func TestRESTRoutesEnforceTheMatrix(t *testing.T) {
 	t.Parallel()
-	roles := []string{"reader", "auditor", "fraud", "admin", "nobody"}
+	roles := append(slices.Clone(apitest.Roles), nobody)
 	var opts Options
 	for _, r := range roles {
-		opts.Tokens = append(opts.Tokens, Token{Name: r, Role: r, SHA256: HashToken("tok-" + r)})
+		opts.Tokens = append(opts.Tokens, Token{Name: string(r), Role: r, SHA256: HashToken("tok-" + string(r))})
 	}
 	s, _ := gatewaySetup(t, opts, nil)
 
-	methods := paystateMethodDescriptors(t)
-	require.Len(t, methods, len(Policy), "every RPC in the policy is walked")
-	for _, m := range methods {
-		full := fullMethod(m)
-		require.Equal(t, http.StatusUnauthorized, restStatus(t, s.http, m, ""), "%s without a token", full)
-		require.Equal(t, http.StatusUnauthorized, restStatus(t, s.http, m, "wrong"), "%s with an unknown token", full)
+	for _, m := range paystateMethods(t) {
+		require.Equal(t, http.StatusUnauthorized, restStatus(t, s.http, m, ""), "%s without a token", m)
+		require.Equal(t, http.StatusUnauthorized, restStatus(t, s.http, m, "wrong"), "%s with an unknown token", m)
 		for _, r := range roles {
-			got := restStatus(t, s.http, m, "tok-"+r)
-			if slices.Contains(Policy[full], r) {
-				require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, got, "%s as %s", full, r)
+			got := restStatus(t, s.http, m, "tok-"+string(r))
+			if apitest.Allowed(m, r) {
+				require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, got, "%s as %s", m, r)
 			} else {
-				require.Equal(t, http.StatusForbidden, got, "%s as %s", full, r)
+				require.Equal(t, http.StatusForbidden, got, "%s as %s", m, r)
 			}
 		}
 	}

@@ -13,12 +13,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Role is what an API token may do; the API's policy grants each RPC to
+// roles.
+type Role string
+
 // Roles an API token can hold.
 const (
-	RoleReader  = "reader"
-	RoleAuditor = "auditor"
-	RoleFraud   = "fraud"
-	RoleAdmin   = "admin"
+	RoleReader  Role = "reader"
+	RoleAuditor Role = "auditor"
+	RoleFraud   Role = "fraud"
+	RoleAdmin   Role = "admin"
 )
 
 // Config is the whole configuration.
@@ -74,7 +78,7 @@ type TLS struct {
 // APIToken is a bearer token for the gRPC and REST API.
 type APIToken struct {
 	Name string `yaml:"name"`
-	Role string `yaml:"role"`
+	Role Role   `yaml:"role"`
 	// SHA256 is the hex SHA-256 of the token; prefer it to Token so that
 	// the file holds no usable secret.
 	SHA256 string `yaml:"sha256"`
@@ -303,7 +307,7 @@ func (c *Config) applyEnv(env func(string) string) error {
 			if !ok {
 				return fmt.Errorf("config: PAYSTATE_API_TOKENS item %d: want role:token", i+1)
 			}
-			c.APITokens = append(c.APITokens, APIToken{Name: fmt.Sprintf("env-%d", i+1), Role: role, Token: tok})
+			c.APITokens = append(c.APITokens, APIToken{Name: fmt.Sprintf("env-%d", i+1), Role: Role(role), Token: tok})
 		}
 	}
 	return nil

@@ -62,7 +62,7 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 	require.Equal(t, []string{"c", "d"}, c.Providers.NGenius.HeaderValues)
 	require.Equal(t, []string{"z"}, c.Providers.PayEngine.Secrets)
 	require.Equal(t, []BasicCredential{{"a", "b"}, {"c", "d"}}, c.Providers.Inyo.Basic)
-	require.Equal(t, "fraud", c.APITokens[len(c.APITokens)-1].Role)
+	require.Equal(t, RoleFraud, c.APITokens[len(c.APITokens)-1].Role)
 	require.True(t, c.Providers.NGenius.AllowUnauthenticated)
 	require.Len(t, c.Providers.Magnius.PublicKeys, 1)
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"path/filepath"
-	"slices"
 	"testing"
-	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
@@ -19,77 +17,89 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/paystate/paystate/api"
+	"github.com/paystate/paystate/api/apitest"
 	"github.com/paystate/paystate/config"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
 
 // TestRolesMatrixOverLoopback calls every RPC of every paystate.v1 service
-// on a real server, with no token, a wrong token and each role's token:
-// Unauthenticated, Unauthenticated, and PermissionDenied exactly where the
-// policy says (any other answer means the call got past authorization).
+// on a real server, over gRPC and over REST, with no token, a wrong token
+// and each role's token: Unauthenticated, Unauthenticated, and
+// PermissionDenied exactly where the documented matrix (apitest.RoleMatrix)
+// says (any other answer means the call got past authorization).
 func TestRolesMatrixOverLoopback(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	roles := []string{config.RoleReader, config.RoleAuditor, config.RoleFraud, config.RoleAdmin}
-	for _, r := range roles {
-		cfg.APITokens = append(cfg.APITokens, config.APIToken{Name: r, Role: r, Token: "tok-" + r})
+	for _, r := range apitest.Roles {
+		cfg.APITokens = append(cfg.APITokens, config.APIToken{Name: string(r), Role: r, Token: "tok-" + string(r)})
 	}
 	dev, err := config.FillDev(&cfg)
 	require.NoError(t, err)
 	s := startServerWith(t, cfg, dev)
 
 	call := func(method protoreflect.MethodDescriptor, token string) codes.Code {
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
+		ctx := t.Context()
 		if token != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 		}
 		full := fmt.Sprintf("/%s/%s", method.Parent().FullName(), method.Name())
 		req := dynamicpb.NewMessage(method.Input())
-		if method.IsStreamingServer() {
-			// An authorized stream waits for its first message; a denied
-			// one fails at once. A short deadline tells them apart.
-			var cancelStream context.CancelFunc
-			ctx, cancelStream = context.WithTimeout(ctx, 300*time.Millisecond)
-			defer cancelStream()
-			stream, err := s.grpc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, full)
-			if err != nil {
-				return status.Code(err)
-			}
-			if err := stream.SendMsg(req); err != nil {
-				return status.Code(err)
-			}
-			stream.CloseSend()
-			err = stream.RecvMsg(dynamicpb.NewMessage(method.Output()))
+		if !method.IsStreamingServer() {
+			return status.Code(s.grpc.Invoke(ctx, full, req, dynamicpb.NewMessage(method.Output())))
+		}
+		// Resuming beyond the journal's end, an admitted stream ends at
+		// once (OutOfRange), as a refused one does: no clock decides.
+		cursor := method.Input().Fields().ByName("after_sequence")
+		require.NotNil(t, cursor, "%s: no after_sequence to make an admitted stream answer at once", full)
+		req.Set(cursor, protoreflect.ValueOfInt64(apitest.FarCursor))
+		stream, err := s.grpc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, full)
+		if err != nil {
 			return status.Code(err)
 		}
-		return status.Code(s.grpc.Invoke(ctx, full, req, dynamicpb.NewMessage(method.Output())))
+		if err := stream.SendMsg(req); err != nil {
+			return status.Code(err)
+		}
+		require.NoError(t, stream.CloseSend())
+		return status.Code(stream.RecvMsg(dynamicpb.NewMessage(method.Output())))
 	}
-	methods := 0
+	rest := func(method, token string) int {
+		g, _ := apitest.Grants(method)
+		req, err := g.Probe(t.Context(), s.http, token)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	walked := 0
 	protoregistry.GlobalFiles.RangeFilesByPackage("paystate.v1", func(fd protoreflect.FileDescriptor) bool {
 		for i := 0; i < fd.Services().Len(); i++ {
 			svc := fd.Services().Get(i)
 			for j := 0; j < svc.Methods().Len(); j++ {
 				m := svc.Methods().Get(j)
 				full := fmt.Sprintf("/%s/%s", svc.FullName(), m.Name())
-				methods++
+				_, pinned := apitest.Grants(full)
+				require.True(t, pinned, "%s is not in apitest.RoleMatrix", full)
+				walked++
 				require.Equal(t, codes.Unauthenticated, call(m, ""), full)
 				require.Equal(t, codes.Unauthenticated, call(m, "wrong"), full)
-				for _, r := range roles {
-					got := call(m, "tok-"+r)
-					if slices.Contains(api.Policy[full], r) {
-						require.NotEqual(t, codes.PermissionDenied, got, "%s as %s", full, r)
-						require.NotEqual(t, codes.Unauthenticated, got, "%s as %s", full, r)
+				require.Equal(t, http.StatusUnauthorized, rest(full, ""), full)
+				require.Equal(t, http.StatusUnauthorized, rest(full, "wrong"), full)
+				for _, r := range apitest.Roles {
+					got, gotREST := call(m, "tok-"+string(r)), rest(full, "tok-"+string(r))
+					if apitest.Allowed(full, r) {
+						require.NotContains(t, []codes.Code{codes.PermissionDenied, codes.Unauthenticated, codes.DeadlineExceeded, codes.Canceled}, got, "%s as %s", full, r)
+						require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, gotREST, "REST %s as %s", full, r)
 					} else {
 						require.Equal(t, codes.PermissionDenied, got, "%s as %s", full, r)
+						require.Equal(t, http.StatusForbidden, gotREST, "REST %s as %s", full, r)
 					}
 				}
 			}
 		}
 		return true
 	})
-	require.Equal(t, len(api.Policy), methods, "every RPC walked")
+	require.Len(t, apitest.RoleMatrix, walked, "every RPC of the matrix walked")
 }
 
 // TestVerifyJournalDetectsAnEditedRow: an entry edited in the database
