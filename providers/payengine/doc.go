@@ -34,19 +34,30 @@
 //
 // # Dedupe key
 //
-// event_uid is PayEngine's id of the event and is the dedupe key. PayEngine's
-// own samples reuse one event_uid across different events; the engine
-// records a second, different body under a known key as rejected with a
-// conflict reason, and only a byte-identical redelivery as a duplicate.
+// event_uid is PayEngine's id of the event, but not of one event alone: its
+// own samples show the PAYMENT_AUTH and the PAYMENT_CAPTURED of one
+// transaction (and SUBSCRIPTION_CREATED, _CANCELLED and others) under one
+// event_uid. Keyed on the uid alone, the capture would be refused as a
+// conflict, acknowledged, and never retried: money lost from the state. So
+// the key is the uid, the event name as sent and the id of the object the
+// webhook is about (the transaction, refund, link, subscription, dispute or
+// merchant), hashed with length prefixes (see dedupeKey). A different event
+// under a known uid is a different event; the same three with the same body
+// is a duplicate; with another body (PAYMENT_AUTH with status PASS, then
+// FAIL, for one transaction under one uid; a refund's amount changed) it is
+// a conflict, recorded as rejected and surfaced, never applied.
 //
 // A successful refund (PAYMENT_REFUNDED, ACH_CREDIT_ISSUED) yields two
 // events: the refund itself (kind refund) and its effect on the payment it
-// names (kind payment). They need distinct keys. The payment event, which
-// moves money, keeps the event_uid; the refund record gets event_uid +
-// "/refund". So an event_uid met again with a different body is refused as
-// a conflict exactly where it would otherwise move money a second time.
-// A failed refund, or one that names no payment, has one event keyed by the
-// event_uid.
+// names (kind payment). Both are keyed by the refund's own id, the kind
+// telling them apart, so a redelivery of the refund with another body
+// conflicts on both and never moves the payment's money twice, while a
+// different refund under the same uid is a different event.
+//
+// An operator upgrading from a version that keyed on the uid alone should
+// know that a redelivery of an event recorded under the old key is not
+// recognised as a duplicate: it is decided again on the state (a capture
+// or a sale is then stale; a refund would be counted again).
 //
 // # Aggregates and amounts
 //
@@ -101,7 +112,11 @@
 // PAYMENT_VOIDED_FAILED beside PAYMENT_VOIDED; Parse extends that naming:
 // an outcome event with status FAIL is named "<EVENT>_FAILED", and one with
 // any other status "<EVENT>_<STATUS>", a word no table knows, so that it is
-// recorded rather than guessed into a transition. ProviderStatus keeps the
+// recorded rather than guessed into a transition. Since the title may be
+// what PayEngine sends, an event named "<EVENT>_FAILED" for an outcome
+// event (PAYMENT_AUTH_FAILED, PAYMENT_SALE_FAILED, ...) is read as that
+// event with status FAIL, whatever its response says, and carries no
+// amount. ProviderStatus keeps the
 // answer readable: "PAYMENT_AUTH FAIL (D2005: Invalid Card)".
 //
 // Payment states (machine.go): PAYMENT_AUTH authorizes; PAYMENT_SALE,

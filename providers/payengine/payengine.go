@@ -406,10 +406,27 @@ var groups = map[string]group{
 }
 
 func groupOf(event string) group {
-	if _, ok := txnEvents[event]; ok {
+	if _, _, ok := txnSpecOf(event); ok {
 		return groupTransaction
 	}
 	return groups[event]
+}
+
+// txnSpecOf returns how a transaction event is read. An outcome event's
+// failure may come under a name of its own, "<EVENT>_FAILED": the document
+// titles a PAYMENT_AUTH with status FAIL "PAYMENT_AUTH_FAILED", so that
+// name, should PayEngine send it as the event, is read as the failure of
+// PAYMENT_AUTH (failed true), whatever the response says.
+func txnSpecOf(event string) (spec txnSpec, failed, ok bool) {
+	if spec, ok := txnEvents[event]; ok {
+		return spec, false, true
+	}
+	if base, cut := strings.CutSuffix(event, "_FAILED"); cut {
+		if spec, ok := txnEvents[base]; ok && spec.outcome {
+			return spec, true, true
+		}
+	}
+	return txnSpec{}, false, false
 }
 
 func malformed(format string, args ...any) error {
@@ -427,21 +444,45 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	}
 	event := strings.TrimSpace(*env.Event)
 	uid := strings.TrimSpace(*env.EventUID)
-	base := providers.Event{Provider: Name, Name: event, ProviderStatus: event, DedupeKey: uid}
+	evs, err := p.parseData(providers.Event{Provider: Name, Name: event, ProviderStatus: event}, env.Data)
+	if err != nil {
+		return nil, err
+	}
+	// The first event is the webhook's own object (a refund's effect on
+	// its payment comes second).
+	for i := range evs {
+		evs[i].DedupeKey = dedupeKey(uid, event, evs[0].AggregateID, evs[i].Kind)
+	}
+	return evs, nil
+}
 
-	g := groupOf(event)
+// dedupeKey identifies one event of a delivery: PayEngine's event_uid, the
+// event as sent and the id of the object the webhook is about, plus the
+// kind of aggregate the event goes to, which tells a refund from its
+// effect on the payment. PayEngine reuses an event_uid across the events
+// of one transaction (AUTH, then CAPTURED), so the uid alone does not name
+// an event (see doc.go).
+func dedupeKey(uid, event, object string, kind sm.Kind) string {
+	return Name + ":" + providers.HashFields(uid, event, object, string(kind))
+}
+
+// parseData reads the data of the event base names into the events it
+// concerns, without their dedupe keys.
+func (p *Provider) parseData(base providers.Event, data json.RawMessage) ([]providers.Event, error) {
+	g := groupOf(base.Name)
 	if g == groupUnknown {
 		// Not inspected beyond being JSON: recorded as it came.
 		return []providers.Event{base}, nil
 	}
-	d, err := decodeObject("data", env.Data)
+	d, err := decodeObject("data", data)
 	if err != nil {
 		return nil, err
 	}
 	var ev providers.Event
 	switch g {
 	case groupTransaction:
-		ev, err = p.transaction(base, d, txnEvents[event])
+		spec, failed, _ := txnSpecOf(base.Name)
+		ev, err = p.transaction(base, d, spec, failed)
 	case groupRefund:
 		return p.refund(base, d)
 	case groupLink:
@@ -487,7 +528,7 @@ func merchantReference(d object) string {
 
 // transaction reads a transaction event of the payment with id
 // data.transaction_id.
-func (p *Provider) transaction(ev providers.Event, d object, spec txnSpec) (providers.Event, error) {
+func (p *Provider) transaction(ev providers.Event, d object, spec txnSpec, failed bool) (providers.Event, error) {
 	id, err := d.id("transaction_id")
 	if err != nil {
 		return ev, err
@@ -507,11 +548,11 @@ func (p *Provider) transaction(ev providers.Event, d object, spec txnSpec) (prov
 	event := ev.Name
 	if ok {
 		ev.ProviderStatus = describe(event, resp)
-		if spec.outcome {
+		if spec.outcome && !failed {
 			ev.Name = outcomeName(event, resp.status)
 		}
 	}
-	if spec.amount && ok && ev.Name == event {
+	if spec.amount && ok && !failed && ev.Name == event {
 		key := "totalAmount"
 		if resp.absent(key) {
 			key = "transactionAmount"
@@ -570,15 +611,13 @@ func (p *Provider) refund(base providers.Event, d object) ([]providers.Event, er
 		// Failed (or an unknown outcome): no money moved on the payment.
 		return []providers.Event{refund}, nil
 	}
-	// The money-moving event keeps PayEngine's event_uid, so that an
-	// event_uid reused with a different body is rejected as a conflict
-	// before it can move money; the refund record gets a derived key.
+	// Keyed by the object each concerns (Parse), the refund and its
+	// effect on the payment are two events; a redelivery with a different
+	// body conflicts on both, so it never moves the payment's money twice.
 	payment := refund
 	payment.Kind = sm.KindPayment
 	payment.AggregateID = parent
 	payment.Parent = nil
-	payment.DedupeKey = base.DedupeKey
-	refund.DedupeKey = base.DedupeKey + "/refund"
 	return []providers.Event{refund, payment}, nil
 }
 

@@ -197,13 +197,13 @@ func TestParseFixtures(t *testing.T) {
 		"PAYMENT_ACH":           {pay("PAYMENT_ACH", pass("PAYMENT_ACH"), 7548)},
 		"PAYMENT_REFUNDED": {
 			{kind: sm.KindRefund, id: refundID, name: "PAYMENT_REFUNDED", status: pass("PAYMENT_REFUNDED"), amount: 1000, currency: "USD",
-				key: refundUID + "/refund", parent: refundOf},
+				key: refundUID, parent: refundOf},
 			{kind: sm.KindPayment, id: refundOf, name: "PAYMENT_REFUNDED", status: pass("PAYMENT_REFUNDED"), amount: 1000, currency: "USD",
 				key: refundUID},
 		},
 		"ACH_CREDIT_ISSUED": {
 			{kind: sm.KindRefund, id: refundID, name: "ACH_CREDIT_ISSUED", status: pass("ACH_CREDIT_ISSUED"), amount: 1000, currency: "USD",
-				key: refundUID + "/refund", parent: refundOf},
+				key: refundUID, parent: refundOf},
 			{kind: sm.KindPayment, id: refundOf, name: "ACH_CREDIT_ISSUED", status: pass("ACH_CREDIT_ISSUED"), amount: 1000, currency: "USD",
 				key: refundUID},
 		},
@@ -260,7 +260,7 @@ func TestParseFixtures(t *testing.T) {
 					require.Zero(t, ev.Amount)
 				}
 				require.Equal(t, w.currency, ev.Currency, "currency")
-				require.Equal(t, w.key, ev.DedupeKey, "dedupe key")
+				require.Equal(t, dedupeKey(w.key, sentEvent(t, name), want[0].id, w.kind), ev.DedupeKey, "dedupe key")
 				if w.parent == "" {
 					require.Nil(t, ev.Parent, "parent")
 				} else {
@@ -392,14 +392,14 @@ func TestParseVariants(t *testing.T) {
 		{"ids and event are trimmed", `{"event_uid":" u1 ","event":" PAYMENT_FAILED ","data":{"transaction_id":" t1 "}}`,
 			func(t *testing.T, evs []providers.Event) {
 				require.Equal(t, "PAYMENT_FAILED", evs[0].Name)
-				require.Equal(t, "u1", evs[0].DedupeKey)
+				require.Equal(t, dedupeKey("u1", "PAYMENT_FAILED", "t1", sm.KindPayment), evs[0].DedupeKey)
 			}},
 		{"refund FAIL: the refund alone, failed", `{"event_uid":"u1","event":"PAYMENT_REFUNDED","data":{"transaction_id":"r1","original_transaction_id":"t1","return_response":{"status":"FAIL","returnedAmount":"5.00"}}}`,
 			func(t *testing.T, evs []providers.Event) {
 				require.Len(t, evs, 1)
 				require.Equal(t, sm.KindRefund, evs[0].Kind)
 				require.Equal(t, "PAYMENT_REFUNDED_FAILED", evs[0].Name)
-				require.Equal(t, "u1", evs[0].DedupeKey)
+				require.Equal(t, dedupeKey("u1", "PAYMENT_REFUNDED", "r1", sm.KindRefund), evs[0].DedupeKey)
 				require.Equal(t, &providers.Ref{Kind: sm.KindPayment, ID: "t1"}, evs[0].Parent)
 			}},
 		{"refund naming no payment stands alone", `{"event_uid":"u1","event":"ACH_CREDIT_ISSUED","data":{"transaction_id":"r1","return_response":{"status":"PASS","returnedAmount":"5.00"}}}`,
@@ -407,7 +407,7 @@ func TestParseVariants(t *testing.T) {
 				require.Len(t, evs, 1)
 				require.Equal(t, sm.KindRefund, evs[0].Kind)
 				require.Nil(t, evs[0].Parent)
-				require.Equal(t, "u1", evs[0].DedupeKey)
+				require.Equal(t, dedupeKey("u1", "ACH_CREDIT_ISSUED", "r1", sm.KindRefund), evs[0].DedupeKey)
 				require.EqualValues(t, 500, evs[0].Amount)
 			}},
 		{"refund without amount: the payment learns a refund of unknown size", `{"event_uid":"u1","event":"PAYMENT_REFUNDED","data":{"transaction_id":"r1","original_transaction_id":"t1"}}`,
@@ -485,8 +485,20 @@ func TestParseVariants(t *testing.T) {
 			}},
 		{"unknown event is recorded without a kind", `{"event_uid":"u1","event":"PAYOUT_SENT","data":[1,2]}`,
 			func(t *testing.T, evs []providers.Event) {
-				require.Equal(t, providers.Event{Provider: Name, Name: "PAYOUT_SENT", ProviderStatus: "PAYOUT_SENT", DedupeKey: "u1"}, evs[0])
+				require.Equal(t, providers.Event{Provider: Name, Name: "PAYOUT_SENT", ProviderStatus: "PAYOUT_SENT",
+					DedupeKey: dedupeKey("u1", "PAYOUT_SENT", "", "")}, evs[0])
 			}},
+		{"PAYMENT_AUTH_FAILED sent as the event is a failed PAYMENT_AUTH", `{"event_uid":"u1","event":"PAYMENT_AUTH_FAILED","data":{"transaction_id":"t1","auth_response":{"status":"FAIL","responseCode":"D2005","responseMessage":"Invalid Card","totalAmount":"5.00"}}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Len(t, evs, 1)
+				require.Equal(t, sm.KindPayment, evs[0].Kind)
+				require.Equal(t, "t1", evs[0].AggregateID)
+				require.Equal(t, "PAYMENT_AUTH_FAILED", evs[0].Name)
+				require.Equal(t, "PAYMENT_AUTH_FAILED FAIL (D2005: Invalid Card)", evs[0].ProviderStatus)
+				require.False(t, evs[0].HasAmount, "a failure moves no money")
+			}},
+		{"a failure name whose base is not an outcome is not guessed", `{"event_uid":"u1","event":"DEVICE_SALE_CANCEL_FAILED","data":{"transaction_id":"t1"}}`,
+			func(t *testing.T, evs []providers.Event) { require.Equal(t, sm.Kind(""), evs[0].Kind) }},
 		{"unknown event without data", `{"event_uid":"u1","event":"SOMETHING_NEW"}`,
 			func(t *testing.T, evs []providers.Event) { require.Equal(t, "SOMETHING_NEW", evs[0].Name) }},
 		{"lower-case event is not guessed", `{"event_uid":"u1","event":"payment_auth","data":{"transaction_id":"t1"}}`,
@@ -573,26 +585,39 @@ func TestParseMalformed(t *testing.T) {
 
 func TestDedupeKeys(t *testing.T) {
 	t.Parallel()
-	// The document's samples reuse event_uids across different events:
-	// Parse keeps them as they are; the engine reports the clash as a
-	// conflict (see sequence_test.go).
-	byKey := map[string][]string{}
-	for _, name := range documentedSamples {
-		evs, err := New(Config{}).Parse(readFixture(t, name+".json"))
-		require.NoError(t, err)
-		for _, ev := range evs {
-			byKey[ev.DedupeKey] = append(byKey[ev.DedupeKey], name)
-		}
-	}
-	require.Contains(t, byKey[txnUID], "PAYMENT_AUTH")
-	require.Contains(t, byKey[txnUID], "SUBSCRIPTION_CREATED")
+	key := func(name string) []string { return keysOf(t, string(readFixture(t, name+".json"))) }
+	// The document shows AUTH and CAPTURED of one transaction under one
+	// event_uid: two events, two keys.
+	require.NotEqual(t, key("PAYMENT_AUTH"), key("PAYMENT_CAPTURED"))
+	require.NotEqual(t, key("SUBSCRIPTION_CREATED"), key("SUBSCRIPTION_CANCELLED"))
+	// The failed authorization of the same transaction under the same
+	// event_uid is the same event with another body: one key, so that the
+	// engine reports a conflict.
+	require.Equal(t, key("PAYMENT_AUTH"), key("PAYMENT_AUTH_FAILED"))
+	// Another object under the same uid and event is another event.
+	require.NotEqual(t, key("PAYMENT_AUTH"),
+		keysOf(t, strings.Replace(string(readFixture(t, "PAYMENT_AUTH.json")), txnID, "another-transaction", 1)))
 
 	// Within one webhook the keys differ.
 	evs := parse(t, string(readFixture(t, "PAYMENT_REFUNDED.json")))
 	require.Len(t, evs, 2)
 	require.NotEqual(t, evs[0].DedupeKey, evs[1].DedupeKey)
-	require.Equal(t, refundUID, evs[1].DedupeKey, "the money-moving event keeps the event_uid")
-	require.True(t, strings.HasPrefix(evs[0].DedupeKey, refundUID), "the refund record's key derives from it")
+}
+
+func keysOf(t *testing.T, body string) []string {
+	var out []string
+	for _, ev := range parse(t, body) {
+		out = append(out, ev.DedupeKey)
+	}
+	return out
+}
+
+// sentEvent is the event name a fixture's envelope carries.
+func sentEvent(t *testing.T, name string) string {
+	t.Helper()
+	var env struct{ Event string }
+	require.NoError(t, json.Unmarshal(readFixture(t, name+".json"), &env))
+	return env.Event
 }
 
 func TestOutcomeName(t *testing.T) {

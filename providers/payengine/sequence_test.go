@@ -285,54 +285,71 @@ func readFixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// PayEngine's samples reuse one event_uid across different events. A
-// second, different body under a known event_uid is a conflict, recorded
-// as rejected; only the same body again is a duplicate — also after a
-// restart.
-func TestReusedEventUIDIsAConflictNotADuplicate(t *testing.T) {
+// PayEngine's samples reuse one event_uid across the events of one
+// transaction and across objects. Dedupe is on (event_uid, event, object):
+// a different event under a known uid is a different event and applies;
+// the same three with another body is a conflict, recorded as rejected;
+// only the same body again is a duplicate — also after a restart.
+func TestEventUIDWithEventAndObjectIsTheDedupeKey(t *testing.T) {
 	t.Parallel()
 	h := enginetest.New(t, payengine.New(payengine.Config{}))
 	const txnID = "efa04765-b876-46b9-8c0e-39f30d27eb73"
 	check(t, "PAYMENT_AUTH", h.Deliver(readFixture(t, "PAYMENT_AUTH.json")), applied(pay, txnID, "authorized"))
 	check(t, "PAYMENT_AUTH again", h.Deliver(readFixture(t, "PAYMENT_AUTH.json")),
 		want{pay, txnID, sm.VerdictDuplicate, "", "authorized"})
-	for _, name := range []string{"PAYMENT_AUTH_FAILED", "PAYMENT_CAPTURED", "PAYMENT_VOIDED"} {
-		check(t, name, h.Deliver(readFixture(t, name+".json")), want{pay, txnID, sm.VerdictRejected, "conflict", "authorized"})
-	}
-	// The same event_uid on another kind of event conflicts as well.
-	check(t, "SUBSCRIPTION_CREATED", h.Deliver(readFixture(t, "SUBSCRIPTION_CREATED.json")),
-		want{sm.KindSubscription, "a65ju", sm.VerdictRejected, "conflict", "new"})
-
-	// A refund and an ACH credit sharing an event_uid: both events of the
-	// second conflict.
-	const refundID, of = "415d9e62-1725-41e3-a6c0-1b7cc3153398", "353d6f10-c493-4606-9b34-dc864a7cedc9"
-	check(t, "PAYMENT_REFUNDED", h.Deliver(readFixture(t, "PAYMENT_REFUNDED.json")),
-		applied(sm.KindRefund, refundID, "succeeded"), want{pay, of, sm.VerdictDeferred, "early", "new"})
-	check(t, "ACH_CREDIT_ISSUED", h.Deliver(readFixture(t, "ACH_CREDIT_ISSUED.json")),
-		want{sm.KindRefund, refundID, sm.VerdictRejected, "conflict", "succeeded"},
-		want{pay, of, sm.VerdictRejected, "conflict", "new"})
+	// Same uid, event and transaction, another body (status FAIL).
+	check(t, "PAYMENT_AUTH_FAILED", h.Deliver(readFixture(t, "PAYMENT_AUTH_FAILED.json")),
+		want{pay, txnID, sm.VerdictRejected, "conflict", "authorized"})
+	// The document's own sequence: the capture under the auth's uid.
+	check(t, "PAYMENT_CAPTURED", h.Deliver(readFixture(t, "PAYMENT_CAPTURED.json")), applied(pay, txnID, "captured"))
+	// The same uid on another kind of object is another event as well.
+	check(t, "SUBSCRIPTION_CREATED", h.Deliver(readFixture(t, "SUBSCRIPTION_CREATED.json")), applied(sm.KindSubscription, "a65ju", "active"))
+	check(t, "SUBSCRIPTION_CANCELLED", h.Deliver(readFixture(t, "SUBSCRIPTION_CANCELLED.json")),
+		applied(sm.KindSubscription, "a65ju", "cancelled"))
 
 	h.Restart()
 	check(t, "PAYMENT_AUTH after restart", h.Deliver(readFixture(t, "PAYMENT_AUTH.json")),
-		want{pay, txnID, sm.VerdictDuplicate, "", "authorized"})
-	check(t, "PAYMENT_REFUNDED after restart", h.Deliver(readFixture(t, "PAYMENT_REFUNDED.json")),
-		want{sm.KindRefund, refundID, sm.VerdictDuplicate, "", "succeeded"},
-		want{pay, of, sm.VerdictDuplicate, "", "new"})
+		want{pay, txnID, sm.VerdictDuplicate, "", "captured"})
 	check(t, "PAYMENT_CAPTURED after restart", h.Deliver(readFixture(t, "PAYMENT_CAPTURED.json")),
-		want{pay, txnID, sm.VerdictRejected, "conflict", "authorized"})
-	require.EqualValues(t, 1, h.Aggregate(pay, txnID).Version)
+		want{pay, txnID, sm.VerdictDuplicate, "", "captured"})
+	altered := strings.Replace(string(readFixture(t, "PAYMENT_CAPTURED.json")), `"totalAmount": "75.48"`, `"totalAmount": "70.00"`, 1)
+	require.NotEqual(t, string(readFixture(t, "PAYMENT_CAPTURED.json")), altered)
+	check(t, "PAYMENT_CAPTURED with another amount", h.Deliver([]byte(altered)),
+		want{pay, txnID, sm.VerdictRejected, "conflict", "captured"})
+	a := h.Aggregate(pay, txnID)
+	require.EqualValues(t, 2, a.Version)
+	require.EqualValues(t, 7548, a.Captured)
 	h.Verify()
 }
 
-// An event_uid reused with a different body never moves money: the
-// payment-side event of a refund carries the event_uid itself.
-func TestReusedEventUIDNeverMovesMoney(t *testing.T) {
+// A redelivery of a refund with another body never moves money twice: both
+// of its events conflict. A different refund under the same uid is a
+// different event.
+func TestRefundRedeliveredWithAnotherBodyNeverMovesMoney(t *testing.T) {
 	t.Parallel()
 	h := enginetest.New(t, payengine.New(payengine.Config{}))
 	check(t, "sale", h.Deliver(sale("e1", "t1", "75.48")), applied(pay, "t1", "captured"))
-	check(t, "refund reusing e1", h.Deliver(refund("e1", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00")),
-		applied(sm.KindRefund, "r1", "succeeded"), want{pay, "t1", sm.VerdictRejected, "conflict", "captured"})
-	require.Zero(t, h.Aggregate(pay, "t1").Refunded)
+	check(t, "refund under the sale's uid", h.Deliver(refund("e1", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00")),
+		applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "partially_refunded"))
+	check(t, "the same refund, another amount", h.Deliver(refund("e1", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "20.00")),
+		want{sm.KindRefund, "r1", sm.VerdictRejected, "conflict", "succeeded"},
+		want{pay, "t1", sm.VerdictRejected, "conflict", "partially_refunded"})
+	check(t, "another refund under the same uid", h.Deliver(refund("e1", "PAYMENT_REFUNDED", "r2", "t1", "PASS", "5.00")),
+		applied(sm.KindRefund, "r2", "succeeded"), applied(pay, "t1", "partially_refunded"))
+	require.EqualValues(t, 1500, h.Aggregate(pay, "t1").Refunded)
+	h.Verify()
+}
+
+// PAYMENT_AUTH_FAILED sent as the event name routes like PAYMENT_AUTH
+// with status FAIL.
+func TestPaymentAuthFailedAsAnEventName(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "failed auth", h.Deliver(txn("e1", "PAYMENT_AUTH_FAILED", "t1", "auth_response", "FAIL", "")),
+		applied(pay, "t1", "declined"))
+	check(t, "retried auth", h.Deliver(auth("e2", "t1", "12.00")), applied(pay, "t1", "authorized"))
+	check(t, "late failure", h.Deliver(txn("e3", "PAYMENT_AUTH_FAILED", "t1", "auth_response", "FAIL", "")),
+		want{pay, "t1", sm.VerdictRejected, "stale", "authorized"})
 	h.Verify()
 }
 
