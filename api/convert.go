@@ -99,6 +99,8 @@ func toEntry(e storage.JournalEntry, withBody bool) *pb.JournalEntry {
 		PrevHash:         e.PrevHash,
 		Hash:             e.Hash,
 		ResolvesSequence: e.ResolvesSeq,
+		MachineVersion:   e.MachineVersion,
+		RevisesSequence:  e.RevisesSeq,
 		SkippedStates:    e.Skipped,
 	}
 	if withBody {

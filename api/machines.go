@@ -26,7 +26,7 @@ func (s *Machines) ListMachines(_ context.Context, req *pb.ListMachinesRequest) 
 		}
 		t := m.Table()
 		out := &pb.Machine{Provider: m.Provider(), Kind: kindEnum(string(m.Kind())), Mode: "event",
-			RecordOnly: t.RecordOnly, Mermaid: m.Mermaid()}
+			RecordOnly: t.RecordOnly, Mermaid: m.Mermaid(), Version: m.Version()}
 		if t.Mode == sm.ModeStatus {
 			out.Mode = "status"
 		}

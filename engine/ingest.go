@@ -72,6 +72,8 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		ReceivedAt:   now,
 		OccurredAt:   micros(ev.OccurredAt),
 		Actor:        d.Actor,
+		// Decide judged the event by this table (none: no lifecycle).
+		MachineVersion: versionOf(machine),
 	}
 	if dec.Verdict == sm.VerdictApplied {
 		agg = advance(agg, exists, key, p, dec, now)
@@ -267,20 +269,21 @@ func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage
 				continue
 			}
 			entry := &storage.JournalEntry{
-				Key:          agg.Key,
-				Event:        p.Name,
-				Verdict:      string(dec.Verdict),
-				Reason:       dec.Reason(),
-				StateBefore:  agg.State,
-				StateAfter:   agg.State,
-				VersionAfter: agg.Version,
-				DedupeKey:    h.DedupeKey,
-				BodySHA256:   h.BodySHA256,
-				Payload:      h.Payload,
-				ReceivedAt:   now,
-				OccurredAt:   p.occurred(),
-				ResolvesSeq:  h.Seq,
-				Actor:        ActorEngine,
+				Key:            agg.Key,
+				Event:          p.Name,
+				Verdict:        string(dec.Verdict),
+				Reason:         dec.Reason(),
+				StateBefore:    agg.State,
+				StateAfter:     agg.State,
+				VersionAfter:   agg.Version,
+				DedupeKey:      h.DedupeKey,
+				BodySHA256:     h.BodySHA256,
+				Payload:        h.Payload,
+				ReceivedAt:     now,
+				OccurredAt:     p.occurred(),
+				ResolvesSeq:    h.Seq,
+				Actor:          ActorEngine,
+				MachineVersion: m.Version(),
 			}
 			if dec.Verdict == sm.VerdictApplied {
 				agg = advance(agg, true, agg.Key, p, dec, now)
@@ -344,6 +347,8 @@ func (e *Engine) expire(ctx context.Context, tx storage.Tx, now time.Time) ([]Ou
 			OccurredAt:   p.occurred(),
 			ResolvesSeq:  h.Seq,
 			Actor:        ActorEngine,
+			// The table held the event and still held it at its expiry.
+			MachineVersion: versionOf(e.machines.Machine(h.Key.Provider, sm.Kind(h.Key.Kind))),
 		}
 		if err := tx.Append(ctx, entry); err != nil {
 			return nil, err
@@ -354,6 +359,14 @@ func (e *Engine) expire(ctx context.Context, tx storage.Tx, now time.Time) ([]Ou
 		out = append(out, outcomeOf(entry))
 	}
 	return out, nil
+}
+
+// versionOf is the version of m's table, "" when no machine decided.
+func versionOf(m *sm.Machine) string {
+	if m == nil {
+		return ""
+	}
+	return m.Version()
 }
 
 func containsSeq(held []storage.DeferredEvent, seq int64) bool {

@@ -16,7 +16,11 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // EntryHash computes the chain hash of e given the previous entry's hash.
 // Every field an auditor relies on is covered, each length-prefixed so that
 // no two different entries encode alike. Times are hashed in microseconds,
-// the finest precision every backend keeps.
+// the finest precision every backend keeps. MachineVersion and RevisesSeq
+// are hashed after every other field, and only when either is set, so an
+// entry written before they existed hashes as it did then; since every
+// field is length-prefixed, an entry with them never encodes like one
+// without.
 func EntryHash(e *JournalEntry, prev string) string {
 	h := sha256.New()
 	str := func(s string) {
@@ -47,6 +51,10 @@ func EntryHash(e *JournalEntry, prev string) string {
 		str(s)
 	}
 	str(e.Actor)
+	if e.MachineVersion != "" || e.RevisesSeq != 0 {
+		str(e.MachineVersion)
+		writeUint(h, uint64(e.RevisesSeq))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

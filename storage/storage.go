@@ -80,8 +80,16 @@ type JournalEntry struct {
 	// Skipped lists the states a status snapshot passed through.
 	Skipped []string
 	// Actor says who caused the entry: "webhook", "engine" (a deferred
-	// event resolved), "reconciler", "admin".
+	// event resolved), "reconciler", "admin", "reevaluation".
 	Actor string
+	// MachineVersion is the version of the machine table that decided the
+	// entry (statemachine.Table.Version); empty for an entry no machine
+	// decided (no lifecycle, malformed) and for entries written before
+	// versions were recorded.
+	MachineVersion string
+	// RevisesSeq is set on an entry appended by a re-evaluation: the entry
+	// whose verdict it revises (decided under an older MachineVersion).
+	RevisesSeq int64
 	// PrevHash and Hash chain the journal; both are hex SHA-256, assigned
 	// on append. PrevHash of the first entry is GenesisHash.
 	PrevHash string

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	sm "github.com/paystate/paystate/statemachine"
 )
 
 // TestAuditorsJournalAndMachines: the global journal with filters and
@@ -75,6 +76,7 @@ func TestAuditorsJournalAndMachines(t *testing.T) {
 			Provider    string `json:"provider"`
 			Mode        string `json:"mode"`
 			Mermaid     string `json:"mermaid"`
+			Version     string `json:"version"`
 			Transitions []struct {
 				Event string `json:"event"`
 			} `json:"transitions"`
@@ -85,4 +87,13 @@ func TestAuditorsJournalAndMachines(t *testing.T) {
 	require.Equal(t, "event", ms.Machines[0].Mode)
 	require.Contains(t, ms.Machines[0].Mermaid, "stateDiagram-v2")
 	require.Greater(t, len(ms.Machines[0].Transitions), 30)
+
+	// Every verdict names the table that decided it, and the listing shows
+	// the version each table is at.
+	reg, err := registry()
+	require.NoError(t, err)
+	version := reg.Machine("ngenius", sm.KindPayment).Version()
+	require.Equal(t, version, ms.Machines[0].Version)
+	require.Equal(t, version, rejected.GetEntries()[0].GetMachineVersion())
+	require.Zero(t, rejected.GetEntries()[0].GetRevisesSequence())
 }

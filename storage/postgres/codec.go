@@ -115,14 +115,15 @@ func aggregateArgs(a *storage.Aggregate) []any {
 
 const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reason,
 	state_before, state_after, version_after, dedupe_key, body_sha256, redacted_body,
-	payload, received_at, occurred_at, resolves_seq, skipped, actor, prev_hash, hash`
+	payload, received_at, occurred_at, resolves_seq, skipped, actor, machine_version, revises_seq,
+	prev_hash, hash`
 
 func scanJournal(row scanner) (storage.JournalEntry, error) {
 	var e storage.JournalEntry
 	var received, occurred int64
 	err := row.Scan(&e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
 		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, &e.BodySHA256, &e.RedactedBody,
-		&e.Payload, &received, &occurred, &e.ResolvesSeq, &e.Skipped, &e.Actor, &e.PrevHash, &e.Hash)
+		&e.Payload, &received, &occurred, &e.ResolvesSeq, &e.Skipped, &e.Actor, &e.MachineVersion, &e.RevisesSeq, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return storage.JournalEntry{}, err
 	}
@@ -144,7 +145,8 @@ func checkEntry(op string, e *storage.JournalEntry) error {
 		field{"state after", e.StateAfter},
 		field{"dedupe key", e.DedupeKey},
 		field{"body sha256", e.BodySHA256},
-		field{"actor", e.Actor})
+		field{"actor", e.Actor},
+		field{"machine version", e.MachineVersion})
 	for i, s := range e.Skipped {
 		fs = append(fs, field{fmt.Sprintf("skipped[%d]", i), s})
 	}

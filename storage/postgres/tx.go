@@ -208,11 +208,11 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	}
 	n.Hash = storage.EntryHash(&n, n.PrevHash)
 	err := t.queue(op, `INSERT INTO journal (`+journalColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
 		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
 		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skippedArg(n.Skipped),
-		n.Actor, n.PrevHash, n.Hash)
+		n.Actor, n.MachineVersion, n.RevisesSeq, n.PrevHash, n.Hash)
 	if err != nil {
 		return err
 	}

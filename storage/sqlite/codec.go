@@ -90,7 +90,8 @@ func aggregateArgs(a *storage.Aggregate) []any {
 
 const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reason,
 	state_before, state_after, version_after, dedupe_key, body_sha256, redacted_body,
-	payload, received_at, occurred_at, resolves_seq, skipped, actor, prev_hash, hash`
+	payload, received_at, occurred_at, resolves_seq, skipped, actor, machine_version, revises_seq,
+	prev_hash, hash`
 
 func scanJournal(row scanner) (storage.JournalEntry, error) {
 	var e storage.JournalEntry
@@ -98,7 +99,7 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 	var skipped string
 	err := row.Scan(&e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
 		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, &e.BodySHA256, &e.RedactedBody,
-		&e.Payload, &received, &occurred, &e.ResolvesSeq, &skipped, &e.Actor, &e.PrevHash, &e.Hash)
+		&e.Payload, &received, &occurred, &e.ResolvesSeq, &skipped, &e.Actor, &e.MachineVersion, &e.RevisesSeq, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return storage.JournalEntry{}, err
 	}

@@ -106,7 +106,7 @@ const (
 )
 
 const appendEntry = `INSERT INTO journal (` + journalColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
 	a, err := scanAggregate(t.queryRow(ctx,
@@ -170,7 +170,7 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
 		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
 		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
-		n.PrevHash, n.Hash)
+		n.MachineVersion, n.RevisesSeq, n.PrevHash, n.Hash)
 	if err != nil {
 		return classify(fmt.Sprintf("append entry %d", n.Seq), err)
 	}

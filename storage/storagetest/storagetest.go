@@ -647,6 +647,9 @@ func testJournalRoundTrip(t *testing.T, b Backend) {
 		ResolvesSeq:  1,
 		Skipped:      []string{"authorized", "captured", "partially_refunded"},
 		Actor:        "engine",
+		// A re-evaluation's entry: decided by this version, revising entry 1.
+		MachineVersion: "51b23f5d1620",
+		RevisesSeq:     1,
 	}
 	// An unparseable body: no kind or id, no times, nothing optional.
 	bare := storage.JournalEntry{Key: storage.AggregateKey{Provider: "acme"}, Event: "", Verdict: "rejected", Actor: "webhook"}
@@ -670,6 +673,10 @@ func testJournalRoundTrip(t *testing.T, b Backend) {
 	require.Equal(t, full.Payload, got[0].Payload)
 	require.Equal(t, int64(1), got[0].ResolvesSeq)
 	require.Equal(t, "engine", got[0].Actor)
+	require.Equal(t, "51b23f5d1620", got[0].MachineVersion)
+	require.Equal(t, int64(1), got[0].RevisesSeq)
+	require.Empty(t, got[1].MachineVersion, "no machine decided it")
+	require.Zero(t, got[1].RevisesSeq)
 	require.True(t, got[1].ReceivedAt.IsZero() && got[1].OccurredAt.IsZero(), "zero times stay zero")
 	require.Empty(t, got[1].RedactedBody)
 	require.Empty(t, got[1].Skipped)

@@ -130,7 +130,11 @@ type Machine struct {
 	// Words recorded without a transition.
 	RecordOnly []string `protobuf:"bytes,6,rep,name=record_only,json=recordOnly,proto3" json:"record_only,omitempty"`
 	// A Mermaid state diagram of the machine.
-	Mermaid       string `protobuf:"bytes,7,opt,name=mermaid,proto3" json:"mermaid,omitempty"`
+	Mermaid string `protobuf:"bytes,7,opt,name=mermaid,proto3" json:"mermaid,omitempty"`
+	// Content hash of the table (twelve hex digits). Every journal entry
+	// records the version that decided it; an entry whose version differs
+	// from this one was decided by an older table and can be re-evaluated.
+	Version       string `protobuf:"bytes,8,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,6 +214,13 @@ func (x *Machine) GetRecordOnly() []string {
 func (x *Machine) GetMermaid() string {
 	if x != nil {
 		return x.Mermaid
+	}
+	return ""
+}
+
+func (x *Machine) GetVersion() string {
+	if x != nil {
+		return x.Version
 	}
 	return ""
 }
@@ -314,7 +325,7 @@ const file_paystate_v1_machines_proto_rawDesc = "" +
 	"\x13ListMachinesRequest\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\"H\n" +
 	"\x14ListMachinesResponse\x120\n" +
-	"\bmachines\x18\x01 \x03(\v2\x14.paystate.v1.MachineR\bmachines\"\xee\x01\n" +
+	"\bmachines\x18\x01 \x03(\v2\x14.paystate.v1.MachineR\bmachines\"\x88\x02\n" +
 	"\aMachine\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12%\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x11.paystate.v1.KindR\x04kind\x12\x12\n" +
@@ -323,7 +334,8 @@ const file_paystate_v1_machines_proto_rawDesc = "" +
 	"\vtransitions\x18\x05 \x03(\v2\x17.paystate.v1.TransitionR\vtransitions\x12\x1f\n" +
 	"\vrecord_only\x18\x06 \x03(\tR\n" +
 	"recordOnly\x12\x18\n" +
-	"\amermaid\x18\a \x01(\tR\amermaid\"\x8a\x01\n" +
+	"\amermaid\x18\a \x01(\tR\amermaid\x12\x18\n" +
+	"\aversion\x18\b \x01(\tR\aversion\"\x8a\x01\n" +
 	"\n" +
 	"Transition\x12\x14\n" +
 	"\x05event\x18\x01 \x01(\tR\x05event\x12\x12\n" +

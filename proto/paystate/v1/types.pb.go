@@ -995,9 +995,19 @@ type JournalEntry struct {
 	// from "pending" to "captured").
 	SkippedStates []string `protobuf:"bytes,18,rep,name=skipped_states,json=skippedStates,proto3" json:"skipped_states,omitempty"`
 	// The received body after card-data redaction.
-	RedactedBody  string `protobuf:"bytes,19,opt,name=redacted_body,json=redactedBody,proto3" json:"redacted_body,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RedactedBody string `protobuf:"bytes,19,opt,name=redacted_body,json=redactedBody,proto3" json:"redacted_body,omitempty"`
+	// Version of the machine table that decided the entry (see
+	// Machine.version); empty when no machine decided it (an event with no
+	// lifecycle of a provider without machines, an unparseable body) or when
+	// it was written before versions were recorded.
+	MachineVersion string `protobuf:"bytes,20,opt,name=machine_version,json=machineVersion,proto3" json:"machine_version,omitempty"`
+	// Sequence of the earlier entry whose verdict this entry revises: set on
+	// the entries a re-evaluation appends when the current tables decide an
+	// event differently from the older version that decided it. Zero
+	// otherwise.
+	RevisesSequence int64 `protobuf:"varint,21,opt,name=revises_sequence,json=revisesSequence,proto3" json:"revises_sequence,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *JournalEntry) Reset() {
@@ -1163,6 +1173,20 @@ func (x *JournalEntry) GetRedactedBody() string {
 	return ""
 }
 
+func (x *JournalEntry) GetMachineVersion() string {
+	if x != nil {
+		return x.MachineVersion
+	}
+	return ""
+}
+
+func (x *JournalEntry) GetRevisesSequence() int64 {
+	if x != nil {
+		return x.RevisesSequence
+	}
+	return 0
+}
+
 // ChainHead identifies the newest entry of the hash-chained journal.
 type ChainHead struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1267,7 +1291,7 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x122\n" +
-	"\bchildren\x18\x12 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\"\xb9\x05\n" +
+	"\bchildren\x18\x12 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\"\x8d\x06\n" +
 	"\fJournalEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +
@@ -1293,7 +1317,9 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\x04hash\x18\x10 \x01(\tR\x04hash\x12+\n" +
 	"\x11resolves_sequence\x18\x11 \x01(\x03R\x10resolvesSequence\x12%\n" +
 	"\x0eskipped_states\x18\x12 \x03(\tR\rskippedStates\x12#\n" +
-	"\rredacted_body\x18\x13 \x01(\tR\fredactedBody\";\n" +
+	"\rredacted_body\x18\x13 \x01(\tR\fredactedBody\x12'\n" +
+	"\x0fmachine_version\x18\x14 \x01(\tR\x0emachineVersion\x12)\n" +
+	"\x10revises_sequence\x18\x15 \x01(\x03R\x0frevisesSequence\";\n" +
 	"\tChainHead\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash*\x8f\x01\n" +
