@@ -99,6 +99,9 @@ var journalColumns = []column[entry]{
 	{"resolves_seq", func(e *entry) any { return e.ResolvesSeq }, func(_ *template, e *entry) bool { return e.ResolvesSeq != 0 }},
 	{"skipped", func(e *entry) any { return skipped(e.Skipped) }, never[entry]},
 	{"actor", func(e *entry) any { return e.Actor }, never[entry]},
+	{"machine_version", func(e *entry) any { return e.MachineVersion }, never[entry]},
+	// Templates are ingested, never re-evaluated: nothing to renumber.
+	{"revises_seq", func(e *entry) any { return e.RevisesSeq }, never[entry]},
 	{"prev_hash", func(e *entry) any { return e.PrevHash }, always[entry]},
 	{"hash", func(e *entry) any { return e.Hash }, always[entry]},
 }
