@@ -23,9 +23,10 @@ import (
 // the same interceptors (recovery, request id, metrics, authentication,
 // rate limit) and message size limits as gRPC calls: a loopback
 // connection costs about three times as much per call. The gateway cannot
-// serve server-streaming routes in-process, so Watch goes over a loopback
-// gRPC connection, whose server applies the interceptors.
-func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, *grpc.ClientConn, error) {
+// serve server-streaming routes in-process, so each REST watch is a gRPC
+// stream over a loopback connection of its own, whose server applies the
+// interceptors (the per-token stream cap among them).
+func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, error) {
 	creds := insecure.NewCredentials()
 	if s.opts.TLS != nil {
 		// The loopback call trusts exactly the certificate it serves.
@@ -38,10 +39,6 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, *g
 		host, _, _ := net.SplitHostPort(grpcAddr)
 		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: loopbackName(s.opts.TLS, host), MinVersion: tls.VersionTLS12})
 	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		return nil, nil, fmt.Errorf("api: gateway: %w", err)
-	}
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(gatewayHeaderIn),
 		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
@@ -52,14 +49,40 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, *g
 		pb.RegisterAuditServiceHandlerServer(ctx, mux, inProcessAudit{inProcess: in}),
 		pb.RegisterAggregateServiceHandlerServer(ctx, mux, inProcessAggregates{inProcess: in}),
 		pb.RegisterMachineServiceHandlerServer(ctx, mux, inProcessMachines{inProcess: in}),
-		pb.RegisterWatchServiceHandler(ctx, mux, conn),
+		pb.RegisterWatchServiceHandlerClient(ctx, mux, loopbackWatch{target: grpcAddr, creds: creds}),
 	} {
 		if err != nil {
-			conn.Close()
-			return nil, nil, fmt.Errorf("api: gateway: %w", err)
+			return nil, fmt.Errorf("api: gateway: %w", err)
 		}
 	}
-	return mux, conn, nil
+	return mux, nil
+}
+
+// loopbackWatch is the WatchServiceClient behind the REST watch route.
+// Each call dials a connection of its own, closed when the call ends. One
+// shared connection would be a resource every principal's REST watches
+// queue for: an HTTP/2 connection carries at most the server's
+// MaxConcurrentStreams, and streams beyond it wait, so one token holding
+// that many idle watches blocked every other token's. With a connection
+// per stream, what one token holds is bounded by its stream cap alone.
+type loopbackWatch struct {
+	target string
+	creds  credentials.TransportCredentials
+}
+
+func (l loopbackWatch) Watch(ctx context.Context, in *pb.WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[pb.WatchResponse], error) {
+	conn, err := grpc.NewClient(l.target, grpc.WithTransportCredentials(l.creds))
+	if err != nil {
+		return nil, fmt.Errorf("api: gateway: %w", err)
+	}
+	stream, err := pb.NewWatchServiceClient(conn).Watch(ctx, in, opts...)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	// The gateway's ctx ends when the HTTP request does.
+	context.AfterFunc(ctx, func() { conn.Close() })
+	return stream, nil
 }
 
 // loopbackName is the name the gateway verifies the served certificate

@@ -50,6 +50,10 @@ type Options struct {
 	// RateLimit bounds each API token's calls (ResourceExhausted beyond
 	// it); the zero value limits nothing.
 	RateLimit RateLimit
+	// MaxStreams bounds the streams (gRPC and REST watches) one API token
+	// may hold open at once (ResourceExhausted beyond it): 0 means
+	// DefaultMaxStreams, a negative value no cap.
+	MaxStreams int
 }
 
 // Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
@@ -83,6 +87,11 @@ func NewServer(opts Options) *Server {
 	log := orDefault(opts.Log)
 	auth := NewAuthenticator(opts.Tokens)
 	limiter := newRateLimiter(opts.RateLimit)
+	maxStreams := opts.MaxStreams
+	if maxStreams == 0 {
+		maxStreams = DefaultMaxStreams
+	}
+	streams := newStreamCap(maxStreams)
 	metrics := opts.Metrics
 	if metrics == nil {
 		metrics = NewMetrics()
@@ -101,7 +110,7 @@ func NewServer(opts Options) *Server {
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), recoverUnary(log), auth.Unary, limiter.Unary}
 	s.grpc = grpc.NewServer(append(serverOpts,
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), recoverStream(log), auth.Stream, limiter.Stream),
+		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), recoverStream(log), auth.Stream, limiter.Stream, streams.Stream),
 		grpc.MaxRecvMsgSize(maxRecvMsg),
 		grpc.MaxSendMsgSize(maxSendMsg),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
@@ -140,11 +149,10 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	if _, err := s.opts.Store.Head(ctx); err != nil {
 		return fmt.Errorf("api: store not ready: %w", err)
 	}
-	gw, conn, err := s.gateway(ctx, grpcLis.Addr().String())
+	gw, err := s.gateway(ctx, grpcLis.Addr().String())
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
 	httpSrv := &http.Server{
 		Handler:           s.routes(gw),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -63,6 +63,10 @@ type Config struct {
 	Reconcile Reconcile `yaml:"reconcile"`
 	// APIRateLimit bounds the calls each API token may make.
 	APIRateLimit RateLimit `yaml:"api_rate_limit"`
+	// APIMaxStreams bounds the streams (gRPC and REST watches) each API
+	// token may hold open at once; past it a new one is refused with
+	// RESOURCE_EXHAUSTED (HTTP 429). Default 128; 0 means no cap.
+	APIMaxStreams int `yaml:"api_max_streams"`
 
 	// Dev is true when no file and no credentials were given: paystate
 	// generated credentials into DataDir and prints them at start.
@@ -169,13 +173,14 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Defaults returns the configuration of a fresh, zero-config start.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:     "127.0.0.1:8080",
-		GRPCAddr:     "127.0.0.1:9090",
-		DataDir:      "paystate-data",
-		DeferWindow:  Duration{24 * time.Hour},
-		MaxBodyBytes: 64 << 10,
-		Reconcile:    defaultReconcile(),
-		APIRateLimit: defaultRateLimit(),
+		HTTPAddr:      "127.0.0.1:8080",
+		GRPCAddr:      "127.0.0.1:9090",
+		DataDir:       "paystate-data",
+		DeferWindow:   Duration{24 * time.Hour},
+		MaxBodyBytes:  64 << 10,
+		Reconcile:     defaultReconcile(),
+		APIRateLimit:  defaultRateLimit(),
+		APIMaxStreams: DefaultAPIMaxStreams,
 	}
 }
 
@@ -264,6 +269,9 @@ func (c *Config) applyEnv(env func(string) string) error {
 		return err
 	}
 	if err := c.applyRateLimitEnv(env); err != nil {
+		return err
+	}
+	if err := c.applyLimitsEnv(env); err != nil {
 		return err
 	}
 	// PAYSTATE_INYO_BASIC: comma-separated user:password pairs.
@@ -391,6 +399,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateReconcile()...)
 	errs = append(errs, c.validateRateLimit()...)
+	errs = append(errs, c.validateLimits()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}

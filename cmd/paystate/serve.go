@@ -154,7 +154,8 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		Store: store, Machines: machines, Engine: eng, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
 		Subscribe: notifier.Subscribe, TLS: tlsCfg,
 		Metrics: metrics, Subscribers: notifier.Subscribers,
-		RateLimit: api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
+		RateLimit:  api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
+		MaxStreams: maxStreams(cfg.APIMaxStreams),
 	})
 	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
 	if ready != nil {
@@ -169,6 +170,15 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	wg.Wait()
 	log.Info("paystate stopped")
 	return serveErr
+}
+
+// maxStreams is api.Options.MaxStreams for the configured cap, where 0
+// means no cap.
+func maxStreams(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func printDev(cfg config.Config, dev *config.DevCredentials, httpAddr, grpcAddr string) {
