@@ -54,6 +54,10 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		if in.HasAmount && a.Amount == 0 {
 			a.Amount = in.Amount
 		}
+	case Reprice:
+		if in.HasAmount {
+			a.Amount = in.Amount
+		}
 	case Authorize:
 		if in.HasAmount {
 			a.Authorized = in.Amount

@@ -133,3 +133,20 @@ func TestDecideStatusModeWalksThePath(t *testing.T) {
 	require.Equal(t, VerdictRejected, d.Verdict)
 	require.Equal(t, ReasonIllegal, d.Code)
 }
+
+// A repriced link takes the event's amount as its face amount; an update
+// without an amount keeps the one it had.
+func TestRepriceSetsTheFaceAmount(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, Table{Provider: "p", Kind: KindLink, Transitions: []Transition{
+		{Event: "CREATED", From: []State{StateNew}, To: Created},
+		{Event: "UPDATED", From: []State{Created}, To: Created, Effect: Reprice},
+	}})
+	cur := Snapshot{State: Created, Amounts: Amounts{Currency: "USD", Amount: 1800}}
+	d := Decide(m, cur, Input{Event: "UPDATED", Amount: 2000, HasAmount: true, Currency: "USD"})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Amounts{Currency: "USD", Amount: 2000}, d.Amounts)
+	d = Decide(m, cur, Input{Event: "UPDATED"})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, cur.Amounts, d.Amounts)
+}

@@ -73,7 +73,7 @@ func Build(t Table) (*Machine, error) {
 		if tr.To != Stay && !IsCanonical(t.Kind, tr.To) {
 			return nil, fmt.Errorf("statemachine: %s: target %q is not a canonical %s state", row, tr.To, t.Kind)
 		}
-		if tr.Effect != NoEffect && t.Kind != KindPayment {
+		if tr.Effect != NoEffect && tr.Effect != Reprice && t.Kind != KindPayment {
 			return nil, fmt.Errorf("statemachine: %s: amount effect %s on a %s machine", row, tr.Effect, t.Kind)
 		}
 		if tr.Effect != NoEffect && tr.To == Stay {

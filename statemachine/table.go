@@ -26,9 +26,14 @@ const (
 	// VoidRefund takes the event's amount (or every refund) back off the
 	// refunded total.
 	VoidRefund
+	// Reprice sets the face amount to the event's amount (a payment link
+	// or subscription whose price was changed); without an amount it
+	// changes nothing. The only effect allowed on kinds other than
+	// payments: it moves no money.
+	Reprice
 )
 
-var effectNames = [...]string{"none", "authorize", "purchase", "capture", "void_capture", "refund", "void_refund"}
+var effectNames = [...]string{"none", "authorize", "purchase", "capture", "void_capture", "refund", "void_refund", "reprice"}
 
 func (e Effect) String() string {
 	if int(e) < len(effectNames) {
