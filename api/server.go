@@ -20,6 +20,7 @@ import (
 
 	"github.com/paystate/paystate/api/openapi"
 	"github.com/paystate/paystate/buildinfo"
+	"github.com/paystate/paystate/console"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
@@ -57,7 +58,7 @@ type Options struct {
 }
 
 // Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
-// REST gateway, health and the OpenAPI document.
+// REST gateway, health, the OpenAPI document and the web console.
 type Server struct {
 	opts    Options
 	grpc    *grpc.Server
@@ -208,6 +209,8 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		Metrics:   s.metrics,
 	})
 	mux.Handle("/v1/", gw)
+	// The web console: static files only, a client of the routes above.
+	mux.Handle(console.Prefix, console.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

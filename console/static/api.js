@@ -1,0 +1,140 @@
+// The console's only way to the server: the public REST API, with the
+// token from this tab's session storage in the Authorization header. The
+// token never goes into a URL, a log line or local storage.
+
+const TOKEN_KEY = 'paystate.console.token';
+const CAPS_KEY = 'paystate.console.caps';
+
+export function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
+
+export function signIn(t, caps) {
+  sessionStorage.setItem(TOKEN_KEY, t);
+  sessionStorage.setItem(CAPS_KEY, JSON.stringify(caps));
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(CAPS_KEY);
+}
+
+export function savedCaps() {
+  try { return JSON.parse(sessionStorage.getItem(CAPS_KEY) || 'null'); } catch { return null; }
+}
+
+// ApiError is a refused or failed call: the HTTP status, the gRPC code the
+// gateway reports, and the server's message.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// Listeners told when the server says the token is no longer accepted.
+const unauthorised = new Set();
+export function onUnauthorised(fn) { unauthorised.add(fn); }
+
+function url(path, query) {
+  const u = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v === undefined || v === null || v === '') continue;
+    for (const one of Array.isArray(v) ? v : [v]) u.searchParams.append(k, String(one));
+  }
+  return u;
+}
+
+function headers(t, json) {
+  const h = { Authorization: 'Bearer ' + t, Accept: 'application/json' };
+  if (json) h['Content-Type'] = 'application/json';
+  return h;
+}
+
+// path builds an API path from literal parts and values, escaping the values.
+export function path(strings, ...values) {
+  return strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i]) : ''), '');
+}
+
+// call makes one unary REST call and returns the decoded JSON answer.
+export async function call(method, p, { query, body, signal, as } = {}) {
+  const res = await fetch(url(p, query), {
+    method,
+    headers: headers(as ?? token(), body !== undefined),
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+    cache: 'no-store',
+    credentials: 'omit',
+  });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : {}; } catch { data = null; }
+  if (!res.ok) {
+    if (res.status === 401 && as === undefined) unauthorised.forEach((fn) => fn());
+    throw new ApiError(res.status, data?.code, data?.message);
+  }
+  return data ?? {};
+}
+
+export const get = (p, query, opts = {}) => call('GET', p, { ...opts, query });
+
+// pages calls a paged listing until it has `limit` rows or no next page,
+// reporting each page to onPage.
+export async function pages(p, query, field, { limit = Infinity, signal, onPage } = {}) {
+  const rows = [];
+  let pageToken = '';
+  do {
+    const page = await get(p, { ...query, pageToken }, { signal });
+    rows.push(...(page[field] || []));
+    onPage?.(rows.length);
+    pageToken = page.nextPageToken || '';
+  } while (pageToken && rows.length < limit);
+  return rows;
+}
+
+// stream opens a server stream of the REST gateway (newline-delimited
+// JSON) with fetch, so that the Authorization header can be sent, and
+// hands each message to onMessage. It resolves when the server ends the
+// stream and rejects with ApiError when the server refuses or fails it.
+export async function stream(p, query, { signal, onOpen, onMessage, as } = {}) {
+  const res = await fetch(url(p, query), { headers: headers(as ?? token(), false), signal, cache: 'no-store', credentials: 'omit' });
+  if (!res.ok) {
+    let data = null;
+    try { data = JSON.parse((await res.text()).split('\n')[0]); } catch { data = null; }
+    const e = data?.error ?? data;
+    throw new ApiError(res.status, e?.code, e?.message);
+  }
+  onOpen?.();
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      const msg = JSON.parse(line);
+      if (msg.error) throw new ApiError(res.status, msg.error.code, msg.error.message);
+      onMessage(msg.result ?? msg);
+    }
+  }
+}
+
+// probe finds what the token may do by calling one route of each
+// permission and seeing which are refused; the API enforces the same
+// policy on every call whatever the console shows.
+export async function probe(t) {
+  await get('/v1/machines', {}, { as: t }); // 401 here: the token is not accepted
+  const refused = (e) => { if (e instanceof ApiError && e.status === 403) return false; throw e; };
+  const audit = get('/v1/journal/head', {}, { as: t }).then(() => true, refused);
+  const ctl = new AbortController();
+  // Any message, or a heartbeat within a second on an empty journal, says
+  // the stream was allowed; a refusal comes before any message.
+  const watch = stream('/v1/journal:watch', { heartbeatSeconds: 1 }, {
+    as: t, signal: ctl.signal, onOpen: () => ctl.abort(), onMessage: () => {},
+  }).then(() => true, (e) => (e.name === 'AbortError' ? true : refused(e)));
+  return { audit: await audit, watch: await watch };
+}

@@ -1,0 +1,96 @@
+// The console's shell: sign-in, navigation and the hash router. Each page
+// is a module whose render(main, ctx, params) draws into main and returns
+// a function that stops what it started (streams, timers).
+
+import * as api from './api.js';
+import { h, announce, errorBox } from './dom.js';
+import * as find from './find.js';
+import * as story from './story.js';
+import * as fraud from './fraud.js';
+import * as journal from './journal.js';
+import * as machines from './machines.js';
+
+// Pages in the order of the navigation; need says which permission a page
+// requires, so that a role that may not use it does not see it.
+const PAGES = [
+  { path: 'find', title: 'Find', module: find },
+  { path: 'fraud', title: 'Fraud review', module: fraud, need: 'watch' },
+  { path: 'journal', title: 'Journal & integrity', module: journal, need: 'audit' },
+  { path: 'machines', title: 'Machines', module: machines },
+];
+const HIDDEN = [{ path: 'story', title: 'Order', module: story }];
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+let stop = () => {};
+
+function roleName(caps) {
+  if (caps.audit && caps.watch) return 'auditor or admin';
+  if (caps.watch) return 'fraud';
+  if (caps.audit) return 'auditor';
+  return 'reader';
+}
+
+function allowed(page, caps) { return !page.need || caps[page.need]; }
+
+function signInPage(message) {
+  stop();
+  stop = () => {};
+  nav.replaceChildren();
+  who.replaceChildren();
+  const input = h('input', { id: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true });
+  const status = h('p', { class: 'status', role: 'status' }, message || '');
+  const form = h('form', { class: 'signin card', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'Sign in'),
+    h('p', {}, 'Paste an API token. It stays in this tab only (session storage) and is sent to the API in the Authorization header; closing the tab forgets it.'),
+    h('div', { class: 'field' }, h('label', { for: 'token' }, 'API token'), input),
+    h('button', { type: 'submit' }, 'Sign in'),
+    status);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const t = input.value.trim();
+    if (!t) return;
+    status.textContent = 'Checking the token…';
+    try {
+      const caps = await api.probe(t);
+      api.signIn(t, caps);
+      input.value = '';
+      if (!location.hash || location.hash === '#/signin') location.hash = '#/find';
+      else route();
+    } catch (e) {
+      status.replaceChildren(e.status === 401 ? 'That token was not accepted.' : errorBox(e));
+    }
+  });
+  main.replaceChildren(form);
+  document.title = 'Sign in · paystate console';
+  input.focus();
+}
+
+function drawNav(caps, current) {
+  nav.replaceChildren(h('ul', {}, PAGES.filter((p) => allowed(p, caps)).map((p) =>
+    h('li', {}, h('a', { href: '#/' + p.path, 'aria-current': p.path === current ? 'page' : false }, p.title)))));
+  who.replaceChildren(
+    h('span', { class: 'role', id: 'role' }, 'Role: ' + roleName(caps)),
+    h('button', { type: 'button', class: 'quiet', id: 'signout', onclick: () => { api.signOut(); signInPage('Signed out.'); } }, 'Sign out'));
+}
+
+function route() {
+  const caps = api.savedCaps();
+  if (!api.token() || !caps) return signInPage();
+  const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
+  const page = [...PAGES, ...HIDDEN].find((p) => p.path === name);
+  if (!page || !allowed(page, caps)) { location.replace('#/find'); return; }
+  stop();
+  drawNav(caps, page.path === 'story' ? 'find' : page.path);
+  main.replaceChildren();
+  document.title = `${page.title} · paystate console`;
+  const params = rest.map((p) => decodeURIComponent(p));
+  stop = page.module.render(main, { caps, announce }, params) || (() => {});
+  main.focus({ preventScroll: true });
+}
+
+api.onUnauthorised(() => { api.signOut(); signInPage('The server no longer accepts this token; sign in again.'); });
+document.getElementById('skip').addEventListener('click', (ev) => { ev.preventDefault(); main.focus(); });
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,115 @@
+// Small helpers to build the page. Text always goes in as text nodes,
+// never as HTML, so nothing a provider sent can become markup.
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function build(node, attrs, children) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// h makes an HTML element: h('a', {href: '#/x'}, 'text', child...).
+export function h(tag, attrs, ...children) { return build(document.createElement(tag), attrs, children); }
+
+// s makes an SVG element.
+export function s(tag, attrs, ...children) { return build(document.createElementNS(SVG, tag), attrs, children); }
+
+// announce tells screen readers about a change they would not otherwise see.
+export function announce(text) {
+  const live = document.getElementById('announce');
+  if (!live) return;
+  live.textContent = '';
+  setTimeout(() => { live.textContent = text; }, 30);
+}
+
+// Verdict and kind names as the API spells them, and as people read them.
+export const verdictName = (v) => String(v || '').replace(/^VERDICT_/, '').toLowerCase();
+export const kindName = (k) => String(k || '').replace(/^KIND_/, '').toLowerCase();
+export const VERDICTS = ['applied', 'duplicate', 'deferred', 'rejected', 'recorded'];
+export const KINDS = ['payment', 'refund', 'chargeback', 'subscription', 'link', 'onboarding'];
+
+export function verdictBadge(v) {
+  const name = verdictName(v);
+  return h('span', { class: `verdict v-${name}` }, name);
+}
+
+// time shows a timestamp in UTC, to the millisecond: auditors compare it
+// with logs and providers' consoles, not with a wall clock.
+export function time(ts) {
+  if (!ts) return '';
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return String(ts);
+  return d.toISOString().replace('T', ' ').replace('Z', ' UTC');
+}
+
+export function timeEl(ts) {
+  return ts ? h('time', { datetime: ts }, time(ts)) : '';
+}
+
+// minorDigits is the number of decimals of an ISO 4217 currency, from the
+// browser's own table; an unknown code keeps minor units.
+function minorDigits(currency) {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return null;
+  }
+}
+
+// money formats an amount in minor units (the API's int64, a string in
+// JSON) in the currency's units, exactly: no floating point.
+export function money(minor, currency) {
+  const raw = String(minor ?? '0');
+  if (!/^-?\d+$/.test(raw)) return raw;
+  const digits = currency ? minorDigits(currency) : null;
+  if (digits === null) return `${raw} (minor units)${currency ? ' ' + currency : ''}`;
+  const neg = raw.startsWith('-');
+  let n = neg ? raw.slice(1) : raw;
+  n = n.padStart(digits + 1, '0');
+  const whole = n.slice(0, n.length - digits).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const frac = digits ? '.' + n.slice(n.length - digits) : '';
+  return `${neg ? '-' : ''}${whole}${frac} ${currency}`;
+}
+
+// shortHash shows the start of a hex hash; the whole one is in its title.
+export function shortHash(hash) {
+  return hash ? h('code', { class: 'hash', title: hash }, hash.slice(0, 12) + '…') : '';
+}
+
+// toRFC3339 turns a datetime-local input's value (taken as UTC) into what
+// the API's timestamps accept.
+export function fromInput(value) {
+  if (!value) return '';
+  const d = new Date(value + (value.length === 16 ? ':00Z' : 'Z'));
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+export function storyHref(provider, kind, id) {
+  return `#/story/${encodeURIComponent(provider)}/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`;
+}
+
+// field is a labelled form control.
+export function field(label, control, hint) {
+  const id = control.id || (control.id = 'f-' + Math.random().toString(36).slice(2, 9));
+  return h('div', { class: 'field' }, h('label', { for: id }, label), control, hint ? h('small', {}, hint) : null);
+}
+
+export function select(name, options, value = '') {
+  return h('select', { name }, options.map(([v, label]) => h('option', { value: v, selected: v === value }, label)));
+}
+
+// errorBox shows a failed call in words.
+export function errorBox(e) {
+  let text = e?.message || String(e);
+  if (e?.status === 403) text = 'Your role may not do this. ' + text;
+  return h('p', { class: 'error', role: 'alert' }, text);
+}

@@ -1,0 +1,131 @@
+// Fraud review, live: the orders in fraud_review now, kept current from
+// the watch stream. The list is read after the stream's first cursor is
+// known, and every entry the stream delivered after that cursor is applied
+// on top of it in journal order, so that nothing between the listing and
+// the stream is lost; after a lost connection the stream resumes after the
+// last cursor it received.
+
+import { get, stream, pages, ApiError } from './api.js';
+import { h, errorBox, money, timeEl, storyHref, announce } from './dom.js';
+
+const STATE = 'fraud_review';
+const LIST_LIMIT = 5000;
+const OUT_OF_RANGE = 11; // the gRPC code the gateway reports
+// A reconnect that succeeds within this long is routine (the server ends
+// long streams); only a longer gap is shown.
+const QUIET_GAP = 2500;
+
+export function render(main) {
+  const ac = new AbortController();
+  const indicator = h('p', { class: 'conn', id: 'conn', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…');
+  const count = h('p', { class: 'count', id: 'queue-count' });
+  const tbody = h('tbody', { id: 'queue' });
+  const table = h('table', { class: 'list queue' },
+    h('caption', { class: 'sr-only' }, 'Orders in fraud review'),
+    h('thead', {}, h('tr', {}, ['Provider', 'Order', 'Merchant reference', 'Authorised', 'Entered review', 'By event'].map((c) => h('th', { scope: 'col' }, c)))),
+    tbody);
+  const problem = h('div', {});
+  main.append(h('div', { class: 'titlebar' }, h('h1', {}, 'Fraud review'), indicator),
+    h('p', { class: 'lead' }, 'Orders under the providers\u2019 manual fraud review right now. An order appears when it enters review and disappears when it leaves; no reload needed.'),
+    count, problem, table);
+
+  let members = new Map(); // provider/id -> row data
+  const key = (provider, id) => provider + '/' + id;
+  let cursor = null, synced = false, buffered = [], listing = null, retry = 0, gap = 0;
+
+  function setConn(state, text) {
+    indicator.dataset.state = state;
+    indicator.textContent = text;
+  }
+
+  function draw() {
+    const rows = [...members.values()].sort((a, b) => (a.provider + a.id).localeCompare(b.provider + b.id));
+    tbody.replaceChildren(...rows.map((r) => h('tr', { dataset: { key: key(r.provider, r.id) } },
+      h('td', {}, r.provider),
+      h('td', {}, h('a', { href: storyHref(r.provider, 'payment', r.id) }, r.id)),
+      h('td', {}, r.ref || ''),
+      h('td', { class: 'num' }, r.currency ? money(r.authorized, r.currency) : ''),
+      h('td', {}, timeEl(r.since)),
+      h('td', {}, r.event ? h('code', {}, r.event) : ''))));
+    count.textContent = rows.length === 1 ? '1 order in review' : `${rows.length} orders in review`;
+  }
+
+  function fromOrder(o) {
+    return { provider: o.provider, id: o.providerOrderId, ref: o.merchantReference, currency: o.currency, authorized: o.authorizedMinor, since: o.updateTime, event: o.providerStatus };
+  }
+
+  // apply folds one entry of the stream into the queue.
+  function apply(e) {
+    const k = key(e.provider, e.providerId);
+    if (e.stateAfter === STATE && e.stateBefore !== STATE) {
+      members.set(k, { provider: e.provider, id: e.providerId, since: e.receiveTime, event: e.event, ...(members.get(k) && { ref: members.get(k).ref }) });
+      announce(`Order ${e.providerId} at ${e.provider} entered fraud review`);
+      // The entry has no amounts; the order has.
+      get(`/v1/providers/${encodeURIComponent(e.provider)}/orders/${encodeURIComponent(e.providerId)}`, {}, { signal: ac.signal })
+        .then((o) => { if (members.has(k)) { members.set(k, { ...fromOrder(o), since: e.receiveTime, event: e.event }); draw(); } })
+        .catch(() => {});
+    } else if (e.stateBefore === STATE && e.stateAfter !== STATE) {
+      if (members.delete(k)) announce(`Order ${e.providerId} at ${e.provider} left fraud review (${e.stateAfter})`);
+    }
+  }
+
+  async function list() {
+    const orders = await pages('/v1/orders', { state: STATE, pageSize: 1000 }, 'orders', { limit: LIST_LIMIT, signal: ac.signal });
+    if (orders.length >= LIST_LIMIT) problem.replaceChildren(h('p', { class: 'note' }, `Showing the first ${LIST_LIMIT} orders in review.`));
+    return new Map(orders.map((o) => [key(o.provider, o.providerOrderId), fromOrder(o)]));
+  }
+
+  function onMessage(msg) {
+    retry = 0;
+    cursor = msg.cursor;
+    if (msg.entry) (synced ? (apply(msg.entry), draw()) : buffered.push(msg.entry));
+    if (!synced && !listing) {
+      // The first cursor is known: what the list reads from now on is at
+      // least as new as it, and the stream has everything after it.
+      listing = list().then((listed) => {
+        members = listed;
+        for (const e of buffered) apply(e);
+        buffered = [];
+        synced = true;
+        draw();
+      }, (e) => { if (!ac.signal.aborted) problem.replaceChildren(errorBox(e)); });
+    }
+  }
+
+  async function connect() {
+    while (!ac.signal.aborted) {
+      const query = { states: STATE, kinds: 'payment', heartbeatSeconds: 1 };
+      if (cursor === null) query.startAtHead = true; else query.afterSequence = cursor;
+      try {
+        await stream('/v1/journal:watch', query, {
+          signal: ac.signal,
+          onOpen: () => { clearTimeout(gap); setConn('live', 'Live'); },
+          onMessage,
+        });
+      } catch (e) {
+        if (ac.signal.aborted) return;
+        if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+          setConn('down', 'Disconnected');
+          problem.replaceChildren(errorBox(e));
+          return;
+        }
+        if (e instanceof ApiError && e.code === OUT_OF_RANGE) {
+          // The journal is shorter than our cursor (a restored store): start over.
+          cursor = null; synced = false; listing = null; buffered = [];
+        }
+      }
+      if (ac.signal.aborted) return;
+      // The server ends streams it has served long enough; a quick
+      // reconnect from the cursor is routine, a failing one backs off.
+      clearTimeout(gap);
+      gap = setTimeout(() => setConn('reconnecting', 'Reconnecting…'), retry ? 0 : QUIET_GAP);
+      const wait = Math.min(5000, retry++ ? 250 * 2 ** retry : 0);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  // Until the stream answers, show the list as it is, marked as such.
+  list().then((listed) => { if (!synced) { members = listed; draw(); } }, (e) => problem.replaceChildren(errorBox(e)));
+  connect();
+  return () => { clearTimeout(gap); ac.abort(); };
+}

@@ -1,0 +1,201 @@
+// Journal and integrity: the journal under filters, the chain head (and
+// its signed checkpoint when the server gives one), verification of the
+// whole chain with its progress, and an export for working papers.
+
+import { get, call, pages } from './api.js';
+import { h, errorBox, timeEl, shortHash, storyHref, kindName, verdictBadge, verdictName, select, field, fromInput, announce, VERDICTS, KINDS } from './dom.js';
+import { providers } from './machines-data.js';
+
+const PAGE = 100;
+const VERIFY_CHUNK = 20000;
+const EXPORT_LIMIT = 200000;
+
+function filterForm(id, extra) {
+  const form = h('form', { class: 'filters', 'aria-labelledby': id },
+    h('fieldset', { class: 'verdicts' }, h('legend', {}, 'Verdicts'),
+      VERDICTS.map((v) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'verdict', value: v }), ' ', verdictBadge('VERDICT_' + v.toUpperCase())))),
+    h('div', { class: 'row' },
+      field('Provider', select('provider', [['', 'any provider']])),
+      field('Kind', select('kind', [['', 'any kind'], ...KINDS.map((k) => [k, k])])),
+      field('Received since (UTC)', h('input', { name: 'since', type: 'datetime-local', step: 1 })),
+      field('Received before (UTC)', h('input', { name: 'until', type: 'datetime-local', step: 1 }))),
+    extra);
+  providers().then((ps) => form.elements.provider.append(...ps.map((p) => h('option', { value: p }, p)))).catch(() => {});
+  return form;
+}
+
+function filterOf(form) {
+  const f = new FormData(form);
+  return {
+    provider: f.get('provider'), kind: f.get('kind'),
+    verdicts: f.getAll('verdict').map((v) => 'VERDICT_' + String(v).toUpperCase()),
+    receivedSince: fromInput(f.get('since')), receivedUntil: fromInput(f.get('until')),
+  };
+}
+
+function journalTable(entries) {
+  if (!entries.length) return h('p', { class: 'empty' }, 'No entries match.');
+  return h('table', { class: 'list journal' },
+    h('caption', { class: 'sr-only' }, 'Journal entries'),
+    h('thead', {}, h('tr', {}, ['Seq', 'Received', 'Provider', 'Kind', 'Id', 'Event', 'Verdict', 'State', 'Reason', 'Hash'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, entries.map((e) => {
+      const kind = kindName(e.kind);
+      return h('tr', { dataset: { seq: e.sequence, verdict: verdictName(e.verdict) } },
+        h('td', { class: 'num' }, e.sequence), h('td', {}, timeEl(e.receiveTime)), h('td', {}, e.provider), h('td', {}, kind),
+        h('td', {}, e.providerId ? h('a', { href: storyHref(e.provider, kind, e.providerId) }, e.providerId) : '—'),
+        h('td', {}, h('code', {}, e.event)), h('td', {}, verdictBadge(e.verdict)),
+        h('td', {}, e.stateBefore === e.stateAfter ? e.stateAfter : `${e.stateBefore} → ${e.stateAfter}`),
+        h('td', { class: 'reason' }, e.reason || ''), h('td', {}, shortHash(e.hash)));
+    })));
+}
+
+// headFacts shows the chain head and whatever else the server says about
+// it: a signed checkpoint, when the server has one, is shown as given.
+function headFacts(head) {
+  const extra = Object.entries(head).filter(([k]) => k !== 'sequence' && k !== 'hash');
+  const value = (v) => (v !== null && typeof v === 'object'
+    ? h('dl', { class: 'facts nested' }, Object.entries(v).map(([k, x]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(x)))))
+    : h('code', { class: 'wrap' }, String(v)));
+  return h('div', {},
+    h('dl', { class: 'facts' },
+      h('div', {}, h('dt', {}, 'Sequence'), h('dd', { id: 'head-seq' }, head.sequence ?? '0')),
+      h('div', {}, h('dt', {}, 'Hash'), h('dd', {}, h('code', { class: 'wrap', id: 'head-hash' }, head.hash || '')))),
+    extra.length ? h('section', { class: 'checkpoint', 'aria-labelledby': 'cp-title' },
+      h('h3', { id: 'cp-title' }, /checkpoint|signature|signed/i.test(extra.map(([k]) => k).join(' ')) ? 'Latest signed checkpoint' : 'More about the head'),
+      h('dl', { class: 'facts' }, extra.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(v)))))) : null);
+}
+
+function csvCell(v) {
+  let s = Array.isArray(v) ? v.join(' ') : String(v ?? '');
+  // A cell a spreadsheet would run as a formula is kept as text.
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+const CSV_COLUMNS = ['sequence', 'receiveTime', 'occurTime', 'provider', 'kind', 'providerId', 'event', 'verdict', 'reason',
+  'stateBefore', 'stateAfter', 'skippedStates', 'versionAfter', 'resolvesSequence', 'dedupeKey', 'bodySha256', 'prevHash', 'hash'];
+
+export function toCSV(entries) {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const e of entries) {
+    lines.push(CSV_COLUMNS.map((c) => csvCell(c === 'verdict' ? verdictName(e.verdict) : c === 'kind' ? kindName(e.kind) : e[c])).join(','));
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, class: 'sr-only' }, name);
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+export function render(main) {
+  const ac = new AbortController();
+  const signal = ac.signal;
+
+  // The chain head and verification.
+  const headBox = h('div', { 'aria-live': 'polite' }, h('p', { class: 'status' }, 'Loading…'));
+  const progress = h('progress', { id: 'verify-progress', max: 1, value: 0, 'aria-label': 'Verification progress' });
+  const verifyOut = h('div', { id: 'verify-result', role: 'status' });
+  const verifyBtn = h('button', { type: 'button', id: 'verify' }, 'Verify now');
+  async function loadHead() {
+    try {
+      const head = await get('/v1/journal/head', {}, { signal });
+      headBox.replaceChildren(headFacts(head));
+      return head;
+    } catch (e) { headBox.replaceChildren(errorBox(e)); throw e; }
+  }
+  verifyBtn.addEventListener('click', async () => {
+    verifyBtn.disabled = true;
+    verifyOut.replaceChildren('Verifying…');
+    verifyOut.dataset.result = 'running';
+    try {
+      const head = await loadHead();
+      const last = Number(head.sequence || 0);
+      progress.max = Math.max(1, last);
+      progress.value = 0;
+      let checked = 0, from = 1, rep;
+      // In ranges, so that progress shows; the last range runs to the head
+      // as it is then, and checks the stored head against the last entry.
+      do {
+        const to = from + VERIFY_CHUNK - 1 >= last ? 0 : from + VERIFY_CHUNK - 1;
+        rep = await call('POST', '/v1/journal:verify', { body: { fromSequence: String(from), toSequence: String(to) }, signal });
+        checked += Number(rep.entriesChecked || 0);
+        progress.value = Math.min(progress.max, checked);
+        verifyOut.textContent = `Checked ${checked} of ${last} entries…`;
+        from = to + 1;
+      } while (rep.ok && from > 1);
+      if (rep.ok) {
+        verifyOut.dataset.result = 'ok';
+        verifyOut.replaceChildren(h('p', { class: 'ok' }, `✓ Intact: ${checked} entries checked; the chain ends at #${rep.head?.sequence ?? 0}.`));
+        announce('Verification passed');
+      } else {
+        verifyOut.dataset.result = 'broken';
+        const bad = rep.firstBadSequence;
+        const where = h('span', {});
+        verifyOut.replaceChildren(h('p', { class: 'bad' }, `✗ Broken at entry #${bad}: ${rep.problem}. `, where));
+        announce(`Verification failed at entry ${bad}`);
+        get(`/v1/journal/entries/${encodeURIComponent(bad)}`, {}, { signal }).then((e) => {
+          where.replaceChildren('It is about ', h('a', { href: storyHref(e.provider, kindName(e.kind), e.providerId) }, `${kindName(e.kind)} ${e.providerId} at ${e.provider}`), '.');
+        }, () => {});
+      }
+    } catch (e) {
+      verifyOut.dataset.result = 'error';
+      verifyOut.replaceChildren(errorBox(e));
+    } finally { verifyBtn.disabled = false; }
+  });
+
+  // The journal, a page at a time.
+  const listOut = h('div', { class: 'out' });
+  const pager = h('div', { class: 'pager' });
+  const exportStatus = h('span', { class: 'status', role: 'status' });
+  const exportBtn = (fmt) => h('button', { type: 'button', class: 'quiet', onclick: () => exportAs(fmt) }, `Export ${fmt.toUpperCase()}`);
+  const filters = filterForm('journal-title', h('div', { class: 'row actions' },
+    h('button', { type: 'submit' }, 'Apply filters'), exportBtn('json'), exportBtn('csv'), exportStatus));
+  let filter = {}, tokens = [''], at = 0;
+  async function show(i) {
+    listOut.setAttribute('aria-busy', 'true');
+    try {
+      const r = await get('/v1/journal', { ...filter, pageSize: PAGE, pageToken: tokens[i] }, { signal });
+      at = i;
+      tokens[i + 1] = r.nextPageToken || '';
+      tokens.length = i + 2;
+      listOut.replaceChildren(journalTable(r.entries || []));
+      pager.replaceChildren(
+        h('button', { type: 'button', class: 'quiet', disabled: at === 0, onclick: () => show(at - 1) }, '← Previous'),
+        h('span', {}, `Page ${at + 1}`),
+        h('button', { type: 'button', class: 'quiet', disabled: !r.nextPageToken, onclick: () => show(at + 1) }, 'Next →'));
+    } catch (e) { listOut.replaceChildren(errorBox(e)); pager.replaceChildren(); } finally { listOut.removeAttribute('aria-busy'); }
+  }
+  filters.addEventListener('submit', (ev) => { ev.preventDefault(); filter = filterOf(filters); tokens = ['']; show(0); });
+
+  async function exportAs(fmt) {
+    const f = filterOf(filters);
+    exportStatus.textContent = 'Exporting…';
+    try {
+      const head = await get('/v1/journal/head', {}, { signal });
+      const entries = await pages('/v1/journal', f, 'entries', {
+        signal, limit: EXPORT_LIMIT, onPage: (n) => { exportStatus.textContent = `Exporting… ${n} entries`; },
+      });
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      if (fmt === 'csv') download(`paystate-journal-${stamp}.csv`, 'text/csv', toCSV(entries));
+      else download(`paystate-journal-${stamp}.json`, 'application/json', JSON.stringify({ exportedAt: new Date().toISOString(), filter: f, chainHead: head, entries }, null, 2) + '\n');
+      exportStatus.textContent = `Exported ${entries.length} entries${entries.length >= EXPORT_LIMIT ? ' (the limit: narrow the time range for the rest)' : ''}.`;
+    } catch (e) { exportStatus.replaceChildren(errorBox(e)); }
+  }
+
+  main.append(h('h1', {}, 'Journal & integrity'),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card', 'aria-labelledby': 'head-title' }, h('h2', { id: 'head-title' }, 'Chain head'), headBox),
+      h('section', { class: 'card', 'aria-labelledby': 'verify-title' }, h('h2', { id: 'verify-title' }, 'Integrity'),
+        h('p', {}, 'Recompute every entry\u2019s hash and its link to the entry before it, from the first entry to the head.'),
+        verifyBtn, progress, verifyOut)),
+    h('section', { class: 'card wide', 'aria-labelledby': 'journal-title' }, h('h2', { id: 'journal-title' }, 'Journal'),
+      filters, listOut, pager));
+  loadHead().catch(() => {});
+  show(0);
+  return () => ac.abort();
+}

@@ -1,0 +1,175 @@
+// An order's story: where it stands, how it got there (the machine with
+// the path taken), every journal entry with its verdict, and the state as
+// of a chosen time.
+
+import { get, path } from './api.js';
+import { h, errorBox, money, timeEl, time, shortHash, storyHref, kindName, verdictBadge, verdictName, fromInput, announce } from './dom.js';
+import { machines } from './machines-data.js';
+import { draw } from './machine.js';
+import { resultsTable } from './find.js';
+
+const EVENTS_PAGE = 1000;
+
+// steps is the path an aggregate took through its machine: the edges of
+// its applied entries, through any states a status snapshot skipped.
+export function steps(entries) {
+  const out = [];
+  for (const e of entries) {
+    if (verdictName(e.verdict) !== 'applied') continue;
+    const chain = [e.stateBefore || 'new', ...(e.skippedStates || []), e.stateAfter];
+    for (let i = 1; i < chain.length; i++) out.push([chain[i - 1], chain[i], i === chain.length - 1 ? e.event : '']);
+  }
+  return out;
+}
+
+// receivedAfter compares timestamps as times: their texts differ in how
+// many fractional digits they carry.
+const receivedAfter = (ts, until) => Date.parse(ts) > Date.parse(until);
+
+function refOf(name) {
+  const m = /^providers\/([^/]+)\/aggregates\/([^/]+)\/(.+)$/.exec(name || '');
+  return m ? { provider: m[1], kind: m[2], id: m[3] } : null;
+}
+
+function amounts(a) {
+  const kind = kindName(a.kind);
+  const c = a.currency;
+  const rows = kind === 'payment'
+    ? [['Authorised', money(a.authorizedMinor, c)], ['Captured', money(a.capturedMinor, c)], ['Refunded', money(a.refundedMinor, c)]]
+    : [['Amount', money(a.amountMinor, c)]];
+  return c ? rows : [['Amounts', 'no currency known yet']];
+}
+
+function summary(a, title) {
+  const parent = refOf(a.parent);
+  return h('dl', { class: 'facts', 'aria-label': title },
+    [['State', h('span', { class: 'state big', id: title === 'Now' ? 'current-state' : null }, a.state)],
+      ['Provider status', h('code', {}, a.providerStatus || '—')],
+      ...amounts(a),
+      ['Version', a.version ?? '0'],
+      ['Held events', a.pendingDeferred ?? 0],
+      ['Merchant reference', a.merchantReference || '—'],
+      ['First seen', timeEl(a.createTime)],
+      ['Last changed', timeEl(a.updateTime)],
+      parent ? ['Parent', h('a', { href: storyHref(parent.provider, parent.kind, parent.id) }, `${parent.kind} ${parent.id}`)] : null,
+    ].filter(Boolean).map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
+}
+
+function body(e) {
+  if (!e.redactedBody) return null;
+  let text = e.redactedBody;
+  try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* not JSON: as received */ }
+  return h('details', { class: 'body' }, h('summary', {}, 'Redacted body'), h('pre', {}, text));
+}
+
+function timeline(entries) {
+  const releasedAs = new Map();
+  for (const e of entries) if (e.resolvesSequence && e.resolvesSequence !== '0') releasedAs.set(String(e.resolvesSequence), e.sequence);
+  const bySeq = new Map(entries.map((e) => [String(e.sequence), e]));
+  return h('ol', { class: 'timeline', 'aria-label': 'Journal entries, oldest first' }, entries.map((e) => {
+    const v = verdictName(e.verdict);
+    const held = e.resolvesSequence && e.resolvesSequence !== '0' ? bySeq.get(String(e.resolvesSequence)) : null;
+    const changed = e.stateBefore !== e.stateAfter;
+    return h('li', { class: `entry v-${v}`, dataset: { seq: e.sequence, verdict: v, received: e.receiveTime || '' } },
+      h('div', { class: 'entry-head' },
+        h('span', { class: 'seq' }, '#' + e.sequence),
+        verdictBadge(e.verdict),
+        h('code', { class: 'event' }, e.event),
+        h('span', { class: 'transition' }, changed ? `${e.stateBefore} → ${e.stateAfter}` : `stays ${e.stateAfter || e.stateBefore}`),
+        h('span', { class: 'when' }, 'received ', timeEl(e.receiveTime))),
+      e.reason ? h('p', { class: 'reason' }, e.reason) : null,
+      e.skippedStates?.length ? h('p', { class: 'skipped' }, 'Passed through without an event of their own: ', e.skippedStates.join(', ')) : null,
+      held || (e.resolvesSequence && e.resolvesSequence !== '0')
+        ? h('p', { class: 'released' }, `Releases held event #${e.resolvesSequence}`, held ? ` (${held.event}, received ${time(held.receiveTime)})` : '') : null,
+      releasedAs.has(String(e.sequence)) ? h('p', { class: 'released' }, `Held, then applied as #${releasedAs.get(String(e.sequence))}`) : null,
+      h('p', { class: 'meta' },
+        e.occurTime ? ['occurred ', timeEl(e.occurTime), ' · '] : null,
+        'version ', e.versionAfter ?? '0', ' · hash ', shortHash(e.hash), ' · previous ', shortHash(e.prevHash),
+        ' · dedupe key ', h('code', {}, e.dedupeKey || '—')),
+      body(e));
+  }));
+}
+
+export function render(main, ctx, [provider, kind, id]) {
+  const ac = new AbortController();
+  const signal = ac.signal;
+  const head = h('h1', {}, `${kind} ${id}`, h('small', {}, ` at ${provider}`));
+  const status = h('p', { class: 'status', role: 'status' }, 'Loading…');
+  main.append(head, status);
+  const base = path`/v1/providers/${provider}/aggregates/${kind}/${id}`;
+
+  (async () => {
+    let agg;
+    try { agg = await get(base, {}, { signal }); } catch (e) {
+      status.replaceChildren(e.status === 404 ? h('p', { class: 'error', role: 'alert' }, `paystate has not seen ${kind} ${id} at ${provider}.`) : errorBox(e));
+      return;
+    }
+    status.remove();
+    const machine = (await machines().catch(() => [])).find((m) => m.provider === provider && kindName(m.kind) === kind);
+    let entries = [];
+    let more = '';
+    const figure = h('figure', { class: 'card drawing' });
+    const asOfOut = h('div', { class: 'asof-out', 'aria-live': 'polite' });
+    const timelineBox = h('section', { class: 'card wide', 'aria-labelledby': 'tl-title' });
+
+    function redraw(until) {
+      const shown = until ? entries.filter((e) => !receivedAfter(e.receiveTime, until)) : entries;
+      const marked = until ? (shown.length ? shown.filter((e) => verdictName(e.verdict) === 'applied').at(-1)?.stateAfter : undefined) : agg.state;
+      figure.replaceChildren(
+        machine ? draw(machine, { current: marked ?? (until ? 'new' : agg.state), steps: steps(shown) }) : h('p', {}, 'No machine is loaded for this provider and kind.'),
+        h('figcaption', {}, machine ? `${provider} ${kind} machine (${machine.mode} mode). ` : '',
+          ctx.caps.audit ? (until ? `The path taken until ${time(until)} is drawn bold; ` : 'The path this order took is drawn bold; ') + 'the current state is marked ●.'
+            : 'The current state is marked ●; the path taken needs a role that may read the journal.'));
+      for (const li of timelineBox.querySelectorAll('li.entry')) li.classList.toggle('after', !!until && receivedAfter(li.dataset.received, until));
+    }
+
+    function drawTimeline() {
+      timelineBox.replaceChildren(h('h2', { id: 'tl-title' }, `Timeline (${entries.length} entries)`), timeline(entries),
+        more ? h('button', { type: 'button', class: 'quiet', onclick: loadMore }, 'Load more entries') : null);
+    }
+    async function loadMore() {
+      try {
+        const page = await get(base + '/events', { pageSize: EVENTS_PAGE, pageToken: more }, { signal });
+        entries = entries.concat(page.entries || []);
+        more = page.nextPageToken || '';
+        drawTimeline();
+        redraw(currentAsOf);
+      } catch (e) { timelineBox.append(errorBox(e)); }
+    }
+
+    let currentAsOf = '';
+    const asOfInput = h('input', { id: 'asof', name: 'asof', type: 'datetime-local', step: 0.001 });
+    const asOf = h('form', { class: 'asof', 'aria-labelledby': 'asof-title' },
+      h('h2', { id: 'asof-title' }, 'State as of'),
+      h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', { for: 'asof' }, 'Time (UTC)'), asOfInput),
+        h('button', { type: 'submit' }, 'Show'),
+        h('button', { type: 'button', class: 'quiet', onclick: () => { currentAsOf = ''; asOfInput.value = ''; asOfOut.replaceChildren(); redraw(''); } }, 'Now')),
+      asOfOut);
+    asOf.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const when = fromInput(asOfInput.value);
+      if (!when) return;
+      currentAsOf = when;
+      try {
+        const then = await get(base, { asOfTime: when }, { signal });
+        asOfOut.replaceChildren(h('p', {}, `As it stood at ${time(when)}:`), summary(then, 'As of'));
+        announce(`As of ${time(when)} the state was ${then.state}`);
+      } catch (e) {
+        asOfOut.replaceChildren(e.status === 404 ? h('p', {}, `Nothing had been applied to it by ${time(when)}.`) : errorBox(e));
+      }
+      redraw(when);
+    });
+
+    const children = agg.children || [];
+    main.append(
+      h('div', { class: 'grid story' },
+        h('section', { class: 'card', 'aria-labelledby': 'now-title' }, h('h2', { id: 'now-title' }, 'Now'), summary(agg, 'Now'), asOf),
+        figure),
+      children.length ? h('section', { class: 'card wide', 'aria-labelledby': 'kids' }, h('h2', { id: 'kids' }, 'Children'), resultsTable(children, 'Children of this order')) : null,
+      ctx.caps.audit ? timelineBox : h('p', { class: 'note' }, 'Your role may not read the journal, so the timeline of this order is not shown.'));
+    if (ctx.caps.audit) await loadMore();
+    else redraw('');
+    announce(`${kind} ${id}: ${agg.state}`);
+  })();
+  return () => ac.abort();
+}
