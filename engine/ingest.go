@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/paystate/paystate/providers"
@@ -46,7 +48,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 	p := newPayload(ev)
 	in := p.input(d.BodySHA256)
 
-	k, err := tx.known(ctx, storage.ReceiptKey{Provider: d.Provider, DedupeKey: ev.DedupeKey}, key)
+	k, err := tx.known(ctx, d.Provider, ev, key)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -65,7 +67,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		StateBefore:  stateName(agg, exists),
 		StateAfter:   stateName(agg, exists),
 		VersionAfter: agg.Version,
-		DedupeKey:    ev.DedupeKey,
+		DedupeKey:    k.dedupeKey,
 		BodySHA256:   d.BodySHA256,
 		RedactedBody: d.RedactedBody,
 		Payload:      p.encode(),
@@ -84,7 +86,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		return Outcome{}, err
 	}
 	if in.Prior == "" {
-		if err := tx.PutReceipt(ctx, d.Provider, ev.DedupeKey, storage.Receipt{Seq: entry.Seq, BodySHA256: d.BodySHA256}); err != nil {
+		if err := tx.PutReceipt(ctx, d.Provider, k.dedupeKey, storage.Receipt{Seq: entry.Seq, BodySHA256: d.BodySHA256}); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -106,7 +108,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		err := tx.Defer(ctx, storage.DeferredEvent{
 			Seq:        entry.Seq,
 			Key:        key,
-			DedupeKey:  ev.DedupeKey,
+			DedupeKey:  k.dedupeKey,
 			Payload:    entry.Payload,
 			BodySHA256: d.BodySHA256,
 			ReceivedAt: now,
@@ -145,18 +147,77 @@ func prefetch(ctx context.Context, tx storage.Tx, batch []*request) (*batchTx, e
 	}, askedReceipts: map[storage.ReceiptKey]bool{}, askedAggregates: map[storage.AggregateKey]bool{}}
 	var receipts []storage.ReceiptKey
 	var aggregates []storage.AggregateKey
+	snapshots := 0
 	for _, r := range batch {
 		if !r.sweep.IsZero() || r.d.Malformed != "" {
 			continue
 		}
 		for _, ev := range r.d.Events {
-			receipts = append(receipts, storage.ReceiptKey{Provider: r.d.Provider, DedupeKey: ev.DedupeKey})
-			if key := eventKey(r.d, ev); hasLifecycle(key) {
+			key := eventKey(r.d, ev)
+			if hasLifecycle(key) {
 				aggregates = append(aggregates, key)
+			}
+			if scoped(ev, key) {
+				snapshots++
+				continue
+			}
+			receipts = append(receipts, storage.ReceiptKey{Provider: r.d.Provider, DedupeKey: ev.DedupeKey})
+		}
+	}
+	if err := b.lookup(ctx, receipts, aggregates); err != nil || snapshots == 0 {
+		return b, err
+	}
+	// A snapshot's receipt key names the version of its aggregate, which
+	// the first lookup has just read.
+	receipts = receipts[:0]
+	for _, r := range batch {
+		if !r.sweep.IsZero() || r.d.Malformed != "" {
+			continue
+		}
+		for _, ev := range r.d.Events {
+			if key := eventKey(r.d, ev); scoped(ev, key) {
+				cur, prev := b.receiptKeys(ev, key)
+				receipts = append(receipts, storage.ReceiptKey{Provider: r.d.Provider, DedupeKey: cur})
+				if prev != "" {
+					receipts = append(receipts, storage.ReceiptKey{Provider: r.d.Provider, DedupeKey: prev})
+				}
 			}
 		}
 	}
-	return b, b.lookup(ctx, receipts, aggregates)
+	return b, b.lookup(ctx, receipts, nil)
+}
+
+// scoped reports whether ev's receipt is scoped to its aggregate's
+// version (providers.Event.Snapshot).
+func scoped(ev providers.Event, key storage.AggregateKey) bool {
+	return ev.Snapshot && hasLifecycle(key)
+}
+
+// receiptKeys returns the key ev's receipt is kept under and, for a
+// snapshot, the key of the delivery that may have put its aggregate where
+// it is.
+//
+// A snapshot names content the provider can truly send again once its
+// aggregate has moved on, so its key holds only while the aggregate stays
+// at the version it was decided against: a retry while nothing has
+// changed is a duplicate, the same status after a change is decided
+// afresh. A snapshot equal to the aggregate's current status compares
+// with the delivery that set that status, decided at the previous version
+// (every applied event advances the version by one): the same body is its
+// retry, another body a conflict. The aggregate must have been looked up.
+func (b *batchTx) receiptKeys(ev providers.Event, key storage.AggregateKey) (cur, prev string) {
+	if !scoped(ev, key) {
+		return ev.DedupeKey, ""
+	}
+	a, ok := b.found.Aggregates[key]
+	if !ok {
+		return ev.DedupeKey + "@v0", ""
+	}
+	cur = ev.DedupeKey + "@v" + strconv.FormatInt(a.Version, 10)
+	if cmp.Or(ev.ProviderStatus, ev.Name) == a.ProviderStatus {
+		prev = ev.DedupeKey + "@v" + strconv.FormatInt(a.Version-1, 10)
+	}
+	return cur, prev
 }
 
 func (b *batchTx) lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregates []storage.AggregateKey) error {
@@ -187,6 +248,7 @@ func (b *batchTx) lookup(ctx context.Context, receipts []storage.ReceiptKey, agg
 
 // knownState is what deciding one event reads.
 type knownState struct {
+	dedupeKey  string // the receipt key (receiptKey)
 	receipt    storage.Receipt
 	hasReceipt bool
 	agg        storage.Aggregate // Key set even when !exists
@@ -195,20 +257,35 @@ type knownState struct {
 }
 
 // known answers from the view, looking up first what prefetch did not.
-func (b *batchTx) known(ctx context.Context, rk storage.ReceiptKey, key storage.AggregateKey) (knownState, error) {
+func (b *batchTx) known(ctx context.Context, provider string, ev providers.Event, key storage.AggregateKey) (knownState, error) {
 	var receipts []storage.ReceiptKey
 	var aggregates []storage.AggregateKey
-	if !b.askedReceipts[rk] {
-		receipts = append(receipts, rk)
-	}
 	if hasLifecycle(key) && !b.askedAggregates[key] {
 		aggregates = append(aggregates, key)
+	}
+	if scoped(ev, key) && len(aggregates) > 0 {
+		// The receipt key needs the aggregate's version first.
+		if err := b.lookup(ctx, nil, aggregates); err != nil {
+			return knownState{}, err
+		}
+		aggregates = nil
+	}
+	cur, prev := b.receiptKeys(ev, key)
+	rk := storage.ReceiptKey{Provider: provider, DedupeKey: cur}
+	pk := storage.ReceiptKey{Provider: provider, DedupeKey: prev}
+	for _, k := range []storage.ReceiptKey{rk, pk} {
+		if k.DedupeKey != "" && !b.askedReceipts[k] {
+			receipts = append(receipts, k)
+		}
 	}
 	if err := b.lookup(ctx, receipts, aggregates); err != nil {
 		return knownState{}, err
 	}
-	k := knownState{agg: storage.Aggregate{Key: key}}
+	k := knownState{dedupeKey: rk.DedupeKey, agg: storage.Aggregate{Key: key}}
 	k.receipt, k.hasReceipt = b.found.Receipts[rk]
+	if !k.hasReceipt && prev != "" {
+		k.receipt, k.hasReceipt = b.found.Receipts[pk]
+	}
 	if hasLifecycle(key) {
 		if a, ok := b.found.Aggregates[key]; ok {
 			k.agg, k.exists = a, true
@@ -402,9 +479,8 @@ func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p pay
 		agg = storage.Aggregate{Key: key, CreatedAt: now}
 	}
 	agg.State = string(dec.To)
-	agg.ProviderStatus = p.ProviderStatus
-	if agg.ProviderStatus == "" {
-		agg.ProviderStatus = p.Name
+	if status := cmp.Or(p.ProviderStatus, p.Name); !p.Operation || agg.ProviderStatus == "" {
+		agg.ProviderStatus = status
 	}
 	if agg.MerchantReference == "" {
 		agg.MerchantReference = p.MerchantReference
@@ -423,7 +499,7 @@ func snapshot(agg storage.Aggregate, exists bool) sm.Snapshot {
 	if !exists {
 		return sm.Snapshot{State: sm.StateNew}
 	}
-	return sm.Snapshot{State: sm.State(agg.State), Amounts: sm.Amounts{
+	return sm.Snapshot{State: sm.State(agg.State), Status: agg.ProviderStatus, Amounts: sm.Amounts{
 		Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded,
 	}}
 }

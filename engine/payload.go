@@ -25,6 +25,8 @@ type payload struct {
 	Currency          string     `json:"currency,omitempty"`
 	OccurredAt        *time.Time `json:"occurred_at,omitempty"`
 	RecordOnly        bool       `json:"record_only,omitempty"`
+	Snapshot          bool       `json:"snapshot,omitempty"`
+	Operation         bool       `json:"operation,omitempty"`
 }
 
 func newPayload(ev providers.Event) payload {
@@ -36,6 +38,8 @@ func newPayload(ev providers.Event) payload {
 		HasAmount:         ev.HasAmount,
 		Currency:          ev.Currency,
 		RecordOnly:        ev.RecordOnly,
+		Snapshot:          ev.Snapshot,
+		Operation:         ev.Operation,
 	}
 	if ev.Parent != nil {
 		p.ParentKind, p.ParentID = string(ev.Parent.Kind), ev.Parent.ID
@@ -102,6 +106,10 @@ func scanPayload(b []byte) (p payload, ok bool) {
 			p.HasAmount, ok = s.bool()
 		case "record_only":
 			p.RecordOnly, ok = s.bool()
+		case "snapshot":
+			p.Snapshot, ok = s.bool()
+		case "operation":
+			p.Operation, ok = s.bool()
 		case "occurred_at":
 			p.OccurredAt, ok = s.time()
 		default:
@@ -206,5 +214,7 @@ func (p payload) input(bodySHA256 string) sm.Input {
 		Currency:   p.Currency,
 		BodySHA256: bodySHA256,
 		RecordOnly: p.RecordOnly,
+		Snapshot:   p.Snapshot,
+		Status:     p.ProviderStatus,
 	}
 }

@@ -75,4 +75,19 @@ type Event struct {
 	DedupeKey string
 	// RecordOnly marks an event with no lifecycle: recorded, not transitioned.
 	RecordOnly bool
+	// Snapshot marks a status snapshot of the aggregate itself that carries
+	// no identity of its own (Magnius; an Inyo payment's own object): the
+	// provider can truly send the same body again once the aggregate has
+	// moved on (ACTIVE, PAST_DUE, ACTIVE). Its DedupeKey then holds only
+	// while the aggregate stays where it was decided (a retry is a
+	// duplicate until the aggregate changes), and a snapshot equal to the
+	// aggregate's current status is a duplicate. Events with an identity of
+	// their own (a provider event id, a child object's operation on its
+	// parent) leave it false: their key holds for ever.
+	Snapshot bool
+	// Operation marks an event another object reports about this aggregate
+	// (an Inyo child object capturing or refunding its parent payment). It
+	// moves the aggregate, but the provider status shown for the aggregate
+	// stays the aggregate's own: the child's status is the child's.
+	Operation bool
 }

@@ -10,6 +10,9 @@ import (
 type Snapshot struct {
 	State   State
 	Amounts Amounts
+	// Status is the provider's own status the aggregate shows: a snapshot
+	// (Input.Snapshot) equal to it is a repeat.
+	Status string
 }
 
 // Input is one normalized event as Decide sees it.
@@ -25,6 +28,24 @@ type Input struct {
 	Prior string
 	// RecordOnly marks an event the provider knows has no lifecycle.
 	RecordOnly bool
+	// Snapshot marks a status snapshot of the aggregate itself (Magnius, an
+	// Inyo payment's own object), as opposed to an event or an operation
+	// reported by an object of its own. A snapshot equal to the
+	// aggregate's current status is a duplicate, whatever was seen before;
+	// a status seen before but legal from where the aggregate is now (a
+	// subscription that recovers) is decided like any other.
+	Snapshot bool
+	// Status is the provider status the event reports, compared with
+	// Snapshot.Status; "" means Event.
+	Status string
+}
+
+// status is the provider status in reports.
+func (in Input) status() string {
+	if in.Status != "" {
+		return in.Status
+	}
+	return in.Event
 }
 
 // ReasonCode classifies a verdict's reason.
@@ -89,6 +110,10 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 		return verdict(VerdictRecorded, ReasonNoLifecycle, "")
 	case !m.Knows(in.Event):
 		return verdict(VerdictRecorded, ReasonUnknown, "%s is not an event of the %s %s machine", in.Event, m.table.Provider, m.table.Kind)
+	case in.Snapshot && cur.State != StateNew && in.status() == cur.Status:
+		// The provider says again where the aggregate already is: a retry,
+		// or a repeat after a round trip that was itself recorded.
+		return verdict(VerdictDuplicate, "", "already in status %s", cur.Status)
 	case in.Currency != "" && cur.Amounts.Currency != "" && !strings.EqualFold(in.Currency, cur.Amounts.Currency):
 		return verdict(VerdictRejected, ReasonCurrency, "event in %s, aggregate in %s", in.Currency, cur.Amounts.Currency)
 	}

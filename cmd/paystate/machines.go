@@ -59,6 +59,13 @@ an edge that undoes money movement; it does not count when deciding whether an e
 event can still become legal, so a late event behind a revert is rejected as stale
 rather than held.
 
+In status snapshot mode the provider's word is where the object is now, not what
+happened. A snapshot equal to the aggregate's current provider status is a duplicate;
+one legal from the current state is applied even if that status was seen before (the
+cycles drawn below: a subscription that recovers, a chargeback disputed again); one
+behind is stale; one further ahead is reached along the shortest legal path at once, and
+the states passed through are journalled as skipped.
+
 `)
 	for _, m := range reg.All() {
 		mode := "event"

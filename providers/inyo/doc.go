@@ -86,6 +86,15 @@
 //     the parent is left alone, because the object does not say which
 //     operation failed.
 //
+// A payment's own object is a snapshot of the payment
+// (providers.Event.Snapshot): its status equal to the payment's current
+// Inyo status is a duplicate, one behind is stale. A child's event on its
+// parent is an operation (providers.Event.Operation): it has the child's
+// identity, moves the parent's state and totals, and leaves the parent's
+// Inyo status as the parent's own objects last said it, because the child's
+// status is the child's. So a REFUNDED on the payment's own object after a
+// child refund is news of the payment, not a repeat of the child.
+//
 // A child CAPTURED or REFUNDED without an amount is malformed: it would move
 // the parent's totals by an unknown sum.
 //
@@ -132,5 +141,9 @@
 // their own. Whether Inyo retries is not documented: with this key a
 // retried delivery of the same object is a duplicate either way, and the
 // same key arriving with a different body (another message, say) is
-// recorded as a conflict instead of being applied twice.
+// recorded as a conflict instead of being applied twice. The engine keeps a
+// payment's own snapshot under its key and the payment's version (see
+// providers.Event.Snapshot): after the payment has moved on, a retry is
+// decided again, a duplicate while it is still the payment's status and
+// stale once it is behind. A child's keys hold for ever.
 package inyo

@@ -257,6 +257,7 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	if parent == "" || parent == id {
 		ev := base
 		ev.Kind, ev.AggregateID, ev.DedupeKey = sm.KindPayment, id, dedupeKey(rolePayment, h)
+		ev.Snapshot = true
 		if status != "REFUNDED" {
 			// REFUNDED on the payment itself means all of it: the object's
 			// amount is the payment's, not the refund's, and an event
@@ -270,6 +271,7 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	parentRef := &providers.Ref{Kind: sm.KindPayment, ID: parent}
 	onParent := withAmount(base)
 	onParent.Kind, onParent.AggregateID, onParent.DedupeKey = sm.KindPayment, parent, dedupeKey(roleParent, h)
+	onParent.Operation = true
 	switch status {
 	case "REFUNDED", "CAPTURED":
 		if !hasAmount {

@@ -107,6 +107,7 @@ func TestParseSample(t *testing.T) {
 		Currency:          "USD",
 		OccurredAt:        time.Date(2025, 1, 21, 16, 31, 2, 0, time.UTC),
 		DedupeKey:         ev.DedupeKey,
+		Snapshot:          true,
 	}, ev)
 	require.Regexp(t, `^inyo:payment:[0-9a-f]{64}$`, ev.DedupeKey)
 }

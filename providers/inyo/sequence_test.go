@@ -279,8 +279,13 @@ func TestDuplicatesConflictsAndRestart(t *testing.T) {
 	require.Equal(t, sm.VerdictApplied, out[1].Verdict)
 
 	h.Restart()
-	require.Equal(t, sm.VerdictDuplicate, h.DeliverOne(auth).Verdict, "dedupe survives a restart")
-	require.Equal(t, sm.VerdictDuplicate, h.DeliverOne(capture).Verdict)
+	// The payment's own objects are snapshots: CAPTURED is still its
+	// status (the child refund moved the payment, not Inyo's status of
+	// it), so a retry is a duplicate; AUTHORIZED is behind it, stale.
+	require.Equal(t, sm.VerdictDuplicate, h.DeliverOne(capture).Verdict, "dedupe survives a restart")
+	o := h.DeliverOne(auth)
+	require.Equal(t, sm.VerdictRejected, o.Verdict)
+	require.Regexp(t, "^stale", o.Reason)
 	out = h.Deliver(refund)
 	require.Len(t, out, 2)
 	require.Equal(t, sm.VerdictDuplicate, out[0].Verdict, "the refund aggregate's event")

@@ -22,6 +22,15 @@
 // machine does not know is returned as an event of the type's kind and the
 // engine records it as unknown.
 //
+// Statuses repeat: the document lists each type's statuses without an
+// order, and some objects really return to a status (a subscription that
+// recovers, a transaction waiting again, a chargeback disputed again). So
+// every status event is a snapshot (providers.Event.Snapshot): one equal
+// to the object's current Magnius status is a duplicate; one seen before
+// but legal from where the object is now is applied again; one behind is
+// stale. Nothing in the body tells a repeat from a retry; see "Dedupe
+// key".
+//
 // # Types and aggregates
 //
 //   - transaction → payment. A subscription_id names the transaction's
@@ -94,8 +103,13 @@
 // kept as the aggregate's face amount; they do not change the payment's
 // totals, since the payment is another aggregate.
 //
-// Chargebacks only move forward: OPEN → IN_DISPUTE → WON, LOST or
-// CANCELLED, each outcome also directly from open; outcomes are final.
+// Chargebacks: OPEN → IN_DISPUTE → WON, LOST or CANCELLED, each outcome
+// also directly from open. A decision can be challenged (pre-arbitration,
+// arbitration), and Magnius' five statuses have no word for that stage but
+// IN_DISPUTE: IN_DISPUTE after WON or LOST opens the dispute again (a
+// Revert row, so a late OPEN stays stale). The cost is the subscription's
+// (below): an IN_DISPUTE delivered late, after the outcome, reads as a
+// challenge.
 //
 // Card links: CREATED → INITIATED (the consumer opened it) → DONE, or
 // CANCELLED / EXPIRED from created or initiated.
@@ -104,21 +118,19 @@
 // COMPLETED to end. active ⇄ past_due is a real cycle: PAST_DUE → ACTIVE
 // is the recovery, marked Revert so that "ahead" stays acyclic (an ended
 // subscription still rejects a late ACTIVE as stale). Magnius' snapshots
-// cannot tell this cycle apart from lateness, and two limits follow:
-//   - an ACTIVE that arrives while past_due is taken as a recovery, even if
-//     it is really the first ACTIVE delivered late (a retry, up to ~34 h);
-//     since a subscription falls past due at a billing date, usually much
-//     later than that, the recovery is the likelier reading;
-//   - a recovery after an ACTIVE that was already received has the same
-//     type, id and status, so with the same body it is answered as a
-//     duplicate (and with a different status_reason, as a conflict), and
-//     the subscription stays past_due. Nothing in the body tells a second
-//     ACTIVE from a retry of the first; a reconciliation against Magnius'
-//     API is the only remedy. COMPLETED, CANCELLED and EXPIRED are legal
-//     from past_due so that such a subscription still ends.
+// cannot tell this cycle apart from lateness: an ACTIVE that arrives while
+// past_due is taken as a recovery, even if it is really the first ACTIVE
+// delivered late (a retry, up to ~34 h). Since a subscription falls past due
+// at a billing date, usually much later than that, the recovery is the
+// likelier reading. A recovery whose body equals the first ACTIVE's is
+// still a recovery: ACTIVE → PAST_DUE → ACTIVE ends active, and round again.
+// COMPLETED, CANCELLED and EXPIRED are legal from past_due.
 //
-// The order-independence property test covers the subscription machine
-// without its Revert row.
+// The order-independence property tests cover every machine with its
+// cycles; the arrival orders they draw keep the laps of a cycle in order,
+// which is all a body without a time or a sequence number allows (an
+// ACTIVE, ACTIVE, PAST_DUE arrival is the same whether the path was one lap
+// or two).
 //
 // # Authentication
 //
@@ -143,10 +155,13 @@
 // # Dedupe key
 //
 // Magnius sends no event id, so Parse derives one: "magnius:" and the hex
-// SHA-256 of the length-prefixed (lower-cased) type, id and status. A
-// retry of the same snapshot is the same key with the same body, a
-// duplicate; the same status of the same object with a different body
-// (another amount, another status_reason) is the same key with a different
-// body, which the engine records as a conflict instead of applying it
-// twice.
+// SHA-256 of the length-prefixed (lower-cased) type, id and status. Because
+// a status can truly come back, the engine keeps a snapshot's receipt under
+// that key and the object's version: a retry while the object has not
+// moved is the same key with the same body, a duplicate; the same status of
+// the same object with a different body (another amount, another
+// status_reason) while the object is where that status put it is a
+// conflict, recorded and never applied twice. After the object has moved
+// on, the same body is decided again: a duplicate if it is the current
+// status, applied if it is legal from there, stale if it is behind.
 package magnius

@@ -74,8 +74,11 @@ var refundTable = sm.Table{
 	},
 }
 
-// chargebackTable is the chargeback machine. Stages only move forward: the
-// outcomes are terminal, and a chargeback may be decided without a dispute.
+// chargebackTable is the chargeback machine. A chargeback may be decided
+// without a dispute, and a decision can be challenged: the issuer or the
+// merchant takes it further (pre-arbitration, arbitration) and Magnius,
+// whose statuses have no word for that stage, shows IN_DISPUTE again. The
+// way back is a Revert edge, so a late OPEN is still stale.
 var chargebackTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindChargeback,
@@ -87,6 +90,8 @@ var chargebackTable = sm.Table{
 		{Event: "LOST", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Lost,
 			Note: "from open: the merchant accepted the chargeback"},
 		{Event: "CANCELLED", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Cancelled},
+		{Event: "IN_DISPUTE", From: []sm.State{sm.Won, sm.Lost}, To: sm.InDispute, Revert: true,
+			Note: "the decision is challenged (pre-arbitration, arbitration)"},
 	},
 }
 

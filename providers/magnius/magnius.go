@@ -254,6 +254,10 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 		ev.Parent = parent(typ, pl)
 		if status == "" {
 			ev.Name, ev.RecordOnly = typ, true
+		} else {
+			// A status snapshot with no identity of its own: the same
+			// body is sent again when the object returns to a status.
+			ev.Snapshot = true
 		}
 	default:
 		ev.Name = typ

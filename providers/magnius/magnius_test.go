@@ -172,6 +172,7 @@ func TestParseSample(t *testing.T) {
 		Name:           "SETTLEMENT_REQUESTED",
 		ProviderStatus: "SETTLEMENT_REQUESTED",
 		DedupeKey:      dedupeKey("transaction", "c3c5ee57-25bd-4e98-b328-809417924f1d", "SETTLEMENT_REQUESTED"),
+		Snapshot:       true,
 	}, ev)
 	require.Regexp(t, `^magnius:[0-9a-f]{64}$`, ev.DedupeKey)
 	require.False(t, ev.HasAmount)
@@ -274,6 +275,7 @@ func TestParseFixtures(t *testing.T) {
 				HasAmount:         w.hasAmount,
 				DedupeKey:         dedupeKey(raw["type"].(string), w.id, status),
 				RecordOnly:        w.record,
+				Snapshot:          w.kind != "" && !w.record,
 			}, ev)
 			require.Regexp(t, `^magnius:[0-9a-f]{64}$`, ev.DedupeKey)
 			if other, dup := keys[ev.DedupeKey]; dup {
@@ -358,6 +360,8 @@ func TestParseVariants(t *testing.T) {
 			ev := parseOne(t, []byte(tc.body))
 			want := tc.want
 			want.Provider, want.AggregateID, want.DedupeKey = Name, "t1", ev.DedupeKey
+			// Every status of a lifecycle type is a snapshot of its object.
+			want.Snapshot = want.Kind != "" && !want.RecordOnly
 			require.Equal(t, want, ev)
 			require.Empty(t, ev.Currency)
 			require.True(t, ev.OccurredAt.IsZero(), "Magnius sends no time")

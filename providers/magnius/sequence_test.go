@@ -124,8 +124,18 @@ func TestSequences(t *testing.T) {
 			{txn("t1", "INITIATED", 1000), sm.VerdictApplied, "", sm.Pending, nil},
 			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictApplied, "", sm.Pending, nil},
 			{txn("t1", "PENDING", 1000), sm.VerdictApplied, "", sm.Pending, nil},
-			{txn("t1", "INITIATED", 1000), sm.VerdictDuplicate, "", sm.Pending, nil},
+			{txn("t1", "PENDING", 1000), sm.VerdictDuplicate, "", sm.Pending, nil},
+			{txn("t1", "INITIATED", 1000), sm.VerdictRejected, "stale", sm.Pending, nil},
 		}, "PENDING", totals{1000, 0, 0}},
+		// A status seen before is applied again when it is legal from
+		// where the transaction is: the provider status follows the cycle.
+		{"no outcome yet: PENDING and IN_PROGRESS cycle", sm.KindPayment, "t1", []step{
+			{txn("t1", "PENDING", 1000), sm.VerdictApplied, "", sm.Pending, nil},
+			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictApplied, "", sm.Pending, nil},
+			{txn("t1", "PENDING", 1000), sm.VerdictApplied, "", sm.Pending, nil},
+			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictApplied, "", sm.Pending, nil},
+			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictDuplicate, "", sm.Pending, nil},
+		}, "IN_PROGRESS", totals{1000, 0, 0}},
 		{"a late INITIATED is stale", sm.KindPayment, "t1", []step{
 			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictApplied, "", sm.Pending, nil},
 			{txn("t1", "INITIATED", 1000), sm.VerdictRejected, "stale", sm.Pending, nil},
@@ -138,7 +148,7 @@ func TestSequences(t *testing.T) {
 		{"unknown, then resolved", sm.KindPayment, "t1", []step{
 			{txn("t1", "UNKNOWN", 1000), sm.VerdictApplied, "jumped", sm.Unknown, []string{"pending"}},
 			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "", sm.Authorized, nil},
-			{txn("t1", "UNKNOWN", 1000), sm.VerdictDuplicate, "", sm.Authorized, nil},
+			{txn("t1", "UNKNOWN", 1000), sm.VerdictRejected, "stale", sm.Authorized, nil},
 		}, "AUTHORIZED", totals{1000, 1000, 0}},
 		{"unknown, then settled", sm.KindPayment, "t1", []step{
 			{txn("t1", "PENDING", 1000), sm.VerdictApplied, "", sm.Pending, nil},
@@ -173,7 +183,8 @@ func TestSequences(t *testing.T) {
 			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
 			{of("refund", "r1", "HOLD"), sm.VerdictApplied, "", sm.OnHold, nil},
 			{of("refund", "r1", "PROCESSED"), sm.VerdictApplied, "", sm.Succeeded, nil},
-			{of("refund", "r1", "PENDING"), sm.VerdictDuplicate, "", sm.Succeeded, nil},
+			{of("refund", "r1", "PROCESSED"), sm.VerdictDuplicate, "", sm.Succeeded, nil},
+			{of("refund", "r1", "PENDING"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
 			{of("refund", "r1", "FAILED"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
 		}, "PROCESSED", totals{}},
 		{"refund processed first", sm.KindRefund, "r1", []step{
@@ -199,8 +210,19 @@ func TestSequences(t *testing.T) {
 		}, "WON", totals{amount: 2500}},
 		{"chargeback decided first", sm.KindChargeback, "c1", []step{
 			{of("chargeback", "c1", "LOST"), sm.VerdictApplied, "jumped: passed through open", sm.Lost, []string{"open"}},
-			{of("chargeback", "c1", "IN_DISPUTE"), sm.VerdictRejected, "stale", sm.Lost, nil},
 			{of("chargeback", "c1", "OPEN"), sm.VerdictRejected, "stale", sm.Lost, nil},
+			{of("chargeback", "c1", "LOST"), sm.VerdictDuplicate, "", sm.Lost, nil},
+		}, "LOST", totals{}},
+		// A decision challenged: IN_DISPUTE again, seen before, legal from
+		// won, so applied; then decided again.
+		{"chargeback re-enters IN_DISPUTE", sm.KindChargeback, "c1", []step{
+			{of("chargeback", "c1", "OPEN"), sm.VerdictApplied, "", sm.Open, nil},
+			{of("chargeback", "c1", "IN_DISPUTE"), sm.VerdictApplied, "", sm.InDispute, nil},
+			{of("chargeback", "c1", "WON"), sm.VerdictApplied, "", sm.Won, nil},
+			{of("chargeback", "c1", "IN_DISPUTE"), sm.VerdictApplied, "", sm.InDispute, nil},
+			{of("chargeback", "c1", "IN_DISPUTE"), sm.VerdictDuplicate, "", sm.InDispute, nil},
+			{of("chargeback", "c1", "OPEN"), sm.VerdictRejected, "stale", sm.InDispute, nil},
+			{of("chargeback", "c1", "LOST"), sm.VerdictApplied, "", sm.Lost, nil},
 		}, "LOST", totals{}},
 
 		{"card link lifecycle", sm.KindLink, "l1", []step{
@@ -224,25 +246,31 @@ func TestSequences(t *testing.T) {
 			{of("subscription", "s1", "ACTIVE"), sm.VerdictApplied, "", sm.Active, nil},
 			{of("subscription", "s1", "PAST_DUE"), sm.VerdictApplied, "", sm.PastDue, nil},
 			{of("subscription", "s1", "COMPLETED"), sm.VerdictApplied, "", sm.Completed, nil},
-			{of("subscription", "s1", "ACTIVE"), sm.VerdictDuplicate, "", sm.Completed, nil},
+			{of("subscription", "s1", "ACTIVE"), sm.VerdictRejected, "stale", sm.Completed, nil},
 			{of("subscription", "s1", "CANCELLED"), sm.VerdictRejected, "stale", sm.Completed, nil},
 		}, "COMPLETED", totals{}},
-		// The limit doc.go describes: a recovery (ACTIVE again) is the
-		// same snapshot as the first ACTIVE, so it is a duplicate.
-		{"subscription recovery after a seen ACTIVE is a duplicate", sm.KindSubscription, "s1", []step{
+		// A recovery (ACTIVE again) has the same body as the first ACTIVE;
+		// it is legal from past_due, so it is applied, and the cycle goes
+		// round again. A retry while nothing changed is a duplicate.
+		{"subscription recovery after a seen ACTIVE ends active", sm.KindSubscription, "s1", []step{
 			{of("subscription", "s1", "ACTIVE"), sm.VerdictApplied, "jumped", sm.Active, []string{"created"}},
+			{of("subscription", "s1", "ACTIVE"), sm.VerdictDuplicate, "", sm.Active, nil},
 			{of("subscription", "s1", "PAST_DUE"), sm.VerdictApplied, "", sm.PastDue, nil},
-			{of("subscription", "s1", "ACTIVE"), sm.VerdictDuplicate, "", sm.PastDue, nil},
-		}, "PAST_DUE", totals{}},
+			{of("subscription", "s1", "ACTIVE"), sm.VerdictApplied, "", sm.Active, nil},
+			{of("subscription", "s1", "ACTIVE"), sm.VerdictDuplicate, "", sm.Active, nil},
+			{of("subscription", "s1", "PAST_DUE"), sm.VerdictApplied, "", sm.PastDue, nil},
+			{of("subscription", "s1", "PAST_DUE"), sm.VerdictDuplicate, "", sm.PastDue, nil},
+			{of("subscription", "s1", "ACTIVE"), sm.VerdictApplied, "", sm.Active, nil},
+		}, "ACTIVE", totals{}},
 		// And the other side: an ACTIVE not seen before is taken as a
 		// recovery, though it may be the first ACTIVE arriving late.
 		{"subscription recovery", sm.KindSubscription, "s1", []step{
 			{of("subscription", "s1", "CREATED"), sm.VerdictApplied, "", sm.Created, nil},
 			{of("subscription", "s1", "PAST_DUE"), sm.VerdictApplied, "jumped: passed through active", sm.PastDue, []string{"active"}},
 			{of("subscription", "s1", "ACTIVE"), sm.VerdictApplied, "", sm.Active, nil},
-			{of("subscription", "s1", "CREATED"), sm.VerdictDuplicate, "", sm.Active, nil},
+			{of("subscription", "s1", "CREATED"), sm.VerdictRejected, "stale", sm.Active, nil},
 			{of("subscription", "s1", "EXPIRED"), sm.VerdictApplied, "", sm.Expired, nil},
-			{of("subscription", "s1", "ACTIVE"), sm.VerdictDuplicate, "", sm.Expired, nil},
+			{of("subscription", "s1", "ACTIVE"), sm.VerdictRejected, "stale", sm.Expired, nil},
 		}, "EXPIRED", totals{}},
 		{"subscription ended is final", sm.KindSubscription, "s1", []step{
 			{of("subscription", "s1", "CANCELLED"), sm.VerdictApplied, "jumped: passed through created", sm.Cancelled, []string{"created"}},
@@ -329,7 +357,9 @@ func TestChargebackNeverGoesBackwards(t *testing.T) {
 			id := "cb-" + first + "-" + second
 			require.Equal(t, sm.VerdictApplied, h.DeliverOne(of("chargeback", id, first)).Verdict)
 			o := h.DeliverOne(of("chargeback", id, second))
-			if r2 > r1 {
+			// A decision can be challenged: IN_DISPUTE after WON or LOST
+			// opens the dispute again.
+			if r2 > r1 || (second == "IN_DISPUTE" && r1 == 2 && first != "CANCELLED") {
 				require.Equal(t, sm.VerdictApplied, o.Verdict, "%s then %s", first, second)
 				continue
 			}
