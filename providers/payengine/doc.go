@@ -64,11 +64,12 @@
 //   - payment: data.transaction_id. A refund names its payment in
 //     data.original_transaction_id.
 //   - refund: the refund's own data.transaction_id, Parent the payment.
-//   - chargeback: the samples carry no dispute id, so the disputed
-//     transaction's data.transaction_id names both the dispute and its
-//     Parent payment: one dispute per transaction. A second dispute on the
-//     same transaction would continue the first (and, once that is final,
-//     be rejected as stale).
+//   - chargeback: the dispute's own id (data.dispute_id, data.disputeId or
+//     data.id, in that order) where the body has one, so that a transaction
+//     disputed a second time gets a second dispute; the documented samples
+//     carry none, and then the disputed transaction's data.transaction_id
+//     names the dispute (one dispute per transaction). The Parent is always
+//     the disputed payment, data.transaction_id.
 //   - link: data.paymentLinkId; subscription: data.subscriptionId.
 //   - onboarding: data.merchant_id (data.id, equal to it in the samples,
 //     when merchant_id is absent).
@@ -143,23 +144,38 @@
 // refund itself stays recorded as succeeded, since PayEngine did return the
 // money. The mismatch is thereby visible on the order, not hidden.
 //
+// Payment links: PAYMENTLINK_UPDATED carries the link's new amount, which
+// becomes its face amount, and its paymentLinkStatus, which names the
+// update: ACTIVE (or none) leaves the link usable (created); PAID, COMPLETED
+// or USED make it done; EXPIRED expired; CANCELLED cancelled. A status the
+// document does not name gives "PAYMENTLINK_UPDATED_<STATUS>", which is
+// recorded, not guessed. PAYMENTLINK_CANCELLED cancels.
+//
 // Subscriptions: SUBSCRIPTION_CREATED with subscriptionStatus Active (the
 // sample) is active; with another status it is named
-// SUBSCRIPTION_CREATED_INACTIVE and is created. SUBSCRIPTION_UPDATED follows
-// the status as far as it can honestly be told: Active activates a
-// subscription created inactive and otherwise leaves it active (Stay); any
-// other status (SUBSCRIPTION_UPDATED_INACTIVE) leaves the state alone and
-// shows in the provider status, since the document names no other statuses
-// whose canonical meaning could be told. SUBSCRIPTION_CANCELLED cancels;
-// with success false it is SUBSCRIPTION_CANCELLED_FAILED (Stay).
+// SUBSCRIPTION_CREATED_INACTIVE and is created. SUBSCRIPTION_UPDATED is
+// named by the status it states, matched exactly (upper-cased, spaces and
+// dashes as underscores): Active activates a created subscription and
+// recovers a past-due one; PAST_DUE, CANCELLED, EXPIRED and COMPLETED move
+// it to that state; PAUSED, and any status the document does not name,
+// leave the state and show in the provider status. Every update carries the
+// subscription's amount. SUBSCRIPTION_CANCELLED cancels; with success false
+// it is SUBSCRIPTION_CANCELLED_FAILED (Stay). The updates run in event mode:
+// an update arriving after a later one (a late Active after PAST_DUE) is
+// applied in arrival order, since the state keeps no update date to order
+// them by.
 //
 // Disputes run in status mode and only forward: DISPUTE_CREATED opens a
 // dispute; DISPUTE_INFORMATION_UPDATED puts it in dispute (statuses like
-// AWAITING_PROCESSOR_RESPONSE), and a status whose words say WON, LOST or
-// CANCELLED/CANCELED/WITHDRAWN makes it won, lost or cancelled
-// (DISPUTE_INFORMATION_UPDATED_WON, ...). An update arriving before
-// DISPUTE_CREATED opens the dispute on its way; anything after a final
-// state is stale.
+// AWAITING_PROCESSOR_RESPONSE), and a status that ends it is matched
+// exactly, never by the words in it: WON and MERCHANT_WON are won; LOST,
+// NOT_WON ("Not Won"), MERCHANT_LOST, ACCEPTED (the merchant accepted the
+// chargeback) and EXPIRED (the response window passed unanswered) are lost;
+// CANCELLED, CANCELED and WITHDRAWN are cancelled. CLOSED and RESOLVED end
+// a dispute without naming who won: they are applied where the dispute
+// stands (the provider status shows them) and the outcome, if one comes, is
+// still taken. An update arriving before DISPUTE_CREATED opens the dispute
+// on its way; anything but CLOSED or RESOLVED after an outcome is stale.
 //
 // Onboarding runs in status mode with MERCHANT_STATUS_CHANGED's status as
 // the word, following PayEngine's merchant lifecycle: editing (the merchant

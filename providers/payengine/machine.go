@@ -1,6 +1,10 @@
 package payengine
 
-import sm "github.com/paystate/paystate/statemachine"
+import (
+	"slices"
+
+	sm "github.com/paystate/paystate/statemachine"
+)
 
 // The words in these tables are the event names PayEngine sends, except
 // where Parse normalizes a name from the payload (see doc.go):
@@ -91,49 +95,85 @@ var refundTable = sm.Table{
 	},
 }
 
-// linkTable: a payment link (data.paymentLinkId).
+// linkTable: a payment link (data.paymentLinkId). PAYMENTLINK_UPDATED is
+// named by the paymentLinkStatus it states (see doc.go) and carries the
+// link's new amount.
 var linkTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindLink,
 	Mode:     sm.ModeEvent,
 	Transitions: []sm.Transition{
 		{Event: "PAYMENTLINK_CREATED", From: []sm.State{sm.StateNew}, To: sm.Created},
-		{Event: "PAYMENTLINK_UPDATED", From: []sm.State{sm.Created}, To: sm.Stay,
-			Note: "amount, dates or name changed; the link stays usable"},
+		{Event: "PAYMENTLINK_UPDATED", From: []sm.State{sm.Created}, To: sm.Created, Effect: sm.Reprice,
+			Note: "still ACTIVE: amount, dates or name changed; the link takes the new amount"},
+		{Event: "PAYMENTLINK_UPDATED_PAID", From: []sm.State{sm.Created}, To: sm.Done,
+			Note: "paymentLinkStatus PAID (COMPLETED, USED): the link was used"},
+		{Event: "PAYMENTLINK_UPDATED_EXPIRED", From: []sm.State{sm.Created}, To: sm.Expired},
+		{Event: "PAYMENTLINK_UPDATED_CANCELLED", From: []sm.State{sm.Created}, To: sm.Cancelled},
 		{Event: "PAYMENTLINK_CANCELLED", From: []sm.State{sm.Created}, To: sm.Cancelled},
 	},
 }
 
 // subscriptionTable: a subscription (data.subscriptionId). Every
-// subscription webhook carries subscriptionStatus; creation and updates
-// follow it as far as it is Active or not (see doc.go).
+// subscription webhook carries subscriptionStatus; SUBSCRIPTION_UPDATED is
+// named by it (see doc.go) and carries the subscription's amount. A
+// subscription that fell past due and recovers is active again.
+var (
+	subscriptionLive = []sm.State{sm.Created, sm.Active, sm.PastDue}
+	subscriptionPaid = []sm.State{sm.Active, sm.PastDue}
+)
+
 var subscriptionTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindSubscription,
 	Mode:     sm.ModeEvent,
-	Transitions: []sm.Transition{
+	Transitions: slices.Concat([]sm.Transition{
 		{Event: "SUBSCRIPTION_CREATED", From: []sm.State{sm.StateNew}, To: sm.Active,
 			Note: "created with subscriptionStatus Active, as documented"},
 		{Event: "SUBSCRIPTION_CREATED_INACTIVE", From: []sm.State{sm.StateNew}, To: sm.Created,
 			Note: "created with any other subscriptionStatus"},
-		{Event: "SUBSCRIPTION_UPDATED", From: []sm.State{sm.Created}, To: sm.Active,
-			Note: "an update saying Active activates a subscription created inactive"},
-		{Event: "SUBSCRIPTION_UPDATED", From: []sm.State{sm.Active}, To: sm.Stay},
-		{Event: "SUBSCRIPTION_UPDATED_INACTIVE", From: []sm.State{sm.Created, sm.Active}, To: sm.Stay,
-			Note: "a status with no canonical meaning (paused, ...): shown as the provider status"},
-		{Event: "SUBSCRIPTION_CANCELLED", From: []sm.State{sm.Created, sm.Active}, To: sm.Cancelled},
-		{Event: "SUBSCRIPTION_CANCELLED_FAILED", From: []sm.State{sm.Created, sm.Active}, To: sm.Stay,
+		{Event: "SUBSCRIPTION_UPDATED", From: subscriptionLive, To: sm.Active, Effect: sm.Reprice,
+			Note: "Active: activates, or recovers from past due"},
+		{Event: "SUBSCRIPTION_UPDATED_PAST_DUE", From: []sm.State{sm.Active}, To: sm.PastDue, Effect: sm.Reprice},
+		{Event: "SUBSCRIPTION_UPDATED_PAST_DUE", From: []sm.State{sm.PastDue}, To: sm.PastDue, Effect: sm.Reprice},
+		{Event: "SUBSCRIPTION_UPDATED_CANCELLED", From: subscriptionLive, To: sm.Cancelled},
+		{Event: "SUBSCRIPTION_UPDATED_EXPIRED", From: subscriptionLive, To: sm.Expired},
+		{Event: "SUBSCRIPTION_UPDATED_COMPLETED", From: subscriptionPaid, To: sm.Completed,
+			Note: "every installment charged"},
+		{Event: "SUBSCRIPTION_CANCELLED", From: subscriptionLive, To: sm.Cancelled},
+		{Event: "SUBSCRIPTION_CANCELLED_FAILED", From: subscriptionLive, To: sm.Stay,
 			Note: "SUBSCRIPTION_CANCELLED with success false"},
 	},
+		// A status with no canonical state (Paused, or one the document
+		// does not name) is shown as the provider status; the amount
+		// follows.
+		repriceInPlace("SUBSCRIPTION_UPDATED_PAUSED", subscriptionLive...),
+		repriceInPlace("SUBSCRIPTION_UPDATED_INACTIVE", subscriptionLive...),
+	),
 }
 
-// chargebackTable: a dispute. The samples carry no dispute id, so the
-// disputed transaction's id names the dispute (one dispute per
-// transaction). A dispute update states where the dispute stands, so the
-// table runs in status mode: an update that lies ahead is reached at once
-// (an update before DISPUTE_CREATED opens the dispute on the way), one
-// behind is stale. Disputes only move forward: won, lost and cancelled are
-// final.
+// repriceInPlace is a Stay row that takes the event's amount: one row per
+// state, since a Stay row carries no effect.
+func repriceInPlace(event string, from ...sm.State) []sm.Transition {
+	out := make([]sm.Transition, len(from))
+	for i, s := range from {
+		out[i] = sm.Transition{Event: event, From: []sm.State{s}, To: s, Effect: sm.Reprice}
+	}
+	return out
+}
+
+// chargebackTable: a dispute, named by its own id where PayEngine sends
+// one, else by the disputed transaction's id (see doc.go); its parent is
+// the disputed payment. A dispute update states where the dispute stands,
+// so the table runs in status mode: an update that lies ahead is reached
+// at once (an update before DISPUTE_CREATED opens the dispute on the way),
+// one behind is stale. Won, lost and cancelled are final; a CLOSED or
+// RESOLVED update names no outcome and leaves the dispute where it is.
+var (
+	disputeLive = []sm.State{sm.Open, sm.InDispute}
+	disputeAny  = []sm.State{sm.Open, sm.InDispute, sm.Won, sm.Lost, sm.Cancelled}
+)
+
 var chargebackTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindChargeback,
@@ -143,10 +183,13 @@ var chargebackTable = sm.Table{
 		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Open}, To: sm.InDispute,
 			Note: "any status that is not an outcome, e.g. AWAITING_PROCESSOR_RESPONSE"},
 		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.InDispute}, To: sm.Stay},
-		{Event: "DISPUTE_INFORMATION_UPDATED_WON", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Won},
-		{Event: "DISPUTE_INFORMATION_UPDATED_LOST", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Lost},
-		{Event: "DISPUTE_INFORMATION_UPDATED_CANCELLED", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Cancelled,
+		{Event: "DISPUTE_INFORMATION_UPDATED_WON", From: disputeLive, To: sm.Won},
+		{Event: "DISPUTE_INFORMATION_UPDATED_LOST", From: disputeLive, To: sm.Lost,
+			Note: "LOST, NOT_WON, ACCEPTED by the merchant, or EXPIRED unanswered"},
+		{Event: "DISPUTE_INFORMATION_UPDATED_CANCELLED", From: disputeLive, To: sm.Cancelled,
 			Note: "withdrawn by the cardholder or cancelled"},
+		{Event: "DISPUTE_INFORMATION_UPDATED_CLOSED", From: disputeAny, To: sm.Stay,
+			Note: "CLOSED or RESOLVED: no outcome named, the known one stays"},
 	},
 }
 

@@ -627,19 +627,67 @@ func (p *Provider) link(ev providers.Event, d object) (providers.Event, error) {
 	if err != nil {
 		return ev, err
 	}
+	status, err := d.str("paymentLinkStatus")
+	if err != nil {
+		return ev, err
+	}
 	ev.Kind = sm.KindLink
 	ev.AggregateID = id
 	ev.MerchantReference = merchantReference(d)
-	if s := d.text("paymentLinkStatus"); s != "" {
-		ev.ProviderStatus = s
+	if status != "" {
+		ev.ProviderStatus = status
 	}
 	switch ev.Name {
 	case "PAYMENTLINK_CREATED":
 		ev.OccurredAt = rfc3339(d.text("createdAt"))
 	case "PAYMENTLINK_UPDATED":
 		ev.OccurredAt = rfc3339(d.text("updatedAt"))
+		ev.Name += statusSuffix(status, linkStatuses, "")
 	}
 	return ev, p.faceAmount(&ev, d)
+}
+
+// linkStatuses name a link update by its paymentLinkStatus (see
+// statusSuffix): still usable, used up, expired or cancelled.
+var linkStatuses = map[string]string{
+	"":          "",
+	"ACTIVE":    "",
+	"PAID":      "_PAID",
+	"COMPLETED": "_PAID",
+	"USED":      "_PAID",
+	"EXPIRED":   "_EXPIRED",
+	"CANCELLED": "_CANCELLED",
+	"CANCELED":  "_CANCELLED",
+}
+
+// subscriptionStatuses name a subscription update by its
+// subscriptionStatus (see statusSuffix).
+var subscriptionStatuses = map[string]string{
+	"ACTIVE":    "",
+	"PAST_DUE":  "_PAST_DUE",
+	"PASTDUE":   "_PAST_DUE",
+	"CANCELLED": "_CANCELLED",
+	"CANCELED":  "_CANCELLED",
+	"EXPIRED":   "_EXPIRED",
+	"COMPLETED": "_COMPLETED",
+	"PAUSED":    "_PAUSED",
+}
+
+// statusSuffix is the suffix naming an update by the status its body
+// states: the status is matched exactly (after upper-casing, with spaces
+// and dashes read as underscores: "Past Due" is PAST_DUE), never by the
+// words in it. A status the map does not know gives other, or, when other
+// is "", "_<STATUS>", a word no table knows, so that the update is
+// recorded rather than guessed.
+func statusSuffix(status string, known map[string]string, other string) string {
+	w := word(strings.ToUpper(strings.TrimSpace(status)))
+	if suffix, ok := known[w]; ok {
+		return suffix
+	}
+	if other != "" {
+		return other
+	}
+	return "_" + w
 }
 
 // subscription reads a subscription event (data.subscriptionId) and names
@@ -659,13 +707,15 @@ func (p *Provider) subscription(ev providers.Event, d object) (providers.Event, 
 		ev.ProviderStatus = status
 	}
 	switch ev.Name {
-	case "SUBSCRIPTION_CREATED", "SUBSCRIPTION_UPDATED":
-		if ev.Name == "SUBSCRIPTION_UPDATED" {
-			ev.OccurredAt = rfc3339(d.text("updatedDate"))
-		}
+	case "SUBSCRIPTION_CREATED":
 		if !strings.EqualFold(status, "active") {
 			ev.Name += "_INACTIVE"
 		}
+	case "SUBSCRIPTION_UPDATED":
+		ev.OccurredAt = rfc3339(d.text("updatedDate"))
+		// A status with no canonical meaning (or none) is shown, not
+		// followed.
+		ev.Name += statusSuffix(status, subscriptionStatuses, "_INACTIVE")
 	case "SUBSCRIPTION_CANCELLED":
 		success, err := d.boolean("success")
 		if err != nil {
@@ -678,12 +728,25 @@ func (p *Provider) subscription(ev providers.Event, d object) (providers.Event, 
 	return ev, p.faceAmount(&ev, d)
 }
 
-// dispute reads a dispute event. The samples carry no dispute id: the
-// disputed transaction's id names the dispute and its payment.
+// dispute reads a dispute event. A dispute is named by its own id where
+// the body gives one (dispute_id, disputeId or id; the documented samples
+// give none), else by the disputed transaction's id; its parent is the
+// disputed transaction's payment.
 func dispute(ev providers.Event, d object) (providers.Event, error) {
-	id, err := d.id("transaction_id")
+	txn, err := d.id("transaction_id")
 	if err != nil {
 		return ev, err
+	}
+	id := txn
+	for _, key := range []string{"dispute_id", "disputeId", "id"} {
+		own, err := d.str(key)
+		if err != nil {
+			return ev, err
+		}
+		if own != "" {
+			id = own
+			break
+		}
 	}
 	status, err := d.str("status")
 	if err != nil {
@@ -691,44 +754,35 @@ func dispute(ev providers.Event, d object) (providers.Event, error) {
 	}
 	ev.Kind = sm.KindChargeback
 	ev.AggregateID = id
-	ev.Parent = &providers.Ref{Kind: sm.KindPayment, ID: id}
+	ev.Parent = &providers.Ref{Kind: sm.KindPayment, ID: txn}
 	if status != "" {
 		ev.ProviderStatus = status
 	}
 	if ev.Name == "DISPUTE_INFORMATION_UPDATED" {
-		if outcome := disputeOutcome(status); outcome != "" {
-			ev.Name += "_" + outcome
-		}
+		ev.Name += disputeOutcomes[word(strings.ToUpper(status))]
 	}
 	return ev, nil
 }
 
-// disputeOutcome classifies a dispute status by its words: WON, LOST, or
-// CANCELLED (cancelled, canceled, withdrawn); "" for anything else, which
-// is a dispute in progress. A status with words of two outcomes is not
-// classified: it never moves a dispute to a final state on a guess.
-func disputeOutcome(status string) string {
-	found := ""
-	for _, w := range strings.FieldsFunc(strings.ToUpper(status), func(r rune) bool {
-		return (r < 'A' || r > 'Z') && (r < '0' || r > '9')
-	}) {
-		var o string
-		switch w {
-		case "WON":
-			o = "WON"
-		case "LOST":
-			o = "LOST"
-		case "CANCELLED", "CANCELED", "WITHDRAWN":
-			o = "CANCELLED"
-		default:
-			continue
-		}
-		if found != "" && found != o {
-			return ""
-		}
-		found = o
-	}
-	return found
+// disputeOutcomes are the dispute statuses that end a dispute, matched
+// exactly (upper-cased, spaces and dashes read as underscores): "Not Won"
+// is NOT_WON, lost, never won because it holds the word. A merchant that
+// ACCEPTED the dispute, or let its response window EXPIRE, has lost it.
+// CLOSED and RESOLVED end a dispute without saying who won: the outcome
+// stays what was known. Any other status is a dispute in progress.
+var disputeOutcomes = map[string]string{
+	"WON":           "_WON",
+	"MERCHANT_WON":  "_WON",
+	"LOST":          "_LOST",
+	"NOT_WON":       "_LOST",
+	"MERCHANT_LOST": "_LOST",
+	"ACCEPTED":      "_LOST",
+	"EXPIRED":       "_LOST",
+	"CANCELLED":     "_CANCELLED",
+	"CANCELED":      "_CANCELLED",
+	"WITHDRAWN":     "_CANCELLED",
+	"CLOSED":        "_CLOSED",
+	"RESOLVED":      "_CLOSED",
 }
 
 // merchant reads a merchant event (data.merchant_id, or data.id, which

@@ -425,6 +425,10 @@ func TestParseVariants(t *testing.T) {
 			}},
 		{"subscription updated, paused", `{"event_uid":"u1","event":"SUBSCRIPTION_UPDATED","data":{"subscriptionId":"s1","subscriptionStatus":"Paused"}}`,
 			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "SUBSCRIPTION_UPDATED_PAUSED", evs[0].Name)
+			}},
+		{"subscription updated with a status the document does not name", `{"event_uid":"u1","event":"SUBSCRIPTION_UPDATED","data":{"subscriptionId":"s1","subscriptionStatus":"Trialing"}}`,
+			func(t *testing.T, evs []providers.Event) {
 				require.Equal(t, "SUBSCRIPTION_UPDATED_INACTIVE", evs[0].Name)
 			}},
 		{"subscription cancel failed", `{"event_uid":"u1","event":"SUBSCRIPTION_CANCELLED","data":{"subscriptionId":"s1","success":false}}`,
@@ -449,9 +453,41 @@ func TestParseVariants(t *testing.T) {
 				require.Equal(t, "DISPUTE_INFORMATION_UPDATED_WON", evs[0].Name)
 				require.Equal(t, "MERCHANT_WON", evs[0].ProviderStatus)
 			}},
-		{"dispute lost", `{"event_uid":"u1","event":"DISPUTE_INFORMATION_UPDATED","data":{"transaction_id":"t1","status":"Chargeback lost"}}`,
+		{"dispute lost", `{"event_uid":"u1","event":"DISPUTE_INFORMATION_UPDATED","data":{"transaction_id":"t1","status":"Lost"}}`,
 			func(t *testing.T, evs []providers.Event) {
 				require.Equal(t, "DISPUTE_INFORMATION_UPDATED_LOST", evs[0].Name)
+			}},
+		{"dispute not won is lost", `{"event_uid":"u1","event":"DISPUTE_INFORMATION_UPDATED","data":{"transaction_id":"t1","status":"Not Won"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "DISPUTE_INFORMATION_UPDATED_LOST", evs[0].Name)
+			}},
+		{"dispute accepted by the merchant is lost", `{"event_uid":"u1","event":"DISPUTE_INFORMATION_UPDATED","data":{"transaction_id":"t1","status":"ACCEPTED"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "DISPUTE_INFORMATION_UPDATED_LOST", evs[0].Name)
+			}},
+		{"dispute status holding an outcome word is not that outcome", `{"event_uid":"u1","event":"DISPUTE_INFORMATION_UPDATED","data":{"transaction_id":"t1","status":"Chargeback lost"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "DISPUTE_INFORMATION_UPDATED", evs[0].Name)
+			}},
+		{"dispute with its own id", `{"event_uid":"u1","event":"DISPUTE_CREATED","data":{"dispute_id":"d1","transaction_id":"t1"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, sm.KindChargeback, evs[0].Kind)
+				require.Equal(t, "d1", evs[0].AggregateID)
+				require.Equal(t, &providers.Ref{Kind: sm.KindPayment, ID: "t1"}, evs[0].Parent)
+			}},
+		{"link update paid", `{"event_uid":"u1","event":"PAYMENTLINK_UPDATED","data":{"paymentLinkId":"l1","amount":"20.00","paymentLinkStatus":"PAID"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "PAYMENTLINK_UPDATED_PAID", evs[0].Name)
+				require.EqualValues(t, 2000, evs[0].Amount)
+			}},
+		{"link update with a status no table knows is not guessed", `{"event_uid":"u1","event":"PAYMENTLINK_UPDATED","data":{"paymentLinkId":"l1","paymentLinkStatus":"Half used"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "PAYMENTLINK_UPDATED_HALF_USED", evs[0].Name)
+			}},
+		{"subscription past due", `{"event_uid":"u1","event":"SUBSCRIPTION_UPDATED","data":{"subscriptionId":"s1","subscriptionStatus":"Past Due"}}`,
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "SUBSCRIPTION_UPDATED_PAST_DUE", evs[0].Name)
+				require.Equal(t, "Past Due", evs[0].ProviderStatus)
 			}},
 		{"dispute withdrawn", `{"event_uid":"u1","event":"DISPUTE_INFORMATION_UPDATED","data":{"transaction_id":"t1","status":"WITHDRAWN"}}`,
 			func(t *testing.T, evs []providers.Event) {

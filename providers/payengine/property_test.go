@@ -81,8 +81,12 @@ func TestLinkOrderDoesNotMatter(t *testing.T) {
 	t.Parallel()
 	h := enginetest.New(t, payengine.New(payengine.Config{}))
 	enginetest.OrderIndependence(t, h, sm.KindLink, func(id, word string, n int) []byte {
-		return webhook(fmt.Sprintf("%s-%s-%d", id, word, n), word, map[string]any{
-			"paymentLinkId": id, "amount": "18.00", "currencyCode": "USD", "paymentLinkStatus": "ACTIVE",
+		event, status := word, "ACTIVE"
+		if base, suffix, ok := strings.Cut(word, "UPDATED_"); ok {
+			event, status = base+"UPDATED", suffix
+		}
+		return webhook(fmt.Sprintf("%s-%s-%d", id, word, n), event, map[string]any{
+			"paymentLinkId": id, "amount": "18.00", "currencyCode": "USD", "paymentLinkStatus": status,
 		})
 	})
 }
@@ -95,6 +99,9 @@ func TestSubscriptionOrderDoesNotMatter(t *testing.T) {
 		event := word
 		if base, ok := strings.CutSuffix(word, "_INACTIVE"); ok {
 			event, d["subscriptionStatus"] = base, "Pending"
+		} else if base, suffix, ok := strings.Cut(word, "UPDATED_"); ok {
+			// "Past Due", "Expired", ...: the status as a person writes it.
+			event, d["subscriptionStatus"] = base+"UPDATED", strings.ReplaceAll(suffix, "_", " ")
 		}
 		if base, ok := strings.CutSuffix(word, "_FAILED"); ok {
 			event, d["success"] = base, false
@@ -111,6 +118,7 @@ func TestChargebackStatusOrderDoesNotMatter(t *testing.T) {
 		"DISPUTE_INFORMATION_UPDATED_WON":       "WON",
 		"DISPUTE_INFORMATION_UPDATED_LOST":      "LOST",
 		"DISPUTE_INFORMATION_UPDATED_CANCELLED": "CANCELLED",
+		"DISPUTE_INFORMATION_UPDATED_CLOSED":    "CLOSED",
 	}
 	enginetest.StatusOrderIndependence(t, h, sm.KindChargeback, func(id, word string, n int) []byte {
 		uid := fmt.Sprintf("%s-%s-%d", id, word, n)

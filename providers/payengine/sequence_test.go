@@ -442,6 +442,27 @@ func TestDisputeSequences(t *testing.T) {
 			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
 			{"withdrawn", upd("e2", "WITHDRAWN"), []want{applied(cb, "t1", "cancelled")}},
 		}, "cancelled"},
+		{"not won is lost, and closing keeps the outcome", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"updated", upd("e2", "AWAITING_PROCESSOR_RESPONSE"), []want{applied(cb, "t1", "in_dispute")}},
+			{"not won", upd("e3", "Not Won"), []want{applied(cb, "t1", "lost")}},
+			{"closed", upd("e4", "CLOSED"), []want{applied(cb, "t1", "lost")}},
+			{"won after lost is stale", upd("e5", "Won"), []want{{cb, "t1", sm.VerdictRejected, "stale", "lost"}}},
+		}, "lost"},
+		{"accepted by the merchant is lost", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"accepted", upd("e2", "ACCEPTED"), []want{applied(cb, "t1", "lost")}},
+		}, "lost"},
+		{"expired unanswered is lost", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"expired", upd("e2", "Expired"), []want{applied(cb, "t1", "lost")}},
+		}, "lost"},
+		{"resolved without an outcome stays in dispute, the outcome decides", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"updated", upd("e2", "AWAITING_PROCESSOR_RESPONSE"), []want{applied(cb, "t1", "in_dispute")}},
+			{"resolved", upd("e3", "Resolved"), []want{applied(cb, "t1", "in_dispute")}},
+			{"won", upd("e4", "Won"), []want{applied(cb, "t1", "won")}},
+		}, "won"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -456,6 +477,76 @@ func TestDisputeSequences(t *testing.T) {
 			h.Verify()
 		})
 	}
+}
+
+// A dispute with an id of its own is its own aggregate: a transaction can
+// be disputed again after a first dispute ended, and both link to the
+// payment.
+func TestSeveralDisputesOnOneTransaction(t *testing.T) {
+	t.Parallel()
+	cb := sm.KindChargeback
+	ev := func(uid, event, dispute, status string) []byte {
+		d := map[string]any{"transaction_id": "t1", "dispute_id": dispute}
+		if status != "" {
+			d["status"] = status
+		}
+		return webhook(uid, event, d)
+	}
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "first dispute", h.Deliver(ev("e1", "DISPUTE_CREATED", "d1", "")), applied(cb, "d1", "open"))
+	check(t, "first dispute won", h.Deliver(ev("e2", "DISPUTE_INFORMATION_UPDATED", "d1", "WON")), applied(cb, "d1", "won"))
+	check(t, "second dispute", h.Deliver(ev("e3", "DISPUTE_CREATED", "d2", "")), applied(cb, "d2", "open"))
+	check(t, "second dispute lost", h.Deliver(ev("e4", "DISPUTE_INFORMATION_UPDATED", "d2", "Not Won")), applied(cb, "d2", "lost"))
+	for _, id := range []string{"d1", "d2"} {
+		require.Equal(t, storage.AggregateKey{Provider: payengine.Name, Kind: string(pay), ID: "t1"}, h.Aggregate(cb, id).Parent, id)
+	}
+	require.Equal(t, "won", h.Aggregate(cb, "d1").State)
+	h.Verify()
+}
+
+// A link update carries the link's new amount and the status PayEngine
+// gives it; a subscription follows every status its updates state,
+// recovering from past due.
+func TestLinksAndSubscriptionsFollowTheirUpdates(t *testing.T) {
+	t.Parallel()
+	link, sub := sm.KindLink, sm.KindSubscription
+	linkEv := func(uid, event, id, amount, status string) []byte {
+		return webhook(uid, event, map[string]any{"paymentLinkId": id, "amount": amount, "currencyCode": "USD", "paymentLinkStatus": status})
+	}
+	subEv := func(uid, status, amount string) []byte {
+		return webhook(uid, "SUBSCRIPTION_UPDATED", map[string]any{"subscriptionId": "s1", "subscriptionStatus": status, "amount": amount, "currencyCode": "USD"})
+	}
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "link created", h.Deliver(linkEv("e1", "PAYMENTLINK_CREATED", "l1", "18.00", "ACTIVE")), applied(link, "l1", "created"))
+	check(t, "link repriced", h.Deliver(linkEv("e2", "PAYMENTLINK_UPDATED", "l1", "20.00", "ACTIVE")), applied(link, "l1", "created"))
+	require.EqualValues(t, 2000, h.Aggregate(link, "l1").Amount)
+	check(t, "link paid", h.Deliver(linkEv("e3", "PAYMENTLINK_UPDATED", "l1", "20.00", "PAID")), applied(link, "l1", "done"))
+	check(t, "link cancelled after use is stale", h.Deliver(linkEv("e4", "PAYMENTLINK_CANCELLED", "l1", "", "CANCELLED")),
+		want{link, "l1", sm.VerdictRejected, "stale", "done"})
+	check(t, "link 2 created", h.Deliver(linkEv("e5", "PAYMENTLINK_CREATED", "l2", "18.00", "ACTIVE")), applied(link, "l2", "created"))
+	check(t, "link 2 expired", h.Deliver(linkEv("e6", "PAYMENTLINK_UPDATED", "l2", "18.00", "EXPIRED")), applied(link, "l2", "expired"))
+	check(t, "link 3 created", h.Deliver(linkEv("e7", "PAYMENTLINK_CREATED", "l3", "18.00", "ACTIVE")), applied(link, "l3", "created"))
+	check(t, "link 3 cancelled by update", h.Deliver(linkEv("e8", "PAYMENTLINK_UPDATED", "l3", "18.00", "CANCELLED")), applied(link, "l3", "cancelled"))
+
+	check(t, "subscription created", h.Deliver(webhook("s0", "SUBSCRIPTION_CREATED",
+		map[string]any{"subscriptionId": "s1", "subscriptionStatus": "Active", "amount": "150.00", "currencyCode": "USD"})), applied(sub, "s1", "active"))
+	check(t, "past due", h.Deliver(subEv("s1", "past_due", "150.00")), applied(sub, "s1", "past_due"))
+	check(t, "recovered", h.Deliver(subEv("s2", "Active", "150.00")), applied(sub, "s1", "active"))
+	check(t, "past due again", h.Deliver(subEv("s3", "Past Due", "150.00")), applied(sub, "s1", "past_due"))
+	check(t, "paused, repriced", h.Deliver(subEv("s4", "Paused", "175.00")), applied(sub, "s1", "past_due"))
+	a := h.Aggregate(sub, "s1")
+	require.Equal(t, "Paused", a.ProviderStatus)
+	require.EqualValues(t, 17500, a.Amount)
+	check(t, "expired", h.Deliver(subEv("s5", "EXPIRED", "175.00")), applied(sub, "s1", "expired"))
+	check(t, "a late active is stale", h.Deliver(subEv("s6", "Active", "175.00")), want{sub, "s1", sm.VerdictRejected, "stale", "expired"})
+	for status, state := range map[string]string{"Completed": "completed", "Cancelled": "cancelled"} {
+		id := "s-" + status
+		check(t, id+" created", h.Deliver(webhook(id+"-0", "SUBSCRIPTION_CREATED", map[string]any{"subscriptionId": id, "subscriptionStatus": "Active"})),
+			applied(sub, id, "active"))
+		check(t, id, h.Deliver(webhook(id+"-1", "SUBSCRIPTION_UPDATED", map[string]any{"subscriptionId": id, "subscriptionStatus": status})),
+			applied(sub, id, state))
+	}
+	h.Verify()
 }
 
 func TestLinkAndSubscriptionSequences(t *testing.T) {
