@@ -8,4 +8,14 @@
 // being capped by the disk's flush rate. Within a batch events are decided
 // one after another, which serializes each aggregate; across processes the
 // store's row locks do.
+//
+// Every verdict records the version of the table that decided it. When a
+// table is corrected, Reevaluate runs the history of each aggregate with a
+// rejected, held or recorded verdict of an older version through the
+// current table, and appends, through the same single writer, an entry for
+// each event whose verdict changes, pointing at the entry it revises. The
+// journal is never rewritten, and since the appended entries are ordinary
+// applied or rejected entries, a replay follows them like any other; an
+// aggregate whose new history cannot be reached by appending (it would undo
+// an applied event) is reported and left alone.
 package engine

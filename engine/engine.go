@@ -104,6 +104,9 @@ type Engine struct {
 	cfg      Config
 
 	queue chan *request
+	// admin carries re-evaluations: each is a transaction of its own, never
+	// gathered into a batch of deliveries.
+	admin chan *request
 	done  chan struct{}
 	once  sync.Once
 	// inflight counts Submit calls between enqueue and answer so that Run
@@ -116,7 +119,10 @@ type Engine struct {
 type request struct {
 	d     Delivery
 	sweep time.Time // non-zero: resolve deferred events expired by then
-	reply chan reply
+	// reeval, when set, re-decides aggregates (Reevaluate); its results
+	// are written into it.
+	reeval *reevalJob
+	reply  chan reply
 }
 
 type reply struct {
@@ -132,6 +138,7 @@ func New(store storage.Store, machines *sm.Registry, cfg Config) *Engine {
 		machines: machines,
 		cfg:      cfg,
 		queue:    make(chan *request, cfg.MaxBatch),
+		admin:    make(chan *request),
 		done:     make(chan struct{}),
 	}
 }
@@ -167,8 +174,12 @@ func (e *Engine) enqueue(ctx context.Context, r *request) ([]Outcome, error) {
 	e.inflight.Add(1)
 	e.mu.RUnlock()
 	defer e.inflight.Done()
+	queue := e.queue
+	if r.reeval != nil {
+		queue = e.admin
+	}
 	select {
-	case e.queue <- r:
+	case queue <- r:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -198,6 +209,8 @@ func (e *Engine) Run(ctx context.Context) {
 		select {
 		case r := <-e.queue:
 			e.commit(context.WithoutCancel(ctx), e.gather(r))
+		case r := <-e.admin:
+			e.commit(context.WithoutCancel(ctx), []*request{r})
 		case <-sweep.C:
 			r := &request{sweep: e.cfg.Now(), reply: make(chan reply, 1)}
 			e.commit(context.WithoutCancel(ctx), e.gather(r))
@@ -208,6 +221,8 @@ func (e *Engine) Run(ctx context.Context) {
 				select {
 				case r := <-e.queue:
 					e.commit(context.WithoutCancel(ctx), e.gather(r))
+				case r := <-e.admin:
+					e.commit(context.WithoutCancel(ctx), []*request{r})
 				default:
 					return
 				}
@@ -263,9 +278,12 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		}
 		for i, r := range batch {
 			var err error
-			if r.sweep.IsZero() {
+			switch {
+			case r.reeval != nil:
+				err = e.reevaluate(ctx, tx, r.reeval)
+			case r.sweep.IsZero():
 				results[i], err = e.ingest(ctx, tx, r.d)
-			} else {
+			default:
 				results[i], err = e.expire(ctx, tx, r.sweep)
 			}
 			if err != nil {

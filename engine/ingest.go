@@ -78,9 +78,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		MachineVersion: versionOf(machine),
 	}
 	if dec.Verdict == sm.VerdictApplied {
-		agg = advance(agg, exists, key, p, dec, now)
-		entry.StateAfter, entry.VersionAfter = agg.State, agg.Version
-		entry.Skipped = stateNames(dec.Skipped)
+		agg = record(entry, agg, exists, p, dec, now)
 	}
 	if err := tx.Append(ctx, entry); err != nil {
 		return Outcome{}, err
@@ -336,15 +334,16 @@ func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage
 		if err != nil {
 			return nil, err
 		}
-		for _, h := range held {
-			p, err := decodePayload(h.Payload)
-			if err != nil {
+		payloads := make([]payload, len(held))
+		inputs := make([]sm.Input, len(held))
+		for i, h := range held {
+			if payloads[i], err = decodePayload(h.Payload); err != nil {
 				return nil, fmt.Errorf("engine: deferred event %d: %w", h.Seq, err)
 			}
-			dec := sm.Decide(m, snapshot(agg, true), p.input(h.BodySHA256))
-			if dec.Verdict == sm.VerdictDeferred {
-				continue
-			}
+			inputs[i] = payloads[i].input(h.BodySHA256)
+		}
+		if i, dec, ok := nextResolvable(m, snapshot(agg, true), inputs); ok {
+			h, p := held[i], payloads[i]
 			entry := &storage.JournalEntry{
 				Key:            agg.Key,
 				Event:          p.Name,
@@ -363,9 +362,7 @@ func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage
 				MachineVersion: m.Version(),
 			}
 			if dec.Verdict == sm.VerdictApplied {
-				agg = advance(agg, true, agg.Key, p, dec, now)
-				entry.StateAfter, entry.VersionAfter = agg.State, agg.Version
-				entry.Skipped = stateNames(dec.Skipped)
+				agg = record(entry, agg, true, p, dec, now)
 				if err := tx.PutAggregate(ctx, agg); err != nil {
 					return nil, err
 				}
@@ -377,11 +374,21 @@ func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage
 				return nil, err
 			}
 			out = append(out, outcomeOf(entry))
-			progress = true
-			break // the state moved: look at the held events afresh
+			progress = true // the state moved: look at the held events afresh
 		}
 	}
 	return out, nil
+}
+
+// nextResolvable finds the first held event, oldest first, that is no
+// longer deferred from cur, and its decision.
+func nextResolvable(m *sm.Machine, cur sm.Snapshot, held []sm.Input) (int, sm.Decision, bool) {
+	for i, in := range held {
+		if dec := sm.Decide(m, cur, in); dec.Verdict != sm.VerdictDeferred {
+			return i, dec, true
+		}
+	}
+	return 0, sm.Decision{}, false
 }
 
 // expire rejects every held event whose window has passed.
@@ -472,6 +479,15 @@ func (e *Engine) lock(ctx context.Context, tx storage.Tx, key storage.AggregateK
 }
 
 func hasLifecycle(key storage.AggregateKey) bool { return key.Kind != "" && key.ID != "" }
+
+// record advances agg by an applied decision and writes where it led on
+// entry, the decision's journal entry.
+func record(entry *storage.JournalEntry, agg storage.Aggregate, exists bool, p payload, dec sm.Decision, now time.Time) storage.Aggregate {
+	agg = advance(agg, exists, entry.Key, p, dec, now)
+	entry.StateAfter, entry.VersionAfter = agg.State, agg.Version
+	entry.Skipped = stateNames(dec.Skipped)
+	return agg
+}
 
 // advance returns agg after an applied decision.
 func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p payload, dec sm.Decision, now time.Time) storage.Aggregate {

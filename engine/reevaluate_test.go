@@ -1,0 +1,332 @@
+package engine_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/engine"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// withTable restarts the engine on the same store running table instead of
+// the one it ran: what deploying a corrected table does.
+func (b *bundle) withTable(t *testing.T, table sm.Table) {
+	t.Helper()
+	b.stop(t)
+	reg, err := sm.NewRegistry(table)
+	require.NoError(t, err)
+	b.reg = reg
+	b.start(t)
+}
+
+// changed returns testTable with mutate applied to the rows of event.
+func changed(event string, mutate func(*sm.Transition)) sm.Table {
+	tb := testTable()
+	tb.Transitions = slices.Clone(tb.Transitions)
+	for i := range tb.Transitions {
+		if tb.Transitions[i].Event == event {
+			tr := tb.Transitions[i]
+			tr.From = slices.Clone(tr.From)
+			mutate(&tr)
+			tb.Transitions[i] = tr
+		}
+	}
+	return tb
+}
+
+func (b *bundle) reevaluate(t *testing.T, opt engine.ReevaluateOptions) engine.ReevaluateReport {
+	t.Helper()
+	rep, err := b.eng.Reevaluate(t.Context(), opt)
+	require.NoError(t, err)
+	return rep
+}
+
+func (b *bundle) journal(t *testing.T, id string) []storage.JournalEntry {
+	t.Helper()
+	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: id}
+	entries, err := b.store.Journal(t.Context(), &key, 0, 1000)
+	require.NoError(t, err)
+	return entries
+}
+
+func (b *bundle) head(t *testing.T) storage.ChainHead {
+	t.Helper()
+	h, err := b.store.Head(t.Context())
+	require.NoError(t, err)
+	return h
+}
+
+// TestReevaluateAdmitsARefundAnOlderTableRejected: a refund reported after
+// the order was closed was rejected as stale by a table that ended money
+// movement at close. The corrected table takes refunds after close; a
+// re-evaluation appends the refund as applied, pointing at the rejection,
+// which stays in the journal as it was.
+func TestReevaluateAdmitsARefundAnOlderTableRejected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	v1 := b.reg.Machine("acme", sm.KindPayment).Version()
+	// The capture arrives first: held, then applied with the authorisation.
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "CAPTURE", amount: -1}).Verdict)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	b.send(t, ev{name: "CLOSE", amount: -1})
+	rejected := b.send(t, ev{name: "REFUND", amount: 100})
+	require.Equal(t, sm.VerdictRejected, rejected.Verdict)
+	require.Contains(t, rejected.Reason, "stale")
+	b.send(t, ev{id: "o2", name: "AUTH", amount: 5}) // another order, untouched
+
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Empty(t, rep.Aggregates, "the same table decides the same")
+
+	b.withTable(t, changed("REFUND", func(tr *sm.Transition) { tr.From = append(tr.From, sm.Closed) }))
+	v2 := b.reg.Machine("acme", sm.KindPayment).Version()
+	require.NotEqual(t, v1, v2)
+
+	// A rejection the current table decided is not re-decided.
+	require.Equal(t, sm.VerdictRejected, b.send(t, ev{id: "o2", name: "AUTH", amount: 5, key: "o2-late-auth"}).Verdict)
+
+	dry := b.reevaluate(t, engine.ReevaluateOptions{DryRun: true})
+	head := b.head(t)
+	require.Equal(t, "closed", b.state(t, "o1").State, "a dry run writes nothing")
+	require.Len(t, dry.Aggregates, 1)
+	d := dry.Aggregates[0]
+	require.Equal(t, "o1", d.Key.ID)
+	require.Equal(t, "closed", d.Before.State)
+	require.Equal(t, "refunded", d.After.State)
+	require.Empty(t, d.Appended)
+	require.Equal(t, []engine.Change{{
+		Seq: rejected.Seq, Event: "REFUND",
+		Was: sm.VerdictRejected, WasReason: rejected.Reason, WasVersion: v1,
+		Now: sm.VerdictApplied, Version: v2,
+	}}, d.Changes)
+
+	rep = b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Equal(t, 1, rep.Examined, "only the aggregate with an older rejection is re-decided")
+	require.Len(t, rep.Aggregates, 1)
+	r := rep.Aggregates[0]
+	require.Equal(t, d.Changes, r.Changes, "the dry run showed what was done")
+	require.Len(t, r.Appended, 1)
+
+	a := b.state(t, "o1")
+	require.Equal(t, "refunded", a.State)
+	require.Equal(t, int64(100), a.Refunded)
+	require.Equal(t, int64(4), a.Version)
+
+	entries := b.journal(t, "o1")
+	require.Len(t, entries, 6, "nothing rewritten, one entry appended")
+	orig, rev := entries[4], entries[5]
+	require.Equal(t, rejected.Seq, orig.Seq)
+	require.Equal(t, string(sm.VerdictRejected), orig.Verdict, "the original rejection stays")
+	require.Equal(t, v1, orig.MachineVersion)
+	require.Equal(t, head.Seq+1, rev.Seq, "appended at the head")
+	require.Equal(t, string(sm.VerdictApplied), rev.Verdict)
+	require.Equal(t, orig.Seq, rev.RevisesSeq)
+	require.Zero(t, rev.ResolvesSeq)
+	require.Equal(t, v2, rev.MachineVersion)
+	require.Equal(t, engine.ActorReevaluation, rev.Actor)
+	require.Equal(t, "closed", rev.StateBefore)
+	require.Equal(t, "refunded", rev.StateAfter)
+	require.Equal(t, orig.DedupeKey, rev.DedupeKey)
+	require.Contains(t, rev.Reason, "reevaluated under "+v2+": rejected under "+v1)
+	b.verify(t) // the chain verifies and a replay equals the stored state
+
+	head = b.head(t)
+	again := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Empty(t, again.Aggregates, "a second re-evaluation changes nothing")
+	require.Equal(t, head, b.head(t))
+
+	// Nothing was lost on the way: a redelivery of the refund is still a
+	// duplicate of the original receipt.
+	require.Equal(t, sm.VerdictDuplicate, b.send(t, ev{name: "REFUND", amount: 100}).Verdict)
+}
+
+// TestReevaluateReadmitsHeldAndExpiredEvents: an event an older table held
+// (one that expired, one still held) is applied when the current table
+// takes it from where the aggregate is; the hold is released.
+func TestReevaluateReadmitsHeldAndExpiredEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.send(t, ev{id: "exp", name: "AUTH", amount: 100})
+	held := b.send(t, ev{id: "exp", name: "CLOSE", amount: -1})
+	require.Equal(t, sm.VerdictDeferred, held.Verdict)
+	b.clock.Add(time.Hour)
+	expired, err := b.eng.Sweep(t.Context(), b.clock.Now())
+	require.NoError(t, err)
+	require.Len(t, expired, 1)
+	b.send(t, ev{id: "hold", name: "AUTH", amount: 100})
+	stillHeld := b.send(t, ev{id: "hold", name: "CLOSE", amount: -1})
+	require.Equal(t, sm.VerdictDeferred, stillHeld.Verdict)
+
+	// An authorisation can be closed without a capture (it lapsed).
+	b.withTable(t, changed("CLOSE", func(tr *sm.Transition) { tr.From = append(tr.From, sm.Authorized) }))
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, rep.Aggregates, 2)
+
+	for _, id := range []string{"exp", "hold"} {
+		require.Equal(t, "closed", b.state(t, id).State, id)
+	}
+	exp := b.journal(t, "exp")
+	require.Len(t, exp, 4)
+	require.Equal(t, expired[0].Seq, exp[2].Seq)
+	require.Equal(t, expired[0].Seq, exp[3].RevisesSeq, "the revision points at the expiry")
+	require.Zero(t, exp[3].ResolvesSeq, "the expiry already released the hold")
+	hold := b.journal(t, "hold")
+	require.Len(t, hold, 3)
+	require.Equal(t, stillHeld.Seq, hold[2].RevisesSeq)
+	require.Equal(t, stillHeld.Seq, hold[2].ResolvesSeq, "the revision resolves the hold")
+	n, err := b.store.PendingDeferred(t.Context(), hold[2].Key)
+	require.NoError(t, err)
+	require.Zero(t, n, "the held event is released")
+	b.verify(t)
+
+	// Nothing is held any more, so a sweep long after finds nothing.
+	b.clock.Add(2 * time.Hour)
+	out, err := b.eng.Sweep(t.Context(), b.clock.Now())
+	require.NoError(t, err)
+	require.Empty(t, out)
+	require.Empty(t, b.reevaluate(t, engine.ReevaluateOptions{}).Aggregates)
+}
+
+// TestReevaluateFilters: --provider and --since choose the aggregates by
+// their older verdicts.
+func TestReevaluateFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, id := range []string{"early", "late"} {
+		b.send(t, ev{id: id, name: "AUTH", amount: 100})
+		b.send(t, ev{id: id, name: "CAPTURE", amount: -1})
+		b.send(t, ev{id: id, name: "CLOSE", amount: -1})
+		require.Equal(t, sm.VerdictRejected, b.send(t, ev{id: id, name: "REFUND", amount: 100}).Verdict)
+		b.clock.Add(time.Minute)
+	}
+	since := b.clock.Now().Add(-time.Minute)
+	b.withTable(t, changed("REFUND", func(tr *sm.Transition) { tr.From = append(tr.From, sm.Closed) }))
+
+	require.Zero(t, b.reevaluate(t, engine.ReevaluateOptions{Provider: "other", DryRun: true}).Examined)
+	rep := b.reevaluate(t, engine.ReevaluateOptions{Since: since})
+	require.Len(t, rep.Aggregates, 1)
+	require.Equal(t, "late", rep.Aggregates[0].Key.ID)
+	require.Equal(t, "closed", b.state(t, "early").State)
+	require.Equal(t, "refunded", b.state(t, "late").State)
+	b.verify(t)
+}
+
+// TestReevaluateNeverUndoesAnAppliedEvent: when the current table, run
+// over the whole history, would leave an applied event unapplied, the
+// change cannot be made by appending; the aggregate is reported and left
+// as it is.
+func TestReevaluateNeverUndoesAnAppliedEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	unknown := b.send(t, ev{name: "CANCEL", amount: -1})
+	require.Equal(t, sm.VerdictRecorded, unknown.Verdict, "a word the table does not know")
+	b.send(t, ev{name: "CAPTURE", amount: -1})
+
+	tb := testTable()
+	tb.Transitions = append(slices.Clone(tb.Transitions), sm.Transition{Event: "CANCEL", From: []sm.State{sm.Authorized}, To: sm.Cancelled})
+	b.withTable(t, tb)
+	head := b.head(t)
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, rep.Aggregates, 1)
+	r := rep.Aggregates[0]
+	require.Contains(t, r.Refused, "CAPTURE")
+	require.Empty(t, r.Appended)
+	require.Equal(t, head, b.head(t), "nothing appended")
+	require.Equal(t, "captured", b.state(t, "o1").State)
+	b.verify(t)
+}
+
+// TestReevaluateRefusesWhatAppendingCannotReproduce: an event admitted now
+// but placed earlier in history than an applied one that does not commute
+// with it (two authorisations: the last one sets the amount) would, if
+// appended, leave the aggregate other than the whole history does; the
+// aggregate is reported and left as it is.
+func TestReevaluateRefusesWhatAppendingCannotReproduce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	reauth := func(event string) sm.Transition {
+		return sm.Transition{Event: event, From: []sm.State{sm.Authorized}, To: sm.Authorized, Effect: sm.Authorize}
+	}
+	v1 := testTable()
+	v1.Transitions = append(slices.Clone(v1.Transitions), reauth("REAUTH_LATE"))
+	b.withTable(t, v1)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	require.Equal(t, sm.VerdictRecorded, b.send(t, ev{name: "REAUTH", amount: 200}).Verdict)
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "REAUTH_LATE", amount: 300}).Verdict)
+
+	v2 := v1
+	v2.Transitions = append(slices.Clone(v1.Transitions), reauth("REAUTH"))
+	b.withTable(t, v2)
+	head := b.head(t)
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, rep.Aggregates, 1)
+	require.Contains(t, rep.Aggregates[0].Refused, "authorized 200")
+	require.Equal(t, head, b.head(t), "nothing appended")
+	require.Equal(t, int64(300), b.state(t, "o1").Authorized)
+	b.verify(t)
+}
+
+// TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied: a partial
+// capture the older table did not know comes, in history, before the full
+// capture that was applied; after it, it would exceed the authorisation.
+// Appending cannot reproduce the history, so nothing is appended.
+func TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	require.Equal(t, sm.VerdictRecorded, b.send(t, ev{name: "PARTIAL_CAPTURE", amount: 30}).Verdict)
+	b.send(t, ev{name: "CAPTURE", amount: -1})
+
+	tb := testTable()
+	tb.Transitions = append(slices.Clone(tb.Transitions), sm.Transition{
+		Event: "PARTIAL_CAPTURE", From: []sm.State{sm.Authorized, sm.PartiallyCaptured}, To: sm.PartiallyCaptured, Effect: sm.Capture})
+	b.withTable(t, tb)
+	head := b.head(t)
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, rep.Aggregates, 1)
+	require.Contains(t, rep.Aggregates[0].Refused, "not after what is applied now")
+	require.Equal(t, head, b.head(t), "nothing appended")
+	b.verify(t)
+}
+
+// TestReevaluateDuringLiveTraffic: a re-evaluation goes through the
+// engine's single writer, so deliveries committed while it runs neither
+// interleave with its transactions nor lose anything: afterwards the
+// journal replays to the stored state.
+func TestReevaluateDuringLiveTraffic(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := []string{"a", "b", "c", "d", "e", "f"}
+	for _, id := range ids {
+		b.send(t, ev{id: id, name: "AUTH", amount: 100})
+		b.send(t, ev{id: id, name: "CAPTURE", amount: -1})
+		b.send(t, ev{id: id, name: "CLOSE", amount: -1})
+		require.Equal(t, sm.VerdictRejected, b.send(t, ev{id: id, name: "REFUND", amount: 60}).Verdict)
+	}
+	b.withTable(t, changed("REFUND", func(tr *sm.Transition) { tr.From = append(tr.From, sm.Closed) }))
+
+	done := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() {
+			// A second refund races the re-evaluation of the first: which
+			// lands first decides nothing, both must (60 + 40 = captured).
+			_, err := b.submit(t.Context(), ev{id: id, name: "REFUND", amount: 40, key: id + "/second"})
+			done <- err
+		}()
+	}
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	for range ids {
+		require.NoError(t, <-done)
+	}
+	require.Equal(t, len(ids), rep.Examined)
+	for _, id := range ids {
+		a := b.state(t, id)
+		require.Equal(t, int64(100), a.Refunded, id)
+		require.Equal(t, "refunded", a.State, id)
+	}
+	b.verify(t)
+}
