@@ -13,6 +13,10 @@ import (
 	"github.com/paystate/paystate/storage"
 )
 
+// malformedKeyPrefix starts the dedupe key of a body that could not be
+// parsed; no receipt is kept for it, so every such delivery is recorded.
+const malformedKeyPrefix = "malformed:"
+
 // ingest decides and writes one delivery inside tx.
 func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome, error) {
 	now := e.now()
@@ -21,7 +25,7 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome
 			Key:          storage.AggregateKey{Provider: d.Provider},
 			Verdict:      string(sm.VerdictRejected),
 			Reason:       string(sm.ReasonMalformed) + ": " + d.Malformed,
-			DedupeKey:    "malformed:" + d.BodySHA256,
+			DedupeKey:    malformedKeyPrefix + d.BodySHA256,
 			BodySHA256:   d.BodySHA256,
 			RedactedBody: d.RedactedBody,
 			ReceivedAt:   now,

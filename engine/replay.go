@@ -20,7 +20,12 @@ type Mismatch struct {
 	Key    storage.AggregateKey
 	Seq    int64 // journal entry where the replay disagreed, 0 if at the end
 	Detail string
+	// Phantom marks an aggregate that is stored although no journal entry
+	// applied anything to it.
+	Phantom bool
 }
+
+const phantomDetail = "stored, but no journal entry applied an event to it"
 
 // replayPage is how many journal entries one read returns.
 const replayPage = 1000
@@ -252,7 +257,7 @@ func (rp *replayer) apply(e *storage.JournalEntry) bool {
 	}
 	p, err := decodePayload(e.Payload)
 	if err != nil {
-		rp.bad = append(rp.bad, Mismatch{e.Key, e.Seq, "payload unreadable: " + err.Error()})
+		rp.bad = append(rp.bad, Mismatch{Key: e.Key, Seq: e.Seq, Detail: "payload unreadable: " + err.Error()})
 		return false
 	}
 	agg, exists := rp.aggs[e.Key]
@@ -261,7 +266,7 @@ func (rp *replayer) apply(e *storage.JournalEntry) bool {
 	// looks at the hash only to compare it with one.
 	dec := sm.Decide(m, snapshot(agg, exists), p.input(""))
 	if dec.Verdict != sm.VerdictApplied || string(dec.To) != e.StateAfter {
-		rp.bad = append(rp.bad, Mismatch{e.Key, e.Seq, fmt.Sprintf("journal says %s → %s, machine now says %s (%s)",
+		rp.bad = append(rp.bad, Mismatch{Key: e.Key, Seq: e.Seq, Detail: fmt.Sprintf("journal says %s → %s, machine now says %s (%s)",
 			e.StateBefore, e.StateAfter, dec.Verdict, dec.Reason())})
 		return false
 	}
@@ -284,26 +289,33 @@ func Verify(ctx context.Context, r storage.Reader, machines *sm.Registry) ([]Mis
 }
 
 // Compare reports every aggregate of want that differs from the stored
-// one, ordered by key. It reads the stored aggregates in pages, in key
-// order: a point read per aggregate cost more than the replay itself.
+// one, and every stored aggregate want does not have (Phantom), ordered by
+// key. It reads the stored aggregates in pages, in key order: a point read
+// per aggregate cost more than the replay itself.
 func Compare(ctx context.Context, r storage.Reader, want *Aggregates) ([]Mismatch, error) {
-	return compare(ctx, r, want, replayPage)
+	bad, _, err := compareAll(ctx, r, want, replayPage)
+	return bad, err
 }
 
-func compare(ctx context.Context, r storage.Reader, want *Aggregates, size int) ([]Mismatch, error) {
-	var bad []Mismatch
-	seen, total := 0, want.Len()
-	for after := (storage.AggregateKey{}); seen < total; {
+// compareAll is Compare also returning how many aggregates are stored.
+func compareAll(ctx context.Context, r storage.Reader, want *Aggregates, size int) ([]Mismatch, int, error) {
+	var bad, phantoms []Mismatch
+	seen, stored, total := 0, 0, want.Len()
+	for after := (storage.AggregateKey{}); ; {
 		page, err := r.ListAggregates(ctx, storage.AggregateFilter{}, after, size)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		stored += len(page)
 		for _, got := range page {
-			if w, ok := want.Get(got.Key); ok {
-				seen++
-				if d := diff(got.Aggregate, w); d != "" {
-					bad = append(bad, Mismatch{Key: got.Key, Detail: d})
-				}
+			w, ok := want.Get(got.Key)
+			if !ok {
+				phantoms = append(phantoms, Mismatch{Key: got.Key, Detail: phantomDetail, Phantom: true})
+				continue
+			}
+			seen++
+			if d := diff(got.Aggregate, w); d != "" {
+				bad = append(bad, Mismatch{Key: got.Key, Detail: d})
 			}
 		}
 		if len(page) < size {
@@ -316,8 +328,9 @@ func compare(ctx context.Context, r storage.Reader, want *Aggregates, size int) 
 		// read each one to say which and why.
 		bad = compareEach(ctx, r, want)
 	}
+	bad = append(bad, phantoms...)
 	slices.SortFunc(bad, func(a, b Mismatch) int { return a.Key.Compare(b.Key) })
-	return bad, nil
+	return bad, stored, nil
 }
 
 func compareEach(ctx context.Context, r storage.Reader, want *Aggregates) []Mismatch {

@@ -145,6 +145,18 @@ type ReceiptKey struct {
 	Provider, DedupeKey string
 }
 
+// Compare orders receipt keys by (provider, dedupe key) in byte order, the
+// order of Reader.Receipts.
+func (k ReceiptKey) Compare(o ReceiptKey) int {
+	return cmp.Or(strings.Compare(k.Provider, o.Provider), strings.Compare(k.DedupeKey, o.DedupeKey))
+}
+
+// StoredReceipt is a receipt with the key it is stored under.
+type StoredReceipt struct {
+	Key ReceiptKey
+	Receipt
+}
+
 // Lookups is what Tx.Lookup found; what it did not find is absent from
 // its maps.
 type Lookups struct {
@@ -210,6 +222,13 @@ type Tx interface {
 	DeferredFor(ctx context.Context, key AggregateKey) ([]DeferredEvent, error)
 	// Undefer removes a held event once it has been resolved.
 	Undefer(ctx context.Context, seq int64) error
+	// DeleteAggregate removes an aggregate, or returns ErrNotFound. Only a
+	// repair from the journal (rebuild --fix) removes aggregates: one no
+	// journal entry explains.
+	DeleteAggregate(ctx context.Context, key AggregateKey) error
+	// DeleteReceipt removes a receipt, or returns ErrNotFound. Only a
+	// repair from the journal removes receipts.
+	DeleteReceipt(ctx context.Context, key ReceiptKey) error
 }
 
 // Reader is the read side. Reads never wait behind the writer.
@@ -249,4 +268,10 @@ type Reader interface {
 	// ExpiredDeferred returns up to limit held events whose ExpiresAt is
 	// not after now, oldest first.
 	ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]DeferredEvent, error)
+	// Receipts returns up to limit receipts whose key sorts after after
+	// (the zero key starts from the beginning), in ReceiptKey.Compare
+	// order. Verify reads the whole table through it.
+	Receipts(ctx context.Context, after ReceiptKey, limit int) ([]StoredReceipt, error)
+	// Deferred returns up to limit held events with Seq > after, by Seq.
+	Deferred(ctx context.Context, after int64, limit int) ([]DeferredEvent, error)
 }

@@ -40,15 +40,25 @@ func TestRebuildFindsAndFixesTamperedState(t *testing.T) {
 			return err
 		}
 		a.State, a.Captured = "refunded", 1
-		return tx.PutAggregate(t.Context(), a)
+		if err := tx.PutAggregate(t.Context(), a); err != nil {
+			return err
+		}
+		// An aggregate no journal entry explains, and a lost receipt.
+		a.Key.ID = "phantom"
+		if err := tx.PutAggregate(t.Context(), a); err != nil {
+			return err
+		}
+		return tx.DeleteReceipt(t.Context(), storage.ReceiptKey{Provider: "ngenius", DedupeKey: receiptOf(t, store, key)})
 	}))
 	require.NoError(t, store.Close())
 
 	out.Reset()
 	require.ErrorIs(t, run(t.Context(), []string{"rebuild", "--verify"}, env), errMismatch)
-	require.Contains(t, out.String(), "1 differ")
+	require.Contains(t, out.String(), "3 differ")
+	require.Contains(t, out.String(), "aggregates ngenius/payment/phantom: stored, but no journal entry")
+	require.Contains(t, out.String(), "receipts ngenius/")
 	require.NoError(t, run(t.Context(), []string{"rebuild", "--fix"}, env))
-	require.Contains(t, out.String(), "fixed 1")
+	require.Contains(t, out.String(), "fixed 3")
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"rebuild"}, env))
 	require.Contains(t, out.String(), "0 differ")
@@ -59,4 +69,15 @@ func TestRebuildFindsAndFixesTamperedState(t *testing.T) {
 	a, err := store.Aggregate(t.Context(), key)
 	require.NoError(t, err)
 	require.Equal(t, "captured", a.State)
+	_, err = store.Aggregate(t.Context(), storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: "phantom"})
+	require.ErrorIs(t, err, storage.ErrNotFound)
+}
+
+// receiptOf is the dedupe key of key's first journal entry.
+func receiptOf(t *testing.T, r storage.Reader, key storage.AggregateKey) string {
+	t.Helper()
+	es, err := r.Journal(t.Context(), &key, 0, 1)
+	require.NoError(t, err)
+	require.NotEmpty(t, es)
+	return es[0].DedupeKey
 }

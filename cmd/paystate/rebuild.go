@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/paystate/paystate/engine"
 	sm "github.com/paystate/paystate/statemachine"
@@ -13,12 +14,12 @@ import (
 // errMismatch makes rebuild --verify exit non-zero.
 var errMismatch = errors.New("rebuild: stored state differs from the journal")
 
-// rebuild replays the journal through the machines and compares the
-// result with the stored state; --fix rewrites what differs.
+// rebuild checks every table derived from the journal (receipts, held
+// events, aggregates) against it; --fix rewrites what differs.
 func rebuild(ctx context.Context, args []string, env func(string) string) error {
 	fs, load := adminFlags("rebuild", env)
-	fs.Bool("verify", true, "compare stored state with a replay of the journal (the default)")
-	fix := fs.Bool("fix", false, "rewrite every aggregate whose stored state differs from the replay")
+	fs.Bool("verify", true, "compare the stored tables with the journal and a replay of it (the default)")
+	fix := fs.Bool("fix", false, "rewrite every receipt, held event and aggregate that differs from the journal; remove those it does not explain")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,55 +36,39 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 		return err
 	}
 	defer store.Close()
-	return rebuildStore(ctx, store, reg, *fix)
+	return rebuildStore(ctx, store, reg, cfg.DeferWindow.Duration, *fix)
 }
 
-func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, fix bool) error {
-	rep, err := storage.VerifyChain(ctx, store)
+func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, window time.Duration, fix bool) error {
+	rep, err := engine.Audit(ctx, store, reg, engine.AuditConfig{DeferWindow: window})
 	if err != nil {
 		return err
 	}
-	if !rep.OK {
-		return fmt.Errorf("rebuild: the journal's hash chain is broken at %d (%s): replaying it would not prove anything", rep.FirstBad, rep.Problem)
+	if !rep.Chain.OK {
+		return fmt.Errorf("rebuild: the journal's hash chain is broken at %d (%s): replaying it would not prove anything", rep.Chain.FirstBad, rep.Chain.Problem)
 	}
-	aggs, bad, err := engine.Replay(ctx, store, reg)
-	if err != nil {
-		return err
-	}
-	if len(bad) > 0 {
-		for _, m := range bad {
-			fmt.Fprintf(stdout, "journal %d (%s/%s/%s): %s\n", m.Seq, m.Key.Provider, m.Key.Kind, m.Key.ID, m.Detail)
+	fmt.Fprintf(stdout, "checked %d journal entries against %d receipts, %d held events and %d aggregates; %d differ from the journal\n",
+		rep.Chain.Checked, rep.Receipts, rep.Deferred, rep.Aggregates, len(rep.Problems))
+	fixable := 0
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "  %s\n", p)
+		if p.Fixable() {
+			fixable++
 		}
-		return fmt.Errorf("rebuild: %d journal entries no longer replay through today's machines", len(bad))
 	}
-	// Compare the replay just made with the stored state: Verify would
-	// replay the whole journal a second time.
-	mismatches, err := engine.Compare(ctx, store, aggs)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "replayed %d journal entries into %d aggregates; %d differ from the stored state\n", rep.Checked, aggs.Len(), len(mismatches))
-	for _, m := range mismatches {
-		fmt.Fprintf(stdout, "  %s/%s/%s: %s\n", m.Key.Provider, m.Key.Kind, m.Key.ID, m.Detail)
-	}
-	if len(mismatches) == 0 {
+	if len(rep.Problems) == 0 {
 		return nil
 	}
 	if !fix {
 		return errMismatch
 	}
-	err = store.Update(ctx, func(tx storage.Tx) error {
-		for _, m := range mismatches {
-			a, _ := aggs.Get(m.Key) // Compare reports only aggregates of the replay
-			if err := tx.PutAggregate(ctx, a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	n, err := engine.Repair(ctx, store, rep)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "fixed %d aggregates from the journal\n", len(mismatches))
+	fmt.Fprintf(stdout, "fixed %d rows from the journal\n", n)
+	if n < len(rep.Problems) {
+		return fmt.Errorf("rebuild: %d problems are in the journal itself and cannot be rewritten: %w", len(rep.Problems)-n, errMismatch)
+	}
 	return nil
 }

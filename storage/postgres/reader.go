@@ -167,3 +167,40 @@ func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) (
 	out, err := collect(rows, err, scanDeferred)
 	return out, classify("expired deferred", err)
 }
+
+// Receipts walks the primary key in order (COLLATE "C": byte order). It
+// returns nothing for a limit below one.
+func (s *Store) Receipts(ctx context.Context, after storage.ReceiptKey, limit int) ([]storage.StoredReceipt, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := checkText("receipts", field{"provider", after.Provider}, field{"dedupe key", after.DedupeKey}); err != nil {
+		return nil, err
+	}
+	rows, err := s.reader.Query(ctx, `SELECT provider, dedupe_key, seq, body_sha256 FROM receipts
+		WHERE (provider, dedupe_key) > ($1, $2) ORDER BY provider, dedupe_key LIMIT $3`,
+		after.Provider, after.DedupeKey, limit)
+	out, err := collect(rows, err, func(r scanner) (storage.StoredReceipt, error) {
+		var sr storage.StoredReceipt
+		err := r.Scan(&sr.Key.Provider, &sr.Key.DedupeKey, &sr.Seq, &sr.BodySHA256)
+		return sr, err
+	})
+	return out, classify("receipts", err)
+}
+
+// Deferred returns nothing for a limit below one.
+func (s *Store) Deferred(ctx context.Context, after int64, limit int) ([]storage.DeferredEvent, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.Query(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	out, err := collect(rows, err, scanDeferred)
+	return out, classify("deferred", err)
+}

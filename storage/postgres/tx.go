@@ -251,9 +251,33 @@ func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]stora
 
 // Undefer deletes the held event; one that is not held is ErrNotFound.
 func (t *tx) Undefer(ctx context.Context, seq int64) error {
-	op := fmt.Sprintf("undefer %d", seq)
+	return t.deleteOne(ctx, fmt.Sprintf("undefer %d", seq), `DELETE FROM deferred WHERE seq = $1`, seq)
+}
+
+// DeleteAggregate deletes the row; one that does not exist is ErrNotFound.
+func (t *tx) DeleteAggregate(ctx context.Context, key storage.AggregateKey) error {
+	op := fmt.Sprintf("delete aggregate %v", key)
+	if !validKey(key) { // no such row can exist
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	return t.deleteOne(ctx, op, `DELETE FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3`,
+		key.Provider, key.Kind, key.ID)
+}
+
+// DeleteReceipt deletes the row; one that does not exist is ErrNotFound.
+func (t *tx) DeleteReceipt(ctx context.Context, key storage.ReceiptKey) error {
+	op := fmt.Sprintf("delete receipt %q/%q", key.Provider, key.DedupeKey)
+	if !validText(key.Provider) || !validText(key.DedupeKey) {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	return t.deleteOne(ctx, op, `DELETE FROM receipts WHERE provider = $1 AND dedupe_key = $2`,
+		key.Provider, key.DedupeKey)
+}
+
+// deleteOne runs a DELETE and reports ErrNotFound when it removed nothing.
+func (t *tx) deleteOne(ctx context.Context, op, query string, args ...any) error {
 	var tag pgconn.CommandTag
-	err := t.send(ctx, statement{`DELETE FROM deferred WHERE seq = $1`, []any{seq}, func(res pgx.BatchResults) error {
+	err := t.send(ctx, statement{query, args, func(res pgx.BatchResults) error {
 		var err error
 		tag, err = res.Exec()
 		return t.classify(op, err)

@@ -131,3 +131,35 @@ func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) (
 	}
 	return collect(rows, scanDeferred, "expired deferred")
 }
+
+// Receipts walks the primary key in order. It returns nothing for a limit
+// below one.
+func (s *Store) Receipts(ctx context.Context, after storage.ReceiptKey, limit int) ([]storage.StoredReceipt, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT provider, dedupe_key, seq, body_sha256 FROM receipts
+		WHERE (provider, dedupe_key) > (?, ?) ORDER BY provider, dedupe_key LIMIT ?`,
+		after.Provider, after.DedupeKey, limit)
+	if err != nil {
+		return nil, classify("receipts", err)
+	}
+	return collect(rows, func(r scanner) (storage.StoredReceipt, error) {
+		var sr storage.StoredReceipt
+		err := r.Scan(&sr.Key.Provider, &sr.Key.DedupeKey, &sr.Seq, &sr.BodySHA256)
+		return sr, err
+	}, "receipts")
+}
+
+// Deferred returns nothing for a limit below one.
+func (s *Store) Deferred(ctx context.Context, after int64, limit int) ([]storage.DeferredEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, classify("deferred", err)
+	}
+	return collect(rows, scanDeferred, "deferred")
+}

@@ -211,16 +211,33 @@ func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]stora
 
 // Undefer deletes the held event; one that is not held is ErrNotFound.
 func (t *tx) Undefer(ctx context.Context, seq int64) error {
-	res, err := t.exec(ctx, `DELETE FROM deferred WHERE seq = ?`, seq)
+	return t.deleteOne(ctx, fmt.Sprintf("undefer %d", seq), `DELETE FROM deferred WHERE seq = ?`, seq)
+}
+
+// DeleteAggregate deletes the row; one that does not exist is ErrNotFound.
+func (t *tx) DeleteAggregate(ctx context.Context, key storage.AggregateKey) error {
+	return t.deleteOne(ctx, fmt.Sprintf("delete aggregate %v", key),
+		`DELETE FROM aggregates WHERE provider = ? AND kind = ? AND id = ?`, key.Provider, key.Kind, key.ID)
+}
+
+// DeleteReceipt deletes the row; one that does not exist is ErrNotFound.
+func (t *tx) DeleteReceipt(ctx context.Context, key storage.ReceiptKey) error {
+	return t.deleteOne(ctx, fmt.Sprintf("delete receipt %q/%q", key.Provider, key.DedupeKey),
+		`DELETE FROM receipts WHERE provider = ? AND dedupe_key = ?`, key.Provider, key.DedupeKey)
+}
+
+// deleteOne runs a DELETE and reports ErrNotFound when it removed nothing.
+func (t *tx) deleteOne(ctx context.Context, op, query string, args ...any) error {
+	res, err := t.exec(ctx, query, args...)
 	if err != nil {
-		return classify(fmt.Sprintf("undefer %d", seq), err)
+		return classify(op, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return classify(fmt.Sprintf("undefer %d", seq), err)
+		return classify(op, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlite: undefer %d: %w", seq, storage.ErrNotFound)
+		return fmt.Errorf("sqlite: %s: %w", op, storage.ErrNotFound)
 	}
 	return nil
 }

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"TxReadsItsOwnWrites", testTxReadsOwnWrites},
 		{"ReadsDoNotWaitForWriter", testReadsDoNotWaitForWriter},
 		{"Deferred", testDeferred},
+		{"DerivedTablesListAndDelete", testDerivedTablesListAndDelete},
 		{"Lookup", testLookup},
 		{"LookupManyKeys", testLookupManyKeys},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -1177,4 +1178,100 @@ func testConcurrentWriters(t *testing.T, b Backend) {
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
 	require.Equal(t, int64(writers*perWriter), rep.Checked)
+}
+
+// testDerivedTablesListAndDelete: what verify walks (every receipt, every
+// held event, in order, a page at a time) and what a repair from the
+// journal removes.
+func testDerivedTablesListAndDelete(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	// Keys whose byte order differs from a case-folding or locale order.
+	rk := func(provider, key string) storage.ReceiptKey { return storage.ReceiptKey{Provider: provider, DedupeKey: key} }
+	keys := []storage.ReceiptKey{rk("acme", "B"), rk("acme", "a"), rk("acme", "a/2"), rk("acme", "é"), rk("beta", "A"), rk("Zed", "x")}
+	es := appendEntries(t, s, entry(payKey, "d1"), entry(payKey, "d2"), entry(refundKey, "d3"))
+	update(t, s, func(tx storage.Tx) error {
+		for i, k := range keys {
+			if err := tx.PutReceipt(ctx, k.Provider, k.DedupeKey, storage.Receipt{Seq: int64(i + 1), BodySHA256: sha}); err != nil {
+				return err
+			}
+		}
+		for _, e := range es {
+			err := tx.Defer(ctx, storage.DeferredEvent{Seq: e.Seq, Key: e.Key, DedupeKey: e.Event, Payload: []byte(e.Event),
+				BodySHA256: sha, ReceivedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	putAggregates(t, s, storage.Aggregate{Key: payKey, State: "authorized", CreatedAt: t0, UpdatedAt: t0})
+
+	listReceipts := func(page int) []storage.StoredReceipt {
+		t.Helper()
+		var out []storage.StoredReceipt
+		for after := (storage.ReceiptKey{}); ; {
+			got, err := s.Receipts(ctx, after, page)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(got), page)
+			out = append(out, got...)
+			if len(got) < page {
+				return out
+			}
+			after = got[len(got)-1].Key
+		}
+	}
+	want := slices.Clone(keys)
+	slices.SortFunc(want, storage.ReceiptKey.Compare)
+	for _, page := range []int{1, 2, 100} {
+		got := listReceipts(page)
+		require.Len(t, got, len(keys), "page %d", page)
+		for i, r := range got {
+			require.Equal(t, want[i], r.Key, "page %d, row %d", page, i)
+			require.Equal(t, int64(slices.Index(keys, r.Key)+1), r.Seq)
+			require.Equal(t, sha, r.BodySHA256)
+		}
+	}
+	none, err := s.Receipts(ctx, storage.ReceiptKey{}, 0)
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	held, err := s.Deferred(ctx, 0, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{es[0].Seq, es[1].Seq}, seqsOf(held))
+	require.Equal(t, es[0].Key, held[0].Key)
+	require.Equal(t, []byte("d1"), held[0].Payload)
+	require.Equal(t, t0, held[0].ReceivedAt)
+	held, err = s.Deferred(ctx, es[1].Seq, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{es[2].Seq}, seqsOf(held))
+
+	var missingAgg, missingReceipt error
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.DeleteAggregate(ctx, payKey); err != nil {
+			return err
+		}
+		missingAgg = tx.DeleteAggregate(ctx, payKey)
+		if err := tx.DeleteReceipt(ctx, keys[1]); err != nil {
+			return err
+		}
+		missingReceipt = tx.DeleteReceipt(ctx, keys[1])
+		return nil
+	})
+	require.ErrorIs(t, missingAgg, storage.ErrNotFound)
+	require.ErrorIs(t, missingReceipt, storage.ErrNotFound)
+	_, err = s.Aggregate(ctx, payKey)
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	got := listReceipts(100)
+	require.Len(t, got, len(keys)-1)
+	for _, r := range got {
+		require.NotEqual(t, keys[1], r.Key)
+	}
+}
+
+func seqsOf(ds []storage.DeferredEvent) []int64 {
+	out := make([]int64, len(ds))
+	for i, d := range ds {
+		out[i] = d.Seq
+	}
+	return out
 }
