@@ -1186,7 +1186,9 @@ func testConcurrentWriters(t *testing.T, b Backend) {
 func testDerivedTablesListAndDelete(t *testing.T, b Backend) {
 	s, ctx := b.Store, t.Context()
 	// Keys whose byte order differs from a case-folding or locale order.
-	rk := func(provider, key string) storage.ReceiptKey { return storage.ReceiptKey{Provider: provider, DedupeKey: key} }
+	rk := func(provider, key string) storage.ReceiptKey {
+		return storage.ReceiptKey{Provider: provider, DedupeKey: key}
+	}
 	keys := []storage.ReceiptKey{rk("acme", "B"), rk("acme", "a"), rk("acme", "a/2"), rk("acme", "é"), rk("beta", "A"), rk("Zed", "x")}
 	es := appendEntries(t, s, entry(payKey, "d1"), entry(payKey, "d2"), entry(refundKey, "d3"))
 	update(t, s, func(tx storage.Tx) error {
