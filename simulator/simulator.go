@@ -3,7 +3,10 @@
 // `paystate send`, the end-to-end tests and the crash harness (package
 // crashtest) all sign through it, with the development credentials that
 // `paystate serve` writes without a config file, or with a secret of the
-// caller's choosing.
+// caller's choosing. A Rewriter prepares a documented sample for one more
+// send (fresh event ids, and the run's order in place of the sample's),
+// and the Scenarios are documented sequences of one provider's samples
+// that `paystate simulate` plays on one order.
 package simulator
 
 import (
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/generic"
 	"github.com/paystate/paystate/providers/inyo"
 	"github.com/paystate/paystate/providers/magnius"
@@ -33,11 +37,17 @@ import (
 type SignFunc func(body []byte, dev *config.DevCredentials, secret string, now time.Time) (http.Header, error)
 
 // Provider is what the simulator knows of one provider: its documented
-// samples (testdata/*.json) and how it signs.
+// samples (testdata/*.json), how it signs, where its bodies carry an event
+// id, and how it reads them (to find the object ids a Rewriter replaces).
 type Provider struct {
 	Name    string
 	Samples fs.FS
 	Sign    SignFunc
+	// eventIDs are the paths of the body's event (delivery) ids, which a
+	// Rewriter makes fresh: none for providers whose bodies are status
+	// snapshots, since the status is their identity.
+	eventIDs [][]string
+	parse    func([]byte) ([]providers.Event, error)
 }
 
 // header is a one-field header with its name in canonical form, so that
@@ -58,18 +68,27 @@ func or(a, b string) string {
 var all = map[string]Provider{
 	ngenius.Name: {ngenius.Name, ngenius.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
 		return header(dev.NGeniusHeaderName, or(secret, dev.NGeniusHeaderValue)), nil
-	}},
+	}, [][]string{{"transaction", "id"}}, ngenius.New(ngenius.Config{}).Parse},
 	inyo.Name: {inyo.Name, inyo.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
 		return header("Authorization", "Bearer "+or(secret, dev.InyoBearer)), nil
-	}},
-	magnius.Name: {magnius.Name, magnius.Samples, signMagnius},
+	}, nil, inyo.New(inyo.Config{}).Parse},
+	magnius.Name: {magnius.Name, magnius.Samples, signMagnius, nil, magniusParse},
 	payengine.Name: {payengine.Name, payengine.Samples, func(body []byte, dev *config.DevCredentials, secret string, now time.Time) (http.Header, error) {
 		return header(payengine.SignatureHeader, payengine.Sign(or(secret, dev.PayEngineSecret), now, body)), nil
-	}},
+	}, [][]string{{"event_uid"}}, payengine.New(payengine.Config{}).Parse},
 	generic.Name: {generic.Name, generic.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
 		sig, err := generic.Sign(or(secret, dev.GenericSecret), body, generic.AlgorithmSHA256, generic.EncodingHex)
 		return header(generic.SignatureHeader, sig), err
-	}},
+	}, [][]string{{"id"}}, generic.New(generic.Config{}).Parse},
+}
+
+// magniusParse reads a Magnius body; parsing needs no key.
+func magniusParse(body []byte) ([]providers.Event, error) {
+	p, err := magnius.New(magnius.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return p.Parse(body)
 }
 
 func signMagnius(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {

@@ -21,6 +21,8 @@ Usage:
   paystate watch [--states fraud_review]   print transitions as they happen (resumable)
   paystate send PROVIDER SAMPLE|FILE|-
                             sign a webhook as PROVIDER would and post it
+  paystate simulate PROVIDER SCENARIO
+                            play a documented sequence on one order (--list)
   paystate migrate                        apply the embedded schema migrations
   paystate rebuild [--fix]                replay the journal; report (or fix) state that differs
   paystate machines [--markdown]
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, env func(string) string) error {
 		return cmdWatch(ctx, args[1:], env)
 	case "send":
 		return send(args[1:], env)
+	case "simulate":
+		return simulate(args[1:], env, os.Stdout)
 	case "migrate":
 		return migrate(ctx, args[1:], env)
 	case "rebuild":

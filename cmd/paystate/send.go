@@ -46,9 +46,19 @@ const sendUsage = `Usage: paystate send [flags] PROVIDER [SAMPLE | FILE | -]
 Signs a webhook body the way PROVIDER does and posts it to a running paystate,
 for trying paystate without a provider account. The body is one of the
 provider's documented samples (run with --list to see them), a file, or
-standard input. Credentials come from the development credentials in
---data-dir (written by "paystate serve" without a config file) unless
---secret is given (for magnius: the path of a PKCS#1 private key PEM file).
+standard input. Every send is a new event: the body's event id (PayEngine's
+event_uid, the generic gateway's id, N-Genius' transaction id) is made fresh,
+unless --keep-ids sends the body exactly as it is (to see a redelivery
+answered as a duplicate). --order-id rewrites the sample's object ids so that
+samples written for different orders walk one order through its lifecycle:
+
+  paystate send --order-id o-1 ngenius event_AUTHORISED
+  paystate send --order-id o-1 ngenius event_CAPTURED
+
+Credentials come from the development credentials in --data-dir (written by
+"paystate serve" without a config file) unless --secret is given (for
+magnius: the path of a PKCS#1 private key PEM file). "paystate simulate"
+plays whole documented sequences.
 `
 
 func send(args []string, env func(string) string) error {
@@ -58,6 +68,8 @@ func send(args []string, env func(string) string) error {
 	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
 	secret := fs.String("secret", "", "the provider secret to sign with instead of the development one")
 	list := fs.Bool("list", false, "list PROVIDER's samples")
+	orderID := fs.String("order-id", "", "rewrite the sample's object ids to this order (refunds and other children get new ids)")
+	keepIDs := fs.Bool("keep-ids", false, "send the body exactly as it is: no fresh event id, no rewritten ids")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,9 +96,17 @@ func send(args []string, env func(string) string) error {
 		}
 		return nil
 	}
+	if *keepIDs && *orderID != "" {
+		return errors.New("send: --keep-ids and --order-id exclude each other")
+	}
 	body, err := readBody(sim.samples, fs.Arg(1))
 	if err != nil {
 		return err
+	}
+	if !*keepIDs {
+		if body, err = simulatorpkg.NewRewriter(*orderID).Rewrite(name, body); err != nil {
+			return fmt.Errorf("send: %w (--keep-ids sends it as it is)", err)
+		}
 	}
 	dev, err := config.LoadDev(*dataDir, false)
 	if err != nil && *secret == "" {
@@ -95,27 +115,36 @@ func send(args []string, env func(string) string) error {
 	if dev == nil {
 		dev = &config.DevCredentials{NGeniusHeaderName: config.DevHeaderName}
 	}
-	header, err := sim.sign(body, dev, *secret, time.Now())
+	status, code, reply, err := postWebhook(*url, name, sim, body, dev, *secret)
 	if err != nil {
-		return err
+		return fmt.Errorf("send: %w", err)
 	}
-	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(*url, "/")+"/webhooks/"+name, bytes.NewReader(body))
+	fmt.Printf("%s\n%s", status, reply)
+	if code/100 != 2 {
+		return fmt.Errorf("send: paystate answered %s", status)
+	}
+	return nil
+}
+
+// postWebhook signs body as provider does and posts it to paystate at url.
+func postWebhook(url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret string) (string, int, []byte, error) {
+	header, err := sim.sign(body, dev, secret, time.Now())
 	if err != nil {
-		return err
+		return "", 0, nil, err
+	}
+	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(url, "/")+"/webhooks/"+provider, bytes.NewReader(body))
+	if err != nil {
+		return "", 0, nil, err
 	}
 	req.Header = header
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		return fmt.Errorf("send: %w", err)
+		return "", 0, nil, err
 	}
 	defer resp.Body.Close()
-	reply, _ := io.ReadAll(resp.Body)
-	fmt.Printf("%s\n%s", resp.Status, reply)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("send: paystate answered %s", resp.Status)
-	}
-	return nil
+	reply, err := io.ReadAll(resp.Body)
+	return resp.Status, resp.StatusCode, reply, err
 }
 
 func simulatorNames() []string {

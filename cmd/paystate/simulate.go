@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/paystate/paystate/config"
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+	simulatorpkg "github.com/paystate/paystate/simulator"
+)
+
+const simulateUsage = `Usage: paystate simulate [flags] PROVIDER SCENARIO
+       paystate simulate --list
+
+Plays a documented sequence of PROVIDER's webhooks about one object against a
+running paystate: each is signed as the provider signs and posted to its
+webhook route, with the sample's ids rewritten to one order (--order-id, or a
+new one per run) and a fresh event id, and its verdicts are printed. The
+object's final state is then read back over the REST API. What paystate
+decides is printed as it is: a scenario states what is sent, not what must
+come of it.
+`
+
+// simulate is "paystate simulate".
+func simulate(args []string, env func(string) string, out io.Writer) error {
+	fs := newFlags("simulate")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, simulateUsage); fs.PrintDefaults() }
+	addr := fs.String("url", or(env("PAYSTATE_URL"), "http://127.0.0.1:8080"), "paystate's HTTP address (env PAYSTATE_URL)")
+	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
+	token := fs.String("token", env("PAYSTATE_TOKEN"), "API token for reading the result (env PAYSTATE_TOKEN; default: the development token)")
+	orderID := fs.String("order-id", "", "the order (or other object) the scenario plays on; default: a new id per run")
+	list := fs.Bool("list", false, "list the scenarios")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *list || fs.Arg(0) == "--list" || fs.Arg(0) == "-list" {
+		for _, sc := range simulatorpkg.Scenarios() {
+			fmt.Fprintf(out, "%-10s %-24s %s\n", sc.Provider, sc.Name, sc.About)
+		}
+		return nil
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return errors.New("simulate: PROVIDER and SCENARIO are required (--list shows them)")
+	}
+	sc, ok := simulatorpkg.LookupScenario(fs.Arg(0), fs.Arg(1))
+	if !ok {
+		return fmt.Errorf("simulate: no scenario %s %s (--list shows them)", fs.Arg(0), fs.Arg(1))
+	}
+	dev, err := config.LoadDev(*dataDir, false)
+	if err != nil {
+		return fmt.Errorf("simulate: the scenarios sign with the development credentials: %w", err)
+	}
+	if *token == "" {
+		*token = dev.APIToken
+	}
+	if *orderID == "" {
+		*orderID = "sim-" + simulatorpkg.FreshID()[:12]
+	}
+	return playScenario(out, *addr, *token, dev, sc, *orderID)
+}
+
+// playScenario posts the scenario's webhooks in order, prints each
+// verdict, and reads the object back.
+func playScenario(out io.Writer, base, token string, dev *config.DevCredentials, sc simulatorpkg.Scenario, orderID string) error {
+	bodies, err := sc.Bodies(simulatorpkg.NewRewriter(orderID))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s %s on %s %s: %s\n", sc.Provider, sc.Name, sc.Kind, orderID, sc.About)
+	for i, body := range bodies {
+		st := sc.Steps[i]
+		fmt.Fprintf(out, "%2d. %s — %s\n", i+1, st.Sample, st.Note)
+		status, code, reply, err := postWebhook(base, sc.Provider, simulators[sc.Provider], body, dev, "")
+		if err != nil {
+			return fmt.Errorf("simulate: step %d: %w", i+1, err)
+		}
+		var r webhookReply
+		if err := json.Unmarshal(reply, &r); err != nil || code/100 != 2 {
+			return fmt.Errorf("simulate: step %d: paystate answered %s: %s", i+1, status, strings.TrimSpace(string(reply)))
+		}
+		for _, res := range r.Results {
+			printResult(out, "    ", res)
+		}
+	}
+	a, err := readAggregate(base, token, sc.Provider, sc.Kind, orderID)
+	if errors.Is(err, errNotFound) {
+		fmt.Fprintf(out, "final: %s %s does not exist: nothing was applied to it\n", sc.Kind, orderID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("simulate: reading the %s back: %w", sc.Kind, err)
+	}
+	fmt.Fprintf(out, "final: %s %s is %s (provider status %s), version %d%s\n",
+		sc.Kind, orderID, a.GetState(), a.GetProviderStatus(), a.GetVersion(), amounts(a))
+	return nil
+}
+
+// webhookReply is the webhook answer's body, as far as simulate prints it.
+type webhookReply struct {
+	Results []webhookResult `json:"results"`
+}
+
+type webhookResult struct {
+	Kind     string          `json:"kind"`
+	ID       string          `json:"id"`
+	Event    string          `json:"event"`
+	Verdict  string          `json:"verdict"`
+	Reason   string          `json:"reason"`
+	State    string          `json:"state"`
+	Resolved []webhookResult `json:"resolved"`
+}
+
+func printResult(out io.Writer, indent string, r webhookResult) {
+	line := fmt.Sprintf("%s%s %s %s: %s", indent, r.Kind, r.ID, r.Event, r.Verdict)
+	if r.Reason != "" {
+		line += " (" + r.Reason + ")"
+	}
+	if r.State != "" {
+		line += " → " + r.State
+	}
+	fmt.Fprintln(out, line)
+	for _, x := range r.Resolved {
+		printResult(out, indent+"  ↳ released: ", x)
+	}
+}
+
+func amounts(a *pb.Aggregate) string {
+	if a.GetCurrency() == "" && a.GetAmountMinor() == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("; amount %d", a.GetAmountMinor())
+	if a.GetKind() == pb.Kind_KIND_PAYMENT {
+		s += fmt.Sprintf(", authorized %d, captured %d, refunded %d", a.GetAuthorizedMinor(), a.GetCapturedMinor(), a.GetRefundedMinor())
+	}
+	return s + " " + a.GetCurrency() + " (minor units)"
+}
+
+var errNotFound = errors.New("not found")
+
+// readAggregate reads one aggregate over the REST gateway.
+func readAggregate(base, token, provider, kind, id string) (*pb.Aggregate, error) {
+	path := "/v1/providers/" + url.PathEscape(provider) + "/aggregates/" + url.PathEscape(kind) + "/" + url.PathEscape(id)
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(base, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, errNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	a := &pb.Aggregate{}
+	return a, protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, a)
+}
