@@ -57,7 +57,9 @@ the version move) without a state change. Capture and refund arrows are drawn to
 the partial and the full state: the amounts decide which one is true. "(revert)" marks
 an edge that undoes money movement; it does not count when deciding whether an early
 event can still become legal, so a late event behind a revert is rejected as stale
-rather than held.
+rather than held. Under each diagram, the table's notes say how a row was read from the
+provider's document; the provider's package documentation (` + "`providers/<name>/doc.go`" + `)
+gives the whole reasoning.
 
 In status snapshot mode the provider's word is where the object is now, not what
 happened. A snapshot equal to the aggregate's current provider status is a duplicate;
@@ -73,7 +75,39 @@ the states passed through are journalled as skipped.
 			mode = "status snapshot"
 		}
 		fmt.Fprintf(&b, "## %s — %s (%s mode)\n\n```mermaid\n%s```\n\n", m.Provider(), m.Kind(), mode, m.Mermaid())
+		writeNotes(&b, m.Table())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+
+// writeNotes lists the table's rows that carry a note: how the row was read
+// from the provider's document, next to the diagram it explains.
+func writeNotes(b *strings.Builder, t sm.Table) {
+	n := 0
+	for _, tr := range t.Transitions {
+		if tr.Note == "" {
+			continue
+		}
+		if n == 0 {
+			b.WriteString("Readings:\n\n")
+		}
+		n++
+		from := make([]string, len(tr.From))
+		for i, s := range tr.From {
+			from[i] = string(s)
+			if s == sm.StateNew {
+				from[i] = "[*]"
+			}
+		}
+		to := string(tr.To)
+		if tr.To == sm.Stay {
+			to = "stays"
+		}
+		fmt.Fprintf(b, "- `%s` (%s → %s): %s\n", tr.Event, strings.Join(from, ", "), to, tr.Note)
+	}
+	if n > 0 {
+		b.WriteString("\n")
+	}
 }

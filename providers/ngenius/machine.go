@@ -37,10 +37,12 @@ var paymentTable = sm.Table{
 	Mode:     sm.ModeEvent,
 	Transitions: []sm.Transition{
 		// Authorisation and pre-authorisation screening.
-		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize},
+		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize,
+			Note: "an attempt: legal on a new order and after a declined or failed one"},
 		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Captured, Effect: sm.Purchase,
 			Note: "the APM reports the money received: authorised and captured in one step"},
-		{Event: "DECLINED", From: attempt, To: sm.Declined},
+		{Event: "DECLINED", From: attempt, To: sm.Declined,
+			Note: "reported while a successful attempt stands, it belongs to an earlier attempt: stale (so AUTHORISATION_FAILED)"},
 		{Event: "AUTHORISATION_FAILED", From: attempt, To: sm.Failed},
 		{Event: "GATEWAY_RISK_PRE_AUTH_REJECTED", From: attempt, To: sm.Declined},
 		{Event: "PRE_AUTH_FRAUD_CHECK_REJECTED", From: attempt, To: sm.Declined},
