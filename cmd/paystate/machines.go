@@ -81,7 +81,6 @@ the states passed through are journalled as skipped.
 	return err
 }
 
-
 // writeNotes lists the table's rows that carry a note: how the row was read
 // from the provider's document, next to the diagram it explains.
 func writeNotes(b *strings.Builder, t sm.Table) {
