@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/storage"
 )
 
@@ -27,6 +28,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.NotFound, "not found")
 	case errors.Is(err, storage.ErrUnavailable):
 		return status.Error(codes.Unavailable, "storage unavailable, retry")
+	case errors.Is(err, engine.ErrClosed):
+		return status.Error(codes.Unavailable, "shutting down, retry")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):

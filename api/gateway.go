@@ -220,3 +220,7 @@ var _ pb.MachineServiceServer = inProcessMachines{}
 func (in inProcessMachines) ListMachines(ctx context.Context, req *pb.ListMachinesRequest) (*pb.ListMachinesResponse, error) {
 	return unary(ctx, in.inProcess, pb.MachineService_ListMachines_FullMethodName, in.machines, in.machines.ListMachines, req)
 }
+
+func (in inProcessMachines) Reevaluate(ctx context.Context, req *pb.ReevaluateRequest) (*pb.ReevaluateResponse, error) {
+	return unary(ctx, in.inProcess, pb.MachineService_Reevaluate_FullMethodName, in.machines, in.machines.Reevaluate, req)
+}

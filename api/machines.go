@@ -2,16 +2,64 @@ package api
 
 import (
 	"context"
+	"log/slog"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/paystate/paystate/engine"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	sm "github.com/paystate/paystate/statemachine"
 )
+
+// Reevaluator re-decides what older tables judged (the engine does).
+type Reevaluator interface {
+	Reevaluate(ctx context.Context, opt engine.ReevaluateOptions) (engine.ReevaluateReport, error)
+}
 
 // Machines serves paystate.v1.MachineService from the registry the
 // engine runs.
 type Machines struct {
 	pb.UnimplementedMachineServiceServer
 	Registry *sm.Registry
+	// Engine runs re-evaluations; nil answers them Unimplemented.
+	Engine Reevaluator
+	Log    *slog.Logger
+}
+
+// Reevaluate re-decides, under the current tables, the aggregates older
+// versions judged; see engine.Engine.Reevaluate.
+func (s *Machines) Reevaluate(ctx context.Context, req *pb.ReevaluateRequest) (*pb.ReevaluateResponse, error) {
+	if s.Engine == nil {
+		return nil, status.Error(codes.Unimplemented, "this server runs no engine")
+	}
+	opt := engine.ReevaluateOptions{Provider: req.GetProvider(), DryRun: req.GetDryRun()}
+	if req.GetSince() != nil {
+		if err := req.GetSince().CheckValid(); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "since: %v", err)
+		}
+		opt.Since = req.GetSince().AsTime()
+	}
+	rep, err := s.Engine.Reevaluate(ctx, opt)
+	if err != nil {
+		return nil, toStatus(ctx, orDefault(s.Log), err)
+	}
+	resp := &pb.ReevaluateResponse{Examined: int32(rep.Examined), DryRun: opt.DryRun}
+	for _, r := range rep.Aggregates {
+		out := &pb.Reevaluation{Before: toAggregate(r.Before, 0), After: toAggregate(r.After, 0), Refused: r.Refused}
+		for _, c := range r.Changes {
+			out.Changes = append(out.Changes, &pb.VerdictChange{
+				RevisesSequence: c.Seq, Event: c.Event,
+				WasVerdict: verdictEnum(string(c.Was)), WasReason: c.WasReason, WasVersion: c.WasVersion,
+				Verdict: verdictEnum(string(c.Now)), Reason: c.NowReason, Version: c.Version,
+			})
+		}
+		for _, o := range r.Appended {
+			out.AppendedSequences = append(out.AppendedSequences, o.Seq)
+		}
+		resp.Aggregates = append(resp.Aggregates, out)
+	}
+	return resp, nil
 }
 
 // ListMachines describes every machine, or one provider's.
@@ -43,4 +91,11 @@ func (s *Machines) ListMachines(_ context.Context, req *pb.ListMachinesRequest) 
 		resp.Machines = append(resp.Machines, out)
 	}
 	return resp, nil
+}
+
+// reevaluator is the engine's re-evaluation, when the submitter the server
+// was given can run one.
+func reevaluator(e Submitter) Reevaluator {
+	r, _ := e.(Reevaluator)
+	return r
 }

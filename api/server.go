@@ -123,7 +123,7 @@ func NewServer(opts Options) *Server {
 		orders:       &Orders{Store: opts.Store, Machines: opts.Machines, Log: log},
 		audit:        &Audit{Store: opts.Store, Log: log},
 		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log},
-		machines:     &Machines{Registry: opts.Machines},
+		machines:     &Machines{Registry: opts.Machines, Engine: reevaluator(opts.Engine), Log: log},
 		interceptors: unary,
 	}
 	pb.RegisterOrderServiceServer(s.grpc, s.inProcess.orders)

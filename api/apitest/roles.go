@@ -34,6 +34,7 @@ var (
 	everyone = Roles
 	audit    = []config.Role{config.RoleAuditor, config.RoleAdmin}
 	watchers = []config.Role{config.RoleFraud, config.RoleAuditor, config.RoleAdmin}
+	admin    = []config.Role{config.RoleAdmin}
 )
 
 // RoleMatrix is the README's table of RPCs, routes and roles, as data. The
@@ -54,6 +55,7 @@ var RoleMatrix = []Grant{
 	{"/paystate.v1.AuditService/GetChainHead", "GET /v1/journal/head", audit, false},
 	{"/paystate.v1.AuditService/VerifyJournal", "POST /v1/journal:verify", audit, false},
 	{"/paystate.v1.MachineService/ListMachines", "GET /v1/machines", everyone, false},
+	{"/paystate.v1.MachineService/Reevaluate", "POST /v1/machines:reevaluate", admin, false},
 	{"/paystate.v1.WatchService/Watch", "GET /v1/journal:watch", watchers, true},
 }
 

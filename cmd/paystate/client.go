@@ -129,9 +129,13 @@ func cmdHistory(ctx context.Context, args []string, env func(string) string) err
 					return err
 				}
 				for _, e := range page.GetEntries() {
-					fmt.Fprintf(c.out, "%6d  %s  %-30s %-9s %s -> %s  %s\n", e.GetSequence(),
+					// The version that decided each verdict: a re-evaluation's
+					// entry reads "APPLIED v2 ... reevaluated under v2: rejected
+					// under v1 at entry N".
+					fmt.Fprintf(c.out, "%6d  %s  %-30s %-9s %-12s %s -> %s  %s\n", e.GetSequence(),
 						e.GetReceiveTime().AsTime().Format("2006-01-02T15:04:05Z"), e.GetEvent(),
-						strings.TrimPrefix(e.GetVerdict().String(), "VERDICT_"), e.GetStateBefore(), e.GetStateAfter(), e.GetReason())
+						strings.TrimPrefix(e.GetVerdict().String(), "VERDICT_"), e.GetMachineVersion(),
+						e.GetStateBefore(), e.GetStateAfter(), e.GetReason())
 				}
 				if token = page.GetNextPageToken(); token == "" {
 					return nil

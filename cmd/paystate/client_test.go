@@ -14,6 +14,20 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// cli points client commands at s with its admin token and captures what
+// they print, until the test ends.
+func (s *server) cli(t *testing.T) (env func(string) string, out *bytes.Buffer) {
+	t.Helper()
+	grpcAddr := s.grpc.Target()
+	env = func(k string) string {
+		return map[string]string{"PAYSTATE_GRPC_ADDR": grpcAddr, "PAYSTATE_TOKEN": s.dev.APIToken}[k]
+	}
+	out = new(bytes.Buffer)
+	stdout = out
+	t.Cleanup(func() { stdout = os.Stdout })
+	return env, out
+}
+
 // TestClientCommands runs get, history, verify and watch against a real
 // server, as a user at a terminal would.
 func TestClientCommands(t *testing.T) {
@@ -23,12 +37,7 @@ func TestClientCommands(t *testing.T) {
 		require.Equal(t, http.StatusOK, code)
 	}
 	grpcAddr := s.grpc.Target()
-	env := func(k string) string {
-		return map[string]string{"PAYSTATE_GRPC_ADDR": grpcAddr, "PAYSTATE_TOKEN": s.dev.APIToken}[k]
-	}
-	var out bytes.Buffer
-	stdout = &out
-	t.Cleanup(func() { stdout = os.Stdout })
+	env, out := s.cli(t)
 
 	require.NoError(t, run(t.Context(), []string{"get", "ngenius", "abc123xyz"}, env))
 	// protojson varies its spacing on purpose: match the value, not the layout.

@@ -25,6 +25,9 @@ Usage:
                             play a documented sequence on one order (--list)
   paystate migrate                        apply the embedded schema migrations
   paystate rebuild [--fix]                replay the journal; report (or fix) state that differs
+  paystate reevaluate [--provider P] [--since T] [--dry-run]
+                            re-decide what older machine tables rejected, held or
+                            did not know, under the current ones (admin token)
   paystate machines [--markdown]
                             print every provider's state machine as Mermaid
   paystate config check FILE
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, env func(string) string) error {
 		return migrate(ctx, args[1:], env)
 	case "rebuild":
 		return rebuild(ctx, args[1:], env)
+	case "reevaluate":
+		return cmdReevaluate(ctx, args[1:], env)
 	case "config":
 		return cmdConfig(args[1:], env, os.Stdout, os.Stderr)
 	case "machines":

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -22,6 +23,326 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Request for MachineService.Reevaluate.
+type ReevaluateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this provider's aggregates (empty: all).
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Only aggregates with an older version's verdict received at or after
+	// this time (unset: any time). Their whole history is re-run all the
+	// same.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// Decide and report, write nothing.
+	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReevaluateRequest) Reset() {
+	*x = ReevaluateRequest{}
+	mi := &file_paystate_v1_machines_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReevaluateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReevaluateRequest) ProtoMessage() {}
+
+func (x *ReevaluateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_machines_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReevaluateRequest.ProtoReflect.Descriptor instead.
+func (*ReevaluateRequest) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReevaluateRequest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ReevaluateRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ReevaluateRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// Response for MachineService.Reevaluate.
+type ReevaluateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many aggregates were re-decided.
+	Examined int32 `protobuf:"varint,1,opt,name=examined,proto3" json:"examined,omitempty"`
+	// Those whose verdicts change, in (provider, kind, id) order.
+	Aggregates []*Reevaluation `protobuf:"bytes,2,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	// True when nothing was written (dry_run).
+	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReevaluateResponse) Reset() {
+	*x = ReevaluateResponse{}
+	mi := &file_paystate_v1_machines_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReevaluateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReevaluateResponse) ProtoMessage() {}
+
+func (x *ReevaluateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_machines_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReevaluateResponse.ProtoReflect.Descriptor instead.
+func (*ReevaluateResponse) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReevaluateResponse) GetExamined() int32 {
+	if x != nil {
+		return x.Examined
+	}
+	return 0
+}
+
+func (x *ReevaluateResponse) GetAggregates() []*Reevaluation {
+	if x != nil {
+		return x.Aggregates
+	}
+	return nil
+}
+
+func (x *ReevaluateResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// Reevaluation is what re-deciding one aggregate found.
+type Reevaluation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The aggregate as stored before (state "new": nothing applied yet).
+	Before *Aggregate `protobuf:"bytes,1,opt,name=before,proto3" json:"before,omitempty"`
+	// The aggregate as the current tables leave it.
+	After *Aggregate `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	// The events whose verdict changes.
+	Changes []*VerdictChange `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Sequences of the journal entries appended (none on a dry run or when
+	// refused).
+	AppendedSequences []int64 `protobuf:"varint,4,rep,packed,name=appended_sequences,json=appendedSequences,proto3" json:"appended_sequences,omitempty"`
+	// Set when the changes cannot be made by appending (the current tables
+	// would undo an applied event, or reach another state than the whole
+	// history does): why. Nothing is written for the aggregate.
+	Refused       string `protobuf:"bytes,5,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reevaluation) Reset() {
+	*x = Reevaluation{}
+	mi := &file_paystate_v1_machines_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reevaluation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reevaluation) ProtoMessage() {}
+
+func (x *Reevaluation) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_machines_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reevaluation.ProtoReflect.Descriptor instead.
+func (*Reevaluation) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Reevaluation) GetBefore() *Aggregate {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *Reevaluation) GetAfter() *Aggregate {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *Reevaluation) GetChanges() []*VerdictChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *Reevaluation) GetAppendedSequences() []int64 {
+	if x != nil {
+		return x.AppendedSequences
+	}
+	return nil
+}
+
+func (x *Reevaluation) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+// VerdictChange is one event whose verdict a re-evaluation changes.
+type VerdictChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry whose verdict is revised (the event's latest).
+	RevisesSequence int64 `protobuf:"varint,1,opt,name=revises_sequence,json=revisesSequence,proto3" json:"revises_sequence,omitempty"`
+	// The provider's event or status word.
+	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	// That entry's verdict, reason and machine version.
+	WasVerdict Verdict `protobuf:"varint,3,opt,name=was_verdict,json=wasVerdict,proto3,enum=paystate.v1.Verdict" json:"was_verdict,omitempty"`
+	WasReason  string  `protobuf:"bytes,4,opt,name=was_reason,json=wasReason,proto3" json:"was_reason,omitempty"`
+	WasVersion string  `protobuf:"bytes,5,opt,name=was_version,json=wasVersion,proto3" json:"was_version,omitempty"`
+	// The verdict of the current tables, its reason and their version.
+	Verdict       Verdict `protobuf:"varint,6,opt,name=verdict,proto3,enum=paystate.v1.Verdict" json:"verdict,omitempty"`
+	Reason        string  `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Version       string  `protobuf:"bytes,8,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerdictChange) Reset() {
+	*x = VerdictChange{}
+	mi := &file_paystate_v1_machines_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerdictChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerdictChange) ProtoMessage() {}
+
+func (x *VerdictChange) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_machines_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerdictChange.ProtoReflect.Descriptor instead.
+func (*VerdictChange) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *VerdictChange) GetRevisesSequence() int64 {
+	if x != nil {
+		return x.RevisesSequence
+	}
+	return 0
+}
+
+func (x *VerdictChange) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *VerdictChange) GetWasVerdict() Verdict {
+	if x != nil {
+		return x.WasVerdict
+	}
+	return Verdict_VERDICT_UNSPECIFIED
+}
+
+func (x *VerdictChange) GetWasReason() string {
+	if x != nil {
+		return x.WasReason
+	}
+	return ""
+}
+
+func (x *VerdictChange) GetWasVersion() string {
+	if x != nil {
+		return x.WasVersion
+	}
+	return ""
+}
+
+func (x *VerdictChange) GetVerdict() Verdict {
+	if x != nil {
+		return x.Verdict
+	}
+	return Verdict_VERDICT_UNSPECIFIED
+}
+
+func (x *VerdictChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *VerdictChange) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 // Request for MachineService.ListMachines.
 type ListMachinesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -33,7 +354,7 @@ type ListMachinesRequest struct {
 
 func (x *ListMachinesRequest) Reset() {
 	*x = ListMachinesRequest{}
-	mi := &file_paystate_v1_machines_proto_msgTypes[0]
+	mi := &file_paystate_v1_machines_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +366,7 @@ func (x *ListMachinesRequest) String() string {
 func (*ListMachinesRequest) ProtoMessage() {}
 
 func (x *ListMachinesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paystate_v1_machines_proto_msgTypes[0]
+	mi := &file_paystate_v1_machines_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +379,7 @@ func (x *ListMachinesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMachinesRequest.ProtoReflect.Descriptor instead.
 func (*ListMachinesRequest) Descriptor() ([]byte, []int) {
-	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{0}
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListMachinesRequest) GetProvider() string {
@@ -79,7 +400,7 @@ type ListMachinesResponse struct {
 
 func (x *ListMachinesResponse) Reset() {
 	*x = ListMachinesResponse{}
-	mi := &file_paystate_v1_machines_proto_msgTypes[1]
+	mi := &file_paystate_v1_machines_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +412,7 @@ func (x *ListMachinesResponse) String() string {
 func (*ListMachinesResponse) ProtoMessage() {}
 
 func (x *ListMachinesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paystate_v1_machines_proto_msgTypes[1]
+	mi := &file_paystate_v1_machines_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +425,7 @@ func (x *ListMachinesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMachinesResponse.ProtoReflect.Descriptor instead.
 func (*ListMachinesResponse) Descriptor() ([]byte, []int) {
-	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{1}
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListMachinesResponse) GetMachines() []*Machine {
@@ -141,7 +462,7 @@ type Machine struct {
 
 func (x *Machine) Reset() {
 	*x = Machine{}
-	mi := &file_paystate_v1_machines_proto_msgTypes[2]
+	mi := &file_paystate_v1_machines_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +474,7 @@ func (x *Machine) String() string {
 func (*Machine) ProtoMessage() {}
 
 func (x *Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_paystate_v1_machines_proto_msgTypes[2]
+	mi := &file_paystate_v1_machines_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,7 +487,7 @@ func (x *Machine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Machine.ProtoReflect.Descriptor instead.
 func (*Machine) Descriptor() ([]byte, []int) {
-	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{2}
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Machine) GetProvider() string {
@@ -247,7 +568,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_paystate_v1_machines_proto_msgTypes[3]
+	mi := &file_paystate_v1_machines_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +580,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_paystate_v1_machines_proto_msgTypes[3]
+	mi := &file_paystate_v1_machines_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +593,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{3}
+	return file_paystate_v1_machines_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Transition) GetEvent() string {
@@ -321,7 +642,35 @@ var File_paystate_v1_machines_proto protoreflect.FileDescriptor
 
 const file_paystate_v1_machines_proto_rawDesc = "" +
 	"\n" +
-	"\x1apaystate/v1/machines.proto\x12\vpaystate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17paystate/v1/types.proto\"1\n" +
+	"\x1apaystate/v1/machines.proto\x12\vpaystate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17paystate/v1/types.proto\"z\n" +
+	"\x11ReevaluateRequest\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\x84\x01\n" +
+	"\x12ReevaluateResponse\x12\x1a\n" +
+	"\bexamined\x18\x01 \x01(\x05R\bexamined\x129\n" +
+	"\n" +
+	"aggregates\x18\x02 \x03(\v2\x19.paystate.v1.ReevaluationR\n" +
+	"aggregates\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xeb\x01\n" +
+	"\fReevaluation\x12.\n" +
+	"\x06before\x18\x01 \x01(\v2\x16.paystate.v1.AggregateR\x06before\x12,\n" +
+	"\x05after\x18\x02 \x01(\v2\x16.paystate.v1.AggregateR\x05after\x124\n" +
+	"\achanges\x18\x03 \x03(\v2\x1a.paystate.v1.VerdictChangeR\achanges\x12-\n" +
+	"\x12appended_sequences\x18\x04 \x03(\x03R\x11appendedSequences\x12\x18\n" +
+	"\arefused\x18\x05 \x01(\tR\arefused\"\xa9\x02\n" +
+	"\rVerdictChange\x12)\n" +
+	"\x10revises_sequence\x18\x01 \x01(\x03R\x0frevisesSequence\x12\x14\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\x125\n" +
+	"\vwas_verdict\x18\x03 \x01(\x0e2\x14.paystate.v1.VerdictR\n" +
+	"wasVerdict\x12\x1d\n" +
+	"\n" +
+	"was_reason\x18\x04 \x01(\tR\twasReason\x12\x1f\n" +
+	"\vwas_version\x18\x05 \x01(\tR\n" +
+	"wasVersion\x12.\n" +
+	"\averdict\x18\x06 \x01(\x0e2\x14.paystate.v1.VerdictR\averdict\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x18\n" +
+	"\aversion\x18\b \x01(\tR\aversion\"1\n" +
 	"\x13ListMachinesRequest\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\"H\n" +
 	"\x14ListMachinesResponse\x120\n" +
@@ -343,9 +692,11 @@ const file_paystate_v1_machines_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\tR\x02to\x12\x16\n" +
 	"\x06effect\x18\x04 \x01(\tR\x06effect\x12\x16\n" +
 	"\x06revert\x18\x05 \x01(\bR\x06revert\x12\x12\n" +
-	"\x04note\x18\x06 \x01(\tR\x04note2{\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note2\xee\x01\n" +
 	"\x0eMachineService\x12i\n" +
-	"\fListMachines\x12 .paystate.v1.ListMachinesRequest\x1a!.paystate.v1.ListMachinesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/machinesB;Z9github.com/paystate/paystate/proto/paystate/v1;paystatev1b\x06proto3"
+	"\fListMachines\x12 .paystate.v1.ListMachinesRequest\x1a!.paystate.v1.ListMachinesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/machines\x12q\n" +
+	"\n" +
+	"Reevaluate\x12\x1e.paystate.v1.ReevaluateRequest\x1a\x1f.paystate.v1.ReevaluateResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/machines:reevaluateB;Z9github.com/paystate/paystate/proto/paystate/v1;paystatev1b\x06proto3"
 
 var (
 	file_paystate_v1_machines_proto_rawDescOnce sync.Once
@@ -359,25 +710,41 @@ func file_paystate_v1_machines_proto_rawDescGZIP() []byte {
 	return file_paystate_v1_machines_proto_rawDescData
 }
 
-var file_paystate_v1_machines_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_paystate_v1_machines_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_paystate_v1_machines_proto_goTypes = []any{
-	(*ListMachinesRequest)(nil),  // 0: paystate.v1.ListMachinesRequest
-	(*ListMachinesResponse)(nil), // 1: paystate.v1.ListMachinesResponse
-	(*Machine)(nil),              // 2: paystate.v1.Machine
-	(*Transition)(nil),           // 3: paystate.v1.Transition
-	(Kind)(0),                    // 4: paystate.v1.Kind
+	(*ReevaluateRequest)(nil),     // 0: paystate.v1.ReevaluateRequest
+	(*ReevaluateResponse)(nil),    // 1: paystate.v1.ReevaluateResponse
+	(*Reevaluation)(nil),          // 2: paystate.v1.Reevaluation
+	(*VerdictChange)(nil),         // 3: paystate.v1.VerdictChange
+	(*ListMachinesRequest)(nil),   // 4: paystate.v1.ListMachinesRequest
+	(*ListMachinesResponse)(nil),  // 5: paystate.v1.ListMachinesResponse
+	(*Machine)(nil),               // 6: paystate.v1.Machine
+	(*Transition)(nil),            // 7: paystate.v1.Transition
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*Aggregate)(nil),             // 9: paystate.v1.Aggregate
+	(Verdict)(0),                  // 10: paystate.v1.Verdict
+	(Kind)(0),                     // 11: paystate.v1.Kind
 }
 var file_paystate_v1_machines_proto_depIdxs = []int32{
-	2, // 0: paystate.v1.ListMachinesResponse.machines:type_name -> paystate.v1.Machine
-	4, // 1: paystate.v1.Machine.kind:type_name -> paystate.v1.Kind
-	3, // 2: paystate.v1.Machine.transitions:type_name -> paystate.v1.Transition
-	0, // 3: paystate.v1.MachineService.ListMachines:input_type -> paystate.v1.ListMachinesRequest
-	1, // 4: paystate.v1.MachineService.ListMachines:output_type -> paystate.v1.ListMachinesResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8,  // 0: paystate.v1.ReevaluateRequest.since:type_name -> google.protobuf.Timestamp
+	2,  // 1: paystate.v1.ReevaluateResponse.aggregates:type_name -> paystate.v1.Reevaluation
+	9,  // 2: paystate.v1.Reevaluation.before:type_name -> paystate.v1.Aggregate
+	9,  // 3: paystate.v1.Reevaluation.after:type_name -> paystate.v1.Aggregate
+	3,  // 4: paystate.v1.Reevaluation.changes:type_name -> paystate.v1.VerdictChange
+	10, // 5: paystate.v1.VerdictChange.was_verdict:type_name -> paystate.v1.Verdict
+	10, // 6: paystate.v1.VerdictChange.verdict:type_name -> paystate.v1.Verdict
+	6,  // 7: paystate.v1.ListMachinesResponse.machines:type_name -> paystate.v1.Machine
+	11, // 8: paystate.v1.Machine.kind:type_name -> paystate.v1.Kind
+	7,  // 9: paystate.v1.Machine.transitions:type_name -> paystate.v1.Transition
+	4,  // 10: paystate.v1.MachineService.ListMachines:input_type -> paystate.v1.ListMachinesRequest
+	0,  // 11: paystate.v1.MachineService.Reevaluate:input_type -> paystate.v1.ReevaluateRequest
+	5,  // 12: paystate.v1.MachineService.ListMachines:output_type -> paystate.v1.ListMachinesResponse
+	1,  // 13: paystate.v1.MachineService.Reevaluate:output_type -> paystate.v1.ReevaluateResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_paystate_v1_machines_proto_init() }
@@ -392,7 +759,7 @@ func file_paystate_v1_machines_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paystate_v1_machines_proto_rawDesc), len(file_paystate_v1_machines_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

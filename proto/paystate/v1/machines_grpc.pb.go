@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	MachineService_ListMachines_FullMethodName = "/paystate.v1.MachineService/ListMachines"
+	MachineService_Reevaluate_FullMethodName   = "/paystate.v1.MachineService/Reevaluate"
 )
 
 // MachineServiceClient is the client API for MachineService service.
@@ -32,6 +33,14 @@ type MachineServiceClient interface {
 	// Lists every provider's machines: states, transitions and a Mermaid
 	// diagram, all from the tables the engine runs.
 	ListMachines(ctx context.Context, in *ListMachinesRequest, opts ...grpc.CallOption) (*ListMachinesResponse, error)
+	// Re-decides, under the tables the engine runs now, every aggregate with
+	// a rejected, held or recorded verdict that an older version of its
+	// machine decided, by running its whole history through the current
+	// table. Where a verdict changes, a new journal entry with the usual
+	// verdict is appended, its revises_sequence naming the entry it revises;
+	// nothing is rewritten and the aggregate follows the new entries. Only
+	// aggregates with changes are listed. Admin only.
+	Reevaluate(ctx context.Context, in *ReevaluateRequest, opts ...grpc.CallOption) (*ReevaluateResponse, error)
 }
 
 type machineServiceClient struct {
@@ -52,6 +61,16 @@ func (c *machineServiceClient) ListMachines(ctx context.Context, in *ListMachine
 	return out, nil
 }
 
+func (c *machineServiceClient) Reevaluate(ctx context.Context, in *ReevaluateRequest, opts ...grpc.CallOption) (*ReevaluateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReevaluateResponse)
+	err := c.cc.Invoke(ctx, MachineService_Reevaluate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MachineServiceServer is the server API for MachineService service.
 // All implementations must embed UnimplementedMachineServiceServer
 // for forward compatibility.
@@ -62,6 +81,14 @@ type MachineServiceServer interface {
 	// Lists every provider's machines: states, transitions and a Mermaid
 	// diagram, all from the tables the engine runs.
 	ListMachines(context.Context, *ListMachinesRequest) (*ListMachinesResponse, error)
+	// Re-decides, under the tables the engine runs now, every aggregate with
+	// a rejected, held or recorded verdict that an older version of its
+	// machine decided, by running its whole history through the current
+	// table. Where a verdict changes, a new journal entry with the usual
+	// verdict is appended, its revises_sequence naming the entry it revises;
+	// nothing is rewritten and the aggregate follows the new entries. Only
+	// aggregates with changes are listed. Admin only.
+	Reevaluate(context.Context, *ReevaluateRequest) (*ReevaluateResponse, error)
 	mustEmbedUnimplementedMachineServiceServer()
 }
 
@@ -74,6 +101,9 @@ type UnimplementedMachineServiceServer struct{}
 
 func (UnimplementedMachineServiceServer) ListMachines(context.Context, *ListMachinesRequest) (*ListMachinesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMachines not implemented")
+}
+func (UnimplementedMachineServiceServer) Reevaluate(context.Context, *ReevaluateRequest) (*ReevaluateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reevaluate not implemented")
 }
 func (UnimplementedMachineServiceServer) mustEmbedUnimplementedMachineServiceServer() {}
 func (UnimplementedMachineServiceServer) testEmbeddedByValue()                        {}
@@ -114,6 +144,24 @@ func _MachineService_ListMachines_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MachineService_Reevaluate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReevaluateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MachineServiceServer).Reevaluate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MachineService_Reevaluate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MachineServiceServer).Reevaluate(ctx, req.(*ReevaluateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MachineService_ServiceDesc is the grpc.ServiceDesc for MachineService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +172,10 @@ var MachineService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMachines",
 			Handler:    _MachineService_ListMachines_Handler,
+		},
+		{
+			MethodName: "Reevaluate",
+			Handler:    _MachineService_Reevaluate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+)
+
+// cmdReevaluate asks the server to re-decide what older machine tables
+// judged (MachineService.Reevaluate, admin only) and prints, per aggregate,
+// the state before and after and each verdict that changes.
+func cmdReevaluate(ctx context.Context, args []string, env func(string) string) error {
+	var provider, since string
+	var dryRun bool
+	return clientCommand(ctx, "reevaluate", "", 0, args, env,
+		func(fs *flag.FlagSet) {
+			fs.StringVar(&provider, "provider", "", "only this provider's aggregates")
+			fs.StringVar(&since, "since", "", "only aggregates with an older verdict received at or after this time (RFC 3339, or a date)")
+			fs.BoolVar(&dryRun, "dry-run", false, "print what would change; write nothing")
+		},
+		func(ctx context.Context, c *client, _ []string) error {
+			req := &pb.ReevaluateRequest{Provider: provider, DryRun: dryRun}
+			if since != "" {
+				t, err := parseSince(since)
+				if err != nil {
+					return err
+				}
+				req.Since = timestamppb.New(t)
+			}
+			resp, err := pb.NewMachineServiceClient(c.conn).Reevaluate(c.ctx(ctx), req)
+			if err != nil {
+				return err
+			}
+			printReevaluation(c, resp)
+			return nil
+		})
+}
+
+func parseSince(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("reevaluate: --since %q is neither RFC 3339 (2026-01-02T15:04:05Z) nor a date (2026-01-02)", s)
+}
+
+func printReevaluation(c *client, resp *pb.ReevaluateResponse) {
+	refused := 0
+	for _, a := range resp.GetAggregates() {
+		b, n := a.GetBefore(), a.GetAfter()
+		fmt.Fprintf(c.out, "%s %s %s: %s -> %s\n", b.GetProvider(), strings.ToLower(strings.TrimPrefix(b.GetKind().String(), "KIND_")),
+			b.GetProviderId(), describeAggregate(b), describeAggregate(n))
+		for i, ch := range a.GetChanges() {
+			was := ch.GetWasVersion()
+			if was == "" {
+				was = "an unrecorded version"
+			}
+			line := fmt.Sprintf("  entry %d %s: %s under %s -> %s under %s", ch.GetRevisesSequence(), ch.GetEvent(),
+				verdictWord(ch.GetWasVerdict()), was, verdictWord(ch.GetVerdict()), ch.GetVersion())
+			if seqs := a.GetAppendedSequences(); i < len(seqs) {
+				line += fmt.Sprintf(" (entry %d)", seqs[i])
+			}
+			fmt.Fprintln(c.out, line)
+			fmt.Fprintf(c.out, "      was: %s\n", ch.GetWasReason())
+			if r := ch.GetReason(); r != "" {
+				fmt.Fprintf(c.out, "      now: %s\n", r)
+			}
+		}
+		if r := a.GetRefused(); r != "" {
+			refused++
+			fmt.Fprintf(c.out, "  not changed: %s\n", r)
+		}
+	}
+	changed := len(resp.GetAggregates()) - refused
+	switch {
+	case resp.GetDryRun():
+		fmt.Fprintf(c.out, "%d aggregates re-decided; %d would change, %d cannot be changed by appending (dry run: nothing written)\n",
+			resp.GetExamined(), changed, refused)
+	default:
+		fmt.Fprintf(c.out, "%d aggregates re-decided; %d changed, %d cannot be changed by appending\n",
+			resp.GetExamined(), changed, refused)
+	}
+}
+
+// describeAggregate is its state and, for a payment, its totals.
+func describeAggregate(a *pb.Aggregate) string {
+	if a.GetKind() != pb.Kind_KIND_PAYMENT {
+		return a.GetState()
+	}
+	return fmt.Sprintf("%s (authorized %d, captured %d, refunded %d)", a.GetState(), a.GetAuthorizedMinor(), a.GetCapturedMinor(), a.GetRefundedMinor())
+}
+
+func verdictWord(v pb.Verdict) string {
+	return strings.ToLower(strings.TrimPrefix(v.String(), "VERDICT_"))
+}
