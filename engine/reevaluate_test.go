@@ -53,6 +53,18 @@ func (b *bundle) journal(t *testing.T, id string) []storage.JournalEntry {
 	return entries
 }
 
+// audited is verify plus the audit of every derived table: receipts and
+// held events must agree with a journal that holds revisions.
+func (b *bundle) audited(t *testing.T) {
+	t.Helper()
+	b.verify(t)
+	rep, err := engine.Audit(t.Context(), b.store, b.reg, engine.AuditConfig{DeferWindow: time.Hour})
+	require.NoError(t, err)
+	require.True(t, rep.Chain.OK)
+	require.Empty(t, rep.Problems)
+	require.Zero(t, rep.Unreplayable)
+}
+
 func (b *bundle) head(t *testing.T) storage.ChainHead {
 	t.Helper()
 	h, err := b.store.Head(t.Context())
@@ -131,7 +143,7 @@ func TestReevaluateAdmitsARefundAnOlderTableRejected(t *testing.T) {
 	require.Equal(t, "refunded", rev.StateAfter)
 	require.Equal(t, orig.DedupeKey, rev.DedupeKey)
 	require.Contains(t, rev.Reason, "reevaluated under "+v2+": rejected under "+v1)
-	b.verify(t) // the chain verifies and a replay equals the stored state
+	b.audited(t) // the chain verifies and a replay equals the stored state
 
 	head = b.head(t)
 	again := b.reevaluate(t, engine.ReevaluateOptions{})
@@ -180,7 +192,7 @@ func TestReevaluateReadmitsHeldAndExpiredEvents(t *testing.T) {
 	n, err := b.store.PendingDeferred(t.Context(), hold[2].Key)
 	require.NoError(t, err)
 	require.Zero(t, n, "the held event is released")
-	b.verify(t)
+	b.audited(t)
 
 	// Nothing is held any more, so a sweep long after finds nothing.
 	b.clock.Add(2 * time.Hour)
@@ -211,7 +223,7 @@ func TestReevaluateFilters(t *testing.T) {
 	require.Equal(t, "late", rep.Aggregates[0].Key.ID)
 	require.Equal(t, "closed", b.state(t, "early").State)
 	require.Equal(t, "refunded", b.state(t, "late").State)
-	b.verify(t)
+	b.audited(t)
 }
 
 // TestReevaluateNeverUndoesAnAppliedEvent: when the current table, run
@@ -237,7 +249,7 @@ func TestReevaluateNeverUndoesAnAppliedEvent(t *testing.T) {
 	require.Empty(t, r.Appended)
 	require.Equal(t, head, b.head(t), "nothing appended")
 	require.Equal(t, "captured", b.state(t, "o1").State)
-	b.verify(t)
+	b.audited(t)
 }
 
 // TestReevaluateRefusesWhatAppendingCannotReproduce: an event admitted now
@@ -267,7 +279,7 @@ func TestReevaluateRefusesWhatAppendingCannotReproduce(t *testing.T) {
 	require.Contains(t, rep.Aggregates[0].Refused, "authorized 200")
 	require.Equal(t, head, b.head(t), "nothing appended")
 	require.Equal(t, int64(300), b.state(t, "o1").Authorized)
-	b.verify(t)
+	b.audited(t)
 }
 
 // TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied: a partial
@@ -290,7 +302,7 @@ func TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied(t *testing.T
 	require.Len(t, rep.Aggregates, 1)
 	require.Contains(t, rep.Aggregates[0].Refused, "not after what is applied now")
 	require.Equal(t, head, b.head(t), "nothing appended")
-	b.verify(t)
+	b.audited(t)
 }
 
 // TestReevaluateDuringLiveTraffic: a re-evaluation goes through the
@@ -328,5 +340,5 @@ func TestReevaluateDuringLiveTraffic(t *testing.T) {
 		require.Equal(t, int64(100), a.Refunded, id)
 		require.Equal(t, "refunded", a.State, id)
 	}
-	b.verify(t)
+	b.audited(t)
 }
