@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,19 +14,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// gen builds random JSON documents with card numbers and sensitive fields
-// planted in them, and remembers what it planted.
+// gen builds random JSON documents with card numbers, track data and
+// sensitive fields planted in them, and remembers what it planted. It
+// knows nothing of the package: its PANs, separators, key spellings and
+// placements are its own (see independent_test.go for its oracle).
 type gen struct {
 	r       *rand.Rand
-	pans    []string // the digits of every planted PAN
-	written []string // every planted PAN as written (with its separators)
-	markers []string // every planted sensitive value that is a string
-	cvvs    int      // sensitive members planted
+	pans    map[string]bool // the digits of every planted PAN
+	tails   []string        // planted track data after the PAN (expiry, service code, discretionary data)
+	markers []string        // planted values under sensitive keys
+	dropped []string        // planted sensitive keys as spelled
+	kept    []string        // planted values under look-alike keys that must survive
+	counts  map[string]int  // planted PANs by placement and separator style
 }
 
-// Random text never contains 'Z' so that markers are unique, and random keys
-// start with 'k' so that they are never sensitive or allow-listed.
-const textAlphabet = "abcdefghijklmnopqrstuvwxyABCDEFGHIJKLMNOPQRSTUVWXY0123456789 -_/:.,;=+#()<>&'\"\\\t\né€"
+func newGen(r *rand.Rand) *gen {
+	return &gen{r: r, pans: map[string]bool{}, counts: map[string]int{}}
+}
+
+// Random text never contains 'Z' or 'Y' so that markers are unique.
+const textAlphabet = "abcdefghijklmnopqrstuvwxABCDEFGHIJKLMNOPQRSTUVWX0123456789 -_/:.,;=+#()<>&'\"\\\t\né€"
 
 func (g *gen) text(max int) string {
 	rs := []rune(textAlphabet)
@@ -37,17 +45,19 @@ func (g *gen) text(max int) string {
 	return b.String()
 }
 
+// key returns a random key that no sensitive spelling can be found in:
+// its letters exclude c, i, k, n, p, r, t and v.
 func (g *gen) key() string {
-	const letters = "abcdefghijklmnopqrstuvwxyz"
+	const letters = "abdefghjlmoqsuwxyz"
 	n := 1 + g.r.Intn(8)
-	b := []byte{'k'}
+	b := []byte{'x'}
 	for i := 0; i < n; i++ {
 		b = append(b, letters[g.r.Intn(len(letters))])
 	}
 	return string(b)
 }
 
-// pan returns a random Luhn-valid PAN of 13 to 19 digits.
+// pan returns a random Luhn-valid number of 13 to 19 digits.
 func (g *gen) pan() string {
 	n := 13 + g.r.Intn(7)
 	d := make([]byte, n)
@@ -61,18 +71,23 @@ func (g *gen) pan() string {
 			break
 		}
 	}
+	g.pans[string(d)] = true
 	return string(d)
 }
 
-// formatted writes digits plain, in groups of four, or in irregular groups,
-// with spaces or dashes.
-func (g *gen) formatted(digits string) string {
-	if g.r.Intn(3) == 0 {
-		return digits
-	}
-	sep := " "
-	if g.r.Intn(2) == 0 {
-		sep = "-"
+// sepStyles are the ways the groups of a card number are separated.
+var sepStyles = []struct{ name, sep string }{
+	{"none", ""}, {"space", " "}, {"dash", "-"}, {"dot", "."}, {"slash", "/"}, {"underscore", "_"},
+	{"two spaces", "  "}, {"tab", "\t"}, {"newline", "\n"}, {"spaced dash", " - "}, {"crlf", "\r\n"},
+	{"mixed", ""},
+}
+
+// formatted writes digits in groups (of four, or irregular) with one of
+// sepStyles, and returns the style's name.
+func (g *gen) formatted(digits string) (string, string) {
+	st := sepStyles[g.r.Intn(len(sepStyles))]
+	if st.name == "none" {
+		return digits, st.name
 	}
 	var parts []string
 	for rest := digits; rest != ""; {
@@ -84,34 +99,115 @@ func (g *gen) formatted(digits string) string {
 		parts = append(parts, rest[:n])
 		rest = rest[n:]
 	}
-	return strings.Join(parts, sep)
+	if st.name != "mixed" {
+		return strings.Join(parts, st.sep), st.name
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			for range 1 + g.r.Intn(3) {
+				b.WriteByte(" \t\n./_-"[g.r.Intn(7)])
+			}
+		}
+		b.WriteString(p)
+	}
+	return b.String(), st.name
 }
 
 // boundary returns text that does not end (or, with start, begin) in a
-// digit, so that a planted PAN is not glued to other digits.
+// digit or a separator, so that a planted PAN is not joined to other
+// digits.
 func (g *gen) boundary(start bool) string {
 	s := g.text(6)
-	sep := []string{"", " ", "x", ":", "-", "/", "é"}[g.r.Intn(7)]
+	sep := []string{"", " x", "x", ":", "(", "é"}[g.r.Intn(6)]
+	cut := "0123456789 \t\n\r./_-=^"
 	if start {
-		return sep + strings.TrimLeft(s, "0123456789")
+		return sep + strings.TrimLeft(s, cut)
 	}
-	return strings.TrimRight(s, "0123456789") + sep
+	return strings.TrimRight(s, cut) + sep + " "
+}
+
+// placedPAN plants a PAN in one of the ways a value carries one.
+func (g *gen) placedPAN() any {
+	p := g.pan()
+	switch g.r.Intn(5) {
+	case 0:
+		g.counts["JSON number"]++
+		return json.Number(p)
+	case 1: // track data in free text
+		tail := g.digits(10 + g.r.Intn(20))
+		g.tails = append(g.tails, tail)
+		if g.r.Intn(2) == 0 {
+			g.counts["track 2"]++
+			return g.boundary(false) + ";" + p + "=" + tail + "?" + g.boundary(true)
+		}
+		g.counts["track 1"]++
+		return g.boundary(false) + "%B" + p + "^DOE/JANE^" + tail + "?" + g.boundary(true)
+	case 2:
+		w, style := g.formatted(p)
+		g.counts["string: "+style]++
+		return w
+	default:
+		w, style := g.formatted(p)
+		g.counts["free text: "+style]++
+		return g.boundary(false) + w + g.boundary(true)
+	}
+}
+
+func (g *gen) digits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + g.r.Intn(10))
+	}
+	return string(b)
+}
+
+// Spellings of sensitive authentication data, as words; spelled() joins
+// them in a random style.
+var (
+	codeWords = [][]string{{"cvv"}, {"cvc"}, {"cvn"}, {"cvd"}, {"csc"}, {"cvv", "2"}, {"cvc", "2"}, {"cid"},
+		{"security", "code"}, {"card", "code"}, {"card", "verification", "value"}, {"card", "security", "code"},
+		{"card", "verification", "number"}}
+	codePrefixes = [][]string{nil, nil, {"card"}, {"cc"}, {"payment"}}
+	codeSuffixes = [][]string{nil, nil, {"number"}, {"code"}, {"value"}, {"digits"}}
+	otherWords   = [][]string{{"track"}, {"track", "1"}, {"track", "2"}, {"track", "data"}, {"track", "2", "data"},
+		{"mag", "stripe"}, {"magnetic", "stripe"}, {"pin"}, {"pin", "block"}, {"card", "pin"}, {"encrypted", "pin", "block"}}
+	// lookAlikes hold outcomes and other fields that must be kept.
+	lookAlikes = []string{"cvvResult", "cvc_check", "cvvResponse", "CVV2_MATCH", "cvcResult", "cardHolderVerificationCode",
+		"addressVerificationCode", "trackingNumber", "trackId", "pinCode", "pin_code", "spin", "shipping",
+		"cardholderName", "securityCodeResult", "avsResult", "pinVerified", "cvv_present"}
+)
+
+func (g *gen) spelled(words []string) string {
+	sep := []string{"", "_", "-", " ", "."}[g.r.Intn(5)]
+	style := g.r.Intn(4)
+	out := make([]string, len(words))
+	for i, w := range words {
+		switch {
+		case style == 1:
+			w = strings.ToUpper(w)
+		case style == 2 && i > 0, style == 3:
+			w = strings.ToUpper(w[:1]) + w[1:]
+		}
+		out[i] = w
+	}
+	return strings.Join(out, sep)
 }
 
 func (g *gen) sensitiveKey() string {
-	names := []string{"cvv", "cvv2", "cvc", "cvc2", "cid", "csc", "security_code", "cardSecurityCode",
-		"card-verification-value", "track", "track1", "Track_2", "trackData", "pin", "PIN_BLOCK", "magStripe"}
-	k := []byte(names[g.r.Intn(len(names))])
-	for i := range k {
-		if g.r.Intn(2) == 0 {
-			k[i] = strings.ToUpper(string(k[i]))[0]
+	var words []string
+	if g.r.Intn(3) > 0 {
+		p := codePrefixes[g.r.Intn(len(codePrefixes))]
+		words = append(append(append(words, p...), codeWords[g.r.Intn(len(codeWords))]...), codeSuffixes[g.r.Intn(len(codeSuffixes))]...)
+		if words[0] == "cid" || len(words) > 1 && words[1] == "cid" {
+			words = []string{"cid"} // cid is a key of its own only
 		}
+	} else {
+		words = otherWords[g.r.Intn(len(otherWords))]
 	}
-	if g.r.Intn(3) == 0 {
-		i := g.r.Intn(len(k) + 1)
-		k = append(k[:i], append([]byte{"_-"[g.r.Intn(2)]}, k[i:]...)...)
-	}
-	return string(k)
+	k := g.spelled(words)
+	g.dropped = append(g.dropped, k)
+	return k
 }
 
 func (g *gen) sensitiveValue() any {
@@ -121,24 +217,18 @@ func (g *gen) sensitiveValue() any {
 	case 0:
 		return marker
 	case 1:
-		return json.Number(strconv.Itoa(100 + g.r.Intn(9900)))
-	case 2:
 		return map[string]any{"value": marker, "n": []any{marker, 1}}
-	default:
+	case 2:
 		return []any{marker}
+	default:
+		return marker[:2] + " " + marker[2:]
 	}
 }
 
-func (g *gen) plantedPAN() any {
-	p := g.pan()
-	g.pans = append(g.pans, p)
-	if g.r.Intn(4) == 0 {
-		g.written = append(g.written, p)
-		return json.Number(p)
-	}
-	w := g.formatted(p)
-	g.written = append(g.written, w)
-	return g.boundary(false) + w + g.boundary(true)
+func (g *gen) lookAlike() member {
+	v := fmt.Sprintf("Y%dY", len(g.kept))
+	g.kept = append(g.kept, v)
+	return member{lookAlikes[g.r.Intn(len(lookAlikes))], v}
 }
 
 // value returns a random JSON value; objects are ordered member lists so
@@ -152,12 +242,17 @@ func (g *gen) value(depth int) any {
 	case 0, 1:
 		var obj members
 		for i, n := 0, g.r.Intn(6); i < n; i++ {
-			switch g.r.Intn(6) {
+			switch g.r.Intn(8) {
 			case 0:
 				obj = append(obj, member{g.sensitiveKey(), g.sensitiveValue()})
-				g.cvvs++
 			case 1:
-				obj = append(obj, member{g.key(), g.plantedPAN()})
+				obj = append(obj, member{g.key(), g.placedPAN()})
+			case 2:
+				obj = append(obj, g.lookAlike())
+			case 3:
+				w, style := g.formatted(g.pan())
+				g.counts["object key: "+style]++
+				obj = append(obj, member{w, g.value(depth - 1)})
 			default:
 				obj = append(obj, member{g.key(), g.value(depth - 1)})
 			}
@@ -166,8 +261,8 @@ func (g *gen) value(depth int) any {
 	case 2, 3:
 		var arr []any
 		for i, n := 0, g.r.Intn(5); i < n; i++ {
-			if g.r.Intn(5) == 0 {
-				arr = append(arr, g.plantedPAN())
+			if g.r.Intn(4) == 0 {
+				arr = append(arr, g.placedPAN())
 			} else {
 				arr = append(arr, g.value(depth-1))
 			}
@@ -216,9 +311,7 @@ func (m members) MarshalJSON() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// TestBodyProperty plants random PANs and sensitive fields in random JSON
-// and checks that none survives. REDACT_SEED reproduces a run.
-func TestBodyProperty(t *testing.T) {
+func propertySeed(t *testing.T) int64 {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("REDACT_SEED"); s != "" {
 		var err error
@@ -226,18 +319,29 @@ func TestBodyProperty(t *testing.T) {
 		require.NoError(t, err)
 	}
 	t.Logf("seed %d (set REDACT_SEED to reproduce)", seed)
+	return seed
+}
+
+// TestBodyProperty plants random PANs (every separator style, as strings,
+// numbers, keys, in free text and track data), sensitive members under
+// random spellings and look-alike members in random JSON, sometimes
+// truncated so that the body is not JSON, and checks that no PAN, track
+// data or sensitive value survives, that no sensitive key is left, and
+// that every look-alike value is kept. REDACT_SEED reproduces a run.
+func TestBodyProperty(t *testing.T) {
+	seed := propertySeed(t)
 	r := rand.New(rand.NewSource(seed))
 
 	iterations := 3000
 	if testing.Short() {
 		iterations = 300
 	}
-	var planted, plantedCVV int
+	total := map[string]int{}
+	var planted, sensitive, truncated int
 	for i := 0; i < iterations; i++ {
-		g := &gen{r: r}
+		g := newGen(r)
 		// The document is an object so that there is room for members.
-		root := members{{g.key(), g.value(4)}, {g.sensitiveKey(), g.sensitiveValue()}, {g.key(), g.plantedPAN()}}
-		g.cvvs++
+		root := members{{g.key(), g.value(4)}, {g.sensitiveKey(), g.sensitiveValue()}, {g.key(), g.placedPAN()}, g.lookAlike()}
 		r.Shuffle(len(root), func(a, b int) { root[a], root[b] = root[b], root[a] })
 		in, err := json.Marshal(root)
 		require.NoError(t, err)
@@ -245,35 +349,122 @@ func TestBodyProperty(t *testing.T) {
 			in, err = json.MarshalIndent(json.RawMessage(in), "", "  ")
 			require.NoError(t, err)
 		}
+		raw := r.Intn(5) == 0
+		if raw { // cut after the last planted member: not JSON any more
+			in = append(in[:len(in)-1:len(in)-1], []byte(`,"x":"`)...)
+			truncated++
+		}
 
 		out := Body(in)
 		fail := func(format string, args ...any) {
-			t.Fatalf("seed %d, document %d: %s\ninput:  %s\noutput: %s", seed, i, fmt.Sprintf(format, args...), in, out)
+			t.Fatalf("seed %d, document %d: %s\ninput:  %q\noutput: %q", seed, i, fmt.Sprintf(format, args...), in, out)
 		}
-		if !json.Valid(out) {
-			fail("output is not JSON")
+		if json.Valid(out) == raw {
+			fail("output JSON: %v, input JSON: %v", json.Valid(out), !raw)
 		}
-		for j, p := range g.pans {
-			if strings.Contains(string(out), p) {
+		texts := []string{string(out)}
+		if !raw {
+			texts = jsonTexts(t, out)
+		}
+		for _, s := range texts {
+			if p := holdsPAN(s, raw, g.pans); p != "" {
 				fail("PAN %s survived", p)
 			}
-			if strings.Contains(string(out), g.written[j]) {
-				fail("PAN %q survived as written", g.written[j])
+		}
+		for _, tail := range g.tails {
+			if strings.Contains(string(out), tail) {
+				fail("track data %s survived", tail)
 			}
 		}
 		for _, m := range g.markers {
-			if strings.Contains(string(out), m) {
+			if strings.Contains(string(out), m) || strings.Contains(string(out), m[:2]+" "+m[2:]) {
 				fail("sensitive value %s survived", m)
 			}
 		}
-		if keys := sensitiveKeysIn(t, out); len(keys) > 0 {
-			fail("sensitive keys survived: %v", keys)
+		for _, v := range g.kept {
+			if !strings.Contains(string(out), `"`+v+`"`) {
+				fail("look-alike value %s was removed", v)
+			}
+		}
+		if !raw {
+			keys := jsonKeys(t, out)
+			for _, k := range g.dropped {
+				if keys[k] {
+					fail("sensitive key %q survived", k)
+				}
+			}
+			if again := Body(out); string(again) != string(out) {
+				fail("not idempotent")
+			}
 		}
 		if again := Body(in); string(again) != string(out) {
 			fail("not deterministic")
 		}
-		planted += len(g.pans)
-		plantedCVV += g.cvvs
+		for k, n := range g.counts {
+			total[k] += n
+			planted += n
+		}
+		sensitive += len(g.dropped)
 	}
-	t.Logf("%d documents, %d PANs and %d sensitive fields planted", iterations, planted, plantedCVV)
+	var lines []string
+	for k, n := range total {
+		lines = append(lines, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(lines)
+	t.Logf("%d documents (%d not JSON): %d PANs planted, all masked (%s); %d sensitive members planted, all removed",
+		iterations, truncated, planted, strings.Join(lines, ", "), sensitive)
+}
+
+// TestTextProperty: Text leaves no planted PAN, no track data and no
+// candidate at all in random text, never changes its length, and is
+// idempotent; IDKey.ID keeps identifiers apart.
+func TestTextProperty(t *testing.T) {
+	seed := propertySeed(t)
+	r := rand.New(rand.NewSource(seed))
+	iterations := 20000
+	if testing.Short() {
+		iterations = 2000
+	}
+	ids := NewIDKey([]byte("a test key of thirty-two bytes.."))
+	byID := map[string]string{}
+	for i := 0; i < iterations; i++ {
+		g := newGen(r)
+		var b strings.Builder
+		for range 1 + r.Intn(3) {
+			b.WriteString(g.text(8))
+			switch v := g.placedPAN().(type) {
+			case string:
+				b.WriteString(" " + v + " ")
+			case json.Number:
+				b.WriteString(" " + string(v) + " ")
+			}
+		}
+		in := b.String()
+		out := Text(in)
+		fail := func(what string) {
+			t.Fatalf("seed %d, text %d: %s\ninput:  %q\noutput: %q", seed, i, what, in, out)
+		}
+		if p := holdsPAN(out, false, g.pans); p != "" {
+			fail("PAN " + p + " survived")
+		}
+		if c := findCandidates(out); len(c) > 0 {
+			fail("candidate " + c[0] + " left")
+		}
+		for _, tail := range g.tails {
+			if strings.Contains(out, tail) {
+				fail("track data survived")
+			}
+		}
+		if len(out) != len(in) || Text(out) != out {
+			fail("length changed or not idempotent")
+		}
+		id := ids.ID(in)
+		if c := findCandidates(id); len(c) > 0 || ids.ID(id) != id || ids.ID(in) != id {
+			fail("identifier " + id + " holds a candidate, is not stable or not idempotent")
+		}
+		if prev, ok := byID[id]; ok && prev != in {
+			fail("identifier " + id + " also stands for " + prev)
+		}
+		byID[id] = in
+	}
 }

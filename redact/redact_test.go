@@ -3,9 +3,7 @@ package redact
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
-	"regexp"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -62,10 +60,17 @@ func TestBodyJSON(t *testing.T) {
 		{"mixed separators", `{"pan":"5555 5555-5555 4444"}`, `{"pan":"5555 55**-**** 4444"}`},
 		{"in text", `{"note":"card 4111111111111111 exp 12/29"}`, `{"note":"card 411111******1111 exp 12/29"}`},
 		{"glued to letters", `{"note":"x4111111111111111y"}`, `{"note":"x411111******1111y"}`},
-		{"track-like string", `{"raw":"%B4111111111111111^DOE/JOHN^2512101?"}`, `{"raw":"%B411111******1111^DOE/JOHN^2512101?"}`},
+		{"track 1 in text", `{"raw":"%B4111111111111111^DOE/JOHN^2512101?"}`, `{"raw":"%B411111******1111^DOE/JOHN^*******?"}`},
+		{"track 2 in text", `{"raw":"x ;4111111111111111=29121010000012300000? y"}`, `{"raw":"x ;411111******1111=********************? y"}`},
+		{"track 2 chip form", `{"t57":"4111111111111111D29121010000012300000F"}`, `{"t57":"411111******1111D********************F"}`},
+		{"an equals sign after a PAN is not track data without digits", `{"s":"4111111111111111=ok 4111111111111111=12"}`, `{"s":"411111******1111=ok 411111******1111=12"}`},
 		{"two PANs in a string", `{"s":"4111111111111111 5555555555554444"}`, `{"s":"411111******1111 555555******4444"}`},
 		{"other digit groups beside a PAN", `{"s":"ref 12 4111 1111 1111 1111"}`, `{"s":"ref 12 4111 11** **** 1111"}`},
-		{"double space is not a separator", `{"s":"4111  1111  1111  1111"}`, `{"s":"4111  1111  1111  1111"}`},
+		{"two spaces", `{"s":"4111  1111  1111  1111"}`, `{"s":"4111  11**  ****  1111"}`},
+		{"dots", `{"s":"4111.1111.1111.1111"}`, `{"s":"4111.11**.****.1111"}`},
+		{"slashes and underscores", `{"s":"4111/1111_1111/1111"}`, `{"s":"4111/11**_****/1111"}`},
+		{"tab, newline, spaced dash", "{\"s\":\"4111\\t1111\\n1111 - 1111\"}", "{\"s\":\"4111\\t11**\\n**** - 1111\"}"},
+		{"runs of mixed separators", `{"s":"4111 ._/ 1111--1111  1111"}`, `{"s":"4111 ._/ 11**--****  1111"}`},
 
 		// Left alone.
 		{"non-Luhn 16 digits", `{"pan":"4111111111111112"}`, `{"pan":"4111111111111112"}`},
@@ -81,7 +86,7 @@ func TestBodyJSON(t *testing.T) {
 		// Numbers.
 		{"PAN as a number", `{"pan":4111111111111111}`, `{"pan":"411111******1111"}`},
 		{"negative PAN number", `{"n":-5555555555554444}`, `{"n":"-555555******4444"}`},
-		{"PAN in a fraction", `{"n":0.4111111111111111}`, `{"n":"0.411111******1111"}`},
+		{"PAN in a fraction", `{"n":0.4111111111111111}`, `{"n":"0.41111*******1111"}`},
 		{"PAN number in an array", `[1,4242424242424242,3]`, `[1,"424242******4242",3]`},
 
 		// Structure.
@@ -98,13 +103,10 @@ func TestBodyJSON(t *testing.T) {
 		{"unicode and escapes", `{"u":"caf\u00e9 é \t \u0001 \u2028 \\ \/"}`, "{\"u\":\"café é \\t \\u0001 \\u2028 \\\\ /\"}"},
 		{"escaped digits are decoded", `{"pan":"\u0034111111111111111"}`, `{"pan":"411111******1111"}`},
 
-		// Allow-list.
-		{"allow-listed fields untouched",
-			`{"cardTransactionIdentifier":"4111111111111111","host_reference_number":4242424242424242,"ExternalPaymentId":"5555555555554444","other":"4111111111111111"}`,
-			`{"cardTransactionIdentifier":"4111111111111111","host_reference_number":4242424242424242,"ExternalPaymentId":"5555555555554444","other":"411111******1111"}`},
-		{"allow-list covers only the direct value",
-			`{"hostReferenceNumber":{"pan":"4111111111111111"},"x":"4111111111111111"}`,
-			`{"hostReferenceNumber":{"pan":"411111******1111"},"x":"411111******1111"}`},
+		// No key is exempt.
+		{"reference keys are masked like any other",
+			`{"cardTransactionIdentifier":"4111111111111111","host_reference_number":4242424242424242,"ExternalPaymentId":"5555555555554444","note":"4111.1111.1111.1111"}`,
+			`{"cardTransactionIdentifier":"411111******1111","host_reference_number":"424242******4242","ExternalPaymentId":"555555******4444","note":"4111.11**.****.1111"}`},
 
 		// Sensitive authentication data.
 		{"every sensitive key dropped",
@@ -116,8 +118,11 @@ func TestBodyJSON(t *testing.T) {
 		{"middle member dropped", `{"a":1,"cvv":2,"b":3}`, `{"a":1,"b":3}`},
 		{"last member dropped with nested value", `{"a":1,"cvv":{"x":[1,{"y":2}],"z":{}}}`, `{"a":1}`},
 		{"consecutive members dropped", `{"cvv":1,"pin":[2],"cid":{"3":3},"a":4,"track1":"x"}`, `{"a":4}`},
-		{"look-alike keys kept", `{"cvvResult":"M","trackingNumber":"1Z999","pinCode":"x","spin":1,"cardholderName":"J DOE"}`,
-			`{"cvvResult":"M","trackingNumber":"1Z999","pinCode":"x","spin":1,"cardholderName":"J DOE"}`},
+		{"compound and spelled-out keys dropped",
+			`{"card_cvv":"1","cvv_number":"1","cvvCode":"1","Cvc_Code":"1","cvn":"1","cvd":"1","card_code":"1","cvc2":"1","csc":"1","card verification value":"1","CARD.SECURITY.CODE":"1","card_pin":"1","cardPIN":"1","encrypted-pin-block":"1","track_2_data":"1","TRACK2":"1","magnetic_stripe":"1","cid":"1","a":2}`,
+			`{"a":2}`},
+		{"look-alike keys kept", `{"cvvResult":"M","trackingNumber":"1Z999","pinCode":"x","spin":1,"cardholderName":"J DOE","cvc_check":"pass","cvvResponse":"M","cardHolderVerificationCode":"N","addressVerificationCode":"Z","shipping":"x","trackId":"t","pinVerified":true,"customer_id":"c","cider":1}`,
+			`{"cvvResult":"M","trackingNumber":"1Z999","pinCode":"x","spin":1,"cardholderName":"J DOE","cvc_check":"pass","cvvResponse":"M","cardHolderVerificationCode":"N","addressVerificationCode":"Z","shipping":"x","trackId":"t","pinVerified":true,"customer_id":"c","cider":1}`},
 		{"sensitive word as a value kept", `{"field":"cvv"}`, `{"field":"cvv"}`},
 	}
 	for _, tc := range cases {
@@ -150,8 +155,10 @@ func TestBodyNotJSON(t *testing.T) {
 		{"xml", `<card><number>5555555555554444</number><cvv>123</cvv><ns:Security_Code>999</ns:Security_Code></card>`,
 			`<card><number>555555******4444</number><cvv></cvv><ns:Security_Code></ns:Security_Code></card>`},
 		{"text", "card 4242 4242 4242 4242 declined, ref 4111111111111112", "card 4242 42** **** 4242 declined, ref 4111111111111112"},
-		{"look-alike keys kept", `spin=5&xcvv=7&cvvResult=M`, `spin=5&xcvv=7&cvvResult=M`},
-		{"allow-list does not apply", `hostReferenceNumber=4111111111111111`, `hostReferenceNumber=411111******1111`},
+		{"look-alike keys kept", `spin=5&xcvv=7&cvvResult=M`, `spin=5&xcvv=&cvvResult=M`},
+		{"quoted keys with spaces", `{"card code": "123", "note":"4111.1111.1111.1111`, `{"card code": "", "note":"4111.11**.****.1111`},
+		{"escaped separators", `{"n":"4111\t1111\n1111\/1111","x":`, `{"n":"4111\t11**\n****\/1111","x":`},
+		{"reference keys are masked", `hostReferenceNumber=4111111111111111`, `hostReferenceNumber=411111******1111`},
 		{"12 and 20 digits left alone", `a=123456789015 b=12345678901234567894`, `a=123456789015 b=12345678901234567894`},
 		{"invalid UTF-8 kept", "\xff cvv=1 \xfe", "\xff cvv= \xfe"},
 	}
@@ -208,100 +215,47 @@ func TestBodyDoesNotModifyInput(t *testing.T) {
 	require.Empty(t, Body(nil))
 }
 
-// ---- an independent candidate finder for the property and fuzz tests ----
-
-var (
-	chainRE = regexp.MustCompile(`[0-9]+(?:[ -][0-9]+)*`)
-	groupRE = regexp.MustCompile(`[0-9]+`)
-)
-
-func luhnString(s string) bool {
-	sum := 0
-	for i := 0; i < len(s); i++ {
-		d := int(s[len(s)-1-i] - '0')
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
+func TestIDKey(t *testing.T) {
+	a, b := NewIDKey([]byte("key a")), NewIDKey([]byte("key b"))
+	id := a.ID(visa)
+	require.Regexp(t, `^411111\*{6}1111~[a-p]{16}$`, id)
+	require.Equal(t, id, a.ID(visa), "stable")
+	require.Equal(t, id, a.ID(id), "idempotent")
+	require.NotEqual(t, id, b.ID(visa), "another key, another tag")
+	// Two numbers that mask alike stay two identifiers.
+	other := "4111110000091111"
+	require.True(t, luhnString(other))
+	require.Equal(t, Text(visa), Text(other))
+	require.NotEqual(t, a.ID(visa), a.ID(other))
+	// Identifiers without a candidate are kept.
+	for _, s := range []string{"pay_123", "ORD-2024-000123", "4111111111111112", "d9a8f1b2-7c7e-4d4e-8f6e-1b2c3d4e5f60", ""} {
+		require.Equal(t, s, a.ID(s))
 	}
-	return sum%10 == 0
+	require.Equal(t, "order-4111.11**.****.1111", Text("order-4111.1111.1111.1111"))
+	require.True(t, strings.HasPrefix(a.ID("order-4111.1111.1111.1111"), "order-4111.11**.****.1111~"))
 }
 
-// findCandidates returns the digits of every PAN candidate in s: spans of
-// whole digit groups joined by single separators that hold 13 to 19 digits
-// and pass the Luhn check.
-func findCandidates(s string) []string {
-	var out []string
-	for _, chain := range chainRE.FindAllString(s, -1) {
-		groups := groupRE.FindAllString(chain, -1)
-		for a := range groups {
-			digits := ""
-			for c := a; c < len(groups); c++ {
-				digits += groups[c]
-				if len(digits) > 19 {
-					break
-				}
-				if len(digits) >= 13 && luhnString(digits) {
-					out = append(out, digits)
-				}
-			}
-		}
-	}
-	return out
-}
+type panError struct{}
 
-// jsonTexts returns every key, string and number text of a valid JSON
-// document.
-func jsonTexts(t testing.TB, doc []byte) []string {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var out []string
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("not JSON: %v", err)
-		}
-		switch v := tok.(type) {
-		case string:
-			out = append(out, v)
-		case json.Number:
-			out = append(out, string(v))
-		}
-	}
-}
+func (panError) Error() string { return "declined card 4111 1111 1111 1111" }
 
-// sensitiveKeysIn returns the keys of doc, at any depth, that normalize to
-// a sensitive key.
-func sensitiveKeysIn(t testing.TB, doc []byte) []string {
-	t.Helper()
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	require.NoError(t, dec.Decode(&v))
-	var found []string
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				if sensitiveKeys[strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(k))] {
-					found = append(found, k)
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		}
+type panStringer struct{}
+
+func (panStringer) String() string { return "4111111111111111" }
+
+func TestLogHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(LogHandler(slog.NewJSONHandler(&buf, nil))).With("request_id", "4111-1111-1111-1111")
+	log.Info("event payment.x4111111111111111", "event", "4111.1111.1111.1111", "err", panError{}, "n", int64(4111111111111111),
+		"s", panStringer{}, "list", []string{"a", "4111_1111_1111_1111"}, "card_cvv", "123",
+		slog.Group("g", "note", "%B4111111111111111^DOE/J^29121010000?", "CVV2", 456), "amount", 1250)
+	out := buf.String()
+	require.NotContains(t, out, "123")
+	require.NotContains(t, out, "456")
+	require.NotContains(t, out, "29121010000")
+	require.Empty(t, findCandidates(out), out)
+	for _, want := range []string{`"msg":"event payment.x411111******1111"`, `"request_id":"4111-11**-****-1111"`, `"event":"4111.11**.****.1111"`,
+		`"err":"declined card 4111 11** **** 1111"`, `"n":"411111******1111"`, `"s":"411111******1111"`, `"amount":1250`} {
+		require.Contains(t, out, want)
 	}
-	walk(v)
-	return found
 }
