@@ -12,6 +12,7 @@ import (
 
 	"github.com/paystate/paystate/engine"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
@@ -23,6 +24,8 @@ type Aggregates struct {
 	Store    storage.Reader
 	Machines *sm.Registry
 	Log      *slog.Logger
+	// IDKey masks the ids asked for as the engine masked them (Options).
+	IDKey redact.IDKey
 }
 
 func (s *Aggregates) key(provider, kind, id string) (storage.AggregateKey, error) {
@@ -33,7 +36,7 @@ func (s *Aggregates) key(provider, kind, id string) (storage.AggregateKey, error
 	if sm.CanonicalStates(sm.Kind(kind)) == nil {
 		return storage.AggregateKey{}, status.Errorf(codes.InvalidArgument, "unknown kind %q", kind)
 	}
-	return storage.AggregateKey{Provider: provider, Kind: kind, ID: id}, nil
+	return storage.AggregateKey{Provider: provider, Kind: kind, ID: s.IDKey.ID(id)}, nil
 }
 
 // GetAggregate returns one aggregate with its children.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
@@ -25,6 +26,8 @@ type Audit struct {
 	pb.UnimplementedAuditServiceServer
 	Store storage.Reader
 	Log   *slog.Logger
+	// IDKey masks the ids asked for as the engine masked them (Options).
+	IDKey redact.IDKey
 }
 
 // ListOrderEvents pages through one order's journal entries in order.
@@ -32,7 +35,7 @@ func (s *Audit) ListOrderEvents(ctx context.Context, req *pb.ListOrderEventsRequ
 	if req.GetProvider() == "" || req.GetOrderId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "provider and order_id are required")
 	}
-	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: req.GetOrderId()}
+	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: s.IDKey.ID(req.GetOrderId())}
 	entries, next, err := journalPage(ctx, s.Store, key, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, toStatus(ctx, s.log(), err)

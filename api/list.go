@@ -184,7 +184,7 @@ func (s *Orders) BatchGetOrders(ctx context.Context, req *pb.BatchGetOrdersReque
 		if ref.GetProvider() == "" || ref.GetOrderId() == "" {
 			return nil, status.Error(codes.InvalidArgument, "every order needs provider and order_id")
 		}
-		o, err := s.order(ctx, storage.AggregateKey{Provider: ref.GetProvider(), Kind: string(sm.KindPayment), ID: ref.GetOrderId()})
+		o, err := s.order(ctx, storage.AggregateKey{Provider: ref.GetProvider(), Kind: string(sm.KindPayment), ID: s.IDKey.ID(ref.GetOrderId())})
 		if status.Code(err) == codes.NotFound {
 			resp.Missing = append(resp.Missing, ref)
 			continue

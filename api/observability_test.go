@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ import (
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
+	"github.com/paystate/paystate/redact"
 )
 
 const (
@@ -97,7 +99,7 @@ func obsSetup(t *testing.T) *obs {
 	o := &obs{h: enginetest.New(t, p), clock: &clockT{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &logBuffer{}, metrics: NewMetrics()}
 	notifier := engine.NewNotifier()
 	o.eng = engine.New(o.h.Store, o.h.Machines, engine.Config{
-		DeferWindow: time.Hour, SweepEvery: time.Hour, Now: o.clock.Now, Observer: o.metrics, Notifier: notifier,
+		DeferWindow: time.Hour, SweepEvery: time.Hour, Now: o.clock.Now, Observer: o.metrics, Notifier: notifier, IDKey: obsIDKey,
 	})
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	engDone := make(chan struct{})
@@ -110,7 +112,7 @@ func obsSetup(t *testing.T) *obs {
 		Tokens:    []Token{{Name: "ops", Role: "admin", SHA256: HashToken(obsToken)}},
 		Subscribe: notifier.Subscribe, Subscribers: notifier.Subscribers,
 		Metrics: o.metrics, Log: log,
-		Build: buildinfo.Info{Version: "v9.9.9", Revision: "abc123", GoVersion: "go9.9"},
+		Build: buildinfo.Info{Version: "v9.9.9", Revision: "abc123", GoVersion: "go9.9"}, IDKey: obsIDKey,
 	})
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -402,4 +404,46 @@ func TestVersionEndpoint(t *testing.T) {
 	var got buildinfo.Info
 	require.NoError(t, json.Unmarshal(body, &got))
 	require.Equal(t, buildinfo.Info{Version: "v9.9.9", Revision: "abc123", GoVersion: "go9.9"}, got)
+}
+
+// The request id middleware passes a copy on: the caller's request keeps
+// its headers; an id holding a card number is masked where it is echoed.
+func TestRequestIDLeavesTheIncomingRequestAlone(t *testing.T) {
+	t.Parallel()
+	var seen string
+	h := withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Get("X-Request-Id") }))
+	for _, presented := range []string{"", "4111-1111-1111-1111", "bad id"} {
+		r := httptest.NewRequest(http.MethodGet, "/v1/x", nil)
+		if presented != "" {
+			r.Header.Set("X-Request-Id", presented)
+		}
+		before := r.Header.Clone()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, before, r.Header, "incoming headers changed")
+		require.NotEmpty(t, seen)
+		require.Equal(t, seen, w.Header().Get("X-Request-Id"))
+		require.NotContains(t, seen, "1111-1111-1111")
+	}
+}
+
+var obsIDKey = redact.NewIDKey([]byte("observability test key, 32 bytes"))
+
+// An order whose id holds a card number is stored and served masked, and
+// found by the id the provider sent, over gRPC and REST.
+func TestOrderWithACardNumberForAnIDIsFoundByIt(t *testing.T) {
+	t.Parallel()
+	o := obsSetup(t)
+	const id = "4111111111111111"
+	require.Equal(t, http.StatusOK, o.webhook(t, "AUTHORISED", id, "").StatusCode)
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+obsToken)
+	got, err := o.orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: "ngenius", OrderId: id})
+	require.NoError(t, err)
+	require.Equal(t, obsIDKey.ID(id), got.GetProviderOrderId())
+	require.NotContains(t, got.String(), id)
+	resp, body := o.get(t, "/v1/providers/ngenius/orders/"+id, map[string]string{"Authorization": "Bearer " + obsToken})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	require.NotContains(t, string(body), id)
+	require.Contains(t, string(body), "411111******1111~")
+	require.NotContains(t, o.logs.String(), id)
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
@@ -18,6 +19,8 @@ type Orders struct {
 	Store    storage.Reader
 	Machines *sm.Registry
 	Log      *slog.Logger
+	// IDKey masks the ids asked for as the engine masked them (Options).
+	IDKey redact.IDKey
 }
 
 // GetOrder returns one payment order.
@@ -25,7 +28,7 @@ func (s *Orders) GetOrder(ctx context.Context, req *pb.GetOrderRequest) (*pb.Ord
 	if req.GetProvider() == "" || req.GetOrderId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "provider and order_id are required")
 	}
-	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: req.GetOrderId()}
+	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: s.IDKey.ID(req.GetOrderId())}
 	if req.GetAsOfTime() != nil {
 		a, err := stateAt(ctx, s.Store, s.Machines, key, req.GetAsOfTime())
 		if err != nil {
@@ -52,7 +55,7 @@ func (s *Orders) LookupOrders(ctx context.Context, req *pb.LookupOrdersRequest) 
 	if req.GetMerchantReference() == "" {
 		return nil, status.Error(codes.InvalidArgument, "merchant_reference is required")
 	}
-	aggs, err := s.Store.AggregatesByReference(ctx, req.GetMerchantReference())
+	aggs, err := s.Store.AggregatesByReference(ctx, s.IDKey.ID(req.GetMerchantReference()))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

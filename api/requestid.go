@@ -17,9 +17,11 @@ import (
 )
 
 // withRequestID gives every HTTP request a request id: the X-Request-Id it
-// came with when that is acceptable (reqid.Valid), a new one otherwise. The
-// id is echoed in the response, carried in the context, and left in the
-// request's header so that the REST gateway passes it on to gRPC.
+// came with when that is acceptable (reqid.Accept: valid, and masked when
+// it holds a card number), a new one otherwise. The id is echoed in the
+// response, carried in the context, and set in the header of the request
+// passed on (a copy: the incoming request is never modified) so that the
+// REST gateway passes it on to gRPC.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, _ = requestID(w, r)
@@ -34,9 +36,11 @@ func requestID(w http.ResponseWriter, r *http.Request) (*http.Request, string) {
 		return r, id
 	}
 	id := reqid.Accept(r.Header.Get(reqid.Header))
-	r.Header.Set(reqid.Header, id)
 	w.Header().Set(reqid.Header, id)
-	return r.WithContext(reqid.With(r.Context(), id)), id
+	r = r.WithContext(reqid.With(r.Context(), id))
+	r.Header = r.Header.Clone()
+	r.Header.Set(reqid.Header, id)
+	return r, id
 }
 
 // incomingRequestID takes x-request-id from the call's metadata (or makes

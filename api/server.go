@@ -23,6 +23,7 @@ import (
 	"github.com/paystate/paystate/console"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
@@ -55,6 +56,10 @@ type Options struct {
 	// may hold open at once (ResourceExhausted beyond it): 0 means
 	// DefaultMaxStreams, a negative value no cap.
 	MaxStreams int
+	// IDKey is the engine's (engine.Config.IDKey): an identifier asked
+	// for is masked the way it was when stored, so that an order whose id
+	// holds a card number is found by the id the provider sent.
+	IDKey redact.IDKey
 }
 
 // Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
@@ -120,9 +125,9 @@ func NewServer(opts Options) *Server {
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	)...)
 	s.inProcess = inProcess{
-		orders:       &Orders{Store: opts.Store, Machines: opts.Machines, Log: log},
-		audit:        &Audit{Store: opts.Store, Log: log},
-		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log},
+		orders:       &Orders{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
+		audit:        &Audit{Store: opts.Store, Log: log, IDKey: opts.IDKey},
+		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
 		machines:     &Machines{Registry: opts.Machines, Engine: reevaluator(opts.Engine), Log: log},
 		interceptors: unary,
 	}

@@ -114,7 +114,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = providers.CheckText(d.Events)
 	}
 	if err != nil {
-		d.Events, d.Malformed, status = nil, err.Error(), http.StatusBadRequest
+		d.Events, d.Malformed, status = nil, redact.Text(err.Error()), http.StatusBadRequest
 	}
 	outcomes, err := h.Engine.Submit(r.Context(), d)
 	if err != nil {

@@ -67,6 +67,10 @@ type Config struct {
 	// token may hold open at once; past it a new one is refused with
 	// RESOURCE_EXHAUSTED (HTTP 429). Default 128; 0 means no cap.
 	APIMaxStreams int `yaml:"api_max_streams"`
+	// CardIDKeyFile holds the key (at least 32 random bytes) that masks
+	// identifiers holding a card number; see CardIDKey. Empty: a key
+	// generated in DataDir (SQLite and development mode only).
+	CardIDKeyFile string `yaml:"card_id_key_file"`
 
 	// Dev is true when no file and no credentials were given: paystate
 	// generated credentials into DataDir and prints them at start.
@@ -233,6 +237,7 @@ func (c *Config) applyEnv(env func(string) string) error {
 	str("PAYSTATE_STORE_SCHEMA", &c.StoreSchema)
 	str("PAYSTATE_TLS_CERT_FILE", &c.TLS.CertFile)
 	str("PAYSTATE_TLS_KEY_FILE", &c.TLS.KeyFile)
+	str("PAYSTATE_CARD_ID_KEY_FILE", &c.CardIDKeyFile)
 	dur := func(name string, dst *Duration) error {
 		if v := env(name); v != "" {
 			d, err := time.ParseDuration(v)

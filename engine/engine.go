@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paystate/paystate/providers"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	Notifier *Notifier
 	// Observer, if set, is told about every batch (metrics).
 	Observer Observer
+	// IDKey masks identifiers that hold a card number (redact.IDKey); the
+	// zero value uses a key of the running process, so that a restarted
+	// engine files such identifiers under new names: set it in production.
+	IDKey redact.IDKey
 }
 
 func (c *Config) defaults() {
@@ -157,6 +162,7 @@ func (e *Engine) Submit(ctx context.Context, d Delivery) ([]Outcome, error) {
 		d.Events, d.Malformed = nil, err.Error()
 	}
 	d.RequestID = requestID(ctx, d)
+	d = mask(d, e.cfg.IDKey)
 	return e.enqueue(ctx, &request{d: d, reply: make(chan reply, 1)})
 }
 

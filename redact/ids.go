@@ -14,7 +14,7 @@ import (
 // An identifier that holds no PAN candidate is kept as it is. One that
 // holds a candidate becomes its Text masking followed by '~' and 16
 // letters (a to p) of HMAC-SHA256 under the key of the whole identifier:
-// "4111111111111111" becomes "411111******1111~kdgpamofhbbecnli". The
+// "4111111111111111" becomes "411111******1111~" and 16 letters. The
 // masked part shows no more than the first six and last four digits; the
 // keyed tag keeps two identifiers that mask alike apart (two order numbers
 // with the same first six and last four digits must not become one

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+
+	"github.com/paystate/paystate/redact"
 )
 
 // Header is the HTTP header, and Metadata the gRPC metadata key, that carry
@@ -58,10 +60,12 @@ func Valid(id string) bool {
 	return true
 }
 
-// Accept returns presented when it is Valid, otherwise a New id.
+// Accept returns presented when it is Valid, otherwise a New id. A valid
+// id that holds a card number comes back masked (redact.Text), as it would
+// be in any other field, so that it is never echoed, logged or journaled.
 func Accept(presented string) string {
 	if Valid(presented) {
-		return presented
+		return redact.Text(presented)
 	}
 	return New()
 }

@@ -39,6 +39,12 @@ func TestAcceptKeepsSafeIDsAndReplacesTheRest(t *testing.T) {
 		})
 	}
 	require.NotEqual(t, New(), New())
+	for _, pan := range []string{"4111111111111111", "req-4111.1111.1111.1111", "4111_1111_1111_1111"} {
+		got := Accept(pan)
+		require.NotContains(t, strings.NewReplacer(".", "", "_", "", "-", "").Replace(got), "4111111111111111")
+		require.Contains(t, got, "**", "masked, not replaced")
+		require.Len(t, got, len(pan), "masked, not replaced")
+	}
 }
 
 func TestContextAndLogHandler(t *testing.T) {

@@ -7,13 +7,15 @@ import (
 	"os"
 	"strings"
 
+	"github.com/paystate/paystate/redact"
 	"github.com/paystate/paystate/reqid"
 )
 
 // newLogger builds the server's logger. format is auto (JSON unless w is a
 // terminal, where people read text), json or text; level is debug, info,
 // warn or error. Records logged with a context carrying a request id get
-// it as request_id.
+// it as request_id. Every record passes through redact.LogHandler, the
+// masking everything else paystate writes gets.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(strings.TrimSpace(level))); err != nil || level == "" {
@@ -35,7 +37,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want auto, json or text", format)
 	}
-	return slog.New(reqid.Handler(h)), nil
+	return slog.New(reqid.Handler(redact.LogHandler(h))), nil
 }
 
 // isTerminal reports whether w is a character device (a terminal), without

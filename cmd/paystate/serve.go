@@ -6,10 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/gctune"
 	"github.com/paystate/paystate/providers"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 )
 
@@ -90,6 +93,11 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	cardKey, err := cfg.CardIDKey()
+	if err != nil {
+		return err
+	}
+	ids := redact.NewIDKey(cardKey)
 	provs, off, err := enabledProviders(cfg.Providers)
 	if err != nil {
 		return err
@@ -123,12 +131,12 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		return err
 	}
 	if dev != nil {
-		printDev(cfg, dev, httpLis.Addr().String(), grpcLis.Addr().String())
+		printDev(os.Stderr, cfg, dev, httpLis.Addr().String(), grpcLis.Addr().String())
 	}
 
 	notifier := engine.NewNotifier()
 	metrics := api.NewMetrics()
-	eng := engine.New(store, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics, DeferWindow: cfg.DeferWindow.Duration})
+	eng := engine.New(store, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics, DeferWindow: cfg.DeferWindow.Duration, IDKey: ids})
 	stopReconciler, err := startReconciler(ctx, cfg, store, machines, eng, byName, metrics, log)
 	if err != nil {
 		grpcLis.Close()
@@ -156,6 +164,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		Metrics: metrics, Subscribers: notifier.Subscribers,
 		RateLimit:  api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
 		MaxStreams: maxStreams(cfg.APIMaxStreams),
+		IDKey:      ids,
 	})
 	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
 	if ready != nil {
@@ -181,12 +190,19 @@ func maxStreams(n int) int {
 	return n
 }
 
-func printDev(cfg config.Config, dev *config.DevCredentials, httpAddr, grpcAddr string) {
-	fmt.Fprintf(os.Stderr, `
+// printDev prints the development banner. It shows the generated API
+// token only when the server accepts it: with PAYSTATE_API_TOKENS set, the
+// tokens given there are the only ones, and the examples say so.
+func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAddr, grpcAddr string) {
+	token, tokenLine := dev.APIToken, "API token (admin):        "+dev.APIToken
+	if !slices.ContainsFunc(cfg.APITokens, func(t config.APIToken) bool { return t.Token == dev.APIToken }) {
+		token, tokenLine = "$TOKEN", "API tokens:               those of PAYSTATE_API_TOKENS (none was generated)"
+	}
+	fmt.Fprintf(w, `
   paystate is running in DEVELOPMENT MODE: no config file gave credentials,
   so these were generated (kept in %s):
 
-    API token (admin):        %s
+    %s
     N-Genius webhook header:  %s: %s
 
   Every provider's secret was generated too (see the file). Try:
@@ -195,6 +211,6 @@ func printDev(cfg config.Config, dev *config.DevCredentials, httpAddr, grpcAddr 
     curl -s -H 'Authorization: Bearer %s' http://%s/v1/providers/ngenius/orders/abc123xyz
     grpcurl -plaintext -H 'authorization: Bearer %s' %s list
 
-`, filepath.Join(cfg.DataDir, "dev-credentials.json"), dev.APIToken, dev.NGeniusHeaderName, dev.NGeniusHeaderValue,
-		dev.APIToken, httpAddr, dev.APIToken, grpcAddr)
+`, filepath.Join(cfg.DataDir, config.DevFile), tokenLine, dev.NGeniusHeaderName, dev.NGeniusHeaderValue,
+		token, httpAddr, token, grpcAddr)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paystate/paystate/money"
 	"github.com/paystate/paystate/providers"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 )
 
@@ -873,7 +874,10 @@ func word(s string) string {
 }
 
 // describe is the provider status shown beside the canonical state:
-// "PAYMENT_AUTH FAIL (D2005: Invalid Card)". No card data is in it.
+// "PAYMENT_AUTH FAIL (D2005: Invalid Card)". The processor's free text may
+// carry a card number: it is masked (redact.Text, the masking everything
+// else gets) before it is cut to length, so that the cut cannot leave
+// enough of a number to pass unrecognised.
 func describe(event string, r response) string {
 	status := strings.ToUpper(r.status)
 	if status == "" {
@@ -881,40 +885,13 @@ func describe(event string, r response) string {
 	}
 	out := event + " " + status
 	code, msg := r.text("responseCode"), r.text("responseMessage")
-	if longDigitRun(code) {
-		code = ""
-	}
-	if longDigitRun(msg) {
-		// Free text from the processor: never let it carry a card number
-		// into a served status.
-		msg = ""
-	}
 	switch {
 	case code != "" && msg != "":
 		out += " (" + code + ": " + msg + ")"
 	case code != "" || msg != "":
 		out += " (" + code + msg + ")"
 	}
-	return truncate(out, 160)
-}
-
-// longDigitRun reports a run of 12 or more digits, possibly separated by
-// spaces or dashes, as a card number would be.
-func longDigitRun(s string) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			run++
-			if run >= 12 {
-				return true
-			}
-		case c == ' ' || c == '-':
-		default:
-			run = 0
-		}
-	}
-	return false
+	return truncate(redact.Text(out), 160)
 }
 
 func truncate(s string, n int) string {

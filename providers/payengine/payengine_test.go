@@ -377,9 +377,14 @@ func TestParseVariants(t *testing.T) {
 			func(t *testing.T, evs []providers.Event) { require.EqualValues(t, 310, evs[0].Amount) }},
 		{"response under another name than the usual", txn("PAYMENT_AUTH", `,"sale_response":{"status":"FAIL"}`),
 			func(t *testing.T, evs []providers.Event) { require.Equal(t, "PAYMENT_AUTH_FAILED", evs[0].Name) }},
-		{"a card number in the response message is not shown", txn("PAYMENT_AUTH", `,"auth_response":{"status":"FAIL","responseCode":"D1","responseMessage":"Card 4111 1111 1111 1111 declined"}`),
+		{"a card number in the response message is masked", txn("PAYMENT_AUTH", `,"auth_response":{"status":"FAIL","responseCode":"D1","responseMessage":"Card 4111.1111.1111.1111 declined"}`),
 			func(t *testing.T, evs []providers.Event) {
-				require.Equal(t, "PAYMENT_AUTH FAIL (D1)", evs[0].ProviderStatus)
+				require.Equal(t, "PAYMENT_AUTH FAIL (D1: Card 4111.11**.****.1111 declined)", evs[0].ProviderStatus)
+			}},
+		{"a card number cut by the length limit is masked first", txn("PAYMENT_AUTH", `,"auth_response":{"status":"FAIL","responseCode":"D1","responseMessage":"`+strings.Repeat("x", 123)+`4111111111111111"}`),
+			func(t *testing.T, evs []providers.Event) {
+				require.Len(t, evs[0].ProviderStatus, 160)
+				require.True(t, strings.HasSuffix(evs[0].ProviderStatus, "x411111******11"), evs[0].ProviderStatus)
 			}},
 		{"fields Parse does not use may have any type", txn("PAYMENT_SALE", `,"status":{},"amount":[1],"success":"x","Transaction_ID":7,"sale_response":{"status":"PASS","totalAmount":"2.00","responseCode":0,"hostResponseCode":{}}`),
 			func(t *testing.T, evs []providers.Event) {

@@ -90,6 +90,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if err := restrictFiles(path); err != nil {
+		return nil, err
+	}
 	writer, err := openWriter(path)
 	if err != nil {
 		return nil, err

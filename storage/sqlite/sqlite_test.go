@@ -558,3 +558,26 @@ func TestListAggregatesPlans(t *testing.T) {
 			"SEARCH d USING COVERING INDEX deferred_by_aggregate (provider=? AND kind=? AND aggregate_id=?)"}, plan, "%+v", c.f)
 	}
 }
+
+// The database and its -wal and -shm are readable by paystate's user only,
+// whether Open creates them or finds them with looser permissions.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	for _, existing := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "paystate.db")
+		if existing {
+			require.NoError(t, os.WriteFile(path, nil, 0o644))
+			require.NoError(t, os.Chmod(path, 0o644))
+		}
+		s, err := Open(t.Context(), path)
+		require.NoError(t, err)
+		_, err = s.Head(t.Context())
+		require.NoError(t, err)
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			info, err := os.Stat(path + suffix)
+			require.NoError(t, err, "paystate.db%s should exist while the store is open", suffix)
+			require.Equal(t, fs.FileMode(0o600), info.Mode().Perm(), "paystate.db%s (existing file: %v)", suffix, existing)
+		}
+		require.NoError(t, s.Close())
+	}
+}

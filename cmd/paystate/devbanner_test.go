@@ -1,0 +1,32 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/config"
+)
+
+// The development banner prints an API token only when the server will
+// accept it: with PAYSTATE_API_TOKENS set, the generated token is not one
+// of the server's tokens.
+func TestDevBannerPrintsOnlyAnAcceptedToken(t *testing.T) {
+	for _, env := range []map[string]string{{}, {"PAYSTATE_API_TOKENS": "reader:r-token,admin:a-token"}} {
+		cfg, err := config.Parse(nil, "", func(k string) string { return env[k] })
+		require.NoError(t, err)
+		cfg.DataDir = t.TempDir()
+		dev, err := config.FillDev(&cfg)
+		require.NoError(t, err)
+		require.NotNil(t, dev)
+		var banner bytes.Buffer
+		printDev(&banner, cfg, dev, "127.0.0.1:1", "127.0.0.1:2")
+		accepted := false
+		for _, tok := range cfg.APITokens {
+			accepted = accepted || tok.Token == dev.APIToken
+		}
+		require.Equal(t, accepted, bytes.Contains(banner.Bytes(), []byte(dev.APIToken)), "env %v:\n%s", env, banner.String())
+		require.Equal(t, len(env) == 0, accepted, "the generated token is used exactly when none is given")
+	}
+}

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CardIDKeyFile is where a key for identifiers that hold a card number is
+// generated inside the data dir when card_id_key_file is not set.
+const CardIDKeyFile = "card-id.key"
+
+// minCardIDKey is the shortest key accepted: 32 bytes, the size of the
+// HMAC-SHA256 output.
+const minCardIDKey = 32
+
+// CardIDKey returns the key that masks identifiers holding a card number
+// (redact.IDKey): the contents of card_id_key_file, or of
+// DataDir/card-id.key, generated (64 hex digits, mode 0600) on first use.
+// Every process on one database must use the same key, or the same
+// identifier would name different aggregates on different replicas: on
+// PostgreSQL, outside development mode, card_id_key_file is required.
+func (c Config) CardIDKey() ([]byte, error) {
+	path := c.CardIDKeyFile
+	if path == "" {
+		if c.Store != "" && !c.Dev {
+			return nil, errors.New("config: card_id_key_file must be set on PostgreSQL: every replica needs the same key for identifiers that hold a card number (see README, Card data)")
+		}
+		path = filepath.Join(c.DataDir, CardIDKeyFile)
+		if err := createKeyFile(path); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: card_id_key_file: %w", err)
+	}
+	key := []byte(strings.TrimSpace(string(raw)))
+	if len(key) < minCardIDKey {
+		return nil, fmt.Errorf("config: card_id_key_file %s holds %d bytes; want at least %d random bytes (for example 64 hex digits)", path, len(key), minCardIDKey)
+	}
+	return key, nil
+}
+
+// createKeyFile writes 32 random bytes, hex, to path unless it exists.
+func createKeyFile(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil // another process made it first: use theirs
+	}
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(b) + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("config: %w", err)
+	}
+	return f.Close()
+}
