@@ -1,6 +1,9 @@
 package statemachine
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Amounts are an aggregate's money figures in minor units of Currency.
 type Amounts struct {
@@ -10,6 +13,15 @@ type Amounts struct {
 	Authorized int64
 	Captured   int64
 	Refunded   int64
+	// Unknown says the figures are not fully known: an event moved money
+	// without saying how much and its word did not imply it (a partial
+	// capture without an amount, a purchase or authorization without one,
+	// a refund void without one). Authorized, Captured and Refunded are then
+	// what the events proved, not necessarily the truth, and the amount
+	// checks raise a figure to what a later event proves instead of
+	// rejecting it (a refund of 30 proves a capture of at least 30). It is
+	// never cleared: an order service reads it as "ask the provider".
+	Unknown bool
 }
 
 // partialFull pairs the partial and full states that the amounts choose
@@ -42,12 +54,34 @@ func outcomes(to State, e Effect) []State {
 // applyEffect computes the amounts after an event and the state the
 // amounts make true of the declared target. A non-empty problem means the
 // event is illegal for its amount (rejected with ReasonAmount).
+//
+// An effect whose amount the event does not carry takes what the
+// provider's word implies: a full capture captures the rest of the
+// authorization, a full refund refunds the rest of the capture, a void
+// of a capture without an amount voids every capture (the payment is
+// back to authorized or voided). Where nothing is implied — a partial
+// capture or refund without an amount, an authorization or a purchase
+// without one, a refund void without an amount (which refund?) — the
+// figure stays as it was and Unknown is set. From then on the amount
+// checks cannot reject: a refund of 30 on a capture total believed to be
+// 0 proves a capture of at least 30, so the totals are raised to what the
+// event proves instead (see Amounts.Unknown).
 func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, string) {
 	if a.Currency == "" {
 		a.Currency = in.Currency
 	}
 	if in.HasAmount && in.Amount < 0 {
 		return a, to, fmt.Sprintf("negative amount %d", in.Amount)
+	}
+	// raised is the state an amount check that had to raise a bound
+	// leaves: a snapshot's amount is its object's whole amount, so its
+	// word stands; an operation's amount is that operation's, so only the
+	// partial state is known.
+	raised := func(p partialFull) State {
+		if in.Snapshot || !p.has(to) {
+			return to
+		}
+		return p.partial
 	}
 	switch e {
 	case NoEffect:
@@ -59,60 +93,102 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			a.Amount = in.Amount
 		}
 	case Authorize:
-		if in.HasAmount {
+		switch {
+		case in.HasAmount:
 			a.Authorized = in.Amount
 			if a.Amount == 0 {
 				a.Amount = in.Amount
 			}
+		case a.Authorized == 0:
+			a.Unknown = true
 		}
 	case Purchase:
-		if in.HasAmount {
+		switch {
+		case in.HasAmount:
 			a.Authorized, a.Captured = in.Amount, in.Amount
 			if a.Amount == 0 {
 				a.Amount = in.Amount
 			}
+		case a.Captured == 0:
+			a.Unknown = true
+		}
+	case RequestCapture:
+		if !in.HasAmount {
+			break
+		}
+		if in.Amount > a.Authorized {
+			if a.Authorized > 0 && !a.Unknown {
+				return a, to, fmt.Sprintf("capture of %d requested, above authorized %d", in.Amount, a.Authorized)
+			}
+			a.Authorized, a.Unknown = in.Amount, true
 		}
 	case Capture:
 		switch {
 		case in.HasAmount:
-			a.Captured += in.Amount
-		case to == Captured:
+			sum, ok := add(a.Captured, in.Amount)
+			if !ok {
+				return a, to, fmt.Sprintf("captured %d + %d overflows", a.Captured, in.Amount)
+			}
+			a.Captured = sum
+		case to == Captured && a.Authorized > 0:
 			// A full capture without an amount captures what is left.
 			a.Captured = max(a.Captured, a.Authorized)
 		default:
-			// A partial capture without an amount: the state is the
-			// provider's word, the total is unknown and stays as it was.
+			// A partial capture without an amount, or a full one of an
+			// authorization never reported: the state is the provider's
+			// word, the total is not known.
+			a.Unknown = true
 			return a, to, ""
 		}
-		if a.Authorized > 0 && a.Captured > a.Authorized {
-			return a, to, fmt.Sprintf("captured %d would exceed authorized %d", a.Captured, a.Authorized)
+		if a.Captured > a.Authorized {
+			if a.Authorized > 0 && !a.Unknown {
+				return a, to, fmt.Sprintf("captured %d would exceed authorized %d", a.Captured, a.Authorized)
+			}
+			// An authorization never reported, or not fully known: this
+			// capture proves it was at least the captured total.
+			a.Authorized = a.Captured
+			return a, raised(capturePair), ""
 		}
-		if a.Authorized > 0 && capturePair.has(to) {
+		if capturePair.has(to) {
 			to = pick(capturePair, a.Captured >= a.Authorized)
 		}
 	case Refund:
 		switch {
 		case in.HasAmount:
-			a.Refunded += in.Amount
-		case to == Refunded:
+			sum, ok := add(a.Refunded, in.Amount)
+			if !ok {
+				return a, to, fmt.Sprintf("refunded %d + %d overflows", a.Refunded, in.Amount)
+			}
+			a.Refunded = sum
+		case to == Refunded && a.Captured > 0:
 			a.Refunded = max(a.Refunded, a.Captured)
 		default:
+			a.Unknown = true
 			return a, to, ""
 		}
 		if a.Refunded > a.Captured {
-			return a, to, fmt.Sprintf("refunded %d would exceed captured %d", a.Refunded, a.Captured)
+			if !a.Unknown {
+				return a, to, fmt.Sprintf("refunded %d would exceed captured %d", a.Refunded, a.Captured)
+			}
+			// A capture not fully known: this refund proves it was at
+			// least the refunded total.
+			a.Captured = a.Refunded
+			a.Authorized = max(a.Authorized, a.Captured)
+			return a, raised(refundPair), ""
 		}
 		if a.Captured > 0 && refundPair.has(to) {
 			to = pick(refundPair, a.Refunded >= a.Captured)
 		}
 	case VoidCapture:
-		if in.HasAmount {
-			if in.Amount > a.Captured {
-				return a, to, fmt.Sprintf("voiding %d exceeds captured %d", in.Amount, a.Captured)
-			}
-			a.Captured -= in.Amount
-		} else {
+		switch {
+		case !in.HasAmount:
 			a.Captured = 0
+		case in.Amount <= a.Captured:
+			a.Captured -= in.Amount
+		case a.Unknown:
+			a.Captured = 0
+		default:
+			return a, to, fmt.Sprintf("voiding %d exceeds captured %d", in.Amount, a.Captured)
 		}
 		if to == Authorized || to == PartiallyCaptured {
 			to = Authorized
@@ -121,13 +197,17 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			}
 		}
 	case VoidRefund:
-		if in.HasAmount {
-			if in.Amount > a.Refunded {
-				return a, to, fmt.Sprintf("voiding %d exceeds refunded %d", in.Amount, a.Refunded)
-			}
+		switch {
+		case !in.HasAmount:
+			// One refund of how many? If there were several, the rest
+			// are still refunded; the total is no longer known.
+			a.Refunded, a.Unknown = 0, true
+		case in.Amount <= a.Refunded:
 			a.Refunded -= in.Amount
-		} else {
+		case a.Unknown:
 			a.Refunded = 0
+		default:
+			return a, to, fmt.Sprintf("voiding %d exceeds refunded %d", in.Amount, a.Refunded)
 		}
 		if to == PartiallyRefunded || to == Captured {
 			switch {
@@ -141,6 +221,14 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		}
 	}
 	return a, to, ""
+}
+
+// add returns a+b and whether it fits int64; both are non-negative.
+func add(a, b int64) (int64, bool) {
+	if b > math.MaxInt64-a {
+		return 0, false
+	}
+	return a + b, true
 }
 
 func pick(p partialFull, full bool) State {

@@ -119,11 +119,11 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	}
 
 	if _, ok := m.edges[edgeKey{in.Event, cur.State}]; ok {
-		return m.apply(cur, in, cur.State, nil)
+		return m.apply(cur, in, nil)
 	}
 	if m.table.Mode == ModeStatus {
 		if path := m.pathTo(cur.State, in.Event); path != nil {
-			return m.apply(cur, in, path[len(path)-1], path[1:])
+			return m.apply(cur, in, path)
 		}
 	} else if s, ok := m.aheadSource(cur.State, in.Event); ok {
 		return verdict(VerdictDeferred, ReasonEarly, "%s is legal from %s, which %s can still reach", in.Event, s, cur.State)
@@ -136,9 +136,34 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	return verdict(VerdictRejected, ReasonIllegal, "%s is not legal from %s", in.Event, cur.State)
 }
 
-// apply runs in from state from (cur.State, or the end of a status path)
-// and checks the amount rules.
-func (m *Machine) apply(cur Snapshot, in Input, from State, skipped []State) Decision {
+// apply runs in from cur.State, or from the end of a status path, and
+// checks the amount rules.
+//
+// A jump carries what the states it passes through imply: each edge of the
+// path has its effect, as if its word had arrived without an amount (a
+// skipped full capture captures the rest of the authorization), except
+// that a snapshot's amount, which is its object's amount at every status,
+// goes with every edge (a skipped authorization authorizes it). An edge
+// whose amount rule fails rejects the whole event.
+func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
+	amounts, from := cur.Amounts, cur.State
+	var skipped []State
+	passing := Input{Currency: in.Currency, Snapshot: in.Snapshot}
+	if in.Snapshot {
+		passing.Amount, passing.HasAmount = in.Amount, in.HasAmount
+	}
+	reject := func(problem string) Decision {
+		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}
+	}
+	for _, h := range path {
+		e := m.edges[edgeKey{h.event, from}]
+		var problem string
+		if amounts, _, problem = applyEffect(e.Effect, e.to, amounts, passing); problem != "" {
+			return reject(fmt.Sprintf("%s (passing %s)", problem, h.to))
+		}
+		from = h.to
+		skipped = append(skipped, from)
+	}
 	e := m.edges[edgeKey{in.Event, from}]
 	to, ok := m.step(from, in.Event)
 	if !ok || to != e.to {
@@ -146,9 +171,9 @@ func (m *Machine) apply(cur Snapshot, in Input, from State, skipped []State) Dec
 		// package, never input.
 		panic(fmt.Sprintf("statemachine: looplab/fsm refused %s from %s", in.Event, from))
 	}
-	amounts, to, problem := applyEffect(e.Effect, to, cur.Amounts, in)
+	amounts, to, problem := applyEffect(e.Effect, to, amounts, in)
 	if problem != "" {
-		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}
+		return reject(problem)
 	}
 	d := Decision{Verdict: VerdictApplied, To: to, Amounts: amounts, Skipped: skipped}
 	if len(skipped) > 0 {
@@ -173,9 +198,16 @@ func (m *Machine) aheadSource(cur State, event string) (State, bool) {
 	return "", false
 }
 
+// hop is one edge of a status path: event, taken to state to.
+type hop struct {
+	event string
+	to    State
+}
+
 // pathTo finds the shortest forward path from cur to a state event is legal
-// from. The result starts with cur; nil means none.
-func (m *Machine) pathTo(cur State, event string) []State {
+// from: the edges taken, the last ending where event applies; nil means
+// none.
+func (m *Machine) pathTo(cur State, event string) []hop {
 	targets := map[State]bool{}
 	for _, s := range m.sources[event] {
 		if m.ahead[cur][s] {
@@ -185,16 +217,21 @@ func (m *Machine) pathTo(cur State, event string) []State {
 	if len(targets) == 0 {
 		return nil
 	}
-	prev := map[State]State{cur: cur}
+	type arrival struct {
+		from  State
+		event string
+	}
+	prev := map[State]arrival{cur: {}}
 	queue := []State{cur}
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
 		if targets[s] {
-			path := []State{s}
+			var path []hop
 			for s != cur {
-				s = prev[s]
-				path = append([]State{s}, path...)
+				a := prev[s]
+				path = append([]hop{{a.event, s}}, path...)
+				s = a.from
 			}
 			return path
 		}
@@ -207,7 +244,7 @@ func (m *Machine) pathTo(cur State, event string) []State {
 			// provider's words describe, not an amount-twin of it.
 			for _, o := range append([]State{e.to}, outcomes(e.to, e.Effect)...) {
 				if _, seen := prev[o]; !seen {
-					prev[o] = s
+					prev[o] = arrival{s, ev}
 					queue = append(queue, o)
 				}
 			}

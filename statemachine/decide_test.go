@@ -28,25 +28,25 @@ func TestDecide(t *testing.T) {
 		{"full capture without amount takes the rest", Snapshot{State: Authorized, Amounts: auth}, Input{Event: "CAPTURE"},
 			VerdictApplied, "", Captured, capt},
 		{"partial capture by amount", Snapshot{State: Authorized, Amounts: auth}, with(amt(40), "PARTIAL_CAPTURE"),
-			VerdictApplied, "", PartiallyCaptured, Amounts{"AED", 100, 100, 40, 0}},
-		{"partial captures adding up become captured", Snapshot{State: PartiallyCaptured, Amounts: Amounts{"AED", 100, 100, 40, 0}}, with(amt(60), "PARTIAL_CAPTURE"),
+			VerdictApplied, "", PartiallyCaptured, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}},
+		{"partial captures adding up become captured", Snapshot{State: PartiallyCaptured, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}}, with(amt(60), "PARTIAL_CAPTURE"),
 			VerdictApplied, "", Captured, capt},
 		{"capture above authorization is rejected", Snapshot{State: Authorized, Amounts: auth}, with(amt(101), "CAPTURE"),
 			VerdictRejected, ReasonAmount, Authorized, auth},
-		{"a failure stays put", Snapshot{State: PartiallyCaptured, Amounts: Amounts{"AED", 100, 100, 40, 0}}, Input{Event: "CAPTURE_FAILED"},
-			VerdictApplied, "", PartiallyCaptured, Amounts{"AED", 100, 100, 40, 0}},
+		{"a failure stays put", Snapshot{State: PartiallyCaptured, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}}, Input{Event: "CAPTURE_FAILED"},
+			VerdictApplied, "", PartiallyCaptured, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}},
 		{"partial refund", Snapshot{State: Captured, Amounts: capt}, with(amt(30), "PARTIAL_REFUND"),
-			VerdictApplied, "", PartiallyRefunded, Amounts{"AED", 100, 100, 100, 30}},
-		{"partial refunds adding up become refunded", Snapshot{State: PartiallyRefunded, Amounts: Amounts{"AED", 100, 100, 100, 30}}, with(amt(70), "PARTIAL_REFUND"),
-			VerdictApplied, "", Refunded, Amounts{"AED", 100, 100, 100, 100}},
-		{"refund without amount refunds the rest", Snapshot{State: PartiallyRefunded, Amounts: Amounts{"AED", 100, 100, 100, 30}}, Input{Event: "REFUND"},
-			VerdictApplied, "", Refunded, Amounts{"AED", 100, 100, 100, 100}},
+			VerdictApplied, "", PartiallyRefunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}},
+		{"partial refunds adding up become refunded", Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}}, with(amt(70), "PARTIAL_REFUND"),
+			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100}},
+		{"refund without amount refunds the rest", Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}}, Input{Event: "REFUND"},
+			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100}},
 		{"refund above captured is rejected", Snapshot{State: Captured, Amounts: capt}, with(amt(150), "REFUND"),
 			VerdictRejected, ReasonAmount, Captured, capt},
 		{"void of a capture returns to authorized", Snapshot{State: Captured, Amounts: capt}, Input{Event: "VOID_CAPTURE"},
 			VerdictApplied, "", Authorized, auth},
 		{"void of part of a capture leaves it partial", Snapshot{State: Captured, Amounts: capt}, with(amt(30), "VOID_CAPTURE"),
-			VerdictApplied, "", PartiallyCaptured, Amounts{"AED", 100, 100, 70, 0}},
+			VerdictApplied, "", PartiallyCaptured, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 70, Refunded: 0}},
 		{"capture before authorization is deferred", Snapshot{State: StateNew}, Input{Event: "CAPTURE"},
 			VerdictDeferred, ReasonEarly, StateNew, Amounts{}},
 		{"capture during fraud review is deferred", Snapshot{State: FraudReview, Amounts: auth}, Input{Event: "CAPTURE"},
@@ -105,9 +105,11 @@ func TestDecideStatusModeWalksThePath(t *testing.T) {
 			{Event: "DECLINED", From: []State{StateNew, Pending}, To: Declined},
 		},
 	})
-	d := Decide(m, Snapshot{State: Pending}, Input{Event: "SETTLEMENT_COMPLETED", Amount: 500, HasAmount: true, Currency: "EUR"})
+	d := Decide(m, Snapshot{State: Pending}, Input{Event: "SETTLEMENT_COMPLETED", Amount: 500, HasAmount: true, Currency: "EUR", Snapshot: true})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 	require.Equal(t, Captured, d.To)
+	require.Equal(t, Amounts{Currency: "EUR", Amount: 500, Authorized: 500, Captured: 500}, d.Amounts,
+		"the snapshot's amount went with the skipped authorization")
 	require.Equal(t, []State{Authorized, CaptureRequested}, d.Skipped)
 	require.Equal(t, ReasonSkipped, d.Code)
 
@@ -185,4 +187,132 @@ func TestDecideSnapshotRevisits(t *testing.T) {
 	// An event that is not a snapshot is never a repeat of the status.
 	d = Decide(m, Snapshot{State: PastDue, Status: "ACTIVE"}, Input{Event: "ACTIVE"})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+}
+
+// statusCard is a status-mode payment machine shaped like Inyo's and
+// Magnius': one word per status, partial and full picked by the amounts.
+func statusCard(t *testing.T) *Machine {
+	return mustBuild(t, Table{
+		Provider: "snap", Kind: KindPayment, Mode: ModeStatus,
+		Transitions: []Transition{
+			{Event: "AUTHORIZED", From: []State{StateNew}, To: Authorized, Effect: Authorize},
+			{Event: "SETTLING", From: []State{Authorized}, To: CaptureRequested, Effect: RequestCapture},
+			{Event: "CAPTURED", From: []State{Authorized, CaptureRequested}, To: Captured, Effect: Capture},
+			{Event: "REFUNDED", From: []State{Captured, PartiallyCaptured, PartiallyRefunded}, To: Refunded, Effect: Refund},
+		},
+	})
+}
+
+// A status that lies ahead implies what the states it passes through imply.
+func TestDecideJumpCarriesThePathsAmounts(t *testing.T) {
+	t.Parallel()
+	m := statusCard(t)
+	auth := Amounts{Currency: "USD", Amount: 9500, Authorized: 9500}
+	refund := func(n int64) Input {
+		return Input{Event: "REFUNDED", Amount: n, HasAmount: true, Currency: "USD"}
+	}
+
+	// A refund operation on an authorized payment whose capture was never
+	// reported: the skipped full capture captures the authorization.
+	d := Decide(m, Snapshot{State: Authorized, Amounts: auth}, refund(3000))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, PartiallyRefunded, d.To)
+	require.Equal(t, []State{Captured}, d.Skipped)
+	require.Equal(t, Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 3000}, d.Amounts)
+
+	// Nothing known of the payment: the refund proves a capture of at
+	// least its amount; the totals say so and are marked not fully known.
+	d = Decide(m, Snapshot{State: StateNew}, refund(3000))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, PartiallyRefunded, d.To, "only a part is known to be refunded")
+	require.Equal(t, Amounts{Currency: "USD", Authorized: 3000, Captured: 3000, Refunded: 3000, Unknown: true}, d.Amounts)
+	// A second refund is not rejected for the unknown capture either.
+	d = Decide(m, Snapshot{State: d.To, Amounts: d.Amounts}, refund(2000))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Amounts{Currency: "USD", Authorized: 5000, Captured: 5000, Refunded: 5000, Unknown: true}, d.Amounts)
+
+	// With every amount known, a refund above the capture is still
+	// rejected, also when the capture was skipped.
+	d = Decide(m, Snapshot{State: Authorized, Amounts: auth}, refund(9501))
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, ReasonAmount, d.Code)
+}
+
+// A capture requested above the authorization is rejected, also when a
+// jump passes through the request; the request never changes the
+// authorization.
+func TestDecideRequestedCaptureStaysWithinTheAuthorization(t *testing.T) {
+	t.Parallel()
+	m := statusCard(t)
+	auth := Amounts{Amount: 2500, Authorized: 2500}
+	snap := func(ev string, n int64) Input { return Input{Event: ev, Amount: n, HasAmount: true, Snapshot: true} }
+
+	d := Decide(m, Snapshot{State: Authorized, Amounts: auth}, snap("SETTLING", 3000))
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, ReasonAmount, d.Code)
+
+	d = Decide(m, Snapshot{State: Authorized, Amounts: auth}, snap("SETTLING", 2000))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, auth, d.Amounts, "a request moves no money and keeps the authorization")
+
+	// The authorization first seen through the request itself.
+	d = Decide(m, Snapshot{State: StateNew}, snap("SETTLING", 2500))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, auth, d.Amounts)
+
+	// CAPTURED from authorized is a direct edge here; a machine where the
+	// request must be passed through rejects the over-settlement on the
+	// way (see TestDecideStatusModeWalksThePath's machine).
+	m2 := mustBuild(t, Table{
+		Provider: "snap", Kind: KindPayment, Mode: ModeStatus,
+		Transitions: []Transition{
+			{Event: "AUTHORIZED", From: []State{StateNew}, To: Authorized, Effect: Authorize},
+			{Event: "SETTLING", From: []State{Authorized}, To: CaptureRequested, Effect: RequestCapture},
+			{Event: "SETTLED", From: []State{CaptureRequested}, To: Captured, Effect: Capture},
+		},
+	})
+	d = Decide(m2, Snapshot{State: Authorized, Amounts: auth}, snap("SETTLED", 3000))
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, ReasonAmount, d.Code)
+	require.Contains(t, d.Detail, "passing capture_requested")
+}
+
+// Events without the amount that matters: what the word implies, or
+// "not fully known" and checks that raise instead of rejecting.
+func TestDecideUnknownAmounts(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+	auth := Amounts{Currency: "AED", Amount: 100, Authorized: 100}
+	none := func(ev string) Input { return Input{Event: ev} }
+	amt := func(ev string, n int64) Input { return Input{Event: ev, Amount: n, HasAmount: true} }
+
+	// A partial capture without an amount: the word is the state, the
+	// total is not known.
+	d := Decide(m, Snapshot{State: Authorized, Amounts: auth}, none("PARTIAL_CAPTURE"))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, PartiallyCaptured, d.To)
+	require.True(t, d.Amounts.Unknown)
+	require.Zero(t, d.Amounts.Captured)
+	// A refund of a known amount is then not rejected for the unknown
+	// capture: it proves one of at least its amount.
+	d = Decide(m, Snapshot{State: Captured, Amounts: d.Amounts}, amt("PARTIAL_REFUND", 40))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, int64(40), d.Amounts.Captured)
+	require.Equal(t, int64(40), d.Amounts.Refunded)
+	require.True(t, d.Amounts.Unknown)
+
+	// An authorization without an amount.
+	d = Decide(m, Snapshot{State: StateNew}, none("AUTH"))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.True(t, d.Amounts.Unknown)
+
+	// The full words imply their amount: no unknown.
+	d = Decide(m, Snapshot{State: Authorized, Amounts: auth}, none("CAPTURE"))
+	require.False(t, d.Amounts.Unknown)
+	require.Equal(t, int64(100), d.Amounts.Captured)
+
+	// With every figure known, the checks still reject.
+	d = Decide(m, Snapshot{State: Authorized, Amounts: auth}, amt("PARTIAL_CAPTURE", 101))
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, ReasonAmount, d.Code)
 }

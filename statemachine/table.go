@@ -31,9 +31,14 @@ const (
 	// changes nothing. The only effect allowed on kinds other than
 	// payments: it moves no money.
 	Reprice
+	// RequestCapture asks for a capture of the event's amount: no money
+	// moves, but the amount must not exceed the authorization (an
+	// authorization not reported is taken to be at least the amount), and
+	// it never changes the authorized amount.
+	RequestCapture
 )
 
-var effectNames = [...]string{"none", "authorize", "purchase", "capture", "void_capture", "refund", "void_refund", "reprice"}
+var effectNames = [...]string{"none", "authorize", "purchase", "capture", "void_capture", "refund", "void_refund", "reprice", "request_capture"}
 
 func (e Effect) String() string {
 	if int(e) < len(effectNames) {

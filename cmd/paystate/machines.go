@@ -66,7 +66,16 @@ happened. A snapshot equal to the aggregate's current provider status is a dupli
 one legal from the current state is applied even if that status was seen before (the
 cycles drawn below: a subscription that recovers, a chargeback disputed again); one
 behind is stale; one further ahead is reached along the shortest legal path at once, and
-the states passed through are journalled as skipped.
+the states passed through are journalled as skipped. A jump carries what those states
+imply: each passed edge has its amount effect (a skipped full capture captures the
+authorization), with the snapshot's own amount where it is its object's amount.
+
+Amounts: captured ≤ authorized and refunded ≤ captured, in checked int64 arithmetic (a
+total that would overflow is rejected). An event that moves money without saying how
+much, where its word implies nothing (a partial capture or a purchase without an amount,
+a refund void without one), leaves the totals marked "not fully known"; from then on an
+amount check raises a total to what a later event proves (a refund of 30 proves a
+capture of at least 30) instead of rejecting the event.
 
 `)
 	for _, m := range reg.All() {

@@ -54,11 +54,16 @@
 // Inyo account is not in USD must set Config.Currency.
 //
 // On the payment's own object the amount is the payment's amount: it is the
-// authorized amount of AUTHORIZED and the captured amount of CAPTURED. A
-// payment's own REFUNDED carries no amount to the engine: the object's
-// amount is the payment's, not the refund's, and REFUNDED on the payment
-// itself says all of it was refunded, so the engine refunds the rest of
-// what was captured (this also keeps a REFUNDED that jumps from new legal).
+// authorized amount of AUTHORIZED and the captured amount of CAPTURED, and
+// of every status a jump passes through (a payment first seen CAPTURED was
+// authorized for the object's amount). A payment's own REFUNDED carries no
+// amount to the engine: the object's amount is the payment's, not the
+// refund's, and REFUNDED on the payment itself says all of it was
+// refunded (Inyo's statuses have no partial refund; parts are child
+// objects), so the engine refunds the rest of what was captured. When
+// nothing was captured as far as paystate knows (a REFUNDED first), the
+// state is refunded and the totals are marked not fully known rather than
+// guessed.
 //
 // # Children
 //
@@ -98,11 +103,18 @@
 // A child CAPTURED or REFUNDED without an amount is malformed: it would move
 // the parent's totals by an unknown sum.
 //
-// Status snapshots are never deferred, so a child refund that arrives
-// before anything has captured its parent is rejected on the parent for
-// its amount (it would exceed a captured total of zero); its refund
-// aggregate is still recorded as succeeded, so the refund itself is not
-// lost, and the rejection is in the journal for an operator to reconcile.
+// Status snapshots are never deferred: a status ahead is reached at once,
+// and the jump carries what the states it passes through imply ("Clients
+// can enable webhooks for specific transaction status changes", so a
+// merchant may never get CAPTURED). A child refund on an authorized
+// payment passes through captured, which captures the authorization; the
+// refund then applies with its own amount. A child refund on a payment
+// nothing is known of passes through an authorization and a capture of
+// unknown amounts: it is applied, the refund proves a capture of at least
+// its amount, the totals are raised to that and marked not fully known
+// (statemachine.Amounts.Unknown), and a further refund is not rejected for
+// the unknown capture. Its own later AUTHORIZED or CAPTURED is stale: the
+// totals stay marked until someone asks Inyo.
 //
 // # Other fields
 //

@@ -79,10 +79,17 @@
 // Amounts. amount is "the item amount in cents": the transaction's amount
 // in every snapshot, not a delta. Magnius sends no currency, so Currency is
 // left empty (the aggregate then has none; amounts are compared as given).
-// Only the last edge of a jump has an amount effect, so the table makes
-// sure that whatever snapshot arrives first the totals come out right:
-//   - AUTHORIZED authorises the amount, and so does SETTLEMENT_REQUESTED
-//     (it re-states the same amount; it matters when AUTHORIZED was missed);
+// Because the amount is the object's at every status, a jump carries it
+// through every state it passes (a transaction first seen at
+// SETTLEMENT_REQUESTED was authorised for its amount), and every edge's
+// amount rule applies on the way:
+//   - AUTHORIZED authorises the amount;
+//   - SETTLEMENT_REQUESTED (RequestCapture) is the amount to settle: above
+//     the authorised amount it is rejected (amount), also when a later
+//     SETTLEMENT_COMPLETED jumps through it, and it never replaces the
+//     authorised amount (the document calls amount "the item amount", and
+//     a settlement of more than was authorised is not money the card
+//     holder agreed to);
 //   - SETTLEMENT_COMPLETED from capture_requested captures the amount (or
 //     the rest of the authorisation when there is none; less than
 //     authorised is a partial capture, more is rejected);

@@ -47,8 +47,8 @@ var paymentTable = sm.Table{
 			Note: "a technical failure, also of a settlement under way"},
 
 		// Settlement.
-		{Event: "SETTLEMENT_REQUESTED", From: []sm.State{sm.Authorized}, To: sm.CaptureRequested, Effect: sm.Authorize,
-			Note: "re-states the authorised amount, which matters when AUTHORIZED was skipped"},
+		{Event: "SETTLEMENT_REQUESTED", From: []sm.State{sm.Authorized}, To: sm.CaptureRequested, Effect: sm.RequestCapture,
+			Note: "the amount to settle: never above the authorised amount, which it does not change"},
 		{Event: "SETTLEMENT_COMPLETED", From: []sm.State{sm.CaptureRequested}, To: sm.Captured, Effect: sm.Capture},
 		{Event: "SETTLEMENT_COMPLETED", From: attemptOpen, To: sm.Captured, Effect: sm.Purchase,
 			Note: "settled without a separate authorisation (or its snapshots not seen): authorised = captured"},

@@ -114,8 +114,20 @@ func TestSequences(t *testing.T) {
 		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 400}},
 		{"settlement above the authorisation is rejected", sm.KindPayment, "t1", []step{
 			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
-			{txn("t1", "SETTLEMENT_COMPLETED", 1500), sm.VerdictRejected, "amount: captured 1500 would exceed authorized 1000", sm.Authorized, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1500), sm.VerdictRejected, `amount: capture of 1500 requested, above authorized 1000 \(passing capture_requested\)`, sm.Authorized, nil},
 		}, "AUTHORIZED", totals{1000, 1000, 0}},
+		// SETTLEMENT_REQUESTED carries the amount to settle: it may not
+		// exceed the authorisation and never replaces it.
+		{"settlement requested above the authorisation is rejected", sm.KindPayment, "t1", []step{
+			{txn("t1", "AUTHORIZED", 2500), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
+			{txn("t1", "SETTLEMENT_REQUESTED", 3000), sm.VerdictRejected, "amount: capture of 3000 requested, above authorized 2500$", sm.Authorized, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 3000), sm.VerdictRejected, `amount: capture of 3000 requested, above authorized 2500 \(passing capture_requested\)`, sm.Authorized, nil},
+		}, "AUTHORIZED", totals{2500, 2500, 0}},
+		{"settlement requested below the authorisation keeps it", sm.KindPayment, "t1", []step{
+			{txn("t1", "AUTHORIZED", 2500), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
+			{txn("t1", "SETTLEMENT_REQUESTED", 2000), sm.VerdictApplied, "", sm.CaptureRequested, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 2000), sm.VerdictApplied, "", sm.PartiallyCaptured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{2500, 2500, 2000}},
 		{"settlement without amount captures the authorisation", sm.KindPayment, "t1", []step{
 			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
 			{txn("t1", "SETTLEMENT_COMPLETED", -1), sm.VerdictApplied, "", sm.Captured, []string{"capture_requested"}},

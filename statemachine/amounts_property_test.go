@@ -1,0 +1,118 @@
+package statemachine
+
+import (
+	"math"
+	"math/big"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// amountNear draws amounts that reach the int64 limit: small ones, ones
+// near MaxInt64 and ones near half of it (two of which overflow together).
+func amountNear(t *rapid.T, label string) int64 {
+	return rapid.OneOf(
+		rapid.Int64Range(0, 1000),
+		rapid.Int64Range(math.MaxInt64-1000, math.MaxInt64),
+		rapid.Int64Range(math.MaxInt64/2-1000, math.MaxInt64/2+1000),
+	).Draw(t, label)
+}
+
+// TestAmountRulesNearTheLimit: whatever sequence of authorizations,
+// captures and refunds, with amounts up to MaxInt64, the totals never wrap:
+// an applied event's totals are the exact sums (computed without a limit),
+// refunded <= captured <= authorized holds while every figure is known,
+// and an event whose exact total would not fit int64 is rejected for its
+// amount, leaving the aggregate as it was.
+func TestAmountRulesNearTheLimit(t *testing.T) {
+	t.Parallel()
+	m, err := Build(cardTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := []string{"CAPTURE", "PARTIAL_CAPTURE", "REFUND", "PARTIAL_REFUND", "VOID_CAPTURE"}
+	rapid.Check(t, func(rt *rapid.T) {
+		cur := Snapshot{State: StateNew}
+		d := Decide(m, cur, Input{Event: "AUTH", Amount: amountNear(rt, "auth"), HasAmount: true})
+		if d.Verdict != VerdictApplied {
+			rt.Fatalf("authorization: %s", d.Reason())
+		}
+		cur = Snapshot{State: d.To, Amounts: d.Amounts}
+		for i := rapid.IntRange(1, 12).Draw(rt, "events"); i > 0; i-- {
+			in := Input{Event: rapid.SampledFrom(words).Draw(rt, "word")}
+			if rapid.IntRange(0, 4).Draw(rt, "no amount") > 0 {
+				in.Amount, in.HasAmount = amountNear(rt, "amount"), true
+			}
+			d := Decide(m, cur, in)
+			a, b := cur.Amounts, d.Amounts
+			exact := func(x, y int64) *big.Int { return new(big.Int).Add(big.NewInt(x), big.NewInt(y)) }
+			overflows := func(x, y int64) bool { return !exact(x, y).IsInt64() }
+			switch d.Verdict {
+			case VerdictApplied:
+				if in.HasAmount {
+					switch m.edges[edgeKey{in.Event, cur.State}].Effect {
+					case Capture:
+						if exact(a.Captured, in.Amount).Cmp(big.NewInt(b.Captured)) != 0 {
+							rt.Fatalf("captured %d + %d applied as %d", a.Captured, in.Amount, b.Captured)
+						}
+					case Refund:
+						if exact(a.Refunded, in.Amount).Cmp(big.NewInt(b.Refunded)) != 0 {
+							rt.Fatalf("refunded %d + %d applied as %d", a.Refunded, in.Amount, b.Refunded)
+						}
+					}
+				}
+			case VerdictRejected:
+				if d.Amounts != a || d.To != cur.State {
+					rt.Fatalf("a rejection changed the aggregate")
+				}
+				if d.Code == ReasonAmount && in.HasAmount {
+					// Only an overflow or a broken limit may reject.
+					big64 := big.NewInt
+					ok := false
+					switch m.edges[edgeKey{in.Event, cur.State}].Effect {
+					case Capture:
+						ok = overflows(a.Captured, in.Amount) ||
+							(!a.Unknown && a.Authorized > 0 && exact(a.Captured, in.Amount).Cmp(big64(a.Authorized)) > 0)
+					case Refund:
+						ok = overflows(a.Refunded, in.Amount) ||
+							(!a.Unknown && exact(a.Refunded, in.Amount).Cmp(big64(a.Captured)) > 0)
+					case VoidCapture:
+						ok = !a.Unknown && in.Amount > a.Captured
+					}
+					if !ok {
+						rt.Fatalf("%s of %d on %+v rejected: %s", in.Event, in.Amount, a, d.Reason())
+					}
+				}
+			}
+			if b.Authorized < 0 || b.Captured < 0 || b.Refunded < 0 {
+				rt.Fatalf("a negative total: %+v", b)
+			}
+			if !b.Unknown && (b.Captured > b.Authorized || b.Refunded > b.Captured) {
+				rt.Fatalf("totals out of order: %+v", b)
+			}
+			if d.Verdict == VerdictApplied {
+				cur = Snapshot{State: d.To, Amounts: d.Amounts}
+			}
+		}
+	})
+}
+
+// TestOverflowIsRejected: the review's case, an authorization of MaxInt64
+// and captures that would wrap the captured total.
+func TestOverflowIsRejected(t *testing.T) {
+	t.Parallel()
+	m, err := Build(cardTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := Snapshot{State: PartiallyCaptured, Amounts: Amounts{Amount: math.MaxInt64, Authorized: math.MaxInt64, Captured: math.MaxInt64 - 5}}
+	d := Decide(m, cur, Input{Event: "PARTIAL_CAPTURE", Amount: math.MaxInt64, HasAmount: true})
+	if d.Verdict != VerdictRejected || d.Code != ReasonAmount {
+		t.Fatalf("capture that wraps: %s %s", d.Verdict, d.Reason())
+	}
+	cur = Snapshot{State: PartiallyRefunded, Amounts: Amounts{Authorized: math.MaxInt64, Captured: math.MaxInt64, Refunded: 10, Unknown: true}}
+	d = Decide(m, cur, Input{Event: "PARTIAL_REFUND", Amount: math.MaxInt64, HasAmount: true})
+	if d.Verdict != VerdictRejected || d.Code != ReasonAmount {
+		t.Fatalf("refund that wraps, even with amounts not fully known: %s %s", d.Verdict, d.Reason())
+	}
+}
