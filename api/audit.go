@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/paystate/paystate/engine"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
@@ -21,11 +22,15 @@ const (
 	maxPageSize     = 1000
 )
 
-// Audit serves paystate.v1.AuditService: the journal and its hash chain.
+// Audit serves paystate.v1.AuditService: the journal, its hash chain and
+// the tables derived from it.
 type Audit struct {
 	pb.UnimplementedAuditServiceServer
 	Store storage.Reader
-	Log   *slog.Logger
+	// Machines replay the journal when VerifyJournal checks the
+	// aggregates; nil checks only the chain.
+	Machines *sm.Registry
+	Log      *slog.Logger
 	// IDKey masks the ids asked for as the engine masked them (Options).
 	IDKey redact.IDKey
 }
@@ -102,22 +107,54 @@ func (s *Audit) GetChainHead(ctx context.Context, _ *pb.GetChainHeadRequest) (*p
 	return &pb.ChainHead{Sequence: h.Seq, Hash: h.Hash}, nil
 }
 
-// VerifyJournal recomputes the whole hash chain.
+// maxTableProblems bounds the problems one VerifyJournal answer lists.
+const maxTableProblems = 1000
+
+// VerifyJournal recomputes the hash chain and, over the whole journal,
+// checks every derived table against it (engine.Audit).
 func (s *Audit) VerifyJournal(ctx context.Context, req *pb.VerifyJournalRequest) (*pb.VerifyJournalResponse, error) {
 	if req.GetFromSequence() < 0 || req.GetToSequence() < 0 {
 		return nil, status.Error(codes.InvalidArgument, "sequences must not be negative")
 	}
-	rep, err := storage.VerifyRange(ctx, s.Store, req.GetFromSequence(), req.GetToSequence())
+	whole := req.GetFromSequence() <= 1 && req.GetToSequence() == 0
+	if !whole || req.GetChainOnly() || s.Machines == nil {
+		rep, err := storage.VerifyRange(ctx, s.Store, req.GetFromSequence(), req.GetToSequence())
+		if err != nil {
+			return nil, toStatus(ctx, s.log(), err)
+		}
+		return chainResponse(rep), nil
+	}
+	rep, err := engine.Audit(ctx, s.Store, s.Machines, engine.AuditConfig{})
 	if err != nil {
 		return nil, toStatus(ctx, s.log(), err)
 	}
+	out := chainResponse(rep.Chain)
+	if !rep.Chain.OK {
+		return out, nil
+	}
+	out.DerivedTables = &pb.DerivedTables{Receipts: int64(rep.Receipts), HeldEvents: int64(rep.Deferred),
+		Aggregates: int64(rep.Aggregates), ProblemCount: int64(len(rep.Problems))}
+	for i, p := range rep.Problems {
+		if i == 0 {
+			out.Ok, out.FirstBadSequence, out.Problem = false, p.Seq, p.String()
+		}
+		if i == maxTableProblems {
+			break
+		}
+		out.TableProblems = append(out.TableProblems, &pb.TableProblem{Table: p.Table, Row: p.Row,
+			Sequence: p.Seq, Problem: p.Detail, Fixable: p.Fixable()})
+	}
+	return out, nil
+}
+
+func chainResponse(rep storage.ChainReport) *pb.VerifyJournalResponse {
 	return &pb.VerifyJournalResponse{
 		Ok:               rep.OK,
 		EntriesChecked:   rep.Checked,
 		Head:             &pb.ChainHead{Sequence: rep.Head.Seq, Hash: rep.Head.Hash},
 		FirstBadSequence: rep.FirstBad,
 		Problem:          rep.Problem,
-	}, nil
+	}
 }
 
 // Page tokens are opaque to clients: a versioned, base64 journal sequence.

@@ -126,7 +126,7 @@ func NewServer(opts Options) *Server {
 	)...)
 	s.inProcess = inProcess{
 		orders:       &Orders{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
-		audit:        &Audit{Store: opts.Store, Log: log, IDKey: opts.IDKey},
+		audit:        &Audit{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
 		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
 		machines:     &Machines{Registry: opts.Machines, Engine: reevaluator(opts.Engine), Log: log},
 		interceptors: unary,

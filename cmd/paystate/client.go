@@ -145,9 +145,13 @@ func cmdHistory(ctx context.Context, args []string, env func(string) string) err
 }
 
 func cmdVerify(ctx context.Context, args []string, env func(string) string) error {
-	return clientCommand(ctx, "verify", "", 0, args, env, nil,
+	var chainOnly bool
+	return clientCommand(ctx, "verify", "", 0, args, env,
+		func(fs *flag.FlagSet) {
+			fs.BoolVar(&chainOnly, "chain-only", false, "check only the hash chain, not the derived tables (no replay)")
+		},
 		func(ctx context.Context, c *client, _ []string) error {
-			r, err := pb.NewAuditServiceClient(c.conn).VerifyJournal(c.ctx(ctx), &pb.VerifyJournalRequest{})
+			r, err := pb.NewAuditServiceClient(c.conn).VerifyJournal(c.ctx(ctx), &pb.VerifyJournalRequest{ChainOnly: chainOnly})
 			if err != nil {
 				return err
 			}

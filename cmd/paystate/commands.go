@@ -17,7 +17,8 @@ Usage:
   paystate get [--kind K] PROVIDER ID      an order (or another aggregate), with children
   paystate list [--state S] [--kind K]     aggregates, e.g. every order in fraud_review
   paystate history [--kind K] PROVIDER ID  its journal: every event with its verdict
-  paystate verify                          check the journal's hash chain
+  paystate verify [--chain-only]           check the journal's hash chain and every
+                                           table derived from it
   paystate watch [--states fraud_review]   print transitions as they happen (resumable)
   paystate send PROVIDER SAMPLE|FILE|-
                             sign a webhook as PROVIDER would and post it

@@ -2,9 +2,11 @@ package main
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -123,4 +125,74 @@ func TestVerifyJournalDetectsAnEditedRow(t *testing.T) {
 	require.False(t, v.GetOk())
 	require.Equal(t, int64(2), v.GetFirstBadSequence())
 	require.Contains(t, v.GetProblem(), "changed")
+}
+
+// TestVerifyJournalChecksDerivedTables: rows of the derived tables deleted
+// or invented behind paystate's back, with the chain intact, are reported
+// by VerifyJournal over gRPC and REST (audit T8, T9, T10); chain_only
+// still answers the chain alone.
+func TestVerifyJournalChecksDerivedTables(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	// CAPTURED before AUTHORISED: held, then released.
+	for _, ev := range []string{"CAPTURED", "AUTHORISED", "PARTIALLY_REFUNDED"} {
+		s.webhook(t, sample(t, ev))
+	}
+	v, err := s.audit.VerifyJournal(s.authed(t.Context()), &pb.VerifyJournalRequest{})
+	require.NoError(t, err)
+	require.True(t, v.GetOk(), v.GetProblem())
+	require.Positive(t, v.GetDerivedTables().GetReceipts())
+	require.Positive(t, v.GetDerivedTables().GetAggregates())
+	s.shutdown()
+
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "paystate.db"))
+	require.NoError(t, err)
+	for _, q := range []string{
+		`DELETE FROM receipts WHERE seq = (SELECT MAX(seq) FROM receipts)`,
+		`INSERT INTO aggregates SELECT provider, kind, 'phantom', merchant_reference, parent_provider, parent_kind, parent_id,
+			state, provider_status, currency, amount, authorized, captured, refunded, version, created_at, updated_at
+			FROM aggregates LIMIT 1`,
+		`INSERT INTO deferred (seq, provider, kind, aggregate_id, dedupe_key, payload, body_sha256, received_at, expires_at)
+			SELECT seq, provider, kind, aggregate_id, dedupe_key, payload, body_sha256, received_at, received_at + 1 FROM journal WHERE seq = 1`,
+	} {
+		_, err = db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+
+	s2 := startServer(t, dir)
+	v, err = s2.audit.VerifyJournal(s2.authed(t.Context()), &pb.VerifyJournalRequest{})
+	require.NoError(t, err)
+	require.False(t, v.GetOk())
+	require.Equal(t, int64(3), v.GetDerivedTables().GetProblemCount(), "%v", v.GetTableProblems())
+	tables := map[string]bool{}
+	for _, p := range v.GetTableProblems() {
+		tables[p.GetTable()] = true
+		require.True(t, p.GetFixable(), p.GetProblem())
+	}
+	require.Equal(t, map[string]bool{"receipts": true, "aggregates": true, "deferred": true}, tables)
+	require.NotEmpty(t, v.GetProblem())
+
+	chain, err := s2.audit.VerifyJournal(s2.authed(t.Context()), &pb.VerifyJournalRequest{ChainOnly: true})
+	require.NoError(t, err)
+	require.True(t, chain.GetOk(), "the chain itself is intact")
+	require.Nil(t, chain.GetDerivedTables())
+
+	req, err := http.NewRequest(http.MethodPost, s2.http+"/v1/journal:verify", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s2.dev.APIToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var rest struct {
+		Ok            bool
+		Problem       string
+		DerivedTables struct{ ProblemCount string }
+		TableProblems []struct{ Table, Row string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rest))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.False(t, rest.Ok)
+	require.Equal(t, "3", rest.DerivedTables.ProblemCount)
+	require.Len(t, rest.TableProblems, 3)
 }

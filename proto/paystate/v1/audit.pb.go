@@ -237,15 +237,19 @@ func (*GetChainHeadRequest) Descriptor() ([]byte, []int) {
 	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{3}
 }
 
-// Request for AuditService.VerifyJournal. It has no fields.
+// Request for AuditService.VerifyJournal. Empty: the whole journal and
+// every derived table.
 type VerifyJournalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Verify from this sequence on (0 or 1: from the first entry). The
-	// entry before it is read for the link.
+	// entry before it is read for the link. A range checks only the chain.
 	FromSequence int64 `protobuf:"varint,1,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
 	// Verify up to and including this sequence (0: the chain head read at
 	// the start).
-	ToSequence    int64 `protobuf:"varint,2,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
+	ToSequence int64 `protobuf:"varint,2,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
+	// Check only the hash chain, not the derived tables (which costs a
+	// replay of the journal).
+	ChainOnly     bool `protobuf:"varint,3,opt,name=chain_only,json=chainOnly,proto3" json:"chain_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -294,6 +298,13 @@ func (x *VerifyJournalRequest) GetToSequence() int64 {
 	return 0
 }
 
+func (x *VerifyJournalRequest) GetChainOnly() bool {
+	if x != nil {
+		return x.ChainOnly
+	}
+	return false
+}
+
 // Response for AuditService.VerifyJournal.
 type VerifyJournalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -307,7 +318,14 @@ type VerifyJournalResponse struct {
 	// Sequence of the first entry found broken; zero when `ok` is true.
 	FirstBadSequence int64 `protobuf:"varint,4,opt,name=first_bad_sequence,json=firstBadSequence,proto3" json:"first_bad_sequence,omitempty"`
 	// Description of the first problem found; empty when `ok` is true.
-	Problem       string `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	Problem string `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	// What was read of the tables derived from the journal; absent when only
+	// the chain was checked (a range, `chain_only`, or a broken chain).
+	DerivedTables *DerivedTables `protobuf:"bytes,6,opt,name=derived_tables,json=derivedTables,proto3" json:"derived_tables,omitempty"`
+	// How the derived tables disagree with the journal, ordered by table
+	// then journal sequence; at most 1000 (`derived_tables.problem_count`
+	// has them all).
+	TableProblems []*TableProblem `protobuf:"bytes,7,rep,name=table_problems,json=tableProblems,proto3" json:"table_problems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -377,6 +395,180 @@ func (x *VerifyJournalResponse) GetProblem() string {
 	return ""
 }
 
+func (x *VerifyJournalResponse) GetDerivedTables() *DerivedTables {
+	if x != nil {
+		return x.DerivedTables
+	}
+	return nil
+}
+
+func (x *VerifyJournalResponse) GetTableProblems() []*TableProblem {
+	if x != nil {
+		return x.TableProblems
+	}
+	return nil
+}
+
+// DerivedTables counts what VerifyJournal read of the tables derived from
+// the journal.
+type DerivedTables struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dedupe receipts read.
+	Receipts int64 `protobuf:"varint,1,opt,name=receipts,proto3" json:"receipts,omitempty"`
+	// Held (deferred) events read.
+	HeldEvents int64 `protobuf:"varint,2,opt,name=held_events,json=heldEvents,proto3" json:"held_events,omitempty"`
+	// Aggregates read, compared with a replay of the journal.
+	Aggregates int64 `protobuf:"varint,3,opt,name=aggregates,proto3" json:"aggregates,omitempty"`
+	// Number of problems found in all.
+	ProblemCount  int64 `protobuf:"varint,4,opt,name=problem_count,json=problemCount,proto3" json:"problem_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DerivedTables) Reset() {
+	*x = DerivedTables{}
+	mi := &file_paystate_v1_audit_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DerivedTables) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DerivedTables) ProtoMessage() {}
+
+func (x *DerivedTables) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_audit_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DerivedTables.ProtoReflect.Descriptor instead.
+func (*DerivedTables) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DerivedTables) GetReceipts() int64 {
+	if x != nil {
+		return x.Receipts
+	}
+	return 0
+}
+
+func (x *DerivedTables) GetHeldEvents() int64 {
+	if x != nil {
+		return x.HeldEvents
+	}
+	return 0
+}
+
+func (x *DerivedTables) GetAggregates() int64 {
+	if x != nil {
+		return x.Aggregates
+	}
+	return 0
+}
+
+func (x *DerivedTables) GetProblemCount() int64 {
+	if x != nil {
+		return x.ProblemCount
+	}
+	return 0
+}
+
+// TableProblem is one way a table derived from the journal disagrees with
+// it.
+type TableProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "journal" (the journal contradicts itself, e.g. two first verdicts for
+	// one dedupe key), "receipts", "deferred" or "aggregates".
+	Table string `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	// The row: a receipt's provider/dedupe key, a held event's sequence, an
+	// aggregate's provider/kind/id.
+	Row string `protobuf:"bytes,2,opt,name=row,proto3" json:"row,omitempty"`
+	// The journal entry concerned; zero when none.
+	Sequence int64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// What is wrong.
+	Problem string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	// True when `paystate rebuild --fix` can rewrite the row from the
+	// journal.
+	Fixable       bool `protobuf:"varint,5,opt,name=fixable,proto3" json:"fixable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableProblem) Reset() {
+	*x = TableProblem{}
+	mi := &file_paystate_v1_audit_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableProblem) ProtoMessage() {}
+
+func (x *TableProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_audit_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableProblem.ProtoReflect.Descriptor instead.
+func (*TableProblem) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TableProblem) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TableProblem) GetRow() string {
+	if x != nil {
+		return x.Row
+	}
+	return ""
+}
+
+func (x *TableProblem) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *TableProblem) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *TableProblem) GetFixable() bool {
+	if x != nil {
+		return x.Fixable
+	}
+	return false
+}
+
 // Request for AuditService.ListJournal. Empty filters match everything.
 type ListJournalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -400,7 +592,7 @@ type ListJournalRequest struct {
 
 func (x *ListJournalRequest) Reset() {
 	*x = ListJournalRequest{}
-	mi := &file_paystate_v1_audit_proto_msgTypes[6]
+	mi := &file_paystate_v1_audit_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +604,7 @@ func (x *ListJournalRequest) String() string {
 func (*ListJournalRequest) ProtoMessage() {}
 
 func (x *ListJournalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_paystate_v1_audit_proto_msgTypes[6]
+	mi := &file_paystate_v1_audit_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +617,7 @@ func (x *ListJournalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJournalRequest.ProtoReflect.Descriptor instead.
 func (*ListJournalRequest) Descriptor() ([]byte, []int) {
-	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{6}
+	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListJournalRequest) GetProvider() string {
@@ -490,7 +682,7 @@ type ListJournalResponse struct {
 
 func (x *ListJournalResponse) Reset() {
 	*x = ListJournalResponse{}
-	mi := &file_paystate_v1_audit_proto_msgTypes[7]
+	mi := &file_paystate_v1_audit_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +694,7 @@ func (x *ListJournalResponse) String() string {
 func (*ListJournalResponse) ProtoMessage() {}
 
 func (x *ListJournalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_paystate_v1_audit_proto_msgTypes[7]
+	mi := &file_paystate_v1_audit_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +707,7 @@ func (x *ListJournalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJournalResponse.ProtoReflect.Descriptor instead.
 func (*ListJournalResponse) Descriptor() ([]byte, []int) {
-	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{7}
+	return file_paystate_v1_audit_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListJournalResponse) GetEntries() []*JournalEntry {
@@ -548,17 +740,35 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"\x17ListOrderEventsResponse\x123\n" +
 	"\aentries\x18\x01 \x03(\v2\x19.paystate.v1.JournalEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x15\n" +
-	"\x13GetChainHeadRequest\"\\\n" +
+	"\x13GetChainHeadRequest\"{\n" +
 	"\x14VerifyJournalRequest\x12#\n" +
 	"\rfrom_sequence\x18\x01 \x01(\x03R\ffromSequence\x12\x1f\n" +
 	"\vto_sequence\x18\x02 \x01(\x03R\n" +
-	"toSequence\"\xc4\x01\n" +
+	"toSequence\x12\x1d\n" +
+	"\n" +
+	"chain_only\x18\x03 \x01(\bR\tchainOnly\"\xc9\x02\n" +
 	"\x15VerifyJournalResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12'\n" +
 	"\x0fentries_checked\x18\x02 \x01(\x03R\x0eentriesChecked\x12*\n" +
 	"\x04head\x18\x03 \x01(\v2\x16.paystate.v1.ChainHeadR\x04head\x12,\n" +
 	"\x12first_bad_sequence\x18\x04 \x01(\x03R\x10firstBadSequence\x12\x18\n" +
-	"\aproblem\x18\x05 \x01(\tR\aproblem\"\xb8\x02\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem\x12A\n" +
+	"\x0ederived_tables\x18\x06 \x01(\v2\x1a.paystate.v1.DerivedTablesR\rderivedTables\x12@\n" +
+	"\x0etable_problems\x18\a \x03(\v2\x19.paystate.v1.TableProblemR\rtableProblems\"\x91\x01\n" +
+	"\rDerivedTables\x12\x1a\n" +
+	"\breceipts\x18\x01 \x01(\x03R\breceipts\x12\x1f\n" +
+	"\vheld_events\x18\x02 \x01(\x03R\n" +
+	"heldEvents\x12\x1e\n" +
+	"\n" +
+	"aggregates\x18\x03 \x01(\x03R\n" +
+	"aggregates\x12#\n" +
+	"\rproblem_count\x18\x04 \x01(\x03R\fproblemCount\"\x86\x01\n" +
+	"\fTableProblem\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
+	"\x03row\x18\x02 \x01(\tR\x03row\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x03R\bsequence\x12\x18\n" +
+	"\aproblem\x18\x04 \x01(\tR\aproblem\x12\x18\n" +
+	"\afixable\x18\x05 \x01(\bR\afixable\"\xb8\x02\n" +
 	"\x12ListJournalRequest\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x120\n" +
@@ -590,7 +800,7 @@ func file_paystate_v1_audit_proto_rawDescGZIP() []byte {
 	return file_paystate_v1_audit_proto_rawDescData
 }
 
-var file_paystate_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_paystate_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_paystate_v1_audit_proto_goTypes = []any{
 	(*ListOrderEventsRequest)(nil),  // 0: paystate.v1.ListOrderEventsRequest
 	(*GetEventRequest)(nil),         // 1: paystate.v1.GetEventRequest
@@ -598,35 +808,39 @@ var file_paystate_v1_audit_proto_goTypes = []any{
 	(*GetChainHeadRequest)(nil),     // 3: paystate.v1.GetChainHeadRequest
 	(*VerifyJournalRequest)(nil),    // 4: paystate.v1.VerifyJournalRequest
 	(*VerifyJournalResponse)(nil),   // 5: paystate.v1.VerifyJournalResponse
-	(*ListJournalRequest)(nil),      // 6: paystate.v1.ListJournalRequest
-	(*ListJournalResponse)(nil),     // 7: paystate.v1.ListJournalResponse
-	(*JournalEntry)(nil),            // 8: paystate.v1.JournalEntry
-	(*ChainHead)(nil),               // 9: paystate.v1.ChainHead
-	(Verdict)(0),                    // 10: paystate.v1.Verdict
-	(*timestamppb.Timestamp)(nil),   // 11: google.protobuf.Timestamp
+	(*DerivedTables)(nil),           // 6: paystate.v1.DerivedTables
+	(*TableProblem)(nil),            // 7: paystate.v1.TableProblem
+	(*ListJournalRequest)(nil),      // 8: paystate.v1.ListJournalRequest
+	(*ListJournalResponse)(nil),     // 9: paystate.v1.ListJournalResponse
+	(*JournalEntry)(nil),            // 10: paystate.v1.JournalEntry
+	(*ChainHead)(nil),               // 11: paystate.v1.ChainHead
+	(Verdict)(0),                    // 12: paystate.v1.Verdict
+	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
 }
 var file_paystate_v1_audit_proto_depIdxs = []int32{
-	8,  // 0: paystate.v1.ListOrderEventsResponse.entries:type_name -> paystate.v1.JournalEntry
-	9,  // 1: paystate.v1.VerifyJournalResponse.head:type_name -> paystate.v1.ChainHead
-	10, // 2: paystate.v1.ListJournalRequest.verdicts:type_name -> paystate.v1.Verdict
-	11, // 3: paystate.v1.ListJournalRequest.received_since:type_name -> google.protobuf.Timestamp
-	11, // 4: paystate.v1.ListJournalRequest.received_until:type_name -> google.protobuf.Timestamp
-	8,  // 5: paystate.v1.ListJournalResponse.entries:type_name -> paystate.v1.JournalEntry
-	0,  // 6: paystate.v1.AuditService.ListOrderEvents:input_type -> paystate.v1.ListOrderEventsRequest
-	6,  // 7: paystate.v1.AuditService.ListJournal:input_type -> paystate.v1.ListJournalRequest
-	1,  // 8: paystate.v1.AuditService.GetEvent:input_type -> paystate.v1.GetEventRequest
-	3,  // 9: paystate.v1.AuditService.GetChainHead:input_type -> paystate.v1.GetChainHeadRequest
-	4,  // 10: paystate.v1.AuditService.VerifyJournal:input_type -> paystate.v1.VerifyJournalRequest
-	2,  // 11: paystate.v1.AuditService.ListOrderEvents:output_type -> paystate.v1.ListOrderEventsResponse
-	7,  // 12: paystate.v1.AuditService.ListJournal:output_type -> paystate.v1.ListJournalResponse
-	8,  // 13: paystate.v1.AuditService.GetEvent:output_type -> paystate.v1.JournalEntry
-	9,  // 14: paystate.v1.AuditService.GetChainHead:output_type -> paystate.v1.ChainHead
-	5,  // 15: paystate.v1.AuditService.VerifyJournal:output_type -> paystate.v1.VerifyJournalResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	10, // 0: paystate.v1.ListOrderEventsResponse.entries:type_name -> paystate.v1.JournalEntry
+	11, // 1: paystate.v1.VerifyJournalResponse.head:type_name -> paystate.v1.ChainHead
+	6,  // 2: paystate.v1.VerifyJournalResponse.derived_tables:type_name -> paystate.v1.DerivedTables
+	7,  // 3: paystate.v1.VerifyJournalResponse.table_problems:type_name -> paystate.v1.TableProblem
+	12, // 4: paystate.v1.ListJournalRequest.verdicts:type_name -> paystate.v1.Verdict
+	13, // 5: paystate.v1.ListJournalRequest.received_since:type_name -> google.protobuf.Timestamp
+	13, // 6: paystate.v1.ListJournalRequest.received_until:type_name -> google.protobuf.Timestamp
+	10, // 7: paystate.v1.ListJournalResponse.entries:type_name -> paystate.v1.JournalEntry
+	0,  // 8: paystate.v1.AuditService.ListOrderEvents:input_type -> paystate.v1.ListOrderEventsRequest
+	8,  // 9: paystate.v1.AuditService.ListJournal:input_type -> paystate.v1.ListJournalRequest
+	1,  // 10: paystate.v1.AuditService.GetEvent:input_type -> paystate.v1.GetEventRequest
+	3,  // 11: paystate.v1.AuditService.GetChainHead:input_type -> paystate.v1.GetChainHeadRequest
+	4,  // 12: paystate.v1.AuditService.VerifyJournal:input_type -> paystate.v1.VerifyJournalRequest
+	2,  // 13: paystate.v1.AuditService.ListOrderEvents:output_type -> paystate.v1.ListOrderEventsResponse
+	9,  // 14: paystate.v1.AuditService.ListJournal:output_type -> paystate.v1.ListJournalResponse
+	10, // 15: paystate.v1.AuditService.GetEvent:output_type -> paystate.v1.JournalEntry
+	11, // 16: paystate.v1.AuditService.GetChainHead:output_type -> paystate.v1.ChainHead
+	5,  // 17: paystate.v1.AuditService.VerifyJournal:output_type -> paystate.v1.VerifyJournalResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_paystate_v1_audit_proto_init() }
@@ -641,7 +855,7 @@ func file_paystate_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paystate_v1_audit_proto_rawDesc), len(file_paystate_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -56,10 +56,14 @@ type AuditServiceClient interface {
 	// The chain head is a small singleton resource returned as is.
 	// --)
 	GetChainHead(ctx context.Context, in *GetChainHeadRequest, opts ...grpc.CallOption) (*ChainHead, error)
-	// Recomputes the hash chain over the whole journal and reports whether it
-	// is intact.
+	// Recomputes the hash chain over the whole journal (or a range of it) and
+	// reports whether it is intact. Over the whole journal it also checks
+	// every table derived from it: dedupe receipts, held events and
+	// aggregates (a replay of the journal), each both ways, so that a row
+	// deleted, changed or added behind paystate's back is reported.
 	//
-	// A broken chain is reported in the response (`ok` false), not as an error.
+	// A broken chain or a table that differs is reported in the response
+	// (`ok` false), not as an error.
 	VerifyJournal(ctx context.Context, in *VerifyJournalRequest, opts ...grpc.CallOption) (*VerifyJournalResponse, error)
 }
 
@@ -151,10 +155,14 @@ type AuditServiceServer interface {
 	// The chain head is a small singleton resource returned as is.
 	// --)
 	GetChainHead(context.Context, *GetChainHeadRequest) (*ChainHead, error)
-	// Recomputes the hash chain over the whole journal and reports whether it
-	// is intact.
+	// Recomputes the hash chain over the whole journal (or a range of it) and
+	// reports whether it is intact. Over the whole journal it also checks
+	// every table derived from it: dedupe receipts, held events and
+	// aggregates (a replay of the journal), each both ways, so that a row
+	// deleted, changed or added behind paystate's back is reported.
 	//
-	// A broken chain is reported in the response (`ok` false), not as an error.
+	// A broken chain or a table that differs is reported in the response
+	// (`ok` false), not as an error.
 	VerifyJournal(context.Context, *VerifyJournalRequest) (*VerifyJournalResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
