@@ -43,6 +43,9 @@ type bundle struct {
 	done   chan struct{}
 	clock  *clock
 	reg    *sm.Registry
+	// open, when set, opens the store instead of SQLite at path (the same
+	// database on every start).
+	open func(t *testing.T) storage.Store
 }
 
 type clock struct {
@@ -55,7 +58,13 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{path: filepath.Join(t.TempDir(), "paystate.db"), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	return setupOn(t, nil)
+}
+
+// setupOn is setup over the store open opens (nil: SQLite).
+func setupOn(t *testing.T, open func(t *testing.T) storage.Store) *bundle {
+	t.Helper()
+	b := &bundle{path: filepath.Join(t.TempDir(), "paystate.db"), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, open: open}
 	reg, err := sm.NewRegistry(testTable())
 	require.NoError(t, err)
 	b.reg = reg
@@ -66,8 +75,14 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) start(t *testing.T) {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), b.path)
-	require.NoError(t, err)
+	var store storage.Store
+	if b.open != nil {
+		store = b.open(t)
+	} else {
+		var err error
+		store, err = sqlite.Open(t.Context(), b.path)
+		require.NoError(t, err)
+	}
 	b.store = store
 	b.eng = engine.New(store, b.reg, engine.Config{DeferWindow: time.Hour, Now: b.clock.Now, SweepEvery: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,15 +1,20 @@
 package engine_test
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paystate/paystate/engine"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/postgres"
 )
 
 // withTable restarts the engine on the same store running table instead of
@@ -79,7 +84,40 @@ func (b *bundle) head(t *testing.T) storage.ChainHead {
 // which stays in the journal as it was.
 func TestReevaluateAdmitsARefundAnOlderTableRejected(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testReevaluateAdmitsARefund(t, setupOn(t, open))
+		})
+	}
+}
+
+// backends are SQLite (nil: the bundle's default) and, when
+// PAYSTATE_TEST_POSTGRES_DSN is set, PostgreSQL: each test a schema of its
+// own, the same one on every start, dropped at the end.
+func backends(t *testing.T) map[string]func(t *testing.T) storage.Store {
+	out := map[string]func(t *testing.T) storage.Store{"sqlite": nil}
+	dsn := os.Getenv("PAYSTATE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		return out
+	}
+	schema := fmt.Sprintf("reeval_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			_ = c.Close(ctx)
+		}
+	})
+	out["postgres"] = func(t *testing.T) storage.Store {
+		store, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+		require.NoError(t, err)
+		return store
+	}
+	return out
+}
+
+func testReevaluateAdmitsARefund(t *testing.T, b *bundle) {
 	v1 := b.reg.Machine("acme", sm.KindPayment).Version()
 	// The capture arrives first: held, then applied with the authorisation.
 	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "CAPTURE", amount: -1}).Verdict)
@@ -160,7 +198,15 @@ func TestReevaluateAdmitsARefundAnOlderTableRejected(t *testing.T) {
 // takes it from where the aggregate is; the hold is released.
 func TestReevaluateReadmitsHeldAndExpiredEvents(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testReevaluateReadmitsHeld(t, setupOn(t, open))
+		})
+	}
+}
+
+func testReevaluateReadmitsHeld(t *testing.T, b *bundle) {
 	b.send(t, ev{id: "exp", name: "AUTH", amount: 100})
 	held := b.send(t, ev{id: "exp", name: "CLOSE", amount: -1})
 	require.Equal(t, sm.VerdictDeferred, held.Verdict)
@@ -311,7 +357,15 @@ func TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied(t *testing.T
 // journal replays to the stored state.
 func TestReevaluateDuringLiveTraffic(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testReevaluateDuringLiveTraffic(t, setupOn(t, open))
+		})
+	}
+}
+
+func testReevaluateDuringLiveTraffic(t *testing.T, b *bundle) {
 	ids := []string{"a", "b", "c", "d", "e", "f"}
 	for _, id := range ids {
 		b.send(t, ev{id: id, name: "AUTH", amount: 100})

@@ -38,7 +38,7 @@ func machines(args []string) error {
 		return writeMachinesDoc(os.Stdout, reg)
 	}
 	for _, m := range reg.All() {
-		fmt.Printf("%%%% %s %s\n%s\n", m.Provider(), m.Kind(), m.Mermaid())
+		fmt.Printf("%%%% %s %s, version %s\n%s\n", m.Provider(), m.Kind(), m.Version(), m.Mermaid())
 	}
 	return nil
 }
