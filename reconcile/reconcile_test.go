@@ -263,10 +263,23 @@ func TestTerminalAggregatesAreNotChecked(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.webhook(t, "o1", "AUTHORISED", 10000)
-	b.webhook(t, "o1", "ORDER_CLOSED", -1)
+	b.webhook(t, "o1", "FULL_AUTH_REVERSED", -1)
 	b.clock.Add(10 * minAge)
 	require.Equal(t, Report{}, b.pass(t))
 	require.Zero(t, b.provider.called("o1"))
+}
+
+// Closing an N-Genius order is administrative: money can still be reported
+// after it, so a closed order that stood still is checked like any other.
+func TestClosedOrdersAreStillChecked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.webhook(t, "o1", "AUTHORISED", 10000)
+	b.webhook(t, "o1", "ORDER_CLOSED", -1)
+	b.provider.says("o1", event("o1", "AUTHORISED", 10000))
+	b.clock.Add(10 * minAge)
+	require.Equal(t, 1, b.pass(t).Checked)
+	require.Equal(t, 1, b.provider.called("o1"))
 }
 
 func TestExpiredDeferredEventMakesTheAggregateDueAtOnce(t *testing.T) {
