@@ -72,6 +72,8 @@ type Server struct {
 	metrics *Metrics
 	// inProcess serves the REST gateway's unary routes.
 	inProcess inProcess
+	// stopping is closed when shutdown begins; it ends watch streams.
+	stopping chan struct{}
 }
 
 // Limits that bound what one client can make the server hold.
@@ -102,7 +104,7 @@ func NewServer(opts Options) *Server {
 	if metrics == nil {
 		metrics = NewMetrics()
 	}
-	s := &Server{opts: opts, log: log, health: health.NewServer(), metrics: metrics}
+	s := &Server{opts: opts, log: log, health: health.NewServer(), metrics: metrics, stopping: make(chan struct{})}
 	serverOpts := []grpc.ServerOption{}
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
@@ -135,7 +137,7 @@ func NewServer(opts Options) *Server {
 	pb.RegisterAuditServiceServer(s.grpc, s.inProcess.audit)
 	pb.RegisterAggregateServiceServer(s.grpc, s.inProcess.aggregates)
 	pb.RegisterMachineServiceServer(s.grpc, s.inProcess.machines)
-	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Log: log})
+	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Log: log, Stopping: s.stopping})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.InitializeMetrics(s.grpc)
@@ -186,6 +188,9 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	case serveErr = <-errc:
 	}
 	s.health.Shutdown()
+	// Watch streams end now rather than hold the HTTP and gRPC shutdowns
+	// for their grace period; webhooks and calls in flight still finish.
+	close(s.stopping)
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdown); err != nil {

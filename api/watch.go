@@ -33,6 +33,11 @@ type Watch struct {
 	// one second.
 	Poll time.Duration
 	Log  *slog.Logger
+	// Stopping, when closed, ends every stream with Unavailable: the
+	// server is shutting down, and its clients resume from their cursors
+	// elsewhere. Without it a shutdown waits out its grace period for
+	// watchers that would never leave on their own.
+	Stopping <-chan struct{}
 }
 
 // watchFilter is a WatchRequest, validated.
@@ -137,6 +142,8 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 		select {
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
+		case <-w.Stopping:
+			return status.Error(codes.Unavailable, "the server is shutting down: resume from the last cursor")
 		case <-wake:
 		case <-pollTick.C:
 		case <-heartbeat.C:

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/engine/enginetest"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
 )
 
@@ -188,4 +191,51 @@ func TestWatchRefusesACursorItCannotServe(t *testing.T) {
 func noLeaks(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// TestShutdownEndsRESTWatches: a REST watch open when the server shuts
+// down is ended by the server with Unavailable, so that its client knows
+// to resume from its cursor elsewhere, instead of holding the shutdown
+// for its whole grace period and then being cut off without a word.
+func TestShutdownEndsRESTWatches(t *testing.T) {
+	p := hardNGenius()
+	h := enginetest.New(t, p)
+	srv := NewServer(Options{Store: h.Store, Machines: h.Machines, Engine: h.Engine, Log: hardQuiet,
+		Providers: map[string]providers.Provider{ngenius.Name: p},
+		Tokens:    []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}}})
+	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, grpcLis, httpLis) }()
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+httpLis.Addr().String()+"/v1/journal:watch?heartbeatSeconds=1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+hardAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	lines := bufio.NewScanner(resp.Body)
+	require.True(t, lines.Scan(), "a heartbeat")
+	require.Contains(t, lines.Text(), `"heartbeat":true`)
+
+	cancel()
+	var last string
+	for lines.Scan() {
+		last = lines.Text()
+	}
+	var end struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(last), &end), "the stream's last line: %q", last)
+	require.Equal(t, int(codes.Unavailable), end.Error.Code, last)
+	require.Contains(t, end.Error.Message, "resume from the last cursor")
+	require.NoError(t, <-served)
 }
