@@ -56,6 +56,7 @@ var policy = map[string][]config.Role{
 	"/paystate.v1.WatchService/Watch":                   {config.RoleFraud, config.RoleAuditor, config.RoleAdmin},
 	// Appends to the journal: only an operator decides to re-judge history.
 	"/paystate.v1.MachineService/Reevaluate": {config.RoleAdmin},
+	"/paystate.v1.CallerService/GetCaller":   {config.RoleReader, config.RoleAuditor, config.RoleFraud, config.RoleAdmin},
 }
 
 // public methods need no token: health checks and reflection, so that

@@ -49,6 +49,7 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, er
 		pb.RegisterAuditServiceHandlerServer(ctx, mux, inProcessAudit{inProcess: in}),
 		pb.RegisterAggregateServiceHandlerServer(ctx, mux, inProcessAggregates{inProcess: in}),
 		pb.RegisterMachineServiceHandlerServer(ctx, mux, inProcessMachines{inProcess: in}),
+		pb.RegisterCallerServiceHandlerServer(ctx, mux, inProcessCallers{inProcess: in}),
 		pb.RegisterWatchServiceHandlerClient(ctx, mux, loopbackWatch{target: grpcAddr, creds: creds}),
 	} {
 		if err != nil {
@@ -105,6 +106,7 @@ type inProcess struct {
 	audit        *Audit
 	aggregates   *Aggregates
 	machines     *Machines
+	callers      Callers
 	interceptors []grpc.UnaryServerInterceptor
 }
 
@@ -223,4 +225,15 @@ func (in inProcessMachines) ListMachines(ctx context.Context, req *pb.ListMachin
 
 func (in inProcessMachines) Reevaluate(ctx context.Context, req *pb.ReevaluateRequest) (*pb.ReevaluateResponse, error) {
 	return unary(ctx, in.inProcess, pb.MachineService_Reevaluate_FullMethodName, in.machines, in.machines.Reevaluate, req)
+}
+
+type inProcessCallers struct {
+	pb.UnsafeCallerServiceServer
+	inProcess
+}
+
+var _ pb.CallerServiceServer = inProcessCallers{}
+
+func (in inProcessCallers) GetCaller(ctx context.Context, req *pb.GetCallerRequest) (*pb.Caller, error) {
+	return unary(ctx, in.inProcess, pb.CallerService_GetCaller_FullMethodName, in.callers, in.callers.GetCaller, req)
 }

@@ -131,12 +131,14 @@ func NewServer(opts Options) *Server {
 		audit:        &Audit{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
 		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
 		machines:     &Machines{Registry: opts.Machines, Engine: reevaluator(opts.Engine), Log: log},
+		callers:      Callers{},
 		interceptors: unary,
 	}
 	pb.RegisterOrderServiceServer(s.grpc, s.inProcess.orders)
 	pb.RegisterAuditServiceServer(s.grpc, s.inProcess.audit)
 	pb.RegisterAggregateServiceServer(s.grpc, s.inProcess.aggregates)
 	pb.RegisterMachineServiceServer(s.grpc, s.inProcess.machines)
+	pb.RegisterCallerServiceServer(s.grpc, s.inProcess.callers)
 	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Log: log, Stopping: s.stopping})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

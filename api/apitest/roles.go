@@ -57,6 +57,7 @@ var RoleMatrix = []Grant{
 	{"/paystate.v1.MachineService/ListMachines", "GET /v1/machines", everyone, false},
 	{"/paystate.v1.MachineService/Reevaluate", "POST /v1/machines:reevaluate", admin, false},
 	{"/paystate.v1.WatchService/Watch", "GET /v1/journal:watch", watchers, true},
+	{"/paystate.v1.CallerService/GetCaller", "GET /v1/caller", everyone, false},
 }
 
 // Grants returns the matrix's row for method, if it has one.
