@@ -104,6 +104,17 @@ func TestRolesMatrixOverLoopback(t *testing.T) {
 	require.Len(t, apitest.RoleMatrix, walked, "every RPC of the matrix walked")
 }
 
+// tamper edits the SQLite store in dir behind paystate's back (the server
+// must be stopped).
+func tamper(t *testing.T, dir, statement string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "paystate.db"))
+	require.NoError(t, err)
+	_, err = db.Exec(statement)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+}
+
 // TestVerifyJournalDetectsAnEditedRow: an entry edited in the database
 // behind paystate's back is found by VerifyJournal over the API.
 func TestVerifyJournalDetectsAnEditedRow(t *testing.T) {
@@ -113,11 +124,7 @@ func TestVerifyJournalDetectsAnEditedRow(t *testing.T) {
 		s.webhook(t, sample(t, ev))
 	}
 	s.shutdown()
-	db, err := sql.Open("sqlite3", filepath.Join(dir, "paystate.db"))
-	require.NoError(t, err)
-	_, err = db.Exec(`UPDATE journal SET reason = 'nothing to see here' WHERE seq = 2`)
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	tamper(t, dir, `UPDATE journal SET reason = 'nothing to see here' WHERE seq = 2`)
 
 	s2 := startServer(t, dir)
 	v, err := s2.audit.VerifyJournal(s2.authed(t.Context()), &pb.VerifyJournalRequest{})

@@ -123,18 +123,13 @@ export async function stream(p, query, { signal, onOpen, onMessage, as } = {}) {
   }
 }
 
-// probe finds what the token may do by calling one route of each
-// permission and seeing which are refused; the API enforces the same
-// policy on every call whatever the console shows.
-export async function probe(t) {
-  await get('/v1/machines', {}, { as: t }); // 401 here: the token is not accepted
-  const refused = (e) => { if (e instanceof ApiError && e.status === 403) return false; throw e; };
-  const audit = get('/v1/journal/head', {}, { as: t }).then(() => true, refused);
-  const ctl = new AbortController();
-  // Any message, or a heartbeat within a second on an empty journal, says
-  // the stream was allowed; a refusal comes before any message.
-  const watch = stream('/v1/journal:watch', { heartbeatSeconds: 1 }, {
-    as: t, signal: ctl.signal, onOpen: () => ctl.abort(), onMessage: () => {},
-  }).then(() => true, (e) => (e.name === 'AbortError' ? true : refused(e)));
-  return { audit: await audit, watch: await watch };
+// caller asks the API whom the token speaks for and which methods its
+// role may call (CallerService.GetCaller); the console leaves out what the
+// role may not do, and the API refuses it anyway.
+export async function caller(t) {
+  const c = await get('/v1/caller', {}, { as: t });
+  return { name: c.name || '', role: c.role || '', methods: c.methods || [] };
 }
+
+// may says whether the caller's role may call a method ("AuditService/GetEvent").
+export const may = (caps, method) => !!caps?.methods?.includes('/paystate.v1.' + method);

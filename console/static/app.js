@@ -10,29 +10,22 @@ import * as fraud from './fraud.js';
 import * as journal from './journal.js';
 import * as machines from './machines.js';
 
-// Pages in the order of the navigation; need says which permission a page
-// requires, so that a role that may not use it does not see it.
+// Pages in the order of the navigation; need lists the methods a page
+// calls, so that a role that may not call them does not see the page.
 const PAGES = [
-  { path: 'find', title: 'Find', module: find },
-  { path: 'fraud', title: 'Fraud review', module: fraud, need: 'watch' },
-  { path: 'journal', title: 'Journal & integrity', module: journal, need: 'audit' },
-  { path: 'machines', title: 'Machines', module: machines },
+  { path: 'find', title: 'Find', module: find, need: ['AggregateService/ListAggregates', 'OrderService/LookupOrders'] },
+  { path: 'fraud', title: 'Fraud review', module: fraud, need: ['WatchService/Watch', 'OrderService/ListOrders'] },
+  { path: 'journal', title: 'Journal & integrity', module: journal, need: ['AuditService/ListJournal', 'AuditService/GetChainHead', 'AuditService/VerifyJournal'] },
+  { path: 'machines', title: 'Machines', module: machines, need: ['MachineService/ListMachines'] },
 ];
-const HIDDEN = [{ path: 'story', title: 'Order', module: story }];
+const HIDDEN = [{ path: 'story', title: 'Order', module: story, need: ['AggregateService/GetAggregate'] }];
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 let stop = () => {};
 
-function roleName(caps) {
-  if (caps.audit && caps.watch) return 'auditor or admin';
-  if (caps.watch) return 'fraud';
-  if (caps.audit) return 'auditor';
-  return 'reader';
-}
-
-function allowed(page, caps) { return !page.need || caps[page.need]; }
+function allowed(page, caps) { return page.need.every((m) => api.may(caps, m)); }
 
 function signInPage(message) {
   stop();
@@ -53,7 +46,7 @@ function signInPage(message) {
     if (!t) return;
     status.textContent = 'Checking the token…';
     try {
-      const caps = await api.probe(t);
+      const caps = await api.caller(t);
       api.signIn(t, caps);
       input.value = '';
       if (!location.hash || location.hash === '#/signin') location.hash = '#/find';
@@ -71,7 +64,7 @@ function drawNav(caps, current) {
   nav.replaceChildren(h('ul', {}, PAGES.filter((p) => allowed(p, caps)).map((p) =>
     h('li', {}, h('a', { href: '#/' + p.path, 'aria-current': p.path === current ? 'page' : false }, p.title)))));
   who.replaceChildren(
-    h('span', { class: 'role', id: 'role' }, 'Role: ' + roleName(caps)),
+    h('span', { class: 'role', id: 'role', title: `token ${caps.name}` }, 'Role: ' + caps.role),
     h('button', { type: 'button', class: 'quiet', id: 'signout', onclick: () => { api.signOut(); signInPage('Signed out.'); } }, 'Sign out'));
 }
 
@@ -80,13 +73,18 @@ function route() {
   if (!api.token() || !caps) return signInPage();
   const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
   const page = [...PAGES, ...HIDDEN].find((p) => p.path === name);
-  if (!page || !allowed(page, caps)) { location.replace('#/find'); return; }
+  if (!page || !allowed(page, caps)) {
+    const home = PAGES.find((p) => allowed(p, caps));
+    if (home && home !== page) location.replace('#/' + home.path);
+    else main.replaceChildren(h('p', { class: 'note' }, 'Your role may use no page of the console.'));
+    return;
+  }
   stop();
   drawNav(caps, page.path === 'story' ? 'find' : page.path);
   main.replaceChildren();
   document.title = `${page.title} · paystate console`;
   const params = rest.map((p) => decodeURIComponent(p));
-  stop = page.module.render(main, { caps, announce }, params) || (() => {});
+  stop = page.module.render(main, { caps, may: (m) => api.may(caps, m), announce }, params) || (() => {});
   main.focus({ preventScroll: true });
 }
 

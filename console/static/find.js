@@ -45,17 +45,19 @@ export function render(main) {
     location.hash = storyHref(f.get('provider'), f.get('kind'), String(f.get('id')).trim());
   });
 
-  const refOut = h('div', { class: 'out', 'aria-live': 'polite' });
+  const refOut = h('div', { id: 'ref-results', 'aria-live': 'polite' });
   const byRef = h('form', { class: 'card', 'aria-labelledby': 'find-ref' },
     h('h2', { id: 'find-ref' }, 'By merchant reference'),
     h('div', { class: 'row' }, field('Merchant reference', h('input', { name: 'ref', required: true, autocomplete: 'off' }))),
-    h('button', { type: 'submit' }, 'Look up'), refOut);
+    h('button', { type: 'submit' }, 'Look up'));
   byRef.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    const ref = String(new FormData(byRef).get('ref')).trim();
     refOut.replaceChildren(h('p', { class: 'status' }, 'Looking up…'));
     try {
-      const r = await get('/v1/orders:lookup', { merchantReference: String(new FormData(byRef).get('ref')).trim() });
-      refOut.replaceChildren(resultsTable(r.orders || [], 'Orders with this merchant reference'));
+      const r = await get('/v1/orders:lookup', { merchantReference: ref });
+      refOut.replaceChildren(h('section', { class: 'card wide out', 'aria-labelledby': 'ref-title' },
+        h('h2', { id: 'ref-title' }, `Merchant reference ${ref}`), resultsTable(r.orders || [], 'Orders with this merchant reference')));
       announce(`${(r.orders || []).length} orders found`);
     } catch (e) { refOut.replaceChildren(errorBox(e)); }
   });
@@ -101,7 +103,7 @@ export function render(main) {
     show(0);
   });
 
-  main.append(h('h1', {}, 'Find'), h('div', { class: 'grid' }, byId, byRef), list);
+  main.append(h('h1', {}, 'Find'), h('div', { class: 'grid' }, byId, byRef), refOut, list);
   providers().then((ps) => {
     byId.elements.provider.replaceChildren(...ps.map((p) => h('option', { value: p }, p)));
     list.elements.provider.append(...ps.map((p) => h('option', { value: p }, p)));

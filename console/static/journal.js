@@ -92,7 +92,7 @@ function download(name, type, text) {
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
-export function render(main) {
+export function render(main, ctx) {
   const ac = new AbortController();
   const signal = ac.signal;
 
@@ -138,7 +138,7 @@ export function render(main) {
         const where = h('span', {});
         verifyOut.replaceChildren(h('p', { class: 'bad' }, `✗ Broken at entry #${bad}: ${rep.problem}. `, where));
         announce(`Verification failed at entry ${bad}`);
-        get(`/v1/journal/entries/${encodeURIComponent(bad)}`, {}, { signal }).then((e) => {
+        if (ctx.may('AuditService/GetEvent')) get(`/v1/journal/entries/${encodeURIComponent(bad)}`, {}, { signal }).then((e) => {
           where.replaceChildren('It is about ', h('a', { href: storyHref(e.provider, kindName(e.kind), e.providerId) }, `${kindName(e.kind)} ${e.providerId} at ${e.provider}`), '.');
         }, () => {});
       }

@@ -5,6 +5,8 @@
 import { h, s } from './dom.js';
 
 const NODE_W = 156, NODE_H = 34, COL_GAP = 74, ROW_GAP = 20, PAD = 28;
+// Edges between states of one column bulge to the right of it.
+const SAME_COL_ROOM = 64;
 let uid = 0;
 
 // edgesOf folds the transition rows into one edge per (from, to) pair,
@@ -24,20 +26,26 @@ export function edgesOf(machine) {
   return [...edges.values()];
 }
 
-// layout places each state: its column is its distance from "new" along
-// edges that do not undo money movement, its row is chosen to keep edges
-// between neighbouring columns short (two barycentre sweeps).
-function layout(states, edges) {
-  const col = new Map([['new', 0]]);
-  const queue = ['new'];
-  while (queue.length) {
-    const at = queue.shift();
-    for (const e of edges) {
-      if (e.from === at && !e.revert && !col.has(e.to)) { col.set(e.to, col.get(at) + 1); queue.push(e.to); }
-    }
+// ranks gives each state its column: the length of the longest path to it
+// from "new" along edges that move forward in the machine's own order of
+// states (ListMachines lists them in lifecycle order). Edges back in that
+// order (retries, reverts, reviews that return) are drawn but do not
+// place, so that a lifecycle reads left to right.
+function ranks(states, edges) {
+  const index = new Map(states.map((st, i) => [st, i]));
+  const col = new Map(states.map((st) => [st, 0]));
+  const forward = edges.filter((e) => index.get(e.to) > index.get(e.from));
+  for (const st of states) {
+    for (const e of forward) if (e.to === st) col.set(st, Math.max(col.get(st), col.get(e.from) + 1));
   }
-  const last = Math.max(0, ...col.values());
-  for (const st of states) if (!col.has(st)) col.set(st, last + 1);
+  return col;
+}
+
+// layout places each state in its column (ranks), and orders each column
+// to keep edges short: each state near the mean row of the states before
+// it that lead to it (two sweeps).
+function layout(states, edges) {
+  const col = ranks(states, edges);
   const columns = [];
   for (const st of states) (columns[col.get(st)] ||= []).push(st);
   for (let i = 0; i < columns.length; i++) columns[i] ||= [];
@@ -47,7 +55,7 @@ function layout(states, edges) {
   for (let sweep = 0; sweep < 2; sweep++) {
     for (let c = 1; c < columns.length; c++) {
       const centre = (st) => {
-        const ins = edges.filter((e) => e.to === st && col.get(e.from) === c - 1).map((e) => rowOf.get(e.from));
+        const ins = edges.filter((e) => e.to === st && col.get(e.from) < c).map((e) => rowOf.get(e.from));
         return ins.length ? ins.reduce((a, b) => a + b, 0) / ins.length : rowOf.get(st);
       };
       const keyed = columns[c].map((st) => [centre(st), rowOf.get(st), st]);
@@ -63,7 +71,7 @@ function layout(states, edges) {
     const top = PAD + 26 + (height - (c.length * (NODE_H + ROW_GAP) - ROW_GAP)) / 2;
     c.forEach((st, ri) => pos.set(st, { x: PAD + ci * (NODE_W + COL_GAP), y: top + ri * (NODE_H + ROW_GAP), col: ci }));
   });
-  return { pos, width: PAD * 2 + columns.length * (NODE_W + COL_GAP) - COL_GAP, height: height + PAD * 2 + 26 + 60 };
+  return { pos, width: PAD * 2 + columns.length * (NODE_W + COL_GAP) - COL_GAP + SAME_COL_ROOM, height: height + PAD * 2 + 26 + 40 + 14 * columns.length };
 }
 
 function curve(a, b, e) {
@@ -78,7 +86,7 @@ function curve(a, b, e) {
   }
   if (b.col === a.col) {
     const x = a.x + NODE_W, y1 = a.y + NODE_H / 2, y2 = b.y + NODE_H / 2;
-    const bulge = 26 + Math.abs(y2 - y1) / 4;
+    const bulge = Math.min(SAME_COL_ROOM - 14, 26 + Math.abs(y2 - y1) / 4);
     return `M${x},${y1} C${x + bulge},${y1} ${x + bulge},${y2} ${x},${y2}`;
   }
   // Backwards (a revert, or a retry from a failure): under the nodes.

@@ -108,7 +108,7 @@ export function render(main, ctx, [provider, kind, id]) {
     const machine = (await machines().catch(() => [])).find((m) => m.provider === provider && kindName(m.kind) === kind);
     let entries = [];
     let more = '';
-    const figure = h('figure', { class: 'card drawing' });
+    const figure = h('figure', { class: 'card wide drawing' });
     const asOfOut = h('div', { class: 'asof-out', 'aria-live': 'polite' });
     const timelineBox = h('section', { class: 'card wide', 'aria-labelledby': 'tl-title' });
 
@@ -118,14 +118,14 @@ export function render(main, ctx, [provider, kind, id]) {
       figure.replaceChildren(
         machine ? draw(machine, { current: marked ?? (until ? 'new' : agg.state), steps: steps(shown) }) : h('p', {}, 'No machine is loaded for this provider and kind.'),
         h('figcaption', {}, machine ? `${provider} ${kind} machine (${machine.mode} mode). ` : '',
-          ctx.caps.audit ? (until ? `The path taken until ${time(until)} is drawn bold; ` : 'The path this order took is drawn bold; ') + 'the current state is marked ●.'
+          ctx.may('AggregateService/ListAggregateEvents') ? (until ? `The path taken until ${time(until)} is drawn bold; ` : 'The path this order took is drawn bold; ') + 'the current state is marked ●.'
             : 'The current state is marked ●; the path taken needs a role that may read the journal.'));
       for (const li of timelineBox.querySelectorAll('li.entry')) li.classList.toggle('after', !!until && receivedAfter(li.dataset.received, until));
     }
 
     function drawTimeline() {
-      timelineBox.replaceChildren(h('h2', { id: 'tl-title' }, `Timeline (${entries.length} entries)`), timeline(entries),
-        more ? h('button', { type: 'button', class: 'quiet', onclick: loadMore }, 'Load more entries') : null);
+      timelineBox.replaceChildren(h('h2', { id: 'tl-title' }, `Timeline (${entries.length} entries)`), timeline(entries));
+      if (more) timelineBox.append(h('button', { type: 'button', class: 'quiet', onclick: loadMore }, 'Load more entries'));
     }
     async function loadMore() {
       try {
@@ -141,6 +141,7 @@ export function render(main, ctx, [provider, kind, id]) {
     const asOfInput = h('input', { id: 'asof', name: 'asof', type: 'datetime-local', step: 0.001 });
     const asOf = h('form', { class: 'asof', 'aria-labelledby': 'asof-title' },
       h('h2', { id: 'asof-title' }, 'State as of'),
+      h('p', { class: 'hint' }, 'The state, amounts and path as they stood at a moment in the past, rebuilt from the journal.'),
       h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', { for: 'asof' }, 'Time (UTC)'), asOfInput),
         h('button', { type: 'submit' }, 'Show'),
         h('button', { type: 'button', class: 'quiet', onclick: () => { currentAsOf = ''; asOfInput.value = ''; asOfOut.replaceChildren(); redraw(''); } }, 'Now')),
@@ -150,6 +151,13 @@ export function render(main, ctx, [provider, kind, id]) {
       const when = fromInput(asOfInput.value);
       if (!when) return;
       currentAsOf = when;
+      // Before it was first seen nothing can have applied: say so without
+      // asking the server for a NOT_FOUND.
+      if (Date.parse(when) < Date.parse(agg.createTime)) {
+        asOfOut.replaceChildren(h('p', {}, `Nothing had been applied to it by ${time(when)}.`));
+        redraw(when);
+        return;
+      }
       try {
         const then = await get(base, { asOfTime: when }, { signal });
         asOfOut.replaceChildren(h('p', {}, `As it stood at ${time(when)}:`), summary(then, 'As of'));
@@ -161,13 +169,15 @@ export function render(main, ctx, [provider, kind, id]) {
     });
 
     const children = agg.children || [];
-    main.append(
+    main.append(...[
       h('div', { class: 'grid story' },
-        h('section', { class: 'card', 'aria-labelledby': 'now-title' }, h('h2', { id: 'now-title' }, 'Now'), summary(agg, 'Now'), asOf),
-        figure),
+        h('section', { class: 'card', 'aria-labelledby': 'now-title' }, h('h2', { id: 'now-title' }, 'Now'), summary(agg, 'Now')),
+        h('section', { class: 'card' }, asOf)),
+      figure,
       children.length ? h('section', { class: 'card wide', 'aria-labelledby': 'kids' }, h('h2', { id: 'kids' }, 'Children'), resultsTable(children, 'Children of this order')) : null,
-      ctx.caps.audit ? timelineBox : h('p', { class: 'note' }, 'Your role may not read the journal, so the timeline of this order is not shown.'));
-    if (ctx.caps.audit) await loadMore();
+      ctx.may('AggregateService/ListAggregateEvents') ? timelineBox : h('p', { class: 'note' }, 'Your role may not read the journal, so the timeline of this order is not shown.'),
+    ].filter(Boolean));
+    if (ctx.may('AggregateService/ListAggregateEvents')) await loadMore();
     else redraw('');
     announce(`${kind} ${id}: ${agg.state}`);
   })();

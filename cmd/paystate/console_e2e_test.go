@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/paystate/paystate/api/apitest"
+	"github.com/paystate/paystate/config"
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+)
+
+// The console's end-to-end tests drive Debian's Chromium, headless,
+// against a real server on loopback. chromedp speaks the DevTools protocol
+// from Go, so the tests start the server, send webhooks, tamper with the
+// store and look at the pages in one program, with the helpers of the
+// other end-to-end tests; Playwright would have needed Node.js and a
+// second process to coordinate with.
+
+// chromium is the browser binary, or "" when the machine has none.
+func chromium() string {
+	if p := os.Getenv("PAYSTATE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// browser is one headless Chromium with one tab, and every message the
+// tab wrote to its console.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string // the server's HTTP address
+
+	mu       sync.Mutex
+	messages []string
+	// expected are the paths of requests the test itself makes fail (it
+	// takes the server away, or calls what the role may not): the
+	// browser's reports of their failure are not the console's errors.
+	expected []string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	path := chromium()
+	if path == "" {
+		t.Skip("console browser tests skipped: no Chromium on this machine (apt-get install chromium; .ci/run installs it)")
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1360, 900),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("hide-scrollbars", true), chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.Flag("lang", "en-GB"),
+	)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx, base: base}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")), "start Chromium")
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				b.mu.Lock()
+				if !(m.Source == "network" && slices.ContainsFunc(b.expected, func(p string) bool { return strings.Contains(m.URL, p) })) {
+					b.messages = append(b.messages, m.String()+" "+m.URL)
+				}
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ''`))
+		b.t.Fatalf("browser: %v\npage:\n%s", err, text)
+	}
+}
+
+// wait waits until a JavaScript expression is true in the page.
+func (b *browser) wait(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 40*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ''`))
+		b.t.Fatalf("waiting until %s: %v\npage:\n%s", what, err, text)
+	}
+}
+
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	require.NoError(b.t, err, expr)
+	return v
+}
+
+// open goes to a page of the console by its hash route.
+func (b *browser) open(route string) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = %q`, route)))
+}
+
+func (b *browser) signIn(token string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base + "/console/"))
+	b.wait("the sign-in form shows", `!!document.querySelector('#token')`)
+	// Enter, as people do: the form is submitted by the page's script.
+	b.do(chromedp.SendKeys(chromedp.CSS("#token"), token+"\r"))
+	b.wait("signed in", `!!document.querySelector('#signout')`)
+}
+
+// submit submits the form of the element as a click on its button would.
+func (b *browser) submit(sel string) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).form.requestSubmit()`, sel)))
+}
+
+func (b *browser) signOut() {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS("#signout")))
+	b.wait("signed out", `!!document.querySelector('#token')`)
+}
+
+// screenshot saves the page under docs/console when
+// PAYSTATE_UPDATE_SCREENSHOTS=1, and elsewhere otherwise, so that a test
+// run leaves the tree clean.
+// Only the first screenful of a long page is kept (wholePage false).
+func (b *browser) screenshot(name string, wholePage bool) {
+	b.t.Helper()
+	// Let fonts and layout settle: wait for two animation frames.
+	eval[bool](b, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	// A value the page failed to format shows as such words.
+	require.Empty(b.t, eval[[]string](b, `document.body.innerText.match(/\b(null|undefined|NaN)\b|\[object \w+\]/g) || []`), "on the %s page", name)
+	shot := chromedp.CaptureScreenshot()
+	if wholePage {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(b.ctx, shot)
+	require.NoError(b.t, err)
+	dir := b.t.TempDir()
+	if os.Getenv("PAYSTATE_UPDATE_SCREENSHOTS") == "1" {
+		dir = filepath.Join("..", "..", "docs", "console")
+		require.NoError(b.t, os.MkdirAll(dir, 0o755))
+	}
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+// offline cuts the tab off the network, or lets it back on.
+func (b *browser) offline(on bool) {
+	b.t.Helper()
+	_, err := chromedp.Call(b.ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Offline: on, DownloadThroughput: -1, UploadThroughput: -1}},
+	})
+	require.NoError(b.t, err)
+}
+
+// expectFailures says the test makes requests to these paths fail.
+func (b *browser) expectFailures(paths ...string) {
+	b.mu.Lock()
+	b.expected = append(b.expected, paths...)
+	b.mu.Unlock()
+}
+
+func (b *browser) noConsoleErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	require.Empty(b.t, b.messages, "the browser console has errors or warnings")
+}
+
+// sampleOf is the N-Genius sample for another order and event.
+func sampleOf(t *testing.T, id, ref, event string) []byte {
+	body := sample(t, event)
+	body = bytes.ReplaceAll(body, []byte("abc123xyz"), []byte(id))
+	return bytes.ReplaceAll(body, []byte("ORD-123456"), []byte(ref))
+}
+
+// consoleServer is a server with a token per role, the one the tests sign
+// in with.
+func consoleServer(t *testing.T, dir, httpAddr string) *server {
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = httpAddr, "127.0.0.1:0", dir
+	for _, r := range apitest.Roles {
+		cfg.APITokens = append(cfg.APITokens, config.APIToken{Name: string(r), Role: r, Token: "console-" + string(r)})
+	}
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	return startServerWith(t, cfg, dev)
+}
+
+func TestConsoleServesItsPagesWithStrictHeaders(t *testing.T) {
+	s := consoleServer(t, t.TempDir(), "127.0.0.1:0")
+	resp, err := http.Get(s.http + "/console/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	csp := resp.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "script-src 'self'")
+	require.Contains(t, csp, "frame-ancestors 'none'")
+	require.NotContains(t, csp, "unsafe-inline")
+	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	require.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
+	// No route of the console answers without the API's token but its files.
+	resp, err = http.Get(s.http + "/console")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "/console redirects to /console/")
+}
+
+// TestConsoleInTheBrowser walks the console as its users do: an auditor
+// finds an order and reads its story, a reader sees no bodies, a fraud
+// analyst watches the queue change live, and an auditor verifies the
+// journal before and after the test tampers with the store.
+func TestConsoleInTheBrowser(t *testing.T) {
+	if chromium() == "" {
+		t.Skip("console browser tests skipped: no Chromium on this machine (apt-get install chromium; .ci/run installs it)")
+	}
+	dir := t.TempDir()
+	s := consoleServer(t, dir, "127.0.0.1:0")
+	// restart brings the server back on the same address, for the life of
+	// the whole test (not of the subtest that restarts it).
+	restart := func() { s = consoleServer(t, dir, strings.TrimPrefix(s.http, "http://")) }
+	ctx := t.Context()
+
+	// The order's story, one verdict of each kind: a capture that arrives
+	// early and is held, its authorisation that releases it, the same
+	// authorisation again, a late one, a partial refund, and a word
+	// N-Genius added that paystate does not know.
+	var verdicts []string
+	send := func(body []byte) {
+		code, reply := s.webhook(t, body)
+		require.Contains(t, []int{http.StatusOK}, code, "%v", reply)
+		for _, r := range reply["results"].([]any) {
+			verdicts = append(verdicts, r.(map[string]any)["verdict"].(string))
+			for _, rr := range anySlice(r.(map[string]any)["resolved"]) {
+				verdicts = append(verdicts, rr.(map[string]any)["verdict"].(string))
+			}
+		}
+	}
+	send(sample(t, "CAPTURED"))
+	send(sample(t, "AUTHORISED"))
+	send(sample(t, "AUTHORISED"))
+	send(bytes.Replace(sample(t, "AUTHORISED"), []byte(`"timestamp": "2024-12-01T13:22:45Z"`), []byte(`"timestamp": "2024-12-01T13:30:00Z"`), 1))
+	beforeRefund := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond)
+	send(bytes.Replace(sample(t, "PARTIALLY_REFUNDED"), []byte(`"state": "PARTIALLY_REFUNDED",`),
+		[]byte(`"state": "PARTIALLY_REFUNDED", "amount": {"currencyCode": "AED", "value": 2500},`), 1))
+	send(bytes.ReplaceAll(sample(t, "AUTHORISED"), []byte("AUTHORISED"), []byte("SOMETHING_NEW")))
+	require.Equal(t, []string{"deferred", "applied", "applied", "duplicate", "rejected", "applied", "recorded"}, verdicts)
+	story := slices.Clone(verdicts)
+	// Two more orders for the lists, one of them under fraud review.
+	send(sampleOf(t, "ord-2", "ORD-2", "AUTHORISED"))
+	send(sampleOf(t, "ord-3", "ORD-3", "AUTHORISED"))
+	send(sampleOf(t, "ord-3", "ORD-3", "POST_AUTH_FRAUD_CHECK_REVIEW"))
+
+	b := newBrowser(t, s.http)
+
+	t.Run("sign in keeps the token out of the address and of local storage", func(t *testing.T) {
+		b.do(chromedp.Navigate(s.http + "/console/"))
+		b.wait("sign-in shows", `!!document.querySelector('#token')`)
+		b.screenshot("signin", true)
+		b.signIn("console-auditor")
+		require.NotContains(t, eval[string](b, `location.href`), "console-auditor")
+		require.Equal(t, "console-auditor", eval[string](b, `sessionStorage.getItem('paystate.console.token')`))
+		require.Equal(t, 0, eval[int](b, `localStorage.length`))
+		require.Equal(t, "Role: auditor", eval[string](b, `document.querySelector('#role').textContent`))
+		// A wrong token is refused with words, not a stack trace (the
+		// browser reports the 401 on its console: the test asked for it).
+		b.signOut()
+		b.expectFailures("/v1/caller")
+		b.do(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token\r"))
+		b.wait("the refusal shows", `document.querySelector('.signin .status').textContent.includes('not accepted')`)
+		b.signIn("console-auditor")
+	})
+
+	t.Run("find an order by merchant reference", func(t *testing.T) {
+		b.open("#/find")
+		b.wait("the list of orders shows", `document.querySelectorAll('table.results tbody tr').length === 3`)
+		b.do(chromedp.SendKeys(chromedp.CSS(`input[name="ref"]`), "ORD-123456"))
+		b.submit(`input[name="ref"]`)
+		b.wait("the order is found", `!!document.querySelector('#ref-results a[href="#/story/ngenius/payment/abc123xyz"]')`)
+		b.screenshot("find", true)
+		b.do(chromedp.Click(chromedp.CSS(`#ref-results a[href="#/story/ngenius/payment/abc123xyz"]`)))
+		b.wait("its story opens", `!!document.querySelector('ol.timeline li.entry')`)
+	})
+
+	order, err := s.orders.GetOrder(asAdmin(ctx), &pb.GetOrderRequest{Provider: "ngenius", OrderId: "abc123xyz"})
+	require.NoError(t, err)
+
+	t.Run("the story shows every entry with its verdict and the path to the state", func(t *testing.T) {
+		got := eval[[]string](b, `[...document.querySelectorAll('ol.timeline li.entry')].map((li) => li.dataset.verdict + '=' + li.querySelector('.verdict').textContent)`)
+		var want []string
+		for _, v := range story {
+			want = append(want, v+"="+v)
+		}
+		require.Equal(t, want, got)
+		// Each verdict has a colour of its own.
+		colours := eval[[]string](b, `[...new Set([...document.querySelectorAll('ol.timeline .verdict')].map((e) => e.textContent))].map((v) => getComputedStyle(document.querySelector('.verdict.v-' + v)).color)`)
+		require.Len(t, colours, 5)
+		require.Len(t, slices.Compact(slices.Sorted(slices.Values(colours))), 5, "verdict colours %v", colours)
+		// The held capture says what released it.
+		require.Contains(t, eval[string](b, `document.querySelector('li.entry[data-seq="1"]').textContent`), "Held, then applied as #3")
+		require.Contains(t, eval[string](b, `document.querySelector('li.entry[data-seq="3"]').textContent`), "Releases held event #1")
+
+		require.Equal(t, order.GetStateName(), eval[string](b, `document.querySelector('#current-state').textContent`))
+		require.Equal(t, "100.00 AED", eval[string](b, `[...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === 'Authorised').nextSibling.textContent`))
+		require.Equal(t, "25.00 AED", eval[string](b, `[...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === 'Refunded').nextSibling.textContent`))
+		// The machine marks the current state and draws bold exactly the
+		// edges the applied entries took, from new to that state.
+		require.Equal(t, []string{order.GetStateName()}, eval[[]string](b, `[...document.querySelectorAll('svg.machine g.node.current')].map((g) => g.dataset.state)`))
+		path := eval[[]string](b, `[...document.querySelectorAll('svg.machine path.edge.on-path')].map((p) => p.dataset.from + '>' + p.dataset.to)`)
+		require.ElementsMatch(t, []string{"new>authorized", "authorized>captured", "captured>partially_refunded"}, path)
+		require.Equal(t, 1, eval[int](b, `document.querySelectorAll('svg.machine g.node.current').length`))
+		// An auditor reads the redacted bodies, where the journal kept one.
+		events, err := s.audit.ListOrderEvents(asAdmin(ctx), &pb.ListOrderEventsRequest{Provider: "ngenius", OrderId: "abc123xyz"})
+		require.NoError(t, err)
+		bodies := 0
+		for _, e := range events.GetEntries() {
+			if e.GetRedactedBody() != "" {
+				bodies++
+			}
+		}
+		require.NotZero(t, bodies)
+		require.Equal(t, bodies, eval[int](b, `document.querySelectorAll('li.entry details.body').length`))
+		require.Contains(t, eval[string](b, `document.querySelector('li.entry details.body pre').textContent`), "ORD-123456")
+		b.screenshot("order", true)
+	})
+
+	t.Run("state as of a past time", func(t *testing.T) {
+		b.do(chromedp.SetValue(chromedp.CSS("#asof"), beforeRefund.Format("2006-01-02T15:04:05.000")))
+		b.submit("#asof")
+		b.wait("the past state shows", `!!document.querySelector('.asof-out dl.facts')`)
+		require.Equal(t, "captured", eval[string](b, `document.querySelector('.asof-out dl.facts .state').textContent`))
+		require.Equal(t, []string{"captured"}, eval[[]string](b, `[...document.querySelectorAll('svg.machine g.node.current')].map((g) => g.dataset.state)`))
+		require.NotContains(t, eval[[]string](b, `[...document.querySelectorAll('svg.machine path.edge.on-path')].map((p) => p.dataset.to)`), "partially_refunded")
+	})
+
+	t.Run("a reader sees no bodies and no journal", func(t *testing.T) {
+		b.signOut()
+		b.signIn("console-reader")
+		require.Equal(t, "Role: reader", eval[string](b, `document.querySelector('#role').textContent`))
+		require.Equal(t, []string{"Find", "Machines"}, eval[[]string](b, `[...document.querySelectorAll('#nav a')].map((a) => a.textContent)`))
+		b.open("#/story/ngenius/payment/abc123xyz")
+		b.wait("the story shows", `!!document.querySelector('svg.machine')`)
+		require.Equal(t, 0, eval[int](b, `document.querySelectorAll('details.body, ol.timeline').length`))
+		require.NotContains(t, eval[string](b, `document.body.textContent`), "txn789", "a body's content")
+		require.Equal(t, []string{"partially_refunded"}, eval[[]string](b, `[...document.querySelectorAll('svg.machine g.node.current')].map((g) => g.dataset.state)`))
+		// Hidden is not the only guard: the API refuses the reader too.
+		b.expectFailures("/v1/journal/entries/1")
+		require.Equal(t, 403, eval[int](b, `fetch('/v1/journal/entries/1', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('paystate.console.token')}}).then((r) => r.status)`))
+		b.open("#/journal")
+		b.wait("a page the role may not use sends it to Find", `location.hash === '#/find'`)
+	})
+
+	t.Run("the fraud queue gains and loses an order live", func(t *testing.T) {
+		b.signOut()
+		b.signIn("console-fraud")
+		require.Equal(t, "Role: fraud", eval[string](b, `document.querySelector('#role').textContent`))
+		b.open("#/fraud")
+		b.wait("the stream is live", `document.querySelector('#conn').dataset.state === 'live'`)
+		b.wait("the queue holds the order in review", `!!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
+		eval[bool](b, `window.sameDocument = true`)
+		send(sampleOf(t, "ord-4", "ORD-4", "AUTHORISED"))
+		send(sampleOf(t, "ord-4", "ORD-4", "POST_AUTH_FRAUD_CHECK_REVIEW"))
+		b.wait("the order that entered review appears", `!!document.querySelector('#queue tr[data-key="ngenius/ord-4"]')`)
+		b.wait("with its amount", `document.querySelector('#queue tr[data-key="ngenius/ord-4"]').textContent.includes('100.00 AED')`)
+		b.screenshot("fraud", true)
+		send(sampleOf(t, "ord-3", "ORD-3", "POST_AUTH_FRAUD_CHECK_ACCEPTED"))
+		b.wait("the order that left review disappears", `!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
+		require.True(t, eval[bool](b, `window.sameDocument === true`), "no reload")
+
+		// The server goes away and the tab is cut off; while it is, one
+		// order enters review and one leaves. When the tab is back online it
+		// resumes from its cursor and shows both.
+		b.expectFailures("/v1/journal:watch")
+		b.offline(true)
+		s.shutdown()
+		b.wait("the indicator shows the lost connection", `document.querySelector('#conn').dataset.state === 'reconnecting'`)
+		restart()
+		send(sampleOf(t, "ord-5", "ORD-5", "AUTHORISED"))
+		send(sampleOf(t, "ord-5", "ORD-5", "POST_AUTH_FRAUD_CHECK_REVIEW"))
+		send(sampleOf(t, "ord-4", "ORD-4", "POST_AUTH_FRAUD_CHECK_REJECTED"))
+		require.Equal(t, "reconnecting", eval[string](b, `document.querySelector('#conn').dataset.state`), "the tab missed the changes")
+		b.offline(false)
+		b.wait("live again", `document.querySelector('#conn').dataset.state === 'live'`)
+		b.wait("the queue caught up", `[...document.querySelectorAll('#queue tr')].map((r) => r.dataset.key).join(',') === 'ngenius/ord-5'`)
+		require.True(t, eval[bool](b, `window.sameDocument === true`), "no reload")
+	})
+
+	t.Run("verify reports an intact journal", func(t *testing.T) {
+		b.signOut()
+		b.signIn("console-auditor")
+		b.open("#/journal")
+		b.wait("the journal shows", `document.querySelectorAll('table.journal tbody tr').length > 0`)
+		b.wait("the head shows", `!!document.querySelector('#head-seq')`)
+		b.do(chromedp.Click(chromedp.CSS("#verify")))
+		b.wait("verification ends", `['ok', 'broken', 'error'].includes(document.querySelector('#verify-result').dataset.result)`)
+		require.Equal(t, "ok", eval[string](b, `document.querySelector('#verify-result').dataset.result`))
+		head, err := s.audit.GetChainHead(asAdmin(ctx), &pb.GetChainHeadRequest{})
+		require.NoError(t, err)
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), fmt.Sprintf("%d entries checked", head.GetSequence()))
+		require.Equal(t, fmt.Sprint(head.GetSequence()), eval[string](b, `document.querySelector('#head-seq').textContent`))
+		// Filter the journal to the rejected entries.
+		b.do(chromedp.Click(chromedp.CSS(`input[name="verdict"][value="rejected"]`)))
+		b.submit(`input[name="verdict"][value="rejected"]`)
+		b.wait("only rejected entries", `[...document.querySelectorAll('table.journal tbody tr')].every((r) => r.dataset.verdict === 'rejected')`)
+		b.do(chromedp.Click(chromedp.CSS(`input[name="verdict"][value="rejected"]`)))
+		b.submit(`input[name="verdict"][value="rejected"]`)
+		b.wait("every entry again", `new Set([...document.querySelectorAll('table.journal tbody tr')].map((r) => r.dataset.verdict)).size > 1`)
+		b.screenshot("journal", true)
+	})
+
+	t.Run("verify reports the break in a tampered store", func(t *testing.T) {
+		s.shutdown()
+		tamper(t, dir, `UPDATE journal SET reason = 'nothing to see here' WHERE seq = 4`)
+		restart()
+		b.do(chromedp.Click(chromedp.CSS("#verify")))
+		b.wait("verification ends", `['broken', 'error'].includes(document.querySelector('#verify-result').dataset.result)`)
+		require.Equal(t, "broken", eval[string](b, `document.querySelector('#verify-result').dataset.result`))
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), "Broken at entry #4")
+		b.wait("the broken entry's order is named", `!!document.querySelector('#verify-result a[href="#/story/ngenius/payment/abc123xyz"]')`)
+	})
+
+	t.Run("every machine is drawn", func(t *testing.T) {
+		ms, err := pb.NewMachineServiceClient(s.grpc).ListMachines(asAdmin(ctx), &pb.ListMachinesRequest{})
+		require.NoError(t, err)
+		b.open("#/machines")
+		b.wait("the machines are drawn", fmt.Sprintf(`document.querySelectorAll('svg.machine').length === %d`, len(ms.GetMachines())))
+		for _, m := range ms.GetMachines() {
+			n := eval[int](b, fmt.Sprintf(`document.querySelector('svg.machine[data-provider=%q][data-kind=%q]').querySelectorAll('g.node').length`,
+				m.GetProvider(), strings.TrimPrefix(strings.ToLower(m.GetKind().String()), "kind_")))
+			require.Equal(t, len(m.GetStates()), n, "%s %s", m.GetProvider(), m.GetKind())
+		}
+		b.screenshot("machines", false)
+	})
+
+	b.noConsoleErrors()
+}
+
+// asAdmin calls the API with the console tests' admin token.
+func asAdmin(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer console-admin")
+}
+
+func anySlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
