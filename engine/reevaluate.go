@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	sm "github.com/paystate/paystate/statemachine"
@@ -324,7 +323,9 @@ func planReevaluation(m *sm.Machine, agg storage.Aggregate, exists bool, entries
 		}
 		cur, curExists = advance(cur, curExists, agg.Key, rv.ev.p, dec, now), true
 	}
-	if snapshot(cur, curExists) != snapshot(sim, simExists) {
+	// State and amounts, not the provider status: that shows the last
+	// word applied, which appending changes without changing the state.
+	if !sameState(cur, curExists, sim, simExists) {
 		r.Refused = fmt.Sprintf("appending the changes leaves the aggregate %s, the whole history gives %s; a re-evaluation only appends, so the aggregate is left as it is",
 			describe(cur, curExists), describe(sim, simExists))
 		return r, nil, nil
@@ -334,6 +335,11 @@ func planReevaluation(m *sm.Machine, agg storage.Aggregate, exists bool, entries
 		r.After.State = string(sm.StateNew)
 	}
 	return r, plan, nil
+}
+
+func sameState(a storage.Aggregate, aExists bool, b storage.Aggregate, bExists bool) bool {
+	x, y := snapshot(a, aExists), snapshot(b, bExists)
+	return x.State == y.State && x.Amounts == y.Amounts
 }
 
 // order puts applied revisions in the re-run's order, rejections last.
@@ -368,8 +374,7 @@ func history(entries []storage.JournalEntry) ([]*event, error) {
 			if ev := bySeq[en.ResolvesSeq]; ev != nil {
 				ev.last, bySeq[en.Seq] = en, ev
 			}
-		case en.Verdict == string(sm.VerdictDuplicate) || len(en.Payload) == 0 ||
-			strings.HasPrefix(en.Reason, string(sm.ReasonConflict)):
+		case answeredByReceipt(en) || len(en.Payload) == 0:
 		default:
 			p, err := decodePayload(en.Payload)
 			if err != nil {
@@ -384,6 +389,18 @@ func history(entries []storage.JournalEntry) ([]*event, error) {
 		ev.held = ev.last.Verdict == string(sm.VerdictDeferred)
 	}
 	return events, nil
+}
+
+// answeredByReceipt reports whether e is a delivery its dedupe key's
+// receipt answered (a redelivery, or a conflict): not an event of its own.
+// A snapshot answered "already in status" is one, and is decided again.
+func answeredByReceipt(e *storage.JournalEntry) bool {
+	for _, d := range []sm.Decision{receiptDuplicate, receiptConflict} {
+		if e.Verdict == string(d.Verdict) && e.Reason == d.Reason() {
+			return true
+		}
+	}
+	return false
 }
 
 // appendRevisions writes plan: one entry per change, pointing at the entry

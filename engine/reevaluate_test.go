@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/postgres"
@@ -394,5 +395,82 @@ func testReevaluateDuringLiveTraffic(t *testing.T, b *bundle) {
 		require.Equal(t, int64(100), a.Refunded, id)
 		require.Equal(t, "refunded", a.State, id)
 	}
+	b.audited(t)
+}
+
+// TestReevaluateAppendsWhenOnlyTheProviderStatusDiffers: after the refund is
+// admitted the aggregate shows the refund's word as its provider status,
+// where the re-run ends on the later administrative word; state and
+// amounts agree, so the refund is appended.
+func TestReevaluateAppendsWhenOnlyTheProviderStatusDiffers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	archive := sm.Transition{Event: "ARCHIVE", From: []sm.State{sm.Captured, sm.PartiallyRefunded, sm.Refunded}, To: sm.Stay}
+	v1 := changed("REFUND", func(tr *sm.Transition) { tr.From = []sm.State{sm.Authorized} })
+	v1.Transitions = append(v1.Transitions, archive)
+	b.withTable(t, v1)
+	b.send(t, ev{name: "AUTH", amount: 100})
+	b.send(t, ev{name: "CAPTURE", amount: -1})
+	require.Equal(t, sm.VerdictRejected, b.send(t, ev{name: "REFUND", amount: 100}).Verdict)
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "ARCHIVE", amount: -1}).Verdict)
+	// A redelivery is not an event of its own: re-run, it would apply.
+	require.Equal(t, sm.VerdictDuplicate, b.send(t, ev{name: "ARCHIVE", amount: -1}).Verdict)
+
+	v2 := testTable()
+	v2.Transitions = append(slices.Clone(v2.Transitions), archive)
+	b.withTable(t, v2)
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, rep.Aggregates, 1)
+	require.Empty(t, rep.Aggregates[0].Refused)
+	require.Len(t, rep.Aggregates[0].Appended, 1, "the refund, and only it")
+	require.Equal(t, "refunded", b.state(t, "o1").State)
+	b.audited(t)
+}
+
+// TestReevaluateDecidesSnapshotRepeatsAgain: a status snapshot answered
+// "already in status" is an event of its own, not a redelivery. Under an
+// older table a subscription's PAST_DUE was unknown, so its recovery to
+// ACTIVE looked like a repeat; the corrected table knows PAST_DUE, and the
+// re-run ends active, as the provider said.
+func TestReevaluateDecidesSnapshotRepeatsAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sub := func(extra ...sm.Transition) sm.Table {
+		return sm.Table{Provider: "acme", Kind: sm.KindSubscription, Mode: sm.ModeStatus,
+			Transitions: append([]sm.Transition{
+				{Event: "ACTIVE", From: []sm.State{sm.StateNew}, To: sm.Active},
+				{Event: "CANCELLED", From: []sm.State{sm.Active}, To: sm.Cancelled},
+			}, extra...)}
+	}
+	restart := func(tables ...sm.Table) {
+		b.stop(t)
+		reg, err := sm.NewRegistry(tables...)
+		require.NoError(t, err)
+		b.reg = reg
+		b.start(t)
+	}
+	restart(testTable(), sub())
+	send := func(status string, n int) sm.Verdict {
+		out, err := b.eng.Submit(t.Context(), engine.Delivery{Provider: "acme", BodySHA256: fmt.Sprint("b", n), Events: []providers.Event{{
+			Provider: "acme", Kind: sm.KindSubscription, AggregateID: "s1", Name: status, ProviderStatus: status,
+			DedupeKey: fmt.Sprintf("s1/%s/%d", status, n), Snapshot: true}}})
+		require.NoError(t, err)
+		return out[0].Verdict
+	}
+	require.Equal(t, sm.VerdictApplied, send("ACTIVE", 1))
+	require.Equal(t, sm.VerdictRecorded, send("PAST_DUE", 2), "unknown to the older table")
+	require.Equal(t, sm.VerdictDuplicate, send("ACTIVE", 3), "already in status ACTIVE")
+
+	restart(testTable(), sub(
+		sm.Transition{Event: "PAST_DUE", From: []sm.State{sm.Active}, To: sm.PastDue},
+		sm.Transition{Event: "ACTIVE", From: []sm.State{sm.PastDue}, To: sm.Active},
+	))
+	rep := b.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, rep.Aggregates, 1)
+	require.Empty(t, rep.Aggregates[0].Refused)
+	require.Len(t, rep.Aggregates[0].Appended, 2)
+	a, err := b.store.Aggregate(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "subscription", ID: "s1"})
+	require.NoError(t, err)
+	require.Equal(t, "active", a.State, "the subscription recovered")
 	b.audited(t)
 }
