@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,7 +53,9 @@ type faultAnswer struct {
 		Results []struct {
 			Seq     int64  `json:"seq"`
 			Verdict string `json:"verdict"`
+			Reason  string `json:"reason"`
 		} `json:"results"`
+		Error string `json:"error"`
 	}
 }
 
@@ -68,13 +71,151 @@ func faultDeliveries(orders int) []*faultDelivery {
 				`"transaction":{"id":"t-%d-%s","state":%q},"timestamp":"2024-12-01T13:22:45Z"}`, ev, i, i, i, ev, ev)),
 				http.Header{faultHeader: {faultSecret}, "Content-Type": {"application/json"}})
 		}
-		// A generic refund: two events (the refund and its payment's side).
+		// A generic payment: one event.
 		body := []byte(fmt.Sprintf(`{"id":"evt-%d","type":"payment.completed","created":"2025-03-15T08:00:00Z",`+
 			`"data":{"object":{"id":"pay-%d","amount":"12.50","currency":"USD","status":"completed"}}}`, i, i))
 		sig, _ := generic.Sign(faultGenericSecret, body, "", "")
 		add(generic.Name, body, http.Header{generic.SignatureHeader: {sig}})
 	}
 	return out
+}
+
+// faultServer serves the webhooks of N-Genius and Generic over store, with
+// a real engine configured by cfg, until the test ends.
+func faultServer(t *testing.T, store storage.Store, cfg engine.Config) (*httptest.Server, *sm.Registry) {
+	t.Helper()
+	provs := map[string]providers.Provider{
+		ngenius.Name: ngenius.New(ngenius.Config{HeaderName: faultHeader, HeaderValues: []string{faultSecret}}),
+		generic.Name: generic.New(generic.Config{Secrets: []string{faultGenericSecret}}),
+	}
+	var tables []sm.Table
+	for _, p := range provs {
+		tables = append(tables, p.Tables()...)
+	}
+	machines, err := sm.NewRegistry(tables...)
+	require.NoError(t, err)
+	eng := engine.New(store, machines, cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	engDone := make(chan struct{})
+	go func() { defer close(engDone); eng.Run(ctx) }()
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/{provider}", &api.Webhooks{Providers: provs, Engine: eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); stop(); <-engDone })
+	return srv, machines
+}
+
+// TestOneBadWebhookFailsAlone: a webhook whose statement the store refuses
+// (not unavailable: a retry fails the same way) shares its batch with 29
+// others, twice. The others are all answered 200 and committed; it is
+// answered 500 with what is wrong, never 503 "retry", and recorded as
+// rejected with its body's hash.
+func TestOneBadWebhookFailsAlone(t *testing.T) {
+	under, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paystate.db"))
+	require.NoError(t, err)
+	defer under.Close()
+	store := faulty.New(under, faulty.Config{Refuse: func(e *storage.JournalEntry) error {
+		if e.Key.ID == "o-3" && e.Event == "CAPTURED" {
+			return errors.New("value too long for the column")
+		}
+		return nil
+	}})
+	all := faultDeliveries(10)
+	// The batch is as large as a round: it forms from the round's
+	// deliveries by itself, whatever the machine's speed.
+	srv, machines := faultServer(t, store, engine.Config{SweepEvery: time.Hour, MaxBatch: len(all), MaxDelay: time.Hour})
+	var bad *faultDelivery
+	for _, d := range all {
+		if bytes.Contains(d.body, []byte(`"id":"o-3"`)) && bytes.Contains(d.body, []byte(`"CAPTURED"`)) {
+			bad = d
+		}
+	}
+	require.NotNil(t, bad)
+	for round := range 2 {
+		for _, a := range sendAll(t, srv, len(all), all) {
+			if a.d != bad {
+				if round == 0 {
+					require.Equal(t, http.StatusOK, a.status, "a good webhook in the bad one's batch: %s", a.reply.Error)
+				} else {
+					require.Equal(t, http.StatusOK, a.status, "a duplicate in the bad one's batch: %s", a.reply.Error)
+				}
+				continue
+			}
+			require.Equal(t, http.StatusInternalServerError, a.status)
+			require.Empty(t, a.retryAfter)
+			require.Contains(t, a.reply.Error, "value too long for the column", "the answer says what is wrong")
+			require.Len(t, a.reply.Results, 1, "and what was recorded")
+			require.Equal(t, string(sm.VerdictRejected), a.reply.Results[0].Verdict)
+		}
+	}
+	require.Equal(t, 4, store.Counts().Refused, "in its batch and alone, each round")
+	page, err := under.Journal(t.Context(), nil, 0, 1000)
+	require.NoError(t, err)
+	recorded := 0
+	for _, e := range page {
+		if e.BodySHA256 == bad.sha {
+			recorded++
+			require.Equal(t, string(sm.VerdictRejected), e.Verdict)
+			require.Contains(t, e.Reason, "not processed: value too long for the column")
+		}
+	}
+	require.Equal(t, 2, recorded, "each delivery of the bad webhook is recorded")
+	for i := range 10 {
+		a, err := under.Aggregate(t.Context(), storage.AggregateKey{Provider: ngenius.Name, Kind: "payment", ID: fmt.Sprintf("o-%d", i)})
+		require.NoError(t, err)
+		if i == 3 {
+			require.Equal(t, "authorized", a.State)
+		} else {
+			require.Equal(t, "captured", a.State)
+		}
+	}
+	bad2, err := engine.Verify(t.Context(), under, machines)
+	require.NoError(t, err)
+	require.Empty(t, bad2)
+}
+
+// sendAll posts ds to srv from senders at once and returns the answers in
+// ds's order. A failed request fails the test, from the test's own
+// goroutine.
+func sendAll(t *testing.T, srv *httptest.Server, senders int, ds []*faultDelivery) []faultAnswer {
+	t.Helper()
+	out := make([]faultAnswer, len(ds))
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = post(srv, ds[i])
+			}
+		}()
+	}
+	for i := range ds {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "delivery %d", i)
+	}
+	return out
+}
+
+func post(srv *httptest.Server, d *faultDelivery) (faultAnswer, error) {
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/"+d.provider, bytes.NewReader(d.body))
+	if err != nil {
+		return faultAnswer{}, err
+	}
+	req.Header = d.header.Clone()
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return faultAnswer{}, err
+	}
+	defer resp.Body.Close()
+	a := faultAnswer{d: d, status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	return a, json.NewDecoder(resp.Body).Decode(&a.reply)
 }
 
 // TestStorageFaults runs the real engine and webhook handler over a store
@@ -97,56 +238,8 @@ func TestStorageFaults(t *testing.T) {
 	require.NoError(t, err)
 	defer under.Close()
 	store := faulty.New(under, faulty.Config{Seed: seed, BeforeFn: 0.15, InTx: 0.01, BeforeCommit: 0.15, Stall: 0.1, MaxStall: 20 * time.Millisecond})
-	provs := map[string]providers.Provider{
-		ngenius.Name: ngenius.New(ngenius.Config{HeaderName: faultHeader, HeaderValues: []string{faultSecret}}),
-		generic.Name: generic.New(generic.Config{Secrets: []string{faultGenericSecret}}),
-	}
-	var tables []sm.Table
-	for _, p := range provs {
-		tables = append(tables, p.Tables()...)
-	}
-	machines, err := sm.NewRegistry(tables...)
-	require.NoError(t, err)
-	eng := engine.New(store, machines, engine.Config{SweepEvery: time.Hour})
-	ctx, stop := context.WithCancel(context.Background())
-	engDone := make(chan struct{})
-	go func() { defer close(engDone); eng.Run(ctx) }()
-	defer func() { stop(); <-engDone }()
+	srv, machines := faultServer(t, store, engine.Config{SweepEvery: time.Hour})
 
-	mux := http.NewServeMux()
-	mux.Handle("POST /webhooks/{provider}", &api.Webhooks{Providers: provs, Engine: eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	send := func(ds []*faultDelivery) []faultAnswer {
-		out := make([]faultAnswer, len(ds))
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					d := ds[i]
-					req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/"+d.provider, bytes.NewReader(d.body))
-					require.NoError(t, err)
-					req.Header = d.header.Clone()
-					resp, err := srv.Client().Do(req)
-					require.NoError(t, err)
-					a := faultAnswer{d: d, status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
-					require.NoError(t, json.NewDecoder(resp.Body).Decode(&a.reply))
-					resp.Body.Close()
-					out[i] = a
-				}
-			}()
-		}
-		for i := range ds {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		return out
-	}
 	// committed lists the journal's entries by body hash.
 	committed := func() (map[string][]storage.JournalEntry, map[int64]storage.JournalEntry) {
 		bySHA, bySeq := map[string][]storage.JournalEntry{}, map[int64]storage.JournalEntry{}
@@ -176,7 +269,7 @@ func TestStorageFaults(t *testing.T) {
 	pending := all
 	for round := 1; len(pending) > 0; round++ {
 		require.Less(t, round, 100, "%d webhooks still refused", len(pending))
-		answers := send(pending)
+		answers := sendAll(t, srv, 16, pending)
 		bySHA, bySeq := committed()
 		pending = nil
 		for _, a := range answers {

@@ -14,6 +14,7 @@ import (
 	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/redact"
+	"github.com/paystate/paystate/storage"
 )
 
 // DefaultMaxBody caps a webhook body. Provider payloads are a few KiB.
@@ -59,7 +60,9 @@ type webhookResult struct {
 // duplicate or a rejection), 400 for a malformed body (recorded), 401 for a
 // failed authentication (nothing stored), 404 for an unknown provider, 413
 // for an oversized body, 415 for a Content-Type that is not JSON (see
-// jsonContentType), 503 when storage cannot commit (retry).
+// jsonContentType), 500 for a delivery that fails on its own (a retry
+// fails the same way; recorded when the store takes it), 503 when the
+// store is unavailable or the server stopping (retry).
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("provider")
@@ -108,20 +111,31 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		BodySHA256:   hex.EncodeToString(sum[:]),
 		RedactedBody: redact.Body(body),
 	}
-	status := http.StatusOK
 	d.Events, err = p.Parse(body)
-	if err == nil {
-		err = providers.CheckText(d.Events)
-	}
 	if err != nil {
-		d.Events, d.Malformed, status = nil, redact.Text(err.Error()), http.StatusBadRequest
+		d.Events, d.Malformed = nil, redact.Text(err.Error())
 	}
 	outcomes, err := h.Engine.Submit(r.Context(), d)
-	if err != nil {
+	var unprocessable *engine.UnprocessableError
+	switch {
+	case errors.As(err, &unprocessable):
+		// A retry fails the same way: say what is wrong, and what was
+		// recorded of it, rather than "retry".
+		log.Error("webhook cannot be processed", "err", err, "stack", string(unprocessable.Stack()), "latency", time.Since(start))
+		a.outcomes = unprocessable.Recorded
+		writeReply(w, http.StatusInternalServerError, webhookReply{Results: results(unprocessable.Recorded), Error: unprocessable.Error()})
+		return
+	case err != nil:
+		// The store was unavailable, the server is stopping, or the
+		// caller left: nothing of the delivery was committed.
 		log.Error("webhook not committed", "err", err, "latency", time.Since(start))
 		w.Header().Set("Retry-After", "1")
-		writeReply(w, http.StatusServiceUnavailable, webhookReply{Error: "storage unavailable, retry"})
+		writeReply(w, http.StatusServiceUnavailable, webhookReply{Error: unavailable(err)})
 		return
+	}
+	status := http.StatusOK
+	if len(outcomes) == 1 && outcomes[0].Malformed != "" {
+		status, d.Malformed = http.StatusBadRequest, outcomes[0].Malformed
 	}
 	a.outcomes = outcomes
 	rep := webhookReply{Results: results(outcomes)}
@@ -134,6 +148,18 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", status, "latency", time.Since(start))
 	}
 	writeReply(w, status, rep)
+}
+
+// unavailable says why a delivery was not committed, to a provider that
+// should retry it.
+func unavailable(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrUnavailable):
+		return "storage unavailable, retry"
+	case errors.Is(err, engine.ErrClosed):
+		return "server stopping, retry"
+	}
+	return "not committed, retry"
 }
 
 func results(outcomes []engine.Outcome) []webhookResult {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paystate/paystate/providers"
@@ -21,6 +23,44 @@ const (
 
 // ErrClosed is returned by Submit once the engine has stopped.
 var ErrClosed = errors.New("engine: closed")
+
+// UnprocessableError is Submit's error for a delivery that failed on its
+// own, for a reason other than the store being unavailable (a statement
+// the store refuses, a panic while deciding it): a retry fails the same
+// way. The other deliveries of its batch are committed without it.
+type UnprocessableError struct {
+	// Cause is what failed.
+	Cause error
+	// Recorded holds the journal entry that records the delivery as
+	// rejected (malformed), with the cause, when the store took it.
+	Recorded []Outcome
+}
+
+// Error says what failed, masked as every text the engine keeps is: it
+// is logged and answered.
+func (e *UnprocessableError) Error() string {
+	return "engine: delivery cannot be processed: " + redact.Text(e.Cause.Error())
+}
+
+func (e *UnprocessableError) Unwrap() error { return e.Cause }
+
+// Stack is the goroutine's stack where the delivery panicked, for the
+// log; nil when it did not panic.
+func (e *UnprocessableError) Stack() []byte {
+	var p *panicError
+	if errors.As(e.Cause, &p) {
+		return p.stack
+	}
+	return nil
+}
+
+// panicError is a panic recovered while a transaction ran.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
 
 // Config tunes the engine. Zero values take the defaults.
 type Config struct {
@@ -100,6 +140,10 @@ type Outcome struct {
 	// RequestID is the id of the request that caused the outcome (for
 	// logs; it is not journaled).
 	RequestID string
+	// Malformed, set on the one outcome of a delivery recorded as
+	// malformed instead of decided, says why: its body did not parse, or
+	// holds text storage cannot keep.
+	Malformed string
 }
 
 // Engine ingests deliveries. Create it with New, run it with Run.
@@ -111,9 +155,8 @@ type Engine struct {
 	queue chan *request
 	// admin carries re-evaluations: each is a transaction of its own, never
 	// gathered into a batch of deliveries.
-	admin chan *request
-	done  chan struct{}
-	once  sync.Once
+	admin   chan *request
+	running atomic.Bool
 	// inflight counts Submit calls between enqueue and answer so that Run
 	// can drain them before it returns.
 	inflight sync.WaitGroup
@@ -144,7 +187,6 @@ func New(store storage.Store, machines *sm.Registry, cfg Config) *Engine {
 		cfg:      cfg,
 		queue:    make(chan *request, cfg.MaxBatch),
 		admin:    make(chan *request),
-		done:     make(chan struct{}),
 	}
 }
 
@@ -198,8 +240,12 @@ func (e *Engine) enqueue(ctx context.Context, r *request) ([]Outcome, error) {
 }
 
 // Run commits batches until ctx ends, then stops taking new work, finishes
-// every submission already made, and returns. Run must be called once.
+// every submission already made, and returns. Run must be called once: a
+// second call panics, since two committers would race for one queue.
 func (e *Engine) Run(ctx context.Context) {
+	if !e.running.CompareAndSwap(false, true) {
+		panic("engine: Run called twice")
+	}
 	sweep := time.NewTicker(e.cfg.SweepEvery)
 	defer sweep.Stop()
 	drained := make(chan struct{})
@@ -268,15 +314,51 @@ func (e *Engine) gather(first *request) []*request {
 }
 
 // commit runs a batch in one transaction and answers every request in it.
-// If the transaction fails, every request in it gets the error: nothing of
-// the batch was committed.
+// If the store is unavailable, every request gets the error: nothing of
+// the batch was committed, and a retry may help. If the batch failed for
+// another reason, that is one delivery's own (a statement the store
+// refuses, a panic deciding it): each request is committed alone, so that
+// only that one fails.
 func (e *Engine) commit(ctx context.Context, batch []*request) {
+	results, err := e.transact(ctx, batch)
+	if err != nil && !errors.Is(err, storage.ErrUnavailable) {
+		if len(batch) > 1 {
+			for _, r := range batch {
+				e.commit(ctx, []*request{r})
+			}
+			return
+		}
+		e.unprocessable(ctx, batch[0], err)
+		return
+	}
+	if err == nil && e.cfg.Notifier != nil {
+		e.cfg.Notifier.Notify()
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err)}
+		} else {
+			stamp(results[i], r.d.RequestID)
+			r.reply <- reply{outcomes: results[i]}
+		}
+	}
+}
+
+// transact runs batch in one transaction and reports it to the observer.
+// A panic deciding a delivery fails the transaction (which rolls back)
+// instead of the committer.
+func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, error) {
 	results := make([][]Outcome, len(batch))
 	start := time.Now()
 	// decided is when the last statement of the batch's (last) attempt
 	// returned: what the store does after it is making the batch durable.
 	var decided time.Time
-	err := e.store.Update(ctx, func(stx storage.Tx) error {
+	err := e.store.Update(ctx, func(stx storage.Tx) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = &panicError{value: v, stack: debug.Stack()}
+			}
+		}()
 		decided = time.Time{}
 		tx, err := prefetch(ctx, stx, batch)
 		if err != nil {
@@ -305,15 +387,26 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		committing = end.Sub(decided)
 	}
 	e.observe(batch, results, end.Sub(start), committing, err)
-	if err == nil && e.cfg.Notifier != nil {
-		e.cfg.Notifier.Notify()
-	}
-	for i, r := range batch {
-		if err != nil {
-			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err)}
-		} else {
-			stamp(results[i], r.d.RequestID)
-			r.reply <- reply{outcomes: results[i]}
+	return results, err
+}
+
+// unprocessable answers a request that failed alone, for a reason of its
+// own. A delivery is recorded as rejected (malformed, with the cause), so
+// that what the provider sent is kept for audit and for a later
+// re-evaluation; the request is answered with an UnprocessableError either
+// way.
+func (e *Engine) unprocessable(ctx context.Context, r *request, cause error) {
+	ue := &UnprocessableError{Cause: cause}
+	if r.reeval == nil && r.sweep.IsZero() && r.d.Malformed == "" {
+		rec := *r
+		rec.d.Events, rec.d.Malformed = nil, redact.Text("not processed: "+cause.Error())
+		if results, err := e.transact(ctx, []*request{&rec}); err == nil {
+			stamp(results[0], r.d.RequestID)
+			ue.Recorded = results[0]
+			if e.cfg.Notifier != nil {
+				e.cfg.Notifier.Notify()
+			}
 		}
 	}
+	r.reply <- reply{err: ue}
 }

@@ -34,7 +34,9 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome
 		if err := tx.Append(ctx, entry); err != nil {
 			return nil, err
 		}
-		return []Outcome{outcomeOf(entry)}, nil
+		o := outcomeOf(entry)
+		o.Malformed = d.Malformed
+		return []Outcome{o}, nil
 	}
 	out := make([]Outcome, 0, len(d.Events))
 	for _, ev := range d.Events {

@@ -82,9 +82,7 @@ func TestObserverSeesBatchesAndExpiries(t *testing.T) {
 	require.Equal(t, 1, expired)
 
 	failing := engine.New(failingStore{b.store}, b.reg, engine.Config{Observer: obs})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go failing.Run(ctx)
+	run(t, failing)
 	_, err = failing.Submit(t.Context(), engine.Delivery{Provider: "acme", BodySHA256: "x", Events: []providers.Event{
 		{Provider: "acme", Kind: sm.KindPayment, AggregateID: "o2", Name: "AUTH", DedupeKey: "k2"}}})
 	require.Error(t, err)

@@ -1,7 +1,8 @@
 // Package faulty wraps a storage.Store and injects faults at random,
 // from a seed, so that a test can show what callers answer when the
 // database fails: errors (wrapping storage.ErrUnavailable, as a real
-// backend reports a failed transaction) and stalls.
+// backend reports a failed transaction) and stalls; and, on request,
+// refuses chosen journal entries, as a database refuses a statement.
 //
 // Faults are injected only where the wrapped store really rolls the
 // transaction back, so that the wrapper never lies about a commit:
@@ -47,12 +48,20 @@ type Config struct {
 	// Stall pauses Update for up to MaxStall before it begins.
 	Stall    float64
 	MaxStall time.Duration
+	// Refuse, when set, is asked about every journal entry before it is
+	// appended; an error it returns fails that Append. It stands for a
+	// statement the database refuses whatever the retry, so its error
+	// should not wrap storage.ErrUnavailable. It runs where the engine
+	// writes, so it may also panic there.
+	Refuse func(e *storage.JournalEntry) error
 }
 
 // Counts says how many faults were injected and how many Updates went
 // through unharmed.
 type Counts struct {
 	Updates, BeforeFn, InTx, BeforeCommit, Stalls, Committed int
+	// Refused counts the Appends Refuse failed.
+	Refused int
 }
 
 // Store is a storage.Store that fails at random. Reads pass through.
@@ -179,6 +188,14 @@ func (t *faultyTx) PutReceipt(ctx context.Context, provider, dedupeKey string, r
 func (t *faultyTx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	if err := t.fault("Append"); err != nil {
 		return err
+	}
+	if t.s.cfg.Refuse != nil {
+		if err := t.s.cfg.Refuse(e); err != nil {
+			t.s.mu.Lock()
+			t.s.counts.Refused++
+			t.s.mu.Unlock()
+			return err
+		}
 	}
 	return t.Tx.Append(ctx, e)
 }
