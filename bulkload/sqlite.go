@@ -121,9 +121,18 @@ var aggregateColumns = []column[storage.Aggregate]{
 	{"authorized", func(a *storage.Aggregate) any { return a.Authorized }, never[storage.Aggregate]},
 	{"captured", func(a *storage.Aggregate) any { return a.Captured }, never[storage.Aggregate]},
 	{"refunded", func(a *storage.Aggregate) any { return a.Refunded }, never[storage.Aggregate]},
+	// SQLite keeps a bool as the integer 0 or 1.
+	{"amounts_unknown", func(a *storage.Aggregate) any { return boolInt(a.AmountsUnknown) }, never[storage.Aggregate]},
 	{"version", func(a *storage.Aggregate) any { return a.Version }, never[storage.Aggregate]},
 	{"created_at", func(a *storage.Aggregate) any { return micros(a.CreatedAt) }, always[storage.Aggregate]},
 	{"updated_at", func(a *storage.Aggregate) any { return micros(a.UpdatedAt) }, always[storage.Aggregate]},
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // rowPattern is the row of template value v.

@@ -512,6 +512,7 @@ func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p pay
 	}
 	a := dec.Amounts
 	agg.Currency, agg.Amount, agg.Authorized, agg.Captured, agg.Refunded = a.Currency, a.Amount, a.Authorized, a.Captured, a.Refunded
+	agg.AmountsUnknown = a.Unknown
 	agg.Version++
 	agg.UpdatedAt = now
 	return agg
@@ -523,6 +524,7 @@ func snapshot(agg storage.Aggregate, exists bool) sm.Snapshot {
 	}
 	return sm.Snapshot{State: sm.State(agg.State), Status: agg.ProviderStatus, Amounts: sm.Amounts{
 		Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded,
+		Unknown: agg.AmountsUnknown,
 	}}
 }
 

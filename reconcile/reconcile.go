@@ -299,7 +299,8 @@ func (r *Reconciler) next(ctx context.Context, key storage.AggregateKey, events 
 	switch {
 	case err == nil:
 		snap = sm.Snapshot{State: sm.State(agg.State), Amounts: sm.Amounts{
-			Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded}}
+			Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded,
+			Unknown: agg.AmountsUnknown}, Status: agg.ProviderStatus}
 	case !errors.Is(err, storage.ErrNotFound):
 		return providers.Event{}, false, err
 	}

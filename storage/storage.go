@@ -44,6 +44,11 @@ type Aggregate struct {
 	// Amount is the aggregate's face amount (order total, refund amount,
 	// chargeback amount); the others are the payment totals.
 	Amount, Authorized, Captured, Refunded int64
+	// AmountsUnknown says the totals are not fully known: an event moved
+	// money without saying how much and its word did not imply it (see
+	// statemachine.Amounts.Unknown). The totals are then what the events
+	// proved, and an order service should not take them as the truth.
+	AmountsUnknown bool
 	// Version counts applied events; it advances by one per applied event.
 	Version   int64
 	CreatedAt time.Time

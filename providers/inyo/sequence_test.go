@@ -382,3 +382,29 @@ func TestEveryStatusHasAVerdict(t *testing.T) {
 	}
 	h.Verify()
 }
+
+// A refund of a payment nothing is known of is applied; the payment's
+// totals are marked not fully known, and a second refund is not rejected
+// for the capture nobody reported.
+func TestChildRefundFirstLeavesAmountsNotFullyKnown(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	for i, c := range []struct{ id, amount string }{{"refund-1", "30"}, {"refund-2", "20"}} {
+		out := h.Deliver(child(c.id, payID, "REFUNDED", c.amount)(i))
+		require.Len(t, out, 2)
+		for _, o := range out {
+			require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+		}
+	}
+	p := h.Aggregate(sm.KindPayment, payID)
+	require.Equal(t, string(sm.PartiallyRefunded), p.State)
+	require.True(t, p.AmountsUnknown, "the capture was never reported")
+	require.Equal(t, int64(5000), p.Refunded)
+	require.Equal(t, int64(5000), p.Captured, "at least what was refunded")
+	h.Verify()
+
+	// A payment whose amounts were all reported is not marked.
+	h.Deliver(own("pay-2", "AUTHORIZED", "95")(0))
+	h.Deliver(own("pay-2", "CAPTURED", "95")(1))
+	require.False(t, h.Aggregate(sm.KindPayment, "pay-2").AmountsUnknown)
+}

@@ -82,4 +82,23 @@
 // never come (and, if one did, turn a fraud-rejected order into a failed
 // one). The rejection is followed by the automatic FULL_AUTH_REVERSED, after
 // which the order takes no further attempt.
+//
+// Events without their amount. The document's sample carries order.amount
+// only; transaction.amount is read where it is sent. Without it, an event
+// takes what its word implies, and where the word implies nothing the
+// payment's amounts are marked not fully known (statemachine.Amounts.Unknown,
+// served as amounts_unknown) instead of being guessed:
+//   - CAPTURED ("captured, in full") captures the rest of the authorisation,
+//     REFUNDED refunds the rest of the capture: known;
+//   - CAPTURE_VOIDED "will then return to an AUTHORISED state": every capture
+//     is voided, known; PURCHASE_REVERSED voids the purchase, known;
+//   - PARTIALLY_CAPTURED and PARTIALLY_REFUNDED without an amount: the state
+//     is the word, the total stays and is marked not fully known;
+//   - REFUND_VOIDED without an amount voids "a REFUND", not saying which of
+//     several: the refunded total goes to zero and is marked not fully
+//     known.
+//
+// Once marked, a later refund or capture with an amount is never rejected
+// for the missing figure: a refund of 1000 after an amount-less partial
+// capture proves a capture of at least 1000, and the totals say so.
 package ngenius

@@ -128,9 +128,10 @@
 // sales are failed, a failed authorization is declined; DEVICE_SALE_CANCEL
 // is a card-present sale cancelled on the device (cancelled). Failures of a
 // void or a capture leave the state (Stay). OFFLINE_SALE's sample carries
-// no amount: such a sale is captured with unknown amounts, and a refund
-// with an amount against it is then rejected by the amount rules (refunded
-// would exceed captured) until PayEngine sends amounts.
+// no amount: such a sale is captured with its amounts marked not fully
+// known (statemachine.Amounts.Unknown, served as amounts_unknown); a refund
+// with an amount against it is applied and proves a capture of at least
+// the refunded total, rather than being rejected for the missing figure.
 //
 // TRANSACTION_STATUS_CHANGED names no new status: its sample carries the
 // same sale_response, status PASS, as PAYMENT_SALE. Mapping it to captured

@@ -144,7 +144,7 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 		return err
 	}
 	return t.queue(op, `INSERT INTO aggregates (`+aggregateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (provider, kind, id) DO UPDATE SET
 			merchant_reference = excluded.merchant_reference,
 			parent_provider = excluded.parent_provider,
@@ -157,6 +157,7 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 			authorized = excluded.authorized,
 			captured = excluded.captured,
 			refunded = excluded.refunded,
+			amounts_unknown = excluded.amounts_unknown,
 			version = excluded.version,
 			created_at = excluded.created_at,
 			updated_at = excluded.updated_at`,

@@ -66,14 +66,14 @@ type scanner interface {
 
 const aggregateColumns = `provider, kind, id, merchant_reference,
 	parent_provider, parent_kind, parent_id, state, provider_status, currency,
-	amount, authorized, captured, refunded, version, created_at, updated_at`
+	amount, authorized, captured, refunded, amounts_unknown, version, created_at, updated_at`
 
 func scanAggregate(row scanner) (storage.Aggregate, error) {
 	var a storage.Aggregate
 	var created, updated int64
 	err := row.Scan(&a.Key.Provider, &a.Key.Kind, &a.Key.ID, &a.MerchantReference,
 		&a.Parent.Provider, &a.Parent.Kind, &a.Parent.ID, &a.State, &a.ProviderStatus, &a.Currency,
-		&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.Version, &created, &updated)
+		&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.AmountsUnknown, &a.Version, &created, &updated)
 	if err != nil {
 		return storage.Aggregate{}, err
 	}
@@ -84,7 +84,7 @@ func scanAggregate(row scanner) (storage.Aggregate, error) {
 func aggregateArgs(a *storage.Aggregate) []any {
 	return []any{a.Key.Provider, a.Key.Kind, a.Key.ID, a.MerchantReference,
 		a.Parent.Provider, a.Parent.Kind, a.Parent.ID, a.State, a.ProviderStatus, a.Currency,
-		a.Amount, a.Authorized, a.Captured, a.Refunded, a.Version,
+		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.Version,
 		toMicros(a.CreatedAt), toMicros(a.UpdatedAt)}
 }
 

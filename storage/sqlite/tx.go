@@ -81,7 +81,7 @@ func (r errRow) Scan(...any) error { return r.err }
 var _ storage.Tx = (*tx)(nil)
 
 const putAggregate = `INSERT INTO aggregates (` + aggregateColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (provider, kind, id) DO UPDATE SET
 		merchant_reference = excluded.merchant_reference,
 		parent_provider = excluded.parent_provider,
@@ -94,6 +94,7 @@ const putAggregate = `INSERT INTO aggregates (` + aggregateColumns + `)
 		authorized = excluded.authorized,
 		captured = excluded.captured,
 		refunded = excluded.refunded,
+		amounts_unknown = excluded.amounts_unknown,
 		version = excluded.version,
 		created_at = excluded.created_at,
 		updated_at = excluded.updated_at`

@@ -244,6 +244,7 @@ func testAggregateRoundTrip(t *testing.T, b Backend) {
 		Authorized:        1<<53 + 1, // not representable as a float64
 		Captured:          4000,
 		Refunded:          -7,
+		AmountsUnknown:    true,
 		Version:           12,
 		CreatedAt:         t0.In(time.FixedZone("UTC+5:30", 5*3600+1800)),
 		UpdatedAt:         t0.Add(90*time.Minute + 123*time.Microsecond),

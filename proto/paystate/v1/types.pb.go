@@ -593,9 +593,15 @@ type Order struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// The order's children that paystate knows of (refunds, chargebacks),
 	// linked where the provider's payload names the order.
-	Children      []*Aggregate `protobuf:"bytes,17,rep,name=children,proto3" json:"children,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Children []*Aggregate `protobuf:"bytes,17,rep,name=children,proto3" json:"children,omitempty"`
+	// True when the amounts are not fully known: an event moved money without
+	// saying how much and its word did not imply it (a partial capture
+	// without an amount, a refund of a payment whose capture was never
+	// reported). The totals are then what the events proved, not necessarily
+	// the truth: ask the provider before relying on them.
+	AmountsUnknown bool `protobuf:"varint,18,opt,name=amounts_unknown,json=amountsUnknown,proto3" json:"amounts_unknown,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -747,6 +753,13 @@ func (x *Order) GetChildren() []*Aggregate {
 	return nil
 }
 
+func (x *Order) GetAmountsUnknown() bool {
+	if x != nil {
+		return x.AmountsUnknown
+	}
+	return false
+}
+
 // Aggregate is any provider object paystate keeps a state machine for: a
 // payment, refund, chargeback (dispute), subscription, payment/card link or
 // merchant onboarding.
@@ -790,9 +803,11 @@ type Aggregate struct {
 	// Time of the most recent change.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Children of this aggregate known to paystate.
-	Children      []*Aggregate `protobuf:"bytes,18,rep,name=children,proto3" json:"children,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Children []*Aggregate `protobuf:"bytes,18,rep,name=children,proto3" json:"children,omitempty"`
+	// True when the amounts are not fully known (see Order.amounts_unknown).
+	AmountsUnknown bool `protobuf:"varint,19,opt,name=amounts_unknown,json=amountsUnknown,proto3" json:"amounts_unknown,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Aggregate) Reset() {
@@ -949,6 +964,13 @@ func (x *Aggregate) GetChildren() []*Aggregate {
 		return x.Children
 	}
 	return nil
+}
+
+func (x *Aggregate) GetAmountsUnknown() bool {
+	if x != nil {
+		return x.AmountsUnknown
+	}
+	return false
 }
 
 // JournalEntry is one record of the append-only, hash-chained audit journal:
@@ -1246,7 +1268,7 @@ var File_paystate_v1_types_proto protoreflect.FileDescriptor
 
 const file_paystate_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x17paystate/v1/types.proto\x12\vpaystate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x05\n" +
+	"\x17paystate/v1/types.proto\x12\vpaystate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x05\n" +
 	"\x05Order\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12*\n" +
@@ -1268,7 +1290,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x122\n" +
-	"\bchildren\x18\x11 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\"\xb4\x05\n" +
+	"\bchildren\x18\x11 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\x12'\n" +
+	"\x0famounts_unknown\x18\x12 \x01(\bR\x0eamountsUnknown\"\xdd\x05\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +
@@ -1291,7 +1314,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x122\n" +
-	"\bchildren\x18\x12 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\"\x8d\x06\n" +
+	"\bchildren\x18\x12 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\x12'\n" +
+	"\x0famounts_unknown\x18\x13 \x01(\bR\x0eamountsUnknown\"\x8d\x06\n" +
 	"\fJournalEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +

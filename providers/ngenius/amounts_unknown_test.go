@@ -1,0 +1,75 @@
+package ngenius_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/engine/enginetest"
+	"github.com/paystate/paystate/providers/ngenius"
+	sm "github.com/paystate/paystate/statemachine"
+)
+
+// Events without the amount that matters (the document's samples carry
+// only order.amount): what their word implies, or amounts not fully known,
+// never a later money event rejected for the missing figure.
+func TestEventsWithoutTheirAmount(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		event  string
+		amount int64 // transaction.amount; -1 for none
+		state  sm.State
+	}
+	cases := []struct {
+		name    string
+		steps   []step
+		totals  [3]int64 // authorized, captured, refunded
+		unknown bool
+	}{
+		// PARTIALLY_CAPTURED says part, not how much: unknown. The refund
+		// then proves a capture of at least its amount.
+		{"partial capture without amount, then a partial refund", []step{
+			{"AUTHORISED", -1, sm.Authorized},
+			{"PARTIALLY_CAPTURED", -1, sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 1000, sm.PartiallyRefunded},
+			{"PARTIALLY_REFUNDED", 500, sm.PartiallyRefunded},
+		}, [3]int64{10000, 1500, 1500}, true},
+		// CAPTURED and REFUNDED say all: the rest, known.
+		{"full capture and refund without amounts", []step{
+			{"AUTHORISED", -1, sm.Authorized},
+			{"CAPTURED", -1, sm.Captured},
+			{"REFUNDED", -1, sm.Refunded},
+		}, [3]int64{10000, 10000, 10000}, false},
+		// CAPTURE_VOIDED: "the payment will then return to an AUTHORISED
+		// state": every capture is gone, known.
+		{"capture voided without amount", []step{
+			{"AUTHORISED", -1, sm.Authorized},
+			{"CAPTURED", -1, sm.Captured},
+			{"CAPTURE_VOIDED", -1, sm.Authorized},
+		}, [3]int64{10000, 0, 0}, false},
+		// REFUND_VOIDED voids "a REFUND": which of two, it does not say.
+		{"one of two refunds voided without amount", []step{
+			{"AUTHORISED", -1, sm.Authorized},
+			{"CAPTURED", -1, sm.Captured},
+			{"PARTIALLY_REFUNDED", 2000, sm.PartiallyRefunded},
+			{"PARTIALLY_REFUNDED", 3000, sm.PartiallyRefunded},
+			{"REFUND_VOIDED", -1, sm.Captured},
+		}, [3]int64{10000, 10000, 0}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, ngenius.New(ngenius.Config{}))
+			for i, s := range tc.steps {
+				o := h.DeliverOne(webhook("o1", s.event, 10000, s.amount, fmt.Sprintf("2026-01-01T00:00:%02dZ", i)))
+				require.Equal(t, sm.VerdictApplied, o.Verdict, "step %d %s: %s", i+1, s.event, o.Reason)
+				require.Equal(t, string(s.state), o.StateAfter, "step %d %s", i+1, s.event)
+			}
+			a := h.Aggregate(sm.KindPayment, "o1")
+			require.Equal(t, tc.totals, [3]int64{a.Authorized, a.Captured, a.Refunded})
+			require.Equal(t, tc.unknown, a.AmountsUnknown)
+			h.Verify()
+		})
+	}
+}
