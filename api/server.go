@@ -74,6 +74,8 @@ type Server struct {
 	inProcess inProcess
 	// stopping is closed when shutdown begins; it ends watch streams.
 	stopping chan struct{}
+	// writeTimeout is the HTTP server's (tests shorten it).
+	writeTimeout time.Duration
 }
 
 // Limits that bound what one client can make the server hold.
@@ -82,6 +84,9 @@ const (
 	maxSendMsg           = 4 << 20
 	maxConcurrentStreams = 256
 	shutdownGrace        = 20 * time.Second
+	// writeTimeout bounds writing one HTTP answer; a streamed answer gets
+	// it for each write instead (see movingDeadline).
+	writeTimeout = 30 * time.Second
 )
 
 // streamWorkers serve gRPC calls on goroutines that live on, so that a call
@@ -104,7 +109,7 @@ func NewServer(opts Options) *Server {
 	if metrics == nil {
 		metrics = NewMetrics()
 	}
-	s := &Server{opts: opts, log: log, health: health.NewServer(), metrics: metrics, stopping: make(chan struct{})}
+	s := &Server{opts: opts, log: log, health: health.NewServer(), metrics: metrics, stopping: make(chan struct{}), writeTimeout: writeTimeout}
 	serverOpts := []grpc.ServerOption{}
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
@@ -167,7 +172,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		Handler:           s.routes(gw),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      s.writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -221,6 +226,10 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		Metrics:   s.metrics,
 	})
 	mux.Handle("/v1/", gw)
+	// The REST watch is one answer that lasts as long as its client wants.
+	mux.Handle("GET /v1/journal:watch", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw.ServeHTTP(movingDeadline{ResponseWriter: w, rc: http.NewResponseController(w), d: s.writeTimeout}, r)
+	}))
 	// The web console: static files only, a client of the routes above.
 	mux.Handle(console.Prefix, console.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -248,3 +257,28 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	})
 	return withRequestID(mux)
 }
+
+// movingDeadline gives each write of a streamed answer the server's write
+// timeout, instead of the whole answer: with the server's deadline a REST
+// watch was cut off mid-stream every 30 seconds (a truncated chunked
+// answer, an error in the client and in the log), while a client that
+// stops reading is still dropped within the timeout of the write it
+// stalls.
+type movingDeadline struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (m movingDeadline) Write(p []byte) (int, error) {
+	_ = m.rc.SetWriteDeadline(time.Now().Add(m.d))
+	return m.ResponseWriter.Write(p)
+}
+
+func (m movingDeadline) Flush() {
+	_ = m.rc.SetWriteDeadline(time.Now().Add(m.d))
+	_ = m.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (m movingDeadline) Unwrap() http.ResponseWriter { return m.ResponseWriter }

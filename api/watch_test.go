@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,37 +194,51 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
-// TestShutdownEndsRESTWatches: a REST watch open when the server shuts
-// down is ended by the server with Unavailable, so that its client knows
-// to resume from its cursor elsewhere, instead of holding the shutdown
-// for its whole grace period and then being cut off without a word.
-func TestShutdownEndsRESTWatches(t *testing.T) {
+// openRESTWatch serves a Server on loopback, shortening its write timeout to
+// writeTimeout when that is not zero, and opens a REST watch with one
+// heartbeat a second on it. stop shuts the server down and returns what
+// Serve returned.
+func openRESTWatch(t *testing.T, writeTimeout time.Duration) (lines *bufio.Scanner, stop func() error) {
+	t.Helper()
 	p := hardNGenius()
 	h := enginetest.New(t, p)
 	srv := NewServer(Options{Store: h.Store, Machines: h.Machines, Engine: h.Engine, Log: hardQuiet,
 		Providers: map[string]providers.Provider{ngenius.Name: p},
 		Tokens:    []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}}})
+	if writeTimeout != 0 {
+		srv.writeTimeout = writeTimeout
+	}
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, grpcLis, httpLis) }()
+	stop = sync.OnceValue(func() error { cancel(); return <-served })
+	t.Cleanup(func() { _ = stop() })
 
 	req, err := http.NewRequest(http.MethodGet, "http://"+httpLis.Addr().String()+"/v1/journal:watch?heartbeatSeconds=1", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+hardAdmin)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	lines := bufio.NewScanner(resp.Body)
+	return bufio.NewScanner(resp.Body), stop
+}
+
+// TestShutdownEndsRESTWatches: a REST watch open when the server shuts
+// down is ended by the server with Unavailable, so that its client knows
+// to resume from its cursor elsewhere, instead of holding the shutdown
+// for its whole grace period and then being cut off without a word.
+func TestShutdownEndsRESTWatches(t *testing.T) {
+	lines, stop := openRESTWatch(t, 0)
 	require.True(t, lines.Scan(), "a heartbeat")
 	require.Contains(t, lines.Text(), `"heartbeat":true`)
 
-	cancel()
+	done := make(chan error, 1)
+	go func() { done <- stop() }()
 	var last string
 	for lines.Scan() {
 		last = lines.Text()
@@ -237,5 +252,16 @@ func TestShutdownEndsRESTWatches(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(last), &end), "the stream's last line: %q", last)
 	require.Equal(t, int(codes.Unavailable), end.Error.Code, last)
 	require.Contains(t, end.Error.Message, "resume from the last cursor")
-	require.NoError(t, <-served)
+	require.NoError(t, <-done)
+}
+
+// TestRESTWatchOutlivesTheWriteTimeout: the server's write timeout bounds
+// each write of a REST watch, not the whole stream, which lives on past it
+// for as long as its client reads.
+func TestRESTWatchOutlivesTheWriteTimeout(t *testing.T) {
+	lines, _ := openRESTWatch(t, 200*time.Millisecond)
+	for i := range 3 {
+		require.True(t, lines.Scan(), "heartbeat %d: %v", i, lines.Err())
+		require.Contains(t, lines.Text(), `"heartbeat":true`)
+	}
 }
