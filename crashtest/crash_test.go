@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
@@ -119,12 +120,14 @@ func (h *history) figures() figures {
 //   - every acknowledged (2xx) event is in the journal, at the sequence
 //     and with the verdict the reply gave, with the body's SHA-256;
 //   - no journal entry belongs to a body that was never sent;
-//   - each dedupe key has exactly one first verdict (see firstVerdicts);
+//   - each dedupe key has exactly one first verdict (see firstVerdicts),
+//     and every event sent has one (a status snapshot one per version of
+//     its aggregate it was decided at);
 //   - state == replay of the journal for every aggregate;
 //   - the hash chain verifies.
 //
 // It returns the journal.
-func checkJournal(t *testing.T, store storage.Store, h *history, hooks []*webhook) []storage.JournalEntry {
+func checkJournal(t *testing.T, store storage.Store, ids redact.IDKey, h *history, hooks []*webhook) []storage.JournalEntry {
 	t.Helper()
 	ctx := context.Background()
 	entries := journal(t, store)
@@ -192,17 +195,31 @@ func checkJournal(t *testing.T, store storage.Store, h *history, hooks []*webhoo
 			fail("dedupe key %s/%s has %d first verdicts", k[0], k[1], n)
 		}
 	}
+	// A status snapshot's receipt is scoped to its aggregate's version
+	// (sent key + "@v" + version): a copy that arrives after its aggregate
+	// moved is decided again, under a key of its own. Every sent event
+	// has at least one first verdict; only a snapshot may have several.
+	perEvent := map[[2]string]int{}
+	for k, n := range firsts {
+		perEvent[[2]string{k[0], sentKey(k[1])}] += n
+	}
 	want := 0
 	for _, w := range uniq(hooks) {
 		for _, k := range w.keys {
 			want++
-			if firsts[[2]string{w.provider, k}] != 1 {
+			// The engine masks an identifier that holds a card-number
+			// candidate (a digit run of a hex hash can look like one).
+			n := perEvent[[2]string{w.provider, ids.ID(k)}]
+			if n == 0 {
 				fail("%s event %s has no first verdict although it was acknowledged", w.provider, k)
+			}
+			if n > 1 && !snapshotProvider(w.provider) {
+				fail("%s event %s has %d first verdicts", w.provider, k, n)
 			}
 		}
 	}
-	if len(firsts) != want {
-		fail("%d dedupe keys have a first verdict, %d events were sent", len(firsts), want)
+	if len(perEvent) != want {
+		fail("%d dedupe keys have a first verdict, %d events were sent", len(perEvent), want)
 	}
 	bad, err := engine.Verify(ctx, store, machines(t))
 	if err != nil {
@@ -241,6 +258,33 @@ func firstVerdicts(entries []storage.JournalEntry) map[[2]string]int {
 		out[[2]string{e.Key.Provider, e.DedupeKey}]++
 	}
 	return out
+}
+
+// sentKey is the dedupe key a webhook's event was sent with: a status
+// snapshot's journal key carries the version it was decided at as an
+// "@v<version>" suffix (see engine.receiptKeys).
+func sentKey(journalKey string) string {
+	i := strings.LastIndex(journalKey, "@v")
+	if i < 0 {
+		return journalKey
+	}
+	for _, c := range journalKey[i+2:] {
+		if c < '0' || c > '9' {
+			return journalKey
+		}
+	}
+	if i+2 == len(journalKey) {
+		return journalKey
+	}
+	return journalKey[:i]
+}
+
+// snapshotProvider reports whether the harness's events of provider are
+// status snapshots of their own object (Inyo payments, Magnius
+// transactions), decided again when they arrive after their aggregate
+// moved: stale when behind, never a duplicate of an older copy.
+func snapshotProvider(provider string) bool {
+	return provider == "inyo" || provider == "magnius"
 }
 
 func uniq(hooks []*webhook) []*webhook {
@@ -339,7 +383,7 @@ func TestCrash(t *testing.T) {
 	elapsed := time.Since(start)
 
 	store := srv.openStore()
-	entries := checkJournal(t, store, h, plan)
+	entries := checkJournal(t, store, srv.idKey(), h, plan)
 	checkFinal(t, store, scs)
 
 	f := h.figures()

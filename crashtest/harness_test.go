@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/redact"
 	"github.com/paystate/paystate/simulator"
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/sqlite"
@@ -272,6 +273,18 @@ func (s *server) dev() *config.DevCredentials {
 func (s *server) dbPath() string { return filepath.Join(s.dataDir, "paystate.db") }
 
 // openStore opens the database file of a stopped server.
+// idKey is the key the server masks identifiers with (its data dir's
+// card-id key), so that the harness can name its events' dedupe keys as
+// the journal holds them.
+func (s *server) idKey() redact.IDKey {
+	s.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(s.dataDir, config.CardIDKeyFile))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return redact.NewIDKey([]byte(strings.TrimSpace(string(raw))))
+}
+
 func (s *server) openStore() storage.Store {
 	s.t.Helper()
 	st, err := sqlite.Open(context.Background(), s.dbPath())
