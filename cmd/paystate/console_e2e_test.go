@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -158,6 +161,12 @@ func (b *browser) screenshot(name string, wholePage bool) {
 	b.t.Helper()
 	// Let fonts and layout settle: wait for two animation frames.
 	eval[bool](b, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	// Every page has one heading of its own, every control a label, every
+	// drawing a name, and nothing taken out of the keyboard's order.
+	require.Equal(b.t, 1, eval[int](b, `document.querySelectorAll('main h1').length`), "the %s page's h1", name)
+	require.Empty(b.t, eval[[]string](b, `[...document.querySelectorAll('input, select, textarea')].filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label') && !e.closest('label')).map((e) => e.outerHTML)`), "unlabelled controls on the %s page", name)
+	require.Empty(b.t, eval[[]string](b, `[...document.querySelectorAll('svg')].filter((e) => e.getAttribute('role') !== 'img' || !e.getAttribute('aria-labelledby')).map((e) => e.outerHTML.slice(0, 80))`), "unnamed drawings on the %s page", name)
+	require.Zero(b.t, eval[int](b, `document.querySelectorAll('[tabindex]:not([tabindex="-1"]):not([tabindex="0"])').length`), "positive tabindex on the %s page", name)
 	// A value the page failed to format shows as such words.
 	require.Empty(b.t, eval[[]string](b, `document.body.innerText.match(/\b(null|undefined|NaN)\b|\[object \w+\]/g) || []`), "on the %s page", name)
 	shot := chromedp.CaptureScreenshot()
@@ -314,10 +323,24 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.wait("its story opens", `!!document.querySelector('ol.timeline li.entry')`)
 	})
 
+	t.Run("find an order by provider and id, with the keyboard", func(t *testing.T) {
+		b.open("#/find")
+		b.wait("the form is ready", `[...document.querySelectorAll('#find-id ~ .row select[name="provider"] option')].some((o) => o.value === 'ngenius')`)
+		b.do(chromedp.SetValue(chromedp.CSS(`#find-id ~ .row select[name="provider"]`), "ngenius"),
+			chromedp.SendKeys(chromedp.CSS(`#find-id ~ .row input[name="id"]`), "ord-2\r"))
+		b.wait("the order opens", `location.hash === '#/story/ngenius/payment/ord-2' && !!document.querySelector('#current-state')`)
+		require.Equal(t, "authorized", eval[string](b, `document.querySelector('#current-state').textContent`))
+		// The navigation is links in the tab order: focus one, press Enter.
+		b.do(chromedp.Focus(chromedp.CSS(`#nav a[href="#/machines"]`)), chromedp.KeyEvent("\r"))
+		b.wait("Enter follows the link", `location.hash === '#/machines'`)
+	})
+
 	order, err := s.orders.GetOrder(asAdmin(ctx), &pb.GetOrderRequest{Provider: "ngenius", OrderId: "abc123xyz"})
 	require.NoError(t, err)
 
 	t.Run("the story shows every entry with its verdict and the path to the state", func(t *testing.T) {
+		b.open("#/story/ngenius/payment/abc123xyz")
+		b.wait("its timeline shows", fmt.Sprintf(`document.querySelectorAll('ol.timeline li.entry').length === %d`, len(story)))
 		got := eval[[]string](b, `[...document.querySelectorAll('ol.timeline li.entry')].map((li) => li.dataset.verdict + '=' + li.querySelector('.verdict').textContent)`)
 		var want []string
 		for _, v := range story {
@@ -363,6 +386,48 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.Equal(t, "captured", eval[string](b, `document.querySelector('.asof-out dl.facts .state').textContent`))
 		require.Equal(t, []string{"captured"}, eval[[]string](b, `[...document.querySelectorAll('svg.machine g.node.current')].map((g) => g.dataset.state)`))
 		require.NotContains(t, eval[[]string](b, `[...document.querySelectorAll('svg.machine path.edge.on-path')].map((p) => p.dataset.to)`), "partially_refunded")
+	})
+
+	t.Run("children, parent and skipped states", func(t *testing.T) {
+		for _, name := range []string{"partial_refund_1_payment.completed", "partial_refund_2_refund.initiated", "partial_refund_3_refund.completed"} {
+			body, err := readBody(simulators["generic"].samples, name)
+			require.NoError(t, err)
+			code, reply := s.signedPost(t, "generic", body)
+			require.Equal(t, http.StatusOK, code, "%v", reply)
+		}
+		b.open("#/story/generic/payment/pay_9a8b7c6d5e")
+		b.wait("the payment shows its refund", `!!document.querySelector('#kids ~ table a[href="#/story/generic/refund/re_0f1e2d3c"]')`)
+		b.do(chromedp.Click(chromedp.CSS(`#kids ~ table a[href="#/story/generic/refund/re_0f1e2d3c"]`)))
+		b.wait("the refund names its payment", `!!document.querySelector('dl.facts a[href="#/story/generic/payment/pay_9a8b7c6d5e"]')`)
+
+		// A status snapshot that jumps ahead passes through states of its
+		// own: the entry names them and the drawing takes them.
+		// (Inyo's challenge, then its capture of the same payment: the
+		// authorisation between them is passed through.)
+		challenge, err := readBody(simulators["inyo"].samples, "status_CHALLENGE")
+		require.NoError(t, err)
+		captured, err := readBody(simulators["inyo"].samples, "status_CAPTURED")
+		require.NoError(t, err)
+		captured = bytes.ReplaceAll(captured, []byte("3b8f6d24-91a7-4e0c-b5d2-6c0a8e7f4b22"), []byte("a4f7e1b9-6c2d-4b08-93ae-7d5c0f8e2b55"))
+		for _, body := range [][]byte{challenge, captured} {
+			code, reply := s.signedPost(t, "inyo", body)
+			require.Equal(t, http.StatusOK, code, "%v", reply)
+		}
+		events, err := s.audit.ListOrderEvents(asAdmin(ctx), &pb.ListOrderEventsRequest{Provider: "inyo", OrderId: "a4f7e1b9-6c2d-4b08-93ae-7d5c0f8e2b55"})
+		require.NoError(t, err)
+		last := events.GetEntries()[len(events.GetEntries())-1]
+		require.NotEmpty(t, last.GetSkippedStates())
+		b.open("#/story/inyo/payment/a4f7e1b9-6c2d-4b08-93ae-7d5c0f8e2b55")
+		b.wait("the timeline shows", `document.querySelectorAll('ol.timeline li.entry').length === 2`)
+		require.Contains(t, eval[string](b, fmt.Sprintf(`document.querySelector('li.entry[data-seq="%d"] .skipped').textContent`, last.GetSequence())),
+			strings.Join(last.GetSkippedStates(), ", "))
+		chain := append(append([]string{last.GetStateBefore()}, last.GetSkippedStates()...), last.GetStateAfter())
+		var want []string
+		want = append(want, "new>"+events.GetEntries()[0].GetStateAfter())
+		for i := 1; i < len(chain); i++ {
+			want = append(want, chain[i-1]+">"+chain[i])
+		}
+		require.ElementsMatch(t, want, eval[[]string](b, `[...document.querySelectorAll('svg.machine path.edge.on-path')].map((p) => p.dataset.from + '>' + p.dataset.to)`))
 	})
 
 	t.Run("a reader sees no bodies and no journal", func(t *testing.T) {
@@ -438,6 +503,55 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.submit(`input[name="verdict"][value="rejected"]`)
 		b.wait("every entry again", `new Set([...document.querySelectorAll('table.journal tbody tr')].map((r) => r.dataset.verdict)).size > 1`)
 		b.screenshot("journal", true)
+
+		// The export of the whole journal holds every entry as the API
+		// lists it, in CSV and in JSON with the chain head.
+		downloads := t.TempDir()
+		_, err = chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+		require.NoError(t, err)
+		journal, err := s.audit.ListJournal(asAdmin(ctx), &pb.ListJournalRequest{PageSize: 1000})
+		require.NoError(t, err)
+		for _, format := range []string{"csv", "json"} {
+			b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-export=%q]`, format))))
+			var file string
+			require.Eventually(t, func() bool {
+				matches, _ := filepath.Glob(filepath.Join(downloads, "paystate-journal-*."+format))
+				if len(matches) == 1 {
+					file = matches[0]
+				}
+				return file != ""
+			}, 20*time.Second, 50*time.Millisecond, "the %s export is saved", format)
+			raw, err := os.ReadFile(file)
+			require.NoError(t, err)
+			var seqs, hashes, verdictsOut []string
+			if format == "csv" {
+				rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+				require.NoError(t, err)
+				require.Equal(t, "sequence", rows[0][0])
+				col := func(name string) int { return slices.Index(rows[0], name) }
+				for _, r := range rows[1:] {
+					seqs, hashes, verdictsOut = append(seqs, r[0]), append(hashes, r[col("hash")]), append(verdictsOut, r[col("verdict")])
+				}
+			} else {
+				var doc struct {
+					ChainHead struct{ Sequence, Hash string }
+					Entries   []struct{ Sequence, Hash, Verdict string }
+				}
+				require.NoError(t, json.Unmarshal(raw, &doc))
+				require.Equal(t, fmt.Sprint(head.GetSequence()), doc.ChainHead.Sequence)
+				require.Equal(t, head.GetHash(), doc.ChainHead.Hash)
+				for _, e := range doc.Entries {
+					seqs, hashes, verdictsOut = append(seqs, e.Sequence), append(hashes, e.Hash), append(verdictsOut, strings.ToLower(strings.TrimPrefix(e.Verdict, "VERDICT_")))
+				}
+			}
+			require.Len(t, seqs, len(journal.GetEntries()), format)
+			for i, e := range journal.GetEntries() {
+				require.Equal(t, fmt.Sprint(e.GetSequence()), seqs[i], format)
+				require.Equal(t, e.GetHash(), hashes[i], format)
+				require.Equal(t, strings.ToLower(strings.TrimPrefix(e.GetVerdict().String(), "VERDICT_")), verdictsOut[i], format)
+			}
+		}
 	})
 
 	t.Run("verify reports the break in a tampered store", func(t *testing.T) {

@@ -152,7 +152,7 @@ export function render(main, ctx) {
   const listOut = h('div', { class: 'out' });
   const pager = h('div', { class: 'pager' });
   const exportStatus = h('span', { class: 'status', role: 'status' });
-  const exportBtn = (fmt) => h('button', { type: 'button', class: 'quiet', onclick: () => exportAs(fmt) }, `Export ${fmt.toUpperCase()}`);
+  const exportBtn = (fmt) => h('button', { type: 'button', class: 'quiet', dataset: { export: fmt }, onclick: () => exportAs(fmt) }, `Export ${fmt.toUpperCase()}`);
   const filters = filterForm('journal-title', h('div', { class: 'row actions' },
     h('button', { type: 'submit' }, 'Apply filters'), exportBtn('json'), exportBtn('csv'), exportStatus));
   let filter = {}, tokens = [''], at = 0;

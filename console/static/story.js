@@ -37,7 +37,11 @@ function amounts(a) {
   const rows = kind === 'payment'
     ? [['Authorised', money(a.authorizedMinor, c)], ['Captured', money(a.capturedMinor, c)], ['Refunded', money(a.refundedMinor, c)]]
     : [['Amount', money(a.amountMinor, c)]];
-  return c ? rows : [['Amounts', 'no currency known yet']];
+  if (!c) return [['Amounts', 'no currency known yet']];
+  // An event moved money without saying how much: the totals are what
+  // the events proved, which the provider may not agree with.
+  if (a.amountsUnknown) rows.push(['Amounts known', h('span', { class: 'warn' }, 'not fully: an event moved money without saying how much; ask the provider before relying on these totals')]);
+  return rows;
 }
 
 function summary(a, title) {
