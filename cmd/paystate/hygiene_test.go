@@ -30,3 +30,17 @@ func TestDevBannerPrintsOnlyAnAcceptedToken(t *testing.T) {
 		require.Equal(t, len(env) == 0, accepted, "the generated token is used exactly when none is given")
 	}
 }
+
+// The server's logger masks card data in every record, whatever logs it.
+func TestServerLoggerMasksCardData(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var out bytes.Buffer
+		log, err := newLogger(&out, format, "info")
+		require.NoError(t, err)
+		log.Info("payment.x4111111111111111", "aggregate", "4111.1111.1111.1111", "card_cvv", "123", "n", int64(4111111111111111))
+		require.NotContains(t, out.String(), "1111.1111")
+		require.NotContains(t, out.String(), "4111111111111111")
+		require.NotContains(t, out.String(), "card_cvv")
+		require.Contains(t, out.String(), "411111******1111", format)
+	}
+}
