@@ -89,15 +89,15 @@ var (
 type planter struct {
 	rng    *rand.Rand
 	pans   map[string]bool // digits of every planted card number
-	tails  []string        // track data after a planted number
-	pins   []string        // planted PIN blocks (16 hex digits)
+	tails  map[string]bool // track data after a planted number
+	pins   map[string]bool // planted PIN blocks (16 hex digits)
 	codes  map[string]bool // security code, PIN and track keys as spelled
 	counts map[string]int  // planted card numbers by placement and style, keys by family
 	family int             // the next family every body gets, round robin
 }
 
 func newPlanter(rng *rand.Rand) *planter {
-	return &planter{rng: rng, pans: map[string]bool{}, codes: map[string]bool{}, counts: map[string]int{}}
+	return &planter{rng: rng, pans: map[string]bool{}, tails: map[string]bool{}, pins: map[string]bool{}, codes: map[string]bool{}, counts: map[string]int{}}
 }
 
 // pan returns a random Luhn-valid number of 13 to 19 digits.
@@ -207,7 +207,7 @@ func (p *planter) sensitive() (string, any) {
 		words = pinFamilies[f-len(codeFamilies)]
 		family = words
 		pin := fmt.Sprintf("%016X", p.rng.Uint64())
-		p.pins = append(p.pins, pin)
+		p.pins[pin] = true
 		value = pin
 	default:
 		words = trackFamilies[f-len(codeFamilies)-len(pinFamilies)]
@@ -223,7 +223,7 @@ func (p *planter) sensitive() (string, any) {
 // track returns track 1 or track 2 data for a new card number.
 func (p *planter) track() string {
 	pan, tail := p.pan(), p.digits(13+p.rng.IntN(11))
-	p.tails = append(p.tails, tail)
+	p.tails[tail] = true
 	if p.rng.IntN(2) == 0 {
 		p.counts["track 2"]++
 		return ";" + pan + "=" + tail + "?"
@@ -358,28 +358,20 @@ func chains(data []byte) []string {
 // data once, whatever was planted: the files are tens of megabytes.
 func (p *planter) cardLeaks(data []byte) []string {
 	var out []string
-	tails := map[string]bool{}
-	for _, t := range p.tails {
-		tails[t] = true
-	}
 	for _, d := range chains(data) {
 		for i := 0; i+13 <= len(d); i++ {
 			for n := 13; n <= 24 && i+n <= len(d); n++ {
 				switch w := d[i : i+n]; {
 				case n <= 19 && p.pans[w]:
 					out = append(out, "card number "+w)
-				case tails[w]:
+				case p.tails[w]:
 					out = append(out, "track data "+w)
 				}
 			}
 		}
 	}
-	pins := map[string]bool{}
-	for _, pin := range p.pins {
-		pins[pin] = true
-	}
 	for i := 0; i+16 <= len(data); i++ {
-		if pins[string(data[i:i+16])] {
+		if p.pins[string(data[i:i+16])] {
 			out = append(out, "PIN block "+string(data[i:i+16]))
 		}
 	}
@@ -719,8 +711,8 @@ func TestLeakDetectors(t *testing.T) {
 	p := newPlanter(rand.New(rand.NewPCG(1, 2)))
 	p.pans["4111111111111111"], p.pans["4222222222222"] = true, true
 	p.codes["Cvc_Code"], p.codes["card pin"] = true, true
-	p.tails = []string{"291210100000123"}
-	p.pins = []string{"0123456789ABCDEF"}
+	p.tails["291210100000123"] = true
+	p.pins["0123456789ABCDEF"] = true
 	for _, leak := range []string{
 		`{"n":"4111 1111 1111 1111"}`, `4111.1111.1111.1111`, `{"n":4222222222222}`, `x4111\t1111\n1111_1111y`,
 		`{"b":"{\"n\":\"4111\\t1111\\n1111 / 1111\"}"}`, `41 11 11 11 11 11 11 11`, `{"Cvc_Code":"123"}`,
