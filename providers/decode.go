@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	sm "github.com/paystate/paystate/statemachine"
@@ -39,7 +42,92 @@ func DecodeObject(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("trailing data after the JSON object")
 	}
+	return checkLossless(body, v)
+}
+
+// checkLossless reports a body whose decoding into v lost bytes.
+// encoding/json replaces invalid UTF-8 and unpaired surrogate escapes
+// (\udc80) with U+FFFD, so two identifiers that differ only there would
+// become one. A body with neither decodes as sent; otherwise it is decoded
+// again with every such sequence marked differently, and if v changes, a
+// field paystate reads held one: the body is malformed. Bytes in fields
+// paystate does not read leave v alone and are kept in the body only.
+// Fields kept raw (json.RawMessage) count as read: they are decoded later.
+func checkLossless(body []byte, v any) error {
+	marked, lossy := markLossy(body)
+	if !lossy {
+		return nil
+	}
+	again := reflect.New(reflect.TypeOf(v).Elem())
+	dec := json.NewDecoder(bytes.NewReader(marked))
+	dec.UseNumber()
+	if err := dec.Decode(again.Interface()); err != nil || !reflect.DeepEqual(v, again.Interface()) {
+		return errors.New("a field paystate reads is not valid UTF-8 text (invalid bytes or an unpaired surrogate escape)")
+	}
 	return nil
+}
+
+// lossMark stands in for a lost sequence in the second decoding: U+FFFF is
+// valid UTF-8 that encoding/json keeps as it is.
+const lossMark = "\uffff"
+
+// markLossy returns body with each invalid UTF-8 byte and each unpaired
+// surrogate escape replaced by lossMark, and whether there was any.
+func markLossy(body []byte) ([]byte, bool) {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
+		return body, false
+	}
+	out := make([]byte, 0, len(body))
+	lossy, inString := false, false
+	for i := 0; i < len(body); {
+		c := body[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && n == 1 {
+				out, lossy = append(out, lossMark...), true
+			} else {
+				out = append(out, body[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		switch {
+		case c == '"':
+			inString = !inString
+		case inString && c == '\\' && i+1 < len(body):
+			if hi, ok := surrogateEscape(body[i:]); ok {
+				if lo, ok := surrogateEscape(body[i+6:]); ok && hi < 0xdc00 && lo >= 0xdc00 {
+					out = append(out, body[i:i+12]...)
+					i += 12
+					continue
+				}
+				out, lossy = append(out, lossMark...), true
+				i += 6
+				continue
+			}
+			// Any other escape is copied whole, so that an escaped quote
+			// or backslash does not end the string.
+			out = append(out, body[i:i+2]...)
+			i += 2
+			continue
+		}
+		out = append(out, c)
+		i++
+	}
+	return out, lossy
+}
+
+// surrogateEscape reads a \uXXXX escape at the start of b and returns its
+// value when it is a UTF-16 surrogate.
+func surrogateEscape(b []byte) (uint16, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	if err != nil || !utf16.IsSurrogate(rune(v)) {
+		return 0, false
+	}
+	return uint16(v), true
 }
 
 // describeJSONError shortens encoding/json errors to what helps a reader

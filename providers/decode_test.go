@@ -24,6 +24,16 @@ func TestDecodeObject(t *testing.T) {
 		{`{"n": 1`, "unexpected end"},
 		{`{"s": 5}`, "number where string was expected"},
 		{`{"s": "4111111111111111" "x"}`, "syntax error at offset"},
+		// Text encoding/json would replace with U+FFFD in a field read.
+		{"{\"s\": \"a\xffb\"}", "not valid UTF-8"},
+		{`{"s": "a\udc80"}`, "not valid UTF-8"},
+		{`{"s": "\ud83d"}`, "not valid UTF-8"},
+		{`{"s": "\"\udc80"}`, "not valid UTF-8"},
+		{`{"s": "\ud83d\ud83d"}`, "not valid UTF-8"},
+		// Nothing lost where nothing is read, or nothing replaced.
+		{"{\"n\": 1, \"other\": \"\xff\"}", ""},
+		{`{"s": "a\\udc80"}`, ""},
+		{`{"s": "\ud83d\ude00\u00e9"}`, ""},
 	}
 	for _, tc := range cases {
 		var b body

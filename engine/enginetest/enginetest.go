@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -79,6 +80,27 @@ func (h *Harness) Deliver(body []byte) []engine.Outcome {
 	out, err := h.Engine.Submit(h.t.Context(), engine.Delivery{
 		Provider: h.Provider.Name(), BodySHA256: hex.EncodeToString(sum[:]), RedactedBody: body, Events: events,
 	})
+	require.NoError(h.t, err)
+	return out
+}
+
+// Post is Deliver as the webhook handler does it: a body the provider
+// finds malformed is recorded as such (the handler then answers 400)
+// instead of failing the test.
+func (h *Harness) Post(body []byte) []engine.Outcome {
+	h.t.Helper()
+	sum := sha256.Sum256(body)
+	d := engine.Delivery{Provider: h.Provider.Name(), BodySHA256: hex.EncodeToString(sum[:]), RedactedBody: body}
+	events, err := h.Provider.Parse(body)
+	switch {
+	case errors.Is(err, providers.ErrMalformed):
+		d.Malformed = err.Error()
+	case err != nil:
+		h.t.Fatalf("parse: %v", err)
+	default:
+		d.Events = events
+	}
+	out, err := h.Engine.Submit(h.t.Context(), d)
 	require.NoError(h.t, err)
 	return out
 }
