@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -570,10 +571,19 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.NoError(t, err)
 		b.open("#/machines")
 		b.wait("the machines are drawn", fmt.Sprintf(`document.querySelectorAll('svg.machine').length === %d`, len(ms.GetMachines())))
+		arrow := regexp.MustCompile(`(?m)^\s*(\S+) --> (\S+) : `)
 		for _, m := range ms.GetMachines() {
-			n := eval[int](b, fmt.Sprintf(`document.querySelector('svg.machine[data-provider=%q][data-kind=%q]').querySelectorAll('g.node').length`,
-				m.GetProvider(), strings.TrimPrefix(strings.ToLower(m.GetKind().String()), "kind_")))
-			require.Equal(t, len(m.GetStates()), n, "%s %s", m.GetProvider(), m.GetKind())
+			svg := fmt.Sprintf(`document.querySelector('svg.machine[data-provider=%q][data-kind=%q]')`,
+				m.GetProvider(), strings.TrimPrefix(strings.ToLower(m.GetKind().String()), "kind_"))
+			require.Equal(t, len(m.GetStates()), eval[int](b, svg+`.querySelectorAll('g.node').length`), "%s %s", m.GetProvider(), m.GetKind())
+			// Every edge the server's diagram has, those the amounts decide
+			// included (a refund ends partial or full), and no other.
+			var want []string
+			for _, a := range arrow.FindAllStringSubmatch(m.GetMermaid(), -1) {
+				want = append(want, strings.ReplaceAll(a[1], "[*]", "new")+">"+a[2])
+			}
+			require.NotEmpty(t, want)
+			require.ElementsMatch(t, want, eval[[]string](b, `[...`+svg+`.querySelectorAll('path.edge')].map((p) => p.dataset.from + '>' + p.dataset.to)`), "%s %s", m.GetProvider(), m.GetKind())
 		}
 		b.screenshot("machines", false)
 	})

@@ -9,19 +9,29 @@ const NODE_W = 156, NODE_H = 34, COL_GAP = 74, ROW_GAP = 20, PAD = 28;
 const SAME_COL_ROOM = 64;
 let uid = 0;
 
-// edgesOf folds the transition rows into one edge per (from, to) pair,
-// with the events that take it.
+// edgesOf returns one edge per (from, to) pair with the events that take
+// it. It reads the machine's Mermaid diagram, which the server draws from
+// the edges the engine runs, with every state an edge can end in (a
+// capture ends in partially_captured or captured, as the amounts decide);
+// the transition rows name only the declared target.
 export function edgesOf(machine) {
   const edges = new Map();
+  const add = (from, to, event, revert) => {
+    const key = from + '\u2192' + to;
+    const e = edges.get(key) || { from, to, events: [], revert: true };
+    if (!e.events.includes(event)) e.events.push(event);
+    e.revert = e.revert && revert;
+    edges.set(key, e);
+  };
+  const node = (x) => (x === '[*]' ? 'new' : x);
+  for (const line of (machine.mermaid || '').split('\n')) {
+    const m = /^\s*(\S+) --> (\S+) : (.+)$/.exec(line);
+    if (!m) continue;
+    for (const label of m[3].split(', ')) add(node(m[1]), node(m[2]), label.replace(/ \(revert\)$/, ''), label.endsWith(' (revert)'));
+  }
+  if (edges.size) return [...edges.values()];
   for (const t of machine.transitions || []) {
-    for (const from of t.from || []) {
-      const to = t.to === '(stay)' ? from : t.to;
-      const key = from + '\u2192' + to;
-      const e = edges.get(key) || { from, to, events: [], revert: true };
-      if (!e.events.includes(t.event)) e.events.push(t.event);
-      e.revert = e.revert && !!t.revert;
-      edges.set(key, e);
-    }
+    for (const from of t.from || []) add(from, t.to === '(stay)' ? from : t.to, t.event, !!t.revert);
   }
   return [...edges.values()];
 }

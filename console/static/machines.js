@@ -9,7 +9,7 @@ export function render(main) {
   const pick = select('provider', [['', 'every provider']]);
   const form = h('form', { class: 'filters inline' }, field('Provider', pick));
   main.append(h('h1', {}, 'Machines'),
-    h('p', { class: 'lead' }, 'The state machines every webhook is judged by, drawn from the tables the engine runs. Columns are the distance from "new"; dashed arrows undo money movement (reverts); hover an arrow or a state for its events.'),
+    h('p', { class: 'lead' }, 'The state machines every webhook is judged by, drawn from the tables the engine runs, left to right in the order of the lifecycle; dashed arrows undo money movement (reverts); hover an arrow or a state for its events.'),
     form, out);
   let all = [];
   function show() {
