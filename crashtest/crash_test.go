@@ -36,14 +36,41 @@ func (h *history) add(a attempt) {
 	h.mu.Unlock()
 }
 
+// has reports whether, for every body hash of shas, some attempt of that
+// body got an answer of class.
+func (h *history) has(class string, shas []string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got := map[string]bool{}
+	for _, a := range h.attempts {
+		if a.answer.class == class {
+			got[sha(a.hook.body)] = true
+		}
+	}
+	for _, s := range shas {
+		if !got[s] {
+			return false
+		}
+	}
+	return true
+}
+
 // deliver posts every webhook of plan with the given number of concurrent
 // senders. Like a provider that retries, a delivery that got no answer or
 // a 5xx is sent again (once the server is back) until it gets one; a 2xx
 // or a 4xx ends it. started is incremented as each plan item is first sent.
 func deliver(t *testing.T, srv *server, plan []*webhook, senders int, started *atomic.Int64) *history {
 	t.Helper()
-	dev := srv.dev()
 	h := &history{}
+	deliverInto(t, h, srv, plan, senders, started)
+	return h
+}
+
+// deliverInto is deliver recording into h, which others may read while it
+// runs.
+func deliverInto(t *testing.T, h *history, srv *server, plan []*webhook, senders int, started *atomic.Int64) {
+	t.Helper()
+	dev := srv.dev()
 	work := make(chan *webhook)
 	var wg sync.WaitGroup
 	var failed atomic.Value
@@ -81,7 +108,6 @@ func deliver(t *testing.T, srv *server, plan []*webhook, senders int, started *a
 	if f := failed.Load(); f != nil {
 		t.Fatal(f)
 	}
-	return h
 }
 
 // figures counts what a run's attempts were told.
@@ -318,11 +344,18 @@ func checkFinal(t *testing.T, store storage.Reader, scs []scenario) {
 	}
 }
 
+// crashpoints are the windows of the commit path every TestCrash run kills
+// the server in (cmd/paystate/crashpoints.go): before the statements,
+// between the last statement and COMMIT, after COMMIT before the answer.
+var crashpoints = []string{"before-statements", "before-commit", "after-commit"}
+
 // TestCrash is the crash harness: the real paystate binary is killed with
-// SIGKILL at random moments while webhooks of every provider arrive,
-// duplicated and out of order, from concurrent senders that retry until
-// answered, as providers do. Afterwards the database must hold exactly
-// what the server acknowledged, once.
+// SIGKILL while webhooks of every provider arrive, duplicated and out of
+// order, from concurrent senders that retry until answered, as providers
+// do: first once in each window of the commit path (the server stops
+// there, and the kill cuts off the webhooks of that transaction), then at
+// random moments. Afterwards the database must hold exactly what the
+// server acknowledged, once.
 func TestCrash(t *testing.T) {
 	total, kills, senders := 200, 3, 8
 	if *long {
@@ -346,7 +379,15 @@ func TestCrash(t *testing.T) {
 	}
 	rng.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
 
-	// Kill points: after a random number of first deliveries have begun,
+	// Each window in a random order, at one of the first transactions
+	// that reach it after a start.
+	windows := slices.Clone(crashpoints)
+	rng.Shuffle(len(windows), func(i, j int) { windows[i], windows[j] = windows[j], windows[i] })
+	stops := make([]string, len(windows))
+	for i, w := range windows {
+		stops[i] = fmt.Sprintf("%s:%d", w, 1+rng.IntN(3))
+	}
+	// Random kills: after a random number of first deliveries have begun,
 	// plus a random pause of up to 20 ms.
 	at := make([]int64, kills)
 	for i := range at {
@@ -359,11 +400,47 @@ func TestCrash(t *testing.T) {
 	}
 
 	start := time.Now()
-	srv := startBinary(t, nil)
+	srv := newServer(t, nil)
+	srv.stopAt(stops[0])
+	if err := srv.start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &history{}
 	var started atomic.Int64
-	killerDone := make(chan struct{})
+	delivered, killerDone := make(chan struct{}), make(chan struct{})
+	var stopped []crashLine
 	go func() {
 		defer close(killerDone)
+		for i := range stops {
+			var line crashLine
+			select {
+			case line = <-srv.crashes:
+			case <-delivered:
+				t.Errorf("crashpoint %s was never reached", stops[i])
+				return
+			}
+			// An engine that answered before COMMIT has answered these:
+			// the kill waits until the senders have their answers.
+			for !h.has("2xx", line.Answered) {
+				select {
+				case <-delivered:
+					t.Errorf("crashpoint %s: the early answers never arrived", stops[i])
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+			next := ""
+			if i+1 < len(stops) {
+				next = stops[i+1]
+			}
+			srv.stopAt(next)
+			srv.kill()
+			stopped = append(stopped, line)
+			if err := srv.start(); err != nil {
+				t.Errorf("restart after the %s crashpoint: %v", stops[i], err)
+				return
+			}
+		}
 		for i, n := range at {
 			for started.Load() < n {
 				time.Sleep(200 * time.Microsecond)
@@ -376,7 +453,8 @@ func TestCrash(t *testing.T) {
 			}
 		}
 	}()
-	h := deliver(t, srv, plan, senders, &started)
+	deliverInto(t, h, srv, plan, senders, &started)
+	close(delivered)
 	<-killerDone
 	// The last word is a kill too: what was acknowledged must survive it.
 	srv.kill()
@@ -387,20 +465,30 @@ func TestCrash(t *testing.T) {
 	checkFinal(t, store, scs)
 
 	f := h.figures()
-	if srv.kills != kills+1 {
-		t.Fatalf("%d kills, want %d", srv.kills, kills+1)
+	if srv.kills != len(stops)+kills+1 {
+		t.Fatalf("%d kills, want %d", srv.kills, len(stops)+kills+1)
+	}
+	// Each window's kill cut off the webhooks of its transaction: a
+	// window that cut off nothing proved nothing.
+	for _, c := range stopped {
+		if len(c.Cut) == 0 {
+			t.Fatalf("the kill at %s cut off no webhook", c.Point)
+		}
+		if !h.has("none", c.Cut) {
+			t.Fatalf("the kill at %s did not cut off every webhook of its transaction", c.Point)
+		}
+	}
+	if f.none == 0 {
+		t.Fatalf("no request was cut off by a kill")
 	}
 	verdicts := map[string]int{}
 	for _, e := range entries {
 		verdicts[e.Verdict]++
 	}
-	t.Logf("crash harness: seed %d, %d webhooks (%d distinct, %d providers), %d senders, %d SIGKILLs (+1 at the end), %d starts, %s",
-		seed, total, distinct, len(builders), senders, kills, srv.starts, elapsed.Round(time.Millisecond))
+	t.Logf("crash harness: seed %d, %d webhooks (%d distinct, %d providers), %d senders, a SIGKILL at %v, %d at random moments (+1 at the end), %d starts, %s",
+		seed, total, distinct, len(builders), senders, stops, kills, srv.starts, elapsed.Round(time.Millisecond))
 	t.Logf("attempts %d: 2xx %d, 4xx %d, 5xx %d, no answer %d; replies lost to a kill after the commit (retry said duplicate) %d",
 		f.attempts, f.ok2xx, f.ok4xx, f.err5xx, f.none, f.lostReplies)
 	t.Logf("journal %d entries %v; every acknowledged event present, one first verdict per dedupe key, replay == state, chain verified",
 		len(entries), verdicts)
-	if f.none == 0 {
-		t.Logf("note: no request was cut off by a kill in this run")
-	}
 }

@@ -6,8 +6,10 @@
 // way each provider signs them (package simulator), and then inspects the
 // SQLite file, the API and everything the server wrote.
 //
-//   - TestCrash: SIGKILL at random moments while webhooks of every
-//     provider arrive, duplicated and out of order; afterwards every
+//   - TestCrash: SIGKILL once in each window of the commit path (the
+//     binary is built with the crashpoints tag and stopped there by
+//     PAYSTATE_CRASHPOINT), then at random moments, while webhooks of
+//     every provider arrive, duplicated and out of order; afterwards every
 //     acknowledged event is in the journal, no entry belongs to a body
 //     that was never sent, each dedupe key has one first verdict, state
 //     equals the journal's replay and the chain verifies.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "paystate")
-	build := exec.Command("go", "build", "-o", binary, "github.com/paystate/paystate/cmd/paystate")
+	// The crashpoints tag adds the hook TestCrash stops the server with
+	// (PAYSTATE_CRASHPOINT; cmd/paystate/crashpoints.go); without that
+	// variable the binary is the release one.
+	build := exec.Command("go", "build", "-tags", "crashpoints", "-o", binary, "github.com/paystate/paystate/cmd/paystate")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "crashtest: building paystate:", err)
@@ -101,23 +105,38 @@ type server struct {
 	args    []string
 	env     []string
 	log     *logBuffer
+	// crashes receives the crashpoint lines of the server (see
+	// crashpoint).
+	crashes chan crashLine
 
-	mu      sync.Mutex
-	up      *sync.Cond
-	proc    *exec.Cmd
-	exited  chan struct{}
-	httpURL string
-	grpc    string
-	failed  error
-	starts  int
-	kills   int
+	mu sync.Mutex
+	// crashpoint is PAYSTATE_CRASHPOINT for the next start, if set.
+	crashpoint string
+	up         *sync.Cond
+	proc       *exec.Cmd
+	exited     chan struct{}
+	httpURL    string
+	grpc       string
+	failed     error
+	starts     int
+	kills      int
 }
 
 // startBinary starts `paystate serve` with extra arguments and environment
 // (PAYSTATE_* variables of the test's own environment are not passed on).
 func startBinary(t *testing.T, args []string, env ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: t.TempDir(), args: args, log: &logBuffer{}}
+	s := newServer(t, args, env...)
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newServer prepares what startBinary starts, without starting it.
+func newServer(t *testing.T, args []string, env ...string) *server {
+	t.Helper()
+	s := &server{t: t, dataDir: t.TempDir(), args: args, log: &logBuffer{}, crashes: make(chan crashLine, 16)}
 	s.up = sync.NewCond(&s.mu)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PAYSTATE_") {
@@ -127,9 +146,6 @@ func startBinary(t *testing.T, args []string, env ...string) *server {
 	// The harness reads the "serving" line for the bound ports: JSON.
 	s.env = append(s.env, "PAYSTATE_LOG_FORMAT=json")
 	s.env = append(s.env, env...)
-	if err := s.start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		s.mu.Lock()
 		p, exited := s.proc, s.exited
@@ -140,6 +156,14 @@ func startBinary(t *testing.T, args []string, env ...string) *server {
 		}
 	})
 	return s
+}
+
+// stopAt sets PAYSTATE_CRASHPOINT (point:n) for the next start; "" for
+// none.
+func (s *server) stopAt(crashpoint string) {
+	s.mu.Lock()
+	s.crashpoint = crashpoint
+	s.mu.Unlock()
 }
 
 // start runs a new server process and returns once it is serving. It may
@@ -157,6 +181,11 @@ func (s *server) start() (err error) {
 	args := append([]string{"serve", "--data-dir", s.dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, s.args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = s.env
+	s.mu.Lock()
+	if s.crashpoint != "" {
+		cmd.Env = append(slices.Clip(cmd.Env), "PAYSTATE_CRASHPOINT="+s.crashpoint)
+	}
+	s.mu.Unlock()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -170,12 +199,21 @@ func (s *server) start() (err error) {
 		for sc.Scan() {
 			line := sc.Bytes()
 			s.log.Write(append(bytes.Clone(line), '\n'))
-			var rec struct{ Msg, HTTP, GRPC string }
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" {
+			var rec struct {
+				Msg, HTTP, GRPC string
+				crashLine
+			}
+			if json.Unmarshal(line, &rec) != nil {
+				continue
+			}
+			switch rec.Msg {
+			case "serving":
 				select {
 				case addrs <- [2]string{rec.HTTP, rec.GRPC}:
 				default:
 				}
+			case "crashpoint":
+				s.crashes <- rec.crashLine
 			}
 		}
 		io.Copy(s.log, pr)
@@ -200,6 +238,16 @@ func (s *server) start() (err error) {
 		<-exited
 		return fmt.Errorf("paystate did not start serving within 60 s:\n%s", tail(s.log.Bytes(), 8000))
 	}
+}
+
+// crashLine is what a server stopped at a crashpoint says: where, the
+// webhooks (body SHA-256) a kill there must cut off, and those the engine
+// answered while the transaction was not yet committed (none, unless it
+// answers before COMMIT).
+type crashLine struct {
+	Point    string   `json:"point"`
+	Cut      []string `json:"cut"`
+	Answered []string `json:"answered"`
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

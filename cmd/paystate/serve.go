@@ -23,6 +23,7 @@ import (
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
 )
 
 func serve(ctx context.Context, args []string, env func(string) string) error {
@@ -136,7 +137,11 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 
 	notifier := engine.NewNotifier()
 	metrics := api.NewMetrics()
-	eng := engine.New(store, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics, DeferWindow: cfg.DeferWindow.Duration, IDKey: ids})
+	engineStore := store
+	if crashHooks != nil {
+		engineStore = crashHooks.Store(store)
+	}
+	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics, DeferWindow: cfg.DeferWindow.Duration, IDKey: ids})
 	stopReconciler, err := startReconciler(ctx, cfg, store, machines, eng, byName, metrics, log)
 	if err != nil {
 		grpcLis.Close()
@@ -158,8 +163,12 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		}
 		tokens = append(tokens, api.Token{Name: t.Name, Role: t.Role, SHA256: h})
 	}
+	var submitter api.Submitter = eng
+	if crashHooks != nil {
+		submitter = crashHooks.Engine(eng)
+	}
 	srv := api.NewServer(api.Options{
-		Store: store, Machines: machines, Engine: eng, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
+		Store: store, Machines: machines, Engine: submitter, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
 		Subscribe: notifier.Subscribe, TLS: tlsCfg,
 		Metrics: metrics, Subscribers: notifier.Subscribers,
 		RateLimit:  api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
@@ -179,6 +188,15 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	wg.Wait()
 	log.Info("paystate stopped")
 	return serveErr
+}
+
+// crashHooks is set only in a binary built with the crashpoints tag
+// (crashpoints.go, for the crash harness) and PAYSTATE_CRASHPOINT set: it
+// wraps the engine's store and the webhooks' engine to stop the server at
+// a chosen point of the commit path. Nil in every release build.
+var crashHooks interface {
+	Store(storage.Store) storage.Store
+	Engine(*engine.Engine) api.Submitter
 }
 
 // maxStreams is api.Options.MaxStreams for the configured cap, where 0
