@@ -9,7 +9,9 @@ import (
 // LogHandler wraps h so that every record passes through the same masking
 // as everything else paystate writes: the message and every attribute
 // value that is text (strings, errors, fmt.Stringers, lists of strings) go
-// through Text, and an attribute whose key is SensitiveKey is dropped.
+// through Text, numbers and any other value whose text holds a card number
+// are logged as that text masked, and an attribute whose key is
+// SensitiveKey is dropped.
 // Attributes added with WithAttrs are masked once, when added.
 func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
 
@@ -77,7 +79,14 @@ func maskAttr(a slog.Attr) (slog.Attr, bool) {
 		case []byte:
 			a.Value = slog.StringValue(Text(string(x)))
 		default:
-			a.Value = v
+			// Anything else (a slice, a map, a struct) keeps its form
+			// unless its text holds a card number; then it is logged as
+			// its masked text.
+			if s := fmt.Sprint(x); Text(s) != s {
+				a.Value = slog.StringValue(Text(s))
+			} else {
+				a.Value = v
+			}
 		}
 	case slog.KindInt64, slog.KindUint64, slog.KindFloat64:
 		// An int64 or uint64 can hold a 16-digit PAN.

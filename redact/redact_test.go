@@ -248,14 +248,16 @@ func TestLogHandler(t *testing.T) {
 	log := slog.New(LogHandler(slog.NewJSONHandler(&buf, nil))).With("request_id", "4111-1111-1111-1111")
 	log.Info("event payment.x4111111111111111", "event", "4111.1111.1111.1111", "err", panError{}, "n", int64(4111111111111111),
 		"s", panStringer{}, "list", []string{"a", "4111_1111_1111_1111"}, "card_cvv", "123",
-		slog.Group("g", "note", "%B4111111111111111^DOE/J^29121010000?", "CVV2", 456), "amount", 1250)
+		slog.Group("g", "note", "%B4111111111111111^DOE/J^29121010000?", "CVV2", 456), "amount", 1250,
+		"m", map[string]int64{"k": 4111111111111111}, "ok", []int{1, 2})
 	out := buf.String()
 	require.NotContains(t, out, "123")
 	require.NotContains(t, out, "456")
 	require.NotContains(t, out, "29121010000")
 	require.Empty(t, findCandidates(out), out)
 	for _, want := range []string{`"msg":"event payment.x411111******1111"`, `"request_id":"4111-11**-****-1111"`, `"event":"4111.11**.****.1111"`,
-		`"err":"declined card 4111 11** **** 1111"`, `"n":"411111******1111"`, `"s":"411111******1111"`, `"amount":1250`} {
+		`"err":"declined card 4111 11** **** 1111"`, `"n":"411111******1111"`, `"s":"411111******1111"`, `"amount":1250`,
+		`"m":"map[k:411111******1111]"`, `"ok":[1,2]`} {
 		require.Contains(t, out, want)
 	}
 }
