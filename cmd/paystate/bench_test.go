@@ -10,8 +10,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/paystate/paystate/config"
+	paybench "github.com/paystate/paystate/bench"
 )
+
+// The bench's scenarios against the real server, through the command's
+// entry point; package bench tests its parts.
 
 // TestBenchQuickPlumbing runs every bench scenario once on tiny sizes, so
 // that the bench never rots. Figures are reported, never asserted: only
@@ -24,10 +27,10 @@ func TestBenchQuickPlumbing(t *testing.T) {
 		"--data-dir", t.TempDir(), "--json", out}, &stdout))
 	raw, err := os.ReadFile(out)
 	require.NoError(t, err)
-	var rep benchReport
+	var rep paybench.Report
 	require.NoError(t, json.Unmarshal(raw, &rep))
 	seen := map[string]int{}
-	var rebuild benchRow
+	var rebuild paybench.Row
 	var growthCompared, sized, warmed, writerNoted int
 	for _, r := range rep.Rows {
 		seen[r.Scenario]++
@@ -80,7 +83,7 @@ func TestBenchOnly(t *testing.T) {
 		"--data-dir", t.TempDir(), "--json", out}, &bytes.Buffer{}))
 	raw, err := os.ReadFile(out)
 	require.NoError(t, err)
-	var rep benchReport
+	var rep paybench.Report
 	require.NoError(t, json.Unmarshal(raw, &rep))
 	seen := map[string]int{}
 	for _, r := range rep.Rows {
@@ -89,69 +92,4 @@ func TestBenchOnly(t *testing.T) {
 	// The pre-load always runs: reads and the rebuild need its orders.
 	require.Equal(t, map[string]int{"preload": 1, "read gRPC": 6, "read REST": 2, "rebuild": 1}, seen)
 
-	var only scenarioSet
-	require.ErrorContains(t, only.Set("reads,bogus"), `unknown scenario "bogus"`)
-	require.NoError(t, only.Set("growth"))
-	require.True(t, only.runs("growth"))
-	require.False(t, only.runs("ingest"))
-	require.True(t, scenarioSet(nil).runs("ingest"), "no --only: everything runs")
-}
-
-// Without a DSN, or without a server at it, the PostgreSQL scenario says
-// so in the table instead of failing the run or vanishing from it.
-func TestBenchPostgresSkipped(t *testing.T) {
-	rows, err := benchPostgres(t.Context(), config.Config{}, nil, benchOptions{}, 0, func(string, ...any) {})
-	require.NoError(t, err)
-	require.Len(t, rows, 1)
-	require.True(t, rows[0].Skipped)
-	var out bytes.Buffer
-	printBench(&out, &benchReport{Rows: rows})
-	require.Contains(t, out.String(), "skipped")
-	require.Contains(t, out.String(), "no --postgres DSN")
-
-	// A DSN that nothing answers at is said, not fatal.
-	rows, err = benchPostgres(t.Context(), config.Config{}, nil, benchOptions{postgres: "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, 0, func(string, ...any) {})
-	require.NoError(t, err)
-	require.Len(t, rows, 1)
-	require.True(t, rows[0].Skipped)
-	require.Contains(t, rows[0].Note, "did not answer")
-}
-
-func TestBenchSizesFlag(t *testing.T) {
-	var s sizesFlag
-	require.NoError(t, s.Set("10000, 1000000,10000000"))
-	require.Equal(t, sizesFlag{10000, 1000000, 10000000}, s)
-	require.Equal(t, "10000,1000000,10000000", s.String())
-	require.Error(t, s.Set("10k"))
-	require.Error(t, s.Set("0"))
-	require.Error(t, s.Set("100000000"), "ids have eight digits")
-	require.Equal(t, "10 000 000", thousands(10000000))
-	require.Equal(t, "999", thousands(999))
-}
-
-// The ingest plan holds legal sequences of several providers, with exact
-// duplicates among them.
-func TestBenchIngestPlan(t *testing.T) {
-	plan, err := ingestPlan(benchDev(t), "t", 500, 1)
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(plan), 500)
-	providers, bodies, dups := map[string]bool{}, map[string]bool{}, 0
-	for _, h := range plan {
-		providers[h.provider] = true
-		if bodies[string(h.body)] {
-			dups++
-		}
-		bodies[string(h.body)] = true
-	}
-	require.Len(t, providers, 5)
-	require.Greater(t, dups, len(plan)/20)
-	require.Less(t, dups, len(plan)/5)
-}
-
-func benchDev(t *testing.T) *config.DevCredentials {
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	dev, err := config.FillDev(&cfg)
-	require.NoError(t, err)
-	return dev
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The growth scenario: how reads and the database's size grow with the
 // number of aggregates. Each store is built by package bulkload (the first
@@ -69,8 +69,8 @@ func growthSequence(p providers.Provider) bulkload.Sequence {
 
 // benchGrowth builds a store of each size in turn under dir, measures it,
 // and removes it before building the next.
-func benchGrowth(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, dir string, step func(string, ...any)) ([]benchRow, error) {
-	var rows []benchRow
+func benchGrowth(ctx context.Context, ps Paystate, cfg config.Config, dev *config.DevCredentials, o Options, dir string, step func(string, ...any)) ([]Row, error) {
+	var rows []Row
 	bytesPerEvent := 1500.0 // until the first store says better
 	for _, n := range o.Growth {
 		gcfg := cfg
@@ -79,13 +79,13 @@ func benchGrowth(ctx context.Context, cfg config.Config, dev *config.DevCredenti
 			return rows, err
 		}
 		step("growth: loading %d orders in bulk", n)
-		load, size, err := growthStore(ctx, gcfg, n, step)
+		load, size, err := growthStore(ctx, ps, gcfg, n, step)
 		if err != nil {
 			return rows, errors.Join(err, os.RemoveAll(gcfg.DataDir))
 		}
 		bytesPerEvent = size.BytesPerEvent
 		step("growth: reads over %d orders", n)
-		reads, err := growthReads(ctx, gcfg, dev, o, n, step)
+		reads, err := growthReads(ctx, ps, gcfg, dev, o, n, step)
 		rows = append(rows, load, size)
 		rows = append(rows, reads...)
 		if err := errors.Join(err, os.RemoveAll(gcfg.DataDir)); err != nil {
@@ -98,13 +98,13 @@ func benchGrowth(ctx context.Context, cfg config.Config, dev *config.DevCredenti
 
 // growthStore loads n orders into the (empty) store of cfg and measures
 // the files it takes.
-func growthStore(ctx context.Context, cfg config.Config, n int, step func(string, ...any)) (load, size benchRow, err error) {
-	store, _, err := openStore(ctx, cfg)
+func growthStore(ctx context.Context, ps Paystate, cfg config.Config, n int, step func(string, ...any)) (load, size Row, err error) {
+	store, _, err := ps.OpenStore(ctx, cfg)
 	if err != nil {
 		return load, size, err
 	}
 	defer store.Close()
-	machines, byName, err := benchMachines(cfg)
+	machines, byName, err := benchMachines(ps, cfg)
 	if err != nil {
 		return load, size, err
 	}
@@ -151,7 +151,7 @@ func growthStore(ctx context.Context, cfg config.Config, n int, step func(string
 		}
 		bytes += fi.Size()
 	}
-	size = benchRow{Scenario: "growth", Variant: fmt.Sprintf("database size, %s orders", thousands(n)), Ops: st.Entries,
+	size = Row{Scenario: "growth", Variant: fmt.Sprintf("database size, %s orders", thousands(n)), Ops: st.Entries,
 		BytesPerEvent: float64(bytes) / float64(st.Entries)}
 	size.Note = fmt.Sprintf("%d bytes (database + WAL after a checkpoint) / %d journal entries = %.0f bytes per event", bytes, st.Entries, size.BytesPerEvent)
 	return load, size, nil
@@ -167,8 +167,8 @@ func growthStore(ctx context.Context, cfg config.Config, n int, step func(string
 // for a while has them. A store larger than memory can only keep part of
 // itself cached; the first figure is its worst case, the second its steady
 // state.
-func growthReads(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, n int, step func(string, ...any)) ([]benchRow, error) {
-	srv, err := startBenchServer(ctx, cfg, dev)
+func growthReads(ctx context.Context, ps Paystate, cfg config.Config, dev *config.DevCredentials, o Options, n int, step func(string, ...any)) ([]Row, error) {
+	srv, err := startBenchServer(ctx, ps, cfg, dev)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func growthReads(ctx context.Context, cfg config.Config, dev *config.DevCredenti
 		return nil, fmt.Errorf("bench: growth: the last order is %s version %d, not captured version 2", last.GetStateName(), last.GetVersion())
 	}
 	label := func(what string) string { return fmt.Sprintf("%s, 1 stream, %s orders", what, thousands(n)) }
-	var rows []benchRow
+	var rows []Row
 	getOrder := func(ctx context.Context, i int) error {
 		_, err := orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: ngenius.Name, OrderId: key(i)})
 		return err
@@ -254,7 +254,7 @@ func warmReadPath(ctx context.Context, path string) (string, error) {
 
 // compareGrowth notes, on each read row of the largest store, its p99
 // against the same read's on the smallest (the target is at most 2×).
-func compareGrowth(rows []benchRow, sizes []int) {
+func compareGrowth(rows []Row, sizes []int) {
 	if len(sizes) < 2 {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The ingest scenario against PostgreSQL, with one paystate and with two
 // on the same database (replicas behind a load balancer: the load
@@ -22,9 +22,9 @@ import (
 
 // benchPostgres runs the ingest scenario against the database of o.Postgres
 // with 1 and 2 replicas, each on a fresh schema that is dropped afterwards.
-func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, baseline float64, step func(string, ...any)) ([]benchRow, error) {
-	skipped := func(why string) []benchRow {
-		return []benchRow{{Scenario: "ingest", Variant: "paystate PostgreSQL, 1 and 2 replicas", Skipped: true, Note: "skipped: " + why}}
+func benchPostgres(ctx context.Context, ps Paystate, cfg config.Config, dev *config.DevCredentials, o Options, baseline float64, step func(string, ...any)) ([]Row, error) {
+	skipped := func(why string) []Row {
+		return []Row{{Scenario: "ingest", Variant: "paystate PostgreSQL, 1 and 2 replicas", Skipped: true, Note: "skipped: " + why}}
 	}
 	if o.postgres == "" {
 		return skipped("no --postgres DSN, and PAYSTATE_TEST_POSTGRES_DSN is not set"), nil
@@ -32,7 +32,7 @@ func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCreden
 	if err := pingPostgres(ctx, o.postgres); err != nil {
 		return skipped("PostgreSQL did not answer: " + truncate(err.Error(), 200)), nil
 	}
-	var rows []benchRow
+	var rows []Row
 	for _, replicas := range []int{1, 2} {
 		// A plan signed just before it is posted: PayEngine's signatures
 		// are good for 300 s.
@@ -42,7 +42,7 @@ func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCreden
 			return rows, err
 		}
 		step("ingest: paystate PostgreSQL, %d replica(s), %d connections", replicas, o.Conns[0])
-		row, err := pgIngest(ctx, cfg, dev, o, plan, replicas, baseline)
+		row, err := pgIngest(ctx, ps, cfg, dev, o, plan, replicas, baseline)
 		if err != nil {
 			return rows, err
 		}
@@ -54,7 +54,7 @@ func benchPostgres(ctx context.Context, cfg config.Config, dev *config.DevCreden
 	return rows, nil
 }
 
-func pgIngest(ctx context.Context, cfg config.Config, dev *config.DevCredentials, o benchOptions, plan []benchHook, replicas int, baseline float64) (row benchRow, err error) {
+func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.DevCredentials, o Options, plan []benchHook, replicas int, baseline float64) (row Row, err error) {
 	schema := fmt.Sprintf("paystate_bench_%d", time.Now().UnixNano())
 	defer func() { err = errors.Join(err, dropSchema(o.postgres, schema)) }()
 	// The servers' connections carry the schema's name, so that their
@@ -63,7 +63,7 @@ func pgIngest(ctx context.Context, cfg config.Config, dev *config.DevCredentials
 	pcfg.Store, pcfg.StoreSchema = withApplicationName(o.postgres, schema), schema
 	var bases []string
 	for range replicas {
-		srv, err := startBenchServer(ctx, pcfg, dev)
+		srv, err := startBenchServer(ctx, ps, pcfg, dev)
 		if err != nil {
 			return row, err
 		}

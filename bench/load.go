@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The webhooks `paystate bench` posts, and the load generators that post
 // them. The bodies are built from each provider's documented samples with
