@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"strconv"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/paystate/paystate/checkpoint"
 	"github.com/paystate/paystate/engine"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/redact"
@@ -30,7 +32,11 @@ type Audit struct {
 	// Machines replay the journal when VerifyJournal checks the
 	// aggregates; nil checks only the chain.
 	Machines *sm.Registry
-	Log      *slog.Logger
+	// CheckpointKeyID is the id of the key this server signs checkpoints
+	// with: a stored checkpoint signed by another key is reported. Empty
+	// accepts any key whose signature verifies.
+	CheckpointKeyID string
+	Log             *slog.Logger
 	// IDKey masks the ids asked for as the engine masked them (Options).
 	IDKey redact.IDKey
 }
@@ -98,13 +104,21 @@ func (s *Audit) GetEvent(ctx context.Context, req *pb.GetEventRequest) (*pb.Jour
 	return toEntry(entries[0], true), nil
 }
 
-// GetChainHead returns the journal's last sequence and hash.
+// GetChainHead returns the journal's last sequence and hash, and the
+// newest signed checkpoint.
 func (s *Audit) GetChainHead(ctx context.Context, _ *pb.GetChainHeadRequest) (*pb.ChainHead, error) {
 	h, err := s.Store.Head(ctx)
 	if err != nil {
 		return nil, toStatus(ctx, s.log(), err)
 	}
-	return &pb.ChainHead{Sequence: h.Seq, Hash: h.Hash}, nil
+	out := &pb.ChainHead{Sequence: h.Seq, Hash: h.Hash}
+	switch cp, err := s.Store.LatestCheckpoint(ctx); {
+	case err == nil:
+		out.Checkpoint = ToSignedCheckpoint(cp)
+	case !errors.Is(err, storage.ErrNotFound):
+		return nil, toStatus(ctx, s.log(), err)
+	}
+	return out, nil
 }
 
 // maxTableProblems bounds the problems one VerifyJournal answer lists.
@@ -117,33 +131,67 @@ func (s *Audit) VerifyJournal(ctx context.Context, req *pb.VerifyJournalRequest)
 		return nil, status.Error(codes.InvalidArgument, "sequences must not be negative")
 	}
 	whole := req.GetFromSequence() <= 1 && req.GetToSequence() == 0
+	given := make([]storage.Checkpoint, len(req.GetCheckpoints()))
+	for i, c := range req.GetCheckpoints() {
+		given[i] = FromSignedCheckpoint(c)
+	}
+	if len(given) > 0 && !whole {
+		return nil, status.Error(codes.InvalidArgument, "checkpoints are checked against the whole journal: leave from_sequence and to_sequence unset")
+	}
+	var out *pb.VerifyJournalResponse
+	var problems []*pb.TableProblem
 	if !whole || req.GetChainOnly() || s.Machines == nil {
 		rep, err := storage.VerifyRange(ctx, s.Store, req.GetFromSequence(), req.GetToSequence())
 		if err != nil {
 			return nil, toStatus(ctx, s.log(), err)
 		}
-		return chainResponse(rep), nil
+		if out = chainResponse(rep); !whole || !rep.OK {
+			return out, nil
+		}
+	} else {
+		rep, err := engine.Audit(ctx, s.Store, s.Machines, engine.AuditConfig{})
+		if err != nil {
+			return nil, toStatus(ctx, s.log(), err)
+		}
+		if out = chainResponse(rep.Chain); !rep.Chain.OK {
+			return out, nil
+		}
+		out.DerivedTables = &pb.DerivedTables{Receipts: int64(rep.Receipts), HeldEvents: int64(rep.Deferred),
+			Aggregates: int64(rep.Aggregates), ProblemCount: int64(len(rep.Problems))}
+		for _, p := range rep.Problems {
+			problems = append(problems, &pb.TableProblem{Table: p.Table, Row: p.Row,
+				Sequence: p.Seq, Problem: p.Detail, Fixable: p.Fixable()})
+		}
 	}
-	rep, err := engine.Audit(ctx, s.Store, s.Machines, engine.AuditConfig{})
+	// With the chain intact up to each checkpoint, its hash matching
+	// proves the prefix unchanged; those stored must also be this
+	// server's key's.
+	stored, err := checkpoint.Stored(ctx, s.Store)
 	if err != nil {
 		return nil, toStatus(ctx, s.log(), err)
 	}
-	out := chainResponse(rep.Chain)
-	if !rep.Chain.OK {
-		return out, nil
-	}
-	out.DerivedTables = &pb.DerivedTables{Receipts: int64(rep.Receipts), HeldEvents: int64(rep.Deferred),
-		Aggregates: int64(rep.Aggregates), ProblemCount: int64(len(rep.Problems))}
-	for i, p := range rep.Problems {
-		if i == 0 {
-			out.Ok, out.FirstBadSequence, out.Problem = false, p.Seq, p.String()
+	for _, set := range []struct {
+		cps     []storage.Checkpoint
+		trusted string
+	}{{given, ""}, {stored, s.CheckpointKeyID}} {
+		found, err := checkpoint.Against(ctx, s.Store, set.cps, set.trusted)
+		if err != nil {
+			return nil, toStatus(ctx, s.log(), err)
 		}
-		if i == maxTableProblems {
-			break
+		out.CheckpointsChecked += int64(len(set.cps))
+		for _, f := range found {
+			problems = append(problems, &pb.TableProblem{Table: "checkpoints", Row: strconv.FormatInt(f.Seq, 10),
+				Sequence: f.Seq, Problem: f.Detail})
 		}
-		out.TableProblems = append(out.TableProblems, &pb.TableProblem{Table: p.Table, Row: p.Row,
-			Sequence: p.Seq, Problem: p.Detail, Fixable: p.Fixable()})
 	}
+	if len(problems) > 0 {
+		out.Ok, out.FirstBadSequence = false, problems[0].GetSequence()
+		out.Problem = problems[0].GetTable() + " " + problems[0].GetRow() + ": " + problems[0].GetProblem()
+	}
+	if out.DerivedTables != nil {
+		out.DerivedTables.ProblemCount = int64(len(problems))
+	}
+	out.TableProblems = problems[:min(len(problems), maxTableProblems)]
 	return out, nil
 }
 

@@ -60,6 +60,9 @@ type Options struct {
 	// for is masked the way it was when stored, so that an order whose id
 	// holds a card number is found by the id the provider sent.
 	IDKey redact.IDKey
+	// CheckpointKeyID is the id of the key the server signs checkpoints
+	// with; VerifyJournal reports stored checkpoints signed by another.
+	CheckpointKeyID string
 }
 
 // Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
@@ -133,7 +136,7 @@ func NewServer(opts Options) *Server {
 	)...)
 	s.inProcess = inProcess{
 		orders:       &Orders{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
-		audit:        &Audit{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
+		audit:        &Audit{Store: opts.Store, Machines: opts.Machines, CheckpointKeyID: opts.CheckpointKeyID, Log: log, IDKey: opts.IDKey},
 		aggregates:   &Aggregates{Store: opts.Store, Machines: opts.Machines, Log: log, IDKey: opts.IDKey},
 		machines:     &Machines{Registry: opts.Machines, Engine: reevaluator(opts.Engine), Log: log},
 		callers:      Callers{},

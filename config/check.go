@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/paystate/paystate/checkpoint"
 )
 
 // Problem is one thing wrong with a configuration, and where it is.
@@ -68,6 +70,13 @@ func Check(raw []byte, env func(string) string) (Config, []Problem) {
 	}
 	for _, err := range validationErrors(c.Validate()) {
 		problems = append(problems, locate(&root, err.Error()))
+	}
+	if c.CheckpointKeyFile != "" {
+		// Read only here: a client command loading the same file need
+		// not reach the server's key.
+		if _, err := checkpoint.LoadKey(c.CheckpointKeyFile); err != nil {
+			problems = append(problems, locate(&root, "checkpoint_key_file: "+err.Error()))
+		}
 	}
 	if len(c.APITokens) == 0 {
 		p := Problem{Path: "api_tokens", Msg: "no API token is configured: serve refuses a file without one (nobody could read state)"}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -132,4 +134,34 @@ func TestRedactedHidesURLPasswords(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(out), "hunter2")
 	require.Contains(t, string(out), "user:redacted@api.example.com")
+}
+
+// TestCheckValidatesTheCheckpointKey: config check reads the checkpoint
+// key file the server would sign with, and says on which line a file that
+// is missing or holds no Ed25519 key is named; a development data dir
+// gets a key of its own, private to its owner.
+func TestCheckValidatesTheCheckpointKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	require.NoError(t, os.WriteFile(junk, []byte("not a key\n"), 0o600))
+	for name, path := range map[string]string{"missing": filepath.Join(dir, "absent.pem"), "junk": junk} {
+		file := "api_tokens: [{name: a, role: admin, token: t}]\ncheckpoint_interval: 5m\ncheckpoint_key_file: " + path + "\n"
+		_, problems := Check([]byte(file), noEnv)
+		require.Len(t, problems, 1, name)
+		require.Equal(t, "checkpoint_key_file", problems[0].Path, name)
+		require.Equal(t, 3, problems[0].Line, name)
+	}
+
+	c := Defaults()
+	c.DataDir = t.TempDir()
+	_, err := FillDev(&c)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(c.DataDir, DevCheckpointKeyFile), c.CheckpointKeyFile)
+	info, err := os.Stat(c.CheckpointKeyFile)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	file := "api_tokens: [{name: a, role: admin, token: t}]\ncheckpoint_key_file: " + c.CheckpointKeyFile + "\n"
+	_, problems := Check([]byte(file), noEnv)
+	require.Empty(t, problems)
 }

@@ -71,6 +71,14 @@ type Config struct {
 	// identifiers holding a card number; see CardIDKey. Empty: a key
 	// generated in DataDir (SQLite and development mode only).
 	CardIDKeyFile string `yaml:"card_id_key_file"`
+	// CheckpointKeyFile is the Ed25519 private key (PEM, PKCS #8) that
+	// signs the journal's chain head into checkpoints; keep it outside the
+	// database's reach. Empty: no checkpoints are signed (development
+	// mode generates one in DataDir).
+	CheckpointKeyFile string `yaml:"checkpoint_key_file"`
+	// CheckpointInterval is how often the chain head is signed when it
+	// has moved. Default 10m.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 
 	// Dev is true when no file and no credentials were given: paystate
 	// generated credentials into DataDir and prints them at start.
@@ -177,14 +185,15 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Defaults returns the configuration of a fresh, zero-config start.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:      "127.0.0.1:8080",
-		GRPCAddr:      "127.0.0.1:9090",
-		DataDir:       "paystate-data",
-		DeferWindow:   Duration{24 * time.Hour},
-		MaxBodyBytes:  64 << 10,
-		Reconcile:     defaultReconcile(),
-		APIRateLimit:  defaultRateLimit(),
-		APIMaxStreams: DefaultAPIMaxStreams,
+		HTTPAddr:           "127.0.0.1:8080",
+		GRPCAddr:           "127.0.0.1:9090",
+		DataDir:            "paystate-data",
+		DeferWindow:        Duration{24 * time.Hour},
+		CheckpointInterval: Duration{10 * time.Minute},
+		MaxBodyBytes:       64 << 10,
+		Reconcile:          defaultReconcile(),
+		APIRateLimit:       defaultRateLimit(),
+		APIMaxStreams:      DefaultAPIMaxStreams,
 	}
 }
 
@@ -238,6 +247,7 @@ func (c *Config) applyEnv(env func(string) string) error {
 	str("PAYSTATE_TLS_CERT_FILE", &c.TLS.CertFile)
 	str("PAYSTATE_TLS_KEY_FILE", &c.TLS.KeyFile)
 	str("PAYSTATE_CARD_ID_KEY_FILE", &c.CardIDKeyFile)
+	str("PAYSTATE_CHECKPOINT_KEY_FILE", &c.CheckpointKeyFile)
 	dur := func(name string, dst *Duration) error {
 		if v := env(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -289,6 +299,9 @@ func (c *Config) applyEnv(env func(string) string) error {
 			}
 			pr.Inyo.Basic = append(pr.Inyo.Basic, BasicCredential{User: user, Password: pass})
 		}
+	}
+	if err := dur("PAYSTATE_CHECKPOINT_INTERVAL", &c.CheckpointInterval); err != nil {
+		return err
 	}
 	if err := dur("PAYSTATE_DEFER_WINDOW", &c.DeferWindow); err != nil {
 		return err
@@ -359,6 +372,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DeferWindow.Duration <= 0 {
 		errs = append(errs, errors.New("defer_window must be positive"))
+	}
+	if c.CheckpointInterval.Duration < time.Second {
+		errs = append(errs, errors.New("checkpoint_interval must be at least 1s"))
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 16<<20 {
 		errs = append(errs, errors.New("max_body_bytes must be between 1024 and 16777216"))

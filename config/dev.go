@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/paystate/paystate/checkpoint"
 )
 
 // DevHeaderName is the N-Genius header development mode expects.
@@ -35,6 +37,12 @@ type DevCredentials struct {
 
 // DevFile is where development credentials are kept inside the data dir.
 const DevFile = "dev-credentials.json"
+
+// DevCheckpointKeyFile is the checkpoint signing key development mode
+// generates beside DevFile. A key in the data dir signs, but does not
+// protect against whoever holds the data dir: configure
+// checkpoint_key_file elsewhere in production.
+const DevCheckpointKeyFile = "checkpoint-ed25519.pem"
 
 // FillDev is development mode: every credential the configuration lacks
 // (API tokens, each provider's secrets) is generated, kept in
@@ -75,6 +83,13 @@ func FillDev(c *Config) (*DevCredentials, error) {
 	}
 	if need[5] {
 		pr.Magnius.PublicKeys = []string{creds.MagniusPublicKeyPEM}
+	}
+	if c.CheckpointKeyFile == "" {
+		path := filepath.Join(c.DataDir, DevCheckpointKeyFile)
+		if err := checkpoint.CreateKeyFile(path); err != nil {
+			return nil, err
+		}
+		c.CheckpointKeyFile = path
 	}
 	c.Dev = true
 	return creds, nil

@@ -179,6 +179,18 @@ type ChainHead struct {
 	Hash string
 }
 
+// Checkpoint is a chain head signed with paystate's checkpoint key (kept
+// outside the database; package checkpoint signs and checks them). The
+// store keeps it as given.
+type Checkpoint struct {
+	Head     ChainHead
+	SignedAt time.Time
+	// KeyID names the key (a prefix of its public key's SHA-256, hex).
+	KeyID     string
+	PublicKey []byte
+	Signature []byte
+}
+
 // Store is a paystate database.
 type Store interface {
 	Reader
@@ -234,6 +246,9 @@ type Tx interface {
 	// DeleteReceipt removes a receipt, or returns ErrNotFound. Only a
 	// repair from the journal removes receipts.
 	DeleteReceipt(ctx context.Context, key ReceiptKey) error
+	// PutCheckpoint stores a signed checkpoint; one already stored for the
+	// same sequence is kept and c ignored (two replicas may sign one head).
+	PutCheckpoint(ctx context.Context, c Checkpoint) error
 }
 
 // Reader is the read side. Reads never wait behind the writer.
@@ -279,4 +294,10 @@ type Reader interface {
 	Receipts(ctx context.Context, after ReceiptKey, limit int) ([]StoredReceipt, error)
 	// Deferred returns up to limit held events with Seq > after, by Seq.
 	Deferred(ctx context.Context, after int64, limit int) ([]DeferredEvent, error)
+	// Checkpoints returns up to limit signed checkpoints with Head.Seq >
+	// after, by sequence.
+	Checkpoints(ctx context.Context, after int64, limit int) ([]Checkpoint, error)
+	// LatestCheckpoint returns the checkpoint of the highest sequence, or
+	// ErrNotFound when none was signed.
+	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
 }

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/paystate/paystate/api"
+	"github.com/paystate/paystate/checkpoint"
 	"github.com/paystate/paystate/config"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
@@ -146,12 +148,30 @@ func cmdHistory(ctx context.Context, args []string, env func(string) string) err
 
 func cmdVerify(ctx context.Context, args []string, env func(string) string) error {
 	var chainOnly bool
+	var file string
 	return clientCommand(ctx, "verify", "", 0, args, env,
 		func(fs *flag.FlagSet) {
 			fs.BoolVar(&chainOnly, "chain-only", false, "check only the hash chain, not the derived tables (no replay)")
+			fs.StringVar(&file, "checkpoint", "", "a file of exported checkpoints (paystate checkpoint export): each must verify, and the journal must still hold its prefix unchanged")
 		},
 		func(ctx context.Context, c *client, _ []string) error {
-			r, err := pb.NewAuditServiceClient(c.conn).VerifyJournal(c.ctx(ctx), &pb.VerifyJournalRequest{ChainOnly: chainOnly})
+			req := &pb.VerifyJournalRequest{ChainOnly: chainOnly}
+			if file != "" {
+				f, err := os.Open(file)
+				if err != nil {
+					return err
+				}
+				// ReadLines checks every signature here, not on the server.
+				cps, err := checkpoint.ReadLines(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("verify: %s: %w", file, err)
+				}
+				for _, cp := range cps {
+					req.Checkpoints = append(req.Checkpoints, api.ToSignedCheckpoint(cp))
+				}
+			}
+			r, err := pb.NewAuditServiceClient(c.conn).VerifyJournal(c.ctx(ctx), req)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,10 @@ Usage:
   paystate history [--kind K] PROVIDER ID  its journal: every event with its verdict
   paystate verify [--chain-only]           check the journal's hash chain and every
                                            table derived from it
+  paystate verify --checkpoint FILE         ...and prove the journal still holds every
+                                           exported checkpoint's prefix unchanged
+  paystate checkpoint export [--out FILE]  append the newest signed checkpoint (JSON Lines)
+  paystate checkpoint sign                 sign the chain head now (admin, on the database)
   paystate watch [--states fraud_review]   print transitions as they happen (resumable)
   paystate send PROVIDER SAMPLE|FILE|-
                             sign a webhook as PROVIDER would and post it
@@ -60,6 +64,8 @@ func run(ctx context.Context, args []string, env func(string) string) error {
 		return cmdHistory(ctx, args[1:], env)
 	case "verify":
 		return cmdVerify(ctx, args[1:], env)
+	case "checkpoint":
+		return cmdCheckpoint(ctx, args[1:], env)
 	case "watch":
 		return cmdWatch(ctx, args[1:], env)
 	case "send":

@@ -94,6 +94,10 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	signer, err := loadCheckpointKey(cfg)
+	if err != nil {
+		return err
+	}
 	cardKey, err := cfg.CardIDKey()
 	if err != nil {
 		return err
@@ -154,6 +158,15 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	go func() { defer wg.Done(); eng.Run(engCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); keepCheckpointing(engCtx, store, log) }()
+	var signerID string
+	if signer != nil {
+		signerID = signer.ID
+		// Stopped with the engine: its last sign covers the last commit.
+		wg.Add(1)
+		go func() { defer wg.Done(); keepSigning(engCtx, store, signer, cfg.CheckpointInterval.Duration, log) }()
+	} else {
+		log.Warn("no checkpoint_key_file: the journal's head is not signed, so a cut or rewritten journal with a matching head goes unnoticed (README, Verifying the journal)")
+	}
 
 	var tokens []api.Token
 	for _, t := range cfg.APITokens {
@@ -171,9 +184,10 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		Store: store, Machines: machines, Engine: submitter, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
 		Subscribe: notifier.Subscribe, TLS: tlsCfg,
 		Metrics: metrics, Subscribers: notifier.Subscribers,
-		RateLimit:  api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
-		MaxStreams: maxStreams(cfg.APIMaxStreams),
-		IDKey:      ids,
+		RateLimit:       api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
+		MaxStreams:      maxStreams(cfg.APIMaxStreams),
+		IDKey:           ids,
+		CheckpointKeyID: signerID,
 	})
 	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
 	if ready != nil {

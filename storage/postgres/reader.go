@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/checkpoints"
 	"github.com/paystate/paystate/storage/internal/view"
 )
 
@@ -204,3 +205,31 @@ func (s *Store) Deferred(ctx context.Context, after int64, limit int) ([]storage
 	out, err := collect(rows, err, scanDeferred)
 	return out, classify("deferred", err)
 }
+
+// Checkpoints returns nothing for a limit below one.
+func (s *Store) Checkpoints(ctx context.Context, after int64, limit int) ([]storage.Checkpoint, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.Query(ctx, `SELECT `+checkpoints.Columns+` FROM checkpoints
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	out, err := collect(rows, err, scanCheckpoint)
+	return out, classify("checkpoints", err)
+}
+
+func (s *Store) LatestCheckpoint(ctx context.Context) (storage.Checkpoint, error) {
+	if s.closed.Load() {
+		return storage.Checkpoint{}, errClosed
+	}
+	c, err := checkpoints.Scan(s.reader.QueryRow(ctx,
+		`SELECT `+checkpoints.Columns+` FROM checkpoints ORDER BY seq DESC LIMIT 1`))
+	if err != nil {
+		return storage.Checkpoint{}, classify("latest checkpoint", err)
+	}
+	return c, nil
+}
+
+func scanCheckpoint(r scanner) (storage.Checkpoint, error) { return checkpoints.Scan(r) }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/checkpoints"
 )
 
 // tx is storage.Tx on one READ COMMITTED transaction that holds the chain
@@ -308,4 +309,15 @@ func collect[T any](rows pgx.Rows, err error, scan func(scanner) (T, error)) ([]
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// PutCheckpoint keeps the first checkpoint of a sequence.
+func (t *tx) PutCheckpoint(ctx context.Context, c storage.Checkpoint) error {
+	op := fmt.Sprintf("put checkpoint %d", c.Head.Seq)
+	if err := checkText(op, field{"hash", c.Head.Hash}, field{"key id", c.KeyID}); err != nil {
+		return err
+	}
+	return t.queue(op, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (seq) DO NOTHING`,
+		c.Head.Seq, c.Head.Hash, toMicros(c.SignedAt), c.KeyID, c.PublicKey, c.Signature)
 }

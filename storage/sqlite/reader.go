@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/checkpoints"
 	"github.com/paystate/paystate/storage/internal/view"
 )
 
@@ -163,3 +164,27 @@ func (s *Store) Deferred(ctx context.Context, after int64, limit int) ([]storage
 	}
 	return collect(rows, scanDeferred, "deferred")
 }
+
+// Checkpoints returns nothing for a limit below one.
+func (s *Store) Checkpoints(ctx context.Context, after int64, limit int) ([]storage.Checkpoint, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+checkpoints.Columns+` FROM checkpoints
+		WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, classify("checkpoints", err)
+	}
+	return collect(rows, scanCheckpoint, "checkpoints")
+}
+
+func (s *Store) LatestCheckpoint(ctx context.Context) (storage.Checkpoint, error) {
+	c, err := checkpoints.Scan(s.reader.QueryRowContext(ctx,
+		`SELECT `+checkpoints.Columns+` FROM checkpoints ORDER BY seq DESC LIMIT 1`))
+	if err != nil {
+		return storage.Checkpoint{}, classify("latest checkpoint", err)
+	}
+	return c, nil
+}
+
+func scanCheckpoint(r scanner) (storage.Checkpoint, error) { return checkpoints.Scan(r) }

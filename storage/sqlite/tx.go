@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/checkpoints"
 )
 
 // tx is storage.Tx on one BEGIN IMMEDIATE transaction. The transaction
@@ -258,4 +259,12 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), op string) ([
 		return nil, classify(op, err)
 	}
 	return out, nil
+}
+
+// PutCheckpoint keeps the first checkpoint of a sequence.
+func (t *tx) PutCheckpoint(ctx context.Context, c storage.Checkpoint) error {
+	_, err := t.exec(ctx, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (seq) DO NOTHING`,
+		c.Head.Seq, c.Head.Hash, toMicros(c.SignedAt), c.KeyID, c.PublicKey, c.Signature)
+	return classify(fmt.Sprintf("put checkpoint %d", c.Head.Seq), err)
 }

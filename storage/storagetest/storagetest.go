@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"ReadsDoNotWaitForWriter", testReadsDoNotWaitForWriter},
 		{"Deferred", testDeferred},
 		{"DerivedTablesListAndDelete", testDerivedTablesListAndDelete},
+		{"Checkpoints", testCheckpoints},
 		{"Lookup", testLookup},
 		{"LookupManyKeys", testLookupManyKeys},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -1277,4 +1278,36 @@ func seqsOf(ds []storage.DeferredEvent) []int64 {
 		out[i] = d.Seq
 	}
 	return out
+}
+
+// testCheckpoints: signed checkpoints are kept as given (the store does not
+// sign or check them), listed by sequence, the first of a sequence wins.
+func testCheckpoints(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	_, err := s.LatestCheckpoint(ctx)
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	cp := func(seq int64, sig string) storage.Checkpoint {
+		return storage.Checkpoint{Head: storage.ChainHead{Seq: seq, Hash: fmt.Sprintf("%064x", seq)},
+			SignedAt: t0.Add(time.Duration(seq) * time.Minute), KeyID: "0123456789abcdef",
+			PublicKey: []byte{0, 1, 2, 0xff}, Signature: []byte(sig)}
+	}
+	update(t, s, func(tx storage.Tx) error {
+		for _, c := range []storage.Checkpoint{cp(7, "a"), cp(3, "b"), cp(12, "c")} {
+			if err := tx.PutCheckpoint(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(tx storage.Tx) error { return tx.PutCheckpoint(ctx, cp(7, "second")) })
+
+	latest, err := s.LatestCheckpoint(ctx)
+	require.NoError(t, err)
+	require.Equal(t, cp(12, "c"), latest)
+	got, err := s.Checkpoints(ctx, 0, 2)
+	require.NoError(t, err)
+	require.Equal(t, []storage.Checkpoint{cp(3, "b"), cp(7, "a")}, got, "the first checkpoint of a sequence is kept")
+	got, err = s.Checkpoints(ctx, 7, 10)
+	require.NoError(t, err)
+	require.Equal(t, []storage.Checkpoint{cp(12, "c")}, got)
 }

@@ -249,7 +249,11 @@ type VerifyJournalRequest struct {
 	ToSequence int64 `protobuf:"varint,2,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
 	// Check only the hash chain, not the derived tables (which costs a
 	// replay of the journal).
-	ChainOnly     bool `protobuf:"varint,3,opt,name=chain_only,json=chainOnly,proto3" json:"chain_only,omitempty"`
+	ChainOnly bool `protobuf:"varint,3,opt,name=chain_only,json=chainOnly,proto3" json:"chain_only,omitempty"`
+	// Checkpoints an auditor kept: each must verify, and the journal must
+	// still reach its sequence with the signed hash there. The checkpoints
+	// paystate stored are always checked over the whole journal.
+	Checkpoints   []*SignedCheckpoint `protobuf:"bytes,4,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -305,6 +309,13 @@ func (x *VerifyJournalRequest) GetChainOnly() bool {
 	return false
 }
 
+func (x *VerifyJournalRequest) GetCheckpoints() []*SignedCheckpoint {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
 // Response for AuditService.VerifyJournal.
 type VerifyJournalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -326,8 +337,11 @@ type VerifyJournalResponse struct {
 	// then journal sequence; at most 1000 (`derived_tables.problem_count`
 	// has them all).
 	TableProblems []*TableProblem `protobuf:"bytes,7,rep,name=table_problems,json=tableProblems,proto3" json:"table_problems,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Signed checkpoints checked against the journal (those given and
+	// those stored); a failed one is a table problem of table "checkpoints".
+	CheckpointsChecked int64 `protobuf:"varint,8,opt,name=checkpoints_checked,json=checkpointsChecked,proto3" json:"checkpoints_checked,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *VerifyJournalResponse) Reset() {
@@ -409,6 +423,13 @@ func (x *VerifyJournalResponse) GetTableProblems() []*TableProblem {
 	return nil
 }
 
+func (x *VerifyJournalResponse) GetCheckpointsChecked() int64 {
+	if x != nil {
+		return x.CheckpointsChecked
+	}
+	return 0
+}
+
 // DerivedTables counts what VerifyJournal read of the tables derived from
 // the journal.
 type DerivedTables struct {
@@ -488,7 +509,8 @@ func (x *DerivedTables) GetProblemCount() int64 {
 type TableProblem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "journal" (the journal contradicts itself, e.g. two first verdicts for
-	// one dedupe key), "receipts", "deferred" or "aggregates".
+	// one dedupe key), "receipts", "deferred", "aggregates", or
+	// "checkpoints" (a signed checkpoint the journal no longer matches).
 	Table string `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
 	// The row: a receipt's provider/dedupe key, a held event's sequence, an
 	// aggregate's provider/kind/id.
@@ -740,13 +762,14 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"\x17ListOrderEventsResponse\x123\n" +
 	"\aentries\x18\x01 \x03(\v2\x19.paystate.v1.JournalEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x15\n" +
-	"\x13GetChainHeadRequest\"{\n" +
+	"\x13GetChainHeadRequest\"\xbc\x01\n" +
 	"\x14VerifyJournalRequest\x12#\n" +
 	"\rfrom_sequence\x18\x01 \x01(\x03R\ffromSequence\x12\x1f\n" +
 	"\vto_sequence\x18\x02 \x01(\x03R\n" +
 	"toSequence\x12\x1d\n" +
 	"\n" +
-	"chain_only\x18\x03 \x01(\bR\tchainOnly\"\xc9\x02\n" +
+	"chain_only\x18\x03 \x01(\bR\tchainOnly\x12?\n" +
+	"\vcheckpoints\x18\x04 \x03(\v2\x1d.paystate.v1.SignedCheckpointR\vcheckpoints\"\xfa\x02\n" +
 	"\x15VerifyJournalResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12'\n" +
 	"\x0fentries_checked\x18\x02 \x01(\x03R\x0eentriesChecked\x12*\n" +
@@ -754,7 +777,8 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"\x12first_bad_sequence\x18\x04 \x01(\x03R\x10firstBadSequence\x12\x18\n" +
 	"\aproblem\x18\x05 \x01(\tR\aproblem\x12A\n" +
 	"\x0ederived_tables\x18\x06 \x01(\v2\x1a.paystate.v1.DerivedTablesR\rderivedTables\x12@\n" +
-	"\x0etable_problems\x18\a \x03(\v2\x19.paystate.v1.TableProblemR\rtableProblems\"\x91\x01\n" +
+	"\x0etable_problems\x18\a \x03(\v2\x19.paystate.v1.TableProblemR\rtableProblems\x12/\n" +
+	"\x13checkpoints_checked\x18\b \x01(\x03R\x12checkpointsChecked\"\x91\x01\n" +
 	"\rDerivedTables\x12\x1a\n" +
 	"\breceipts\x18\x01 \x01(\x03R\breceipts\x12\x1f\n" +
 	"\vheld_events\x18\x02 \x01(\x03R\n" +
@@ -813,34 +837,36 @@ var file_paystate_v1_audit_proto_goTypes = []any{
 	(*ListJournalRequest)(nil),      // 8: paystate.v1.ListJournalRequest
 	(*ListJournalResponse)(nil),     // 9: paystate.v1.ListJournalResponse
 	(*JournalEntry)(nil),            // 10: paystate.v1.JournalEntry
-	(*ChainHead)(nil),               // 11: paystate.v1.ChainHead
-	(Verdict)(0),                    // 12: paystate.v1.Verdict
-	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
+	(*SignedCheckpoint)(nil),        // 11: paystate.v1.SignedCheckpoint
+	(*ChainHead)(nil),               // 12: paystate.v1.ChainHead
+	(Verdict)(0),                    // 13: paystate.v1.Verdict
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
 }
 var file_paystate_v1_audit_proto_depIdxs = []int32{
 	10, // 0: paystate.v1.ListOrderEventsResponse.entries:type_name -> paystate.v1.JournalEntry
-	11, // 1: paystate.v1.VerifyJournalResponse.head:type_name -> paystate.v1.ChainHead
-	6,  // 2: paystate.v1.VerifyJournalResponse.derived_tables:type_name -> paystate.v1.DerivedTables
-	7,  // 3: paystate.v1.VerifyJournalResponse.table_problems:type_name -> paystate.v1.TableProblem
-	12, // 4: paystate.v1.ListJournalRequest.verdicts:type_name -> paystate.v1.Verdict
-	13, // 5: paystate.v1.ListJournalRequest.received_since:type_name -> google.protobuf.Timestamp
-	13, // 6: paystate.v1.ListJournalRequest.received_until:type_name -> google.protobuf.Timestamp
-	10, // 7: paystate.v1.ListJournalResponse.entries:type_name -> paystate.v1.JournalEntry
-	0,  // 8: paystate.v1.AuditService.ListOrderEvents:input_type -> paystate.v1.ListOrderEventsRequest
-	8,  // 9: paystate.v1.AuditService.ListJournal:input_type -> paystate.v1.ListJournalRequest
-	1,  // 10: paystate.v1.AuditService.GetEvent:input_type -> paystate.v1.GetEventRequest
-	3,  // 11: paystate.v1.AuditService.GetChainHead:input_type -> paystate.v1.GetChainHeadRequest
-	4,  // 12: paystate.v1.AuditService.VerifyJournal:input_type -> paystate.v1.VerifyJournalRequest
-	2,  // 13: paystate.v1.AuditService.ListOrderEvents:output_type -> paystate.v1.ListOrderEventsResponse
-	9,  // 14: paystate.v1.AuditService.ListJournal:output_type -> paystate.v1.ListJournalResponse
-	10, // 15: paystate.v1.AuditService.GetEvent:output_type -> paystate.v1.JournalEntry
-	11, // 16: paystate.v1.AuditService.GetChainHead:output_type -> paystate.v1.ChainHead
-	5,  // 17: paystate.v1.AuditService.VerifyJournal:output_type -> paystate.v1.VerifyJournalResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	11, // 1: paystate.v1.VerifyJournalRequest.checkpoints:type_name -> paystate.v1.SignedCheckpoint
+	12, // 2: paystate.v1.VerifyJournalResponse.head:type_name -> paystate.v1.ChainHead
+	6,  // 3: paystate.v1.VerifyJournalResponse.derived_tables:type_name -> paystate.v1.DerivedTables
+	7,  // 4: paystate.v1.VerifyJournalResponse.table_problems:type_name -> paystate.v1.TableProblem
+	13, // 5: paystate.v1.ListJournalRequest.verdicts:type_name -> paystate.v1.Verdict
+	14, // 6: paystate.v1.ListJournalRequest.received_since:type_name -> google.protobuf.Timestamp
+	14, // 7: paystate.v1.ListJournalRequest.received_until:type_name -> google.protobuf.Timestamp
+	10, // 8: paystate.v1.ListJournalResponse.entries:type_name -> paystate.v1.JournalEntry
+	0,  // 9: paystate.v1.AuditService.ListOrderEvents:input_type -> paystate.v1.ListOrderEventsRequest
+	8,  // 10: paystate.v1.AuditService.ListJournal:input_type -> paystate.v1.ListJournalRequest
+	1,  // 11: paystate.v1.AuditService.GetEvent:input_type -> paystate.v1.GetEventRequest
+	3,  // 12: paystate.v1.AuditService.GetChainHead:input_type -> paystate.v1.GetChainHeadRequest
+	4,  // 13: paystate.v1.AuditService.VerifyJournal:input_type -> paystate.v1.VerifyJournalRequest
+	2,  // 14: paystate.v1.AuditService.ListOrderEvents:output_type -> paystate.v1.ListOrderEventsResponse
+	9,  // 15: paystate.v1.AuditService.ListJournal:output_type -> paystate.v1.ListJournalResponse
+	10, // 16: paystate.v1.AuditService.GetEvent:output_type -> paystate.v1.JournalEntry
+	12, // 17: paystate.v1.AuditService.GetChainHead:output_type -> paystate.v1.ChainHead
+	5,  // 18: paystate.v1.AuditService.VerifyJournal:output_type -> paystate.v1.VerifyJournalResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_paystate_v1_audit_proto_init() }

@@ -1215,7 +1215,12 @@ type ChainHead struct {
 	// Sequence of the newest journal entry; zero when the journal is empty.
 	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Hash of the newest journal entry, as lowercase hex.
-	Hash          string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	Hash string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// The newest signed checkpoint (at or below this head); absent when
+	// none was signed (no checkpoint key configured). Keep it outside
+	// paystate (paystate checkpoint export) to prove later that the journal
+	// still holds that prefix unchanged.
+	Checkpoint    *SignedCheckpoint `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1262,6 +1267,107 @@ func (x *ChainHead) GetHash() string {
 		return x.Hash
 	}
 	return ""
+}
+
+func (x *ChainHead) GetCheckpoint() *SignedCheckpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+// SignedCheckpoint is a chain head signed with paystate's Ed25519
+// checkpoint key, which is kept outside the database. The signature covers
+// the length-prefixed format "paystate.checkpoint.v1", the sequence, the
+// hash and the signing time in unix microseconds (see package checkpoint).
+type SignedCheckpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sequence of the journal entry signed.
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Hash of that entry, lowercase hex.
+	Hash string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// When it was signed (microsecond precision).
+	SignTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=sign_time,json=signTime,proto3" json:"sign_time,omitempty"`
+	// First 16 hex digits of the SHA-256 of the public key.
+	KeyId string `protobuf:"bytes,4,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The Ed25519 public key (32 bytes).
+	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The Ed25519 signature (64 bytes).
+	Signature     []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedCheckpoint) Reset() {
+	*x = SignedCheckpoint{}
+	mi := &file_paystate_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedCheckpoint) ProtoMessage() {}
+
+func (x *SignedCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_paystate_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedCheckpoint.ProtoReflect.Descriptor instead.
+func (*SignedCheckpoint) Descriptor() ([]byte, []int) {
+	return file_paystate_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SignedCheckpoint) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *SignedCheckpoint) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *SignedCheckpoint) GetSignTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignTime
+	}
+	return nil
+}
+
+func (x *SignedCheckpoint) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SignedCheckpoint) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *SignedCheckpoint) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
 }
 
 var File_paystate_v1_types_proto protoreflect.FileDescriptor
@@ -1343,10 +1449,21 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\x0eskipped_states\x18\x12 \x03(\tR\rskippedStates\x12#\n" +
 	"\rredacted_body\x18\x13 \x01(\tR\fredactedBody\x12'\n" +
 	"\x0fmachine_version\x18\x14 \x01(\tR\x0emachineVersion\x12)\n" +
-	"\x10revises_sequence\x18\x15 \x01(\x03R\x0frevisesSequence\";\n" +
+	"\x10revises_sequence\x18\x15 \x01(\x03R\x0frevisesSequence\"z\n" +
 	"\tChainHead\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash*\x8f\x01\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12=\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\v2\x1d.paystate.v1.SignedCheckpointR\n" +
+	"checkpoint\"\xcf\x01\n" +
+	"\x10SignedCheckpoint\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x127\n" +
+	"\tsign_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bsignTime\x12\x15\n" +
+	"\x06key_id\x18\x04 \x01(\tR\x05keyId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature*\x8f\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKIND_PAYMENT\x10\x01\x12\x0f\n" +
@@ -1425,7 +1542,7 @@ func file_paystate_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_paystate_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_paystate_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_paystate_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_paystate_v1_types_proto_goTypes = []any{
 	(Kind)(0),                     // 0: paystate.v1.Kind
 	(PaymentState)(0),             // 1: paystate.v1.PaymentState
@@ -1438,27 +1555,30 @@ var file_paystate_v1_types_proto_goTypes = []any{
 	(*Aggregate)(nil),             // 8: paystate.v1.Aggregate
 	(*JournalEntry)(nil),          // 9: paystate.v1.JournalEntry
 	(*ChainHead)(nil),             // 10: paystate.v1.ChainHead
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*SignedCheckpoint)(nil),      // 11: paystate.v1.SignedCheckpoint
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_paystate_v1_types_proto_depIdxs = []int32{
 	0,  // 0: paystate.v1.Order.kind:type_name -> paystate.v1.Kind
 	1,  // 1: paystate.v1.Order.state:type_name -> paystate.v1.PaymentState
-	11, // 2: paystate.v1.Order.create_time:type_name -> google.protobuf.Timestamp
-	11, // 3: paystate.v1.Order.update_time:type_name -> google.protobuf.Timestamp
+	12, // 2: paystate.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	12, // 3: paystate.v1.Order.update_time:type_name -> google.protobuf.Timestamp
 	8,  // 4: paystate.v1.Order.children:type_name -> paystate.v1.Aggregate
 	0,  // 5: paystate.v1.Aggregate.kind:type_name -> paystate.v1.Kind
-	11, // 6: paystate.v1.Aggregate.create_time:type_name -> google.protobuf.Timestamp
-	11, // 7: paystate.v1.Aggregate.update_time:type_name -> google.protobuf.Timestamp
+	12, // 6: paystate.v1.Aggregate.create_time:type_name -> google.protobuf.Timestamp
+	12, // 7: paystate.v1.Aggregate.update_time:type_name -> google.protobuf.Timestamp
 	8,  // 8: paystate.v1.Aggregate.children:type_name -> paystate.v1.Aggregate
 	0,  // 9: paystate.v1.JournalEntry.kind:type_name -> paystate.v1.Kind
 	6,  // 10: paystate.v1.JournalEntry.verdict:type_name -> paystate.v1.Verdict
-	11, // 11: paystate.v1.JournalEntry.receive_time:type_name -> google.protobuf.Timestamp
-	11, // 12: paystate.v1.JournalEntry.occur_time:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	12, // 11: paystate.v1.JournalEntry.receive_time:type_name -> google.protobuf.Timestamp
+	12, // 12: paystate.v1.JournalEntry.occur_time:type_name -> google.protobuf.Timestamp
+	11, // 13: paystate.v1.ChainHead.checkpoint:type_name -> paystate.v1.SignedCheckpoint
+	12, // 14: paystate.v1.SignedCheckpoint.sign_time:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_paystate_v1_types_proto_init() }
@@ -1472,7 +1592,7 @@ func file_paystate_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paystate_v1_types_proto_rawDesc), len(file_paystate_v1_types_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
