@@ -457,7 +457,8 @@ func quotedValue(b []byte) bool {
 // none of it may be found in the raw bytes of the database files
 // (paystate.db, -wal, -shm, live and after a clean stop), the server's
 // logs, the webhook answers and their headers, or any API answer (every
-// journal entry by GetEvent, every aggregate's history); each
+// journal entry by GetEvent, every aggregate's history, gRPC and REST calls
+// made with a request id holding a card number, and their headers); each
 // acknowledged entry's body_sha256 is the SHA-256 of the body as sent;
 // and every file in the data dir is private (0600, directories 0700).
 func TestCardData(t *testing.T) {
@@ -579,6 +580,28 @@ func TestCardData(t *testing.T) {
 	head, err := audit.GetChainHead(ctx, &pb.GetChainHeadRequest{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// API calls, gRPC and REST, whose request id holds a card number: the
+	// id comes back in a header and goes to the log.
+	for range 20 {
+		var md metadata.MD
+		if _, err := audit.GetChainHead(metadata.AppendToOutgoingContext(ctx, "x-request-id", p.requestID()), &pb.GetChainHeadRequest{}, grpc.Header(&md)); err != nil {
+			t.Fatal(err)
+		}
+		check("gRPC x-request-id answered", []byte(strings.Join(md.Get("x-request-id"), " ")))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/v1/providers/ngenius/orders/none", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+dev.APIToken)
+		req.Header.Set("X-Request-Id", p.requestID())
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		check("REST answer", append(raw, resp.Header.Get("X-Request-Id")...))
 	}
 	type aggKey struct{ provider, kind, id string }
 	seen := map[aggKey]bool{}

@@ -61,9 +61,11 @@ func TestCardNumbersInParsedFields(t *testing.T) {
 	outs = append(outs, submit(twin, "AUTH", "evt-"+twin+"-1", nil)...)
 	outs = append(outs, submit(pan, "CAPTURE", "evt-"+pan+"-2", nil)...)
 	outs = append(outs, submit(pan, "NOTE x"+pan, "evt-"+pan+"-3", nil)...)
+	again := submit(pan, "CAPTURE", "evt-"+pan+"-2", nil)
+	require.Equal(t, sm.VerdictDuplicate, again[0].Verdict, "a dedupe key holding a card number still finds its receipt")
 	malformed, err := b.eng.Submit(ctx, engine.Delivery{Provider: "acme", BodySHA256: "m", Malformed: "bad card " + pan})
 	require.NoError(t, err)
-	outs = append(outs, malformed...)
+	outs = append(append(outs, malformed...), again...)
 
 	require.Equal(t, sm.VerdictApplied, outs[0].Verdict)
 	require.Equal(t, sm.VerdictApplied, outs[1].Verdict, "the twin is another aggregate")
@@ -77,7 +79,7 @@ func TestCardNumbersInParsedFields(t *testing.T) {
 
 	entries, err := b.store.Journal(t.Context(), nil, 0, 100)
 	require.NoError(t, err)
-	require.Len(t, entries, 5)
+	require.Len(t, entries, 6)
 	for _, e := range entries {
 		require.Empty(t, leaks(fmt.Sprintf("%+v %s", e, e.Payload), pan, twin), "entry %d: %+v\npayload %s", e.Seq, e, e.Payload)
 	}
