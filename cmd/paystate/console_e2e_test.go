@@ -555,6 +555,21 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("verify reports a derived table that disagrees with the journal", func(t *testing.T) {
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), "tables derived from the journal agree")
+		s.shutdown()
+		tamper(t, dir, `UPDATE aggregates SET state = 'captured' WHERE id = 'ord-2'`)
+		restart()
+		b.do(chromedp.Click(chromedp.CSS("#verify")))
+		b.wait("verification ends", `['ok', 'broken', 'error'].includes(document.querySelector('#verify-result').dataset.result)`)
+		require.Equal(t, "broken", eval[string](b, `document.querySelector('#verify-result').dataset.result`))
+		require.Equal(t, "tables", eval[string](b, `document.querySelector('#verify-result').dataset.where`))
+		rows := eval[[]string](b, `[...document.querySelectorAll('#verify-result table.problems tbody tr')].map((r) => r.textContent)`)
+		require.NotEmpty(t, rows)
+		require.Contains(t, strings.Join(rows, "\n"), "ord-2")
+		require.Contains(t, strings.Join(rows, "\n"), "aggregates")
+	})
+
 	t.Run("verify reports the break in a tampered store", func(t *testing.T) {
 		s.shutdown()
 		tamper(t, dir, `UPDATE journal SET reason = 'nothing to see here' WHERE seq = 4`)

@@ -108,44 +108,81 @@ export function render(main, ctx) {
       return head;
     } catch (e) { headBox.replaceChildren(errorBox(e)); throw e; }
   }
+  // brokenChain reports the first broken entry of the chain, and names
+  // its order when the role may read the entry.
+  function brokenChain(rep) {
+    const bad = rep.firstBadSequence;
+    const where = h('span', {});
+    verifyOut.dataset.result = 'broken';
+    verifyOut.dataset.where = 'chain';
+    verifyOut.replaceChildren(h('p', { class: 'bad' }, `✗ Broken at entry #${bad}: ${rep.problem}. `, where));
+    announce(`Verification failed at entry ${bad}`);
+    if (ctx.may('AuditService/GetEvent')) get(`/v1/journal/entries/${encodeURIComponent(bad)}`, {}, { signal }).then((e) => {
+      where.replaceChildren('It is about ', h('a', { href: storyHref(e.provider, kindName(e.kind), e.providerId) }, `${kindName(e.kind)} ${e.providerId} at ${e.provider}`), '.');
+    }, () => {});
+  }
+
+  // brokenTables lists how the tables derived from the journal disagree
+  // with it (the chain itself is intact).
+  function brokenTables(rep) {
+    const problems = rep.tableProblems || [];
+    verifyOut.dataset.result = 'broken';
+    verifyOut.dataset.where = 'tables';
+    verifyOut.replaceChildren(
+      h('p', { class: 'bad' }, `✗ The chain is intact, but the tables derived from the journal disagree with it: ${rep.derivedTables?.problemCount ?? problems.length} problems. First: ${rep.problem}.`),
+      h('table', { class: 'list problems' },
+        h('caption', { class: 'sr-only' }, 'Problems in the derived tables'),
+        h('thead', {}, h('tr', {}, ['Table', 'Row', 'Entry', 'Problem', 'Repair'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, problems.slice(0, 50).map((p) => h('tr', {},
+          h('td', {}, p.table), h('td', {}, h('code', {}, p.row || '')), h('td', { class: 'num' }, p.sequence && p.sequence !== '0' ? '#' + p.sequence : ''),
+          h('td', {}, p.problem), h('td', {}, p.fixable ? 'paystate rebuild --fix' : 'by hand'))))));
+    announce('Verification failed: the derived tables disagree with the journal');
+  }
+
   verifyBtn.addEventListener('click', async () => {
     verifyBtn.disabled = true;
     verifyOut.replaceChildren('Verifying…');
     verifyOut.dataset.result = 'running';
+    delete verifyOut.dataset.where;
     try {
       const head = await loadHead();
       const last = Number(head.sequence || 0);
       progress.max = Math.max(1, last);
       progress.value = 0;
       let checked = 0, from = 1, rep;
-      // In ranges, so that progress shows; the last range runs to the head
-      // as it is then, and checks the stored head against the last entry.
+      // First the chain, in ranges, so that progress shows; the last range
+      // runs to the head as it is then, and checks the stored head against
+      // the last entry.
       do {
         const to = from + VERIFY_CHUNK - 1 >= last ? 0 : from + VERIFY_CHUNK - 1;
-        rep = await call('POST', '/v1/journal:verify', { body: { fromSequence: String(from), toSequence: String(to) }, signal });
+        rep = await call('POST', '/v1/journal:verify', { body: { fromSequence: String(from), toSequence: String(to), chainOnly: true }, signal });
         checked += Number(rep.entriesChecked || 0);
         progress.value = Math.min(progress.max, checked);
-        verifyOut.textContent = `Checked ${checked} of ${last} entries…`;
+        verifyOut.textContent = `Checked the chain of ${checked} of ${last} entries…`;
         from = to + 1;
       } while (rep.ok && from > 1);
-      if (rep.ok) {
-        verifyOut.dataset.result = 'ok';
-        verifyOut.replaceChildren(h('p', { class: 'ok' }, `✓ Intact: ${checked} entries checked; the chain ends at #${rep.head?.sequence ?? 0}.`));
-        announce('Verification passed');
-      } else {
-        verifyOut.dataset.result = 'broken';
-        const bad = rep.firstBadSequence;
-        const where = h('span', {});
-        verifyOut.replaceChildren(h('p', { class: 'bad' }, `✗ Broken at entry #${bad}: ${rep.problem}. `, where));
-        announce(`Verification failed at entry ${bad}`);
-        if (ctx.may('AuditService/GetEvent')) get(`/v1/journal/entries/${encodeURIComponent(bad)}`, {}, { signal }).then((e) => {
-          where.replaceChildren('It is about ', h('a', { href: storyHref(e.provider, kindName(e.kind), e.providerId) }, `${kindName(e.kind)} ${e.providerId} at ${e.provider}`), '.');
-        }, () => {});
-      }
+      if (!rep.ok) return brokenChain(rep);
+      // Then the whole verification, which replays the journal against
+      // the tables derived from it (and checks the signed checkpoints,
+      // where the server keeps them): one call, so no figure to show.
+      progress.removeAttribute('value');
+      verifyOut.textContent = `The chain of ${checked} entries is intact; replaying the journal against the tables derived from it…`;
+      const whole = await call('POST', '/v1/journal:verify', { body: {}, signal });
+      progress.value = progress.max;
+      if (!whole.ok) return whole.tableProblems?.length || whole.derivedTables ? brokenTables(whole) : brokenChain(whole);
+      const d = whole.derivedTables;
+      verifyOut.dataset.result = 'ok';
+      verifyOut.replaceChildren(...[h('p', { class: 'ok' }, `✓ Intact: ${whole.entriesChecked} entries checked; the chain ends at #${whole.head?.sequence ?? 0}.`),
+        d ? h('p', {}, `The tables derived from the journal agree with it: ${d.receipts ?? 0} receipts, ${d.heldEvents ?? 0} held events, ${d.aggregates ?? 0} aggregates.`) : null,
+        Number(whole.checkpointsChecked) > 0 ? h('p', {}, `${whole.checkpointsChecked} signed checkpoints verified against the journal.`) : null].filter(Boolean));
+      announce('Verification passed');
     } catch (e) {
       verifyOut.dataset.result = 'error';
       verifyOut.replaceChildren(errorBox(e));
-    } finally { verifyBtn.disabled = false; }
+    } finally {
+      if (!progress.hasAttribute('value')) progress.value = 0;
+      verifyBtn.disabled = false;
+    }
   });
 
   // The journal, a page at a time.
@@ -191,7 +228,7 @@ export function render(main, ctx) {
     h('div', { class: 'grid' },
       h('section', { class: 'card', 'aria-labelledby': 'head-title' }, h('h2', { id: 'head-title' }, 'Chain head'), headBox),
       h('section', { class: 'card', 'aria-labelledby': 'verify-title' }, h('h2', { id: 'verify-title' }, 'Integrity'),
-        h('p', {}, 'Recompute every entry\u2019s hash and its link to the entry before it, from the first entry to the head.'),
+        h('p', {}, 'Recompute every entry\u2019s hash and its link to the entry before it, from the first entry to the head; then replay the journal against the tables derived from it.'),
         verifyBtn, progress, verifyOut)),
     h('section', { class: 'card wide', 'aria-labelledby': 'journal-title' }, h('h2', { id: 'journal-title' }, 'Journal'),
       filters, listOut, pager));
