@@ -29,7 +29,8 @@ Usage:
   paystate simulate PROVIDER SCENARIO
                             play a documented sequence on one order (--list)
   paystate migrate                        apply the embedded schema migrations
-  paystate rebuild [--fix]                replay the journal; report (or fix) state that differs
+  paystate rebuild [--fix [--force]]       replay the journal; report (or fix) state that
+                                           differs; --fix refuses while a server runs
   paystate reevaluate [--provider P] [--since T] [--dry-run]
                             re-decide what older machine tables rejected, held or
                             did not know, under the current ones (admin token)

@@ -20,6 +20,7 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 	fs, load := adminFlags("rebuild", env)
 	fs.Bool("verify", true, "compare the stored tables with the journal and a replay of it (the default)")
 	fix := fs.Bool("fix", false, "rewrite every receipt, held event and aggregate that differs from the journal; remove those it does not explain")
+	force := fs.Bool("force", false, "with --fix: rewrite even while another paystate process (a running server) holds the store")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,6 +31,15 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 	reg, err := registry()
 	if err != nil {
 		return err
+	}
+	// Rewriting rows under a running engine would race its commits: --fix
+	// takes the store alone, unless the operator says otherwise.
+	if *fix && !*force {
+		unlock, err := lockStore(ctx, cfg, true, "rebuild --fix")
+		if err != nil {
+			return fmt.Errorf("rebuild --fix: %w; stop it first, or pass --force if you are sure nothing writes", err)
+		}
+		defer unlock()
 	}
 	store, _, err := openStore(ctx, cfg)
 	if err != nil {

@@ -120,6 +120,17 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	if err != nil {
 		return err
 	}
+	// One server per SQLite database; on PostgreSQL replicas share the
+	// lock, which keeps rebuild --fix away while any of them runs.
+	unlock, err := lockStore(ctx, cfg, false, "serve")
+	if err != nil {
+		hint := "stop it first, or give this server its own --data-dir"
+		if cfg.Store != "" {
+			hint = "let it finish first"
+		}
+		return fmt.Errorf("serve: %w; %s", err, hint)
+	}
+	defer unlock()
 	store, dbPath, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
