@@ -292,6 +292,28 @@ func TestDeferredEventExpires(t *testing.T) {
 	b.verify(t)
 }
 
+// readsInTxOnly refuses the expiry read outside a transaction: the sweep
+// runs inside one and must read what that transaction sees.
+type readsInTxOnly struct{ storage.Store }
+
+func (readsInTxOnly) ExpiredDeferred(context.Context, time.Time, int) ([]storage.DeferredEvent, error) {
+	return nil, errors.New("ExpiredDeferred read outside the sweep's transaction")
+}
+
+func TestSweepReadsThroughItsTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "CAPTURE", amount: 10}).Verdict)
+	b.clock.Add(2 * time.Hour)
+	eng := engine.New(readsInTxOnly{b.store}, b.reg, engine.Config{DeferWindow: time.Hour, Now: b.clock.Now, SweepEvery: time.Hour})
+	run(t, eng)
+	out, err := eng.Sweep(t.Context(), b.clock.Now())
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Contains(t, out[0].Reason, "expired")
+	b.verify(t)
+}
+
 func TestDeferredEventThatCanNoLongerApplyIsRejectedAtOnce(t *testing.T) {
 	t.Parallel()
 	// ACCEPT is held until a review begins; VOID ends the order first.

@@ -399,9 +399,10 @@ func nextResolvable(m *sm.Machine, cur sm.Snapshot, held []sm.Input) (int, sm.De
 
 // expire rejects every held event whose window has passed.
 func (e *Engine) expire(ctx context.Context, tx storage.Tx, now time.Time) ([]Outcome, error) {
-	// Held events live in the deferred table, not the batch: list them
-	// through the transaction's view of the aggregate they belong to.
-	held, err := e.store.ExpiredDeferred(ctx, now, e.cfg.MaxBatch)
+	// Read through the transaction: the store's own reads use another
+	// connection and snapshot (on PostgreSQL, a second connection while
+	// this one holds the chain head's lock).
+	held, err := tx.ExpiredDeferred(ctx, now, e.cfg.MaxBatch)
 	if err != nil {
 		return nil, err
 	}

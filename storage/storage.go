@@ -237,6 +237,10 @@ type Tx interface {
 	Defer(ctx context.Context, d DeferredEvent) error
 	// DeferredFor returns the events held for key, oldest first.
 	DeferredFor(ctx context.Context, key AggregateKey) ([]DeferredEvent, error)
+	// ExpiredDeferred is Reader.ExpiredDeferred as this transaction sees
+	// it: what a writer that resolves expired events must read, since the
+	// Reader answers from another connection and snapshot.
+	ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]DeferredEvent, error)
 	// Undefer removes a held event once it has been resolved.
 	Undefer(ctx context.Context, seq int64) error
 	// DeleteAggregate removes an aggregate, or returns ErrNotFound. Only a

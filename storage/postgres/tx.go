@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -247,6 +248,23 @@ func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]stora
 			rows, err := res.Query()
 			out, err = collect(rows, err, scanDeferred)
 			return t.classify(op, err)
+		}})
+	return out, err
+}
+
+// ExpiredDeferred orders by seq, like DeferredFor. It returns nothing for
+// a limit below one.
+func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]storage.DeferredEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []storage.DeferredEvent
+	err := t.send(ctx, statement{`SELECT ` + deferredColumns + ` FROM deferred
+		WHERE expires_at <= $1 ORDER BY seq LIMIT $2`,
+		[]any{toMicros(now), limit}, func(res pgx.BatchResults) error {
+			rows, err := res.Query()
+			out, err = collect(rows, err, scanDeferred)
+			return t.classify("expired deferred", err)
 		}})
 	return out, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/internal/checkpoints"
@@ -209,6 +210,20 @@ func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]stora
 		return nil, classify(fmt.Sprintf("deferred for %v", key), err)
 	}
 	return collect(rows, scanDeferred, "deferred for")
+}
+
+// ExpiredDeferred orders by seq, like DeferredFor. It returns nothing for
+// a limit below one.
+func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]storage.DeferredEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
+		WHERE expires_at <= ? ORDER BY seq LIMIT ?`, toMicros(now), limit)
+	if err != nil {
+		return nil, classify("expired deferred", err)
+	}
+	return collect(rows, scanDeferred, "expired deferred")
 }
 
 // Undefer deletes the held event; one that is not held is ErrNotFound.

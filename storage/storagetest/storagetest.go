@@ -1092,10 +1092,18 @@ func testDeferred(t *testing.T, b Backend) {
 		})
 		return out
 	}
+	// expired asks the Reader and a transaction, which must agree.
 	expired := func(at time.Time, limit int) []int64 {
 		t.Helper()
 		got, err := s.ExpiredDeferred(ctx, at, limit)
 		require.NoError(t, err)
+		var inTx []storage.DeferredEvent
+		update(t, s, func(tx storage.Tx) error {
+			var err error
+			inTx, err = tx.ExpiredDeferred(ctx, at, limit)
+			return err
+		})
+		require.Equal(t, normDeferred(got), normDeferred(inTx), "Tx.ExpiredDeferred and Reader.ExpiredDeferred")
 		return deferredSeqs(got)
 	}
 
@@ -1114,7 +1122,16 @@ func testDeferred(t *testing.T, b Backend) {
 	require.NoError(t, err)
 	require.Equal(t, normDeferred([]storage.DeferredEvent{d1, d2}), normDeferred(got), "every field")
 
-	update(t, s, func(tx storage.Tx) error { return tx.Undefer(ctx, d2.Seq) })
+	// A transaction sees its own changes: what it undefers is gone from
+	// its ExpiredDeferred, before it commits.
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.Undefer(ctx, d2.Seq); err != nil {
+			return err
+		}
+		got, err := tx.ExpiredDeferred(ctx, now, 10)
+		require.Equal(t, []int64{d1.Seq}, deferredSeqs(got), "in the transaction that undeferred it")
+		return err
+	})
 	require.Equal(t, 2, pending(payKey))
 	require.Equal(t, []int64{d1.Seq, d4.Seq}, deferredSeqs(deferredFor(payKey)))
 	require.Equal(t, []int64{d1.Seq}, expired(now, 10))
