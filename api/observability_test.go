@@ -385,6 +385,13 @@ func TestRequestIDsOverHTTPAndGRPC(t *testing.T) {
 	require.Equal(t, "rest-req-1", resp.Header.Get("X-Request-Id"))
 	require.Empty(t, resp.Header.Get("Grpc-Metadata-X-Request-Id"), "answered once, not twice")
 
+	// An id holding a card number is masked, and the masked id is the one
+	// the gRPC call behind the gateway logs.
+	resp, body = o.get(t, "/v1/providers/ngenius/orders/o1", map[string]string{
+		"Authorization": "Bearer " + obsToken, "X-Request-Id": "rest-4111-1111-1111-1111"})
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Equal(t, "rest-4111-11**-****-1111", resp.Header.Get("X-Request-Id"))
+
 	ids := map[string]string{}
 	for _, l := range o.logs.lines(t, "rpc") {
 		ids[l["request_id"].(string)] = l["code"].(string)
@@ -392,7 +399,8 @@ func TestRequestIDsOverHTTPAndGRPC(t *testing.T) {
 	}
 	require.Equal(t, "OK", ids["grpc-req-1"])
 	require.Equal(t, "OK", ids["rest-req-1"])
-	require.Len(t, ids, 3)
+	require.Equal(t, "OK", ids["rest-4111-11**-****-1111"])
+	require.Len(t, ids, 4)
 }
 
 func TestVersionEndpoint(t *testing.T) {

@@ -43,7 +43,9 @@ func New() string {
 
 // Valid reports whether a presented id may be used as it is: 1 to MaxLen
 // characters of letters, digits and - _ . : / + = (what UUIDs, trace ids and
-// the common load balancers' ids are made of).
+// the common load balancers' ids are made of) and * (what masking puts in
+// an id that held a card number, so that the masked id passes on as it is
+// from the REST gateway to gRPC).
 func Valid(id string) bool {
 	if id == "" || len(id) > MaxLen {
 		return false
@@ -52,7 +54,7 @@ func Valid(id string) bool {
 		c := id[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-', c == '_', c == '.', c == ':', c == '/', c == '+', c == '=':
+		case c == '-', c == '_', c == '.', c == ':', c == '/', c == '+', c == '=', c == '*':
 		default:
 			return false
 		}
