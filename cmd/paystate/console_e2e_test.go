@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -496,6 +497,14 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), fmt.Sprintf("%d entries checked", head.GetSequence()))
 		require.Equal(t, fmt.Sprint(head.GetSequence()), eval[string](b, `document.querySelector('#head-seq').textContent`))
+		// Development mode signs checkpoints: the newest one is shown, and
+		// the whole verification checks the ones stored.
+		cp := head.GetCheckpoint()
+		require.NotNil(t, cp, "the development server signs checkpoints")
+		require.Equal(t, fmt.Sprint(cp.GetSequence()), eval[string](b, `document.querySelector('#cp-seq').textContent`))
+		require.Equal(t, cp.GetKeyId(), eval[string](b, `document.querySelector('#cp-key').textContent`))
+		require.Contains(t, eval[string](b, `document.querySelector('.checkpoint').textContent`), hex.EncodeToString(cp.GetSignature()))
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), "verified against the journal")
 		// Filter the journal to the rejected entries.
 		b.do(chromedp.Click(chromedp.CSS(`input[name="verdict"][value="rejected"]`)))
 		b.submit(`input[name="verdict"][value="rejected"]`)

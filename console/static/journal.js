@@ -49,10 +49,37 @@ function journalTable(entries) {
     })));
 }
 
-// headFacts shows the chain head and whatever else the server says about
-// it: a signed checkpoint, when the server has one, is shown as given.
+// b64hex shows base64 bytes (the API's JSON for bytes) as hex, as the
+// command line prints keys and signatures.
+function b64hex(b64) {
+  try {
+    return [...atob(b64 || '')].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
+  } catch {
+    return b64 || '';
+  }
+}
+
+// checkpointFacts shows the newest signed checkpoint: the chain head the
+// server signed with its checkpoint key, which an auditor keeps outside
+// paystate to prove later that the journal still holds that prefix.
+function checkpointFacts(cp) {
+  const row = (k, v, id) => h('div', {}, h('dt', {}, k), h('dd', { id }, v));
+  return h('section', { class: 'checkpoint', 'aria-labelledby': 'cp-title' },
+    h('h3', { id: 'cp-title' }, 'Latest signed checkpoint'),
+    h('dl', { class: 'facts' },
+      row('Sequence', cp.sequence ?? '0', 'cp-seq'),
+      row('Signed', timeEl(cp.signTime)),
+      row('Key id', h('code', {}, cp.keyId || ''), 'cp-key'),
+      row('Hash', h('code', { class: 'wrap' }, cp.hash || '')),
+      row('Public key', h('code', { class: 'wrap' }, b64hex(cp.publicKey))),
+      row('Signature', h('code', { class: 'wrap' }, b64hex(cp.signature)))),
+    h('p', { class: 'hint' }, 'Keep a copy outside paystate (paystate checkpoint export); paystate verify --checkpoint proves the journal still holds it.'));
+}
+
+// headFacts shows the chain head, its signed checkpoint when the server
+// keeps one, and anything else the server says about it as given.
 function headFacts(head) {
-  const extra = Object.entries(head).filter(([k]) => k !== 'sequence' && k !== 'hash');
+  const extra = Object.entries(head).filter(([k, v]) => !['sequence', 'hash', 'checkpoint'].includes(k) && v !== null);
   const value = (v) => (v !== null && typeof v === 'object'
     ? h('dl', { class: 'facts nested' }, Object.entries(v).map(([k, x]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(x)))))
     : h('code', { class: 'wrap' }, String(v)));
@@ -60,9 +87,8 @@ function headFacts(head) {
     h('dl', { class: 'facts' },
       h('div', {}, h('dt', {}, 'Sequence'), h('dd', { id: 'head-seq' }, head.sequence ?? '0')),
       h('div', {}, h('dt', {}, 'Hash'), h('dd', {}, h('code', { class: 'wrap', id: 'head-hash' }, head.hash || '')))),
-    extra.length ? h('section', { class: 'checkpoint', 'aria-labelledby': 'cp-title' },
-      h('h3', { id: 'cp-title' }, /checkpoint|signature|signed/i.test(extra.map(([k]) => k).join(' ')) ? 'Latest signed checkpoint' : 'More about the head'),
-      h('dl', { class: 'facts' }, extra.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(v)))))) : null);
+    head.checkpoint ? checkpointFacts(head.checkpoint) : h('p', { class: 'note', id: 'cp-none' }, 'No signed checkpoint: the server has no checkpoint key.'),
+    extra.length ? h('dl', { class: 'facts' }, extra.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(v))))) : null);
 }
 
 function csvCell(v) {
@@ -174,7 +200,7 @@ export function render(main, ctx) {
       verifyOut.dataset.result = 'ok';
       verifyOut.replaceChildren(...[h('p', { class: 'ok' }, `✓ Intact: ${whole.entriesChecked} entries checked; the chain ends at #${whole.head?.sequence ?? 0}.`),
         d ? h('p', {}, `The tables derived from the journal agree with it: ${d.receipts ?? 0} receipts, ${d.heldEvents ?? 0} held events, ${d.aggregates ?? 0} aggregates.`) : null,
-        Number(whole.checkpointsChecked) > 0 ? h('p', {}, `${whole.checkpointsChecked} signed checkpoints verified against the journal.`) : null].filter(Boolean));
+        Number(whole.checkpointsChecked) > 0 ? h('p', {}, `${whole.checkpointsChecked} signed checkpoint${whole.checkpointsChecked === '1' ? '' : 's'} verified against the journal.`) : null].filter(Boolean));
       announce('Verification passed');
     } catch (e) {
       verifyOut.dataset.result = 'error';
