@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -457,7 +458,8 @@ func quotedValue(b []byte) bool {
 // none of it may be found in the raw bytes of the database files
 // (paystate.db, -wal, -shm, live and after a clean stop), the server's
 // logs, the webhook answers and their headers, or any API answer (every
-// journal entry by GetEvent, every aggregate's history, gRPC and REST calls
+// journal entry by GetEvent, ListJournal and Watch, every aggregate by
+// ListAggregates and ListOrders and its history, gRPC and REST calls
 // made with a request id holding a card number, and their headers); each
 // acknowledged entry's body_sha256 is the SHA-256 of the body as sent;
 // and every file in the data dir is private (0600, directories 0700).
@@ -638,6 +640,64 @@ func TestCardData(t *testing.T) {
 				}
 			}
 		}
+	}
+
+	// The listings and the watch stream, page by page.
+	orders := pb.NewOrderServiceClient(conn)
+	listed := 0
+	for tok := ""; ; {
+		page, err := audit.ListJournal(ctx, &pb.ListJournalRequest{PageSize: 1000, PageToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := protojson.Marshal(page)
+		check("ListJournal", raw)
+		listed += len(page.GetEntries())
+		if tok = page.GetNextPageToken(); tok == "" {
+			break
+		}
+	}
+	for tok := ""; ; {
+		page, err := aggs.ListAggregates(ctx, &pb.ListAggregatesRequest{PageSize: 1000, PageToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := protojson.Marshal(page)
+		check("ListAggregates", raw)
+		if tok = page.GetNextPageToken(); tok == "" {
+			break
+		}
+	}
+	for tok := ""; ; {
+		page, err := orders.ListOrders(ctx, &pb.ListOrdersRequest{PageSize: 1000, PageToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := protojson.Marshal(page)
+		check("ListOrders", raw)
+		if tok = page.GetNextPageToken(); tok == "" {
+			break
+		}
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	stream, err := pb.NewWatchServiceClient(conn).Watch(watchCtx, &pb.WatchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for watched := int64(0); watched < head.GetSequence(); {
+		msg, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("watch: %v after %d entries", err, watched)
+		}
+		raw, _ := protojson.Marshal(msg)
+		check("Watch", raw)
+		if msg.GetEntry() != nil {
+			watched = msg.GetEntry().GetSequence()
+		}
+	}
+	stopWatch()
+	if listed != int(head.GetSequence()) {
+		t.Fatalf("ListJournal gave %d entries, the head is at %d", listed, head.GetSequence())
 	}
 
 	// The database files, live (with the WAL) and after a clean stop.
