@@ -55,6 +55,10 @@ func outcomes(to State, e Effect) []State {
 // amounts make true of the declared target. A non-empty problem means the
 // event is illegal for its amount (rejected with ReasonAmount).
 //
+// An event's amount is what it moves; a snapshot's (Input.Snapshot) is its
+// object's amount, a total that a capture or refund of the object reaches
+// rather than adds to, so that a snapshot seen again never counts twice.
+//
 // An effect whose amount the event does not carry takes what the
 // provider's word implies: a full capture captures the rest of the
 // authorization, a full refund refunds the rest of the capture, a void
@@ -124,6 +128,10 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		}
 	case Capture:
 		switch {
+		case in.HasAmount && in.Snapshot:
+			// A snapshot's amount is its object's amount, a total, not a
+			// delta: the capture reaches it.
+			a.Captured = max(a.Captured, in.Amount)
 		case in.HasAmount:
 			sum, ok := add(a.Captured, in.Amount)
 			if !ok {
@@ -154,6 +162,10 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		}
 	case Refund:
 		switch {
+		case in.HasAmount && in.Snapshot:
+			// The object's amount, a total: a refund of the whole object
+			// reaches it, or what was captured of it.
+			a.Refunded = max(a.Refunded, min(in.Amount, max(a.Captured, a.Refunded)))
 		case in.HasAmount:
 			sum, ok := add(a.Refunded, in.Amount)
 			if !ok {

@@ -68,7 +68,8 @@ cycles drawn below: a subscription that recovers, a chargeback disputed again); 
 behind is stale; one further ahead is reached along the shortest legal path at once, and
 the states passed through are journalled as skipped. A jump carries what those states
 imply: each passed edge has its amount effect (a skipped full capture captures the
-authorization), with the snapshot's own amount where it is its object's amount.
+authorization), with the snapshot's own amount where it is its object's amount. That
+amount is a total: a capture or refund snapshot reaches it rather than adding it.
 
 Amounts: captured ≤ authorized and refunded ≤ captured, in checked int64 arithmetic (a
 total that would overflow is rejected). An event that moves money without saying how

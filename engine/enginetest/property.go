@@ -1,12 +1,14 @@
 package enginetest
 
 import (
+	"cmp"
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
 )
 
@@ -112,8 +114,28 @@ func inputOf(rt *rapid.T, h *Harness, body []byte) sm.Input {
 	if err != nil || len(evs) != 1 {
 		rt.Fatalf("body does not parse to one event: %v", err)
 	}
-	e := evs[0]
-	return sm.Input{Event: e.Name, Amount: e.Amount, HasAmount: e.HasAmount, Currency: e.Currency}
+	return input(evs[0])
+}
+
+// inputOfKind is inputOf for a body whose events are on several kinds (an
+// Inyo child refund): the one of kind k.
+func inputOfKind(rt *rapid.T, h *Harness, body []byte, k sm.Kind) sm.Input {
+	evs, err := h.Provider.Parse(body)
+	if err != nil {
+		rt.Fatalf("body does not parse: %v", err)
+	}
+	for _, e := range evs {
+		if e.Kind == k {
+			return input(e)
+		}
+	}
+	rt.Fatalf("body has no event of kind %s", k)
+	return sm.Input{}
+}
+
+func input(e providers.Event) sm.Input {
+	return sm.Input{Event: e.Name, Amount: e.Amount, HasAmount: e.HasAmount, Currency: e.Currency,
+		Snapshot: e.Snapshot, Status: cmp.Or(e.ProviderStatus, e.Name)}
 }
 
 // legalSequence walks the machine from StateNew along edges that change

@@ -56,14 +56,15 @@
 // On the payment's own object the amount is the payment's amount: it is the
 // authorized amount of AUTHORIZED and the captured amount of CAPTURED, and
 // of every status a jump passes through (a payment first seen CAPTURED was
-// authorized for the object's amount). A payment's own REFUNDED carries no
-// amount to the engine: the object's amount is the payment's, not the
-// refund's, and REFUNDED on the payment itself says all of it was
-// refunded (Inyo's statuses have no partial refund; parts are child
-// objects), so the engine refunds the rest of what was captured. When
-// nothing was captured as far as paystate knows (a REFUNDED first), the
-// state is refunded and the totals are marked not fully known rather than
-// guessed.
+// authorized for the object's amount). It is a total, not a delta (the
+// object is a snapshot, statemachine.Input.Snapshot): a repeated status
+// never counts twice. On the payment's own REFUNDED the amount is still
+// the payment's, not a refund's, and REFUNDED on the payment itself says
+// all of it was refunded (Inyo's statuses have no partial refund; parts
+// are child objects), so the refunded total reaches what was captured of
+// it, whether the refund child objects were seen or not, and whatever the
+// order: a REFUNDED that arrives first passes through an authorization and
+// a capture of the payment's amount.
 //
 // # Children
 //

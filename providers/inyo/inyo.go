@@ -257,14 +257,11 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	if parent == "" || parent == id {
 		ev := base
 		ev.Kind, ev.AggregateID, ev.DedupeKey = sm.KindPayment, id, dedupeKey(rolePayment, h)
+		// A snapshot: the amount is the payment's at every status (so
+		// REFUNDED on the payment itself refunds all of what was captured
+		// of it), and goes with every status a jump passes through.
 		ev.Snapshot = true
-		if status != "REFUNDED" {
-			// REFUNDED on the payment itself means all of it: the object's
-			// amount is the payment's, not the refund's, and an event
-			// without an amount refunds the rest of what was captured.
-			ev = withAmount(ev)
-		}
-		return []providers.Event{ev}, nil
+		return []providers.Event{withAmount(ev)}, nil
 	}
 
 	// A child: an operation on the parent, issued as its own object.

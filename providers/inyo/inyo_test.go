@@ -149,9 +149,10 @@ func TestParseFixtures(t *testing.T) {
 			{sm.KindPayment, "c9b2a6e0-3f18-4d7c-a5e9-0b6d4f1c8e66", "", "DECLINED", 4299, true, false, "payment"}}},
 		"status_VOIDED.json": {"ORD-2025-0005", "2025-02-03 13:22:06", []want{
 			{sm.KindPayment, "1f6e3c8a-b4d9-4a27-8e0f-5c2b9d7a3f77", "", "VOIDED", 10010, true, false, "payment"}}},
-		// The payment's own REFUNDED refunds the rest: no amount.
+		// The payment's own REFUNDED carries the payment's amount, a
+		// snapshot's total: all of what was captured is refunded.
 		"status_REFUNDED.json": {"ORD-2025-0006", "2025-02-03 14:15:14", []want{
-			{sm.KindPayment, "8e3d7b1c-4a6f-49d0-b2c8-3f1e6a9d0c88", "", "REFUNDED", 0, false, false, "payment"}}},
+			{sm.KindPayment, "8e3d7b1c-4a6f-49d0-b2c8-3f1e6a9d0c88", "", "REFUNDED", 5700, true, false, "payment"}}},
 		"challenge_authorized_1_CHALLENGE.json": {"ORD-2025-0007", "2025-02-04 08:00:01", []want{
 			{sm.KindPayment, ch, "", "CHALLENGE", 25000, true, false, "payment"}}},
 		"challenge_authorized_2_AUTHORIZED.json": {"ORD-2025-0007", "2025-02-04 08:01:37", []want{

@@ -120,23 +120,27 @@ func TestChargebackStatusOrderDoesNotMatter(t *testing.T) {
 		"DISPUTE_INFORMATION_UPDATED_CANCELLED": "CANCELLED",
 		"DISPUTE_INFORMATION_UPDATED_CLOSED":    "CLOSED",
 	}
-	enginetest.StatusOrderIndependence(t, h, sm.KindChargeback, func(id, word string, n int) []byte {
+	body := func(id, word string, n int) []byte {
 		uid := fmt.Sprintf("%s-%s-%d", id, word, n)
 		if word == "DISPUTE_CREATED" {
 			return webhook(uid, word, map[string]any{"transaction_id": id})
 		}
 		return webhook(uid, "DISPUTE_INFORMATION_UPDATED", map[string]any{"transaction_id": id, "status": statuses[word]})
-	})
+	}
+	enginetest.StatusOrderIndependence(t, h, sm.KindChargeback, body)
+	enginetest.StatusCyclesConverge(t, enginetest.New(t, payengine.New(payengine.Config{})), sm.KindChargeback, body)
 }
 
 func TestOnboardingStatusOrderDoesNotMatter(t *testing.T) {
 	t.Parallel()
 	h := enginetest.New(t, payengine.New(payengine.Config{}))
-	enginetest.StatusOrderIndependence(t, h, sm.KindOnboarding, func(id, word string, n int) []byte {
+	body := func(id, word string, n int) []byte {
 		uid := fmt.Sprintf("%s-%s-%d", id, word, n)
 		if strings.HasPrefix(word, "MERCHANT_") {
 			return webhook(uid, word, map[string]any{"id": id, "merchant_id": id})
 		}
 		return webhook(uid, "MERCHANT_STATUS_CHANGED", map[string]any{"id": id, "merchant_id": id, "status": word})
-	})
+	}
+	enginetest.StatusOrderIndependence(t, h, sm.KindOnboarding, body)
+	enginetest.StatusCyclesConverge(t, enginetest.New(t, payengine.New(payengine.Config{})), sm.KindOnboarding, body)
 }
