@@ -36,6 +36,31 @@ func (c Config) CardIDKey() ([]byte, error) {
 			return nil, err
 		}
 	}
+	return readCardIDKey(path)
+}
+
+// CheckCardIDKey is CardIDKey without its side effect: it reads the key
+// file serve would use, and finds no fault with a generated one that does
+// not exist yet (serve creates it).
+func (c Config) CheckCardIDKey() error {
+	path := c.CardIDKeyFile
+	if path == "" {
+		if c.Store != "" && !c.Dev {
+			_, err := c.CardIDKey()
+			return err
+		}
+		path = filepath.Join(c.DataDir, CardIDKeyFile)
+		if _, err := os.Stat(path); err != nil {
+			// Serve generates it; a data_dir it cannot be made in is a
+			// problem of data_dir's.
+			return nil
+		}
+	}
+	_, err := readCardIDKey(path)
+	return err
+}
+
+func readCardIDKey(path string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: card_id_key_file: %w", err)

@@ -41,9 +41,11 @@ func (p Problem) String() string {
 // Check reads a configuration file the way `paystate serve --config` does
 // (defaults, the file, then env) and returns every problem it can find,
 // each with the line of the offending key: unknown keys and values of the
-// wrong type from the YAML decoder, then the validation rules. A file with
-// no problems returns the effective configuration and none.
-func Check(raw []byte, env func(string) string) (Config, []Problem) {
+// wrong type from the YAML decoder, then the validation rules, then what
+// each of startup finds (the files, keys and URLs serve will open; each
+// error starts with the key it is about, e.g. "tls.cert_file: ..."). A
+// file with no problems returns the effective configuration and none.
+func Check(raw []byte, env func(string) string, startup ...func(Config) []error) (Config, []Problem) {
 	c := Defaults()
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
@@ -70,6 +72,11 @@ func Check(raw []byte, env func(string) string) (Config, []Problem) {
 	}
 	for _, err := range validationErrors(c.Validate()) {
 		problems = append(problems, locate(&root, err.Error()))
+	}
+	for _, check := range startup {
+		for _, err := range check(c) {
+			problems = append(problems, locate(&root, err.Error()))
+		}
 	}
 	if c.CheckpointKeyFile != "" {
 		// Read only here: a client command loading the same file need

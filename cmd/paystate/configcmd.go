@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/storage/postgres"
 )
 
 const configUsage = `Usage:
@@ -15,8 +17,13 @@ const configUsage = `Usage:
 
 Reads FILE as "paystate serve --config FILE" would (with the PAYSTATE_*
 environment applied, unless --no-env) and reports every problem with its
-line. Exit status 1 when there are problems; otherwise prints the effective
-configuration with secrets redacted.
+line: unknown keys, bad values, and what serve would refuse at start —
+TLS certificate and key files that are missing, unreadable, do not match
+or have expired, Magnius public key files and the card-id key file that
+do not hold a usable key, listen addresses and the PostgreSQL URL that do
+not parse, a data_dir that is a file. It connects to nothing and creates
+nothing. Exit status 1 when there are problems; otherwise prints the
+effective configuration with secrets redacted.
 `
 
 // cmdConfig is "paystate config ...".
@@ -49,7 +56,7 @@ func cmdConfig(args []string, env func(string) string, stdout, stderr io.Writer)
 	if *noEnv {
 		env = func(string) string { return "" }
 	}
-	cfg, problems := config.Check(raw, env)
+	cfg, problems := config.Check(raw, env, startupErrors)
 	if len(problems) > 0 {
 		for _, p := range problems {
 			// file:line: is what editors and CI annotate.
@@ -71,4 +78,25 @@ func cmdConfig(args []string, env func(string) string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "# %s is valid. Reconciler: %s.\n# The effective configuration (defaults, the file, then the environment), secrets redacted:\n%s", path, reconcile, out)
 	return nil
+}
+
+// startupErrors is what serve would refuse at start that the
+// configuration's own rules cannot see: the files, keys and URLs it names.
+// It shares the code serve starts with (ServerTLS, the provider registry).
+func startupErrors(cfg config.Config) []error {
+	errs := cfg.StartupErrors(time.Now())
+	if _, _, err := enabledProviders(cfg.Providers); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Store != "" {
+		if err := postgres.CheckDSN(cfg.Store); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	if cfg.StoreSchema != "" {
+		if err := postgres.CheckSchema(cfg.StoreSchema); err != nil {
+			errs = append(errs, fmt.Errorf("store_schema: %w", err))
+		}
+	}
+	return errs
 }

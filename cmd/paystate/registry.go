@@ -33,10 +33,14 @@ var providerRegistry = []provider{
 		func(c config.Providers) bool { return len(c.Magnius.PublicKeys)+len(c.Magnius.PublicKeyFiles) > 0 },
 		func(c config.Providers) (providers.Provider, error) {
 			keys := append([]string(nil), c.Magnius.PublicKeys...)
-			for _, f := range c.Magnius.PublicKeyFiles {
+			for i, f := range c.Magnius.PublicKeyFiles {
 				pem, err := os.ReadFile(f)
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("public_key_files[%d]: %w", i, err)
+				}
+				// Each file on its own first, so that a bad one is named.
+				if _, err := magnius.New(magnius.Config{PublicKeysPEM: []string{string(pem)}}); err != nil {
+					return nil, fmt.Errorf("public_key_files[%d] %s: %w", i, f, err)
 				}
 				keys = append(keys, string(pem))
 			}

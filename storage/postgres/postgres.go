@@ -153,12 +153,12 @@ func poolConfig(dsn string, cfg config, readOnly bool) (*pgxpool.Config, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
 	}
-	if cfg.schema != "" && !validText(cfg.schema) {
-		return nil, fmt.Errorf("postgres: schema name: %w", ErrInvalidText)
-	}
-	if len(cfg.schema) > maxIdentifierLen {
-		// PostgreSQL would silently truncate it, and find it under no name.
-		return nil, fmt.Errorf("postgres: schema name %q is longer than %d bytes", cfg.schema, maxIdentifierLen)
+	if cfg.schema != "" {
+		// A name too long: PostgreSQL would silently truncate it, and find
+		// it under no name.
+		if err := CheckSchema(cfg.schema); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
 	}
 	pc.MaxConns = cfg.writeConns
 	if readOnly {
