@@ -27,7 +27,8 @@ var providerRegistry = []provider{
 	{ngenius.Name,
 		func(c config.Providers) bool { return c.NGenius.HeaderName != "" || c.NGenius.AllowUnauthenticated },
 		func(c config.Providers) (providers.Provider, error) {
-			return ngenius.New(ngenius.Config{HeaderName: c.NGenius.HeaderName, HeaderValues: c.NGenius.HeaderValues}), nil
+			return ngenius.New(ngenius.Config{HeaderName: c.NGenius.HeaderName, HeaderValues: c.NGenius.HeaderValues,
+				AllowUnauthenticated: c.NGenius.AllowUnauthenticated}), nil
 		}},
 	{magnius.Name,
 		func(c config.Providers) bool { return len(c.Magnius.PublicKeys)+len(c.Magnius.PublicKeyFiles) > 0 },

@@ -69,9 +69,13 @@ func FuzzAuthenticateParse(f *testing.F) {
 			}
 		}
 
-		// Unconfigured authentication accepts everything.
-		if err := New(Config{}).Authenticate(h, body, now); err != nil {
-			t.Fatalf("unconfigured provider rejected a request: %v", err)
+		// Unconfigured authentication refuses everything, unless
+		// unauthenticated requests are allowed in so many words.
+		if err := New(Config{}).Authenticate(h, body, now); !errors.Is(err, providers.ErrUnauthenticated) {
+			t.Fatalf("unconfigured provider did not refuse a request: %v", err)
+		}
+		if err := New(Config{AllowUnauthenticated: true}).Authenticate(h, body, now); err != nil {
+			t.Fatalf("a provider allowing unauthenticated requests rejected one: %v", err)
 		}
 
 		evs, err := p.Parse(body)

@@ -20,17 +20,23 @@ const Name = "ngenius"
 // Config is the webhook configuration made in the N-Genius portal.
 type Config struct {
 	// HeaderName is the optional custom header (e.g. X-Webhook-Token). Empty
-	// means authentication is not configured.
+	// means authentication is not configured: every request is then
+	// refused, unless AllowUnauthenticated says otherwise.
 	HeaderName string
 	// HeaderValues are the accepted values of HeaderName. More than one is
 	// accepted at a time so that the secret can be rotated.
 	HeaderValues []string
+	// AllowUnauthenticated, with no HeaderName, accepts every request:
+	// anyone who can reach the port can then move state. It must be asked
+	// for in so many words; with a HeaderName it changes nothing.
+	AllowUnauthenticated bool
 }
 
 // Provider is the N-Genius webhook integration. It is safe for concurrent
 // use.
 type Provider struct {
 	headerName string
+	open       bool // no header configured, unauthenticated requests allowed
 	// digests are the SHA-256 digests of the configured values; comparing
 	// digests keeps the comparison independent of the values' lengths.
 	digests [][sha256.Size]byte
@@ -43,7 +49,7 @@ var _ providers.Provider = (*Provider)(nil)
 func New(cfg Config) *Provider {
 	// The name is not trimmed: a name of blanks is a configuration mistake
 	// and must fail closed, not switch authentication off.
-	p := &Provider{headerName: cfg.HeaderName}
+	p := &Provider{headerName: cfg.HeaderName, open: cfg.HeaderName == "" && cfg.AllowUnauthenticated}
 	for _, v := range cfg.HeaderValues {
 		if v != "" {
 			p.digests = append(p.digests, sha256.Sum256([]byte(v)))
@@ -62,12 +68,16 @@ func (p *Provider) Tables() []sm.Table {
 }
 
 // Authenticate implements providers.Provider. With no header configured it
-// accepts every request. Otherwise the configured header must carry one of
+// accepts every request if the config allowed unauthenticated requests, and
+// refuses every one otherwise. With a header, the header must carry one of
 // the configured values; every value is compared, in constant time, and the
 // error never contains a configured or presented value.
 func (p *Provider) Authenticate(h providers.Headers, _ []byte, _ time.Time) error {
-	if p.headerName == "" {
+	if p.open {
 		return nil
+	}
+	if p.headerName == "" {
+		return fmt.Errorf("%w: ngenius: no header is configured and unauthenticated webhooks are not allowed", providers.ErrUnauthenticated)
 	}
 	if len(p.digests) == 0 {
 		return fmt.Errorf("%w: ngenius: header %s is configured without a value", providers.ErrUnauthenticated, p.headerName)

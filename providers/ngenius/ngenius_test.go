@@ -477,10 +477,17 @@ func TestAuthenticate(t *testing.T) {
 		header providers.Headers
 		ok     bool
 	}{
-		{"not configured, no header", Config{}, header(), true},
-		{"not configured, any header", Config{}, header("X-Webhook-Token", "whatever"), true},
-		{"not configured, nil headers", Config{}, nil, true},
-		{"not configured, values without a name", Config{HeaderValues: []string{secret}}, header(), true},
+		// The zero Config refuses everything: accepting unauthenticated
+		// webhooks is asked for in so many words.
+		{"not configured, no header", Config{}, header(), false},
+		{"not configured, any header", Config{}, header("X-Webhook-Token", "whatever"), false},
+		{"not configured, nil headers", Config{}, nil, false},
+		{"not configured, values without a name", Config{HeaderValues: []string{secret}}, header(), false},
+		{"unauthenticated allowed, no header", Config{AllowUnauthenticated: true}, header(), true},
+		{"unauthenticated allowed, any header", Config{AllowUnauthenticated: true}, header("X-Webhook-Token", "whatever"), true},
+		{"unauthenticated allowed, nil headers", Config{AllowUnauthenticated: true}, nil, true},
+		{"a header configured is required all the same", Config{HeaderName: "X-Webhook-Token", HeaderValues: []string{secret}, AllowUnauthenticated: true}, header(), false},
+		{"a wrong value with unauthenticated allowed", Config{HeaderName: "X-Webhook-Token", HeaderValues: []string{secret}, AllowUnauthenticated: true}, header("X-Webhook-Token", "guess"), false},
 		{"right value", configured, header("X-Webhook-Token", secret), true},
 		{"rotated second value", configured, header("X-Webhook-Token", rotated), true},
 		{"header name lower case", configured, header("x-webhook-token", secret), true},
