@@ -121,11 +121,12 @@ func ts(t time.Time) *timestamppb.Timestamp {
 // ToSignedCheckpoint is c as the API carries it.
 func ToSignedCheckpoint(c storage.Checkpoint) *pb.SignedCheckpoint {
 	return &pb.SignedCheckpoint{Sequence: c.Head.Seq, Hash: c.Head.Hash, SignTime: timestamppb.New(c.SignedAt),
-		KeyId: c.KeyID, PublicKey: c.PublicKey, Signature: c.Signature}
+		KeyId: c.KeyID, PublicKey: c.PublicKey, Signature: c.Signature, TreeRoot: c.TreeRoot}
 }
 
 // FromSignedCheckpoint is c as package checkpoint checks it.
 func FromSignedCheckpoint(c *pb.SignedCheckpoint) storage.Checkpoint {
 	return storage.Checkpoint{Head: storage.ChainHead{Seq: c.GetSequence(), Hash: c.GetHash()},
-		SignedAt: c.GetSignTime().AsTime(), KeyID: c.GetKeyId(), PublicKey: c.GetPublicKey(), Signature: c.GetSignature()}
+		SignedAt: c.GetSignTime().AsTime(), KeyID: c.GetKeyId(), PublicKey: c.GetPublicKey(), Signature: c.GetSignature(),
+		TreeRoot: c.GetTreeRoot()}
 }

@@ -34,7 +34,20 @@ import (
 )
 
 // Format names what a signature covers; it is the first thing signed.
-const Format = "paystate.checkpoint.v1"
+// FormatTree is a checkpoint that also signs the root of the Merkle tree
+// over the entries up to its sequence (see Tree).
+const (
+	Format     = "paystate.checkpoint.v1"
+	FormatTree = "paystate.checkpoint.v2"
+)
+
+// format is what c's signature covers.
+func format(c storage.Checkpoint) string {
+	if c.TreeRoot != "" {
+		return FormatTree
+	}
+	return Format
+}
 
 // Key is the checkpoint signing key.
 type Key struct {
@@ -112,28 +125,38 @@ func CreateKeyFile(path string) error {
 	return f.Close()
 }
 
-// message is what is signed: the format, the sequence, the hash and the
-// time in microseconds, each length-prefixed or fixed-size so that no two
-// checkpoints encode alike.
-func message(head storage.ChainHead, at time.Time) []byte {
-	b := make([]byte, 0, 128)
+// message is what is signed: the format, the sequence, the hash, the
+// time in microseconds and (FormatTree) the tree root, each
+// length-prefixed or fixed-size so that no two checkpoints encode alike.
+func message(c storage.Checkpoint) []byte {
+	b := make([]byte, 0, 192)
 	str := func(s string) {
 		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	str(Format)
-	b = binary.BigEndian.AppendUint64(b, uint64(head.Seq))
-	str(head.Hash)
-	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixMicro()))
+	str(format(c))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.Head.Seq))
+	str(c.Head.Hash)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.SignedAt.UnixMicro()))
+	if c.TreeRoot != "" {
+		str(c.TreeRoot)
+	}
 	return b
 }
 
 // Sign signs head as of at (kept to the microsecond, the stores'
 // precision).
 func (k *Key) Sign(head storage.ChainHead, at time.Time) storage.Checkpoint {
-	at = at.UTC().Truncate(time.Microsecond)
-	return storage.Checkpoint{Head: head, SignedAt: at, KeyID: k.ID, PublicKey: k.Public(),
-		Signature: ed25519.Sign(k.private, message(head, at))}
+	return k.SignTree(head, "", at)
+}
+
+// SignTree signs head and the root (hex) of the Merkle tree over entries
+// 1..head.Seq; an empty root signs head alone.
+func (k *Key) SignTree(head storage.ChainHead, root string, at time.Time) storage.Checkpoint {
+	c := storage.Checkpoint{Head: head, SignedAt: at.UTC().Truncate(time.Microsecond), KeyID: k.ID,
+		PublicKey: k.Public(), TreeRoot: root}
+	c.Signature = ed25519.Sign(k.private, message(c))
+	return c
 }
 
 // ErrBadSignature: a checkpoint whose signature does not verify.
@@ -150,7 +173,7 @@ func Verify(c storage.Checkpoint) error {
 	if KeyID(pub) != c.KeyID {
 		return fmt.Errorf("checkpoint %d: key id %q does not name its public key (%s)", c.Head.Seq, c.KeyID, KeyID(pub))
 	}
-	if !ed25519.Verify(pub, message(c.Head, c.SignedAt), c.Signature) {
+	if !ed25519.Verify(pub, message(c), c.Signature) {
 		return fmt.Errorf("checkpoint %d: %w", c.Head.Seq, ErrBadSignature)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,4 +250,59 @@ func entryHash(t *testing.T, r storage.Reader, seq int64) string {
 	require.NoError(t, err)
 	require.Len(t, es, 1)
 	return es[0].Hash
+}
+
+// TestInclusionProof: an entry's proof under a tree checkpoint survives
+// JSON and checks with nothing but itself; changing the entry, its place
+// or its path makes it fail; a journal rewritten below the checkpoint no
+// longer yields a proof under it.
+func TestInclusionProof(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "p.db")
+	s, db := journal(t, path, 37)
+	k := newKey(t)
+	bare, err := checkpoint.SignHead(t.Context(), s, k, t0)
+	require.NoError(t, err)
+	_, err = checkpoint.Prove(t.Context(), s, bare, 5)
+	require.ErrorContains(t, err, "no tree root")
+	cp, err := checkpoint.SignTreeHead(t.Context(), s, k, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, int64(37), cp.Head.Seq)
+	latest, err := s.LatestCheckpoint(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, cp, latest, "the tree checkpoint replaced the bare one of the same head")
+	var buf bytes.Buffer
+	require.NoError(t, checkpoint.WriteLine(&buf, cp))
+	back, err := checkpoint.ReadLines(&buf)
+	require.NoError(t, err)
+	require.Equal(t, []storage.Checkpoint{cp}, back)
+
+	for _, seq := range []int64{1, 5, 32, 37} {
+		p, err := checkpoint.Prove(t.Context(), s, cp, seq)
+		require.NoError(t, err)
+		raw, err := json.Marshal(p)
+		require.NoError(t, err)
+		var got checkpoint.Proof
+		require.NoError(t, json.Unmarshal(raw, &got))
+		require.NoError(t, got.Check(), "entry %d", seq)
+		require.LessOrEqual(t, len(got.AuditPath), 6)
+
+		changed := got
+		changed.Entry.Reason = "edited"
+		require.Error(t, changed.Check(), "an edited entry")
+		moved := got
+		moved.LeafIndex++
+		require.Error(t, moved.Check(), "another place")
+		if len(got.AuditPath) > 0 {
+			bad := got
+			bad.AuditPath = append([]string{strings.Repeat("00", 32)}, got.AuditPath[1:]...)
+			require.Error(t, bad.Check(), "another path")
+		}
+	}
+	_, err = checkpoint.Prove(t.Context(), s, cp, 38)
+	require.Error(t, err)
+
+	storagetest.RewriteChain(t, s, func(q string, args ...any) error { _, err := db.Exec(q, args...); return err }, 20)
+	_, err = checkpoint.Prove(t.Context(), s, cp, 5)
+	require.ErrorContains(t, err, "tree root is not the one signed")
 }

@@ -24,18 +24,20 @@ type Exported struct {
 	// PublicKey and Signature are standard base64 (encoding/json's []byte).
 	PublicKey []byte `json:"public_key"`
 	Signature []byte `json:"signature"`
+	// TreeRoot (FormatTree only) is the signed Merkle root, hex.
+	TreeRoot string `json:"tree_root,omitempty"`
 }
 
 // Export is c as kept by an auditor.
 func Export(c storage.Checkpoint) Exported {
-	return Exported{Format: Format, Sequence: c.Head.Seq, Hash: c.Head.Hash, SignedAt: c.SignedAt.UTC(),
-		Algorithm: "ed25519", KeyID: c.KeyID, PublicKey: c.PublicKey, Signature: c.Signature}
+	return Exported{Format: format(c), Sequence: c.Head.Seq, Hash: c.Head.Hash, SignedAt: c.SignedAt.UTC(),
+		Algorithm: "ed25519", KeyID: c.KeyID, PublicKey: c.PublicKey, Signature: c.Signature, TreeRoot: c.TreeRoot}
 }
 
 // Checkpoint is the exported checkpoint back in the store's form.
 func (x Exported) Checkpoint() storage.Checkpoint {
 	return storage.Checkpoint{Head: storage.ChainHead{Seq: x.Sequence, Hash: x.Hash}, SignedAt: x.SignedAt,
-		KeyID: x.KeyID, PublicKey: x.PublicKey, Signature: x.Signature}
+		KeyID: x.KeyID, PublicKey: x.PublicKey, Signature: x.Signature, TreeRoot: x.TreeRoot}
 }
 
 // WriteLine writes c as one JSON line.
@@ -63,10 +65,10 @@ func ReadLines(r io.Reader) ([]storage.Checkpoint, error) {
 		if err := json.Unmarshal(line, &x); err != nil {
 			return nil, fmt.Errorf("checkpoint line %d: %w", n, err)
 		}
-		if x.Format != Format || x.Algorithm != "ed25519" {
-			return nil, fmt.Errorf("checkpoint line %d: format %q, algorithm %q: want %q, ed25519", n, x.Format, x.Algorithm, Format)
-		}
 		c := x.Checkpoint()
+		if x.Format != format(c) || x.Algorithm != "ed25519" {
+			return nil, fmt.Errorf("checkpoint line %d: format %q, algorithm %q: want %q, ed25519", n, x.Format, x.Algorithm, format(c))
+		}
 		if err := Verify(c); err != nil {
 			return nil, fmt.Errorf("checkpoint line %d: %w", n, err)
 		}

@@ -189,6 +189,9 @@ type Checkpoint struct {
 	KeyID     string
 	PublicKey []byte
 	Signature []byte
+	// TreeRoot, when set, is the root (hex) of the Merkle tree over the
+	// hashes of entries 1..Head.Seq, also signed.
+	TreeRoot string
 }
 
 // Store is a paystate database.
@@ -251,7 +254,8 @@ type Tx interface {
 	// repair from the journal removes receipts.
 	DeleteReceipt(ctx context.Context, key ReceiptKey) error
 	// PutCheckpoint stores a signed checkpoint; one already stored for the
-	// same sequence is kept and c ignored (two replicas may sign one head).
+	// same sequence is kept and c ignored (two replicas may sign one head),
+	// unless c signs a tree root (TreeRoot) the stored one lacks.
 	PutCheckpoint(ctx context.Context, c Checkpoint) error
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/storage"
 )
 
 // adminFlags are the flags of an administrative command working on the
@@ -47,4 +48,15 @@ func migrate(ctx context.Context, args []string, env func(string) string) error 
 	}
 	fmt.Fprintf(stdout, "schema version %d (this binary knows up to %d); applied now: %v\n", v, latest, applied)
 	return nil
+}
+
+// openAdminStore loads the configuration of an administrative command and
+// opens its database; the caller closes it.
+func openAdminStore(ctx context.Context, load func() (config.Config, error)) (config.Config, storage.Store, error) {
+	cfg, err := load()
+	if err != nil {
+		return cfg, nil, err
+	}
+	store, _, err := openStore(ctx, cfg)
+	return cfg, store, err
 }

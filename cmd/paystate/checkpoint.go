@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/paystate/paystate/api"
@@ -58,22 +61,28 @@ func keepSigning(ctx context.Context, store storage.Store, key *checkpoint.Key, 
 
 // cmdCheckpoint is `paystate checkpoint sign|export`.
 func cmdCheckpoint(ctx context.Context, args []string, env func(string) string) error {
+	const want = "want sign, export, prove or check-proof"
 	if len(args) == 0 {
-		return errors.New("checkpoint: want sign or export")
+		return errors.New("checkpoint: " + want)
 	}
 	switch args[0] {
 	case "sign":
 		return checkpointSign(ctx, args[1:], env)
 	case "export":
 		return checkpointExport(ctx, args[1:], env)
+	case "prove":
+		return checkpointProve(ctx, args[1:], env)
+	case "check-proof":
+		return checkpointCheckProof(args[1:])
 	}
-	return fmt.Errorf("checkpoint: unknown subcommand %q: want sign or export", args[0])
+	return fmt.Errorf("checkpoint: unknown subcommand %q: %s", args[0], want)
 }
 
 // checkpointSign signs the current head now, with the configured key and
 // straight on the database (an administrative command, like rebuild).
 func checkpointSign(ctx context.Context, args []string, env func(string) string) error {
 	fs, load := adminFlags("checkpoint sign", env)
+	tree := fs.Bool("tree", false, "also sign the Merkle root over every entry (reads the whole journal), for inclusion proofs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,12 +105,102 @@ func checkpointSign(ctx context.Context, args []string, env func(string) string)
 		return err
 	}
 	defer store.Close()
-	c, err := checkpoint.SignHead(ctx, store, key, time.Now())
+	sign := checkpoint.SignHead
+	if *tree {
+		sign = checkpoint.SignTreeHead
+	}
+	c, err := sign(ctx, store, key, time.Now())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "checkpoint at sequence %d, hash %s, signed %s by key %s\n",
 		c.Head.Seq, c.Head.Hash, c.SignedAt.Format(time.RFC3339), c.KeyID)
+	if c.TreeRoot != "" {
+		fmt.Fprintf(stdout, "tree root %s\n", c.TreeRoot)
+	}
+	return nil
+}
+
+// checkpointProve writes the proof that entry SEQ is included under the
+// oldest stored tree checkpoint that covers it (on the database, like
+// rebuild): JSON an auditor checks with check-proof.
+func checkpointProve(ctx context.Context, args []string, env func(string) string) error {
+	fs, load := adminFlags("checkpoint prove", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var seq int64
+	if fs.NArg() != 1 {
+		return errors.New("checkpoint prove: want the sequence of one journal entry")
+	}
+	if _, err := fmt.Sscan(fs.Arg(0), &seq); err != nil || seq < 1 {
+		return fmt.Errorf("checkpoint prove: %q is not a journal sequence", fs.Arg(0))
+	}
+	_, store, err := openAdminStore(ctx, load)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cps, err := checkpoint.Stored(ctx, store)
+	if err != nil {
+		return err
+	}
+	for _, cp := range cps {
+		if cp.TreeRoot == "" || cp.Head.Seq < seq {
+			continue
+		}
+		p, err := checkpoint.Prove(ctx, store, cp, seq)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	return fmt.Errorf("checkpoint prove: no stored checkpoint with a tree root covers entry %d (paystate checkpoint sign --tree)", seq)
+}
+
+// checkpointCheckProof checks a proof offline; with --checkpoint, its
+// checkpoint must also be one of the file's (the auditor's own copies).
+func checkpointCheckProof(args []string) error {
+	fs := newFlags("checkpoint check-proof")
+	file := fs.String("checkpoint", "", "exported checkpoints the proof's checkpoint must be one of")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("checkpoint check-proof: want one proof file")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var p checkpoint.Proof
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return fmt.Errorf("checkpoint check-proof: %w", err)
+	}
+	if err := p.Check(); err != nil {
+		return fmt.Errorf("checkpoint check-proof: %w", err)
+	}
+	cp := p.Checkpoint.Checkpoint()
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return err
+		}
+		held, err := checkpoint.ReadLines(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(held, func(h storage.Checkpoint) bool {
+			return h.Head == cp.Head && h.TreeRoot == cp.TreeRoot && bytes.Equal(h.Signature, cp.Signature)
+		}) {
+			return fmt.Errorf("checkpoint check-proof: the proof's checkpoint (sequence %d) is not one of %s", cp.Head.Seq, *file)
+		}
+	}
+	fmt.Fprintf(stdout, "entry %d (%s %s) is included under checkpoint %d, signed %s by key %s\n",
+		p.Entry.Seq, p.Entry.Event, p.Entry.Verdict, cp.Head.Seq, cp.SignedAt.Format(time.RFC3339), cp.KeyID)
 	return nil
 }
 

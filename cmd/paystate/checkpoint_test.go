@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -107,4 +108,40 @@ func TestVerifyCheckpointDetectsTruncation(t *testing.T) {
 	env := restart(t, dir)
 	err := run(t.Context(), []string{"verify", "--checkpoint", file}, env)
 	require.ErrorContains(t, err, "beyond the journal's head 1")
+}
+
+// TestInclusionProofEndToEnd: a tree checkpoint signed on demand and
+// exported by the auditor; an entry's proof made on the database is
+// checked offline against the auditor's file, and fails once edited or
+// against a file that does not hold its checkpoint.
+func TestInclusionProofEndToEnd(t *testing.T) {
+	dir, bareFile, _ := signedServer(t)
+	env := restart(t, dir)
+	admin := func(k string) string {
+		if k == "PAYSTATE_DATA_DIR" {
+			return dir
+		}
+		return env(k)
+	}
+	out := stdout.(*bytes.Buffer)
+	require.NoError(t, run(t.Context(), []string{"checkpoint", "sign", "--tree"}, admin))
+	require.Contains(t, out.String(), "tree root ")
+	treeFile := filepath.Join(t.TempDir(), "tree.jsonl")
+	require.NoError(t, run(t.Context(), []string{"checkpoint", "export", "--out", treeFile}, env))
+
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"checkpoint", "prove", "1"}, admin))
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	require.NoError(t, os.WriteFile(proof, out.Bytes(), 0o600))
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"checkpoint", "check-proof", "--checkpoint", treeFile, proof}, env))
+	require.Contains(t, out.String(), "entry 1 (AUTHORISED applied) is included under checkpoint 2")
+
+	require.ErrorContains(t, run(t.Context(), []string{"checkpoint", "check-proof", "--checkpoint", bareFile, proof}, env),
+		"is not one of")
+	raw, err := os.ReadFile(proof)
+	require.NoError(t, err)
+	edited := filepath.Join(t.TempDir(), "edited.json")
+	require.NoError(t, os.WriteFile(edited, bytes.Replace(raw, []byte(`"Verdict": "applied"`), []byte(`"Verdict": "rejected"`), 1), 0o600))
+	require.ErrorContains(t, run(t.Context(), []string{"checkpoint", "check-proof", edited}, env), "do not hash")
 }

@@ -22,7 +22,11 @@ Usage:
   paystate verify --checkpoint FILE         ...and prove the journal still holds every
                                            exported checkpoint's prefix unchanged
   paystate checkpoint export [--out FILE]  append the newest signed checkpoint (JSON Lines)
-  paystate checkpoint sign                 sign the chain head now (admin, on the database)
+  paystate checkpoint sign [--tree]        sign the chain head now (admin, on the database);
+                                           --tree also signs a Merkle root for proofs
+  paystate checkpoint prove SEQ            prove entry SEQ is under a tree checkpoint (JSON)
+  paystate checkpoint check-proof [--checkpoint FILE] PROOF
+                                           check such a proof offline
   paystate watch [--states fraud_review]   print transitions as they happen (resumable)
   paystate send PROVIDER SAMPLE|FILE|-
                             sign a webhook as PROVIDER would and post it

@@ -329,13 +329,16 @@ func collect[T any](rows pgx.Rows, err error, scan func(scanner) (T, error)) ([]
 	return out, rows.Err()
 }
 
-// PutCheckpoint keeps the first checkpoint of a sequence.
+// PutCheckpoint keeps the first checkpoint of a sequence, unless c adds a
+// tree root it lacks.
 func (t *tx) PutCheckpoint(ctx context.Context, c storage.Checkpoint) error {
 	op := fmt.Sprintf("put checkpoint %d", c.Head.Seq)
-	if err := checkText(op, field{"hash", c.Head.Hash}, field{"key id", c.KeyID}); err != nil {
+	if err := checkText(op, field{"hash", c.Head.Hash}, field{"key id", c.KeyID}, field{"tree root", c.TreeRoot}); err != nil {
 		return err
 	}
-	return t.queue(op, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (seq) DO NOTHING`,
-		c.Head.Seq, c.Head.Hash, toMicros(c.SignedAt), c.KeyID, c.PublicKey, c.Signature)
+	return t.queue(op, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (seq) DO UPDATE SET signed_at = excluded.signed_at, key_id = excluded.key_id,
+			public_key = excluded.public_key, signature = excluded.signature, tree_root = excluded.tree_root
+		WHERE checkpoints.tree_root = '' AND excluded.tree_root <> ''`,
+		c.Head.Seq, c.Head.Hash, toMicros(c.SignedAt), c.KeyID, c.PublicKey, c.Signature, c.TreeRoot)
 }

@@ -1306,7 +1306,7 @@ func testCheckpoints(t *testing.T, b Backend) {
 	cp := func(seq int64, sig string) storage.Checkpoint {
 		return storage.Checkpoint{Head: storage.ChainHead{Seq: seq, Hash: fmt.Sprintf("%064x", seq)},
 			SignedAt: t0.Add(time.Duration(seq) * time.Minute), KeyID: "0123456789abcdef",
-			PublicKey: []byte{0, 1, 2, 0xff}, Signature: []byte(sig)}
+			PublicKey: []byte{0, 1, 2, 0xff}, Signature: []byte(sig), TreeRoot: fmt.Sprintf("%064x", seq*seq)}
 	}
 	update(t, s, func(tx storage.Tx) error {
 		for _, c := range []storage.Checkpoint{cp(7, "a"), cp(3, "b"), cp(12, "c")} {
@@ -1317,14 +1317,24 @@ func testCheckpoints(t *testing.T, b Backend) {
 		return nil
 	})
 	update(t, s, func(tx storage.Tx) error { return tx.PutCheckpoint(ctx, cp(7, "second")) })
+	// One without a tree root is replaced by one with.
+	bare := cp(20, "bare")
+	bare.TreeRoot = ""
+	update(t, s, func(tx storage.Tx) error { return tx.PutCheckpoint(ctx, bare) })
+	update(t, s, func(tx storage.Tx) error { return tx.PutCheckpoint(ctx, cp(20, "tree")) })
+	update(t, s, func(tx storage.Tx) error { return tx.PutCheckpoint(ctx, bare) })
+	withTree, err := s.Checkpoints(ctx, 19, 1)
+	require.NoError(t, err)
+	require.Equal(t, []storage.Checkpoint{cp(20, "tree")}, withTree)
+	update(t, s, func(tx storage.Tx) error { return tx.PutCheckpoint(ctx, cp(12, "c")) })
 
 	latest, err := s.LatestCheckpoint(ctx)
 	require.NoError(t, err)
-	require.Equal(t, cp(12, "c"), latest)
+	require.Equal(t, cp(20, "tree"), latest)
 	got, err := s.Checkpoints(ctx, 0, 2)
 	require.NoError(t, err)
 	require.Equal(t, []storage.Checkpoint{cp(3, "b"), cp(7, "a")}, got, "the first checkpoint of a sequence is kept")
 	got, err = s.Checkpoints(ctx, 7, 10)
 	require.NoError(t, err)
-	require.Equal(t, []storage.Checkpoint{cp(12, "c")}, got)
+	require.Equal(t, []storage.Checkpoint{cp(12, "c"), cp(20, "tree")}, got)
 }

@@ -1293,7 +1293,12 @@ type SignedCheckpoint struct {
 	// The Ed25519 public key (32 bytes).
 	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	// The Ed25519 signature (64 bytes).
-	Signature     []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Root (lowercase hex) of the RFC 6962 Merkle tree over the hashes of
+	// entries 1..sequence, when this checkpoint signs one (format
+	// "paystate.checkpoint.v2", the root signed last): an entry's inclusion
+	// under it is proved by an audit path (paystate checkpoint prove).
+	TreeRoot      string `protobuf:"bytes,7,opt,name=tree_root,json=treeRoot,proto3" json:"tree_root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1368,6 +1373,13 @@ func (x *SignedCheckpoint) GetSignature() []byte {
 		return x.Signature
 	}
 	return nil
+}
+
+func (x *SignedCheckpoint) GetTreeRoot() string {
+	if x != nil {
+		return x.TreeRoot
+	}
+	return ""
 }
 
 var File_paystate_v1_types_proto protoreflect.FileDescriptor
@@ -1455,7 +1467,7 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12=\n" +
 	"\n" +
 	"checkpoint\x18\x03 \x01(\v2\x1d.paystate.v1.SignedCheckpointR\n" +
-	"checkpoint\"\xcf\x01\n" +
+	"checkpoint\"\xec\x01\n" +
 	"\x10SignedCheckpoint\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x127\n" +
@@ -1463,7 +1475,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\x06key_id\x18\x04 \x01(\tR\x05keyId\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x1c\n" +
-	"\tsignature\x18\x06 \x01(\fR\tsignature*\x8f\x01\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature\x12\x1b\n" +
+	"\ttree_root\x18\a \x01(\tR\btreeRoot*\x8f\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKIND_PAYMENT\x10\x01\x12\x0f\n" +
