@@ -87,9 +87,15 @@
 //   - negative amounts are refused; an amount needs a currency, which is
 //     matched case-insensitively and returned upper-cased.
 //
-// payment.completed and refund.completed must carry an amount: they move
-// money, and without the amount a partial refund could not be told from a
-// full one. payment.failed and refund.initiated may omit it.
+// The document shows no payload, so nothing says an amount is always sent.
+// A payment.completed or refund.completed without one still reports money
+// that moved, and answering 400 would lose it (the gateway retries for 24 h
+// and gives up), so it is applied and the payment's totals are marked not
+// fully known (statemachine.Amounts.Unknown, served as amounts_unknown): a
+// completed payment is captured for an unknown sum; a completed refund
+// without an amount leaves the payment partially_refunded, because one
+// refund is not all of the payment; a refund with an amount on a payment
+// whose own amount is unknown proves a capture of at least its amount.
 //
 // # Events and machines
 //

@@ -284,10 +284,10 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	if ev.MerchantReference, err = reference(field, obj); err != nil {
 		return nil, err
 	}
-	// Completed payments and refunds move money: without the amount the
-	// engine could not tell a partial refund from a full one.
-	needAmount := name == EventPaymentCompleted || name == EventRefundCompleted
-	if ev.Amount, ev.HasAmount, ev.Currency, err = amountOf(field, obj, needAmount); err != nil {
+	// A completed payment or refund without an amount still moved money:
+	// the engine applies it with the totals marked not fully known (see
+	// doc.go) rather than refusing a fact the gateway will not resend.
+	if ev.Amount, ev.HasAmount, ev.Currency, err = amountOf(field, obj, false); err != nil {
 		return nil, err
 	}
 	amountKey := ""

@@ -476,8 +476,6 @@ func TestParseMalformed(t *testing.T) {
 		{"status an object", `{` + pc + `,"data":{"id":"p1","amount":1,"currency":"USD","status":{}}}`, "data.status"},
 		{"reference an array", `{` + pc + `,"data":{"id":"p1","amount":1,"currency":"USD","reference":[]}}`, "data.reference"},
 		{"payment_id an object", `{"type":"refund.completed","data":{"id":"r1","amount":1,"currency":"USD","payment_id":{}}}`, "data.payment_id"},
-		{"payment.completed without amount", `{` + pc + `,"data":{"id":"p1","currency":"USD"}}`, "missing data.amount"},
-		{"refund.completed without amount", `{"type":"refund.completed","data":{"id":"r1","payment_id":"p1","currency":"USD"}}`, "missing data.amount"},
 		{"amount without currency", `{` + pc + `,"data":{"id":"p1","amount":100}}`, "without data.currency"},
 		{"decimal string without currency", `{"type":"payment.failed","data":{"id":"p1","amount":"1.00"}}`, "without data.currency"},
 		{"fractional number", `{` + pc + `,"data":{"id":"p1","amount":10.5,"currency":"USD"}}`, "ambiguous"},

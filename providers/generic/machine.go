@@ -31,8 +31,8 @@ var paymentTable = sm.Table{
 		{Event: EventPaymentFailed, From: []sm.State{sm.StateNew}, To: sm.Failed},
 		{Event: EventPaymentFailed, From: []sm.State{sm.Failed}, To: sm.Stay,
 			Note: "another failed attempt on the same payment"},
-		{Event: EventRefundCompleted, From: []sm.State{sm.Captured, sm.PartiallyRefunded}, To: sm.Refunded, Effect: sm.Refund,
-			Note: "a refund of this payment completed; the amounts pick partial or full"},
+		{Event: EventRefundCompleted, From: []sm.State{sm.Captured, sm.PartiallyRefunded}, To: sm.PartiallyRefunded, Effect: sm.Refund,
+			Note: "a refund of this payment completed; the amounts pick partial or full (without an amount: partial, not fully known)"},
 	},
 }
 

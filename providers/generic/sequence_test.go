@@ -369,3 +369,35 @@ func TestFixtureSequences(t *testing.T) {
 		h.Verify()
 	})
 }
+
+// Completed events without an amount are applied with the payment's totals
+// marked not fully known, never refused (the gateway would retry, then give
+// up): the payment is captured, a refund with an amount proves a capture of
+// at least that much, and a refund without one is one refund, not all.
+func TestCompletedWithoutAmount(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	o := h.DeliverOne(paymentBody("e1", generic.EventPaymentCompleted, "p1", nil))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	require.Equal(t, string(sm.Captured), o.StateAfter)
+	require.True(t, h.Aggregate(sm.KindPayment, "p1").AmountsUnknown)
+
+	out := h.Deliver(refundBody("e2", generic.EventRefundCompleted, "r1", "p1", 500))
+	require.Len(t, out, 2)
+	for _, o := range out {
+		require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	}
+	p := h.Aggregate(sm.KindPayment, "p1")
+	require.Equal(t, string(sm.PartiallyRefunded), p.State)
+	require.Equal(t, [2]int64{500, 500}, [2]int64{p.Captured, p.Refunded})
+
+	// A known payment: a refund without an amount leaves it partially
+	// refunded and marks its totals.
+	h.DeliverOne(paymentBody("e3", generic.EventPaymentCompleted, "p2", 1000))
+	require.False(t, h.Aggregate(sm.KindPayment, "p2").AmountsUnknown)
+	h.Deliver(refundBody("e4", generic.EventRefundCompleted, "r2", "p2", nil))
+	p = h.Aggregate(sm.KindPayment, "p2")
+	require.Equal(t, string(sm.PartiallyRefunded), p.State)
+	require.True(t, p.AmountsUnknown)
+	h.Verify()
+}
