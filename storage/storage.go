@@ -309,3 +309,15 @@ type Reader interface {
 	// ErrNotFound when none was signed.
 	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
 }
+
+// MigrationStatus is one schema migration as `paystate migrate status`
+// shows it: known to this binary, recorded by the database, or both.
+type MigrationStatus struct {
+	Version int
+	Name    string
+	// AppliedAt is when the database recorded it; zero while pending.
+	AppliedAt time.Time
+	// Unknown: the database recorded it but this binary does not know it
+	// (a newer paystate migrated the database).
+	Unknown bool
+}

@@ -32,7 +32,9 @@ Usage:
                             sign a webhook as PROVIDER would and post it
   paystate simulate PROVIDER SCENARIO
                             play a documented sequence on one order (--list)
-  paystate migrate                        apply the embedded schema migrations
+  paystate migrate [status]               apply the embedded schema migrations (creating
+                                           the data directory); status lists them, applied
+                                           or pending, and changes nothing
   paystate rebuild [--fix [--force]]       replay the journal; report (or fix) state that
                                            differs; --fix refuses while a server runs
   paystate reevaluate [--provider P] [--since T] [--dry-run]

@@ -39,7 +39,7 @@ func lockStore(ctx context.Context, cfg config.Config, exclusive bool, what stri
 		}
 		return release, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if _, err := makeDataDir(cfg); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(cfg.DataDir, LockFile)

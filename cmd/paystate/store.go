@@ -24,15 +24,27 @@ const checkpointEvery = 5 * time.Minute
 // PostgreSQL password never appears).
 func openStore(ctx context.Context, cfg config.Config) (storage.Store, string, error) {
 	if cfg.Store == "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		path, err := makeDataDir(cfg)
+		if err != nil {
 			return nil, "", err
 		}
-		path := filepath.Join(cfg.DataDir, "paystate.db")
 		s, err := sqlite.Open(ctx, path)
 		return s, "sqlite:" + path, err
 	}
 	s, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg)...)
 	return s, redactDSN(cfg.Store), err
+}
+
+// sqlitePath is the SQLite database's path in the data directory.
+func sqlitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "paystate.db") }
+
+// makeDataDir creates the data directory as serve does (private to the
+// user) and returns the database's path in it.
+func makeDataDir(cfg config.Config) (string, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", err
+	}
+	return sqlitePath(cfg), nil
 }
 
 func pgOptions(cfg config.Config) []postgres.Option {
@@ -45,7 +57,10 @@ func pgOptions(cfg config.Config) []postgres.Option {
 // migrateStore applies the embedded migrations of the configured backend.
 func migrateStore(ctx context.Context, cfg config.Config) (version, latest int, applied []int, err error) {
 	if cfg.Store == "" {
-		path := filepath.Join(cfg.DataDir, "paystate.db")
+		path, err := makeDataDir(cfg)
+		if err != nil {
+			return 0, 0, nil, err
+		}
 		if applied, err = sqlite.Migrate(ctx, path); err != nil {
 			return 0, 0, nil, err
 		}

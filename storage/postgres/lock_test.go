@@ -42,3 +42,27 @@ func TestStoreLock(t *testing.T) {
 	require.NoError(t, err)
 	again()
 }
+
+// TestMigrationStatus: a schema never migrated has every migration
+// pending; after Migrate each is applied, with its time.
+func TestMigrationStatus(t *testing.T) {
+	t.Parallel()
+	dsn, schema := newSchema(t)
+	in := WithSchema(schema)
+	ms, err := MigrationStatus(t.Context(), dsn, in)
+	require.NoError(t, err)
+	require.Len(t, ms, LatestSchemaVersion())
+	for _, m := range ms {
+		require.True(t, m.AppliedAt.IsZero(), "%+v", m)
+	}
+	_, err = Migrate(t.Context(), dsn, in)
+	require.NoError(t, err)
+	ms, err = MigrationStatus(t.Context(), dsn, in)
+	require.NoError(t, err)
+	require.Len(t, ms, LatestSchemaVersion())
+	for i, m := range ms {
+		require.Equal(t, i+1, m.Version)
+		require.False(t, m.AppliedAt.IsZero(), "%+v", m)
+		require.False(t, m.Unknown)
+	}
+}

@@ -197,3 +197,39 @@ func schemaVersion(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	err := db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, classify("read schema version", err)
 }
+
+// MigrationStatus lists every migration this binary knows, applied or
+// pending, and any the database recorded that it does not, without
+// changing the database. Only WithSchema among the options matters to it.
+func MigrationStatus(ctx context.Context, dsn string, opts ...Option) ([]storage.MigrationStatus, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	cfg := newConfig(opts)
+	cfg.readConns = 1
+	pool, err := newPool(ctx, dsn, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	var table *string
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations')::text`).Scan(&table); err != nil {
+		return nil, classify("read migrations", err)
+	}
+	if table == nil {
+		return schema.Status(ms, nil), nil
+	}
+	rows, err := pool.Query(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, classify("read migrations", err)
+	}
+	recorded, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (schema.Recorded, error) {
+		var m schema.Recorded
+		return m, r.Scan(&m.Version, &m.Name, &m.AppliedAt)
+	})
+	if err != nil {
+		return nil, classify("read migrations", err)
+	}
+	return schema.Status(ms, recorded), nil
+}

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -139,4 +140,51 @@ func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	err = db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, classify("read schema version", err)
+}
+
+// MigrationStatus lists every migration this binary knows, applied or
+// pending, and any the database recorded that it does not, without
+// changing (or creating) the database at path: a missing file has every
+// migration pending.
+func MigrationStatus(ctx context.Context, path string) (_ []storage.MigrationStatus, err error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return schema.Status(ms, nil), nil
+	}
+	db, err := openReader(path, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	var n int
+	if err := db.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return nil, classify("read migrations", err)
+	}
+	if n == 0 {
+		return schema.Status(ms, nil), nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, classify("read migrations", err)
+	}
+	defer rows.Close()
+	var recorded []schema.Recorded
+	for rows.Next() {
+		var r schema.Recorded
+		if err := rows.Scan(&r.Version, &r.Name, &r.AppliedAt); err != nil {
+			return nil, classify("read migrations", err)
+		}
+		recorded = append(recorded, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("read migrations", err)
+	}
+	return schema.Status(ms, recorded), nil
 }

@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/paystate/paystate/storage"
 )
 
 // Migration is one SQL file.
@@ -63,4 +66,34 @@ func Latest(ms []Migration) int {
 		return 0
 	}
 	return ms[len(ms)-1].Version
+}
+
+// Recorded is a row of a database's schema_migrations table.
+type Recorded struct {
+	Version   int
+	Name      string
+	AppliedAt int64 // Unix microseconds
+}
+
+// Status lists every migration ms knows, applied or pending, and every one
+// the database recorded that ms does not know, in version order.
+func Status(ms []Migration, recorded []Recorded) []storage.MigrationStatus {
+	byVersion := map[int]Recorded{}
+	for _, r := range recorded {
+		byVersion[r.Version] = r
+	}
+	var out []storage.MigrationStatus
+	for _, m := range ms {
+		s := storage.MigrationStatus{Version: m.Version, Name: m.Name}
+		if r, ok := byVersion[m.Version]; ok {
+			s.AppliedAt = time.UnixMicro(r.AppliedAt).UTC()
+			delete(byVersion, m.Version)
+		}
+		out = append(out, s)
+	}
+	for _, r := range byVersion {
+		out = append(out, storage.MigrationStatus{Version: r.Version, Name: r.Name, AppliedAt: time.UnixMicro(r.AppliedAt).UTC(), Unknown: true})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
 }
