@@ -48,7 +48,11 @@ func TestMain(m *testing.M) {
 	// The crashpoints tag adds the hook TestCrash stops the server with
 	// (PAYSTATE_CRASHPOINT; cmd/paystate/crashpoints.go); without that
 	// variable the binary is the release one.
-	build := exec.Command("go", "build", "-tags", "crashpoints", "-o", binary, "github.com/paystate/paystate/cmd/paystate")
+	args := []string{"build", "-tags", "crashpoints", "-o", binary}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/paystate/paystate/cmd/paystate")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "crashtest: building paystate:", err)
@@ -153,6 +157,11 @@ func newServer(t *testing.T, args []string, env ...string) *server {
 		if p != nil {
 			p.Process.Kill()
 			<-exited
+		}
+		// A binary built with -race reports a race on its stderr and
+		// goes on.
+		if log := s.log.Bytes(); bytes.Contains(log, []byte("WARNING: DATA RACE")) {
+			t.Errorf("the server reported a data race:\n%s", tail(log, 8000))
 		}
 	})
 	return s
