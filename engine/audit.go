@@ -72,6 +72,10 @@ type AuditConfig struct {
 	// DeferWindow gives a held event that Repair restores its expiry
 	// (received + window). Default 24h, the engine's.
 	DeferWindow time.Duration
+	// Progress, when set, is told how many journal entries the walk over
+	// the chain has read, of how many (the head's sequence when it began),
+	// after each entry. It runs on Audit's goroutine and must be cheap.
+	Progress func(done, total int64)
 }
 
 // Audit checks the journal's hash chain and every table derived from it:
@@ -95,7 +99,20 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	}
 	rep := &AuditReport{}
 	d := newDerived(cfg)
-	chain, err := storage.WalkChain(ctx, r, 0, 0, d.visit)
+	visit := d.visit
+	if cfg.Progress != nil {
+		head, err := r.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var done int64
+		visit = func(e *storage.JournalEntry) {
+			d.visit(e)
+			done++
+			cfg.Progress(done, head.Seq)
+		}
+	}
+	chain, err := storage.WalkChain(ctx, r, 0, 0, visit)
 	if err != nil {
 		return nil, err
 	}

@@ -362,3 +362,25 @@ func TestAuditUnderLiveTraffic(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditReportsProgress: the walk over the chain reports each entry it
+// read, of the head it started from, ending at the head.
+func TestAuditReportsProgress(t *testing.T) {
+	t.Parallel()
+	store, _ := auditBackends()[0].open(t)
+	reg := auditRegistry(t)
+	writeAuditJournal(t, store, reg)
+	head, err := store.Head(t.Context())
+	require.NoError(t, err)
+	var calls, last int64
+	rep, err := Audit(t.Context(), store, reg, AuditConfig{Progress: func(done, total int64) {
+		calls++
+		require.Equal(t, last+1, done, "one call per entry, in order")
+		require.Equal(t, head.Seq, total)
+		last = done
+	}})
+	require.NoError(t, err)
+	require.True(t, rep.OK())
+	require.Equal(t, head.Seq, last)
+	require.Equal(t, head.Seq, calls)
+}

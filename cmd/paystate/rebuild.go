@@ -50,7 +50,13 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 }
 
 func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, window time.Duration, fix bool) error {
-	rep, err := engine.Audit(ctx, store, reg, engine.AuditConfig{DeferWindow: window})
+	cfg := engine.AuditConfig{DeferWindow: window}
+	p := newProgress("checking the journal")
+	if p != nil {
+		cfg.Progress = p.Update
+	}
+	rep, err := engine.Audit(ctx, store, reg, cfg)
+	p.Done()
 	if err != nil {
 		return err
 	}
