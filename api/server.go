@@ -229,10 +229,15 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		Metrics:   s.metrics,
 	})
 	mux.Handle("/v1/", gw)
-	// The REST watch is one answer that lasts as long as its client wants.
-	mux.Handle("GET /v1/journal:watch", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The REST watch is one answer that lasts as long as its client wants,
+	// and a whole VerifyJournal replays the journal before it answers (a
+	// few minutes on a store of millions): their writes, not their
+	// answers, get the write timeout.
+	long := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gw.ServeHTTP(movingDeadline{ResponseWriter: w, rc: http.NewResponseController(w), d: s.writeTimeout}, r)
-	}))
+	})
+	mux.Handle("GET /v1/journal:watch", long)
+	mux.Handle("POST /v1/journal:verify", long)
 	// The web console: static files only, a client of the routes above.
 	mux.Handle(console.Prefix, console.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -261,10 +266,11 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	return withRequestID(mux)
 }
 
-// movingDeadline gives each write of a streamed answer the server's write
+// movingDeadline gives each write of an answer the server's write
 // timeout, instead of the whole answer: with the server's deadline a REST
 // watch was cut off mid-stream every 30 seconds (a truncated chunked
-// answer, an error in the client and in the log), while a client that
+// answer, an error in the client and in the log), and a verification
+// that took longer than that could not answer at all, while a client that
 // stops reading is still dropped within the timeout of the write it
 // stalls.
 type movingDeadline struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
+	"github.com/paystate/paystate/storage"
 )
 
 // watchSetup runs the Watch service over loopback gRPC against a real
@@ -194,15 +196,19 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
-// openRESTWatch serves a Server on loopback, shortening its write timeout to
-// writeTimeout when that is not zero, and opens a REST watch with one
-// heartbeat a second on it. stop shuts the server down and returns what
-// Serve returned.
-func openRESTWatch(t *testing.T, writeTimeout time.Duration) (lines *bufio.Scanner, stop func() error) {
+// serveShortWrites serves a Server on loopback over a fresh store (wrapped
+// by wrap when it is not nil), its write timeout shortened to writeTimeout
+// when that is not zero. It returns the HTTP base address and a stop that
+// shuts the server down and returns what Serve returned.
+func serveShortWrites(t *testing.T, writeTimeout time.Duration, wrap func(storage.Store) storage.Store) (base string, stop func() error) {
 	t.Helper()
 	p := hardNGenius()
 	h := enginetest.New(t, p)
-	srv := NewServer(Options{Store: h.Store, Machines: h.Machines, Engine: h.Engine, Log: hardQuiet,
+	store := storage.Store(h.Store)
+	if wrap != nil {
+		store = wrap(store)
+	}
+	srv := NewServer(Options{Store: store, Machines: h.Machines, Engine: h.Engine, Log: hardQuiet,
 		Providers: map[string]providers.Provider{ngenius.Name: p},
 		Tokens:    []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}}})
 	if writeTimeout != 0 {
@@ -217,8 +223,15 @@ func openRESTWatch(t *testing.T, writeTimeout time.Duration) (lines *bufio.Scann
 	go func() { served <- srv.Serve(ctx, grpcLis, httpLis) }()
 	stop = sync.OnceValue(func() error { cancel(); return <-served })
 	t.Cleanup(func() { _ = stop() })
+	return "http://" + httpLis.Addr().String(), stop
+}
 
-	req, err := http.NewRequest(http.MethodGet, "http://"+httpLis.Addr().String()+"/v1/journal:watch?heartbeatSeconds=1", nil)
+// openRESTWatch opens a REST watch with one heartbeat a second on a
+// server of serveShortWrites.
+func openRESTWatch(t *testing.T, writeTimeout time.Duration) (lines *bufio.Scanner, stop func() error) {
+	t.Helper()
+	base, stop := serveShortWrites(t, writeTimeout, nil)
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/journal:watch?heartbeatSeconds=1", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+hardAdmin)
 	resp, err := http.DefaultClient.Do(req)
@@ -264,4 +277,32 @@ func TestRESTWatchOutlivesTheWriteTimeout(t *testing.T) {
 		require.True(t, lines.Scan(), "heartbeat %d: %v", i, lines.Err())
 		require.Contains(t, lines.Text(), `"heartbeat":true`)
 	}
+}
+
+// slowHead answers slower than the test's write timeout, as
+// a whole verification of millions of entries does.
+type slowHead struct {
+	storage.Store
+	delay time.Duration
+}
+
+func (s slowHead) Head(ctx context.Context) (storage.ChainHead, error) {
+	time.Sleep(s.delay)
+	return s.Store.Head(ctx)
+}
+
+// TestRESTVerifyAnswersAfterTheWriteTimeout: a verification that takes
+// longer than the HTTP write timeout still answers over REST.
+func TestRESTVerifyAnswersAfterTheWriteTimeout(t *testing.T) {
+	base, _ := serveShortWrites(t, 100*time.Millisecond, func(s storage.Store) storage.Store { return slowHead{s, 300 * time.Millisecond} })
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/journal:verify", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+hardAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, "the answer is lost")
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var rep struct{ Ok bool }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
+	require.True(t, rep.Ok)
 }
