@@ -10,6 +10,7 @@ import { h, errorBox, money, timeEl, storyHref, announce } from './dom.js';
 
 const STATE = 'fraud_review';
 const LIST_LIMIT = 5000;
+const LIST_PAGE = 1000;
 const OUT_OF_RANGE = 11; // the gRPC code the gateway reports
 // A reconnect that succeeds within this long is routine (the server ends
 // long streams); only a longer gap is shown.
@@ -69,8 +70,8 @@ export function render(main) {
     }
   }
 
-  async function list() {
-    const orders = await pages('/v1/orders', { state: STATE, pageSize: 1000 }, 'orders', { limit: LIST_LIMIT, signal: ac.signal });
+  async function list(limit = LIST_LIMIT) {
+    const orders = await pages('/v1/orders', { state: STATE, pageSize: LIST_PAGE }, 'orders', { limit, signal: ac.signal });
     if (orders.length >= LIST_LIMIT) problem.replaceChildren(h('p', { class: 'note' }, `Showing the first ${LIST_LIMIT} orders in review.`));
     return new Map(orders.map((o) => [key(o.provider, o.providerOrderId), fromOrder(o)]));
   }
@@ -124,8 +125,10 @@ export function render(main) {
     }
   }
 
-  // Until the stream answers, show the list as it is, marked as such.
-  list().then((listed) => { if (!synced) { members = listed; draw(); } }, (e) => problem.replaceChildren(errorBox(e)));
+  // Until the stream's first cursor arrives (up to a heartbeat), show the
+  // first page of the list as it is; the list read after the cursor
+  // replaces it.
+  list(LIST_PAGE).then((listed) => { if (!synced) { members = listed; draw(); } }, (e) => problem.replaceChildren(errorBox(e)));
   connect();
   return () => { clearTimeout(gap); ac.abort(); };
 }
