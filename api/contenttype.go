@@ -31,11 +31,3 @@ func jsonContentType(header string) bool {
 	typ, sub, ok := strings.Cut(mt, "/")
 	return ok && typ != "" && typ != "*" && strings.HasSuffix(sub, "+json") && len(sub) > len("+json")
 }
-
-// truncate shortens a client-supplied value before it is logged.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}

@@ -77,7 +77,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !jsonContentType(ct) {
-		log.Warn("webhook refused: not JSON", "content_type", truncate(ct, 100))
+		log.Warn("webhook refused: not JSON", "content_type", redact.Truncate(ct, 100))
 		writeReply(w, http.StatusUnsupportedMediaType, webhookReply{Error: "content type must be JSON (application/json)"})
 		return
 	}

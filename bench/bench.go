@@ -39,6 +39,7 @@ import (
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
+	"github.com/paystate/paystate/redact"
 	sim "github.com/paystate/paystate/simulator"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
@@ -384,19 +385,12 @@ func loadRow(scenario, variant string, r loadResult, baseline float64) Row {
 		row.Ratio = row.PerSec / baseline
 	}
 	if r.firstErr != "" {
-		row.Note = "first failure: " + truncate(r.firstErr, 120)
+		row.Note = "first failure: " + redact.Truncate(r.firstErr, 120)
 	}
 	return row
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
 
 func printBench(w io.Writer, rep *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/redact"
 )
 
 // benchPostgres runs the ingest scenario against the database of o.Postgres
@@ -30,7 +31,7 @@ func benchPostgres(ctx context.Context, ps Paystate, cfg config.Config, dev *con
 		return skipped("no --postgres DSN, and PAYSTATE_TEST_POSTGRES_DSN is not set"), nil
 	}
 	if err := pingPostgres(ctx, o.postgres); err != nil {
-		return skipped("PostgreSQL did not answer: " + truncate(err.Error(), 200)), nil
+		return skipped("PostgreSQL did not answer: " + redact.Truncate(err.Error(), 200)), nil
 	}
 	var rows []Row
 	for _, replicas := range []int{1, 2} {

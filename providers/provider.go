@@ -13,9 +13,11 @@ type Headers interface {
 	Get(key string) string
 }
 
-// Errors a provider returns. The webhook handler maps them to status codes:
-// ErrUnauthenticated to 401 (nothing stored as trusted), ErrMalformed to 400
-// (recorded for audit).
+// Errors a provider returns: Authenticate's wrap ErrUnauthenticated,
+// Parse's wrap ErrMalformed, so that a caller holding only the error can
+// tell which step refused the request. The webhook handler answers by the
+// step that failed, whatever the error wraps: any Authenticate error is 401
+// (nothing stored as trusted), any Parse error 400 (recorded for audit).
 var (
 	ErrUnauthenticated = errors.New("webhook not authenticated")
 	ErrMalformed       = errors.New("malformed webhook body")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -259,5 +260,24 @@ func TestLogHandler(t *testing.T) {
 		`"err":"declined card 4111 11** **** 1111"`, `"n":"411111******1111"`, `"s":"411111******1111"`, `"amount":1250`,
 		`"m":"map[k:411111******1111]"`, `"ok":[1,2]`} {
 		require.Contains(t, out, want)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"eleven char", 10, "eleven …"},
+		{"ééééé", 8, "éé…"}, // 10 bytes: a cut at 5 falls inside the third é
+		{"abc", 2, ""},
+	} {
+		got := Truncate(tc.in, tc.n)
+		require.Equal(t, tc.want, got, "%q to %d", tc.in, tc.n)
+		require.LessOrEqual(t, len(got), tc.n)
+		require.True(t, utf8.ValidString(got))
 	}
 }

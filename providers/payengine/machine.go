@@ -234,4 +234,4 @@ var onboardingTable = sm.Table{
 	},
 }
 
-var tables = []*sm.Table{&paymentTable, &refundTable, &chargebackTable, &subscriptionTable, &linkTable, &onboardingTable}
+var tables = []sm.Table{paymentTable, refundTable, chargebackTable, subscriptionTable, linkTable, onboardingTable}

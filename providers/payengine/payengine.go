@@ -8,11 +8,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/paystate/paystate/money"
 	"github.com/paystate/paystate/providers"
@@ -105,17 +103,7 @@ func (p *Provider) Name() string { return Name }
 // Tables implements providers.Provider. The tables are deep copies: a
 // caller may modify them without affecting the provider.
 func (p *Provider) Tables() []sm.Table {
-	out := make([]sm.Table, 0, len(tables))
-	for _, t := range tables {
-		c := *t
-		c.Transitions = slices.Clone(t.Transitions)
-		for i := range c.Transitions {
-			c.Transitions[i].From = slices.Clone(c.Transitions[i].From)
-		}
-		c.RecordOnly = slices.Clone(t.RecordOnly)
-		out = append(out, c)
-	}
-	return out
+	return providers.CloneTables(tables...)
 }
 
 func unauthenticated(msg string) error {
@@ -891,17 +879,7 @@ func describe(event string, r response) string {
 	case code != "" || msg != "":
 		out += " (" + code + msg + ")"
 	}
-	return truncate(redact.Text(out), 160)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return redact.Truncate(redact.Text(out), 160)
 }
 
 // explicitCurrency is the currency a transaction's data states, if any
