@@ -2,7 +2,9 @@ package providers
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -88,4 +90,27 @@ func TestFieldOrAlias(t *testing.T) {
 	require.ErrorContains(t, err, "event and eventName disagree")
 	_, err = FieldOrAlias("event", str(" "), "eventName", nil)
 	require.ErrorContains(t, err, "missing event")
+}
+
+// FuzzDecodeObjectLosesNothingRead: whenever DecodeObject accepts a body, a
+// string it decoded holds U+FFFD only where the body itself wrote one
+// (as UTF-8 or as an escape), never where encoding/json replaced invalid
+// bytes or an unpaired surrogate escape.
+func FuzzDecodeObjectLosesNothingRead(f *testing.F) {
+	for _, s := range []string{`{"s":"a"}`, "{\"s\":\"a\xffb\"}", `{"s":"a\udc80"}`, `{"s":"\ud83d\ude00"}`,
+		`{"s":"\ufffd"}`, "{\"s\":\"\xef\xbf\xbd\"}", `{"s":"a\\udc80"}`, `{"s":"\"\udc80"}`, "{\"x\":\"\xff\",\"s\":\"ok\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var v struct {
+			S string `json:"s"`
+		}
+		if DecodeObject(body, &v) != nil || !strings.ContainsRune(v.S, utf8.RuneError) {
+			return
+		}
+		lower := strings.ToLower(string(body))
+		if !strings.Contains(lower, "\xef\xbf\xbd") && !strings.Contains(lower, `\ufffd`) {
+			t.Fatalf("decoded %q from %q: a replacement slipped through", v.S, body)
+		}
+	})
 }
