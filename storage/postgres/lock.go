@@ -48,8 +48,19 @@ func Lock(ctx context.Context, dsn string, exclusive bool, opts ...Option) (rele
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("postgres: schema %q: %w", lockedSchema(cfg.schema), ErrLocked)
 	}
-	// Closing the session releases every advisory lock it holds.
-	return func() { conn.Close(context.Background()) }, nil
+	// Unlock before closing: closing the session also releases the lock,
+	// but only once the server has ended the backend, after Close returns,
+	// so a tool started right after a server stopped could still be told
+	// the store is locked.
+	unlock := "pg_advisory_unlock_shared"
+	if exclusive {
+		unlock = "pg_advisory_unlock"
+	}
+	return func() {
+		ctx := context.Background()
+		_, _ = conn.Exec(ctx, `SELECT `+unlock+`($1, $2)`, storeLockClass, migrateLockKey(cfg.schema))
+		conn.Close(ctx)
+	}, nil
 }
 
 func lockedSchema(s string) string {
