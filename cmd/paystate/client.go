@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -31,6 +32,8 @@ type client struct {
 	conn  *grpc.ClientConn
 	token string
 	out   io.Writer
+	addr  string // for messages
+	tls   bool
 }
 
 // clientFlags registers the connection flags shared by client subcommands.
@@ -38,6 +41,7 @@ func clientFlags(fs *flag.FlagSet, env func(string) string) func() (*client, err
 	addr := fs.String("addr", or(env("PAYSTATE_GRPC_ADDR"), "127.0.0.1:9090"), "paystate's gRPC address (env PAYSTATE_GRPC_ADDR)")
 	token := fs.String("token", env("PAYSTATE_TOKEN"), "API token (env PAYSTATE_TOKEN; default: the development token in --data-dir)")
 	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
+	loadTLS := tlsFlags(fs, env)
 	return func() (*client, error) {
 		tok := *token
 		if tok == "" {
@@ -47,11 +51,19 @@ func clientFlags(fs *flag.FlagSet, env func(string) string) func() (*client, err
 			}
 			tok = dev.APIToken
 		}
-		conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		tc, err := loadTLS()
 		if err != nil {
 			return nil, err
 		}
-		return &client{conn: conn, token: tok, out: stdout}, nil
+		creds := insecure.NewCredentials()
+		if tc != nil {
+			creds = credentials.NewTLS(tc)
+		}
+		conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			return nil, err
+		}
+		return &client{conn: conn, token: tok, out: stdout, addr: *addr, tls: tc != nil}, nil
 	}
 }
 
@@ -93,7 +105,16 @@ func clientCommand(ctx context.Context, name, usage string, want int, args []str
 		return err
 	}
 	defer c.conn.Close()
-	return fn(ctx, c, fs.Args())
+	return explain(fn(ctx, c, fs.Args()), c)
+}
+
+// explain makes a failed call's error say what to do: the server is not
+// running, or the transport does not match.
+func explain(err error, c *client) error {
+	if err == nil || status.Code(err) != codes.Unavailable {
+		return err
+	}
+	return unreachable(err, c.addr, c.tls)
 }
 
 func cmdGet(ctx context.Context, args []string, env func(string) string) error {

@@ -52,7 +52,10 @@ Usage:
   paystate help             this text
 
 Client commands talk to a running server over gRPC (--addr, --token, or the
-development token in --data-dir). Run "paystate COMMAND -h" for flags.
+development token in --data-dir); send and simulate post over HTTP (--url).
+To a server with TLS on, every one of them takes --tls (the system's CAs),
+--ca-file FILE (a private CA; implies --tls) and --server-name NAME (env
+PAYSTATE_TLS, PAYSTATE_CA_FILE, PAYSTATE_SERVER_NAME). Run "paystate COMMAND -h" for flags.
 `
 
 func run(ctx context.Context, args []string, env func(string) string) error {

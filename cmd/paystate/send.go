@@ -67,6 +67,7 @@ func send(args []string, env func(string) string) error {
 	url := fs.String("url", or(env("PAYSTATE_URL"), "http://127.0.0.1:8080"), "paystate's HTTP address (env PAYSTATE_URL)")
 	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
 	secret := fs.String("secret", "", "the provider secret to sign with instead of the development one")
+	httpClient := httpClientFlags(fs, env)
 	list := fs.Bool("list", false, "list PROVIDER's samples")
 	orderID := fs.String("order-id", "", "rewrite the sample's object ids to this order (refunds and other children get new ids)")
 	keepIDs := fs.Bool("keep-ids", false, "send the body exactly as it is: no fresh event id, no rewritten ids")
@@ -115,7 +116,11 @@ func send(args []string, env func(string) string) error {
 	if dev == nil {
 		dev = &config.DevCredentials{NGeniusHeaderName: config.DevHeaderName}
 	}
-	status, code, reply, err := postWebhook(*url, name, sim, body, dev, *secret)
+	hc, base, err := httpClient(*url)
+	if err != nil {
+		return err
+	}
+	status, code, reply, err := postWebhook(hc, base, name, sim, body, dev, *secret)
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
@@ -127,7 +132,7 @@ func send(args []string, env func(string) string) error {
 }
 
 // postWebhook signs body as provider does and posts it to paystate at url.
-func postWebhook(url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret string) (string, int, []byte, error) {
+func postWebhook(hc *http.Client, url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret string) (string, int, []byte, error) {
 	header, err := sim.sign(body, dev, secret, time.Now())
 	if err != nil {
 		return "", 0, nil, err
@@ -138,9 +143,9 @@ func postWebhook(url, provider string, sim simulator, body []byte, dev *config.D
 	}
 	req.Header = header
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return "", 0, nil, err
+		return "", 0, nil, unreachable(err, url, hc.Transport != nil)
 	}
 	defer resp.Body.Close()
 	reply, err := io.ReadAll(resp.Body)

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -39,6 +38,7 @@ func simulate(args []string, env func(string) string, out io.Writer) error {
 	token := fs.String("token", env("PAYSTATE_TOKEN"), "API token for reading the result (env PAYSTATE_TOKEN; default: the development token)")
 	orderID := fs.String("order-id", "", "the order (or other object) the scenario plays on; default: a new id per run")
 	list := fs.Bool("list", false, "list the scenarios")
+	httpClient := httpClientFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,12 +66,16 @@ func simulate(args []string, env func(string) string, out io.Writer) error {
 	if *orderID == "" {
 		*orderID = "sim-" + simulatorpkg.FreshID()[:12]
 	}
-	return playScenario(out, *addr, *token, dev, sc, *orderID)
+	hc, base, err := httpClient(*addr)
+	if err != nil {
+		return err
+	}
+	return playScenario(out, hc, base, *token, dev, sc, *orderID)
 }
 
 // playScenario posts the scenario's webhooks in order, prints each
 // verdict, and reads the object back.
-func playScenario(out io.Writer, base, token string, dev *config.DevCredentials, sc simulatorpkg.Scenario, orderID string) error {
+func playScenario(out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, sc simulatorpkg.Scenario, orderID string) error {
 	bodies, err := sc.Bodies(simulatorpkg.NewRewriter(orderID))
 	if err != nil {
 		return err
@@ -80,7 +84,7 @@ func playScenario(out io.Writer, base, token string, dev *config.DevCredentials,
 	for i, body := range bodies {
 		st := sc.Steps[i]
 		fmt.Fprintf(out, "%2d. %s — %s\n", i+1, st.Sample, st.Note)
-		status, code, reply, err := postWebhook(base, sc.Provider, simulators[sc.Provider], body, dev, "")
+		status, code, reply, err := postWebhook(hc, base, sc.Provider, simulators[sc.Provider], body, dev, "")
 		if err != nil {
 			return fmt.Errorf("simulate: step %d: %w", i+1, err)
 		}
@@ -92,7 +96,7 @@ func playScenario(out io.Writer, base, token string, dev *config.DevCredentials,
 			printResult(out, "    ", res)
 		}
 	}
-	a, err := readAggregate(base, token, sc.Provider, sc.Kind, orderID)
+	a, err := readAggregate(hc, base, token, sc.Provider, sc.Kind, orderID)
 	if errors.Is(err, errNotFound) {
 		fmt.Fprintf(out, "final: %s %s does not exist: nothing was applied to it\n", sc.Kind, orderID)
 		return nil
@@ -148,16 +152,16 @@ func amounts(a *pb.Aggregate) string {
 var errNotFound = errors.New("not found")
 
 // readAggregate reads one aggregate over the REST gateway.
-func readAggregate(base, token, provider, kind, id string) (*pb.Aggregate, error) {
+func readAggregate(hc *http.Client, base, token, provider, kind, id string) (*pb.Aggregate, error) {
 	path := "/v1/providers/" + url.PathEscape(provider) + "/aggregates/" + url.PathEscape(kind) + "/" + url.PathEscape(id)
 	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(err, base, hc.Transport != nil)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
