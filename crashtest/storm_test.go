@@ -70,6 +70,9 @@ func TestDuplicateStorm(t *testing.T) {
 		if a.answer.status != 200 {
 			t.Fatalf("a delivery was answered %q %d: %s %v", a.answer.class, a.answer.status, a.answer.raw, a.answer.err)
 		}
+		if len(a.answer.reply.Results) != 1 {
+			t.Fatalf("a delivery of one event was answered 200 with %d results: %s", len(a.answer.reply.Results), a.answer.raw)
+		}
 		told[a.answer.reply.Results[0].Verdict]++
 	}
 	if len(h.attempts) != events*copies {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,31 @@ func (s *server) cli(t *testing.T) (env func(string) string, out *bytes.Buffer) 
 	stdout = out
 	t.Cleanup(func() { stdout = os.Stdout })
 	return env, out
+}
+
+// waitFor is a stdout that closes seen once what was written holds want.
+type waitFor struct {
+	want string
+	seen chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (w *waitFor) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(w.buf.String(), w.want)
+	w.buf.Write(p)
+	if !had && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *waitFor) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // TestClientCommands runs get, history, verify and watch against a real
@@ -52,10 +78,21 @@ func TestClientCommands(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"verify"}, env))
 	require.Regexp(t, `"ok":\s*true`, out.String())
 	out.Reset()
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	defer cancel()
-	require.NoError(t, run(ctx, []string{"watch", "--states", "fraud_review"}, env))
-	require.Contains(t, out.String(), "authorized -> fraud_review")
+	// The watch runs until the entry is printed, then is cancelled: the
+	// line, not a deadline, ends it.
+	printed := &waitFor{want: "authorized -> fraud_review", seen: make(chan struct{})}
+	stdout = printed
+	ctx, cancel := context.WithCancel(t.Context())
+	watched := make(chan error, 1)
+	go func() { watched <- run(ctx, []string{"watch", "--states", "fraud_review"}, env) }()
+	select {
+	case <-printed.seen:
+	case err := <-watched:
+		t.Fatalf("watch ended (%v) before printing the fraud review entry: %q", err, printed.String())
+	}
+	cancel()
+	require.NoError(t, <-watched)
+	stdout = out
 
 	bad := func(k string) string {
 		return map[string]string{"PAYSTATE_GRPC_ADDR": grpcAddr, "PAYSTATE_TOKEN": "wrong"}[k]

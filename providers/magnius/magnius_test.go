@@ -25,9 +25,6 @@ var documentedStatuses = map[string][]string{
 	"subscription": {"CREATED", "ACTIVE", "PAST_DUE", "EXPIRED", "CANCELLED", "COMPLETED"},
 }
 
-// documentedTypes is the type list of the document.
-var documentedTypes = []string{"transaction", "refund", "chargeback", "cardlink", "validationruleset", "report_generated", "subscription"}
-
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))

@@ -162,11 +162,6 @@ func pgCode(err error) string {
 	return ""
 }
 
-func appendOne(ctx context.Context, s *Store, e storage.JournalEntry) (storage.JournalEntry, error) {
-	err := s.Update(ctx, func(tx storage.Tx) error { return tx.Append(ctx, &e) })
-	return e, err
-}
-
 // Two Stores on one schema are two paystate replicas: two pools, no
 // shared memory. Their writers, interleaved at random, must still leave one
 // gap-free chain and lose no aggregate update.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,10 +164,14 @@ func TestUpdateWaitsForAnotherWriter(t *testing.T) {
 	htx, err := holder.BeginTx(ctx, nil)
 	require.NoError(t, err)
 
-	start := time.Now()
+	// fn runs only once Update holds the write lock: it must find the
+	// other handle's lock released. The pause gives a wrong Update (one
+	// that does not wait) the time to show itself.
+	var released, enteredAfterRelease atomic.Bool
 	done := make(chan error, 1)
 	go func() {
 		done <- s.Update(ctx, func(tx storage.Tx) error {
+			enteredAfterRelease.Store(released.Load())
 			e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "p"}, Event: "waited"}
 			return tx.Append(ctx, &e)
 		})
@@ -177,9 +182,10 @@ func TestUpdateWaitsForAnotherWriter(t *testing.T) {
 		t.Fatalf("Update returned (%v) while another handle held the write lock", err)
 	default:
 	}
+	released.Store(true)
 	require.NoError(t, htx.Rollback())
 	require.NoError(t, <-done)
-	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.True(t, enteredAfterRelease.Load(), "Update's fn ran while another handle held the write lock")
 	head, err := s.Head(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), head.Seq)
