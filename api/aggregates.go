@@ -54,7 +54,7 @@ func (s *Aggregates) GetAggregate(ctx context.Context, req *pb.GetAggregateReque
 	}
 	a, err := loadAggregate(ctx, s.Store, key)
 	if err != nil {
-		return nil, toStatus(ctx, orDefault(s.Log), err)
+		return nil, whyMissing(ctx, orDefault(s.Log), s.Store, s.Machines, key, req.GetProviderId(), err)
 	}
 	return a, nil
 }

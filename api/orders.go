@@ -36,7 +36,11 @@ func (s *Orders) GetOrder(ctx context.Context, req *pb.GetOrderRequest) (*pb.Ord
 		}
 		return toOrder(a, 0), nil
 	}
-	return s.order(ctx, key)
+	o, err := s.order(ctx, key)
+	if err != nil {
+		return nil, whyMissing(ctx, s.log(), s.Store, s.Machines, key, req.GetOrderId(), err)
+	}
+	return o, nil
 }
 
 // order reads the order with its children and held counts in one read.

@@ -132,6 +132,15 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, "deferred", verdictOf(t, reply))
 	_, err := s.orders.GetOrder(s.authed(ctx), &pb.GetOrderRequest{Provider: "ngenius", OrderId: "abc123xyz"})
 	require.Equal(t, codes.NotFound, status.Code(err))
+	require.ErrorContains(t, err, "payment abc123xyz at ngenius has no state yet: 1 event(s) are held", "not a bare not found")
+	_, err = pb.NewAggregateServiceClient(s.grpc).GetAggregate(s.authed(ctx), &pb.GetAggregateRequest{Provider: "ngenius", Kind: "payment", ProviderId: "abc123xyz"})
+	require.ErrorContains(t, err, "has no state yet")
+	_, err = s.orders.GetOrder(s.authed(ctx), &pb.GetOrderRequest{Provider: "ngenuis", OrderId: "abc123xyz"})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "a misspelt provider is not a missing order")
+	require.ErrorContains(t, err, `unknown provider "ngenuis": this server knows generic, inyo, magnius, ngenius, payengine`)
+	_, err = s.orders.GetOrder(s.authed(ctx), &pb.GetOrderRequest{Provider: "ngenius", OrderId: "no-such-order"})
+	require.Equal(t, codes.NotFound, status.Code(err))
+	require.NotContains(t, err.Error(), "held")
 
 	// Its predecessor lands and takes it along.
 	code, reply = s.webhook(t, sample(t, "AUTHORISED"))

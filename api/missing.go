@@ -1,0 +1,43 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/paystate/paystate/redact"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
+)
+
+// whyMissing turns a read's ErrNotFound into an answer a person can act
+// on: a provider this server has no machine for is InvalidArgument, not
+// a missing order; an aggregate whose only events are held says so (it
+// exists in the journal, it has no state yet). Other errors go to
+// toStatus. id is the identifier as asked for (key.ID may be masked).
+func whyMissing(ctx context.Context, log *slog.Logger, r storage.Reader, machines *sm.Registry, key storage.AggregateKey, id string, err error) error {
+	if !errors.Is(err, storage.ErrNotFound) && status.Code(err) != codes.NotFound {
+		return toStatus(ctx, log, err)
+	}
+	if machines != nil {
+		var known []string
+		for _, m := range machines.All() {
+			known = append(known, m.Provider())
+		}
+		known = slices.Compact(known)
+		if len(known) > 0 && !slices.Contains(known, key.Provider) {
+			return status.Errorf(codes.InvalidArgument, "unknown provider %q: this server knows %s", key.Provider, strings.Join(known, ", "))
+		}
+	}
+	held, herr := r.PendingDeferred(ctx, key)
+	if herr == nil && held > 0 {
+		return status.Errorf(codes.NotFound, "%s %s at %s has no state yet: %d event(s) are held until the events they follow arrive (its history shows them)",
+			key.Kind, redact.Text(id), key.Provider, held)
+	}
+	return status.Errorf(codes.NotFound, "%s %s at %s: not found", key.Kind, redact.Text(id), key.Provider)
+}
