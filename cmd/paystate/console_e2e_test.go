@@ -432,6 +432,18 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.ElementsMatch(t, want, eval[[]string](b, `[...document.querySelectorAll('svg.machine path.edge.on-path')].map((p) => p.dataset.from + '>' + p.dataset.to)`))
 	})
 
+	t.Run("an order whose every event is held shows its history", func(t *testing.T) {
+		send(sampleOf(t, "held-1", "ORD-HELD", "CAPTURED"))
+		// The order has no state: GetAggregate answers NOT_FOUND, which the
+		// browser reports; the page then reads the history.
+		b.expectFailures("/aggregates/payment/held-1")
+		b.open("#/story/ngenius/payment/held-1")
+		b.wait("its history shows", `!!document.querySelector('#no-state') && document.querySelectorAll('ol.timeline li.entry').length === 1`)
+		require.Contains(t, eval[string](b, `document.querySelector('#no-state').textContent`), "no state yet")
+		require.Equal(t, "deferred", eval[string](b, `document.querySelector('ol.timeline li.entry').dataset.verdict`))
+		require.Equal(t, []string{"new"}, eval[[]string](b, `[...document.querySelectorAll('svg.machine g.node.current')].map((g) => g.dataset.state)`))
+	})
+
 	t.Run("a reader sees no bodies and no journal", func(t *testing.T) {
 		b.signOut()
 		b.signIn("console-reader")

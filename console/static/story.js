@@ -103,10 +103,20 @@ export function render(main, ctx, [provider, kind, id]) {
   const base = path`/v1/providers/${provider}/aggregates/${kind}/${id}`;
 
   (async () => {
-    let agg;
+    let agg, firstPage = null, noState = '';
     try { agg = await get(base, {}, { signal }); } catch (e) {
-      status.replaceChildren(e.status === 404 ? h('p', { class: 'error', role: 'alert' }, `paystate has not seen ${kind} ${id} at ${provider}.`) : errorBox(e));
-      return;
+      // An order whose every event is held has no state yet, but it has a
+      // history: show it to a role that may read it.
+      if (e.status === 404 && ctx.may('AggregateService/ListAggregateEvents')) {
+        firstPage = await get(base + '/events', { pageSize: EVENTS_PAGE }, { signal }).catch(() => null);
+      }
+      if (!firstPage?.entries?.length) {
+        status.replaceChildren(e.status === 404 ? h('p', { class: 'error', role: 'alert' }, e.message || `paystate has not seen ${kind} ${id} at ${provider}.`) : errorBox(e));
+        return;
+      }
+      noState = e.message;
+      agg = { provider, kind: 'KIND_' + kind.toUpperCase(), providerId: id, state: 'new', version: '0',
+        pendingDeferred: firstPage.entries.filter((x) => verdictName(x.verdict) === 'deferred').length };
     }
     status.remove();
     const machine = (await machines().catch(() => [])).find((m) => m.provider === provider && kindName(m.kind) === kind);
@@ -133,7 +143,8 @@ export function render(main, ctx, [provider, kind, id]) {
     }
     async function loadMore() {
       try {
-        const page = await get(base + '/events', { pageSize: EVENTS_PAGE, pageToken: more }, { signal });
+        const page = firstPage ?? await get(base + '/events', { pageSize: EVENTS_PAGE, pageToken: more }, { signal });
+        firstPage = null;
         entries = entries.concat(page.entries || []);
         more = page.nextPageToken || '';
         drawTimeline();
@@ -175,7 +186,8 @@ export function render(main, ctx, [provider, kind, id]) {
     const children = agg.children || [];
     main.append(...[
       h('div', { class: 'grid story' },
-        h('section', { class: 'card', 'aria-labelledby': 'now-title' }, h('h2', { id: 'now-title' }, 'Now'), summary(agg, 'Now')),
+        h('section', { class: 'card', 'aria-labelledby': 'now-title' }, h('h2', { id: 'now-title' }, 'Now'),
+          noState ? h('p', { class: 'note', id: 'no-state' }, noState) : null, summary(agg, 'Now')),
         h('section', { class: 'card' }, asOf)),
       figure,
       children.length ? h('section', { class: 'card wide', 'aria-labelledby': 'kids' }, h('h2', { id: 'kids' }, 'Children'), resultsTable(children, 'Children of this order')) : null,
