@@ -79,6 +79,10 @@ type Config struct {
 	// CheckpointInterval is how often the chain head is signed when it
 	// has moved. Default 10m.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// CheckpointLogFile receives every checkpoint this server signs (JSON
+	// Lines), outside the database; at start the database must still hold
+	// the last one, or serve refuses. Empty: DataDir/checkpoints.jsonl.
+	CheckpointLogFile string `yaml:"checkpoint_log_file"`
 
 	// Dev is true when no file and no credentials were given: paystate
 	// generated credentials into DataDir and prints them at start.
@@ -248,6 +252,7 @@ func (c *Config) applyEnv(env func(string) string) error {
 	str("PAYSTATE_TLS_KEY_FILE", &c.TLS.KeyFile)
 	str("PAYSTATE_CARD_ID_KEY_FILE", &c.CardIDKeyFile)
 	str("PAYSTATE_CHECKPOINT_KEY_FILE", &c.CheckpointKeyFile)
+	str("PAYSTATE_CHECKPOINT_LOG_FILE", &c.CheckpointLogFile)
 	dur := func(name string, dst *Duration) error {
 		if v := env(name); v != "" {
 			d, err := time.ParseDuration(v)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,31 +31,104 @@ func loadCheckpointKey(cfg config.Config) (*checkpoint.Key, error) {
 	return checkpoint.LoadKey(cfg.CheckpointKeyFile)
 }
 
-// keepSigning signs the chain head at start, every interval when it has
-// moved, and once more when ctx ends (the last head before a clean stop).
-func keepSigning(ctx context.Context, store storage.Store, key *checkpoint.Key, every time.Duration, log *slog.Logger) {
-	sign := func(ctx context.Context) {
-		c, err := checkpoint.SignHead(ctx, store, key, time.Now())
-		switch {
-		case errors.Is(err, storage.ErrNotFound): // an empty journal
-		case err != nil:
-			log.Warn("signing a checkpoint", "err", err)
-		default:
-			log.Debug("checkpoint", "seq", c.Head.Seq, "key_id", c.KeyID)
-		}
+// signer signs the chain head and appends each new checkpoint to the
+// server's checkpoint log, a file outside the database.
+type signer struct {
+	store storage.Store
+	key   *checkpoint.Key
+	path  string // the checkpoint log
+	log   *slog.Logger
+	last  int64 // sequence of the last checkpoint logged
+}
+
+// newSigner checks the database against the last checkpoint in the log
+// at path before anything is served: a database that no longer holds it
+// (a lost -wal, an older backup restored, the tail cut) is refused, not
+// silently served from an older state.
+func newSigner(ctx context.Context, store storage.Store, key *checkpoint.Key, path string, log *slog.Logger) (*signer, error) {
+	s := &signer{store: store, key: key, path: path, log: log}
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
 	}
-	sign(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A line cut short by a crash while it was appended is dropped (so
+	// that the next line starts clean): its checkpoint was committed
+	// first and is signed again.
+	if cut := bytes.LastIndexByte(raw, '\n') + 1; cut < len(raw) {
+		log.Warn("checkpoint log: dropping a last line cut short", "path", path)
+		if err := os.Truncate(path, int64(cut)); err != nil {
+			return nil, err
+		}
+		raw = raw[:cut]
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return s, nil
+	}
+	cps, err := checkpoint.ReadLines(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint log %s: %w", path, err)
+	}
+	last := cps[len(cps)-1]
+	found, err := checkpoint.Against(ctx, store, []storage.Checkpoint{last}, key.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > 0 {
+		return nil, fmt.Errorf("serve: the database no longer holds the checkpoint this server signed last (%s): %s; "+
+			"refusing to serve an older or altered journal. Restore the database, or, if this is the state you mean to serve, move %s aside",
+			path, found[0].Detail, path)
+	}
+	s.last = last.Head.Seq
+	return s, nil
+}
+
+// sign signs the head if it moved and logs the new checkpoint.
+func (s *signer) sign(ctx context.Context) {
+	c, err := checkpoint.SignHead(ctx, s.store, s.key, time.Now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound): // an empty journal
+		return
+	case err != nil:
+		s.log.Warn("signing a checkpoint", "err", err)
+		return
+	case c.Head.Seq <= s.last:
+		return
+	}
+	if err := appendLine(s.path, c); err != nil {
+		s.log.Warn("writing the checkpoint log", "path", s.path, "err", err)
+		return
+	}
+	s.last = c.Head.Seq
+}
+
+// appendLine appends c to the file at path and syncs it.
+func appendLine(path string, c storage.Checkpoint) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.WriteLine(f, c); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
+// run signs at start and every interval until ctx ends; the server signs
+// once more after its engine has drained.
+func (s *signer) run(ctx context.Context, every time.Duration) {
+	s.sign(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			sign(final)
-			cancel()
 			return
 		case <-t.C:
-			sign(ctx)
+			s.sign(ctx)
 		}
 	}
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paystate/paystate/config"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/storage/sqlite"
 	"github.com/paystate/paystate/storage/storagetest"
@@ -61,6 +65,13 @@ func restart(t *testing.T, dir string) func(string) string {
 	return cli
 }
 
+// dropCheckpointLog removes the server's own checkpoint log, as an
+// intruder holding the data dir can (the log would make serve refuse the
+// altered database at start): only the auditor's copy is left.
+func dropCheckpointLog(t *testing.T, dir string) {
+	require.NoError(t, os.Remove(filepath.Join(dir, "checkpoints.jsonl")))
+}
+
 func rawDB(t *testing.T, dir string) *sql.DB {
 	db, err := sql.Open("sqlite3", filepath.Join(dir, "paystate.db"))
 	require.NoError(t, err)
@@ -81,6 +92,7 @@ func TestVerifyCheckpointDetectsRewrittenChain(t *testing.T) {
 	_, err = db.Exec(`DELETE FROM checkpoints`)
 	require.NoError(t, err)
 	require.NoError(t, store.Close())
+	dropCheckpointLog(t, dir)
 
 	env := restart(t, dir)
 	require.NoError(t, run(t.Context(), []string{"verify"}, env), "without a checkpoint the rewrite is invisible")
@@ -105,6 +117,7 @@ func TestVerifyCheckpointDetectsTruncation(t *testing.T) {
 		_, err := db.Exec(q)
 		require.NoError(t, err, q)
 	}
+	dropCheckpointLog(t, dir)
 	env := restart(t, dir)
 	err := run(t.Context(), []string{"verify", "--checkpoint", file}, env)
 	require.ErrorContains(t, err, "beyond the journal's head 1")
@@ -144,4 +157,69 @@ func TestInclusionProofEndToEnd(t *testing.T) {
 	edited := filepath.Join(t.TempDir(), "edited.json")
 	require.NoError(t, os.WriteFile(edited, bytes.Replace(raw, []byte(`"Verdict": "applied"`), []byte(`"Verdict": "rejected"`), 1), 0o600))
 	require.ErrorContains(t, run(t.Context(), []string{"checkpoint", "check-proof", edited}, env), "do not hash")
+}
+
+// TestServeRefusesADatabaseBehindItsCheckpointLog is T13 caught at start:
+// a database rolled back to an older state (what deleting the -wal after
+// a kill, or restoring an old backup, does) is refused, because the
+// checkpoint log outside the database names a head it no longer holds.
+func TestServeRefusesADatabaseBehindItsCheckpointLog(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "paystate.db")
+	s := startServer(t, dir)
+	s.webhook(t, sample(t, "AUTHORISED"))
+	s.shutdown() // signs the last head and closes the database cleanly
+	older, err := os.ReadFile(db)
+	require.NoError(t, err)
+
+	s = startServer(t, dir)
+	s.webhook(t, sample(t, "CAPTURED"))
+	s.shutdown()
+	logged, err := os.ReadFile(filepath.Join(dir, "checkpoints.jsonl"))
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(string(logged), "\n"), "one checkpoint per head a server signed")
+
+	require.NoError(t, os.WriteFile(db, older, 0o600))
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err = runServer(ctx, cfg, dev, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, string) {
+		t.Error("a server started on a database behind its checkpoint log")
+		cancel()
+	})
+	require.ErrorContains(t, err, "beyond the journal's head 1")
+	require.ErrorContains(t, err, "move "+filepath.Join(dir, "checkpoints.jsonl")+" aside")
+
+	// Moved aside, the older state is served (the operator's decision).
+	require.NoError(t, os.Rename(filepath.Join(dir, "checkpoints.jsonl"), filepath.Join(dir, "checkpoints.old")))
+	s = startServer(t, dir)
+	s.shutdown()
+}
+
+// TestServeToleratesACheckpointLogLineCutShort: a crash while a line was
+// appended leaves part of it; the server starts, and logs whole lines
+// after it.
+func TestServeToleratesACheckpointLogLineCutShort(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	s.webhook(t, sample(t, "AUTHORISED"))
+	s.shutdown()
+	path := filepath.Join(dir, "checkpoints.jsonl")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"format":"paystate.checkpoint.v1","sequ`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	s = startServer(t, dir)
+	s.webhook(t, sample(t, "CAPTURED"))
+	s.shutdown()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(string(raw), "\n"))
+	require.NotContains(t, string(raw), `"sequ{`)
+	s = startServer(t, dir) // the log reads whole again
+	s.shutdown()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -89,7 +90,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	if err != nil {
 		return err
 	}
-	signer, err := loadCheckpointKey(cfg)
+	signKey, err := loadCheckpointKey(cfg)
 	if err != nil {
 		return err
 	}
@@ -131,6 +132,13 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		return err
 	}
 	defer store.Close()
+	var signs *signer
+	if signKey != nil {
+		logPath := cmp.Or(cfg.CheckpointLogFile, filepath.Join(cfg.DataDir, "checkpoints.jsonl"))
+		if signs, err = newSigner(ctx, store, signKey, logPath, log); err != nil {
+			return err
+		}
+	}
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -165,11 +173,10 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	wg.Add(1)
 	go func() { defer wg.Done(); keepCheckpointing(engCtx, store, log) }()
 	var signerID string
-	if signer != nil {
-		signerID = signer.ID
-		// Stopped with the engine: its last sign covers the last commit.
+	if signs != nil {
+		signerID = signKey.ID
 		wg.Add(1)
-		go func() { defer wg.Done(); keepSigning(engCtx, store, signer, cfg.CheckpointInterval.Duration, log) }()
+		go func() { defer wg.Done(); signs.run(engCtx, cfg.CheckpointInterval.Duration) }()
 	} else {
 		log.Warn("no checkpoint_key_file: the journal's head is not signed, so a cut or rewritten journal with a matching head goes unnoticed (README, Verifying the journal)")
 	}
@@ -206,6 +213,12 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	// queue, then close the store (deferred).
 	stopEngine()
 	wg.Wait()
+	if signs != nil {
+		// The engine has drained: this covers the last commit.
+		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		signs.sign(final)
+		cancel()
+	}
 	log.Info("paystate stopped")
 	return serveErr
 }
