@@ -18,12 +18,12 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$repo_root"
 
 # Generated paths, as git pathspecs (a `*` also matches `/`) ...
-pathspecs=('proto/*.pb.go' 'proto/*.pb.gw.go' 'api/openapi/*.swagger.json')
+pathspecs=('proto/*.pb.go' 'proto/*.pb.gw.go' 'api/openapi/*.swagger.json' 'api/openapi/*.openapi.json')
 # ... and as a file lister for the snapshot comparison.
 list_generated() {
 	{
 		find proto -type f \( -name '*.pb.go' -o -name '*.pb.gw.go' \)
-		find api/openapi -type f -name '*.swagger.json'
+		find api/openapi -type f \( -name '*.swagger.json' -o -name '*.openapi.json' \)
 	} 2>/dev/null | LC_ALL=C sort
 }
 

@@ -5,6 +5,8 @@
 #   proto/paystate/**/*_grpc.pb.go  gRPC stubs           (protoc-gen-go-grpc)
 #   proto/paystate/**/*.pb.gw.go    REST gateway         (protoc-gen-grpc-gateway)
 #   api/openapi/paystate.swagger.json  OpenAPI v2 doc    (protoc-gen-openapiv2)
+#   api/openapi/paystate.openapi.json  OpenAPI 3 doc served at /openapi.json
+#                                      (api/openapi/gen: converted, completed)
 #
 # Fully offline: buf is pinned in tools/buf/go.mod and every plugin is a `tool`
 # of the root go.mod, run via `go tool`. Only the Go module cache (or proxy) is
@@ -32,9 +34,12 @@ buf format --diff --exit-code --path proto/paystate
 # because the Go output directory is the proto source tree itself.)
 echo "generate: removing old generated files" >&2
 find proto -type f \( -name '*.pb.go' -o -name '*.pb.gw.go' \) -exec rm -f {} +
-find api/openapi -type f -name '*.swagger.json' -exec rm -f {} +
+find api/openapi -type f \( -name '*.swagger.json' -o -name '*.openapi.json' \) -exec rm -f {} +
 
 echo "generate: buf generate" >&2
 buf generate
+
+echo "generate: OpenAPI 3 document" >&2
+go run ./api/openapi/gen api/openapi
 
 echo "generate: done" >&2
