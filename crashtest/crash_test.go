@@ -36,6 +36,24 @@ func (h *history) add(a attempt) {
 	h.mu.Unlock()
 }
 
+// classes lists, for each body hash of shas, the classes of its attempts'
+// answers, for a failure message.
+func (h *history) classes(shas []string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, s := range shas {
+		var cs []string
+		for _, a := range h.attempts {
+			if sha(a.hook.body) == s {
+				cs = append(cs, a.answer.class)
+			}
+		}
+		out = append(out, fmt.Sprintf("%.12s: %v", s, cs))
+	}
+	return strings.Join(out, "; ")
+}
+
 // has reports whether, for every body hash of shas, some attempt of that
 // body got an answer of class.
 func (h *history) has(class string, shas []string) bool {
@@ -475,7 +493,7 @@ func TestCrash(t *testing.T) {
 			t.Fatalf("the kill at %s cut off no webhook", c.Point)
 		}
 		if !h.has("none", c.Cut) {
-			t.Fatalf("the kill at %s did not cut off every webhook of its transaction", c.Point)
+			t.Fatalf("the kill at %s did not cut off every webhook of its transaction: %s", c.Point, h.classes(c.Cut))
 		}
 	}
 	if f.none == 0 {

@@ -7,8 +7,8 @@
 // "crashpoint" JSON line on stderr and waits there, so that the harness
 // kills it in exactly that window:
 //
-//   - before-statements: a transaction begins while webhooks wait in
-//     Submit, before any statement;
+//   - before-statements: a transaction begins while webhooks no committed
+//     transaction holds wait in Submit, before any statement;
 //   - before-commit: after the last statement of a transaction that wrote
 //     webhook entries, before COMMIT;
 //   - after-commit: once COMMIT returned, before the engine answers.
@@ -54,7 +54,7 @@ func init() {
 		fmt.Fprintf(os.Stderr, "PAYSTATE_CRASHPOINT=%q: want %s, %s or %s, a colon and a count from 1\n", v, beforeStatements, beforeCommit, afterCommit)
 		os.Exit(2)
 	}
-	crashHooks = &crashpoint{point: point, at: at, pending: map[string]int{}}
+	crashHooks = &crashpoint{point: point, at: at, pending: map[string]int{}, committed: map[string]bool{}}
 }
 
 type crashpoint struct {
@@ -65,6 +65,9 @@ type crashpoint struct {
 	seen int // transactions counted toward at
 	// pending counts the Submits in flight, by body hash.
 	pending map[string]int
+	// committed holds the bodies of committed transactions: a Submit of
+	// one may still be in flight, answered but not yet returned.
+	committed map[string]bool
 	// answered lists the bodies whose Submit returned nil, in order.
 	answered []string
 }
@@ -109,9 +112,13 @@ func (s *crashStore) Update(ctx context.Context, fn func(storage.Tx) error) erro
 	err := s.Store.Update(ctx, func(tx storage.Tx) error {
 		c.mu.Lock()
 		answeredBefore, wrote = len(c.answered), nil
+		// Every Submit in flight that no committed transaction holds waits
+		// for this committer, which the kill stops.
 		var waiting []string
 		for sha := range c.pending {
-			waiting = append(waiting, sha)
+			if !c.committed[sha] {
+				waiting = append(waiting, sha)
+			}
 		}
 		c.mu.Unlock()
 		if len(waiting) > 0 {
@@ -128,6 +135,11 @@ func (s *crashStore) Update(ctx context.Context, fn func(storage.Tx) error) erro
 		return nil
 	})
 	if err == nil && len(wrote) > 0 {
+		c.mu.Lock()
+		for _, sha := range wrote {
+			c.committed[sha] = true
+		}
+		c.mu.Unlock()
 		c.reached(afterCommit, wrote, c.answeredSince(answeredBefore, nil))
 	}
 	return err
