@@ -320,6 +320,13 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.do(chromedp.SendKeys(chromedp.CSS(`input[name="ref"]`), "ORD-123456"))
 		b.submit(`input[name="ref"]`)
 		b.wait("the order is found", `!!document.querySelector('#ref-results a[href="#/story/ngenius/payment/abc123xyz"]')`)
+		// The list under a filter: the orders in review.
+		b.do(chromedp.SendKeys(chromedp.CSS(`#find-list ~ .row input[name="state"]`), "fraud_review"))
+		b.submit(`#find-list ~ .row input[name="state"]`)
+		b.wait("only the order in review is listed", `[...document.querySelectorAll('#find-list ~ .out table.results tbody tr')].map((r) => r.querySelector('a').textContent).join(',') === 'ord-3'`)
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#find-list ~ .row input[name="state"]').value = ''`))
+		b.submit(`#find-list ~ .row input[name="state"]`)
+		b.wait("every order again", `document.querySelectorAll('#find-list ~ .out table.results tbody tr').length === 3`)
 		b.screenshot("find", true)
 		b.do(chromedp.Click(chromedp.CSS(`#ref-results a[href="#/story/ngenius/payment/abc123xyz"]`)))
 		b.wait("its story opens", `!!document.querySelector('ol.timeline li.entry')`)
