@@ -229,83 +229,6 @@ type envelope struct {
 	Data     json.RawMessage `json:"data"`
 }
 
-// object is a JSON object whose members are read by exact name, only
-// those an event needs, each checked for its type where it is read: a
-// field Parse does not use can never make a webhook malformed.
-type object struct {
-	path    string
-	members map[string]json.RawMessage
-}
-
-func decodeObject(path string, raw json.RawMessage) (object, error) {
-	o := object{path: path}
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 || t[0] != '{' {
-		return o, malformed("%s is missing or not an object", path)
-	}
-	if err := providers.DecodeObject(t, &o.members); err != nil {
-		return o, malformed("%s: %v", path, err)
-	}
-	return o, nil
-}
-
-func (o object) field(key string) string { return o.path + "." + key }
-
-func (o object) absent(key string) bool { return isAbsent(o.members[key]) }
-
-// str returns the trimmed string member key; absent or null is "".
-func (o object) str(key string) (string, error) {
-	raw := o.members[key]
-	if isAbsent(raw) {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", malformed("%s is not a string", o.field(key))
-	}
-	return strings.TrimSpace(s), nil
-}
-
-// text is str for members that are only shown, never decided on: a value
-// of another type is ignored rather than refused.
-func (o object) text(key string) string {
-	s, err := o.str(key)
-	if err != nil {
-		return ""
-	}
-	return s
-}
-
-// id returns a required string member.
-func (o object) id(key string) (string, error) {
-	s, err := o.str(key)
-	if err == nil && s == "" {
-		err = malformed("missing %s", o.field(key))
-	}
-	return s, err
-}
-
-// obj returns the object member key, or ok false when absent or null.
-func (o object) obj(key string) (object, bool, error) {
-	if o.absent(key) {
-		return object{}, false, nil
-	}
-	sub, err := decodeObject(o.field(key), o.members[key])
-	return sub, err == nil, err
-}
-
-// boolean returns the bool member key, or nil when absent or null.
-func (o object) boolean(key string) (*bool, error) {
-	if o.absent(key) {
-		return nil, nil
-	}
-	var b bool
-	if err := json.Unmarshal(o.members[key], &b); err != nil {
-		return nil, malformed("%s is not a boolean", o.field(key))
-	}
-	return &b, nil
-}
-
 // response is the processor's answer inside a transaction webhook
 // (auth_response, sale_response, ach_response, return_response).
 type response struct {
@@ -546,7 +469,7 @@ func (p *Provider) transaction(ev providers.Event, d object, spec txnSpec, faile
 		if resp.absent(key) {
 			key = "transactionAmount"
 		}
-		if err := p.setAmount(&ev, resp.field(key), resp.members[key], explicit); err != nil {
+		if err := p.setAmount(&ev, resp.field(key), resp.raw(key), explicit); err != nil {
 			return ev, err
 		}
 	}
@@ -584,7 +507,7 @@ func (p *Provider) refund(base providers.Event, d object) ([]providers.Event, er
 	if ok {
 		refund.ProviderStatus = describe(event, resp)
 		refund.Name = outcomeName(event, resp.status)
-		if err := p.setAmount(&refund, resp.field("returnedAmount"), resp.members["returnedAmount"], explicit); err != nil {
+		if err := p.setAmount(&refund, resp.field("returnedAmount"), resp.raw("returnedAmount"), explicit); err != nil {
 			return nil, err
 		}
 	}
@@ -921,7 +844,7 @@ func (p *Provider) faceAmount(ev *providers.Event, d object) error {
 	if err != nil {
 		return err
 	}
-	if err := p.setAmount(ev, d.field("amount"), d.members["amount"], cur); err != nil {
+	if err := p.setAmount(ev, d.field("amount"), d.raw("amount"), cur); err != nil {
 		return err
 	}
 	if ev.Currency == "" {
@@ -970,11 +893,8 @@ func decimalText(raw json.RawMessage) (string, bool) {
 	case len(t) == 0:
 		return "", false
 	case t[0] == '"':
-		var s string
-		if err := json.Unmarshal(t, &s); err != nil {
-			return "", false
-		}
-		return strings.TrimSpace(s), true
+		s, ok := jsonString(t)
+		return strings.TrimSpace(s), ok
 	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
 		return string(t), true
 	}
