@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paystate/paystate/providers"
@@ -39,8 +40,12 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome
 		return []Outcome{o}, nil
 	}
 	out := make([]Outcome, 0, len(d.Events))
-	for _, ev := range d.Events {
-		o, err := e.ingestEvent(ctx, tx, d, ev, now)
+	for i, ev := range d.Events {
+		var child *Outcome
+		if i > 0 && effectOf(d.Events[0], ev) {
+			child = &out[0]
+		}
+		o, err := e.ingestEvent(ctx, tx, d, ev, child, now)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +54,40 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome
 	return out, nil
 }
 
-func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, now time.Time) (Outcome, error) {
+// effectOf reports whether ev is first's effect on its parent: a refund's
+// on the payment it refunds, delivered with it (PayEngine, the generic
+// gateway, an Inyo child object).
+func effectOf(first, ev providers.Event) bool {
+	return first.Parent != nil && first.Kind != "" && first.Parent.Kind == ev.Kind && first.Parent.ID == ev.AggregateID
+}
+
+// moves reports whether a verdict moves (or will move) its aggregate.
+func moves(v sm.Verdict) bool { return v == sm.VerdictApplied || v == sm.VerdictDeferred }
+
+// blockedEffect is the decision for a child's effect on its parent when the
+// child itself did not move: one refund moves its payment once, so the same
+// refund reported again under another event id (stale for the refund, which
+// has already succeeded) refunds nothing. The verdict restates the child's,
+// with its reason code.
+func blockedEffect(cur sm.Snapshot, child Outcome) sm.Decision {
+	code := sm.ReasonStale
+	if child.Verdict == sm.VerdictRejected {
+		if c, _, ok := strings.Cut(child.Reason, ":"); ok {
+			code = sm.ReasonCode(c)
+		}
+	}
+	return sm.Decision{
+		Verdict: sm.VerdictRejected,
+		Code:    code,
+		Detail:  fmt.Sprintf("its %s %s was %s here, so it moves nothing (seq %d)", child.Key.Kind, child.Key.ID, child.Verdict, child.Seq),
+		To:      cur.State,
+		Amounts: cur.Amounts,
+	}
+}
+
+// ingestEvent decides ev and writes its entry. child is set when ev is the
+// effect on its parent of the delivery's first event, whose outcome it is.
+func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, child *Outcome, now time.Time) (Outcome, error) {
 	key := eventKey(d, ev)
 	p := newPayload(ev)
 	in := p.input(d.BodySHA256)
@@ -64,6 +102,10 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 	agg, exists := k.agg, k.exists
 	machine := e.machines.Machine(d.Provider, ev.Kind)
 	dec := sm.Decide(machine, snapshot(agg, exists), in)
+	blocked := child != nil && moves(dec.Verdict) && !moves(child.Verdict)
+	if blocked {
+		dec = blockedEffect(snapshot(agg, exists), *child)
+	}
 
 	entry := &storage.JournalEntry{
 		Key:          key,
@@ -82,6 +124,12 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		Actor:        d.Actor,
 		// Decide judged the event by this table (none: no lifecycle).
 		MachineVersion: versionOf(machine),
+	}
+	if blocked {
+		// Not an event of its own (it restates its child's verdict), so
+		// no normalized event: replay and re-evaluation pass over it, as
+		// they pass over a body that did not parse.
+		entry.Payload = nil
 	}
 	if dec.Verdict == sm.VerdictApplied {
 		agg = record(entry, agg, exists, p, dec, now)

@@ -262,6 +262,30 @@ func TestRetriedDeliveryIsADuplicate(t *testing.T) {
 	h.Verify()
 }
 
+// One refund moves its payment once, whatever envelope it comes in: the
+// same refund completed again under another event id (or, without one, at
+// another created time) is stale for the refund, and so for its effect on
+// the payment: the refunded total stays.
+func TestRefundUnderAnotherEventIDNeverMovesMoneyTwice(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	requireOutcomes(t, "payment", []out{{pay, "p1", sm.VerdictApplied, "", sm.Captured}},
+		h.Deliver(paymentBody("e1", "payment.completed", "p1", 10000)))
+	requireOutcomes(t, "refund", []out{
+		{refund, "r1", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "", sm.PartiallyRefunded},
+	}, h.Deliver(refundBody("e2", "refund.completed", "r1", "p1", 3000)))
+	again := []out{
+		{refund, "r1", sm.VerdictRejected, "stale", sm.Succeeded},
+		{pay, "p1", sm.VerdictRejected, "stale", sm.PartiallyRefunded},
+	}
+	requireOutcomes(t, "the same refund under another id", again, h.Deliver(refundBody("e3", "refund.completed", "r1", "p1", 3000)))
+	noID := webhook("", "refund.completed", 1741946000, map[string]any{"id": "r1", "payment_id": "p1", "amount": 3000, "currency": "USD"})
+	requireOutcomes(t, "the same refund without an id", again, h.Deliver(noID))
+	require.Equal(t, int64(3000), h.Aggregate(pay, "p1").Refunded)
+	h.Verify()
+}
+
 // Without an envelope id the derived key still makes a retry a duplicate.
 func TestRetryWithoutEventID(t *testing.T) {
 	t.Parallel()

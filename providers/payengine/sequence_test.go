@@ -343,6 +343,26 @@ func TestRefundRedeliveredWithAnotherBodyNeverMovesMoney(t *testing.T) {
 	h.Verify()
 }
 
+// One refund moves its payment once, whatever envelope it comes in: the
+// same refund delivered again under another event_uid is stale for the
+// refund, and so for its effect on the payment: the refunded total stays.
+func TestRefundUnderAnotherUIDNeverMovesMoneyTwice(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "sale", h.Deliver(sale("e1", "t1", "50.00")), applied(pay, "t1", "captured"))
+	check(t, "refund", h.Deliver(refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00")),
+		applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "partially_refunded"))
+	check(t, "the same refund under another uid", h.Deliver(refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00")),
+		want{sm.KindRefund, "r1", sm.VerdictRejected, "stale", "succeeded"},
+		want{pay, "t1", sm.VerdictRejected, "stale", "partially_refunded"})
+	h.Restart()
+	check(t, "and again after a restart", h.Deliver(refund("e4", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00")),
+		want{sm.KindRefund, "r1", sm.VerdictRejected, "stale", "succeeded"},
+		want{pay, "t1", sm.VerdictRejected, "stale", "partially_refunded"})
+	require.EqualValues(t, 1000, h.Aggregate(pay, "t1").Refunded)
+	h.Verify()
+}
+
 // PAYMENT_AUTH_FAILED sent as the event name routes like PAYMENT_AUTH
 // with status FAIL.
 func TestPaymentAuthFailedAsAnEventName(t *testing.T) {
