@@ -126,11 +126,17 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, http.StatusInternalServerError, webhookReply{Results: results(unprocessable.Recorded), Error: unprocessable.Error()})
 		return
 	case err != nil:
-		// The store was unavailable, the server is stopping, or the
-		// caller left: nothing of the delivery was committed.
+		// Nothing of the delivery was committed. A retry helps only when
+		// the store was unavailable, the server is stopping, or the caller
+		// left; anything else is a fault of the server's, not a reason to
+		// have the provider retry in a loop.
 		log.Error("webhook not committed", "err", err, "latency", time.Since(start))
-		w.Header().Set("Retry-After", "1")
-		writeReply(w, http.StatusServiceUnavailable, webhookReply{Error: unavailable(err)})
+		if reason, retry := retryable(err); retry {
+			w.Header().Set("Retry-After", "1")
+			writeReply(w, http.StatusServiceUnavailable, webhookReply{Error: reason})
+		} else {
+			writeReply(w, http.StatusInternalServerError, webhookReply{Error: "not committed: internal error"})
+		}
 		return
 	}
 	status := http.StatusOK
@@ -150,16 +156,18 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeReply(w, status, rep)
 }
 
-// unavailable says why a delivery was not committed, to a provider that
-// should retry it.
-func unavailable(err error) string {
+// retryable says whether a delivery Submit did not commit may succeed when
+// the provider retries it, and why it was not committed.
+func retryable(err error) (string, bool) {
 	switch {
 	case errors.Is(err, storage.ErrUnavailable):
-		return "storage unavailable, retry"
+		return "storage unavailable, retry", true
 	case errors.Is(err, engine.ErrClosed):
-		return "server stopping, retry"
+		return "server stopping, retry", true
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "not committed in time, retry", true
 	}
-	return "not committed, retry"
+	return "", false
 }
 
 func results(outcomes []engine.Outcome) []webhookResult {
