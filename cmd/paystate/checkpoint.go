@@ -297,7 +297,12 @@ func checkpointExport(ctx context.Context, args []string, env func(string) strin
 				return err
 			}
 			if h.GetCheckpoint() == nil {
-				return errors.New("checkpoint export: the server has signed no checkpoint (is checkpoint_key_file configured?)")
+				// A development server has a key but signs nothing while the
+				// journal is empty, so a new user meets this first: say
+				// when signing happens and how to sign now.
+				return errors.New("checkpoint export: the server has signed no checkpoint yet: it signs its chain head " +
+					"once the journal has an entry (at start, every checkpoint_interval, at a clean stop), " +
+					"and only with a checkpoint_key_file (development mode makes one); `paystate checkpoint sign` signs now")
 			}
 			cp := api.FromSignedCheckpoint(h.GetCheckpoint())
 			if err := checkpoint.Verify(cp); err != nil {

@@ -19,6 +19,19 @@ import (
 	"github.com/paystate/paystate/storage/storagetest"
 )
 
+// A new development server has a key and an empty journal, so it has
+// signed nothing yet: export says when signing happens and how to sign now,
+// instead of suggesting that no key is configured.
+func TestCheckpointExportBeforeTheFirstSignature(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	cli, _ := s.cli(t)
+	err := run(t.Context(), []string{"checkpoint", "export", "--out", filepath.Join(t.TempDir(), "cps.jsonl")}, cli)
+	require.ErrorContains(t, err, "no checkpoint yet")
+	require.ErrorContains(t, err, "paystate checkpoint sign")
+	s.shutdown()
+}
+
 // signedServer is a development server with two webhooks journaled, a
 // checkpoint signed on demand and exported to a file outside its data
 // dir, then stopped; it returns the data dir and the file.
