@@ -439,6 +439,20 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.ElementsMatch(t, want, eval[[]string](b, `[...document.querySelectorAll('svg.machine path.edge.on-path')].map((p) => p.dataset.from + '>' + p.dataset.to)`))
 	})
 
+	t.Run("amounts not fully known are said to be", func(t *testing.T) {
+		code, reply := s.signedPost(t, "generic", []byte(`{"id":"evt_nomoney","type":"payment.completed","created":1741944413,"data":{"id":"pay_nomoney","object":"payment","currency":"USD","status":"completed"}}`))
+		require.Equal(t, http.StatusOK, code, "%v", reply)
+		a, err := pb.NewAggregateServiceClient(s.grpc).GetAggregate(asAdmin(ctx), &pb.GetAggregateRequest{Provider: "generic", Kind: "payment", ProviderId: "pay_nomoney"})
+		require.NoError(t, err)
+		require.True(t, a.GetAmountsUnknown())
+		b.open("#/story/generic/payment/pay_nomoney")
+		b.wait("the story shows", `!!document.querySelector('#current-state')`)
+		require.Contains(t, eval[string](b, `document.querySelector('dl.facts').textContent`), "Amounts knownnot fully")
+		b.open("#/story/generic/payment/pay_9a8b7c6d5e")
+		b.wait("another story shows", `!!document.querySelector('#kids')`)
+		require.NotContains(t, eval[string](b, `document.querySelector('dl.facts').textContent`), "Amounts known")
+	})
+
 	t.Run("an order whose every event is held shows its history", func(t *testing.T) {
 		send(sampleOf(t, "held-1", "ORD-HELD", "CAPTURED"))
 		// The order has no state: GetAggregate answers NOT_FOUND, which the

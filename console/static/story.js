@@ -34,10 +34,10 @@ function refOf(name) {
 function amounts(a) {
   const kind = kindName(a.kind);
   const c = a.currency;
-  const rows = kind === 'payment'
-    ? [['Authorised', money(a.authorizedMinor, c)], ['Captured', money(a.capturedMinor, c)], ['Refunded', money(a.refundedMinor, c)]]
-    : [['Amount', money(a.amountMinor, c)]];
-  if (!c) return [['Amounts', 'no currency known yet']];
+  const rows = !c ? [['Amounts', 'no currency known yet']]
+    : kind === 'payment'
+      ? [['Authorised', money(a.authorizedMinor, c)], ['Captured', money(a.capturedMinor, c)], ['Refunded', money(a.refundedMinor, c)]]
+      : [['Amount', money(a.amountMinor, c)]];
   // An event moved money without saying how much: the totals are what
   // the events proved, which the provider may not agree with.
   if (a.amountsUnknown) rows.push(['Amounts known', h('span', { class: 'warn' }, 'not fully: an event moved money without saying how much; ask the provider before relying on these totals')]);
