@@ -146,6 +146,11 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("%s where %s was expected", kind, typ.Type)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "unexpected end of input"
+	case strings.Contains(err.Error(), "invalid number literal"):
+		// A quoted string in a json.Number field (an amount of "ten"):
+		// encoding/json reports it with an untyped error that quotes the
+		// value, so only its wording can tell it.
+		return "a string that is not a number where a number was expected"
 	}
 	return "cannot decode"
 }

@@ -25,6 +25,8 @@ func TestDecodeObject(t *testing.T) {
 		{`{"n": 1} {"n": 2}`, "trailing data"},
 		{`{"n": 1`, "unexpected end"},
 		{`{"s": 5}`, "number where string was expected"},
+		{`{"n": "ten"}`, "a string that is not a number where a number was expected"},
+		{`{"n": "4111111111111111x"}`, "where a number was expected"},
 		{`{"s": "4111111111111111" "x"}`, "syntax error at offset"},
 		// Text encoding/json would replace with U+FFFD in a field read.
 		{"{\"s\": \"a\xffb\"}", "not valid UTF-8"},
