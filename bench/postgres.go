@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -63,8 +64,13 @@ func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.D
 	pcfg := cfg
 	pcfg.Store, pcfg.StoreSchema = withApplicationName(o.postgres, schema), schema
 	var bases []string
-	for range replicas {
-		srv, err := startBenchServer(ctx, ps, pcfg, dev)
+	for i := range replicas {
+		// Each server keeps the checkpoints it signed beside its data and
+		// refuses a store that no longer holds them: the SQLite run's log
+		// in the shared data dir is not this schema's.
+		rcfg := pcfg
+		rcfg.CheckpointLogFile = filepath.Join(cfg.DataDir, fmt.Sprintf("%s-replica%d-checkpoints.jsonl", schema, i+1))
+		srv, err := startBenchServer(ctx, ps, rcfg, dev)
 		if err != nil {
 			return row, err
 		}
