@@ -15,6 +15,11 @@ var (
 	// ErrUnavailable: the database could not be reached or the transaction
 	// could not commit for a reason a retry may fix. Webhooks answer 503.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrCorrupt: the database is damaged (a malformed page, a file that
+	// is not a database, a corrupted index): no retry will fix it, an
+	// operator must (restore, or rebuild derived tables). It never wraps
+	// ErrUnavailable.
+	ErrCorrupt = errors.New("database corrupted")
 	// ErrSchemaTooNew: the database was migrated by a newer paystate.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )
@@ -257,6 +262,11 @@ type Tx interface {
 	// same sequence is kept and c ignored (two replicas may sign one head),
 	// unless c signs a tree root (TreeRoot) the stored one lacks.
 	PutCheckpoint(ctx context.Context, c Checkpoint) error
+	// Touch rewrites the chain head as it stands: a write that changes
+	// nothing, so that committing it proves the database can commit (the
+	// engine's readiness probe after a failed commit; a full disk fails
+	// it).
+	Touch(ctx context.Context) error
 }
 
 // Reader is the read side. Reads never wait behind the writer.

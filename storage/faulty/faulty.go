@@ -79,6 +79,15 @@ func New(s storage.Store, cfg Config) *Store {
 	return &Store{Store: s, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 }
 
+// Set replaces the probabilities from now on (the random sequence goes
+// on): a test can make a store fail, then heal it.
+func (s *Store) Set(cfg Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg.Seed = s.cfg.Seed
+	s.cfg = cfg
+}
+
 // Counts returns what has been injected so far.
 func (s *Store) Counts() Counts {
 	s.mu.Lock()
@@ -86,11 +95,12 @@ func (s *Store) Counts() Counts {
 	return s.counts
 }
 
-// roll draws a fault with probability p and counts it in *n.
-func (s *Store) roll(p float64, n *int) bool {
+// roll draws a fault with the probability p picks from the
+// configuration and counts it in *n.
+func (s *Store) roll(p func(Config) float64, n *int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p > 0 && s.rng.Float64() < p {
+	if p := p(s.cfg); p > 0 && s.rng.Float64() < p {
 		*n++
 		return true
 	}
@@ -123,14 +133,14 @@ func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error 
 			return fmt.Errorf("faulty: stalled: %w: %w", ctx.Err(), storage.ErrUnavailable)
 		}
 	}
-	if s.roll(s.cfg.BeforeFn, &s.counts.BeforeFn) {
+	if s.roll(func(c Config) float64 { return c.BeforeFn }, &s.counts.BeforeFn) {
 		return injected("before the transaction")
 	}
 	err := s.Store.Update(ctx, func(tx storage.Tx) error {
 		if err := fn(&faultyTx{Tx: tx, s: s}); err != nil {
 			return err
 		}
-		if s.roll(s.cfg.BeforeCommit, &s.counts.BeforeCommit) {
+		if s.roll(func(c Config) float64 { return c.BeforeCommit }, &s.counts.BeforeCommit) {
 			return injected("at commit") // the wrapped store rolls back
 		}
 		return nil
@@ -151,7 +161,7 @@ type faultyTx struct {
 }
 
 func (t *faultyTx) fault(op string) error {
-	if t.s.roll(t.s.cfg.InTx, &t.s.counts.InTx) {
+	if t.s.roll(func(c Config) float64 { return c.InTx }, &t.s.counts.InTx) {
 		return injected("in " + op)
 	}
 	return nil
@@ -212,4 +222,11 @@ func (t *faultyTx) Undefer(ctx context.Context, seq int64) error {
 		return err
 	}
 	return t.Tx.Undefer(ctx, seq)
+}
+
+func (t *faultyTx) Touch(ctx context.Context) error {
+	if err := t.fault("Touch"); err != nil {
+		return err
+	}
+	return t.Tx.Touch(ctx)
 }

@@ -81,9 +81,11 @@ func migrate(ctx context.Context, db beginner, schema string) (applied []int, er
 			_ = tx.Rollback(rctx)
 		}
 	}()
-	// WithLockTimeout is for webhooks, not for waiting on another
-	// process's migration, which may take a while.
-	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = 0`); err != nil {
+	// WithLockTimeout and WithTimeout are for webhooks, not for waiting
+	// on another process's migration, or running one, which may take a
+	// while.
+	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true),
+		set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
 		return nil, classify("migration lock timeout", err)
 	}
 	// Then, before anything is read: every statement after the lock sees

@@ -48,6 +48,7 @@ type config struct {
 	maxAttempts int
 	backoff     time.Duration
 	lockTimeout time.Duration
+	timeout     time.Duration
 }
 
 func newConfig(opts []Option) config {
@@ -118,6 +119,24 @@ func WithLockTimeout(d time.Duration) Option {
 	}
 }
 
+// WithTimeout bounds, on the server, every statement (statement_timeout,
+// both pools) and how long a write transaction may sit idle between two
+// statements (idle_in_transaction_session_timeout): a paystate whose
+// connection stalled mid-transaction then cannot hold the chain head's
+// lock, and every other replica's writes with it, for longer than d. The
+// callers bound the same calls with context deadlines (the engine, and
+// storage.WithTimeout); this is the server's side of it, for a client
+// that can no longer say so. Migrations are exempt. It also bounds
+// connecting (connect_timeout, unless the DSN asks for less). The
+// default, 0, leaves all three to the server's configuration and the DSN.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
+
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string, as pgx parses it) and brings the schema up to date.
 // It fails with an error wrapping storage.ErrSchemaTooNew when the schema
@@ -165,8 +184,23 @@ func poolConfig(dsn string, cfg config, readOnly bool) (*pgxpool.Config, error) 
 		pc.MaxConns = cfg.readConns
 		// A reader that tried to write would be refused by the server.
 		pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	} else if cfg.lockTimeout > 0 {
-		pc.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprintf("%dms", max(1, cfg.lockTimeout.Milliseconds()))
+	} else {
+		if cfg.lockTimeout > 0 {
+			pc.ConnConfig.RuntimeParams["lock_timeout"] = millis(cfg.lockTimeout)
+		}
+		if cfg.timeout > 0 {
+			pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = millis(cfg.timeout)
+		}
+	}
+	if cfg.timeout > 0 {
+		pc.ConnConfig.RuntimeParams["statement_timeout"] = millis(cfg.timeout)
+		// The pool goes on connecting after the caller gave up (pgxpool
+		// keeps the connection for the next caller), and Close waits for
+		// it: against a server that accepted the TCP connection and went
+		// silent, only a connect timeout ends that wait.
+		if ct := pc.ConnConfig.ConnectTimeout; ct == 0 || ct > cfg.timeout {
+			pc.ConnConfig.ConnectTimeout = cfg.timeout
+		}
 	}
 	if cfg.schema != "" {
 		setPath := "SET search_path TO " + pgx.Identifier{cfg.schema}.Sanitize()
@@ -177,6 +211,10 @@ func poolConfig(dsn string, cfg config, readOnly bool) (*pgxpool.Config, error) 
 	}
 	return pc, nil
 }
+
+// millis is d as a PostgreSQL duration setting, at least 1 ms (0 would
+// turn the setting off).
+func millis(d time.Duration) string { return fmt.Sprintf("%dms", max(1, d.Milliseconds())) }
 
 func newPool(ctx context.Context, dsn string, cfg config, readOnly bool) (*pgxpool.Pool, error) {
 	pc, err := poolConfig(dsn, cfg, readOnly)
@@ -314,6 +352,10 @@ const (
 	codeAdminShutdown        = "57P01"
 	codeCrashShutdown        = "57P02"
 	codeCannotConnectNow     = "57P03"
+	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
+	codeIdleInTxTimeout      = "25P03" // idle_in_transaction_session_timeout
+	codeDataCorrupted        = "XX001"
+	codeIndexCorrupted       = "XX002"
 	classConnection          = "08" // connection exception
 	classResources           = "53" // insufficient resources: disk full, out of memory, too many connections
 	classSystem              = "58" // system error: I/O
@@ -336,7 +378,7 @@ func unavailableCode(code string) bool {
 		return true
 	}
 	switch code {
-	case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow,
+	case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeQueryCanceled, codeIdleInTxTimeout,
 		codeReadOnlyTransaction: // a standby, say after a failover
 		return true
 	}
@@ -348,6 +390,9 @@ func unavailableCode(code string) bool {
 	}
 	return false
 }
+
+// corruptCode: the server found its data or an index damaged.
+func corruptCode(code string) bool { return code == codeDataCorrupted || code == codeIndexCorrupted }
 
 // retryable reports whether err carries a SQLSTATE for which Update runs
 // the transaction again.
@@ -371,8 +416,13 @@ func connectionLost(err error) bool {
 		errors.Is(err, net.ErrClosed)
 }
 
-// unavailable wraps a failure to begin or commit: always ErrUnavailable.
+// unavailable wraps a failure to begin or commit: ErrUnavailable, unless
+// the server reported corruption.
 func unavailable(op string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && corruptCode(pe.Code) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrCorrupt, err)
+	}
 	return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrUnavailable, err)
 }
 
@@ -389,6 +439,9 @@ func classify(op string, err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if corruptCode(pe.Code) {
+			return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrCorrupt, err)
+		}
 		if unavailableCode(pe.Code) {
 			return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrUnavailable, err)
 		}

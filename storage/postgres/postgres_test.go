@@ -1046,27 +1046,34 @@ func TestClassify(t *testing.T) {
 		err                   error
 		notFound, unavailable bool
 		retried               bool
+		corrupt               bool
 	}{
-		{"no rows", pgx.ErrNoRows, true, false, false},
-		{"serialization failure", pg("40001"), false, true, true},
-		{"deadlock", pg("40P01"), false, true, true},
-		{"lock not available", pg("55P03"), false, true, true},
-		{"connection failure", pg("08006"), false, true, false},
-		{"admin shutdown", pg("57P01"), false, true, false},
-		{"crash shutdown", pg("57P02"), false, true, false},
-		{"cannot connect now", pg("57P03"), false, true, false},
-		{"too many connections", pg("53300"), false, true, false},
-		{"disk full", pg("53100"), false, true, false},
-		{"io error", pg("58030"), false, true, false},
-		{"read-only standby", pg("25006"), false, true, false},
-		{"unique violation", pg("23505"), false, false, false},
-		{"syntax error", pg("42601"), false, false, false},
-		{"query canceled", pg("57014"), false, false, false},
-		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, false, true, false},
-		{"unexpected EOF", fmt.Errorf("receive message: %w", io.ErrUnexpectedEOF), false, true, false},
-		{"caller's deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false, false, false},
-		{"caller's cancel", fmt.Errorf("query: %w", context.Canceled), false, false, false},
-		{"anything else", errors.New("cannot scan"), false, false, false},
+		{"no rows", pgx.ErrNoRows, true, false, false, false},
+		{"serialization failure", pg("40001"), false, true, true, false},
+		{"deadlock", pg("40P01"), false, true, true, false},
+		{"lock not available", pg("55P03"), false, true, true, false},
+		{"connection failure", pg("08006"), false, true, false, false},
+		{"admin shutdown", pg("57P01"), false, true, false, false},
+		{"crash shutdown", pg("57P02"), false, true, false, false},
+		{"cannot connect now", pg("57P03"), false, true, false, false},
+		{"too many connections", pg("53300"), false, true, false, false},
+		{"disk full", pg("53100"), false, true, false, false},
+		{"io error", pg("58030"), false, true, false, false},
+		{"read-only standby", pg("25006"), false, true, false, false},
+		{"unique violation", pg("23505"), false, false, false, false},
+		{"syntax error", pg("42601"), false, false, false, false},
+		// statement_timeout (WithTimeout): the server did not finish in
+		// time. pgx cancels a caller's ctx by deadline, not by a cancel
+		// request, so 57014 is the server's bound or an operator's.
+		{"query canceled", pg("57014"), false, true, false, false},
+		{"idle in transaction timeout", pg("25P03"), false, true, false, false},
+		{"data corrupted", pg("XX001"), false, false, false, true},
+		{"index corrupted", pg("XX002"), false, false, false, true},
+		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, false, true, false, false},
+		{"unexpected EOF", fmt.Errorf("receive message: %w", io.ErrUnexpectedEOF), false, true, false, false},
+		{"caller's deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false, false, false, false},
+		{"caller's cancel", fmt.Errorf("query: %w", context.Canceled), false, false, false, false},
+		{"anything else", errors.New("cannot scan"), false, false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := classify("op", tc.err)
@@ -1074,6 +1081,7 @@ func TestClassify(t *testing.T) {
 			require.Equal(t, tc.notFound, errors.Is(got, storage.ErrNotFound), "ErrNotFound: %v", got)
 			require.Equal(t, tc.unavailable, errors.Is(got, storage.ErrUnavailable), "ErrUnavailable: %v", got)
 			require.Equal(t, tc.retried, retryable(got), "retried: %v", got)
+			require.Equal(t, tc.corrupt, errors.Is(got, storage.ErrCorrupt), "ErrCorrupt: %v", got)
 		})
 	}
 }
@@ -1122,4 +1130,46 @@ func TestLookupPlannedForTheTableItFinds(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, plan, "Index Scan using receipts_pkey", plan)
 	require.NotContains(t, plan, "Seq Scan on receipts", plan)
+}
+
+// WithTimeout bounds every statement and every idle moment inside a write
+// transaction on the server itself, for a client that can no longer say
+// so: the statement fails, the idle session is ended, and either way
+// Update reports ErrUnavailable and commits nothing. Migrations are
+// exempt (Open ran them under the same option).
+func TestServerSideTimeouts(t *testing.T) {
+	t.Parallel()
+	const bound = 200 * time.Millisecond
+	su := newSetup(t, WithTimeout(bound))
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name  string
+		stall func(stx storage.Tx) error
+	}{
+		{"statement", func(stx storage.Tx) error {
+			_, err := stx.(*tx).tx.Exec(ctx, `SELECT pg_sleep(30)`)
+			return stx.(*tx).classify("sleep", err)
+		}},
+		{"idle in transaction", func(stx storage.Tx) error {
+			time.Sleep(5 * bound) // the client stalls mid-transaction
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			err := su.s.Update(ctx, func(stx storage.Tx) error {
+				if err := stx.PutAggregate(ctx, storage.Aggregate{Key: payKey, MerchantReference: tc.name}); err != nil {
+					return err
+				}
+				if err := stx.(*tx).flush(ctx); err != nil {
+					return err
+				}
+				return tc.stall(stx)
+			})
+			require.ErrorIs(t, err, storage.ErrUnavailable)
+			require.Less(t, time.Since(start), 25*time.Second, "the server's bound ended it, not pg_sleep")
+			_, err = su.s.Aggregate(ctx, payKey)
+			require.ErrorIs(t, err, storage.ErrNotFound, "nothing was committed")
+		})
+	}
 }

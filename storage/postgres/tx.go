@@ -225,6 +225,16 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	return nil
 }
 
+// Touch marks the head moved: Update writes it back, unchanged, before
+// COMMIT. The transaction holds its row lock already.
+func (t *tx) Touch(ctx context.Context) error {
+	if t.failed != nil {
+		return fmt.Errorf("postgres: touch: transaction already failed: %w", t.failed)
+	}
+	t.moved = true
+	return nil
+}
+
 func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
 	op := fmt.Sprintf("defer %d", d.Seq)
 	if err := checkDeferred(op, &d); err != nil {

@@ -44,7 +44,7 @@ func benchRaw(b *testing.B, every int) {
 	if _, err := Migrate(ctx, path); err != nil { // just the tables
 		b.Fatal(err)
 	}
-	db, err := sql.Open("sqlite3", dsn(path, ""))
+	db, err := sql.Open("sqlite3", dsn(path, defaultBusyTimeout, ""))
 	if err != nil {
 		b.Fatal(err)
 	}

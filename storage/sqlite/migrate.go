@@ -99,7 +99,7 @@ func Migrate(ctx context.Context, path string) (applied []int, err error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	db, err := openWriter(path)
+	db, err := openWriter(path, defaultBusyTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func SchemaVersion(ctx context.Context, path string) (version int, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, fmt.Errorf("sqlite: %w", err)
 	}
-	db, err := openReader(path, 1)
+	db, err := openReader(path, 1, defaultBusyTimeout)
 	if err != nil {
 		return 0, err
 	}

@@ -21,16 +21,18 @@ var _ storage.Store = (*Store)(nil)
 //   - WAL: readers see the last commit while the writer works;
 //   - synchronous=FULL: the WAL is fsynced at every commit, so a commit
 //     that returned survives power loss (NORMAL could lose the last ones);
-//   - busy_timeout: wait up to 5 s for another process's lock;
+//   - busy_timeout: wait up to 5 s (WithBusyTimeout) for another
+//     process's lock;
 //   - txlock=immediate: BEGIN IMMEDIATE takes the write lock up front, so a
 //     transaction never fails half-way when it first writes;
 //   - foreign_keys: enforced should the schema ever declare one.
-const pragmas = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=1"
+const pragmas = "_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_foreign_keys=1"
 
 const (
 	defaultReadConns   = 4
 	defaultMaxAttempts = 5
 	defaultBackoff     = 10 * time.Millisecond
+	defaultBusyTimeout = 5 * time.Second
 )
 
 // Store is a paystate database in one SQLite file. It is safe for
@@ -49,6 +51,7 @@ type config struct {
 	readConns   int
 	maxAttempts int
 	backoff     time.Duration
+	busyTimeout time.Duration
 }
 
 // Option configures Open.
@@ -78,6 +81,19 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 	}
 }
 
+// WithBusyTimeout sets how long a statement waits for a lock another
+// connection holds (SQLite's busy_timeout; default 5 s) before it fails
+// busy. A context's deadline cannot cut that wait short, so a caller that
+// bounds store calls (the engine's commit deadline) should set it no
+// longer than its bound.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.busyTimeout = d
+		}
+	}
+}
+
 // Open opens the database file at path (a file path, not a URI; not
 // ":memory:", which two pools cannot share), creating it if needed, and
 // brings its schema up to date. It fails with an error wrapping
@@ -86,14 +102,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	cfg := config{readConns: defaultReadConns, maxAttempts: defaultMaxAttempts, backoff: defaultBackoff}
+	cfg := config{readConns: defaultReadConns, maxAttempts: defaultMaxAttempts, backoff: defaultBackoff, busyTimeout: defaultBusyTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
-	writer, err := openWriter(path)
+	writer, err := openWriter(path, cfg.busyTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +120,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, writer.Close())
 	}
-	reader, err := openReader(path, cfg.readConns)
+	reader, err := openReader(path, cfg.readConns, cfg.busyTimeout)
 	if err != nil {
 		return nil, errors.Join(err, writer.Close())
 	}
@@ -121,10 +137,11 @@ func checkPath(path string) error {
 	return nil
 }
 
-// dsn is a file: URI for path with the pragmas (and extra) as parameters.
-// The path is escaped so that '?', '#' and '%' in it stay part of the name.
-func dsn(path, extra string) string {
-	s := "file:" + escapePath(path) + "?" + pragmas
+// dsn is a file: URI for path with the pragmas, the busy timeout (and
+// extra) as parameters. The path is escaped so that '?', '#' and '%' in it
+// stay part of the name.
+func dsn(path string, busy time.Duration, extra string) string {
+	s := "file:" + escapePath(path) + "?" + pragmas + fmt.Sprintf("&_busy_timeout=%d", max(1, busy.Milliseconds()))
 	if extra != "" {
 		s += "&" + extra
 	}
@@ -140,8 +157,8 @@ func escapePath(path string) string { return pathEscaper.Replace(path) }
 // one). It sets none of the store's pragmas.
 func ReadOnlyURI(path string) string { return "file:" + escapePath(path) + "?mode=ro" }
 
-func openWriter(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", dsn(path, ""))
+func openWriter(path string, busy time.Duration) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", dsn(path, busy, ""))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
@@ -155,10 +172,10 @@ func openWriter(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-func openReader(path string, conns int) (*sql.DB, error) {
+func openReader(path string, conns int, busy time.Duration) (*sql.DB, error) {
 	// The driver recompiles every statement on every call unless it keeps
 	// them: compiling was two thirds of GetOrder's CPU.
-	db, err := sql.Open("sqlite3", dsn(path, "_query_only=1&_stmt_cache_size=16"))
+	db, err := sql.Open("sqlite3", dsn(path, busy, "_query_only=1&_stmt_cache_size=16"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open reader: %w", err)
 	}
@@ -270,21 +287,37 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (e
 	return nil
 }
 
-// unavailable wraps a failure to begin or commit: always ErrUnavailable.
+// unavailable wraps a failure to begin or commit: ErrUnavailable, unless
+// SQLite found the file damaged.
 func unavailable(op string, err error) error {
+	if corrupt(err) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, storage.ErrCorrupt, err)
+	}
 	return fmt.Errorf("sqlite: %s: %w: %w", op, storage.ErrUnavailable, err)
 }
 
+// corrupt reports whether err is SQLite finding the file damaged
+// (SQLITE_CORRUPT, "database disk image is malformed") or not a database
+// at all (SQLITE_NOTADB): no retry will fix it.
+func corrupt(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB)
+}
+
 // classify wraps a statement's error for callers: no rows is ErrNotFound;
-// SQLite result codes that mean the database cannot be used right now are
-// ErrUnavailable; anything else (a constraint, a bug) is returned wrapped
-// but unclassified. Codes, never message text, decide.
+// a damaged file is ErrCorrupt; SQLite result codes that mean the
+// database cannot be used right now are ErrUnavailable; anything else (a
+// constraint, a bug) is returned wrapped but unclassified. Codes, never
+// message text, decide.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: %s: %w", op, storage.ErrNotFound)
+	}
+	if corrupt(err) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, storage.ErrCorrupt, err)
 	}
 	var se sqlite3.Error
 	if errors.As(err, &se) && unavailableCode(se.Code) {
@@ -299,8 +332,8 @@ func classify(op string, err error) error {
 func unavailableCode(c sqlite3.ErrNo) bool {
 	switch c {
 	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrNomem, sqlite3.ErrReadonly,
-		sqlite3.ErrIoErr, sqlite3.ErrCorrupt, sqlite3.ErrFull, sqlite3.ErrCantOpen,
-		sqlite3.ErrProtocol, sqlite3.ErrPerm, sqlite3.ErrNotADB, sqlite3.ErrNoLFS:
+		sqlite3.ErrIoErr, sqlite3.ErrFull, sqlite3.ErrCantOpen,
+		sqlite3.ErrProtocol, sqlite3.ErrPerm, sqlite3.ErrNoLFS:
 		return true
 	}
 	return false

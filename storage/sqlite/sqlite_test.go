@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -419,7 +420,7 @@ func TestUnavailable(t *testing.T) {
 	}
 
 	// The file is replaced by one that is not a database (a botched
-	// restore, say): connections opened from then on fail.
+	// restore, say): connections opened from then on fail, as corrupted.
 	t.Run("file-replaced", func(t *testing.T) {
 		t.Parallel()
 		s, path := openTestStore(t)
@@ -439,12 +440,14 @@ func TestUnavailable(t *testing.T) {
 			}
 		}
 
+		// Not "unavailable, retry": no retry fixes it.
 		err := put(ctx, s, "after")
-		require.ErrorIs(t, err, storage.ErrUnavailable)
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+		require.NotErrorIs(t, err, storage.ErrUnavailable)
 		require.Equal(t, sqlite3.ErrNotADB, sqliteCode(err), "%v", err)
 
 		_, err = s.Aggregate(ctx, key)
-		require.ErrorIs(t, err, storage.ErrUnavailable)
+		require.ErrorIs(t, err, storage.ErrCorrupt)
 		require.NotErrorIs(t, err, storage.ErrNotFound)
 	})
 
@@ -586,4 +589,56 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 		}
 		require.NoError(t, s.Close())
 	}
+}
+
+// A damaged file is reported as corruption, never as "unavailable, retry":
+// no retry fixes it. Both forms: pages overwritten inside a valid file
+// (malformed) and a header that is not SQLite's (not a database).
+func TestCorruptionIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	s, path := openTestStore(t)
+	ctx := t.Context()
+	body := []byte(strings.Repeat("x", 2000))
+	require.NoError(t, s.Update(ctx, func(tx storage.Tx) error {
+		for i := range 200 {
+			e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "p", Kind: "payment", ID: fmt.Sprint(i)},
+				Verdict: "applied", RedactedBody: body, ReceivedAt: time.Now()}
+			if err := tx.Append(ctx, &e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, s.Checkpoint(ctx))
+	isCorrupt := func(err error) {
+		t.Helper()
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+		require.NotErrorIs(t, err, storage.ErrUnavailable)
+	}
+
+	// Garble every page but the first (the schema) in place.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	info, err := f.Stat()
+	require.NoError(t, err)
+	garbage := bytes.Repeat([]byte{0x5a}, int(info.Size())-4096)
+	_, err = f.WriteAt(garbage, 4096)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, s.Close())
+	s2, err := Open(ctx, path)
+	if err == nil {
+		defer s2.Close()
+		_, err = s2.Journal(ctx, nil, 0, 1000)
+	}
+	isCorrupt(err)
+
+	// Not a database at all.
+	f, err = os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(bytes.Repeat([]byte{0x5a}, 100), 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	_, err = Open(ctx, path)
+	isCorrupt(err)
 }

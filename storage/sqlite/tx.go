@@ -148,6 +148,18 @@ func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r stora
 	return nil
 }
 
+// readHead reads the chain head once per transaction.
+func (t *tx) readHead(ctx context.Context) error {
+	if t.headRead {
+		return nil
+	}
+	if err := t.queryRow(ctx, readHead).Scan(&t.head.Seq, &t.head.Hash); err != nil {
+		return classify("read chain head", err)
+	}
+	t.headRead = true
+	return nil
+}
+
 // Append reads the chain head, links e to it, inserts e and moves the head,
 // all in the caller's transaction. e is changed only when all of it worked.
 func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
@@ -157,12 +169,8 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	}
 	// The head is read once per transaction and written back once, at
 	// commit (flushHead): the only writer is this transaction.
-	if !t.headRead {
-		if err := t.queryRow(ctx, readHead).
-			Scan(&t.head.Seq, &t.head.Hash); err != nil {
-			return classify("append: read chain head", err)
-		}
-		t.headRead = true
+	if err := t.readHead(ctx); err != nil {
+		return err
 	}
 	head := t.head
 	n := *e
@@ -179,6 +187,16 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	}
 	t.head, t.headMoved = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}, true
 	e.Seq, e.PrevHash, e.Hash = n.Seq, n.PrevHash, n.Hash
+	return nil
+}
+
+// Touch reads the chain head and marks it moved, so that flushHead
+// writes it back unchanged at commit.
+func (t *tx) Touch(ctx context.Context) error {
+	if err := t.readHead(ctx); err != nil {
+		return err
+	}
+	t.headMoved = true
 	return nil
 }
 

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"JournalPaging", testJournalPaging},
 		{"ReplayJournal", testReplayJournal},
 		{"Head", testHead},
+		{"TouchChangesNothing", testTouch},
 		{"VerifyChainOK", testVerifyChainOK},
 		{"VerifyChainDetectsTamper", testVerifyChainDetectsTamper},
 		{"VerifyChainDetectsDeleteLast", testVerifyChainDetectsDeleteLast},
@@ -732,6 +733,35 @@ func testJournalPaging(t *testing.T, b Backend) {
 	require.Equal(t, []int64{11}, page(&otherProvider, 0, 100))
 	unknown := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "nope"}
 	require.Equal(t, []int64{}, page(&unknown, 0, 100))
+}
+
+func testTouch(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	update(t, s, func(tx storage.Tx) error { return tx.Touch(ctx) })
+	head, err := s.Head(ctx)
+	require.NoError(t, err)
+	require.Equal(t, storage.ChainHead{Seq: 0, Hash: storage.GenesisHash}, head, "an empty store touched")
+
+	es := appendEntries(t, s, entry(payKey, "a"))
+	update(t, s, func(tx storage.Tx) error { return tx.Touch(ctx) })
+	head, err = s.Head(ctx)
+	require.NoError(t, err)
+	require.Equal(t, storage.ChainHead{Seq: 1, Hash: es[0].Hash}, head)
+	// Touched in the transaction that appends, the head is the append's.
+	var e storage.JournalEntry
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.Touch(ctx); err != nil {
+			return err
+		}
+		e = entry(payKey, "b")
+		return tx.Append(ctx, &e)
+	})
+	head, err = s.Head(ctx)
+	require.NoError(t, err)
+	require.Equal(t, storage.ChainHead{Seq: 2, Hash: e.Hash}, head)
+	rep, err := storage.VerifyChain(ctx, s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Problem)
 }
 
 func testHead(t *testing.T, b Backend) {
