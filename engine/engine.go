@@ -89,6 +89,12 @@ type Config struct {
 	// zero value uses a key of the running process, so that a restarted
 	// engine files such identifiers under new names: set it in production.
 	IDKey redact.IDKey
+	// CommitTimeout bounds each transaction, from begin to commit: a
+	// store that stops answering fails the batch with
+	// storage.ErrUnavailable (its webhooks are answered 503) instead of
+	// holding it, every webhook behind it and shutdown. Default
+	// storage.DefaultTimeout.
+	CommitTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -103,6 +109,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = storage.DefaultTimeout
 	}
 }
 
@@ -162,6 +171,7 @@ type Engine struct {
 	inflight sync.WaitGroup
 	mu       sync.RWMutex
 	closed   bool
+	health   health
 }
 
 type request struct {
@@ -193,7 +203,11 @@ func New(store storage.Store, machines *sm.Registry, cfg Config) *Engine {
 // Submit decides and durably commits d, then returns the verdicts. An error
 // means nothing of d was committed (wrapping storage.ErrUnavailable when a
 // retry may help) — or that ctx ended first, in which case the commit may
-// still happen and a redelivery will be answered as a duplicate.
+// still happen and a redelivery will be answered as a duplicate. One more
+// case cannot be told apart: a transaction whose COMMIT was sent but whose
+// answer did not come back within CommitTimeout fails with
+// storage.ErrUnavailable, yet the database may have committed it; then,
+// too, a redelivery is answered as a duplicate, never applied twice.
 func (e *Engine) Submit(ctx context.Context, d Delivery) ([]Outcome, error) {
 	if d.Actor == "" {
 		d.Actor = ActorWebhook
@@ -314,14 +328,15 @@ func (e *Engine) gather(first *request) []*request {
 }
 
 // commit runs a batch in one transaction and answers every request in it.
-// If the store is unavailable, every request gets the error: nothing of
-// the batch was committed, and a retry may help. If the batch failed for
+// If the store is unavailable (or corrupted), every request gets the
+// error: nothing of the batch was committed, and a retry may help (or an
+// operator must). If the batch failed for
 // another reason, that is one delivery's own (a statement the store
 // refuses, a panic deciding it): each request is committed alone, so that
 // only that one fails.
 func (e *Engine) commit(ctx context.Context, batch []*request) {
 	results, err := e.transact(ctx, batch)
-	if err != nil && !errors.Is(err, storage.ErrUnavailable) {
+	if err != nil && !storeFault(err) {
 		if len(batch) > 1 {
 			for _, r := range batch {
 				e.commit(ctx, []*request{r})
@@ -344,10 +359,12 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	}
 }
 
-// transact runs batch in one transaction and reports it to the observer.
-// A panic deciding a delivery fails the transaction (which rolls back)
-// instead of the committer.
+// transact runs batch in one transaction, bounded by CommitTimeout, and
+// reports it to the observer. A panic deciding a delivery fails the
+// transaction (which rolls back) instead of the committer.
 func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, error) {
+	ctx, late, cancel := storage.Bound(ctx, e.cfg.CommitTimeout)
+	defer cancel()
 	results := make([][]Outcome, len(batch))
 	start := time.Now()
 	// decided is when the last statement of the batch's (last) attempt
@@ -381,6 +398,7 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 		decided = time.Now()
 		return nil
 	})
+	err = e.health.record(late(err))
 	end := time.Now()
 	var committing time.Duration
 	if !decided.IsZero() {
