@@ -26,6 +26,9 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return status.Error(codes.NotFound, "not found")
+	case errors.Is(err, storage.ErrCorrupt):
+		log.ErrorContext(ctx, "database corrupted: an operator must repair or restore it; retrying will not help", "err", err)
+		return status.Error(codes.DataLoss, "storage corrupted: the database needs repair")
 	case errors.Is(err, storage.ErrUnavailable):
 		return status.Error(codes.Unavailable, "storage unavailable, retry")
 	case errors.Is(err, engine.ErrClosed):

@@ -63,6 +63,12 @@ type Options struct {
 	// CheckpointKeyID is the id of the key the server signs checkpoints
 	// with; VerifyJournal reports stored checkpoints signed by another.
 	CheckpointKeyID string
+	// Ready, if set, says whether the engine can commit (engine.Ready):
+	// /readyz is 503 while it fails.
+	Ready func(context.Context) error
+	// ShutdownTimeout bounds Serve's shutdown, from the moment its ctx
+	// ends; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
 
 // Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
@@ -75,10 +81,12 @@ type Server struct {
 	metrics *Metrics
 	// inProcess serves the REST gateway's unary routes.
 	inProcess inProcess
-	// stopping is closed when shutdown begins; it ends watch streams.
+	// stopping is closed when shutdown begins: watch streams end, and
+	// /readyz says so.
 	stopping chan struct{}
 	// writeTimeout is the HTTP server's (tests shorten it).
 	writeTimeout time.Duration
+	ready    *readiness
 }
 
 // Limits that bound what one client can make the server hold.
@@ -86,11 +94,13 @@ const (
 	maxRecvMsg           = 1 << 20
 	maxSendMsg           = 4 << 20
 	maxConcurrentStreams = 256
-	shutdownGrace        = 20 * time.Second
 	// writeTimeout bounds writing one HTTP answer; a streamed answer gets
 	// it for each write instead (see movingDeadline).
 	writeTimeout = 30 * time.Second
 )
+
+// DefaultShutdownTimeout is Options.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 20 * time.Second
 
 // streamWorkers serve gRPC calls on goroutines that live on, so that a call
 // does not grow a fresh goroutine's stack again (the stack copies were a
@@ -113,6 +123,7 @@ func NewServer(opts Options) *Server {
 		metrics = NewMetrics()
 	}
 	s := &Server{opts: opts, log: log, health: health.NewServer(), metrics: metrics, stopping: make(chan struct{}), writeTimeout: writeTimeout}
+	s.ready = &readiness{store: opts.Store, commits: opts.Ready, draining: s.stopping, log: log}
 	serverOpts := []grpc.ServerOption{}
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
@@ -160,9 +171,14 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// Serve runs until ctx ends, then shuts down gracefully: the HTTP server
-// stops accepting and finishes in-flight webhooks, then gRPC drains. The
-// caller stops the engine after Serve returns.
+// Serve runs until ctx ends, then shuts down gracefully within
+// ShutdownTimeout: it logs that it is draining, ends every watch stream
+// (a last heartbeat with the cursor, then Unavailable marked as a
+// planned end), the HTTP
+// server stops accepting and finishes in-flight webhooks (each bounded by
+// the engine's commit deadline), then gRPC drains; whatever is left when
+// the bound runs out is cut. The caller stops the engine after Serve
+// returns.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	if _, err := s.opts.Store.Head(ctx); err != nil {
 		return fmt.Errorf("api: store not ready: %w", err)
@@ -197,22 +213,29 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	s.health.Shutdown()
-	// Watch streams end now rather than hold the HTTP and gRPC shutdowns
-	// for their grace period; webhooks and calls in flight still finish.
+	bound := s.opts.ShutdownTimeout
+	if bound <= 0 {
+		bound = DefaultShutdownTimeout
+	}
+	start := time.Now()
+	s.log.Info("draining: ending watch streams, answering webhooks in flight", "bound", bound.String())
 	close(s.stopping)
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	s.health.Shutdown()
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdown); err != nil {
-		s.log.Warn("http shutdown", "err", err)
+		s.log.Warn("http shutdown cut short", "err", err)
+		_ = httpSrv.Close()
 	}
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-shutdown.Done():
+		s.log.Warn("grpc shutdown cut short", "bound", bound.String())
 		s.grpc.Stop()
 	}
+	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond).String())
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && !errors.Is(serveErr, grpc.ErrServerStopped) {
 		return serveErr
 	}
@@ -243,13 +266,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.opts.Store.Head(r.Context()); err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
+	mux.Handle("GET /readyz", s.ready)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

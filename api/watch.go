@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
@@ -33,12 +35,19 @@ type Watch struct {
 	// one second.
 	Poll time.Duration
 	Log  *slog.Logger
-	// Stopping, when closed, ends every stream with Unavailable: the
-	// server is shutting down, and its clients resume from their cursors
-	// elsewhere. Without it a shutdown waits out its grace period for
-	// watchers that would never leave on their own.
+	// Stopping, when closed (the server is shutting down), ends every
+	// stream at once: a last heartbeat carrying the cursor to resume from,
+	// then Unavailable, with the trailer paystate-stream-end: draining so
+	// that a client can tell this planned end from a failure (paystate
+	// watch exits 0). A stream opened after it closed is refused the same
+	// way. Without it a shutdown waits out its grace period for watchers
+	// that would never leave on their own.
 	Stopping <-chan struct{}
 }
+
+// StreamEndTrailer is the trailer key of a stream the server ended on
+// purpose; its value says why ("draining").
+const StreamEndTrailer = "paystate-stream-end"
 
 // watchFilter is a WatchRequest, validated.
 type watchFilter struct {
@@ -74,7 +83,22 @@ func (f watchFilter) match(e *storage.JournalEntry) bool {
 
 // Watch streams matching journal entries from the request's cursor on.
 func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) error {
-	ctx := stream.Context()
+	if w.drained() {
+		return w.end(stream, req.GetAfterSequence())
+	}
+	// ctx also ends when draining begins, so that a read the store is
+	// slow to answer does not hold the stream past it.
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	if w.Stopping != nil {
+		go func() {
+			select {
+			case <-w.Stopping:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	f := watchFilter{direction: req.GetDirection(), verdicts: req.GetVerdicts()}
 	for _, s := range req.GetStates() {
 		f.states = append(f.states, strings.ToLower(s))
@@ -93,11 +117,14 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 	if req.GetAfterSequence() < 0 {
 		return status.Error(codes.InvalidArgument, "after_sequence must not be negative")
 	}
+	cursor := req.GetAfterSequence()
 	head, err := w.Store.Head(ctx)
 	if err != nil {
+		if w.drained() {
+			return w.end(stream, cursor)
+		}
 		return toStatus(ctx, orDefault(w.Log), err)
 	}
-	cursor := req.GetAfterSequence()
 	if req.GetStartAtHead() {
 		cursor = head.Seq
 	}
@@ -123,6 +150,9 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 	for {
 		entries, err := w.Store.Journal(ctx, nil, cursor, watchPage)
 		if err != nil {
+			if w.drained() {
+				return w.end(stream, cursor)
+			}
 			return toStatus(ctx, orDefault(w.Log), err)
 		}
 		for i := range entries {
@@ -141,9 +171,10 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 		}
 		select {
 		case <-ctx.Done():
+			if w.drained() {
+				return w.end(stream, cursor)
+			}
 			return status.FromContextError(ctx.Err()).Err()
-		case <-w.Stopping:
-			return status.Error(codes.Unavailable, "the server is shutting down: resume from the last cursor")
 		case <-wake:
 		case <-pollTick.C:
 		case <-heartbeat.C:
@@ -153,4 +184,27 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 			heartbeat.Reset(beat)
 		}
 	}
+}
+
+func (w *Watch) drained() bool {
+	select {
+	case <-w.Stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// errStopping ends a stream because the server is shutting down.
+var errStopping = status.Error(codes.Unavailable, "the server is shutting down: resume from the last cursor")
+
+// end ends a stream because the server is draining: the client gets the
+// cursor to resume from (on another replica, or this one once it is
+// back), then Unavailable, marked by the trailer as a planned end.
+func (w *Watch) end(stream pb.WatchService_WatchServer, cursor int64) error {
+	stream.SetTrailer(metadata.Pairs(StreamEndTrailer, "draining"))
+	if err := stream.Send(&pb.WatchResponse{Cursor: cursor, Heartbeat: true}); err != nil {
+		return err
+	}
+	return errStopping
 }

@@ -125,6 +125,11 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.outcomes = unprocessable.Recorded
 		writeReply(w, http.StatusInternalServerError, webhookReply{Results: results(unprocessable.Recorded), Error: unprocessable.Error()})
 		return
+	case errors.Is(err, storage.ErrCorrupt):
+		// Not "retry": the provider will, but only an operator can help.
+		log.Error("webhook not committed: database corrupted; an operator must repair or restore it", "err", err, "latency", time.Since(start))
+		writeReply(w, http.StatusInternalServerError, webhookReply{Error: "storage corrupted"})
+		return
 	case err != nil:
 		// Nothing of the delivery was committed. A retry helps only when
 		// the store was unavailable, the server is stopping, or the caller

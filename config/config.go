@@ -83,6 +83,13 @@ type Config struct {
 	// Lines), outside the database; at start the database must still hold
 	// the last one, or serve refuses. Empty: DataDir/checkpoints.jsonl.
 	CheckpointLogFile string `yaml:"checkpoint_log_file"`
+	// StoreTimeout bounds every store operation, a webhook's commit
+	// included: a store that does not answer within it fails the call
+	// (webhooks 503, API calls UNAVAILABLE). Default 5s.
+	StoreTimeout Duration `yaml:"store_timeout"`
+	// ShutdownTimeout bounds a stop (SIGINT, SIGTERM), from the signal to
+	// exit, whatever the store does. Default 20s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 
 	// Dev is true when no file and no credentials were given: paystate
 	// generated credentials into DataDir and prints them at start.
@@ -198,6 +205,8 @@ func Defaults() Config {
 		Reconcile:          defaultReconcile(),
 		APIRateLimit:       defaultRateLimit(),
 		APIMaxStreams:      DefaultAPIMaxStreams,
+		StoreTimeout:       Duration{DefaultStoreTimeout},
+		ShutdownTimeout:    Duration{DefaultShutdownTimeout},
 	}
 }
 

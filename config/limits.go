@@ -4,13 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
-// DefaultAPIMaxStreams is the default of APIMaxStreams.
-const DefaultAPIMaxStreams = 128
+// Defaults of the limits.
+const (
+	DefaultAPIMaxStreams   = 128
+	DefaultStoreTimeout    = 5 * time.Second
+	DefaultShutdownTimeout = 20 * time.Second
+)
 
-// applyLimitsEnv reads PAYSTATE_API_MAX_STREAMS.
+// applyLimitsEnv reads PAYSTATE_API_MAX_STREAMS, PAYSTATE_STORE_TIMEOUT and
+// PAYSTATE_SHUTDOWN_TIMEOUT.
 func (c *Config) applyLimitsEnv(env func(string) string) error {
+	for name, dst := range map[string]*Duration{"PAYSTATE_STORE_TIMEOUT": &c.StoreTimeout, "PAYSTATE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+		if v := env(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a duration like 90s or 24h", name, v)
+			}
+			dst.Duration = d
+		}
+	}
 	if v := env("PAYSTATE_API_MAX_STREAMS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -25,6 +40,12 @@ func (c *Config) validateLimits() []error {
 	var errs []error
 	if c.APIMaxStreams < 0 {
 		errs = append(errs, errors.New("api_max_streams must be 0 (no cap) or positive"))
+	}
+	if d := c.StoreTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
+		errs = append(errs, errors.New("store_timeout must be between 100ms and 1m"))
+	}
+	if d := c.ShutdownTimeout.Duration; d < c.StoreTimeout.Duration || d > 10*time.Minute {
+		errs = append(errs, errors.New("shutdown_timeout must be at least store_timeout (webhooks in flight get that long) and at most 10m"))
 	}
 	return errs
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -11,11 +12,23 @@ func TestLimits(t *testing.T) {
 	c, err := Parse(nil, "", noEnv)
 	require.NoError(t, err)
 	require.Equal(t, DefaultAPIMaxStreams, c.APIMaxStreams, "default")
+	require.Equal(t, 5*time.Second, c.StoreTimeout.Duration, "default")
+	require.Equal(t, 20*time.Second, c.ShutdownTimeout.Duration, "default")
+
+	c, err = Parse([]byte("store_timeout: 2s\nshutdown_timeout: 9s\n"), "f.yaml", noEnv)
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second, c.StoreTimeout.Duration)
+	require.Equal(t, 9*time.Second, c.ShutdownTimeout.Duration)
+	env := map[string]string{"PAYSTATE_STORE_TIMEOUT": "750ms", "PAYSTATE_SHUTDOWN_TIMEOUT": "1s"}
+	c, err = Parse([]byte("store_timeout: 2s\n"), "f.yaml", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Equal(t, 750*time.Millisecond, c.StoreTimeout.Duration, "the environment wins")
+	require.Equal(t, time.Second, c.ShutdownTimeout.Duration)
 
 	c, err = Parse([]byte("api_max_streams: 4\n"), "f.yaml", noEnv)
 	require.NoError(t, err)
 	require.Equal(t, 4, c.APIMaxStreams)
-	env := map[string]string{"PAYSTATE_API_MAX_STREAMS": "0"}
+	env = map[string]string{"PAYSTATE_API_MAX_STREAMS": "0"}
 	c, err = Parse([]byte("api_max_streams: 4\n"), "f.yaml", func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.Zero(t, c.APIMaxStreams, "the environment wins; 0 is no cap")
@@ -26,6 +39,10 @@ func TestLimits(t *testing.T) {
 	}{
 		"negative streams": {file: "api_max_streams: -1\n"},
 		"env streams":      {env: map[string]string{"PAYSTATE_API_MAX_STREAMS": "many"}},
+		"store timeout 0":  {file: "store_timeout: 0s\n"},
+		"store timeout 1h": {file: "store_timeout: 1h\n"},
+		"shutdown < store": {file: "store_timeout: 10s\nshutdown_timeout: 5s\n"},
+		"env timeout":      {env: map[string]string{"PAYSTATE_STORE_TIMEOUT": "soon"}},
 	} {
 		_, err := Parse([]byte(tc.file), "f.yaml", func(k string) string { return tc.env[k] })
 		require.Error(t, err, name)

@@ -225,14 +225,22 @@ func cmdWatch(ctx context.Context, args []string, env func(string) string) error
 			if err != nil {
 				return err
 			}
+			cursor := after
 			for {
 				m, err := stream.Recv()
 				if err != nil {
+					if v := stream.Trailer().Get(api.StreamEndTrailer); len(v) > 0 {
+						// The server ended the stream on purpose (it is
+						// shutting down): a clean end, with where to resume.
+						fmt.Fprintf(os.Stderr, "paystate watch: the server ended the stream (%s); resume with --after %d\n", v[0], cursor)
+						return nil
+					}
 					if ctx.Err() != nil || callerDeadline(ctx, err) {
 						return nil
 					}
 					return err
 				}
+				cursor = m.GetCursor()
 				if m.GetHeartbeat() {
 					continue
 				}

@@ -131,18 +131,46 @@ func dropTime(t *testing.T, line string) string {
 	return string(out)
 }
 
-// syncBuffer is a log sink for a running server.
+// syncBuffer is a log sink for a running server; waitFor waits on its
+// writes.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // signalled (without blocking) on every write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.wrote == nil {
+		b.wrote = make(chan struct{}, 1)
+	}
+	select {
+	case b.wrote <- struct{}{}:
+	default:
+	}
 	return b.buf.Write(p)
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// waitFor waits until the buffer holds s, or fails after patience.
+func (b *syncBuffer) waitFor(t *testing.T, s string, patience time.Duration) {
+	t.Helper()
+	b.mu.Lock()
+	if b.wrote == nil {
+		b.wrote = make(chan struct{}, 1)
+	}
+	wrote := b.wrote
+	b.mu.Unlock()
+	deadline := time.After(patience)
+	for !strings.Contains(b.String(), s) {
+		select {
+		case <-wrote:
+		case <-deadline:
+			t.Fatalf("%q not written within %s; got:\n%s", s, patience, b.String())
+		}
+	}
+}
 
 // running is runServer on loopback ports with cfg, logging JSON into logs.
 type running struct {

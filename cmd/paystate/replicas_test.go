@@ -26,18 +26,7 @@ import (
 // once, stored state must equal a replay of the journal, and the chain
 // must verify.
 func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
-	dsn := os.Getenv("PAYSTATE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("PAYSTATE_TEST_POSTGRES_DSN is not set: the two-replica test needs PostgreSQL (CI sets it)")
-	}
-	schema := fmt.Sprintf("replicas_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-			conn.Close(context.Background())
-		}
-	})
+	dsn, schema := testSchema(t, "replicas", "the two-replica test")
 	// Both replicas share one set of credentials, as they would in a
 	// deployment behind one load balancer.
 	cfg := config.Defaults()
@@ -124,4 +113,24 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 	o, err := replicas[1].orders.GetOrder(replicas[1].authed(t.Context()), &pb.GetOrderRequest{Provider: "ngenius", OrderId: "r3"})
 	require.NoError(t, err)
 	require.Equal(t, int64(3), o.GetVersion())
+}
+
+// testSchema is the test database's DSN and a fresh schema name in it,
+// dropped when the test ends; without PAYSTATE_TEST_POSTGRES_DSN the test
+// is skipped, saying that what needs PostgreSQL.
+func testSchema(t *testing.T, prefix, what string) (dsn, schema string) {
+	t.Helper()
+	dsn = os.Getenv("PAYSTATE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skipf("PAYSTATE_TEST_POSTGRES_DSN is not set: %s needs PostgreSQL (CI sets it)", what)
+	}
+	schema = fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	return dsn, schema
 }

@@ -131,11 +131,19 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	stopping := false // set when the bounded stop below takes over closing the store
+	defer func() {
+		if !stopping {
+			store.Close()
+		}
+	}()
+	// Every call of the API and the reconciler on the store is bounded; the
+	// engine bounds its own transactions.
+	bounded := storage.WithTimeout(store, cfg.StoreTimeout.Duration)
 	var signs *signer
 	if signKey != nil {
 		logPath := cmp.Or(cfg.CheckpointLogFile, filepath.Join(cfg.DataDir, "checkpoints.jsonl"))
-		if signs, err = newSigner(ctx, store, signKey, logPath, log); err != nil {
+		if signs, err = newSigner(ctx, bounded, signKey, logPath, log); err != nil {
 			return err
 		}
 	}
@@ -159,8 +167,9 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	if crashHooks != nil {
 		engineStore = crashHooks.Store(store)
 	}
-	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics, DeferWindow: cfg.DeferWindow.Duration, IDKey: ids})
-	stopReconciler, err := startReconciler(ctx, cfg, store, machines, eng, byName, metrics, log)
+	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics,
+		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids})
+	stopReconciler, err := startReconciler(ctx, cfg, bounded, machines, eng, byName, metrics, log)
 	if err != nil {
 		grpcLis.Close()
 		httpLis.Close()
@@ -194,32 +203,75 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		submitter = crashHooks.Engine(eng)
 	}
 	srv := api.NewServer(api.Options{
-		Store: store, Machines: machines, Engine: submitter, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
+		Store: bounded, Machines: machines, Engine: submitter, Providers: byName, Tokens: tokens, MaxBody: cfg.MaxBodyBytes, Log: log,
 		Subscribe: notifier.Subscribe, TLS: tlsCfg,
 		Metrics: metrics, Subscribers: notifier.Subscribers,
 		RateLimit:       api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
 		MaxStreams:      maxStreams(cfg.APIMaxStreams),
 		IDKey:           ids,
 		CheckpointKeyID: signerID,
+		Ready:           eng.Ready,
+		ShutdownTimeout: cfg.ShutdownTimeout.Duration,
 	})
 	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
 	if ready != nil {
 		ready(httpLis.Addr().String(), grpcLis.Addr().String())
 	}
+	began := make(chan time.Time, 1)
+	context.AfterFunc(ctx, func() { began <- time.Now() })
 	serveErr := srv.Serve(ctx, grpcLis, httpLis)
-	// The reconciler submits through the engine: it stops first.
-	stopReconciler()
-	// Webhooks in flight have been answered; let the engine finish its
-	// queue, then close the store (deferred).
-	stopEngine()
-	wg.Wait()
-	if signs != nil {
-		// The engine has drained: this covers the last commit.
-		final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		signs.sign(final)
-		cancel()
+	// What is left of shutdown_timeout, counted from the signal, bounds
+	// the rest: a store that does not answer must not keep the process.
+	stopBy := time.Now()
+	select {
+	case t := <-began:
+		stopBy = t
+	default:
 	}
-	log.Info("paystate stopped")
+	stopBy = stopBy.Add(shutdownTimeout(cfg))
+	stopping = true
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		// The reconciler submits through the engine: it stops first.
+		stopReconciler()
+		// Webhooks in flight have been answered; let the engine finish
+		// its queue, each transaction bounded by store_timeout.
+		stopEngine()
+		wg.Wait()
+		if signs != nil {
+			// The engine has drained: this covers the last commit.
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout(cfg))
+			signs.sign(final)
+			cancel()
+		}
+	}()
+	t := time.NewTimer(time.Until(stopBy))
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-t.C:
+		// Exiting is safe: nothing unanswered was acknowledged, and a
+		// transaction cut by the exit is rolled back by the database.
+		log.Error("paystate stopped without waiting for the engine: shutdown_timeout ran out", "shutdown_timeout", shutdownTimeout(cfg).String())
+		return serveErr
+	}
+	// Nothing is in flight any more. Closing a store whose connections
+	// broke can wait on the database (PostgreSQL's driver sends a cancel
+	// request for each, and waits up to 15 s for an answer): give it
+	// store_timeout, no more.
+	closed := make(chan error, 1)
+	go func() { closed <- store.Close() }()
+	t.Reset(min(time.Until(stopBy), storeTimeout(cfg)))
+	select {
+	case err := <-closed:
+		if err != nil {
+			log.Warn("closing the store", "err", err)
+		}
+		log.Info("paystate stopped")
+	case <-t.C:
+		log.Warn("paystate stopped without waiting for the store to close", "waited", storeTimeout(cfg).String())
+	}
 	return serveErr
 }
 
@@ -230,6 +282,22 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 var crashHooks interface {
 	Store(storage.Store) storage.Store
 	Engine(*engine.Engine) api.Submitter
+}
+
+// storeTimeout is the configured bound on a store call, or its default.
+func storeTimeout(cfg config.Config) time.Duration {
+	if d := cfg.StoreTimeout.Duration; d > 0 {
+		return d
+	}
+	return storage.DefaultTimeout
+}
+
+// shutdownTimeout is the configured bound on a stop, or its default.
+func shutdownTimeout(cfg config.Config) time.Duration {
+	if d := cfg.ShutdownTimeout.Duration; d > 0 {
+		return d
+	}
+	return api.DefaultShutdownTimeout
 }
 
 // maxStreams is api.Options.MaxStreams for the configured cap, where 0

@@ -28,7 +28,7 @@ func openStore(ctx context.Context, cfg config.Config) (storage.Store, string, e
 		if err != nil {
 			return nil, "", err
 		}
-		s, err := sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(cfg.StoreTimeout.Duration))
 		return s, "sqlite:" + path, err
 	}
 	s, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg)...)
@@ -48,10 +48,11 @@ func makeDataDir(cfg config.Config) (string, error) {
 }
 
 func pgOptions(cfg config.Config) []postgres.Option {
-	if cfg.StoreSchema == "" {
-		return nil
+	opts := []postgres.Option{postgres.WithTimeout(cfg.StoreTimeout.Duration)}
+	if cfg.StoreSchema != "" {
+		opts = append(opts, postgres.WithSchema(cfg.StoreSchema))
 	}
-	return []postgres.Option{postgres.WithSchema(cfg.StoreSchema)}
+	return opts
 }
 
 // migrateStore applies the embedded migrations of the configured backend.

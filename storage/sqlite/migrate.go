@@ -157,7 +157,7 @@ func MigrationStatus(ctx context.Context, path string) (_ []storage.MigrationSta
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return schema.Status(ms, nil), nil
 	}
-	db, err := openReader(path, 1)
+	db, err := openReader(path, 1, defaultBusyTimeout)
 	if err != nil {
 		return nil, err
 	}
