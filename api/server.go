@@ -181,6 +181,9 @@ func NewServer(opts Options) *Server {
 // returns.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	if _, err := s.opts.Store.Head(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it began: nothing to serve, nothing failed
+		}
 		return fmt.Errorf("api: store not ready: %w", err)
 	}
 	gw, err := s.gateway(ctx, grpcLis.Addr().String())
