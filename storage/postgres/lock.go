@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,7 +58,11 @@ func Lock(ctx context.Context, dsn string, exclusive bool, opts ...Option) (rele
 		unlock = "pg_advisory_unlock"
 	}
 	return func() {
-		ctx := context.Background()
+		// Bounded: a database that stopped answering must not hold the
+		// process that is letting go of it (closing the session releases
+		// the lock anyway, once the server notices).
+		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(cfg.timeout, rollbackTimeout))
+		defer cancel()
 		_, _ = conn.Exec(ctx, `SELECT `+unlock+`($1, $2)`, storeLockClass, migrateLockKey(cfg.schema))
 		conn.Close(ctx)
 	}, nil
