@@ -86,7 +86,7 @@ type Server struct {
 	stopping chan struct{}
 	// writeTimeout is the HTTP server's (tests shorten it).
 	writeTimeout time.Duration
-	ready    *readiness
+	ready        *readiness
 }
 
 // Limits that bound what one client can make the server hold.
