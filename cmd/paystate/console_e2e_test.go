@@ -389,7 +389,11 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	})
 
 	t.Run("state as of a past time", func(t *testing.T) {
-		b.do(chromedp.SetValue(chromedp.CSS("#asof"), beforeRefund.Format("2006-01-02T15:04:05.000")))
+		// Set through the page rather than a node id: the story may be
+		// drawn again (a live update) between finding the input and
+		// typing into it, and a stale node id cannot take a value.
+		b.wait("the as-of input shows", `!!document.querySelector('#asof')`)
+		b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector('#asof').value = %q`, beforeRefund.Format("2006-01-02T15:04:05.000"))))
 		b.submit("#asof")
 		b.wait("the past state shows", `!!document.querySelector('.asof-out dl.facts')`)
 		require.Equal(t, "captured", eval[string](b, `document.querySelector('.asof-out dl.facts .state').textContent`))
