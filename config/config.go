@@ -81,7 +81,8 @@ type Config struct {
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 	// CheckpointLogFile receives every checkpoint this server signs (JSON
 	// Lines), outside the database; at start the database must still hold
-	// the last one, or serve refuses. Empty: DataDir/checkpoints.jsonl.
+	// the last one, or serve refuses. Empty: DataDir/checkpoints.jsonl on
+	// SQLite, none on PostgreSQL.
 	CheckpointLogFile string `yaml:"checkpoint_log_file"`
 	// StoreTimeout bounds every store operation, a webhook's commit
 	// included: a store that does not answer within it fails the call

@@ -41,12 +41,25 @@ type signer struct {
 	last  int64 // sequence of the last checkpoint logged
 }
 
+// checkpointLogPath is checkpoint_log_file, by default beside the SQLite
+// file it guards; on PostgreSQL (whose database is not in data_dir, and
+// which several replicas share) only when configured. "" is no log.
+func checkpointLogPath(cfg config.Config) string {
+	if cfg.CheckpointLogFile == "" && cfg.Store == "" {
+		return filepath.Join(cfg.DataDir, "checkpoints.jsonl")
+	}
+	return cfg.CheckpointLogFile
+}
+
 // newSigner checks the database against the last checkpoint in the log
 // at path before anything is served: a database that no longer holds it
 // (a lost -wal, an older backup restored, the tail cut) is refused, not
 // silently served from an older state.
 func newSigner(ctx context.Context, store storage.Store, key *checkpoint.Key, path string, log *slog.Logger) (*signer, error) {
 	s := &signer{store: store, key: key, path: path, log: log}
+	if path == "" {
+		return s, nil
+	}
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -94,7 +107,7 @@ func (s *signer) sign(ctx context.Context) {
 	case err != nil:
 		s.log.Warn("signing a checkpoint", "err", err)
 		return
-	case c.Head.Seq <= s.last:
+	case c.Head.Seq <= s.last || s.path == "":
 		return
 	}
 	if err := appendLine(s.path, c); err != nil {

@@ -79,8 +79,8 @@ func (s *server) shutdown() {
 	}
 	s.grpc.Close()
 	s.stop()
+	s.stop = nil // before a failing check: the cleanup's shutdown must not wait for done again
 	require.NoError(s.t, <-s.done)
-	s.stop = nil
 }
 
 func (s *server) authed(ctx context.Context) context.Context {

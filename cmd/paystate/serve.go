@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -142,8 +141,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	bounded := storage.WithTimeout(store, cfg.StoreTimeout.Duration)
 	var signs *signer
 	if signKey != nil {
-		logPath := cmp.Or(cfg.CheckpointLogFile, filepath.Join(cfg.DataDir, "checkpoints.jsonl"))
-		if signs, err = newSigner(ctx, bounded, signKey, logPath, log); err != nil {
+		if signs, err = newSigner(ctx, bounded, signKey, checkpointLogPath(cfg), log); err != nil {
 			return err
 		}
 	}
