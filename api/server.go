@@ -56,6 +56,10 @@ type Options struct {
 	// may hold open at once (ResourceExhausted beyond it): 0 means
 	// DefaultMaxStreams, a negative value no cap.
 	MaxStreams int
+	// WatchPoll is how often a watch reads the journal when no commit was
+	// announced (default one second): the gap-closing fallback to
+	// Subscribe.
+	WatchPoll time.Duration
 	// IDKey is the engine's (engine.Config.IDKey): an identifier asked
 	// for is masked the way it was when stored, so that an order whose id
 	// holds a card number is found by the id the provider sent.
@@ -158,7 +162,7 @@ func NewServer(opts Options) *Server {
 	pb.RegisterAggregateServiceServer(s.grpc, s.inProcess.aggregates)
 	pb.RegisterMachineServiceServer(s.grpc, s.inProcess.machines)
 	pb.RegisterCallerServiceServer(s.grpc, s.inProcess.callers)
-	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Log: log, Stopping: s.stopping})
+	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Poll: opts.WatchPoll, Log: log, Stopping: s.stopping})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.InitializeMetrics(s.grpc)

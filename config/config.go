@@ -67,6 +67,12 @@ type Config struct {
 	// token may hold open at once; past it a new one is refused with
 	// RESOURCE_EXHAUSTED (HTTP 429). Default 128; 0 means no cap.
 	APIMaxStreams int `yaml:"api_max_streams"`
+	// WatchPoll is how often a watch stream reads the journal when no
+	// commit was announced. Commits on this server are announced at once,
+	// and on PostgreSQL so are other replicas' (LISTEN/NOTIFY): polling
+	// only closes gaps, e.g. while the listening connection reconnects.
+	// Default 1s.
+	WatchPoll Duration `yaml:"watch_poll"`
 	// CardIDKeyFile holds the key (at least 32 random bytes) that masks
 	// identifiers holding a card number; see CardIDKey. Empty: a key
 	// generated in DataDir (SQLite and development mode only).
@@ -208,6 +214,7 @@ func Defaults() Config {
 		APIMaxStreams:      DefaultAPIMaxStreams,
 		StoreTimeout:       Duration{DefaultStoreTimeout},
 		ShutdownTimeout:    Duration{DefaultShutdownTimeout},
+		WatchPoll:          Duration{time.Second},
 	}
 }
 
@@ -324,6 +331,9 @@ func (c *Config) applyEnv(env func(string) string) error {
 	if err := dur("PAYSTATE_BATCH_MAX_DELAY", &c.BatchMaxDelay); err != nil {
 		return err
 	}
+	if err := dur("PAYSTATE_WATCH_POLL", &c.WatchPoll); err != nil {
+		return err
+	}
 	if v := env("PAYSTATE_BATCH_MAX_EVENTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -384,6 +394,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchMaxDelay.Duration < 0 || c.BatchMaxDelay.Duration > time.Second {
 		errs = append(errs, errors.New("batch_max_delay must be between 0s and 1s"))
+	}
+	if c.WatchPoll.Duration < 10*time.Millisecond || c.WatchPoll.Duration > 24*time.Hour {
+		errs = append(errs, errors.New("watch_poll must be between 10ms and 24h"))
 	}
 	if c.DeferWindow.Duration <= 0 {
 		errs = append(errs, errors.New("defer_window must be positive"))

@@ -134,3 +134,38 @@ func testSchema(t *testing.T, prefix, what string) (dsn, schema string) {
 	})
 	return dsn, schema
 }
+
+// TestWatchHearsAnotherReplicaAtOnce: a watcher on replica B sees a commit
+// made on replica A without waiting for its poll, which is set to an hour:
+// only PostgreSQL's NOTIFY can deliver it. (Heartbeats, which also read
+// the journal, are five minutes apart: beyond the test's deadline.)
+func TestWatchHearsAnotherReplicaAtOnce(t *testing.T) {
+	dsn, schema := testSchema(t, "notify", "the cross-replica watch test")
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.Store, cfg.StoreSchema = dsn, schema
+	cfg.WatchPoll = config.Duration{Duration: time.Hour}
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	a, b := startServerWith(t, cfg, dev), startServerWith(t, cfg, dev)
+
+	// The test fails, rather than hangs, if nothing is heard.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	stream, err := pb.NewWatchServiceClient(b.grpc).Watch(b.authed(ctx), &pb.WatchRequest{HeartbeatSeconds: 300})
+	require.NoError(t, err)
+	// B's own commit reaches it through B's engine: the stream is now
+	// past its first read of the journal, waiting.
+	code, _ := b.webhook(t, ngeniusOrder("on-b", "AUTHORISED", 1))
+	require.Equal(t, http.StatusOK, code)
+	msg, err := stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), msg.GetEntry().GetSequence())
+
+	code, _ = a.webhook(t, ngeniusOrder("on-a", "AUTHORISED", 2))
+	require.Equal(t, http.StatusOK, code)
+	msg, err = stream.Recv()
+	require.NoError(t, err, "replica A's commit never reached B's watcher")
+	require.Equal(t, int64(2), msg.GetEntry().GetSequence())
+	require.Equal(t, "on-a", msg.GetEntry().GetProviderId())
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/postgres"
 )
 
 func serve(ctx context.Context, args []string, env func(string) string) error {
@@ -179,6 +180,14 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	go func() { defer wg.Done(); eng.Run(engCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); keepCheckpointing(engCtx, store, log) }()
+	if cfg.Store != "" {
+		// Other replicas' commits wake this one's watchers at once.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = postgres.Listen(engCtx, cfg.Store, notifier.Notify, pgOptions(cfg)...)
+		}()
+	}
 	var signerID string
 	if signs != nil {
 		signerID = signKey.ID
@@ -206,6 +215,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		Metrics: metrics, Subscribers: notifier.Subscribers,
 		RateLimit:       api.RateLimit{PerSecond: cfg.APIRateLimit.PerSecond, Burst: cfg.APIRateLimit.Burst},
 		MaxStreams:      maxStreams(cfg.APIMaxStreams),
+		WatchPoll:       cfg.WatchPoll.Duration,
 		IDKey:           ids,
 		CheckpointKeyID: signerID,
 		Ready:           eng.Ready,

@@ -328,6 +328,11 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 			t.head.Seq, t.head.Hash); err != nil {
 			return err
 		}
+		// Delivered to every Listen on the schema when, and only if, the
+		// transaction commits.
+		if err := t.queue("commit: announce", `SELECT pg_notify($1, '')`, notifyChannel(s.cfg.schema)); err != nil {
+			return err
+		}
 	}
 	if err := t.flush(ctx); err != nil {
 		return err
