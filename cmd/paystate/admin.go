@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"text/tabwriter"
@@ -49,6 +50,9 @@ func migrate(ctx context.Context, args []string, env func(string) string) error 
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // asked for help, and got it
+		}
 		return err
 	}
 	if fs.NArg() == 1 && fs.Arg(0) == "status" && !status {

@@ -57,4 +57,7 @@ func TestMigrateCreatesTheDataDirAndReportsStatus(t *testing.T) {
 	require.Contains(t, out.String(), "the database is newer than this binary")
 
 	require.ErrorContains(t, run(t.Context(), []string{"migrate", "stauts"}, env), `unexpected "stauts"`)
+	// Asking for help is not a failure.
+	require.NoError(t, run(t.Context(), []string{"migrate", "-h"}, env))
+	require.NoError(t, run(t.Context(), []string{"rebuild", "--help"}, env))
 }

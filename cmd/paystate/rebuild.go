@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -22,6 +23,9 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 	fix := fs.Bool("fix", false, "rewrite every receipt, held event and aggregate that differs from the journal; remove those it does not explain")
 	force := fs.Bool("force", false, "with --fix: rewrite even while another paystate process (a running server) holds the store")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // asked for help, and got it
+		}
 		return err
 	}
 	cfg, err := load()
