@@ -31,6 +31,25 @@ func TestDevBannerPrintsOnlyAnAcceptedToken(t *testing.T) {
 	}
 }
 
+// The banner's send example reaches this server and its credentials: a
+// server on other ports or another data dir names them.
+func TestDevBannerSendsToThisServer(t *testing.T) {
+	cfg, err := config.Parse(nil, "", func(string) string { return "" })
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg.DataDir = dir
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	var banner bytes.Buffer
+	printDev(&banner, cfg, dev, "127.0.0.1:18080", "127.0.0.1:19090")
+	require.Contains(t, banner.String(), "paystate send --url http://127.0.0.1:18080 --data-dir "+dir+" ngenius sample_captured")
+
+	cfg.DataDir = "paystate-data"
+	banner.Reset()
+	printDev(&banner, cfg, dev, "127.0.0.1:8080", "127.0.0.1:9090")
+	require.Contains(t, banner.String(), "paystate send ngenius sample_captured")
+}
+
 // The server's logger masks card data in every record, whatever logs it.
 func TestServerLoggerMasksCardData(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
@@ -43,4 +62,12 @@ func TestServerLoggerMasksCardData(t *testing.T) {
 		require.NotContains(t, out.String(), "card_cvv")
 		require.Contains(t, out.String(), "411111******1111", format)
 	}
+}
+
+// simulate names an unknown provider as such rather than asking for the
+// scenario it cannot have.
+func TestSimulateUnknownProvider(t *testing.T) {
+	var out bytes.Buffer
+	err := simulate([]string{"nope"}, func(string) string { return "" }, &out)
+	require.ErrorContains(t, err, `unknown provider "nope"`)
 }

@@ -333,11 +333,24 @@ func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAd
     N-Genius webhook header:  %s: %s
 
   Every provider's secret was generated too (see the file). Try:
-    paystate send ngenius sample_captured      # signs and posts a documented sample
+    paystate send%s ngenius sample_captured      # signs and posts a documented sample
     paystate send --list inyo                  # the samples of a provider
     curl -s -H 'Authorization: Bearer %s' http://%s/v1/providers/ngenius/orders/abc123xyz
     grpcurl -plaintext -H 'authorization: Bearer %s' %s list
 
 `, filepath.Join(cfg.DataDir, config.DevFile), tokenLine, dev.NGeniusHeaderName, dev.NGeniusHeaderValue,
-		token, httpAddr, token, grpcAddr)
+		sendFlags(cfg, httpAddr), token, httpAddr, token, grpcAddr)
+}
+
+// sendFlags are the flags `paystate send` needs to reach this server and
+// its development credentials, when they are not send's defaults.
+func sendFlags(cfg config.Config, httpAddr string) string {
+	var flags string
+	if httpAddr != "127.0.0.1:8080" {
+		flags += " --url http://" + httpAddr
+	}
+	if cfg.DataDir != "paystate-data" {
+		flags += " --data-dir " + cfg.DataDir
+	}
+	return flags
 }

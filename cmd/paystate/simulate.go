@@ -48,6 +48,11 @@ func simulate(args []string, env func(string) string, out io.Writer) error {
 		}
 		return nil
 	}
+	if fs.NArg() == 1 {
+		if _, known := simulators[fs.Arg(0)]; !known {
+			return fmt.Errorf("simulate: unknown provider %q (--list shows the scenarios)", fs.Arg(0))
+		}
+	}
 	if fs.NArg() != 2 {
 		fs.Usage()
 		return errors.New("simulate: PROVIDER and SCENARIO are required (--list shows them)")
