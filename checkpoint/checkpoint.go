@@ -25,11 +25,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/paystate/paystate/internal/keyfile"
 	"github.com/paystate/paystate/storage"
 )
 
@@ -97,32 +96,21 @@ func LoadKey(path string) (*Key, error) {
 // CreateKeyFile writes a new Ed25519 key to path (mode 0600) unless the
 // file exists; development mode keeps one beside its credentials.
 func CreateKeyFile(path string) error {
-	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	_, private, err := ed25519.GenerateKey(rand.Reader)
+	err := keyfile.CreateOnce(path, func() ([]byte, error) {
+		_, private, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(private)
+		if err != nil {
+			return nil, err
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	})
 	if err != nil {
 		return fmt.Errorf("checkpoint key: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(private)
-	if err != nil {
-		return fmt.Errorf("checkpoint key: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("checkpoint key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil // another process made it first: use theirs
-	}
-	if err != nil {
-		return fmt.Errorf("checkpoint key: %w", err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint key: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
 // message is what is signed: the format, the sequence, the hash, the

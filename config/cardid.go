@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/paystate/paystate/internal/keyfile"
 )
 
 // CardIDKeyFile is where a key for identifiers that hold a card number is
@@ -74,26 +75,15 @@ func readCardIDKey(path string) ([]byte, error) {
 
 // createKeyFile writes 32 random bytes, hex, to path unless it exists.
 func createKeyFile(path string) error {
-	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil // another process made it first: use theirs
-	}
+	err := keyfile.CreateOnce(path, func() ([]byte, error) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		return []byte(hex.EncodeToString(b) + "\n"), nil
+	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if _, err := f.WriteString(hex.EncodeToString(b) + "\n"); err != nil {
-		f.Close()
-		return fmt.Errorf("config: %w", err)
-	}
-	return f.Close()
+	return nil
 }
