@@ -3,6 +3,7 @@ package statemachine
 import (
 	"math"
 	"math/big"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -69,7 +70,7 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 					// Only an overflow or a broken limit may reject.
 					big64 := big.NewInt
 					ok := false
-					switch m.edges[edgeKey{in.Event, cur.State}].Effect {
+					switch effectAt(m, in.Event, cur.State) {
 					case Capture:
 						ok = overflows(a.Captured, in.Amount) ||
 							(!a.Unknown && a.Authorized > 0 && exact(a.Captured, in.Amount).Cmp(big64(a.Authorized)) > 0)
@@ -115,4 +116,20 @@ func TestOverflowIsRejected(t *testing.T) {
 	if d.Verdict != VerdictRejected || d.Code != ReasonAmount {
 		t.Fatalf("refund that wraps, even with amounts not fully known: %s %s", d.Verdict, d.Reason())
 	}
+}
+
+// effectAt is the effect in has from state: its edge from there, or, for an
+// operation rejected as more than is left, the edge that could have brought
+// the aggregate there.
+func effectAt(m *Machine, event string, s State) Effect {
+	if e, ok := m.edges[edgeKey{event, s}]; ok {
+		return e.Effect
+	}
+	for _, src := range m.sources[event] {
+		e := m.edges[edgeKey{event, src}]
+		if slices.Contains(outcomes(e.to, e.Effect), s) {
+			return e.Effect
+		}
+	}
+	return NoEffect
 }

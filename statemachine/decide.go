@@ -2,6 +2,7 @@ package statemachine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -128,6 +129,9 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	} else if s, ok := m.aheadSource(cur.State, in.Event); ok {
 		return verdict(VerdictDeferred, ReasonEarly, "%s is legal from %s, which %s can still reach", in.Event, s, cur.State)
 	}
+	if d, ok := m.beyondItsAmount(cur, in); ok {
+		return d
+	}
 	for _, s := range m.sources[in.Event] {
 		if s == cur.State || m.ahead[s][cur.State] {
 			return verdict(VerdictRejected, ReasonStale, "%s has moved past %s, where %s applies", cur.State, s, in.Event)
@@ -185,6 +189,34 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 		d.Detail = "passed through " + strings.Join(names, ", ")
 	}
 	return d
+}
+
+// beyondItsAmount reads an operation that its own edge could have brought
+// here (a refund of 10 on a payment already refunded in full, a capture on
+// one captured in full) as too much money rather than as late: the
+// aggregate has not moved past the event, the event asks for more than
+// is left, and the amount rule says by how much. Only an operation with
+// its amount qualifies; without one it implies "the rest", which is
+// nothing, and stays stale. A status-mode machine keeps stale: there a
+// snapshot's total may already hold the operation reported after it (an
+// Inyo payment's own REFUNDED, then the child refund it counted).
+func (m *Machine) beyondItsAmount(cur Snapshot, in Input) (Decision, bool) {
+	if m.table.Mode == ModeStatus || in.Snapshot || !in.HasAmount {
+		return Decision{}, false
+	}
+	for _, s := range m.sources[in.Event] {
+		e := m.edges[edgeKey{in.Event, s}]
+		if e.Effect != Capture && e.Effect != Refund {
+			continue
+		}
+		if !slices.Contains(outcomes(e.to, e.Effect), cur.State) {
+			continue
+		}
+		if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
+			return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}, true
+		}
+	}
+	return Decision{}, false
 }
 
 // aheadSource finds a state event is legal from that cur can still reach

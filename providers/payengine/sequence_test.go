@@ -128,7 +128,7 @@ func TestPaymentSequences(t *testing.T) {
 			{"refund 65.48", refund("e4", "PAYMENT_REFUNDED", "r2", "t1", "PASS", "65.48"), []want{
 				applied(sm.KindRefund, "r2", "succeeded"), applied(pay, "t1", "refunded")}},
 			{"nothing left to refund", refund("e5", "PAYMENT_REFUNDED", "r3", "t1", "PASS", "0.01"), []want{
-				applied(sm.KindRefund, "r3", "succeeded"), {pay, "t1", sm.VerdictRejected, "stale", "refunded"}}},
+				applied(sm.KindRefund, "r3", "succeeded"), {pay, "t1", sm.VerdictRejected, "amount: refunded 7549 would exceed captured 7548", "refunded"}}},
 		}, "refunded", amounts{7548, 7548, 7548}},
 
 		{"capture before auth is deferred, then applied", []step{
