@@ -127,6 +127,9 @@ type Row struct {
 	BytesPerEvent float64 `json:"bytes_per_event,omitempty"`
 	// P99Growth: p99 over the same read's on the smallest store (growth).
 	P99Growth float64 `json:"p99_vs_smallest_store,omitempty"`
+	// LockWaitUs: PostgreSQL backend time spent waiting on locks per
+	// operation, sampled from pg_stat_activity (PostgreSQL rows).
+	LockWaitUs float64 `json:"lock_wait_us_per_op,omitempty"`
 	// Skipped: the scenario could not run here; Note says why.
 	Skipped bool   `json:"skipped,omitempty"`
 	Note    string `json:"note,omitempty"`
@@ -339,7 +342,7 @@ func runBench(ctx context.Context, ps Paystate, o Options, progress io.Writer) (
 	// 5. Watch.
 	if o.Only.runs("watch") {
 		step("watch: %d watchers, %d events", o.Watchers, o.Watched)
-		row, err := benchWatch(ctx, srv, dev, o)
+		row, err := benchWatch(ctx, srv, srv, dev, o.Watchers, o.Watched, fmt.Sprintf("%d watchers, commit→delivery", o.Watchers))
 		if err != nil {
 			return nil, err
 		}
@@ -716,16 +719,18 @@ func benchReads(ctx context.Context, srv *benchServer, o Options, dbPath string)
 	return rows, nil
 }
 
-// benchWatch opens o.Watchers watchers on the real server, then posts
-// o.Watched webhooks one at a time; each delivery is timed from the
+// benchWatch opens watchers watchers on the server watch, then posts
+// watched webhooks one at a time to the server poster (the same server, or
+// another replica on the same database); each delivery is timed from the
 // webhook's 2xx (the commit is durable by then).
-func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredentials, o Options) (Row, error) {
+func benchWatch(ctx context.Context, poster, watch *benchServer, dev *config.DevCredentials, watchers, watched int, variant string) (Row, error) {
+	srv := watch
 	wctx, cancel := context.WithCancel(srv.authed(ctx))
 	defer cancel()
 	client := pb.NewWatchServiceClient(srv.conn)
-	got := make([][]benchSeen, o.Watchers)
-	counts := make([]atomic.Int64, o.Watchers)
-	ready := make(chan error, o.Watchers)
+	got := make([][]benchSeen, watchers)
+	counts := make([]atomic.Int64, watchers)
+	ready := make(chan error, watchers)
 	// Every watcher resumes from the head as it is now, so that none can
 	// miss the first webhook however late its stream reaches the server.
 	head, err := pb.NewAuditServiceClient(srv.conn).GetChainHead(wctx, &pb.GetChainHeadRequest{})
@@ -733,7 +738,7 @@ func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredential
 		return Row{}, err
 	}
 	var wg sync.WaitGroup
-	for w := range o.Watchers {
+	for w := range watchers {
 		stream, err := client.Watch(wctx, &pb.WatchRequest{AfterSequence: head.GetSequence(), Providers: []string{ngenius.Name}})
 		if err != nil {
 			return Row{}, err
@@ -768,7 +773,7 @@ func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredential
 		if err != nil {
 			return time.Time{}, err
 		}
-		ok, msg := post(ctx, c, srv.http, benchHook{provider: ngenius.Name, body: body, header: h})
+		ok, msg := post(ctx, c, poster.http, benchHook{provider: ngenius.Name, body: body, header: h})
 		if !ok {
 			return time.Time{}, fmt.Errorf("bench: watch webhook: %s", msg)
 		}
@@ -778,7 +783,7 @@ func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredential
 	if _, err := send("watch-warmup"); err != nil {
 		return Row{}, err
 	}
-	for range o.Watchers {
+	for range watchers {
 		select {
 		case err := <-ready:
 			if err != nil {
@@ -790,7 +795,7 @@ func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredential
 	}
 	acked := map[string]time.Time{}
 	start := time.Now()
-	for i := range o.Watched {
+	for i := range watched {
 		id := fmt.Sprintf("watch-%d", i)
 		at, err := send(id)
 		if err != nil {
@@ -803,7 +808,7 @@ func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredential
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
-		if allDelivered(counts, o.Watched+1) {
+		if allDelivered(counts, watched+1) {
 			break
 		}
 	}
@@ -829,8 +834,8 @@ func benchWatch(ctx context.Context, srv *benchServer, dev *config.DevCredential
 		}
 	}
 	r.ok = int64(len(r.latencies))
-	r.failed = int64(o.Watchers*o.Watched) - r.ok
-	row := loadRow("watch", fmt.Sprintf("%d watchers, commit→delivery", o.Watchers), r, 0)
+	r.failed = int64(watchers*watched) - r.ok
+	row := loadRow("watch", variant, r, 0)
 	row.PerSec = float64(r.ok) / elapsed.Seconds()
 	row.Note = fmt.Sprintf("%d of %d deliveries arrived before the webhook's 2xx reached the client (counted as 0)", early, r.ok)
 	return row, nil

@@ -35,6 +35,7 @@ func benchPostgres(ctx context.Context, ps Paystate, cfg config.Config, dev *con
 		return skipped("PostgreSQL did not answer: " + redact.Truncate(err.Error(), 200)), nil
 	}
 	var rows []Row
+	var notifyRow Row
 	for _, replicas := range []int{1, 2} {
 		// A plan signed just before it is posted: PayEngine's signatures
 		// are good for 300 s.
@@ -44,19 +45,31 @@ func benchPostgres(ctx context.Context, ps Paystate, cfg config.Config, dev *con
 			return rows, err
 		}
 		step("ingest: paystate PostgreSQL, %d replica(s), %d connections", replicas, o.Conns[0])
-		row, err := pgIngest(ctx, ps, cfg, dev, o, plan, replicas, baseline)
+		row, watchRow, err := pgIngest(ctx, ps, cfg, dev, o, plan, replicas, baseline, step)
 		if err != nil {
 			return rows, err
 		}
 		rows = append(rows, row)
+		if replicas > 1 {
+			notifyRow = watchRow
+		}
 	}
 	if one := rows[0].PerSec; one > 0 {
 		rows[1].Note = strings.TrimPrefix(rows[1].Note+"; ", "; ") + fmt.Sprintf("2 replicas / 1 replica: %.2f× the events a second", rows[1].PerSec/one)
 	}
-	return rows, nil
+	return append(rows, notifyRow), nil
 }
 
-func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.DevCredentials, o Options, plan []benchHook, replicas int, baseline float64) (row Row, err error) {
+// pgWatchers is how many watchers the cross-replica delivery is timed
+// with: the latency measured is LISTEN/NOTIFY's, not the fan-out's, which
+// the SQLite watch row measures.
+const pgWatchers = 4
+
+// pgIngest runs the closed loop over replicas servers on one fresh schema,
+// sampling PostgreSQL's lock waits meanwhile. With two replicas it then
+// times, on the same servers, the delivery to watchers on the second of
+// entries committed by the first (LISTEN/NOTIFY): watchRow.
+func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.DevCredentials, o Options, plan []benchHook, replicas int, baseline float64, step func(string, ...any)) (row, watchRow Row, err error) {
 	schema := fmt.Sprintf("paystate_bench_%d", time.Now().UnixNano())
 	defer func() { err = errors.Join(err, dropSchema(o.postgres, schema)) }()
 	// The servers' connections carry the schema's name, so that their
@@ -64,6 +77,7 @@ func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.D
 	pcfg := cfg
 	pcfg.Store, pcfg.StoreSchema = withApplicationName(o.postgres, schema), schema
 	var bases []string
+	var servers []*benchServer
 	for i := range replicas {
 		// Each server keeps the checkpoints it signed beside its data and
 		// refuses a store that no longer holds them: the SQLite run's log
@@ -72,13 +86,16 @@ func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.D
 		rcfg.CheckpointLogFile = filepath.Join(cfg.DataDir, fmt.Sprintf("%s-replica%d-checkpoints.jsonl", schema, i+1))
 		srv, err := startBenchServer(ctx, ps, rcfg, dev)
 		if err != nil {
-			return row, err
+			return row, watchRow, err
 		}
 		defer srv.close()
+		servers = append(servers, srv)
 		bases = append(bases, srv.http)
 	}
 	pg0, measured := pgBackendCPU(ctx, o.postgres, schema)
+	stopSampling := sampleLockWaits(ctx, o.postgres, schema)
 	r := closedLoop(ctx, bases, plan, o.Conns[0])
+	waits, sampled := stopSampling()
 	pg1, measured1 := pgBackendCPU(ctx, o.postgres, schema)
 	var pgCPU time.Duration
 	if measured && measured1 {
@@ -96,7 +113,19 @@ func pgIngest(ctx context.Context, ps Paystate, cfg config.Config, dev *config.D
 			float64(pgCPU.Microseconds())/float64(r.ok))
 	}
 	row.Note = strings.TrimPrefix(row.Note+"; ", "; ") + note
-	return row, nil
+	if sampled && r.ok > 0 {
+		row.LockWaitUs = float64(waits.total().Microseconds()) / float64(r.ok)
+		row.Note += "; " + waits.note(r.ok)
+	}
+	if replicas > 1 {
+		step("watch: PostgreSQL, commit on replica 1 → %d watchers on replica 2, %d events", pgWatchers, o.Watched)
+		watchRow, err = benchWatch(ctx, servers[0], servers[1], dev, pgWatchers, o.Watched,
+			fmt.Sprintf("PostgreSQL, commit on replica 1 → %d watchers on replica 2 (LISTEN/NOTIFY)", pgWatchers))
+		if err != nil {
+			return row, watchRow, err
+		}
+	}
+	return row, watchRow, nil
 }
 
 // withApplicationName sets application_name in a URL or key=value DSN.
