@@ -55,6 +55,9 @@ func TestBenchQuickPlumbing(t *testing.T) {
 				"each closed-loop ingest row says what its writer did, from the server's metrics")
 			writerNoted++
 		}
+		if strings.HasPrefix(r.Variant, "paystate PostgreSQL, ") {
+			require.Contains(t, r.Note, "lock waits (pg_stat_activity sampled", "each PostgreSQL row says how long its backends waited on locks")
+		}
 		if strings.HasPrefix(r.Variant, "GetOrder gRPC, 1 stream") {
 			require.Regexp(t, `through once \([1-9][0-9]* rows`, r.Note, "the steady-state GetOrder runs on a warmed store")
 			warmed++
@@ -62,12 +65,13 @@ func TestBenchQuickPlumbing(t *testing.T) {
 	}
 	// Ingest: a no-op and a paystate row per --conns level, the fixed-rate
 	// row, and PostgreSQL's: two rows (1 and 2 replicas) with a DSN, one
-	// skipped row without.
-	ingest := 6
+	// skipped row without. With a DSN, a second watch row: cross-replica
+	// delivery.
+	ingest, watch := 6, 1
 	if os.Getenv("PAYSTATE_TEST_POSTGRES_DSN") != "" {
-		ingest = 7
+		ingest, watch = 7, 2
 	}
-	require.Equal(t, map[string]int{"preload": 1, "ingest": ingest, "read gRPC": 6, "read REST": 2, "watch": 1, "rebuild": 1, "growth": 12}, seen)
+	require.Equal(t, map[string]int{"preload": 1, "ingest": ingest, "read gRPC": 6, "read REST": 2, "watch": watch, "rebuild": 1, "growth": 12}, seen)
 	require.Contains(t, rebuild.Note, " 0 mismatches")
 	require.Equal(t, 4, growthCompared, "every read of the larger store compared with the smaller's")
 	require.Equal(t, 2, sized, "one size per store")
