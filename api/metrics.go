@@ -29,6 +29,7 @@ type Metrics struct {
 	batchSize      prometheus.Histogram
 	commitSeconds  prometheus.Histogram
 	durableSeconds prometheus.Histogram
+	writerCPU      prometheus.Counter
 	commitFailures prometheus.Counter
 	expired        prometheus.Counter
 	grpc           *grpcprom.ServerMetrics
@@ -69,6 +70,10 @@ func NewMetrics() *Metrics {
 			Help:    "The part of one batch transaction after its last statement: the store making the batch durable (SQLite: WAL writes, flush, automatic checkpoints; PostgreSQL: pipelined writes and COMMIT).",
 			Buckets: latencyBuckets,
 		}),
+		writerCPU: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paystate_engine_writer_cpu_seconds_total",
+			Help: "CPU time of the engine's writer thread in batch transactions (deciding, statements, the store's commit; not the flush it waits for), from the thread's own CPU clock (Linux). Divided by the webhooks committed it is the writer's CPU per webhook.",
+		}),
 		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "paystate_engine_commit_failures_total",
 			Help: "Batch transactions that did not commit (their webhooks were answered 503).",
@@ -81,7 +86,7 @@ func NewMetrics() *Metrics {
 			grpcprom.WithHistogramBuckets(latencyBuckets))),
 	}
 	m.Registry.MustRegister(
-		m.webhooks, m.webhookSeconds, m.batchSize, m.commitSeconds, m.durableSeconds, m.commitFailures, m.expired, m.grpc,
+		m.webhooks, m.webhookSeconds, m.batchSize, m.commitSeconds, m.durableSeconds, m.writerCPU, m.commitFailures, m.expired, m.grpc,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -94,6 +99,9 @@ func (m *Metrics) Committed(b engine.Batch) {
 	m.commitSeconds.Observe(b.Took.Seconds())
 	if b.Committing > 0 {
 		m.durableSeconds.Observe(b.Committing.Seconds())
+	}
+	if b.CPU > 0 {
+		m.writerCPU.Add(b.CPU.Seconds())
 	}
 	if b.Err != nil {
 		m.commitFailures.Inc()

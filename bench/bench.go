@@ -121,7 +121,10 @@ type Row struct {
 	P99ms    float64 `json:"p99_ms"`
 	P999ms   float64 `json:"p999_ms"`
 	CPUus    float64 `json:"cpu_us_per_op"`
-	Ratio    float64 `json:"ratio_to_baseline,omitempty"`
+	// WriterCPUus: the engine writer thread's own CPU per webhook
+	// (ingest; paystate_engine_writer_cpu_seconds_total).
+	WriterCPUus float64 `json:"writer_cpu_us_per_op,omitempty"`
+	Ratio       float64 `json:"ratio_to_baseline,omitempty"`
 	// BytesPerEvent: the database's size over its journal entries
 	// (growth).
 	BytesPerEvent float64 `json:"bytes_per_event,omitempty"`
@@ -304,7 +307,8 @@ func runBench(ctx context.Context, ps Paystate, o Options, progress io.Writer) (
 					return nil, err
 				}
 				row := loadRow("ingest", fmt.Sprintf("paystate SQLite FULL, %d conns", conns), real, rowBase.PerSec)
-				if note := writerNote(before, after, real.elapsed); note != "" {
+				row.WriterCPUus = writerCPUus(before, after, real.ok)
+				if note := writerNote(before, after, real.elapsed, real.ok); note != "" {
 					row.Note = strings.TrimPrefix(row.Note+"; ", "; ") + note
 				}
 				rep.Rows = append(rep.Rows, row)
@@ -317,8 +321,21 @@ func runBench(ctx context.Context, ps Paystate, o Options, progress io.Writer) (
 			if err != nil {
 				return nil, err
 			}
+			before, err := readWriterTime(ctx, srv.http)
+			if err != nil {
+				return nil, err
+			}
 			fixed := fixedRate(ctx, srv.http, ratePlan[:n], o.Rate)
-			rep.Rows = append(rep.Rows, loadRow("ingest", fmt.Sprintf("paystate, fixed %d/s", o.Rate), fixed, 0))
+			after, err := readWriterTime(ctx, srv.http)
+			if err != nil {
+				return nil, err
+			}
+			row := loadRow("ingest", fmt.Sprintf("paystate, fixed %d/s", o.Rate), fixed, 0)
+			row.WriterCPUus = writerCPUus(before, after, fixed.ok)
+			if note := writerNote(before, after, fixed.elapsed, fixed.ok); note != "" {
+				row.Note = strings.TrimPrefix(row.Note+"; ", "; ") + note
+			}
+			rep.Rows = append(rep.Rows, row)
 		}
 	}
 	if o.Only.runs("postgres") {

@@ -15,6 +15,8 @@ import (
 // metrics count it.
 type writerTime struct {
 	busy, durable float64 // seconds
+	// cpu is the writer thread's own CPU time in batch transactions.
+	cpu float64 // seconds
 }
 
 // readWriterTime scrapes the two sums from the server's /metrics.
@@ -45,6 +47,8 @@ func readWriterTime(ctx context.Context, base string) (writerTime, error) {
 			dst = &w.busy
 		case "paystate_engine_commit_durable_seconds_sum":
 			dst = &w.durable
+		case "paystate_engine_writer_cpu_seconds_total":
+			dst = &w.cpu
 		default:
 			continue
 		}
@@ -56,20 +60,36 @@ func readWriterTime(ctx context.Context, base string) (writerTime, error) {
 	if err := sc.Err(); err != nil {
 		return writerTime{}, err
 	}
-	if found != 2 {
+	if found != 3 {
 		return writerTime{}, fmt.Errorf("GET /metrics: the writer's sums are missing")
 	}
 	return w, nil
 }
 
 // writerNote says how busy the writer was during a run of elapsed that
-// began at before and ended at after, and how much of that was making
-// batches durable: the two figures that tell what bounds ingest.
-func writerNote(before, after writerTime, elapsed time.Duration) string {
+// began at before and ended at after, how much of that was making
+// batches durable, and the writer thread's own CPU per webhook of the
+// run's webhooks: the figures that tell what bounds ingest. The CPU
+// figure, unlike the rates, does not move when other work shares the
+// machine's cores.
+func writerNote(before, after writerTime, elapsed time.Duration, webhooks int64) string {
 	busy := after.busy - before.busy
 	if busy <= 0 || elapsed <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("writer busy %.0f %% of the run, %.0f %% of that making batches durable",
+	note := fmt.Sprintf("writer busy %.0f %% of the run, %.0f %% of that making batches durable",
 		100*busy/elapsed.Seconds(), 100*(after.durable-before.durable)/busy)
+	if us := writerCPUus(before, after, webhooks); us > 0 {
+		note += fmt.Sprintf("; writer CPU %.0f µs/webhook", us)
+	}
+	return note
+}
+
+// writerCPUus is the writer thread's CPU per webhook between two
+// scrapes; 0 when it was not measured.
+func writerCPUus(before, after writerTime, webhooks int64) float64 {
+	if webhooks <= 0 || after.cpu <= before.cpu {
+		return 0
+	}
+	return 1e6 * (after.cpu - before.cpu) / float64(webhooks)
 }

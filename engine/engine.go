@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,6 +262,12 @@ func (e *Engine) Run(ctx context.Context) {
 	if !e.running.CompareAndSwap(false, true) {
 		panic("engine: Run called twice")
 	}
+	// CPU profiles tell the writer's work (and that of any goroutine it
+	// starts) from the rest by this label.
+	pprof.Do(ctx, pprof.Labels("paystate", "writer"), e.run)
+}
+
+func (e *Engine) run(ctx context.Context) {
 	sweep := time.NewTicker(e.cfg.SweepEvery)
 	defer sweep.Stop()
 	drained := make(chan struct{})
@@ -363,6 +371,12 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 // reports it to the observer. A panic deciding a delivery fails the
 // transaction (which rolls back) instead of the committer.
 func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, error) {
+	// The transaction runs on one OS thread, so that the thread's CPU
+	// clock measures the writer's own work (deciding, statements, the
+	// store's commit), whatever else the process runs meanwhile.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0, measured := threadCPU()
 	ctx, late, cancel := storage.Bound(ctx, e.cfg.CommitTimeout)
 	defer cancel()
 	results := make([][]Outcome, len(batch))
@@ -404,7 +418,11 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 	if !decided.IsZero() {
 		committing = end.Sub(decided)
 	}
-	e.observe(batch, results, end.Sub(start), committing, err)
+	var cpu time.Duration
+	if cpu1, ok := threadCPU(); ok && measured {
+		cpu = cpu1 - cpu0
+	}
+	e.observe(batch, results, end.Sub(start), committing, cpu, err)
 	return results, err
 }
 

@@ -29,6 +29,11 @@ type Batch struct {
 	// and COMMIT). With Took it tells a writer waiting on the disk from
 	// one busy deciding and writing. Zero when the batch failed before it.
 	Committing time.Duration
+	// CPU is the writer thread's own CPU time for the transaction, user
+	// and system (deciding, the statements, the store's commit; not the
+	// disk's flush, which the thread waits for), from the thread's CPU
+	// clock. Zero where that clock cannot be read (outside Linux).
+	CPU time.Duration
 	// Err is nil when the batch is durable.
 	Err error
 }
@@ -52,12 +57,12 @@ func stamp(outcomes []Outcome, id string) {
 }
 
 // observe reports a committed (or failed) batch to the observer.
-func (e *Engine) observe(batch []*request, results [][]Outcome, took, committing time.Duration, err error) {
+func (e *Engine) observe(batch []*request, results [][]Outcome, took, committing, cpu time.Duration, err error) {
 	o := e.cfg.Observer
 	if o == nil {
 		return
 	}
-	o.Committed(Batch{Size: len(batch), Took: took, Committing: committing, Err: err})
+	o.Committed(Batch{Size: len(batch), Took: took, Committing: committing, CPU: cpu, Err: err})
 	if err != nil {
 		return
 	}

@@ -270,7 +270,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	t := &tx{tx: sqlTx, shared: s.shared}
+	t := &tx{tx: sqlTx, shared: s.shared, run: context.WithoutCancel(ctx)}
 	err = fn(t)
 	if err == nil {
 		err = t.flushHead(ctx)

@@ -23,6 +23,14 @@ type tx struct {
 	// shared are the writer's statements prepared once at Open (ingest's
 	// own); a transaction borrows them rather than preparing them again.
 	shared map[string]*sql.Stmt
+	// run is the context statements run under: Update's, without its
+	// cancellation. The driver runs a statement under a context that can
+	// end on a goroutine of its own, to interrupt it, one goroutine and two
+	// switches per statement, more than most statements cost here; and
+	// what it could interrupt is never a wait (the transaction holds the
+	// write lock; a flush cannot be interrupted). The caller's deadline is
+	// checked before each statement instead (live).
+	run context.Context
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
@@ -49,29 +57,42 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// live fails once ctx has ended: a statement is not started after the
+// caller's deadline.
+func live(ctx context.Context) error { return ctx.Err() }
+
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(ctx, query)
+	if err := live(ctx); err != nil {
+		return nil, err
+	}
+	st, err := t.stmt(t.run, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(ctx, args...)
+	return st.ExecContext(t.run, args...)
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(ctx, query)
+	if err := live(ctx); err != nil {
+		return nil, err
+	}
+	st, err := t.stmt(t.run, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(ctx, args...)
+	return st.QueryContext(t.run, args...)
 }
 
 // queryRow reports a prepare failure through the row, as sql.Row does.
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) rowScanner {
-	st, err := t.stmt(ctx, query)
+	if err := live(ctx); err != nil {
+		return errRow{err}
+	}
+	st, err := t.stmt(t.run, query)
 	if err != nil {
 		return errRow{err}
 	}
-	return st.QueryRowContext(ctx, args...)
+	return st.QueryRowContext(t.run, args...)
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
