@@ -2,6 +2,7 @@ package bulkload
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -132,7 +133,7 @@ func checkLoad(t *testing.T, open func(t testing.TB) (storage.Store, Options)) {
 			// its copy was given, writes the same entries.
 			const i = 1234
 			key := storage.AggregateKey{Provider: ngenius.Name, Kind: "payment", ID: seq.ID(i)}
-			ref, _ := openSQLite(t)
+			ref, refOptions := openSQLite(t)
 			at := start.Add(i * time.Microsecond)
 			eng := engine.New(ref, reg, engine.Config{Now: func() time.Time { return at }})
 			engCtx, stop := context.WithCancel(ctx)
@@ -161,6 +162,11 @@ func checkLoad(t *testing.T, open func(t testing.TB) (storage.Store, Options)) {
 				g.Seq, g.PrevHash, g.Hash = 0, "", ""
 				require.Equal(t, w, g, "entry %d", j)
 			}
+			if o.SQLiteFile != "" {
+				// Row for row, in the columns' own encodings (hashes as
+				// bytes, bodies compressed: storage/sqlite's layout).
+				require.Equal(t, storedRows(t, refOptions.SQLiteFile, key), storedRows(t, o.SQLiteFile, key))
+			}
 			wantAgg, err := ref.Aggregate(ctx, key)
 			require.NoError(t, err)
 			gotAgg, err := store.Aggregate(ctx, key)
@@ -185,6 +191,32 @@ func checkLoad(t *testing.T, open func(t testing.TB) (storage.Store, Options)) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// storedRows are the journal rows of key as the file holds them, but for
+// the columns that depend on the position in the chain.
+func storedRows(t *testing.T, path string, key storage.AggregateKey) [][]any {
+	db, err := sql.Open("sqlite3", sqlite.ReadOnlyURI(path))
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT typeof(prev_hash), typeof(hash), body_sha256, redacted_body,
+		payload, layout, received_at FROM journal WHERE provider = ? AND kind = ? AND aggregate_id = ? ORDER BY seq`,
+		key.Provider, key.Kind, key.ID)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out [][]any
+	for rows.Next() {
+		r := make([]any, 7)
+		ptrs := make([]any, len(r))
+		for i := range r {
+			ptrs[i] = &r[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		out = append(out, r)
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, out)
+	return out
 }
 
 // An id of another length would shift every length-prefixed field after

@@ -14,6 +14,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the driver storage/sqlite registers
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/sqlite"
 )
 
 // sqliteFile writes copies straight into an SQLite database file, on a
@@ -30,7 +31,9 @@ import (
 //   - a large page cache, rare checkpoints and no fsync until the end.
 //
 // It writes the columns of the tables as storage/sqlite lays them out
-// (migration 0001); a column added later must have a default. Load reads
+// (migration 0001, and 0007's journal layout, whose encodings of hashes
+// and bodies it takes from storage/sqlite); a column added later must
+// have a default. Load reads
 // the last copy back through the store to check that the layouts agree.
 type sqliteFile struct {
 	path string
@@ -91,8 +94,8 @@ var journalColumns = []column[entry]{
 	{"state_after", func(e *entry) any { return e.StateAfter }, never[entry]},
 	{"version_after", func(e *entry) any { return e.VersionAfter }, never[entry]},
 	{"dedupe_key", func(e *entry) any { return e.DedupeKey }, always[entry]},
-	{"body_sha256", func(e *entry) any { return e.BodySHA256 }, always[entry]},
-	{"redacted_body", func(e *entry) any { return nilIfEmpty(e.RedactedBody) }, always[entry]},
+	{"body_sha256", func(e *entry) any { return sqlite.HashValue(e.BodySHA256) }, always[entry]},
+	{"redacted_body", func(e *entry) any { return sqlite.EncodeBody(e.RedactedBody) }, always[entry]},
 	{"payload", func(e *entry) any { return nilIfEmpty(e.Payload) }, always[entry]},
 	{"received_at", func(e *entry) any { return micros(e.ReceivedAt) }, always[entry]},
 	{"occurred_at", func(e *entry) any { return micros(e.OccurredAt) }, never[entry]},
@@ -102,8 +105,9 @@ var journalColumns = []column[entry]{
 	{"machine_version", func(e *entry) any { return e.MachineVersion }, never[entry]},
 	// Templates are ingested, never re-evaluated: nothing to renumber.
 	{"revises_seq", func(e *entry) any { return e.RevisesSeq }, never[entry]},
-	{"prev_hash", func(e *entry) any { return e.PrevHash }, always[entry]},
-	{"hash", func(e *entry) any { return e.Hash }, always[entry]},
+	{"prev_hash", func(e *entry) any { return sqlite.HashValue(e.PrevHash) }, always[entry]},
+	{"hash", func(e *entry) any { return sqlite.HashValue(e.Hash) }, always[entry]},
+	{"layout", func(*entry) any { return int64(sqlite.JournalLayout) }, never[entry]},
 }
 
 var aggregateColumns = []column[storage.Aggregate]{
@@ -302,7 +306,7 @@ func (f *sqliteFile) prepare(t *template, batch []copyOf) prepared {
 		p.journal = args(t, journalColumns, &t.entries[j], e, p.journal)
 		if t.receipt[j] {
 			p.receiptRows = append(p.receiptRows, row{"(?,?,?,?)", 4})
-			p.receipts = append(p.receipts, e.Key.Provider, e.DedupeKey, e.Seq, e.BodySHA256)
+			p.receipts = append(p.receipts, e.Key.Provider, e.DedupeKey, e.Seq, sqlite.HashValue(e.BodySHA256))
 		}
 		return nil
 	}, func(j int, a *storage.Aggregate) error {

@@ -456,13 +456,14 @@ func quotedValue(b []byte) bool {
 // PIN and track spelling family in random case and separator styles. Some
 // are duplicated, some truncated (400, recorded), some forged (401). Then
 // none of it may be found in the raw bytes of the database files
-// (paystate.db, -wal, -shm, live and after a clean stop), the server's
-// logs, the webhook answers and their headers, or any API answer (every
-// journal entry by GetEvent, ListJournal and Watch, every aggregate by
-// ListAggregates and ListOrders and its history, gRPC and REST calls
-// made with a request id holding a card number, and their headers); each
-// acknowledged entry's body_sha256 is the SHA-256 of the body as sent;
-// and every file in the data dir is private (0600, directories 0700).
+// (paystate.db, -wal, -shm, live and after a clean stop; bodies are kept
+// compressed there, so it is ListJournal, below, that reads every body in
+// full), the server's logs, the webhook answers and their headers, or any
+// API answer (every journal entry by GetEvent, ListJournal and Watch,
+// every aggregate by ListAggregates and ListOrders and its history, gRPC
+// and REST calls made with a request id holding a card number, and their
+// headers); each acknowledged entry's body_sha256 is the SHA-256 of the
+// body as sent; and every file in the data dir is private (0600, directories 0700).
 func TestCardData(t *testing.T) {
 	total, senders := 500, 8
 	if *long {

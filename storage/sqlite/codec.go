@@ -91,16 +91,20 @@ func aggregateArgs(a *storage.Aggregate) []any {
 const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reason,
 	state_before, state_after, version_after, dedupe_key, body_sha256, redacted_body,
 	payload, received_at, occurred_at, resolves_seq, skipped, actor, machine_version, revises_seq,
-	prev_hash, hash`
+	prev_hash, hash, layout`
 
 func scanJournal(row scanner) (storage.JournalEntry, error) {
 	var e storage.JournalEntry
-	var received, occurred int64
+	var received, occurred, layout int64
 	var skipped string
 	err := row.Scan(&e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
-		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, &e.BodySHA256, &e.RedactedBody,
-		&e.Payload, &received, &occurred, &e.ResolvesSeq, &skipped, &e.Actor, &e.MachineVersion, &e.RevisesSeq, &e.PrevHash, &e.Hash)
+		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, hashText{&e.BodySHA256}, &e.RedactedBody,
+		&e.Payload, &received, &occurred, &e.ResolvesSeq, &skipped, &e.Actor, &e.MachineVersion, &e.RevisesSeq,
+		hashText{&e.PrevHash}, hashText{&e.Hash}, &layout)
 	if err != nil {
+		return storage.JournalEntry{}, err
+	}
+	if e.RedactedBody, err = decodeBody(layout, e.RedactedBody); err != nil {
 		return storage.JournalEntry{}, err
 	}
 	e.RedactedBody = nilIfEmpty(e.RedactedBody)
@@ -112,6 +116,15 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 	return e, nil
 }
 
+// journalArgs are the values of journalColumns for n, in the current
+// layout.
+func journalArgs(n *storage.JournalEntry, skipped string) []any {
+	return []any{n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
+		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, hashValue(n.BodySHA256), encodeBody(n.RedactedBody),
+		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
+		n.MachineVersion, n.RevisesSeq, hashValue(n.PrevHash), hashValue(n.Hash), JournalLayout}
+}
+
 const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,
 	body_sha256, received_at, expires_at`
 
@@ -119,7 +132,7 @@ func scanDeferred(row scanner) (storage.DeferredEvent, error) {
 	var d storage.DeferredEvent
 	var received, expires int64
 	err := row.Scan(&d.Seq, &d.Key.Provider, &d.Key.Kind, &d.Key.ID, &d.DedupeKey, &d.Payload,
-		&d.BodySHA256, &received, &expires)
+		hashText{&d.BodySHA256}, &received, &expires)
 	if err != nil {
 		return storage.DeferredEvent{}, err
 	}

@@ -44,4 +44,9 @@
 // seq and hash and moves in the same transaction as every Append, so rows
 // cut from the end of the journal no longer match the head and
 // storage.VerifyChain reports it.
+//
+// Journal rows keep their hashes as 32 bytes and their bodies compressed
+// with a fixed dictionary (migration 0007, body.go): what they read back
+// as, and so what they hash to, is unchanged. Bodies in the file are
+// therefore not plain text; read them through the store.
 package sqlite

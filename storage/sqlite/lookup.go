@@ -93,7 +93,7 @@ var receiptLookups, aggregateLookups = func() (map[int]string, map[int]string) {
 	rs, as := map[int]string{}, map[int]string{}
 	for n := 1; n <= lookupChunk; n *= 2 {
 		rs[n] = `WITH k(provider, dedupe_key) AS (VALUES ` + placeholders(n, 2) + `)
-			SELECT r.provider, r.dedupe_key, r.seq, r.body_sha256
+			SELECT r.provider, r.dedupe_key, r.seq, ` + hashAsText("r.body_sha256") + `
 			FROM k CROSS JOIN receipts r ON r.provider = k.provider AND r.dedupe_key = k.dedupe_key`
 		as[n] = `WITH k(provider, kind, id) AS (VALUES ` + placeholders(n, 3) + `)
 			SELECT TRUE, ` + prefixed("a.", aggregateColumns) + `
@@ -105,6 +105,12 @@ var receiptLookups, aggregateLookups = func() (map[int]string, map[int]string) {
 	}
 	return rs, as
 }()
+
+// hashAsText is a hash column as the hex text hashText would make of it
+// (body.go), in SQL, for a scan shared with PostgreSQL.
+func hashAsText(col string) string {
+	return `CASE WHEN typeof(` + col + `) = 'blob' THEN lower(hex(` + col + `)) ELSE ` + col + ` END`
+}
 
 // placeholders is n rows of width parameters: (?, ?), (?, ?), ...
 func placeholders(n, width int) string {

@@ -78,6 +78,11 @@ func migrate(ctx context.Context, db *sql.DB) (applied []int, err error) {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return nil, classify("apply migration "+m.Name, err)
 		}
+		if step := goSteps[m.Version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return nil, classify("apply migration "+m.Name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.Version, m.Name, now); err != nil {
@@ -89,6 +94,59 @@ func migrate(ctx context.Context, db *sql.DB) (applied []int, err error) {
 		return nil, unavailable("commit migration", err)
 	}
 	return applied, nil
+}
+
+// goSteps are migrations' parts that SQL cannot do, run right after the
+// migration's file in the same transaction.
+var goSteps = map[int]func(context.Context, *sql.Tx) error{
+	7: rewriteLayout0,
+}
+
+// rewriteLayout0 rewrites every journal row of layout 0 in layout 1
+// (0007_journal_layout.sql): the same entry, so the same hash, in fewer
+// bytes. The space it frees inside the file is reused by later rows;
+// VACUUM gives it back to the file system.
+func rewriteLayout0(ctx context.Context, tx *sql.Tx) error {
+	type old struct {
+		seq                 int64
+		bodySHA, prev, hash string
+		body                []byte
+	}
+	update, err := tx.PrepareContext(ctx, `UPDATE journal
+		SET body_sha256 = ?, redacted_body = ?, prev_hash = ?, hash = ?, layout = ? WHERE seq = ?`)
+	if err != nil {
+		return err
+	}
+	defer update.Close()
+	for after := int64(0); ; {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, body_sha256, redacted_body, prev_hash, hash FROM journal
+			WHERE seq > ? AND layout = 0 ORDER BY seq LIMIT 1000`, after)
+		if err != nil {
+			return err
+		}
+		var page []old
+		for rows.Next() {
+			var o old
+			if err := rows.Scan(&o.seq, hashText{&o.bodySHA}, &o.body, hashText{&o.prev}, hashText{&o.hash}); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, o)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, o := range page {
+			if _, err := update.ExecContext(ctx, hashValue(o.bodySHA), encodeBody(o.body),
+				hashValue(o.prev), hashValue(o.hash), JournalLayout, o.seq); err != nil {
+				return err
+			}
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].seq
+	}
 }
 
 // Migrate brings the database at path up to LatestSchemaVersion, creating

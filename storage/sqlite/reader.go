@@ -101,7 +101,7 @@ func (s *Store) Journal(ctx context.Context, key *storage.AggregateKey, after in
 // inserts; it is deliberately not derived from the journal's last row.
 func (s *Store) Head(ctx context.Context) (storage.ChainHead, error) {
 	var h storage.ChainHead
-	err := s.reader.QueryRowContext(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1`).Scan(&h.Seq, &h.Hash)
+	err := s.reader.QueryRowContext(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1`).Scan(&h.Seq, hashText{&h.Hash})
 	if err != nil {
 		return storage.ChainHead{}, classify("chain head", err)
 	}
@@ -147,7 +147,7 @@ func (s *Store) Receipts(ctx context.Context, after storage.ReceiptKey, limit in
 	}
 	return collect(rows, func(r scanner) (storage.StoredReceipt, error) {
 		var sr storage.StoredReceipt
-		err := r.Scan(&sr.Key.Provider, &sr.Key.DedupeKey, &sr.Seq, &sr.BodySHA256)
+		err := r.Scan(&sr.Key.Provider, &sr.Key.DedupeKey, &sr.Seq, hashText{&sr.BodySHA256})
 		return sr, err
 	}, "receipts")
 }

@@ -130,7 +130,7 @@ const (
 )
 
 const appendEntry = `INSERT INTO journal (` + journalColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
 	a, err := scanAggregate(t.queryRow(ctx,
@@ -153,7 +153,7 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 	var r storage.Receipt
 	err := t.queryRow(ctx,
 		`SELECT seq, body_sha256 FROM receipts WHERE provider = ? AND dedupe_key = ?`,
-		provider, dedupeKey).Scan(&r.Seq, &r.BodySHA256)
+		provider, dedupeKey).Scan(&r.Seq, hashText{&r.BodySHA256})
 	if err != nil {
 		return storage.Receipt{}, classify(fmt.Sprintf("receipt %q/%q", provider, dedupeKey), err)
 	}
@@ -163,7 +163,7 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 // PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
 // receipt for the same key a constraint error.
 func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
-	if _, err := t.exec(ctx, putReceipt, provider, dedupeKey, r.Seq, r.BodySHA256); err != nil {
+	if _, err := t.exec(ctx, putReceipt, provider, dedupeKey, r.Seq, hashValue(r.BodySHA256)); err != nil {
 		return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
 	}
 	return nil
@@ -174,7 +174,7 @@ func (t *tx) readHead(ctx context.Context) error {
 	if t.headRead {
 		return nil
 	}
-	if err := t.queryRow(ctx, readHead).Scan(&t.head.Seq, &t.head.Hash); err != nil {
+	if err := t.queryRow(ctx, readHead).Scan(&t.head.Seq, hashText{&t.head.Hash}); err != nil {
 		return classify("read chain head", err)
 	}
 	t.headRead = true
@@ -198,11 +198,7 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	n.Seq = head.Seq + 1
 	n.PrevHash = head.Hash
 	n.Hash = storage.EntryHash(&n, n.PrevHash)
-	_, err = t.exec(ctx, appendEntry,
-		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
-		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
-		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
-		n.MachineVersion, n.RevisesSeq, n.PrevHash, n.Hash)
+	_, err = t.exec(ctx, appendEntry, journalArgs(&n, skipped)...)
 	if err != nil {
 		return classify(fmt.Sprintf("append entry %d", n.Seq), err)
 	}

@@ -1,0 +1,221 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"github.com/paystate/paystate/storage"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paystate/paystate/redact"
+)
+
+// TestWriteBodyDictionary builds bodydict/v1.s2dict from the providers'
+// documented samples (each redacted, then compacted, in path order) when
+// PAYSTATE_WRITE_BODY_DICT is set. The file is frozen once released
+// (TestBodyDictionaryIsFrozen): this is how it was made, and how a v2
+// would be.
+func TestWriteBodyDictionary(t *testing.T) {
+	out := os.Getenv("PAYSTATE_WRITE_BODY_DICT")
+	if out == "" {
+		t.Skip("set PAYSTATE_WRITE_BODY_DICT to the file to write")
+	}
+	files, err := filepath.Glob("../../providers/*/testdata/*.json")
+	require.NoError(t, err)
+	sort.Strings(files)
+	var content []byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		body := redact.Body(raw)
+		if json.Compact(&buf, body) == nil {
+			body = buf.Bytes()
+		}
+		content = append(content, body...)
+	}
+	require.LessOrEqual(t, len(content), s2.MaxDictSize)
+	d := s2.MakeDict(content, []byte(`{"`))
+	require.NotNil(t, d)
+	require.NoError(t, os.WriteFile(out, d.Bytes(), 0o644))
+	sum := sha256.Sum256(d.Bytes())
+	t.Logf("%d bytes, sha256 %s", len(d.Bytes()), hex.EncodeToString(sum[:]))
+}
+
+func TestBodyDictionaryIsFrozen(t *testing.T) {
+	sum := sha256.Sum256(bodyDictV1)
+	require.Equal(t, bodyDictV1SHA256, hex.EncodeToString(sum[:]),
+		"bodydict/v1.s2dict changed: bodies stored with it would no longer decode; add a v2 instead")
+}
+
+func TestBodyRoundTrip(t *testing.T) {
+	incompressible := make([]byte, 300)
+	for i := range incompressible {
+		incompressible[i] = byte(i*131 + i*i*7)
+	}
+	for _, b := range [][]byte{
+		[]byte(`{"event":"AUTHORISED","order":{"reference":"REF-1","id":"o-1"}}`),
+		{bodyS2, 2, 3},    // starts like a compressed body
+		{bodyPlain, 1, 1}, // starts like a plain one
+		[]byte("x"),
+		incompressible,
+	} {
+		stored := encodeBody(b)
+		require.LessOrEqual(t, len(stored), 1+len(b))
+		got, err := decodeBody(layoutV1, stored)
+		require.NoError(t, err)
+		require.Equal(t, b, got)
+	}
+	require.Nil(t, encodeBody(nil))
+	// A documented sample shape shrinks to well under half.
+	body := []byte(`{"event":"CAPTURED","order":{"reference":"REF-bench-00000001","id":"bench-00000001","amount":{"currencyCode":"AED","value":10000}},"transaction":{"id":"txn-bench-00000001-CAPTURED","state":"CAPTURED","date":"2024-12-01T13:22:45Z"},"timestamp":"2024-12-01T13:22:45Z"}`)
+	require.Less(t, len(encodeBody(body)), len(body)/2)
+	_, err := decodeBody(2, []byte{1})
+	require.Error(t, err, "a layout this binary does not know")
+	_, err = decodeBody(layoutV1, []byte{9, 1})
+	require.Error(t, err, "an encoding this binary does not know")
+}
+
+func TestHashValue(t *testing.T) {
+	h := strings.Repeat("0123456789abcdef", 4)
+	require.Equal(t, []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}, hashValue(h).([]byte)[:8])
+	for _, s := range []string{"", "sha-x", strings.ToUpper(h), h[:63] + "g", h + "00"} {
+		require.Equal(t, s, hashValue(s), "kept as text")
+	}
+}
+
+// TestMigrateLayout0 builds a database as the schema before 0007 wrote
+// it, entries and receipts included, and opens it with this binary: every
+// row is rewritten in layout 1, reads back as the same entry, and the
+// chain verifies as before.
+func TestMigrateLayout0(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "paystate.db")
+	db := rawDB(t, path, "_journal_mode=WAL")
+	ms, err := migrations()
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, createMigrationsTable)
+	require.NoError(t, err)
+	for _, m := range ms {
+		if m.Version >= 7 {
+			break
+		}
+		_, err = db.ExecContext(ctx, m.SQL)
+		require.NoError(t, err, m.Name)
+		_, err = db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.Version, m.Name)
+		require.NoError(t, err)
+	}
+	incompressible := make([]byte, 200)
+	for i := range incompressible {
+		incompressible[i] = byte(i*131 + i*i*7)
+	}
+	bodies := [][]byte{
+		[]byte(`{"event":"AUTHORISED","order":{"reference":"REF-1","id":"o-1","amount":{"currencyCode":"AED","value":10000}}}`),
+		nil,
+		{bodyS2, 0x10, 0x20},
+		incompressible,
+		[]byte(`amount=10&status=paid`),
+	}
+	var want []storage.JournalEntry
+	prev := storage.GenesisHash
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for i, body := range bodies {
+		sum := sha256.Sum256(body)
+		e := storage.JournalEntry{
+			Seq: int64(i + 1), Key: storage.AggregateKey{Provider: "p", Kind: "payment", ID: fmt.Sprintf("o-%d", i)},
+			Event: "AUTHORISED", Verdict: "applied", StateBefore: "new", StateAfter: "authorized", VersionAfter: 1,
+			DedupeKey: fmt.Sprintf("p:%d", i), BodySHA256: hex.EncodeToString(sum[:]), RedactedBody: body,
+			Payload: []byte(`{"name":"AUTHORISED"}`), ReceivedAt: at, OccurredAt: at, Actor: "webhook",
+		}
+		if i == 4 {
+			e.BodySHA256 = "sha-not-hex" // a value only text can hold
+			e.MachineVersion, e.RevisesSeq = "abc", 2
+		}
+		e.PrevHash = prev
+		e.Hash = storage.EntryHash(&e, prev)
+		prev = e.Hash
+		_, err = db.ExecContext(ctx, `INSERT INTO journal (seq, provider, kind, aggregate_id, event, verdict, reason,
+			state_before, state_after, version_after, dedupe_key, body_sha256, redacted_body, payload, received_at,
+			occurred_at, resolves_seq, skipped, actor, machine_version, revises_seq, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?)`,
+			e.Seq, e.Key.Provider, e.Key.Kind, e.Key.ID, e.Event, e.Verdict, e.Reason, e.StateBefore, e.StateAfter,
+			e.VersionAfter, e.DedupeKey, e.BodySHA256, nilIfEmpty(e.RedactedBody), e.Payload, e.ReceivedAt.UnixMicro(),
+			e.OccurredAt.UnixMicro(), 0, e.Actor, e.MachineVersion, e.RevisesSeq, e.PrevHash, e.Hash)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES (?, ?, ?, ?)`,
+			e.Key.Provider, e.DedupeKey, e.Seq, e.BodySHA256)
+		require.NoError(t, err)
+		e.RedactedBody = nilIfEmpty(e.RedactedBody)
+		want = append(want, e)
+	}
+	_, err = db.ExecContext(ctx, `UPDATE chain_head SET seq = ?, hash = ?`, len(bodies), prev)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.Journal(ctx, nil, 0, 100)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	rep, err := storage.VerifyChain(ctx, s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Problem)
+	var old int
+	require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal WHERE layout <> 1 OR typeof(hash) <> 'blob'`).Scan(&old))
+	require.Zero(t, old, "every row rewritten")
+	var plain int
+	require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal WHERE typeof(body_sha256) = 'text'`).Scan(&plain))
+	require.Equal(t, 1, plain, "only the hash that is not hex stays text")
+	rs, err := s.Receipts(ctx, storage.ReceiptKey{}, 100)
+	require.NoError(t, err)
+	require.Len(t, rs, len(want))
+	for i, r := range rs {
+		require.Equal(t, want[i].BodySHA256, r.BodySHA256)
+	}
+	require.NoError(t, s.Update(ctx, func(tx storage.Tx) error {
+		r, err := tx.Receipt(ctx, "p", "p:0")
+		require.Equal(t, want[0].BodySHA256, r.BodySHA256)
+		return err
+	}))
+}
+
+// benchBody is shaped like the bench's N-Genius webhooks.
+var benchBody = []byte(`{"event":"AUTHORISED","order":{"reference":"REF-bench-00000001","id":"bench-00000001","amount":{"currencyCode":"AED","value":10000}},"transaction":{"id":"txn-bench-00000001-AUTHORISED","state":"AUTHORISED","date":"2024-12-01T13:22:45Z"},"timestamp":"2024-12-01T13:22:45Z"}`)
+
+// BenchmarkLayout is what layout 1 adds to an append (encode: the body
+// and three hashes) and to reading an entry back (decode).
+func BenchmarkLayout(b *testing.B) {
+	h := strings.Repeat("5d41402abc4b2a76", 4)
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		var n int
+		for b.Loop() {
+			n += len(encodeBody(benchBody))
+			_, _, _ = hashValue(h), hashValue(h), hashValue(h)
+		}
+		b.ReportMetric(float64(len(encodeBody(benchBody))), "stored-bytes")
+	})
+	stored := encodeBody(benchBody)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeBody(layoutV1, stored); err != nil {
+				b.Fatal(err)
+			}
+			var s string
+			_ = hashText{&s}.Scan([]byte(h[:32]))
+		}
+	})
+}
