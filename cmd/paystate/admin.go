@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/storage"
@@ -14,71 +14,90 @@ import (
 	"github.com/paystate/paystate/storage/sqlite"
 )
 
-// adminFlags are the flags of an administrative command working on the
+// adminOptions are the flags of an administrative command working on the
 // database itself. Run rebuild --fix with the server stopped, or against a
 // copy: it writes.
-func adminFlags(name string, env func(string) string) (*flag.FlagSet, func() (config.Config, error)) {
-	fs := newFlags(name)
-	cfgPath := fs.String("config", env("PAYSTATE_CONFIG"), "YAML config file (env PAYSTATE_CONFIG)")
-	dataDir := fs.String("data-dir", "", "data directory of the SQLite database (env PAYSTATE_DATA_DIR)")
-	store := fs.String("store", "", "a postgres:// URL instead of SQLite (env PAYSTATE_STORE)")
-	return fs, func() (config.Config, error) {
-		cfg, err := config.Load(*cfgPath, env)
-		if err != nil {
-			return cfg, err
-		}
-		if *dataDir != "" {
-			cfg.DataDir = *dataDir
-		}
-		if *store != "" {
-			cfg.Store = *store
-		}
-		return cfg, nil
-	}
+type adminOptions struct {
+	config, dataDir, store string
+	env                    func(string) string
 }
 
-// migrate applies the embedded migrations and reports the schema version;
-// "migrate status" lists them, applied and pending, changing nothing.
-func migrate(ctx context.Context, args []string, env func(string) string) error {
-	status := len(args) > 0 && args[0] == "status"
-	if status {
-		args = args[1:]
+func addAdminFlags(cmd *cobra.Command, env func(string) string) *adminOptions {
+	o := &adminOptions{env: env}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "YAML config file")
+	envFlag(cmd, "config", "PAYSTATE_CONFIG")
+	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the SQLite database (env PAYSTATE_DATA_DIR; unset: the config's, or ./paystate-data)")
+	f.StringVar(&o.store, "store", "", "a postgres:// URL instead of SQLite (env PAYSTATE_STORE)")
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	_ = cmd.MarkFlagDirname("data-dir")
+	return o
+}
+
+// load is the configuration: the file, the environment, then the flags.
+func (o *adminOptions) load() (config.Config, error) {
+	cfg, err := config.Load(o.config, o.env)
+	if err != nil {
+		return cfg, err
 	}
-	fs, load := adminFlags("migrate", env)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage:\n  paystate migrate [flags]          apply the embedded schema migrations (creates the data directory)\n  paystate migrate status [flags]   list every migration, applied (when) or pending; changes nothing\n\nFlags:\n")
-		fs.PrintDefaults()
+	if o.dataDir != "" {
+		cfg.DataDir = o.dataDir
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil // asked for help, and got it
+	if o.store != "" {
+		cfg.Store = o.store
+	}
+	return cfg, nil
+}
+
+func newMigrateCmd(env func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "apply the embedded schema migrations (creating the data directory)",
+		Long: `Applies the embedded schema migrations (serve applies them too) and reports
+the schema version; creates the data directory as serve does. "migrate
+status" lists them, applied or pending, and changes nothing.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("migrate: unexpected %q: want \"migrate\" or \"migrate status\"", args[0])
+			}
+			return nil
+		},
+	}
+	o := addAdminFlags(cmd, env)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := o.load()
+		if err != nil {
+			return err
 		}
-		return err
+		v, latest, applied, err := migrateStore(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "schema version %d (this binary knows up to %d); applied now: %v\n", v, latest, applied)
+		return nil
 	}
-	if fs.NArg() == 1 && fs.Arg(0) == "status" && !status {
-		status = true
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("migrate: unexpected %q: want \"migrate\" or \"migrate status\"", fs.Arg(0))
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "list every migration, applied (when) or pending; changes nothing",
+		Args:  cobra.NoArgs,
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
+	so := addAdminFlags(status, env)
+	out := outputFlag(status, formatTable)
+	status.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := so.load()
+		if err != nil {
+			return err
+		}
+		return migrationStatus(cmd.Context(), cfg, out.JSON())
 	}
-	if status {
-		return migrationStatus(ctx, cfg)
-	}
-	v, latest, applied, err := migrateStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "schema version %d (this binary knows up to %d); applied now: %v\n", v, latest, applied)
-	return nil
+	cmd.AddCommand(status)
+	return cmd
 }
 
 // openAdminStore loads the configuration of an administrative command and
 // opens its database; the caller closes it.
-func openAdminStore(ctx context.Context, load func() (config.Config, error)) (config.Config, storage.Store, error) {
-	cfg, err := load()
+func openAdminStore(ctx context.Context, o *adminOptions) (config.Config, storage.Store, error) {
+	cfg, err := o.load()
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -87,7 +106,7 @@ func openAdminStore(ctx context.Context, load func() (config.Config, error)) (co
 }
 
 // migrationStatus prints a table of the migrations and a summary line.
-func migrationStatus(ctx context.Context, cfg config.Config) error {
+func migrationStatus(ctx context.Context, cfg config.Config, asJSON bool) error {
 	var ms []storage.MigrationStatus
 	var err error
 	if cfg.Store == "" {
@@ -97,6 +116,30 @@ func migrationStatus(ctx context.Context, cfg config.Config) error {
 	}
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		type row struct {
+			Version   int        `json:"version"`
+			Name      string     `json:"name"`
+			State     string     `json:"state"` // applied, pending or unknown (a newer binary's)
+			AppliedAt *time.Time `json:"applied_at,omitempty"`
+		}
+		rows := make([]row, 0, len(ms))
+		for _, m := range ms {
+			r := row{Version: int(m.Version), Name: m.Name, State: "applied"}
+			switch {
+			case m.Unknown:
+				r.State = "unknown"
+			case m.AppliedAt.IsZero():
+				r.State = "pending"
+			}
+			if !m.AppliedAt.IsZero() || m.Unknown {
+				at := m.AppliedAt.UTC()
+				r.AppliedAt = &at
+			}
+			rows = append(rows, r)
+		}
+		return writeJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")

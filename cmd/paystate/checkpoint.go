@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/api"
 	"github.com/paystate/paystate/checkpoint"
@@ -146,34 +147,33 @@ func (s *signer) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// cmdCheckpoint is `paystate checkpoint sign|export`.
-func cmdCheckpoint(ctx context.Context, args []string, env func(string) string) error {
-	const want = "want sign, export, prove or check-proof"
-	if len(args) == 0 {
-		return errors.New("checkpoint: " + want)
-	}
-	switch args[0] {
-	case "sign":
-		return checkpointSign(ctx, args[1:], env)
-	case "export":
-		return checkpointExport(ctx, args[1:], env)
-	case "prove":
-		return checkpointProve(ctx, args[1:], env)
-	case "check-proof":
-		return checkpointCheckProof(args[1:])
-	}
-	return fmt.Errorf("checkpoint: unknown subcommand %q: %s", args[0], want)
+// newCheckpointCmd is `paystate checkpoint sign|export|prove|check-proof`.
+func newCheckpointCmd(env func(string) string) *cobra.Command {
+	cmd := groupCmd("checkpoint", "sign, export and prove signed checkpoints of the journal",
+		newCheckpointExportCmd(), newCheckpointSignCmd(env), newCheckpointProveCmd(env), newCheckpointCheckProofCmd())
+	cmd.Long = `Signed checkpoints of the journal's chain head, for auditors: export (from a
+running server), sign (now, on the database), prove (an entry is under a
+signed tree root) and check-proof (offline).`
+	return cmd
 }
 
 // checkpointSign signs the current head now, with the configured key and
 // straight on the database (an administrative command, like rebuild).
-func checkpointSign(ctx context.Context, args []string, env func(string) string) error {
-	fs, load := adminFlags("checkpoint sign", env)
-	tree := fs.Bool("tree", false, "also sign the Merkle root over every entry (reads the whole journal), for inclusion proofs")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newCheckpointSignCmd(env func(string) string) *cobra.Command {
+	var tree bool
+	cmd := &cobra.Command{
+		Use:   "sign",
+		Short: "sign the chain head now (admin, on the database); --tree also signs a Merkle root for proofs",
+		Args:  cobra.NoArgs,
 	}
-	cfg, err := load()
+	o := addAdminFlags(cmd, env)
+	cmd.Flags().BoolVar(&tree, "tree", false, "also sign the Merkle root over every entry (reads the whole journal), for inclusion proofs")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return checkpointSign(cmd.Context(), o, tree) }
+	return cmd
+}
+
+func checkpointSign(ctx context.Context, o *adminOptions, tree bool) error {
+	cfg, err := o.load()
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func checkpointSign(ctx context.Context, args []string, env func(string) string)
 	}
 	defer store.Close()
 	sign := checkpoint.SignHead
-	if *tree {
+	if tree {
 		sign = checkpoint.SignTreeHead
 	}
 	c, err := sign(ctx, store, key, time.Now())
@@ -211,19 +211,23 @@ func checkpointSign(ctx context.Context, args []string, env func(string) string)
 // checkpointProve writes the proof that entry SEQ is included under the
 // oldest stored tree checkpoint that covers it (on the database, like
 // rebuild): JSON an auditor checks with check-proof.
-func checkpointProve(ctx context.Context, args []string, env func(string) string) error {
-	fs, load := adminFlags("checkpoint prove", env)
-	if err := fs.Parse(args); err != nil {
-		return err
+func newCheckpointProveCmd(env func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "prove SEQ",
+		Short: "prove entry SEQ is under a signed tree checkpoint (JSON, on the database)",
+		Args:  exactArgs("SEQ"),
 	}
+	o := addAdminFlags(cmd, env)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return checkpointProve(cmd.Context(), o, args[0]) }
+	return cmd
+}
+
+func checkpointProve(ctx context.Context, o *adminOptions, arg string) error {
 	var seq int64
-	if fs.NArg() != 1 {
-		return errors.New("checkpoint prove: want the sequence of one journal entry")
+	if _, err := fmt.Sscan(arg, &seq); err != nil || seq < 1 {
+		return fmt.Errorf("checkpoint prove: %q is not a journal sequence", arg)
 	}
-	if _, err := fmt.Sscan(fs.Arg(0), &seq); err != nil || seq < 1 {
-		return fmt.Errorf("checkpoint prove: %q is not a journal sequence", fs.Arg(0))
-	}
-	_, store, err := openAdminStore(ctx, load)
+	_, store, err := openAdminStore(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -249,16 +253,20 @@ func checkpointProve(ctx context.Context, args []string, env func(string) string
 
 // checkpointCheckProof checks a proof offline; with --checkpoint, its
 // checkpoint must also be one of the file's (the auditor's own copies).
-func checkpointCheckProof(args []string) error {
-	fs := newFlags("checkpoint check-proof")
-	file := fs.String("checkpoint", "", "exported checkpoints the proof's checkpoint must be one of")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newCheckpointCheckProofCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "check-proof PROOF",
+		Short: "check a proof made by prove, offline",
+		Args:  exactArgs("PROOF"),
+		RunE:  func(_ *cobra.Command, args []string) error { return checkpointCheckProof(args[0], file) },
 	}
-	if fs.NArg() != 1 {
-		return errors.New("checkpoint check-proof: want one proof file")
-	}
-	raw, err := os.ReadFile(fs.Arg(0))
+	cmd.Flags().StringVar(&file, "checkpoint", "", "exported checkpoints the proof's checkpoint must be one of")
+	return cmd
+}
+
+func checkpointCheckProof(proof, file string) error {
+	raw, err := os.ReadFile(proof)
 	if err != nil {
 		return err
 	}
@@ -270,8 +278,8 @@ func checkpointCheckProof(args []string) error {
 		return fmt.Errorf("checkpoint check-proof: %w", err)
 	}
 	cp := p.Checkpoint.Checkpoint()
-	if *file != "" {
-		f, err := os.Open(*file)
+	if file != "" {
+		f, err := os.Open(file)
 		if err != nil {
 			return err
 		}
@@ -283,7 +291,7 @@ func checkpointCheckProof(args []string) error {
 		if !slices.ContainsFunc(held, func(h storage.Checkpoint) bool {
 			return h.Head == cp.Head && h.TreeRoot == cp.TreeRoot && bytes.Equal(h.Signature, cp.Signature)
 		}) {
-			return fmt.Errorf("checkpoint check-proof: the proof's checkpoint (sequence %d) is not one of %s", cp.Head.Seq, *file)
+			return fmt.Errorf("checkpoint check-proof: the proof's checkpoint (sequence %d) is not one of %s", cp.Head.Seq, file)
 		}
 	}
 	fmt.Fprintf(stdout, "entry %d (%s %s) is included under checkpoint %d, signed %s by key %s\n",
@@ -298,12 +306,9 @@ func fileExists(path string) bool {
 
 // checkpointExport appends the server's newest signed checkpoint to a
 // file (JSON Lines), for an auditor to keep where paystate cannot write.
-func checkpointExport(ctx context.Context, args []string, env func(string) string) error {
+func newCheckpointExportCmd() *cobra.Command {
 	var out string
-	return clientCommand(ctx, "checkpoint export", "", 0, args, env,
-		func(fs *flag.FlagSet) {
-			fs.StringVar(&out, "out", "", "append to this file (JSON Lines) instead of printing")
-		},
+	cmd := clientCmd("export", "append the server's newest signed checkpoint (JSON Lines) to --out, or print it", cobra.NoArgs,
 		func(ctx context.Context, c *client, _ []string) error {
 			h, err := pb.NewAuditServiceClient(c.conn).GetChainHead(c.ctx(ctx), &pb.GetChainHeadRequest{})
 			if err != nil {
@@ -338,4 +343,6 @@ func checkpointExport(ctx context.Context, args []string, env func(string) strin
 			}
 			return nil
 		})
+	cmd.Flags().StringVar(&out, "out", "", "append to this file (JSON Lines) instead of printing")
+	return cmd
 }

@@ -65,7 +65,7 @@ func signedServer(t *testing.T) (dir, file string, env func(string) string) {
 	require.Contains(t, string(raw), `"key_id":"`+h.GetCheckpoint().GetKeyId()+`"`)
 
 	out.Reset()
-	require.NoError(t, run(t.Context(), []string{"verify", "--checkpoint", file}, env))
+	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json", "--checkpoint", file}, env))
 	require.Regexp(t, `"checkpointsChecked":\s*"2"`, out.String(), "the file's and the stored one")
 	s.shutdown()
 	return dir, file, env

@@ -2,21 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paystate/paystate/api"
 	"github.com/paystate/paystate/checkpoint"
@@ -24,7 +23,7 @@ import (
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
 
-// stdout is where client commands print (tests capture it).
+// stdout is where commands print (tests capture it).
 var stdout io.Writer = os.Stdout
 
 // client is what every client subcommand needs: a connection and a token.
@@ -36,145 +35,240 @@ type client struct {
 	tls   bool
 }
 
-// clientFlags registers the connection flags shared by client subcommands.
-func clientFlags(fs *flag.FlagSet, env func(string) string) func() (*client, error) {
-	addr := fs.String("addr", or(env("PAYSTATE_GRPC_ADDR"), "127.0.0.1:9090"), "paystate's gRPC address (env PAYSTATE_GRPC_ADDR)")
-	token := fs.String("token", env("PAYSTATE_TOKEN"), "API token (env PAYSTATE_TOKEN; default: the development token in --data-dir)")
-	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
-	loadTLS := tlsFlags(fs, env)
-	return func() (*client, error) {
-		tok := *token
-		if tok == "" {
-			dev, err := config.LoadDev(*dataDir, false)
-			if err != nil {
-				return nil, fmt.Errorf("no --token and no development credentials: %w", err)
-			}
-			tok = dev.APIToken
-		}
-		tc, err := loadTLS()
+// clientOptions are the connection flags every client command has.
+type clientOptions struct {
+	addr, token, dataDir string
+	tls                  tlsOptions
+}
+
+// addClientFlags registers the connection flags of a client command.
+func addClientFlags(cmd *cobra.Command) *clientOptions {
+	o := &clientOptions{}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:9090", "paystate's gRPC address")
+	envFlag(cmd, "addr", "PAYSTATE_GRPC_ADDR")
+	f.StringVar(&o.token, "token", "", "API token; unset: the development token in --data-dir")
+	envFlag(cmd, "token", "PAYSTATE_TOKEN")
+	addDataDirFlag(cmd, &o.dataDir)
+	addTLSFlags(cmd, &o.tls)
+	return o
+}
+
+// addDataDirFlag is the client commands' --data-dir: where the
+// development credentials are.
+func addDataDirFlag(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "data-dir", "paystate-data", "data directory holding dev-credentials.json")
+	envFlag(cmd, "data-dir", "PAYSTATE_DATA_DIR")
+	_ = cmd.MarkFlagDirname("data-dir")
+}
+
+// connect dials the server (lazily: the first call connects).
+func (o *clientOptions) connect() (*client, error) {
+	tok := o.token
+	if tok == "" {
+		dev, err := config.LoadDev(o.dataDir, false)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("no --token and no development credentials: %w", err)
 		}
-		creds := insecure.NewCredentials()
-		if tc != nil {
-			creds = credentials.NewTLS(tc)
-		}
-		conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(creds))
-		if err != nil {
-			return nil, err
-		}
-		return &client{conn: conn, token: tok, out: stdout, addr: *addr, tls: tc != nil}, nil
+		tok = dev.APIToken
 	}
+	tc, err := o.tls.config()
+	if err != nil {
+		return nil, err
+	}
+	creds := insecure.NewCredentials()
+	if tc != nil {
+		creds = credentials.NewTLS(tc)
+	}
+	conn, err := grpc.NewClient(o.addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, err
+	}
+	return &client{conn: conn, token: tok, out: stdout, addr: o.addr, tls: tc != nil}, nil
 }
 
 func (c *client) ctx(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
 }
 
-func (c *client) print(m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(c.out, string(b))
-	return err
-}
-
-// clientCommand parses args, connects, and runs fn with the positional
-// arguments, which must number want.
-func clientCommand(ctx context.Context, name, usage string, want int, args []string, env func(string) string,
-	extra func(*flag.FlagSet), fn func(context.Context, *client, []string) error) error {
-	fs := newFlags(name)
-	connect := clientFlags(fs, env)
-	if extra != nil {
-		extra(fs)
-	}
-	fs.Usage = func() { fmt.Fprintf(os.Stderr, "Usage: paystate %s [flags] %s\n", name, usage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+// clientCmd is a command that talks to a running server over gRPC: it
+// has the connection flags, connects, runs fn, and explains a failure to
+// reach the server.
+func clientCmd(use, short string, args cobra.PositionalArgs, fn func(ctx context.Context, c *client, args []string) error) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: args}
+	o := addClientFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := o.connect()
+		if err != nil {
+			return err
 		}
-		return err
+		defer c.conn.Close()
+		return explain(fn(cmd.Context(), c, args), c)
 	}
-	if fs.NArg() != want {
-		fs.Usage()
-		return fmt.Errorf("%s: want %d arguments, got %d", name, want, fs.NArg())
-	}
-	c, err := connect()
-	if err != nil {
-		return err
-	}
-	defer c.conn.Close()
-	return explain(fn(ctx, c, fs.Args()), c)
+	return cmd
 }
 
 // explain makes a failed call's error say what to do: the server is not
-// running, or the transport does not match.
+// running, or the transport does not match. Other gRPC errors lose the
+// "rpc error: code = ... desc =" wrapping: the server's message says what
+// is wrong (an unknown provider names those that exist; an order whose
+// only events are held says so), the code is kept in words.
 func explain(err error, c *client) error {
-	if err == nil || status.Code(err) != codes.Unavailable {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
 		return err
 	}
-	return unreachable(err, c.addr, c.tls)
+	switch st.Code() {
+	case codes.Unavailable:
+		return unreachable(err, c.addr, c.tls)
+	case codes.NotFound, codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated,
+		codes.FailedPrecondition, codes.ResourceExhausted, codes.AlreadyExists:
+		return &serverError{code: st.Code(), msg: st.Message(), err: err}
+	}
+	return err
 }
 
-func cmdGet(ctx context.Context, args []string, env func(string) string) error {
+// serverError is a server's answer, in the server's words.
+type serverError struct {
+	code codes.Code
+	msg  string
+	err  error
+}
+
+func (e *serverError) Error() string { return e.msg + " (" + e.code.String() + ")" }
+func (e *serverError) Unwrap() error { return e.err }
+
+// GRPCStatus keeps status.Code working on the explained error.
+func (e *serverError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
+
+// kindWord is a Kind as the CLI and the API's paths spell it: payment.
+func kindWord(k pb.Kind) string { return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_")) }
+
+// verdictWord is a Verdict as history prints it: APPLIED.
+func verdictUpper(v pb.Verdict) string { return strings.TrimPrefix(v.String(), "VERDICT_") }
+
+func stamp(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return "-"
+	}
+	return t.AsTime().UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// kinds are the aggregate kinds --kind takes.
+var kinds = []string{"payment", "refund", "chargeback", "subscription", "link", "onboarding"}
+
+func kindFlag(cmd *cobra.Command, kind *string, usage string, extra ...string) {
+	cmd.Flags().StringVar(kind, "kind", "payment", usage)
+	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions(append(kinds, extra...), cobra.ShellCompDirectiveNoFileComp))
+}
+
+func newGetCmd() *cobra.Command {
 	var kind string
-	return clientCommand(ctx, "get", "PROVIDER ID", 2, args, env,
-		func(fs *flag.FlagSet) {
-			fs.StringVar(&kind, "kind", "payment", "aggregate kind: payment, refund, chargeback, subscription, link, onboarding")
-		},
+	var o *outputFormat
+	cmd := clientCmd("get PROVIDER ID", "an order (or another aggregate, --kind), with its children", exactArgs("PROVIDER", "ID"),
 		func(ctx context.Context, c *client, a []string) error {
 			if kind == "payment" {
-				o, err := pb.NewOrderServiceClient(c.conn).GetOrder(c.ctx(ctx), &pb.GetOrderRequest{Provider: a[0], OrderId: a[1]})
+				ord, err := pb.NewOrderServiceClient(c.conn).GetOrder(c.ctx(ctx), &pb.GetOrderRequest{Provider: a[0], OrderId: a[1]})
 				if err != nil {
 					return err
 				}
-				return c.print(o)
+				if o.JSON() {
+					return writeJSON(c.out, protoJSON(ord))
+				}
+				return printAggregates(c.out, orderAsAggregate(ord))
 			}
 			g, err := pb.NewAggregateServiceClient(c.conn).GetAggregate(c.ctx(ctx), &pb.GetAggregateRequest{Provider: a[0], Kind: kind, ProviderId: a[1]})
 			if err != nil {
 				return err
 			}
-			return c.print(g)
+			if o.JSON() {
+				return writeJSON(c.out, protoJSON(g))
+			}
+			return printAggregates(c.out, g)
 		})
+	kindFlag(cmd, &kind, "aggregate kind: "+strings.Join(kinds, ", "))
+	o = outputFlag(cmd, formatTable)
+	return cmd
 }
 
-func cmdHistory(ctx context.Context, args []string, env func(string) string) error {
+// orderAsAggregate is an Order in the shape of the other aggregates, for
+// one table layout.
+func orderAsAggregate(o *pb.Order) *pb.Aggregate {
+	return &pb.Aggregate{Provider: o.GetProvider(), Kind: o.GetKind(), ProviderId: o.GetProviderOrderId(),
+		MerchantReference: o.GetMerchantReference(), State: o.GetStateName(), ProviderStatus: o.GetProviderStatus(),
+		Currency: o.GetCurrency(), AuthorizedMinor: o.GetAuthorizedMinor(), CapturedMinor: o.GetCapturedMinor(),
+		RefundedMinor: o.GetRefundedMinor(), Version: o.GetVersion(), PendingDeferred: o.GetPendingDeferred(),
+		UpdateTime: o.GetUpdateTime(), Children: o.GetChildren(), AmountsUnknown: o.GetAmountsUnknown()}
+}
+
+// printAggregates is the table of get: the aggregate, then its children.
+func printAggregates(w io.Writer, a *pb.Aggregate) error {
+	t := newTable(w, "PROVIDER", "KIND", "ID", "STATE", "PROVIDER STATUS", "CURRENCY", "AMOUNT", "AUTHORIZED", "CAPTURED", "REFUNDED", "VERSION", "HELD", "UPDATED")
+	var add func(a *pb.Aggregate, indent string)
+	add = func(a *pb.Aggregate, indent string) {
+		captured := fmt.Sprint(a.GetCapturedMinor())
+		if a.GetAmountsUnknown() {
+			captured += " (not fully known)"
+		}
+		amount := "-" // an order has no amount of its own: its totals say it
+		if a.GetAmountMinor() != 0 {
+			amount = fmt.Sprint(a.GetAmountMinor())
+		}
+		t.row(a.GetProvider(), indent+kindWord(a.GetKind()), a.GetProviderId(), a.GetState(), or(a.GetProviderStatus(), "-"),
+			or(a.GetCurrency(), "-"), amount, a.GetAuthorizedMinor(), captured, a.GetRefundedMinor(),
+			a.GetVersion(), a.GetPendingDeferred(), stamp(a.GetUpdateTime()))
+		for _, ch := range a.GetChildren() {
+			add(ch, indent+"└ ")
+		}
+	}
+	add(a, "")
+	return t.flush(w, "not found")
+}
+
+func newHistoryCmd() *cobra.Command {
 	var kind string
-	return clientCommand(ctx, "history", "PROVIDER ID", 2, args, env,
-		func(fs *flag.FlagSet) { fs.StringVar(&kind, "kind", "payment", "aggregate kind") },
+	var o *outputFormat
+	cmd := clientCmd("history PROVIDER ID", "an aggregate's journal: every event with its verdict", exactArgs("PROVIDER", "ID"),
 		func(ctx context.Context, c *client, a []string) error {
 			svc := pb.NewAggregateServiceClient(c.conn)
+			var entries []*pb.JournalEntry
 			for token := ""; ; {
 				page, err := svc.ListAggregateEvents(c.ctx(ctx), &pb.ListAggregateEventsRequest{
 					Provider: a[0], Kind: kind, ProviderId: a[1], PageSize: 200, PageToken: token})
 				if err != nil {
 					return err
 				}
-				for _, e := range page.GetEntries() {
-					// The version that decided each verdict: a re-evaluation's
-					// entry reads "APPLIED v2 ... reevaluated under v2: rejected
-					// under v1 at entry N".
-					fmt.Fprintf(c.out, "%6d  %s  %-30s %-9s %-12s %s -> %s  %s\n", e.GetSequence(),
-						e.GetReceiveTime().AsTime().Format("2006-01-02T15:04:05Z"), e.GetEvent(),
-						strings.TrimPrefix(e.GetVerdict().String(), "VERDICT_"), e.GetMachineVersion(),
-						e.GetStateBefore(), e.GetStateAfter(), e.GetReason())
-				}
+				entries = append(entries, page.GetEntries()...)
 				if token = page.GetNextPageToken(); token == "" {
-					return nil
+					break
 				}
 			}
+			if o.JSON() {
+				return writeJSON(c.out, protoArray(entries))
+			}
+			t := newTable(c.out, "SEQ", "RECEIVED", "EVENT", "VERDICT", "MACHINE", "TRANSITION", "REASON")
+			for _, e := range entries {
+				// The version that decided each verdict: a re-evaluation's
+				// entry reads "APPLIED v2 ... reevaluated under v2: rejected
+				// under v1 at entry N".
+				t.row(e.GetSequence(), stamp(e.GetReceiveTime()), e.GetEvent(), verdictUpper(e.GetVerdict()),
+					or(e.GetMachineVersion(), "-"), e.GetStateBefore()+" -> "+e.GetStateAfter(), e.GetReason())
+			}
+			return t.flush(c.out, fmt.Sprintf("no events found for %s %s at %s", kind, a[1], a[0]))
 		})
+	kindFlag(cmd, &kind, "aggregate kind: "+strings.Join(kinds, ", "))
+	o = outputFlag(cmd, formatTable)
+	return cmd
 }
 
-func cmdVerify(ctx context.Context, args []string, env func(string) string) error {
+func newVerifyCmd() *cobra.Command {
 	var chainOnly bool
 	var file string
-	return clientCommand(ctx, "verify", "", 0, args, env,
-		func(fs *flag.FlagSet) {
-			fs.BoolVar(&chainOnly, "chain-only", false, "check only the hash chain, not the derived tables (no replay)")
-			fs.StringVar(&file, "checkpoint", "", "a file of exported checkpoints (paystate checkpoint export): each must verify, and the journal must still hold its prefix unchanged")
-		},
+	var o *outputFormat
+	cmd := clientCmd("verify", "check the journal's hash chain and every table derived from it", cobra.NoArgs,
 		func(ctx context.Context, c *client, _ []string) error {
 			req := &pb.VerifyJournalRequest{ChainOnly: chainOnly}
 			if file != "" {
@@ -196,7 +290,12 @@ func cmdVerify(ctx context.Context, args []string, env func(string) string) erro
 			if err != nil {
 				return err
 			}
-			if err := c.print(r); err != nil {
+			if o.JSON() {
+				err = writeJSON(c.out, protoJSON(r))
+			} else {
+				err = printVerify(c.out, r)
+			}
+			if err != nil {
 				return err
 			}
 			if !r.GetOk() {
@@ -204,52 +303,133 @@ func cmdVerify(ctx context.Context, args []string, env func(string) string) erro
 			}
 			return nil
 		})
+	cmd.Long = `Checks the journal's hash chain and every table derived from it (receipts,
+held events, aggregates: a replay of the journal) on the server, and every
+checkpoint the server stored. With --checkpoint, also proves the journal
+still holds each exported checkpoint's prefix unchanged. Exit status 1 when
+anything does not verify.`
+	cmd.Flags().BoolVar(&chainOnly, "chain-only", false, "check only the hash chain, not the derived tables (no replay)")
+	cmd.Flags().StringVar(&file, "checkpoint", "", "a file of exported checkpoints (paystate checkpoint export): each must verify, and the journal must still hold its prefix unchanged")
+	o = outputFlag(cmd, formatTable)
+	return cmd
 }
 
-func cmdWatch(ctx context.Context, args []string, env func(string) string) error {
+// printVerify is verify's table: what was checked, then any problem.
+func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
+	verdict := "ok"
+	if !r.GetOk() {
+		verdict = "NOT OK: " + r.GetProblem()
+	}
+	t := newTable(w, "CHECK", "RESULT")
+	t.row("journal", verdict)
+	t.row("entries checked", r.GetEntriesChecked())
+	if h := r.GetHead(); h != nil {
+		t.row("chain head", fmt.Sprintf("%d %s", h.GetSequence(), h.GetHash()))
+	}
+	if d := r.GetDerivedTables(); d != nil {
+		t.row("derived tables", fmt.Sprintf("%d receipts, %d held events, %d aggregates; %d problems",
+			d.GetReceipts(), d.GetHeldEvents(), d.GetAggregates(), d.GetProblemCount()))
+	} else {
+		t.row("derived tables", "not checked (--chain-only)")
+	}
+	t.row("checkpoints checked", r.GetCheckpointsChecked())
+	if err := t.flush(w, ""); err != nil {
+		return err
+	}
+	if ps := r.GetTableProblems(); len(ps) > 0 {
+		fmt.Fprintln(w)
+		p := newTable(w, "TABLE", "ROW", "SEQ", "FIXABLE", "PROBLEM")
+		for _, x := range ps {
+			p.row(x.GetTable(), x.GetRow(), x.GetSequence(), x.GetFixable(), x.GetProblem())
+		}
+		return p.flush(w, "")
+	}
+	return nil
+}
+
+func newWatchCmd() *cobra.Command {
 	var states, kinds, providers string
 	var after int64
 	var fromHead bool
-	return clientCommand(ctx, "watch", "", 0, args, env,
-		func(fs *flag.FlagSet) {
-			fs.StringVar(&states, "states", "", "comma-separated states to watch entering or leaving, e.g. fraud_review")
-			fs.StringVar(&kinds, "kinds", "", "comma-separated kinds")
-			fs.StringVar(&providers, "providers", "", "comma-separated providers")
-			fs.Int64Var(&after, "after", 0, "resume after this cursor (printed with every line)")
-			fs.BoolVar(&fromHead, "from-now", false, "start at the end of the journal")
-		},
+	var o *outputFormat
+	cmd := clientCmd("watch", "print transitions as they happen (resumable with --after)", cobra.NoArgs,
 		func(ctx context.Context, c *client, _ []string) error {
 			req := &pb.WatchRequest{AfterSequence: after, StartAtHead: fromHead,
 				States: splitComma(states), Kinds: splitComma(kinds), Providers: splitComma(providers)}
-			stream, err := pb.NewWatchServiceClient(c.conn).Watch(c.ctx(ctx), req)
-			if err != nil {
+			return watch(ctx, c, req, o.JSON())
+		})
+	cmd.Long = `Prints every journal entry that matches, as it is committed: one line each
+(-o json: one JSON object per line, the API's WatchResponse). Every line has
+the cursor to resume after with --after. Ends cleanly (exit 0) when the
+server drains, saying where to resume.`
+	f := cmd.Flags()
+	f.StringVar(&states, "states", "", "comma-separated states to watch entering or leaving, e.g. fraud_review")
+	f.StringVar(&kinds, "kinds", "", "comma-separated kinds")
+	f.StringVar(&providers, "providers", "", "comma-separated providers")
+	f.Int64Var(&after, "after", 0, "resume after this cursor (printed with every line)")
+	f.BoolVar(&fromHead, "from-now", false, "start at the end of the journal")
+	o = outputFlag(cmd, formatTable)
+	return cmd
+}
+
+func watch(ctx context.Context, c *client, req *pb.WatchRequest, asJSON bool) error {
+	stream, err := pb.NewWatchServiceClient(c.conn).Watch(c.ctx(ctx), req)
+	if err != nil {
+		return err
+	}
+	cursor := req.GetAfterSequence()
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			if v := stream.Trailer().Get(api.StreamEndTrailer); len(v) > 0 {
+				// The server ended the stream on purpose (it is
+				// shutting down): a clean end, with where to resume.
+				fmt.Fprintf(os.Stderr, "paystate watch: the server ended the stream (%s); resume with --after %d\n", v[0], cursor)
+				return nil
+			}
+			if ctx.Err() != nil || callerDeadline(ctx, err) {
+				return nil
+			}
+			return err
+		}
+		cursor = m.GetCursor()
+		if m.GetHeartbeat() {
+			continue
+		}
+		if asJSON {
+			if err := writeJSONLine(c.out, protoJSON(m)); err != nil {
 				return err
 			}
-			cursor := after
-			for {
-				m, err := stream.Recv()
-				if err != nil {
-					if v := stream.Trailer().Get(api.StreamEndTrailer); len(v) > 0 {
-						// The server ended the stream on purpose (it is
-						// shutting down): a clean end, with where to resume.
-						fmt.Fprintf(os.Stderr, "paystate watch: the server ended the stream (%s); resume with --after %d\n", v[0], cursor)
-						return nil
-					}
-					if ctx.Err() != nil || callerDeadline(ctx, err) {
-						return nil
-					}
-					return err
-				}
-				cursor = m.GetCursor()
-				if m.GetHeartbeat() {
-					continue
-				}
-				e := m.GetEntry()
-				fmt.Fprintf(c.out, "cursor=%d %s %s/%s %s: %s -> %s (%s)\n", m.GetCursor(),
-					e.GetReceiveTime().AsTime().Format("2006-01-02T15:04:05Z"), e.GetProvider(), e.GetProviderId(),
-					e.GetEvent(), e.GetStateBefore(), e.GetStateAfter(), strings.TrimPrefix(e.GetVerdict().String(), "VERDICT_"))
-			}
-		})
+			continue
+		}
+		fmt.Fprintln(c.out, watchLine(m))
+	}
+}
+
+// watchLine is one entry of watch. A malformed delivery (a body that did
+// not parse, journalled as rejected with no event) and an answer without
+// an entry are printed with what is wrong, not skipped.
+func watchLine(m *pb.WatchResponse) string {
+	e := m.GetEntry()
+	switch {
+	case e == nil:
+		return fmt.Sprintf("cursor=%d (the server sent no entry and no heartbeat: skipped)", m.GetCursor())
+	case e.GetEvent() == "" && e.GetKind() == pb.Kind_KIND_UNSPECIFIED:
+		return fmt.Sprintf("cursor=%d %s %s: malformed delivery %s: %s", m.GetCursor(), stamp(e.GetReceiveTime()),
+			or(e.GetProvider(), "(no provider)"), verdictUpper(e.GetVerdict()), or(e.GetReason(), "(no reason given)"))
+	}
+	return fmt.Sprintf("cursor=%d %s %s/%s %s: %s -> %s (%s)", m.GetCursor(), stamp(e.GetReceiveTime()),
+		e.GetProvider(), e.GetProviderId(), e.GetEvent(), e.GetStateBefore(), e.GetStateAfter(), verdictUpper(e.GetVerdict()))
+}
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 // callerDeadline reports whether err is the caller's own deadline ending
@@ -270,30 +450,62 @@ func splitComma(s string) []string {
 	return out
 }
 
-func cmdList(ctx context.Context, args []string, env func(string) string) error {
+func newListCmd() *cobra.Command {
 	var provider, kind, state string
-	return clientCommand(ctx, "list", "", 0, args, env,
-		func(fs *flag.FlagSet) {
-			fs.StringVar(&provider, "provider", "", "only this provider")
-			fs.StringVar(&kind, "kind", "payment", "only this kind (empty: every kind)")
-			fs.StringVar(&state, "state", "", "only this canonical state, e.g. fraud_review")
-		},
+	var o *outputFormat
+	cmd := clientCmd("list", "aggregates, e.g. every order in fraud_review", cobra.NoArgs,
 		func(ctx context.Context, c *client, _ []string) error {
+			k := kind
+			if k == "all" {
+				k = "" // the API's every kind
+			}
 			svc := pb.NewAggregateServiceClient(c.conn)
+			var all []*pb.Aggregate
 			for token := ""; ; {
 				page, err := svc.ListAggregates(c.ctx(ctx), &pb.ListAggregatesRequest{
-					Provider: provider, Kind: kind, State: state, PageSize: 500, PageToken: token})
+					Provider: provider, Kind: k, State: state, PageSize: 500, PageToken: token})
 				if err != nil {
 					return err
 				}
-				for _, a := range page.GetAggregates() {
-					fmt.Fprintf(c.out, "%-10s %-12s %-40s %-18s v%-3d %s\n", a.GetProvider(),
-						strings.ToLower(strings.TrimPrefix(a.GetKind().String(), "KIND_")), a.GetProviderId(),
-						a.GetState(), a.GetVersion(), a.GetUpdateTime().AsTime().Format("2006-01-02T15:04:05Z"))
-				}
+				all = append(all, page.GetAggregates()...)
 				if token = page.GetNextPageToken(); token == "" {
-					return nil
+					break
 				}
 			}
+			if o.JSON() {
+				return writeJSON(c.out, protoArray(all))
+			}
+			t := newTable(c.out, "PROVIDER", "KIND", "ID", "STATE", "VERSION", "UPDATED")
+			for _, a := range all {
+				t.row(a.GetProvider(), kindWord(a.GetKind()), a.GetProviderId(), a.GetState(), a.GetVersion(), stamp(a.GetUpdateTime()))
+			}
+			return t.flush(c.out, emptyList(kind, provider, state))
 		})
+	f := cmd.Flags()
+	f.StringVar(&provider, "provider", "", "only this provider (unset: every provider)")
+	kindFlag(cmd, &kind, "only this kind: "+strings.Join(kinds, ", ")+", or all", "all")
+	f.StringVar(&state, "state", "", "only this canonical state, e.g. fraud_review (unset: every state)")
+	o = outputFlag(cmd, formatTable)
+	return cmd
+}
+
+// emptyList is what list prints when nothing matches: "no orders found
+// in fraud_review".
+func emptyList(kind, provider, state string) string {
+	what := "aggregates"
+	switch kind {
+	case "payment":
+		what = "orders"
+	case "all", "":
+	default:
+		what = kind + "s"
+	}
+	s := "no " + what + " found"
+	if provider != "" {
+		s += " at " + provider
+	}
+	if state != "" {
+		s += " in " + state
+	}
+	return s
 }

@@ -65,7 +65,7 @@ func TestClientCommands(t *testing.T) {
 	grpcAddr := s.grpc.Target()
 	env, out := s.cli(t)
 
-	require.NoError(t, run(t.Context(), []string{"get", "ngenius", "abc123xyz"}, env))
+	require.NoError(t, run(t.Context(), []string{"get", "-o", "json", "ngenius", "abc123xyz"}, env))
 	// protojson varies its spacing on purpose: match the value, not the layout.
 	require.Regexp(t, `"stateName":\s*"fraud_review"`, out.String())
 	out.Reset()
@@ -75,7 +75,7 @@ func TestClientCommands(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"list", "--state", "fraud_review"}, env))
 	require.Contains(t, out.String(), "abc123xyz")
 	out.Reset()
-	require.NoError(t, run(t.Context(), []string{"verify"}, env))
+	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json"}, env))
 	require.Regexp(t, `"ok":\s*true`, out.String())
 	out.Reset()
 	// The watch runs until the entry is printed, then is cancelled: the

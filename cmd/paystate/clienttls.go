@@ -4,71 +4,76 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-// tlsFlags registers --tls, --ca-file and --server-name (env PAYSTATE_TLS,
+// tlsOptions are --tls, --ca-file and --server-name (env PAYSTATE_TLS,
 // PAYSTATE_CA_FILE, PAYSTATE_SERVER_NAME), shared by every command that
-// talks to a server. The returned function gives the client's TLS
-// configuration, nil for plaintext; --ca-file or --server-name alone turn
-// TLS on.
-func tlsFlags(fs *flag.FlagSet, env func(string) string) func() (*tls.Config, error) {
-	on, _ := strconv.ParseBool(env("PAYSTATE_TLS"))
-	useTLS := fs.Bool("tls", on, "talk to the server over TLS, verifying its certificate with the system's CAs (env PAYSTATE_TLS)")
-	caFile := fs.String("ca-file", env("PAYSTATE_CA_FILE"), "PEM file of the CA(s) that signed the server's certificate, instead of the system's; implies --tls (env PAYSTATE_CA_FILE)")
-	serverName := fs.String("server-name", env("PAYSTATE_SERVER_NAME"), "the name the server's certificate must carry, when it is not the address's host; implies --tls (env PAYSTATE_SERVER_NAME)")
-	return func() (*tls.Config, error) {
-		if !*useTLS && *caFile == "" && *serverName == "" {
-			return nil, nil
-		}
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: *serverName}
-		if *caFile != "" {
-			pem, err := os.ReadFile(*caFile)
-			if err != nil {
-				return nil, fmt.Errorf("--ca-file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", *caFile)
-			}
-			cfg.RootCAs = pool
-		}
-		return cfg, nil
-	}
+// talks to a server; --ca-file or --server-name alone turn TLS on.
+type tlsOptions struct {
+	on                 bool
+	caFile, serverName string
 }
 
-// httpClientFlags is tlsFlags for the commands that post over HTTP (send,
-// simulate): the client, and the base URL with https when TLS is on.
-func httpClientFlags(fs *flag.FlagSet, env func(string) string) func(base string) (*http.Client, string, error) {
-	load := tlsFlags(fs, env)
-	return func(base string) (*http.Client, string, error) {
-		tc, err := load()
-		if err != nil {
-			return nil, "", err
-		}
-		if tc == nil {
-			return &http.Client{Timeout: 30 * time.Second}, base, nil
-		}
-		if rest, ok := strings.CutPrefix(base, "http://"); ok {
-			base = "https://" + rest
-		}
-		return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}, base, nil
+func addTLSFlags(cmd *cobra.Command, o *tlsOptions) {
+	f := cmd.Flags()
+	f.BoolVar(&o.on, "tls", false, "talk to the server over TLS, verifying its certificate with the system's CAs")
+	envFlag(cmd, "tls", "PAYSTATE_TLS")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM file of the CA(s) that signed the server's certificate, instead of the system's; implies --tls")
+	envFlag(cmd, "ca-file", "PAYSTATE_CA_FILE")
+	f.StringVar(&o.serverName, "server-name", "", "the name the server's certificate must carry, when it is not the address's host; implies --tls")
+	envFlag(cmd, "server-name", "PAYSTATE_SERVER_NAME")
+}
+
+// config is the client's TLS configuration, nil for plaintext.
+func (o *tlsOptions) config() (*tls.Config, error) {
+	if !o.on && o.caFile == "" && o.serverName == "" {
+		return nil, nil
 	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.serverName}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", o.caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// httpClient is the client of the commands that post over HTTP (send,
+// simulate), and the base URL, with https when TLS is on.
+func (o *tlsOptions) httpClient(base string) (*http.Client, string, error) {
+	tc, err := o.config()
+	if err != nil {
+		return nil, "", err
+	}
+	if tc == nil {
+		return &http.Client{Timeout: 30 * time.Second}, base, nil
+	}
+	if rest, ok := strings.CutPrefix(base, "http://"); ok {
+		base = "https://" + rest
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}, base, nil
 }
 
 // unreachable explains a failure to connect to the server at addr, with
 // what to do about it; other errors pass through.
 func unreachable(err error, addr string, usedTLS bool) error {
 	if errors.Is(err, syscall.ECONNREFUSED) || isRefused(err) {
-		return fmt.Errorf("nothing answers at %s: is paystate running? Start it with \"paystate serve\", or point --addr/--url (PAYSTATE_GRPC_ADDR, PAYSTATE_URL) at it: %w", addr, err)
+		return fmt.Errorf("paystate is not reachable at %s (nothing answers there): is it running? Start it with \"paystate serve\", or point --addr/--url (PAYSTATE_GRPC_ADDR, PAYSTATE_URL) at it: %w", addr, err)
 	}
 	var certErr *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError

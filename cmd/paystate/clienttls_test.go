@@ -63,24 +63,23 @@ func TestClientCommandsOverTLS(t *testing.T) {
 	httpAddr := strings.TrimPrefix(s.http, "http://")
 
 	// http:// becomes https:// with --ca-file: the default URL works too.
-	require.NoError(t, send([]string{"--url", "http://" + httpAddr, "--ca-file", caFile, "--data-dir", dir,
+	require.NoError(t, run(t.Context(), []string{"send", "--url", "http://" + httpAddr, "--ca-file", caFile, "--data-dir", dir,
 		"--order-id", "tls-1", "ngenius", "event_AUTHORISED"}, noEnv))
-	var sim strings.Builder
-	require.NoError(t, simulate([]string{"--url", "https://" + httpAddr, "--ca-file", caFile, "--data-dir", dir,
-		"--order-id", "tls-2", "ngenius", "fraud-review"}, noEnv, &sim))
-	require.Contains(t, sim.String(), "final:")
-
 	env, out := s.cli(t)
+	require.NoError(t, run(t.Context(), []string{"simulate", "--url", "https://" + httpAddr, "--ca-file", caFile, "--data-dir", dir,
+		"--order-id", "tls-2", "ngenius", "fraud-review"}, noEnv))
+	require.Contains(t, out.String(), "final:")
+	out.Reset()
 	withCA := func(k string) string {
 		if k == "PAYSTATE_CA_FILE" {
 			return caFile
 		}
 		return env(k)
 	}
-	require.NoError(t, run(t.Context(), []string{"get", "ngenius", "tls-1"}, withCA))
+	require.NoError(t, run(t.Context(), []string{"get", "-o", "json", "ngenius", "tls-1"}, withCA))
 	require.Regexp(t, `"stateName":\s+"authorized"`, out.String())
 	out.Reset()
-	require.NoError(t, run(t.Context(), []string{"get", "--ca-file", caFile, "--server-name", "localhost", "ngenius", "tls-1"}, env))
+	require.NoError(t, run(t.Context(), []string{"get", "-o", "json", "--ca-file", caFile, "--server-name", "localhost", "ngenius", "tls-1"}, env))
 	require.Regexp(t, `"stateName":\s+"authorized"`, out.String())
 
 	err = run(t.Context(), []string{"get", "ngenius", "tls-1"}, env)
@@ -89,9 +88,9 @@ func TestClientCommandsOverTLS(t *testing.T) {
 	require.ErrorContains(t, err, "pass --ca-file", "a private CA the system does not know")
 	err = run(t.Context(), []string{"get", "--ca-file", caFile, "--server-name", "paystate.example", "ngenius", "tls-1"}, env)
 	require.ErrorContains(t, err, "--server-name")
-	err = send([]string{"--url", "https://" + httpAddr, "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
+	err = run(t.Context(), []string{"send", "--url", "https://" + httpAddr, "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
 	require.ErrorContains(t, err, "pass --ca-file")
-	err = send([]string{"--url", "http://" + httpAddr, "--ca-file", filepath.Join(dir, "server-key.pem"), "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
+	err = run(t.Context(), []string{"send", "--url", "http://" + httpAddr, "--ca-file", filepath.Join(dir, "server-key.pem"), "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
 	require.ErrorContains(t, err, "no PEM certificate")
 }
 
@@ -109,9 +108,9 @@ func TestClientSaysWhenTheServerIsDown(t *testing.T) {
 	require.NoError(t, err)
 
 	err = run(t.Context(), []string{"get", "--addr", closed, "--data-dir", dir, "ngenius", "x"}, noEnv)
-	require.ErrorContains(t, err, "nothing answers at "+closed)
+	require.ErrorContains(t, err, "paystate is not reachable at "+closed)
 	require.ErrorContains(t, err, `"paystate serve"`)
-	err = send([]string{"--url", "http://" + closed, "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
+	err = run(t.Context(), []string{"send", "--url", "http://" + closed, "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
 	require.ErrorContains(t, err, `"paystate serve"`)
 }
 

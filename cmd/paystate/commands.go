@@ -3,115 +3,207 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/paystate/paystate/buildinfo"
 )
 
-const usage = `paystate — authoritative payment state from provider webhooks
+// The command line is built on cobra (with pflag): one help and usage
+// layout for every command, -h/--help exiting 0 everywhere, unknown flags
+// and commands refused with a message and a non-zero exit, and shell
+// completion for bash, zsh and fish generated from the same tree. Each
+// command's definition lives next to its logic; this file holds the root.
 
-Usage:
-  paystate serve [flags]    run the server (SQLite in ./paystate-data by default)
-  paystate get [--kind K] PROVIDER ID      an order (or another aggregate), with children
-  paystate list [--state S] [--kind K]     aggregates, e.g. every order in fraud_review
-  paystate history [--kind K] PROVIDER ID  its journal: every event with its verdict
-  paystate verify [--chain-only]           check the journal's hash chain and every
-                                           table derived from it
-  paystate verify --checkpoint FILE         ...and prove the journal still holds every
-                                           exported checkpoint's prefix unchanged
-  paystate checkpoint export [--out FILE]  append the newest signed checkpoint (JSON Lines)
-  paystate checkpoint sign [--tree]        sign the chain head now (admin, on the database);
-                                           --tree also signs a Merkle root for proofs
-  paystate checkpoint prove SEQ            prove entry SEQ is under a tree checkpoint (JSON)
-  paystate checkpoint check-proof [--checkpoint FILE] PROOF
-                                           check such a proof offline
-  paystate watch [--states fraud_review]   print transitions as they happen (resumable)
-  paystate send PROVIDER SAMPLE|FILE|-
-                            sign a webhook as PROVIDER would and post it
-  paystate simulate PROVIDER SCENARIO
-                            play a documented sequence on one order (--list)
-  paystate migrate [status]               apply the embedded schema migrations (creating
-                                           the data directory); status lists them, applied
-                                           or pending, and changes nothing
-  paystate rebuild [--fix [--force]]       replay the journal; report (or fix) state that
-                                           differs; --fix refuses while a server runs
-  paystate reevaluate [--provider P] [--since T] [--dry-run]
-                            re-decide what older machine tables rejected, held or
-                            did not know, under the current ones (admin token)
-  paystate machines [--markdown]
-                            print every provider's state machine as Mermaid
-  paystate config check FILE
-                            explain every problem of a config file, with its line;
-                            print the effective configuration, secrets redacted
-  paystate bench [--quick] [--json FILE]
-                            measure ingest, reads, watch and rebuild next to
-                            no-op baselines, on loopback (docs/performance.md)
-  paystate version          print the version
-  paystate help             this text
+// Command groups, for the root's help.
+const (
+	groupServer = "server"
+	groupClient = "client"
+	groupAdmin  = "admin"
+	groupTools  = "tools"
+)
+
+// envAnnotation marks a flag whose value, when not given, comes from an
+// environment variable (see envFlag).
+const envAnnotation = "paystate_env"
+
+// newRoot builds the whole command tree. env is the environment the
+// commands read (tests pass their own).
+func newRoot(env func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "paystate",
+		Short: "authoritative payment state from provider webhooks",
+		Long: `paystate — authoritative payment state from provider webhooks
 
 Client commands talk to a running server over gRPC (--addr, --token, or the
 development token in --data-dir); send and simulate post over HTTP (--url).
 To a server with TLS on, every one of them takes --tls (the system's CAs),
 --ca-file FILE (a private CA; implies --tls) and --server-name NAME (env
-PAYSTATE_TLS, PAYSTATE_CA_FILE, PAYSTATE_SERVER_NAME). Run "paystate COMMAND -h" for flags.
-`
+PAYSTATE_TLS, PAYSTATE_CA_FILE, PAYSTATE_SERVER_NAME).
+Read commands print a table (-o table) or JSON (-o json).`,
+		SilenceErrors: true, // main prints the error once, prefixed
+		SilenceUsage:  true, // a failed call is not a usage error
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			return errors.New("a subcommand is required")
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd, env)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(os.Stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%s: %w (see \"%s --help\")", cmdName(cmd), err, cmd.CommandPath())
+	})
+	root.AddGroup(
+		&cobra.Group{ID: groupServer, Title: "Server:"},
+		&cobra.Group{ID: groupClient, Title: "Client commands (talk to a running server; --addr, --token, --tls, --ca-file, --server-name):"},
+		&cobra.Group{ID: groupAdmin, Title: "Administration (on the database itself; --config, --data-dir, --store):"},
+		&cobra.Group{ID: groupTools, Title: "Tools:"},
+	)
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add(groupServer, newServeCmd(env))
+	add(groupClient, newGetCmd(), newListCmd(), newHistoryCmd(), newVerifyCmd(), newWatchCmd(), newReevaluateCmd(),
+		newSendCmd(), newSimulateCmd())
+	add(groupAdmin, newMigrateCmd(env), newRebuildCmd(env), newCheckpointCmd(env))
+	add(groupTools, newMachinesCmd(), newConfigCmd(env), newBenchCmd(), newVersionCmd())
+	root.SetHelpCommandGroupID(groupTools)
+	root.SetCompletionCommandGroupID(groupTools)
+	// Made now rather than at Execute, so that the tree (and the tests that
+	// walk it) has them.
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	return root
+}
 
+// run runs the command line args (without the program name).
 func run(ctx context.Context, args []string, env func(string) string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return errors.New("a subcommand is required")
+	root := newRoot(env)
+	root.SetArgs(longFlagsWithOneDash(root, args))
+	return root.ExecuteContext(ctx)
+}
+
+// longFlagsWithOneDash rewrites -name to --name where name is a long flag
+// of the command args run: Go's flag package, which paystate used before
+// cobra, accepted both, and scripts may still say -data-dir.
+func longFlagsWithOneDash(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.DisableFlagParsing {
+		return args
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], env)
-	case "get":
-		return cmdGet(ctx, args[1:], env)
-	case "list":
-		return cmdList(ctx, args[1:], env)
-	case "history":
-		return cmdHistory(ctx, args[1:], env)
-	case "verify":
-		return cmdVerify(ctx, args[1:], env)
-	case "checkpoint":
-		return cmdCheckpoint(ctx, args[1:], env)
-	case "watch":
-		return cmdWatch(ctx, args[1:], env)
-	case "send":
-		return send(args[1:], env)
-	case "simulate":
-		return simulate(args[1:], env, os.Stdout)
-	case "migrate":
-		return migrate(ctx, args[1:], env)
-	case "rebuild":
-		return rebuild(ctx, args[1:], env)
-	case "reevaluate":
-		return cmdReevaluate(ctx, args[1:], env)
-	case "config":
-		return cmdConfig(args[1:], env, os.Stdout, os.Stderr)
-	case "machines":
-		return machines(args[1:])
-	case "bench":
-		return bench(ctx, args[1:], os.Stdout)
-	case "version":
-		fmt.Println(version())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return nil
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if len(name) > 1 && cmd.Flags().Lookup(name) != nil {
+			out[i] = "-" + a
+		}
 	}
-	fmt.Fprint(os.Stderr, usage)
-	return fmt.Errorf("unknown subcommand %q", args[0])
+	return out
+}
+
+// envFlag says that flag name of cmd takes its value from the environment
+// variable key when it is not given, and says so in its help.
+func envFlag(cmd *cobra.Command, name, key string) {
+	f := cmd.Flags().Lookup(name)
+	if f == nil {
+		panic("envFlag: no flag " + name)
+	}
+	f.Usage += " (env " + key + ")"
+	_ = cmd.Flags().SetAnnotation(name, envAnnotation, []string{key})
+}
+
+// applyEnv sets every flag of cmd that was not given from its environment
+// variable, when that is set.
+func applyEnv(cmd *cobra.Command, env func(string) string) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		keys := f.Annotations[envAnnotation]
+		if err != nil || f.Changed || len(keys) == 0 {
+			return
+		}
+		if v := env(keys[0]); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q (for --%s): %w", keys[0], v, f.Name, e)
+			}
+		}
+	})
+	return err
+}
+
+// groupCmd is a command that only holds subcommands: run alone, or with a
+// word that is none of them, it prints its usage and fails.
+func groupCmd(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, s := range cmd.Commands() {
+				names = append(names, s.Name())
+			}
+			want := "want " + strings.Join(names, ", ")
+			if len(args) > 0 {
+				return fmt.Errorf("%s: unknown subcommand %q: %s (see \"%s --help\")", cmdName(cmd), args[0], want, cmd.CommandPath())
+			}
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			return fmt.Errorf("%s: %s", cmdName(cmd), want)
+		},
+	}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version, revision and Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), version())
+			return err
+		},
+	}
 }
 
 // version is "paystate VERSION REVISION GOVERSION" (see package buildinfo
 // for how a release build stamps them).
 func version() string { return buildinfo.Get().String() }
 
-// newFlags returns a flag set whose errors are returned, not exited on.
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	return fs
+// cmdName is the command's words after "paystate", for messages that
+// main prefixes with "paystate:".
+func cmdName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()), " ")
+}
+
+// exactArgs wants one positional argument per name: "get: want PROVIDER
+// ID, got 1 argument".
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != len(names) {
+			return fmt.Errorf("%s: want %s, got %d argument(s) (see \"%s --help\")",
+				cmdName(cmd), strings.Join(names, " "), len(args), cmd.CommandPath())
+		}
+		return nil
+	}
 }

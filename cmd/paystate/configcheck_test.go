@@ -94,7 +94,7 @@ func TestConfigCheckOpensWhatServeOpens(t *testing.T) {
 			}
 			path := writeFile(t, "paystate.yaml", file)
 			var stdout, stderr bytes.Buffer
-			err := cmdConfig([]string{"check", "--no-env", path}, nil, &stdout, &stderr)
+			err := configCheck(path, true, nil, &stdout, &stderr)
 			require.ErrorContains(t, err, "has 1 problem(s)", stderr.String())
 			require.True(t, strings.HasPrefix(stderr.String(), path+tc.want), "got %q\nwant %q", stderr.String(), path+tc.want)
 			require.Empty(t, stdout.String())
@@ -106,7 +106,7 @@ func TestConfigCheckOpensWhatServeOpens(t *testing.T) {
 	valid := writeFile(t, "valid.yaml", base(fmt.Sprintf(
 		"tls: {cert_file: %s, key_file: %s}\ncard_id_key_file: %s\nproviders:\n  magnius: {public_key_files: [%s]}\n", cert, key, cardKey, magniusKey)))
 	var stdout, stderr bytes.Buffer
-	require.NoError(t, cmdConfig([]string{"check", "--no-env", valid}, nil, &stdout, &stderr), stderr.String())
+	require.NoError(t, configCheck(valid, true, nil, &stdout, &stderr), stderr.String())
 	require.Contains(t, stdout.String(), "is valid")
 	cfg, err := config.Load(valid, func(string) string { return "" })
 	require.NoError(t, err)

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/storage/postgres"
 )
 
-const configUsage = `Usage:
-  paystate config check [--no-env] FILE
-
-Reads FILE as "paystate serve --config FILE" would (with the PAYSTATE_*
+const configCheckLong = `Reads FILE as "paystate serve --config FILE" would (with the PAYSTATE_*
 environment applied, unless --no-env) and reports every problem with its
 line: unknown keys, bad values, and what serve would refuse at start —
 TLS certificate and key files that are missing, unreadable, do not match
@@ -23,37 +20,31 @@ or have expired, Magnius public key files and the card-id key file that
 do not hold a usable key, listen addresses and the PostgreSQL URL that do
 not parse, a data_dir that is a file. It connects to nothing and creates
 nothing. Exit status 1 when there are problems; otherwise prints the
-effective configuration with secrets redacted.
-`
+effective configuration with secrets redacted.`
 
-// cmdConfig is "paystate config ...".
-func cmdConfig(args []string, env func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprint(stderr, configUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return errors.New("config: want \"config check FILE\"")
+// newConfigCmd is "paystate config check FILE".
+func newConfigCmd(env func(string) string) *cobra.Command {
+	var noEnv bool
+	check := &cobra.Command{
+		Use:   "check FILE",
+		Short: "explain every problem of a config file, with its line; or print the effective configuration, secrets redacted",
+		Long:  configCheckLong,
+		Args:  exactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return configCheck(args[0], noEnv, env, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	fs := newFlags("config check")
-	fs.SetOutput(stderr)
-	noEnv := fs.Bool("no-env", false, "ignore PAYSTATE_* environment variables: check the file alone")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprint(stderr, configUsage)
-		return errors.New("config check: one FILE is required")
-	}
-	path := fs.Arg(0)
+	check.Flags().BoolVar(&noEnv, "no-env", false, "ignore PAYSTATE_* environment variables: check the file alone")
+	return groupCmd("config", "check a config file", check)
+}
+
+// configCheck is "paystate config check [--no-env] FILE".
+func configCheck(path string, noEnv bool, env func(string) string, stdout, stderr io.Writer) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config check: %w", err)
 	}
-	if *noEnv {
+	if noEnv {
 		env = func(string) string { return "" }
 	}
 	cfg, problems := config.Check(raw, env, startupErrors)

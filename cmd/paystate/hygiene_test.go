@@ -67,7 +67,6 @@ func TestServerLoggerMasksCardData(t *testing.T) {
 // simulate names an unknown provider as such rather than asking for the
 // scenario it cannot have.
 func TestSimulateUnknownProvider(t *testing.T) {
-	var out bytes.Buffer
-	err := simulate([]string{"nope"}, func(string) string { return "" }, &out)
+	err := run(t.Context(), []string{"simulate", "nope"}, noEnv)
 	require.ErrorContains(t, err, `unknown provider "nope"`)
 }

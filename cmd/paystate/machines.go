@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	sm "github.com/paystate/paystate/statemachine"
 )
@@ -22,25 +24,99 @@ func registry() (*sm.Registry, error) {
 	return sm.NewRegistry(tables...)
 }
 
-// machines prints every machine as Mermaid, or with --markdown the whole of
-// docs/machines.md (a test keeps that file equal to this output).
-func machines(args []string) error {
-	fs := newFlags("machines")
-	markdown := fs.Bool("markdown", false, "print docs/machines.md")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newMachinesCmd() *cobra.Command {
+	var markdown bool
+	cmd := &cobra.Command{
+		Use:   "machines",
+		Short: "print every provider's state machine (Mermaid, a table or JSON)",
+		Long: `Prints every provider's state machines, from the tables the engine runs (no
+server needed): as Mermaid diagrams (the default), a table of them (-o
+table), or JSON (-o json: provider, kind, version, mode, states, terminal
+states and transitions of each). --markdown prints docs/machines.md.`,
+		Args: cobra.NoArgs,
 	}
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print docs/machines.md (diagrams with their tables' notes)")
+	o := outputFlag(cmd, formatMermaid, formatMermaid, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if markdown && cmd.Flags().Changed("output") {
+			return errors.New("machines: --markdown and --output exclude each other")
+		}
+		return machines(stdout, markdown, o.value)
+	}
+	return cmd
+}
+
+// machines prints every machine as Mermaid, a table or JSON, or with
+// markdown the whole of docs/machines.md (a test keeps that file equal to
+// this output).
+func machines(w io.Writer, markdown bool, format string) error {
 	reg, err := registry()
 	if err != nil {
 		return err
 	}
-	if *markdown {
-		return writeMachinesDoc(os.Stdout, reg)
+	if markdown {
+		return writeMachinesDoc(w, reg)
+	}
+	switch format {
+	case formatJSON:
+		type transition struct {
+			Event  string   `json:"event"`
+			From   []string `json:"from"`
+			To     string   `json:"to"` // "" for an event that stays
+			Revert bool     `json:"revert,omitempty"`
+		}
+		type machine struct {
+			Provider    string       `json:"provider"`
+			Kind        string       `json:"kind"`
+			Version     string       `json:"version"`
+			Mode        string       `json:"mode"`
+			States      []string     `json:"states"`
+			Terminal    []string     `json:"terminal_states"`
+			Transitions []transition `json:"transitions"`
+		}
+		out := []machine{}
+		for _, m := range reg.All() {
+			j := machine{Provider: m.Provider(), Kind: string(m.Kind()), Version: m.Version(), Mode: machineMode(m),
+				States: []string{}, Terminal: []string{}, Transitions: []transition{}}
+			for _, st := range m.States() {
+				j.States = append(j.States, string(st))
+				if m.Terminal(st) {
+					j.Terminal = append(j.Terminal, string(st))
+				}
+			}
+			for _, tr := range m.Table().Transitions {
+				from := make([]string, len(tr.From))
+				for i, f := range tr.From {
+					from[i] = string(f)
+				}
+				to := string(tr.To)
+				if tr.To == sm.Stay {
+					to = ""
+				}
+				j.Transitions = append(j.Transitions, transition{Event: tr.Event, From: from, To: to, Revert: tr.Revert})
+			}
+			out = append(out, j)
+		}
+		return writeJSON(w, out)
+	case formatTable:
+		t := newTable(w, "PROVIDER", "KIND", "VERSION", "MODE", "STATES", "EVENTS", "TRANSITIONS")
+		for _, m := range reg.All() {
+			t.row(m.Provider(), m.Kind(), m.Version(), machineMode(m), len(m.States()), len(m.Events()), len(m.Table().Transitions))
+		}
+		return t.flush(w, "no machines found")
 	}
 	for _, m := range reg.All() {
-		fmt.Printf("%%%% %s %s, version %s\n%s\n", m.Provider(), m.Kind(), m.Version(), m.Mermaid())
+		fmt.Fprintf(w, "%%%% %s %s, version %s\n%s\n", m.Provider(), m.Kind(), m.Version(), m.Mermaid())
 	}
 	return nil
+}
+
+// machineMode is "event" or "status snapshot".
+func machineMode(m *sm.Machine) string {
+	if m.Table().Mode == sm.ModeStatus {
+		return "status snapshot"
+	}
+	return "event"
 }
 
 func writeMachinesDoc(w io.Writer, reg *sm.Registry) error {
@@ -80,11 +156,7 @@ capture of at least 30) instead of rejecting the event.
 
 `)
 	for _, m := range reg.All() {
-		mode := "event"
-		if m.Table().Mode == sm.ModeStatus {
-			mode = "status snapshot"
-		}
-		fmt.Fprintf(&b, "## %s — %s (%s mode)\n\n```mermaid\n%s```\n\n", m.Provider(), m.Kind(), mode, m.Mermaid())
+		fmt.Fprintf(&b, "## %s — %s (%s mode)\n\n```mermaid\n%s```\n\n", m.Provider(), m.Kind(), machineMode(m), m.Mermaid())
 		writeNotes(&b, m.Table())
 	}
 	_, err := io.WriteString(w, b.String())

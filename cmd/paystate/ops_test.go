@@ -51,7 +51,7 @@ providers:
 defer_window: forever
 `)
 	var stdout, stderr bytes.Buffer
-	err := cmdConfig([]string{"check", broken}, noEnv, &stdout, &stderr)
+	err := configCheck(broken, false, noEnv, &stdout, &stderr)
 	require.ErrorContains(t, err, "has 5 problem(s)")
 	require.Empty(t, stdout.String(), "nothing is printed as effective when it is not")
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
@@ -74,7 +74,7 @@ reconcile: {interval: 2m}
 `)
 	stdout.Reset()
 	stderr.Reset()
-	require.NoError(t, cmdConfig([]string{"check", valid}, noEnv, &stdout, &stderr))
+	require.NoError(t, configCheck(valid, false, noEnv, &stdout, &stderr))
 	out := stdout.String()
 	require.Contains(t, out, "is valid. Reconciler: on (N-Genius).")
 	require.Contains(t, out, "interval: 2m0s")
@@ -89,15 +89,15 @@ reconcile: {interval: 2m}
 	// The environment is applied unless --no-env.
 	env := func(k string) string { return map[string]string{"PAYSTATE_RECONCILE_MIN_AGE": "soon"}[k] }
 	stderr.Reset()
-	require.Error(t, cmdConfig([]string{"check", valid}, env, &stdout, &stderr))
+	require.Error(t, configCheck(valid, false, env, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "PAYSTATE_RECONCILE_MIN_AGE")
 	stdout.Reset()
-	require.NoError(t, cmdConfig([]string{"check", "--no-env", valid}, env, &stdout, io.Discard))
+	require.NoError(t, configCheck(valid, true, env, &stdout, io.Discard))
 
 	// Usage mistakes.
-	require.Error(t, cmdConfig(nil, noEnv, io.Discard, io.Discard))
-	require.Error(t, cmdConfig([]string{"check"}, noEnv, io.Discard, io.Discard))
-	require.ErrorContains(t, cmdConfig([]string{"check", filepath.Join(t.TempDir(), "missing.yaml")}, noEnv, io.Discard, io.Discard), "no such file")
+	require.Error(t, run(t.Context(), []string{"config"}, noEnv))
+	require.Error(t, run(t.Context(), []string{"config", "check"}, noEnv))
+	require.ErrorContains(t, configCheck(filepath.Join(t.TempDir(), "missing.yaml"), false, noEnv, io.Discard, io.Discard), "no such file")
 }
 
 func TestLoggerFormatsAndLevels(t *testing.T) {

@@ -3,32 +3,56 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/engine"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
 
-// errMismatch makes rebuild --verify exit non-zero.
+// errMismatch makes rebuild exit non-zero when stored state differs.
 var errMismatch = errors.New("rebuild: stored state differs from the journal")
 
-// rebuild checks every table derived from the journal (receipts, held
-// events, aggregates) against it; --fix rewrites what differs.
-func rebuild(ctx context.Context, args []string, env func(string) string) error {
-	fs, load := adminFlags("rebuild", env)
-	fs.Bool("verify", true, "compare the stored tables with the journal and a replay of it (the default)")
-	fix := fs.Bool("fix", false, "rewrite every receipt, held event and aggregate that differs from the journal; remove those it does not explain")
-	force := fs.Bool("force", false, "with --fix: rewrite even while another paystate process (a running server) holds the store")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil // asked for help, and got it
-		}
-		return err
+// newRebuildCmd: rebuild checks every table derived from the journal
+// (receipts, held events, aggregates) against it; --fix rewrites what
+// differs.
+func newRebuildCmd(env func(string) string) *cobra.Command {
+	var fix, force bool
+	cmd := &cobra.Command{
+		Use:   "rebuild",
+		Short: "replay the journal; report (or --fix) state that differs",
+		Long: `Replays the journal and compares every table derived from it (receipts, held
+events, aggregates) with the replay, on the database itself; exit status 1
+when anything differs. --fix rewrites what differs, and refuses while a
+server runs on the store (--force overrides). On a terminal it shows its
+progress on stderr.`,
+		Args: cobra.NoArgs,
 	}
-	cfg, err := load()
+	o := addAdminFlags(cmd, env)
+	f := cmd.Flags()
+	f.BoolVar(&fix, "fix", false, "rewrite every receipt, held event and aggregate that differs from the journal; remove those it does not explain")
+	f.BoolVar(&force, "force", false, "with --fix: rewrite even while another paystate process (a running server) holds the store")
+	// Checking is what rebuild does without --fix: --verify never changed
+	// anything. Still accepted, so that scripts that say it keep working.
+	f.Bool("verify", false, "")
+	_ = f.MarkDeprecated("verify", "checking is what rebuild does without --fix; drop --verify")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if force && !fix {
+			return errors.New("rebuild: --force only goes with --fix")
+		}
+		if fix && f.Changed("verify") {
+			return errors.New("rebuild: --verify (only check) and --fix (rewrite) exclude each other")
+		}
+		return rebuild(cmd.Context(), o, fix, force)
+	}
+	return cmd
+}
+
+func rebuild(ctx context.Context, o *adminOptions, fix, force bool) error {
+	cfg, err := o.load()
 	if err != nil {
 		return err
 	}
@@ -38,7 +62,7 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 	}
 	// Rewriting rows under a running engine would race its commits: --fix
 	// takes the store alone, unless the operator says otherwise.
-	if *fix && !*force {
+	if fix && !force {
 		unlock, err := lockStore(ctx, cfg, true, "rebuild --fix")
 		if err != nil {
 			return fmt.Errorf("rebuild --fix: %w; stop it first, or pass --force if you are sure nothing writes", err)
@@ -50,7 +74,7 @@ func rebuild(ctx context.Context, args []string, env func(string) string) error 
 		return err
 	}
 	defer store.Close()
-	return rebuildStore(ctx, store, reg, cfg.DeferWindow.Duration, *fix)
+	return rebuildStore(ctx, store, reg, cfg.DeferWindow.Duration, fix)
 }
 
 func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, window time.Duration, fix bool) error {

@@ -2,28 +2,23 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
 
-// cmdReevaluate asks the server to re-decide what older machine tables
+// newReevaluateCmd asks the server to re-decide what older machine tables
 // judged (MachineService.Reevaluate, admin only) and prints, per aggregate,
 // the state before and after and each verdict that changes.
-func cmdReevaluate(ctx context.Context, args []string, env func(string) string) error {
+func newReevaluateCmd() *cobra.Command {
 	var provider, since string
 	var dryRun bool
-	return clientCommand(ctx, "reevaluate", "", 0, args, env,
-		func(fs *flag.FlagSet) {
-			fs.StringVar(&provider, "provider", "", "only this provider's aggregates")
-			fs.StringVar(&since, "since", "", "only aggregates with an older verdict received at or after this time (RFC 3339, or a date)")
-			fs.BoolVar(&dryRun, "dry-run", false, "print what would change; write nothing")
-		},
+	cmd := clientCmd("reevaluate", "re-decide what older machine tables rejected, held or did not know (admin token)", cobra.NoArgs,
 		func(ctx context.Context, c *client, _ []string) error {
 			req := &pb.ReevaluateRequest{Provider: provider, DryRun: dryRun}
 			if since != "" {
@@ -40,6 +35,11 @@ func cmdReevaluate(ctx context.Context, args []string, env func(string) string) 
 			printReevaluation(c, resp)
 			return nil
 		})
+	f := cmd.Flags()
+	f.StringVar(&provider, "provider", "", "only this provider's aggregates (unset: every provider)")
+	f.StringVar(&since, "since", "", "only aggregates with an older verdict received at or after this time (RFC 3339, or a date)")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would change; write nothing")
+	return cmd
 }
 
 func parseSince(s string) (time.Time, error) {

@@ -114,9 +114,10 @@ func TestReevaluateCommand(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"history", "ngenius", "r1"}, env))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 4, out.String())
-	require.Regexp(t, `^\s+3 .* REFUNDED\s+REJECTED\s+`+v1+` captured -> captured`, lines[2])
-	require.Regexp(t, `^\s+4 .* REFUNDED\s+APPLIED\s+`+v2+` captured -> refunded\s+reevaluated under `+v2+`: rejected under `+v1+` at entry 3`, lines[3])
+	require.Len(t, lines, 5, out.String())
+	require.Regexp(t, `^SEQ\s+RECEIVED\s+EVENT\s+VERDICT\s+MACHINE\s+TRANSITION\s+REASON$`, lines[0])
+	require.Regexp(t, `^3\s+.* REFUNDED\s+REJECTED\s+`+v1+`\s+captured -> captured`, lines[3])
+	require.Regexp(t, `^4\s+.* REFUNDED\s+APPLIED\s+`+v2+`\s+captured -> refunded\s+reevaluated under `+v2+`: rejected under `+v1+` at entry 3`, lines[4])
 
 	events, err := s.audit.ListOrderEvents(s.authed(t.Context()), &pb.ListOrderEventsRequest{Provider: "ngenius", OrderId: "r1"})
 	require.NoError(t, err)
@@ -138,7 +139,7 @@ func TestReevaluateCommand(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"reevaluate"}, env))
 	require.Contains(t, out.String(), "1 aggregates re-decided; 0 changed", "a second run changes nothing")
 	out.Reset()
-	require.NoError(t, run(t.Context(), []string{"verify"}, env))
+	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json"}, env))
 	require.Regexp(t, `"ok":\s*true`, out.String())
 
 	s.shutdown()

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/paystate/paystate/config"
 	simulatorpkg "github.com/paystate/paystate/simulator"
 )
@@ -41,9 +43,7 @@ var simulators = func() map[string]simulator {
 	return out
 }()
 
-const sendUsage = `Usage: paystate send [flags] PROVIDER [SAMPLE | FILE | -]
-
-Signs a webhook body the way PROVIDER does and posts it to a running paystate,
+const sendLong = `Signs a webhook body the way PROVIDER does and posts it to a running paystate,
 for trying paystate without a provider account. The body is one of the
 provider's documented samples (run with --list to see them), a file, or
 standard input. Every send is a new event: the body's event id (PayEngine's
@@ -61,46 +61,84 @@ magnius: the path of a PKCS#1 private key PEM file). "paystate simulate"
 plays whole documented sequences.
 `
 
-func send(args []string, env func(string) string) error {
-	fs := newFlags("send")
-	fs.Usage = func() { fmt.Fprint(os.Stderr, sendUsage); fs.PrintDefaults() }
-	url := fs.String("url", or(env("PAYSTATE_URL"), "http://127.0.0.1:8080"), "paystate's HTTP address (env PAYSTATE_URL)")
-	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
-	secret := fs.String("secret", "", "the provider secret to sign with instead of the development one")
-	httpClient := httpClientFlags(fs, env)
-	list := fs.Bool("list", false, "list PROVIDER's samples")
-	orderID := fs.String("order-id", "", "rewrite the sample's object ids to this order (refunds and other children get new ids)")
-	keepIDs := fs.Bool("keep-ids", false, "send the body exactly as it is: no fresh event id, no rewritten ids")
-	if err := fs.Parse(args); err != nil {
-		return err
+// postOptions are the flags of the commands that post webhooks over
+// HTTP (send, simulate): where, with which credentials, over TLS or not.
+type postOptions struct {
+	url, dataDir string
+	tls          tlsOptions
+}
+
+func addPostFlags(cmd *cobra.Command) *postOptions {
+	o := &postOptions{}
+	cmd.Flags().StringVar(&o.url, "url", "http://127.0.0.1:8080", "paystate's HTTP address")
+	envFlag(cmd, "url", "PAYSTATE_URL")
+	addDataDirFlag(cmd, &o.dataDir)
+	addTLSFlags(cmd, &o.tls)
+	return o
+}
+
+// sendOptions are send's flags.
+type sendOptions struct {
+	*postOptions
+	secret, orderID string
+	list, keepIDs   bool
+}
+
+func newSendCmd() *cobra.Command {
+	o := &sendOptions{}
+	cmd := &cobra.Command{
+		Use:               "send PROVIDER [SAMPLE | FILE | -]",
+		Short:             "sign a webhook as PROVIDER would and post it",
+		Long:              sendLong,
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeSend,
+		RunE:              func(_ *cobra.Command, args []string) error { return send(o, args) },
 	}
-	if fs.NArg() < 1 {
-		fs.Usage()
-		return errors.New("send: PROVIDER is required")
+	o.postOptions = addPostFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.secret, "secret", "", "the provider secret to sign with instead of the development one")
+	f.BoolVar(&o.list, "list", false, "list PROVIDER's samples")
+	f.StringVar(&o.orderID, "order-id", "", "rewrite the sample's object ids to this order (refunds and other children get new ids)")
+	f.BoolVar(&o.keepIDs, "keep-ids", false, "send the body exactly as it is: no fresh event id, no rewritten ids")
+	return cmd
+}
+
+// completeSend completes a provider, then its samples.
+func completeSend(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	switch len(args) {
+	case 0:
+		return simulatorNames(), cobra.ShellCompDirectiveNoFileComp
+	case 1:
+		if sim, ok := simulators[args[0]]; ok {
+			names, _ := sampleNames(sim.samples)
+			return names, cobra.ShellCompDirectiveDefault // or a file
+		}
 	}
-	name := fs.Arg(0)
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+func send(o *sendOptions, args []string) error {
+	name := args[0]
 	sim, ok := simulators[name]
 	if !ok {
 		return fmt.Errorf("send: unknown provider %q (known: %s)", name, strings.Join(simulatorNames(), ", "))
 	}
-	if fs.Arg(1) == "--list" || fs.Arg(1) == "-list" {
-		*list = true
-	}
-	if *list || fs.NArg() < 2 {
+	if o.list || len(args) < 2 {
 		names, err := sampleNames(sim.samples)
 		if err != nil {
 			return err
 		}
-		fmt.Println(strings.Join(names, "\n"))
-		if !*list {
+		fmt.Fprintln(stdout, strings.Join(names, "\n"))
+		if !o.list {
 			return errors.New("send: name a sample, a file, or - for standard input")
 		}
 		return nil
 	}
+	orderID, keepIDs, secret, dataDir := &o.orderID, &o.keepIDs, &o.secret, &o.dataDir
 	if *keepIDs && *orderID != "" {
 		return errors.New("send: --keep-ids and --order-id exclude each other")
 	}
-	body, err := readBody(sim.samples, fs.Arg(1))
+	body, err := readBody(sim.samples, args[1])
 	if err != nil {
 		return err
 	}
@@ -116,7 +154,7 @@ func send(args []string, env func(string) string) error {
 	if dev == nil {
 		dev = &config.DevCredentials{NGeniusHeaderName: config.DevHeaderName}
 	}
-	hc, base, err := httpClient(*url)
+	hc, base, err := o.tls.httpClient(o.url)
 	if err != nil {
 		return err
 	}
@@ -124,7 +162,7 @@ func send(args []string, env func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
-	fmt.Printf("%s\n%s", status, reply)
+	fmt.Fprintf(stdout, "%s\n%s", status, reply)
 	if code/100 != 2 {
 		return fmt.Errorf("send: paystate answered %s", status)
 	}

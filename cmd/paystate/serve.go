@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/api"
 	"github.com/paystate/paystate/buildinfo"
@@ -26,21 +26,43 @@ import (
 	"github.com/paystate/paystate/storage/postgres"
 )
 
-func serve(ctx context.Context, args []string, env func(string) string) error {
-	fs := newFlags("serve")
-	cfgPath := fs.String("config", env("PAYSTATE_CONFIG"), "YAML config file (env PAYSTATE_CONFIG)")
-	httpAddr := fs.String("http-addr", "", "HTTP listen address for webhooks and REST (env PAYSTATE_HTTP_ADDR, default 127.0.0.1:8080)")
-	grpcAddr := fs.String("grpc-addr", "", "gRPC listen address (env PAYSTATE_GRPC_ADDR, default 127.0.0.1:9090)")
-	dataDir := fs.String("data-dir", "", "directory of the SQLite database (env PAYSTATE_DATA_DIR, default ./paystate-data)")
-	store := fs.String("store", "", "a postgres:// URL to run on PostgreSQL instead of the embedded SQLite (env PAYSTATE_STORE)")
-	logFormat := fs.String("log-format", "", "auto (JSON unless stderr is a terminal), json or text (env PAYSTATE_LOG_FORMAT, default auto)")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (env PAYSTATE_LOG_LEVEL, default info)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+// serveOptions are serve's flags; empty ones leave the configuration's
+// value (the file, the environment, the default).
+type serveOptions struct {
+	config, httpAddr, grpcAddr, dataDir, store, logFormat, logLevel string
+}
+
+func newServeCmd(env func(string) string) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the server (SQLite in ./paystate-data by default)",
+		Long: `Runs the server: webhooks and REST over HTTP, the API over gRPC. Without a
+config file it runs in development mode and generates what is missing
+(credentials in the data directory, printed at start).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), *o, env)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "YAML config file")
+	envFlag(cmd, "config", "PAYSTATE_CONFIG")
+	f.StringVar(&o.httpAddr, "http-addr", "", "HTTP listen address for webhooks and REST (env PAYSTATE_HTTP_ADDR; unset: 127.0.0.1:8080)")
+	f.StringVar(&o.grpcAddr, "grpc-addr", "", "gRPC listen address (env PAYSTATE_GRPC_ADDR; unset: 127.0.0.1:9090)")
+	f.StringVar(&o.dataDir, "data-dir", "", "directory of the SQLite database (env PAYSTATE_DATA_DIR; unset: ./paystate-data)")
+	f.StringVar(&o.store, "store", "", "a postgres:// URL to run on PostgreSQL instead of the embedded SQLite (env PAYSTATE_STORE)")
+	f.StringVar(&o.logFormat, "log-format", "", "auto (JSON unless stderr is a terminal), json or text (env PAYSTATE_LOG_FORMAT; unset: auto)")
+	f.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (env PAYSTATE_LOG_LEVEL; unset: info)")
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	_ = cmd.MarkFlagDirname("data-dir")
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"auto", "json", "text"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func serve(ctx context.Context, o serveOptions, env func(string) string) error {
+	cfgPath, httpAddr, grpcAddr, dataDir, store, logFormat, logLevel := &o.config, &o.httpAddr, &o.grpcAddr, &o.dataDir, &o.store, &o.logFormat, &o.logLevel
 	cfg, err := config.Load(*cfgPath, env)
 	if err != nil {
 		return err

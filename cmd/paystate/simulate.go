@@ -7,9 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
+	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/paystate/paystate/config"
@@ -17,10 +18,7 @@ import (
 	simulatorpkg "github.com/paystate/paystate/simulator"
 )
 
-const simulateUsage = `Usage: paystate simulate [flags] PROVIDER SCENARIO
-       paystate simulate --list
-
-Plays a documented sequence of PROVIDER's webhooks about one object against a
+const simulateLong = `Plays a documented sequence of PROVIDER's webhooks about one object against a
 running paystate: each is signed as the provider signs and posted to its
 webhook route, with the sample's ids rewritten to one order (--order-id, or a
 new one per run) and a fresh event id, and its verdicts are printed. The
@@ -29,53 +27,79 @@ decides is printed as it is: a scenario states what is sent, not what must
 come of it.
 `
 
-// simulate is "paystate simulate".
-func simulate(args []string, env func(string) string, out io.Writer) error {
-	fs := newFlags("simulate")
-	fs.Usage = func() { fmt.Fprint(os.Stderr, simulateUsage); fs.PrintDefaults() }
-	addr := fs.String("url", or(env("PAYSTATE_URL"), "http://127.0.0.1:8080"), "paystate's HTTP address (env PAYSTATE_URL)")
-	dataDir := fs.String("data-dir", or(env("PAYSTATE_DATA_DIR"), "paystate-data"), "data directory holding dev-credentials.json")
-	token := fs.String("token", env("PAYSTATE_TOKEN"), "API token for reading the result (env PAYSTATE_TOKEN; default: the development token)")
-	orderID := fs.String("order-id", "", "the order (or other object) the scenario plays on; default: a new id per run")
-	list := fs.Bool("list", false, "list the scenarios")
-	httpClient := httpClientFlags(fs, env)
-	if err := fs.Parse(args); err != nil {
-		return err
+// simulateOptions are simulate's flags.
+type simulateOptions struct {
+	*postOptions
+	token, orderID string
+	list           bool
+}
+
+func newSimulateCmd() *cobra.Command {
+	o := &simulateOptions{}
+	cmd := &cobra.Command{
+		Use:   "simulate PROVIDER SCENARIO",
+		Short: "play a documented sequence of webhooks on one order (--list)",
+		Long:  simulateLong,
+		Args:  cobra.MaximumNArgs(2),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			var out []string
+			for _, sc := range simulatorpkg.Scenarios() {
+				switch {
+				case len(args) == 0 && !slices.Contains(out, sc.Provider):
+					out = append(out, sc.Provider)
+				case len(args) == 1 && sc.Provider == args[0]:
+					out = append(out, sc.Name+"\t"+sc.About)
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return simulate(o, args, stdout) },
 	}
-	if *list || fs.Arg(0) == "--list" || fs.Arg(0) == "-list" {
+	o.postOptions = addPostFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.token, "token", "", "API token for reading the result; unset: the development token")
+	envFlag(cmd, "token", "PAYSTATE_TOKEN")
+	f.StringVar(&o.orderID, "order-id", "", "the order (or other object) the scenario plays on; unset: a new id per run")
+	f.BoolVar(&o.list, "list", false, "list the scenarios")
+	return cmd
+}
+
+// simulate is "paystate simulate".
+func simulate(o *simulateOptions, args []string, out io.Writer) error {
+	if o.list {
 		for _, sc := range simulatorpkg.Scenarios() {
 			fmt.Fprintf(out, "%-10s %-24s %s\n", sc.Provider, sc.Name, sc.About)
 		}
 		return nil
 	}
-	if fs.NArg() == 1 {
-		if _, known := simulators[fs.Arg(0)]; !known {
-			return fmt.Errorf("simulate: unknown provider %q (--list shows the scenarios)", fs.Arg(0))
+	if len(args) >= 1 {
+		if _, known := simulators[args[0]]; !known {
+			return fmt.Errorf("simulate: unknown provider %q (known: %s; --list shows the scenarios)", args[0], strings.Join(simulatorNames(), ", "))
 		}
 	}
-	if fs.NArg() != 2 {
-		fs.Usage()
+	if len(args) != 2 {
 		return errors.New("simulate: PROVIDER and SCENARIO are required (--list shows them)")
 	}
-	sc, ok := simulatorpkg.LookupScenario(fs.Arg(0), fs.Arg(1))
+	sc, ok := simulatorpkg.LookupScenario(args[0], args[1])
 	if !ok {
-		return fmt.Errorf("simulate: no scenario %s %s (--list shows them)", fs.Arg(0), fs.Arg(1))
+		return fmt.Errorf("simulate: no scenario %s %s (--list shows them)", args[0], args[1])
 	}
-	dev, err := config.LoadDev(*dataDir, false)
+	dev, err := config.LoadDev(o.dataDir, false)
 	if err != nil {
 		return fmt.Errorf("simulate: the scenarios sign with the development credentials: %w", err)
 	}
-	if *token == "" {
-		*token = dev.APIToken
+	token, orderID := o.token, o.orderID
+	if token == "" {
+		token = dev.APIToken
 	}
-	if *orderID == "" {
-		*orderID = "sim-" + simulatorpkg.FreshID()[:12]
+	if orderID == "" {
+		orderID = "sim-" + simulatorpkg.FreshID()[:12]
 	}
-	hc, base, err := httpClient(*addr)
+	hc, base, err := o.tls.httpClient(o.url)
 	if err != nil {
 		return err
 	}
-	return playScenario(out, hc, base, *token, dev, sc, *orderID)
+	return playScenario(out, hc, base, token, dev, sc, orderID)
 }
 
 // playScenario posts the scenario's webhooks in order, prints each

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func TestSimulateScenariosEndToEnd(t *testing.T) {
 	env := func(string) string { return "" }
 
 	var list bytes.Buffer
-	require.NoError(t, simulate([]string{"--list"}, env, &list))
+	require.NoError(t, runTo(t, &list, env, "simulate", "--list"))
 	for _, sc := range simulatorpkg.Scenarios() {
 		require.Contains(t, list.String(), sc.Name)
 	}
@@ -50,7 +51,7 @@ func TestSimulateScenariosEndToEnd(t *testing.T) {
 		name := sc.Provider + "/" + sc.Name
 		order := "e2e-" + strings.ReplaceAll(name, "/", "-")
 		var out bytes.Buffer
-		require.NoError(t, simulate([]string{"--url", s.http, "--data-dir", dir, "--order-id", order, sc.Provider, sc.Name}, env, &out), name)
+		require.NoError(t, runTo(t, &out, env, "simulate", "--url", s.http, "--data-dir", dir, "--order-id", order, sc.Provider, sc.Name), name)
 		text := out.String()
 		for i, st := range sc.Steps {
 			require.Contains(t, text, fmt.Sprintf("%2d. %s", i+1, st.Sample), name)
@@ -73,12 +74,12 @@ func TestSimulateScenariosEndToEnd(t *testing.T) {
 	// Each run is a new story: the same scenario again on a new order id
 	// gets new event ids, so nothing is a duplicate of the first run.
 	var again bytes.Buffer
-	require.NoError(t, simulate([]string{"--url", s.http, "--data-dir", dir, "ngenius", "partial-refunds"}, env, &again))
+	require.NoError(t, runTo(t, &again, env, "simulate", "--url", s.http, "--data-dir", dir, "ngenius", "partial-refunds"))
 	require.NotContains(t, again.String(), ": duplicate")
 	require.Contains(t, again.String(), "is refunded ")
 
-	require.Error(t, simulate([]string{"--url", s.http, "--data-dir", dir, "ngenius", "nosuch"}, env, &again))
-	require.Error(t, simulate([]string{"--url", s.http, "--data-dir", dir, "ngenius"}, env, &again))
+	require.Error(t, runTo(t, &again, env, "simulate", "--url", s.http, "--data-dir", dir, "ngenius", "nosuch"))
+	require.Error(t, runTo(t, &again, env, "simulate", "--url", s.http, "--data-dir", dir, "ngenius"))
 }
 
 // TestSendWalksOneOrder: `paystate send --order-id` puts samples written
@@ -90,7 +91,7 @@ func TestSendWalksOneOrder(t *testing.T) {
 	env := func(string) string { return "" }
 	send1 := func(args ...string) {
 		t.Helper()
-		require.NoError(t, send(append([]string{"--url", s.http, "--data-dir", dir}, args...), env))
+		require.NoError(t, runTo(t, io.Discard, env, append([]string{"send", "--url", s.http, "--data-dir", dir}, args...)...))
 	}
 	send1("--order-id", "walk-1", "ngenius", "event_AUTHORISED")
 	send1("--order-id", "walk-1", "ngenius", "event_CAPTURED")
@@ -112,5 +113,5 @@ func TestSendWalksOneOrder(t *testing.T) {
 	}
 	require.Equal(t, []pb.Verdict{pb.Verdict_VERDICT_DEFERRED, pb.Verdict_VERDICT_DUPLICATE, pb.Verdict_VERDICT_DEFERRED}, verdicts)
 
-	require.Error(t, send([]string{"--url", s.http, "--data-dir", dir, "--keep-ids", "--order-id", "x", "ngenius", "event_AUTHORISED"}, env))
+	require.Error(t, runTo(t, io.Discard, env, "send", "--url", s.http, "--data-dir", dir, "--keep-ids", "--order-id", "x", "ngenius", "event_AUTHORISED"))
 }

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+)
+
+// runTo runs the command line args with stdout going to w.
+func runTo(t *testing.T, w io.Writer, env func(string) string, args ...string) error {
+	t.Helper()
+	old := stdout
+	stdout = w
+	defer func() { stdout = old }()
+	return run(t.Context(), args, env)
+}
+
+// commandPaths is every command of the tree but cobra's own help and
+// completion plumbing, as the words that run it.
+func commandPaths(root *cobra.Command) [][]string {
+	var out [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" {
+				continue
+			}
+			p := append(slices.Clone(path), sub.Name())
+			out = append(out, p)
+			walk(sub, p)
+		}
+	}
+	walk(root, nil)
+	return out
+}
+
+// TestEveryCommandHasHelp walks the command tree (so a new command is
+// covered without touching this test): -h and --help exit 0 and print a
+// usage; an unknown flag fails, naming it; every flag's help text is there
+// and does not contradict its default.
+func TestEveryCommandHasHelp(t *testing.T) {
+	paths := commandPaths(newRoot(noEnv))
+	require.Greater(t, len(paths), 15, "the walk sees the whole tree")
+	for _, path := range paths {
+		name := strings.Join(path, " ")
+		for _, h := range []string{"-h", "--help"} {
+			var out bytes.Buffer
+			require.NoError(t, runTo(t, &out, noEnv, append(slices.Clone(path), h)...), "%s %s", name, h)
+			if path[0] != "bench" { // bench's flags are package bench's; its help is the flag package's
+				require.Contains(t, out.String(), "Usage:\n  paystate "+name, name)
+				require.Contains(t, out.String(), "-h, --help", name)
+			}
+		}
+		err := runTo(t, io.Discard, noEnv, append(slices.Clone(path), "--no-such-flag")...)
+		require.Error(t, err, name)
+		require.Contains(t, err.Error(), "no-such-flag", name)
+	}
+
+	root := newRoot(noEnv)
+	var check func(c *cobra.Command)
+	check = func(c *cobra.Command) {
+		require.NotEmpty(t, c.Short, c.CommandPath())
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			where := c.CommandPath() + " --" + f.Name
+			if f.Hidden {
+				return
+			}
+			require.NotEmpty(t, f.Usage, where)
+			zero := f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0"
+			if !zero {
+				// pflag prints "(default X)": the text must not say
+				// otherwise ("(empty: every kind) (default "payment")").
+				require.NotRegexp(t, `(?i)\bdefault\b|\(empty|unset:`, f.Usage, where)
+			}
+		})
+		for _, s := range c.Commands() {
+			check(s)
+		}
+	}
+	check(root)
+}
+
+// The root's help groups the commands; unknown commands and a missing
+// subcommand fail with a message.
+func TestRootUsageAndUnknownCommands(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, noEnv, "--help"))
+	for _, group := range []string{"Server:", "Client commands", "Administration", "Tools:"} {
+		require.Contains(t, out.String(), group)
+	}
+	require.NoError(t, runTo(t, &out, noEnv, "help", "get"))
+	err := runTo(t, io.Discard, noEnv, "nosuch")
+	require.ErrorContains(t, err, `unknown command "nosuch"`)
+	require.Error(t, runTo(t, io.Discard, noEnv))
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "checkpoint"), "want ")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "checkpoint", "nosuch"), `unknown subcommand "nosuch"`)
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "get", "ngenius"), "want PROVIDER ID, got 1")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "list", "-o", "xml"), "want table or json")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "rebuild", "--force"), "--force only goes with --fix")
+}
+
+// Go's flag package, which paystate used before, took -data-dir as well as
+// --data-dir: scripts that say so keep working.
+func TestLongFlagsWithOneDash(t *testing.T) {
+	root := newRoot(noEnv)
+	require.Equal(t, []string{"get", "--addr", "x", "--kind=refund", "-o", "json", "p", "-", "--", "-addr"},
+		longFlagsWithOneDash(root, []string{"get", "-addr", "x", "-kind=refund", "-o", "json", "p", "-", "--", "-addr"}))
+	require.Equal(t, []string{"send", "magnius", "--list"}, longFlagsWithOneDash(root, []string{"send", "magnius", "-list"}))
+	require.Equal(t, []string{"bench", "-quick"}, longFlagsWithOneDash(root, []string{"bench", "-quick"}), "bench parses its own")
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, noEnv, "simulate", "-list"))
+	require.Contains(t, out.String(), "out-of-order")
+}
+
+// Flags bound to the environment take it when not given, and the flag
+// wins over it.
+func TestFlagsFromTheEnvironment(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"PAYSTATE_GRPC_ADDR": "127.0.0.1:1", "PAYSTATE_TLS": "true", "PAYSTATE_CA_FILE": "ca.pem"}[k]
+	}
+	root := newRoot(env)
+	get, _, err := root.Find([]string{"get"})
+	require.NoError(t, err)
+	require.NoError(t, get.ParseFlags([]string{"--addr", "127.0.0.1:2"}))
+	require.NoError(t, applyEnv(get, env))
+	for name, want := range map[string]string{"addr": "127.0.0.1:2", "tls": "true", "ca-file": "ca.pem", "server-name": ""} {
+		require.Equal(t, want, get.Flags().Lookup(name).Value.String(), name)
+	}
+	require.Contains(t, get.Flags().Lookup("ca-file").Usage, "(env PAYSTATE_CA_FILE)")
+	bad := func(k string) string { return map[string]string{"PAYSTATE_TLS": "maybe"}[k] }
+	require.ErrorContains(t, runTo(t, io.Discard, bad, "get", "p", "id"), "PAYSTATE_TLS")
+}
+
+// Every client command has the same connection and TLS flags.
+func TestClientCommandsShareConnectionFlags(t *testing.T) {
+	root := newRoot(noEnv)
+	var n int
+	for _, path := range commandPaths(root) {
+		c, _, err := root.Find(path)
+		require.NoError(t, err)
+		if c.GroupID != groupClient && c.Parent().Name() != "checkpoint" {
+			continue
+		}
+		if c.Parent().Name() == "checkpoint" && c.Name() != "export" {
+			continue
+		}
+		n++
+		for _, f := range []string{"tls", "ca-file", "server-name", "data-dir"} {
+			require.NotNil(t, c.Flags().Lookup(f), "%s --%s", c.CommandPath(), f)
+		}
+		if c.Name() != "send" && c.Name() != "simulate" {
+			require.NotNil(t, c.Flags().Lookup("addr"), c.CommandPath())
+		} else {
+			require.NotNil(t, c.Flags().Lookup("url"), c.CommandPath())
+		}
+	}
+	require.GreaterOrEqual(t, n, 9)
+}
+
+// rebuild --verify did nothing (checking is the default): it is hidden and
+// deprecated, still accepted, and excludes --fix.
+func TestRebuildVerifyIsDeprecated(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, noEnv, "rebuild", "--help"))
+	require.NotContains(t, out.String(), "--verify")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "rebuild", "--verify", "--fix"), "exclude each other")
+}
+
+// paystate completion bash|zsh|fish writes a script that knows the
+// commands; bash's parses.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		var out bytes.Buffer
+		require.NoError(t, runTo(t, &out, noEnv, "completion", shell), shell)
+		require.Greater(t, out.Len(), 1000, shell)
+		require.Contains(t, out.String(), "paystate", shell)
+		if shell == "bash" {
+			if bash, err := exec.LookPath("bash"); err == nil {
+				f := filepath.Join(t.TempDir(), "paystate.bash")
+				require.NoError(t, os.WriteFile(f, out.Bytes(), 0o600))
+				msg, err := exec.Command(bash, "-n", f).CombinedOutput()
+				require.NoError(t, err, "bash -n: %s", msg)
+			} else {
+				t.Log("no bash on PATH: the bash script's syntax is not checked")
+			}
+		}
+	}
+	// The completions themselves come from the tree: the commands, then a
+	// command's flags and their values.
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, noEnv, "__complete", ""))
+	for _, c := range []string{"get", "list", "watch", "migrate", "checkpoint", "completion"} {
+		require.Contains(t, out.String(), c+"\t")
+	}
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "__complete", "list", "--kind", ""))
+	require.Contains(t, out.String(), "refund\n")
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "__complete", "simulate", "ngenius", ""))
+	require.Contains(t, out.String(), "out-of-order")
+}
+
+// The README's command-line section lists exactly the commands of the
+// tree: a command added to one and not the other fails here.
+func TestReadmeListsEveryCommand(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	readme := string(raw)
+	start := strings.Index(readme, "\n## Command line\n")
+	require.Positive(t, start)
+	section := readme[start+1:]
+	section = section[:strings.Index(section, "\n## ")+1]
+	block := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(section)
+	require.NotNil(t, block, "the section's command list")
+	documented := map[string]bool{}
+	for _, line := range strings.Split(block[1], "\n") {
+		fields := strings.Fields(strings.SplitN(line, "#", 2)[0])
+		if len(fields) < 2 || fields[0] != "paystate" {
+			continue
+		}
+		documented[fields[1]] = true
+		if len(fields) > 2 {
+			// "paystate completion bash|zsh|fish" lists three.
+			for _, sub := range strings.Split(fields[2], "|") {
+				if isSubcommand(fields[1], sub) {
+					documented[fields[1]+" "+sub] = true
+				}
+			}
+		}
+	}
+	var tree []string
+	for _, path := range commandPaths(newRoot(noEnv)) {
+		c := strings.Join(path, " ")
+		tree = append(tree, c)
+		if len(path) == 1 && isGroup(path[0]) {
+			continue // its subcommands are listed
+		}
+		if path[0] == "migrate" && len(path) == 1 {
+			require.True(t, documented[c], "paystate migrate is not in README's Command line section")
+			continue
+		}
+		require.True(t, documented[c], "paystate %s is not in README's Command line section", c)
+	}
+	for c := range documented {
+		require.Contains(t, tree, c, "README's Command line section lists paystate %s, which does not exist", c)
+	}
+}
+
+func isGroup(name string) bool {
+	c, _, err := newRoot(noEnv).Find([]string{name})
+	return err == nil && c.HasSubCommands() && c.Name() != "migrate"
+}
+
+func isSubcommand(parent, word string) bool {
+	c, _, err := newRoot(noEnv).Find([]string{parent, word})
+	return err == nil && c.Name() == word && c.Parent().Name() == parent
+}
+
+// watch prints a malformed delivery with its reason, and an answer
+// without an entry, instead of an empty transition or a crash.
+func TestWatchLinePrintsMalformedEntries(t *testing.T) {
+	ok := &pb.WatchResponse{Cursor: 7, Entry: &pb.JournalEntry{Sequence: 7, Provider: "ngenius", Kind: pb.Kind_KIND_PAYMENT,
+		ProviderId: "o-1", Event: "AUTHORISED", StateBefore: "new", StateAfter: "authorized", Verdict: pb.Verdict_VERDICT_APPLIED}}
+	require.Contains(t, watchLine(ok), "cursor=7 - ngenius/o-1 AUTHORISED: new -> authorized (APPLIED)")
+	bad := &pb.WatchResponse{Cursor: 8, Entry: &pb.JournalEntry{Sequence: 8, Provider: "ngenius",
+		Verdict: pb.Verdict_VERDICT_REJECTED, Reason: "malformed: invalid character '}' looking for beginning of value"}}
+	require.Equal(t, "cursor=8 - ngenius: malformed delivery REJECTED: malformed: invalid character '}' looking for beginning of value", watchLine(bad))
+	require.Contains(t, watchLine(&pb.WatchResponse{Cursor: 9}), "cursor=9 (the server sent no entry")
+}

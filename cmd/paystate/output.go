@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Read commands print a table (aligned columns under a header; an empty
+// result says so) or JSON (-o json): the API's own JSON, as the REST
+// gateway answers it (protojson field names), indented the same way on
+// every run. A single object (get, verify) is that object; a list (list,
+// history, machines, migrate status) is a JSON array, [] when empty;
+// watch prints one object per line.
+
+const (
+	formatTable   = "table"
+	formatJSON    = "json"
+	formatMermaid = "mermaid"
+)
+
+// outputFormat is the value of -o/--output: one of a command's formats.
+type outputFormat struct {
+	value   string
+	allowed []string
+}
+
+func (o *outputFormat) String() string { return o.value }
+func (o *outputFormat) Type() string   { return "format" }
+
+func (o *outputFormat) Set(v string) error {
+	if !slices.Contains(o.allowed, v) {
+		return fmt.Errorf("want %s", strings.Join(o.allowed, " or "))
+	}
+	o.value = v
+	return nil
+}
+
+// JSON reports whether JSON was asked for.
+func (o *outputFormat) JSON() bool { return o.value == formatJSON }
+
+// outputFlag registers -o/--output on cmd, def first among the allowed
+// formats (table and json when none are given).
+func outputFlag(cmd *cobra.Command, def string, allowed ...string) *outputFormat {
+	if len(allowed) == 0 {
+		allowed = []string{formatTable, formatJSON}
+	}
+	o := &outputFormat{value: def, allowed: allowed}
+	cmd.Flags().VarP(o, "output", "o", "output format: "+strings.Join(allowed, " or "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
+	return o
+}
+
+// writeJSON writes v indented, with a final newline.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// protoJSON is m in the API's JSON; re-encoded by writeJSON it has the
+// same layout on every run (protojson varies its spacing on purpose).
+func protoJSON(m proto.Message) json.RawMessage {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		// Every message here comes off the wire: it marshals.
+		panic(err)
+	}
+	return b
+}
+
+// protoArray is ms as a JSON array, [] when empty.
+func protoArray[M proto.Message](ms []M) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, protoJSON(m))
+	}
+	return out
+}
+
+// table is aligned columns under a header.
+type table struct {
+	tw   *tabwriter.Writer
+	rows int
+}
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	fmt.Fprintln(t.tw, strings.Join(header, "\t"))
+	return t
+}
+
+func (t *table) row(cells ...any) {
+	s := make([]string, len(cells))
+	for i, c := range cells {
+		s[i] = fmt.Sprint(c)
+	}
+	fmt.Fprintln(t.tw, strings.Join(s, "\t"))
+	t.rows++
+}
+
+// flush ends the table; with no rows, the header is not printed and
+// empty is, so that an empty result says so.
+func (t *table) flush(w io.Writer, empty string) error {
+	if t.rows == 0 {
+		_, err := fmt.Fprintln(w, empty)
+		return err
+	}
+	return t.tw.Flush()
+}
