@@ -236,7 +236,9 @@ type Tx interface {
 	// ErrNotFound.
 	Receipt(ctx context.Context, provider, dedupeKey string) (Receipt, error)
 	// PutReceipt records a dedupe key; a second receipt for the same
-	// (provider, dedupeKey) is an error.
+	// (provider, dedupeKey) is an error, returned by PutReceipt or, by a
+	// backend that sends such writes together with the next statement
+	// (PostgreSQL), by the next call that sends, or by Update.
 	PutReceipt(ctx context.Context, provider, dedupeKey string, r Receipt) error
 	// Append assigns e.Seq, e.PrevHash and e.Hash (with EntryHash), and
 	// appends e to the journal. The sequence is gap-free and global.

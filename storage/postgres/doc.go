@@ -6,8 +6,9 @@
 //
 // # One writer at a time, through the chain head
 //
-// Update begins a READ COMMITTED transaction and, as its first statement,
-// locks the one row of chain_head:
+// Update begins a READ COMMITTED transaction whose first statement locks
+// the one row of chain_head, sent in one round trip with the
+// transaction's first other statement (usually the batch's lookup):
 //
 //	SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE
 //
@@ -76,14 +77,19 @@
 // # Round trips
 //
 // A round trip to the server costs more than the statements of one event,
-// so writes whose answer nothing waits for — Append, PutAggregate, Defer —
-// are held back and sent in one pipeline (a pgx batch) ahead of the next
-// statement that does wait (a read, PutReceipt, Undefer) or before
-// COMMIT, with the chain head update. Such a write that fails is reported
-// by the call that sent it, or by Update, and aborts the transaction as
-// any failed statement does. Lookup reads a whole batch's receipts,
-// aggregates and held markers in one round trip. An ingested event costs
-// one round trip (its receipt) instead of several.
+// and every round trip of a write transaction is taken under the chain
+// head lock, so it delays every other writer of every replica. Writes
+// whose answer nothing waits for — Append, PutAggregate, PutReceipt,
+// Defer — are held back and sent in one pipeline (a pgx batch) ahead of
+// the next statement that does wait (a read, Undefer) or before COMMIT,
+// with the chain head update. Such a write that fails is reported by the
+// call that sent it, or by Update, and aborts the transaction as any
+// failed statement does; a duplicate receipt, which the engine's lookup
+// rules out under the lock, is one. Lookup reads a whole batch's
+// receipts, aggregates and held markers in one round trip, with the head
+// lock. A batch of ingested events costs two round trips and COMMIT,
+// however many events it holds (deferred events resolved cost one more
+// each, for Undefer).
 //
 // # Schema, search_path and migrations
 //

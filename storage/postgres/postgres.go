@@ -270,8 +270,6 @@ func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error 
 	}
 }
 
-const lockHead = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
-
 func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
@@ -289,18 +287,12 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 		}
 	}()
 
-	// The first statement, before fn runs: from here on this transaction
-	// is the only writer of the database, and every later statement (a
-	// fresh snapshot under READ COMMITTED) sees what the writers before it
-	// committed.
+	// The first statement locks the chain head (lockHead), sent in one
+	// round trip with fn's first statement: from there on this
+	// transaction is the only writer of the database, and every later
+	// statement (a fresh snapshot under READ COMMITTED) sees what the
+	// writers before it committed.
 	t := &tx{tx: pgTx}
-	if err := pgTx.QueryRow(ctx, lockHead).Scan(&t.head.Seq, &t.head.Hash); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres: begin: the chain_head row is missing (the database was changed behind paystate's back): %w",
-				storage.ErrUnavailable)
-		}
-		return unavailable("begin: lock chain head", err)
-	}
 
 	// Plan every statement of the transaction for its parameters. A
 	// cached generic plan is made once per connection from the statistics
@@ -323,6 +315,10 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 		return fmt.Errorf("postgres: a statement failed and fn went on: transaction rolled back: %w", t.failed)
 	}
 	if t.moved {
+		// Touch moves the head without having locked it.
+		if err := t.lock(ctx); err != nil {
+			return err
+		}
 		// Sent with the last pending writes.
 		if err := t.queue("commit: move chain head", `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`,
 			t.head.Seq, t.head.Hash); err != nil {

@@ -316,8 +316,9 @@ func TestReplicasRaceForReceipt(t *testing.T) {
 	require.True(t, rep.OK, "%+v", rep)
 }
 
-// While fn runs, before it has touched anything, the transaction holds the
-// chain head row: nobody else can begin writing.
+// The transaction's first statement is sent together with the lock of the
+// chain head row, which runs first: once fn has read anything, nobody else
+// can write.
 func TestUpdateLocksChainHeadFirst(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
@@ -329,7 +330,10 @@ func TestUpdateLocksChainHeadFirst(t *testing.T) {
 	defer release() // even when an assertion fails: Close waits for the connection
 	done := make(chan error, 1)
 	go func() {
-		done <- su.s.Update(ctx, func(storage.Tx) error {
+		done <- su.s.Update(ctx, func(tx storage.Tx) error {
+			if _, err := tx.Receipt(ctx, "acme", "evt_1"); !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("want not found, got %w", err)
+			}
 			close(inFn)
 			<-held
 			return nil
@@ -385,10 +389,13 @@ func TestRetryLockTimeout(t *testing.T) {
 				return tx.PutReceipt(ctx, "acme", "evt_1", storage.Receipt{Seq: 1})
 			})
 			require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "the lock timeout was waited out")
+			// fn's insert is held back until COMMIT, where the head's lock
+			// is taken first, and runs out.
 			if tc.attempts == 1 {
 				require.ErrorIs(t, err, storage.ErrUnavailable)
 				require.Equal(t, codeLockNotAvailable, pgCode(err), "%v", err)
-				require.Zero(t, runs, "fn never ran: the head was never locked")
+				require.ErrorContains(t, err, "lock chain head")
+				require.Equal(t, 1, runs)
 				require.Empty(t, retryErrs)
 				return
 			}
@@ -396,7 +403,8 @@ func TestRetryLockTimeout(t *testing.T) {
 			require.Len(t, retryErrs, 1)
 			require.ErrorIs(t, retryErrs[0], storage.ErrUnavailable)
 			require.Equal(t, codeLockNotAvailable, pgCode(retryErrs[0]))
-			require.Equal(t, 1, runs)
+			require.ErrorContains(t, retryErrs[0], "lock chain head")
+			require.Equal(t, 2, runs)
 		})
 	}
 }
@@ -527,11 +535,18 @@ func TestFailedStatementFailsUpdate(t *testing.T) {
 		if err := tx.Append(ctx, &e); err != nil {
 			return err
 		}
-		dupErr = tx.PutReceipt(ctx, "acme", "evt_1", storage.Receipt{Seq: 2})
+		// The insert is held back with the writes nothing waits for; the
+		// next statement that waits sends it, and reports its failure.
+		if err := tx.PutReceipt(ctx, "acme", "evt_1", storage.Receipt{Seq: 2}); err != nil {
+			return err
+		}
+		_, dupErr = tx.Receipt(ctx, "acme", "evt_2")
 		afterErr = tx.PutAggregate(ctx, storage.Aggregate{Key: payKey})
 		return nil // ignoring both
 	})
 	require.Error(t, dupErr)
+	require.NotErrorIs(t, dupErr, storage.ErrNotFound)
+	require.ErrorContains(t, dupErr, "put receipt")
 	require.Equal(t, codeUniqueViolation, pgCode(dupErr))
 	require.NotErrorIs(t, dupErr, storage.ErrUnavailable)
 	require.Error(t, afterErr, "the transaction is aborted")

@@ -18,10 +18,11 @@ import (
 type tx struct {
 	tx pgx.Tx
 	// head is the chain head as this transaction moves it: read under the
-	// row lock at begin, advanced by every Append, written back once
-	// before COMMIT (moved).
-	head  storage.ChainHead
-	moved bool
+	// row lock by the first statement sent (locked), advanced by every
+	// Append, written back once before COMMIT (moved).
+	head   storage.ChainHead
+	locked bool
+	moved  bool
 	// failed is the first statement PostgreSQL refused. It aborts the
 	// transaction: every later statement fails, and so does Update.
 	failed error
@@ -57,13 +58,27 @@ type statement struct {
 	read func(pgx.BatchResults) error
 }
 
+// lockHead is the first statement of every write transaction: it is sent
+// ahead of the transaction's first other statement, in the same round
+// trip, so that nothing the transaction reads or writes runs before it
+// holds the lock.
+const lockHead = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
+
 // send sends the pending writes and then the statements in one round
-// trip. Errors of the pending writes are classified here.
+// trip, preceded, in the transaction's first round trip, by lockHead.
+// Errors of the pending writes are classified here.
 func (t *tx) send(ctx context.Context, stmts ...statement) error {
-	if len(t.pending) == 0 && len(stmts) == 0 {
+	if len(t.pending) == 0 && len(stmts) == 0 && t.locked {
 		return nil
 	}
 	var b pgx.Batch
+	lock := !t.locked
+	if lock {
+		if t.failed != nil {
+			return fmt.Errorf("postgres: transaction already failed: %w", t.failed)
+		}
+		b.Queue(lockHead)
+	}
 	for _, w := range t.pending {
 		b.Queue(w.sql, w.args...)
 	}
@@ -74,10 +89,27 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 	t.pending = nil
 	res := t.tx.SendBatch(ctx, &b)
 	var err error
+	if lock {
+		err = res.QueryRow().Scan(&t.head.Seq, &t.head.Hash)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			err = fmt.Errorf("postgres: begin: the chain_head row is missing (the database was changed behind paystate's back): %w",
+				storage.ErrUnavailable)
+			t.failed = err
+		case err != nil:
+			// Whatever went wrong, the transaction could not begin.
+			err = unavailable("begin: lock chain head", err)
+			t.failed = err
+		default:
+			t.locked = true
+		}
+	}
 	for _, w := range pending {
+		if err != nil {
+			break
+		}
 		if _, werr := res.Exec(); werr != nil {
 			err = t.classify(w.op, werr)
-			break
 		}
 	}
 	for _, st := range stmts {
@@ -184,24 +216,39 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 
 // PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
 // receipt for the same key a unique violation (23505), which aborts the
-// transaction and is not ErrUnavailable: a retry cannot fix it.
+// transaction and is not ErrUnavailable: a retry cannot fix it. The insert
+// is held back with the other writes nothing waits for: under the chain
+// head lock no other paystate writer can insert the key between the
+// engine's lookup and this insert, so the answer is known, and a round
+// trip per event held the lock for nothing. A duplicate (a caller's bug,
+// or a session that is not paystate) is reported by the next call that
+// sends, or by Update.
 func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
 	op := fmt.Sprintf("put receipt %q/%q", provider, dedupeKey)
 	if err := checkText(op, field{"provider", provider}, field{"dedupe key", dedupeKey},
 		field{"body sha256", r.BodySHA256}); err != nil {
 		return err
 	}
-	return t.send(ctx, statement{`INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
-		[]any{provider, dedupeKey, r.Seq, r.BodySHA256}, func(res pgx.BatchResults) error {
-			_, err := res.Exec()
-			return t.classify(op, err)
-		}})
+	return t.queue(op, `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
+		provider, dedupeKey, r.Seq, r.BodySHA256)
+}
+
+// lock takes the chain head's lock now, if no statement has yet, sending
+// the pending writes with it.
+func (t *tx) lock(ctx context.Context) error {
+	if t.locked {
+		return nil
+	}
+	return t.send(ctx)
 }
 
 // Append links e to the head this transaction holds locked, inserts it and
 // advances the head; the head row itself is written once, before COMMIT.
 // e is changed only when all of it worked.
 func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
+	if err := t.lock(ctx); err != nil {
+		return err
+	}
 	n := *e
 	n.Seq = t.head.Seq + 1
 	n.PrevHash = t.head.Hash
@@ -226,7 +273,7 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 }
 
 // Touch marks the head moved: Update writes it back, unchanged, before
-// COMMIT. The transaction holds its row lock already.
+// COMMIT, under its row lock.
 func (t *tx) Touch(ctx context.Context) error {
 	if t.failed != nil {
 		return fmt.Errorf("postgres: touch: transaction already failed: %w", t.failed)
