@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -50,7 +51,7 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, er
 		pb.RegisterAggregateServiceHandlerServer(ctx, mux, inProcessAggregates{inProcess: in}),
 		pb.RegisterMachineServiceHandlerServer(ctx, mux, inProcessMachines{inProcess: in}),
 		pb.RegisterCallerServiceHandlerServer(ctx, mux, inProcessCallers{inProcess: in}),
-		pb.RegisterWatchServiceHandlerClient(ctx, mux, loopbackWatch{target: grpcAddr, creds: creds}),
+		pb.RegisterWatchServiceHandlerClient(ctx, mux, loopbackWatch{target: grpcAddr, creds: creds, tracing: s.opts.TracerProvider}),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("api: gateway: %w", err)
@@ -69,10 +70,16 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, er
 type loopbackWatch struct {
 	target string
 	creds  credentials.TransportCredentials
+	// tracing, if set, carries the REST request's trace into the call.
+	tracing trace.TracerProvider
 }
 
 func (l loopbackWatch) Watch(ctx context.Context, in *pb.WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[pb.WatchResponse], error) {
-	conn, err := grpc.NewClient(l.target, grpc.WithTransportCredentials(l.creds))
+	dial := []grpc.DialOption{grpc.WithTransportCredentials(l.creds)}
+	if l.tracing != nil {
+		dial = append(dial, grpc.WithStatsHandler(grpcClientTracing(l.tracing)))
+	}
+	conn, err := grpc.NewClient(l.target, dial...)
 	if err != nil {
 		return nil, fmt.Errorf("api: gateway: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -27,10 +28,12 @@ import (
 	"github.com/paystate/paystate/buildinfo"
 	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/engine/enginetest"
+	"github.com/paystate/paystate/internal/telemetry"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
 	"github.com/paystate/paystate/redact"
+	"github.com/paystate/paystate/reqid"
 )
 
 const (
@@ -95,17 +98,29 @@ type obs struct {
 
 func obsSetup(t *testing.T) *obs {
 	t.Helper()
+	return obsSetupTraced(t, nil)
+}
+
+// obsSetupTraced is obsSetup with tracing through tp (nil: off), and the
+// server's logger built as serve builds it.
+func obsSetupTraced(t *testing.T, tp trace.TracerProvider) *obs {
+	t.Helper()
 	p := ngenius.New(ngenius.Config{HeaderName: obsHeader, HeaderValues: []string{obsSecret}})
 	o := &obs{h: enginetest.New(t, p), clock: &clockT{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &logBuffer{}, metrics: NewMetrics()}
 	notifier := engine.NewNotifier()
 	o.eng = engine.New(o.h.Store, o.h.Machines, engine.Config{
 		DeferWindow: time.Hour, SweepEvery: time.Hour, Now: o.clock.Now, Observer: o.metrics, Notifier: notifier, IDKey: obsIDKey,
+		TracerProvider: tp,
 	})
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	engDone := make(chan struct{})
 	go func() { defer close(engDone); o.eng.Run(engCtx) }()
 
-	log := slog.New(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var lh slog.Handler = slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if tp != nil {
+		lh = reqid.Handler(redact.LogHandler(telemetry.LogHandler(lh)))
+	}
+	log := slog.New(lh)
 	srv := NewServer(Options{
 		Store: o.h.Store, Machines: o.h.Machines, Engine: o.eng,
 		Providers: map[string]providers.Provider{ngenius.Name: p},
@@ -113,6 +128,7 @@ func obsSetup(t *testing.T) *obs {
 		Subscribe: notifier.Subscribe, Subscribers: notifier.Subscribers,
 		Metrics: o.metrics, Log: log,
 		Build: buildinfo.Info{Version: "v9.9.9", Revision: "abc123", GoVersion: "go9.9"}, IDKey: obsIDKey,
+		TracerProvider: tp,
 	})
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

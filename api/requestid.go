@@ -61,7 +61,7 @@ func requestIDUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
 		ctx, id := incomingRequestID(ctx)
 		_ = grpc.SetHeader(ctx, metadata.Pairs(reqid.Metadata, id))
 		resp, err := next(ctx, req)
-		logRPC(log, info.FullMethod, id, start, err)
+		logRPC(ctx, log, info.FullMethod, id, start, err)
 		return resp, err
 	}
 }
@@ -74,7 +74,7 @@ func requestIDStream(log *slog.Logger) grpc.StreamServerInterceptor {
 		ctx, id := incomingRequestID(ss.Context())
 		_ = ss.SetHeader(metadata.Pairs(reqid.Metadata, id))
 		err := next(srv, &ctxStream{ServerStream: ss, ctx: ctx})
-		logRPC(log, info.FullMethod, id, start, err)
+		logRPC(ctx, log, info.FullMethod, id, start, err)
 		return err
 	}
 }
@@ -86,10 +86,11 @@ type ctxStream struct {
 
 func (s *ctxStream) Context() context.Context { return s.ctx }
 
-// logRPC writes the one line of a call: method, code, latency, request id.
-// Health checks and reflection (polled by load balancers) log at debug;
-// server-side failures at warn.
-func logRPC(log *slog.Logger, method, id string, start time.Time, err error) {
+// logRPC writes the one line of a call: method, code, latency, request id
+// (and, from ctx, the trace: telemetry.LogHandler). Health checks and
+// reflection (polled by load balancers) log at debug; server-side
+// failures at warn.
+func logRPC(ctx context.Context, log *slog.Logger, method, id string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
 	switch {
@@ -98,7 +99,7 @@ func logRPC(log *slog.Logger, method, id string, start time.Time, err error) {
 	case code == codes.Internal, code == codes.Unknown, code == codes.DataLoss, code == codes.Unavailable:
 		level = slog.LevelWarn
 	}
-	log.Log(context.Background(), level, "rpc", "method", method, "code", code.String(),
+	log.Log(ctx, level, "rpc", "method", method, "code", code.String(),
 		"latency", time.Since(start), "request_id", id)
 }
 

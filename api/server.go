@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -73,6 +74,10 @@ type Options struct {
 	// ShutdownTimeout bounds Serve's shutdown, from the moment its ctx
 	// ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// TracerProvider, if set, traces HTTP requests, gRPC calls and
+	// webhooks' verification and parsing (see trace.go); nil: no spans,
+	// and nothing installed that would cost a request anything.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is paystate's two listeners: gRPC, and HTTP for webhooks, the
@@ -132,6 +137,9 @@ func NewServer(opts Options) *Server {
 	if opts.TLS != nil {
 		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
+	if opts.TracerProvider != nil {
+		serverOpts = append(serverOpts, grpc.StatsHandler(grpcTracing(opts.TracerProvider)))
+	}
 	// Recovery first, for a panic in the interceptors themselves; then the
 	// request id (and the call's log line); metrics before authentication,
 	// so that refused calls count; then recovery again, so that a handler
@@ -156,6 +164,9 @@ func NewServer(opts Options) *Server {
 		machines:     &Machines{Registry: opts.Machines, Engine: reevaluator(opts.Engine), Log: log},
 		callers:      Callers{},
 		interceptors: unary,
+	}
+	if opts.TracerProvider != nil {
+		s.inProcess.interceptors = append([]grpc.UnaryServerInterceptor{inProcessTracing(opts.TracerProvider)}, unary...)
 	}
 	pb.RegisterOrderServiceServer(s.grpc, s.inProcess.orders)
 	pb.RegisterAuditServiceServer(s.grpc, s.inProcess.audit)
@@ -257,6 +268,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		MaxBody:   s.opts.MaxBody,
 		Log:       s.log,
 		Metrics:   s.metrics,
+		Tracer:    s.tracer(),
 	})
 	mux.Handle("/v1/", gw)
 	// The REST watch is one answer that lasts as long as its client wants,
@@ -287,7 +299,18 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(info)
 	})
+	if s.opts.TracerProvider != nil {
+		return withRequestID(httpTracing(s.opts.TracerProvider, mux))
+	}
 	return withRequestID(mux)
+}
+
+// tracer is the API's own tracer, nil when tracing is off.
+func (s *Server) tracer() trace.Tracer {
+	if s.opts.TracerProvider == nil {
+		return nil
+	}
+	return s.opts.TracerProvider.Tracer(tracerName)
 }
 
 // movingDeadline gives each write of an answer the server's write

@@ -11,7 +11,11 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/internal/telemetry"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/redact"
 	"github.com/paystate/paystate/storage"
@@ -35,6 +39,9 @@ type Webhooks struct {
 	Now     func() time.Time
 	// Metrics, if set, counts every answer.
 	Metrics *Metrics
+	// Tracer, if set, traces verification and parsing (webhook.verify,
+	// webhook.parse); nil: no spans.
+	Tracer trace.Tracer
 }
 
 // webhookReply is the JSON body of every webhook answer.
@@ -67,6 +74,9 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("provider")
 	r, id := requestID(w, r)
+	// Every line is logged with the request's context, so that it carries
+	// the trace (telemetry.LogHandler).
+	ctx := r.Context()
 	a := &answer{ResponseWriter: w}
 	w = a
 	defer func() { h.observe(name, a, time.Since(start)) }()
@@ -77,7 +87,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !jsonContentType(ct) {
-		log.Warn("webhook refused: not JSON", "content_type", redact.Truncate(ct, 100))
+		log.WarnContext(ctx, "webhook refused: not JSON", "content_type", redact.Truncate(ct, 100))
 		writeReply(w, http.StatusUnsupportedMediaType, webhookReply{Error: "content type must be JSON (application/json)"})
 		return
 	}
@@ -91,17 +101,17 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			log.Warn("webhook body too large", "limit", limit)
+			log.WarnContext(ctx, "webhook body too large", "limit", limit)
 			writeReply(w, http.StatusRequestEntityTooLarge, webhookReply{Error: "body too large"})
 			return
 		}
 		writeReply(w, http.StatusBadRequest, webhookReply{Error: "could not read body"})
 		return
 	}
-	if err := p.Authenticate(r.Header, body, h.now()); err != nil {
+	if err := h.authenticate(ctx, p, name, r.Header, body); err != nil {
 		// The error text never carries secrets; the body is not kept: it
 		// is not trusted.
-		log.Warn("webhook rejected: not authenticated", "err", err, "remote", r.RemoteAddr)
+		log.WarnContext(ctx, "webhook rejected: not authenticated", "err", err, "remote", r.RemoteAddr)
 		writeReply(w, http.StatusUnauthorized, webhookReply{Error: "not authenticated"})
 		return
 	}
@@ -111,23 +121,20 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		BodySHA256:   hex.EncodeToString(sum[:]),
 		RedactedBody: redact.Body(body),
 	}
-	d.Events, err = p.Parse(body)
-	if err != nil {
-		d.Events, d.Malformed = nil, redact.Text(err.Error())
-	}
-	outcomes, err := h.Engine.Submit(r.Context(), d)
+	d.Events, d.Malformed = h.parse(ctx, p, name, body)
+	outcomes, err := h.Engine.Submit(ctx, d)
 	var unprocessable *engine.UnprocessableError
 	switch {
 	case errors.As(err, &unprocessable):
 		// A retry fails the same way: say what is wrong, and what was
 		// recorded of it, rather than "retry".
-		log.Error("webhook cannot be processed", "err", err, "stack", string(unprocessable.Stack()), "latency", time.Since(start))
+		log.ErrorContext(ctx, "webhook cannot be processed", "err", err, "stack", string(unprocessable.Stack()), "latency", time.Since(start))
 		a.outcomes = unprocessable.Recorded
 		writeReply(w, http.StatusInternalServerError, webhookReply{Results: results(unprocessable.Recorded), Error: unprocessable.Error()})
 		return
 	case errors.Is(err, storage.ErrCorrupt):
 		// Not "retry": the provider will, but only an operator can help.
-		log.Error("webhook not committed: database corrupted; an operator must repair or restore it", "err", err, "latency", time.Since(start))
+		log.ErrorContext(ctx, "webhook not committed: database corrupted; an operator must repair or restore it", "err", err, "latency", time.Since(start))
 		writeReply(w, http.StatusInternalServerError, webhookReply{Error: "storage corrupted"})
 		return
 	case err != nil:
@@ -135,7 +142,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// the store was unavailable, the server is stopping, or the caller
 		// left; anything else is a fault of the server's, not a reason to
 		// have the provider retry in a loop.
-		log.Error("webhook not committed", "err", err, "latency", time.Since(start))
+		log.ErrorContext(ctx, "webhook not committed", "err", err, "latency", time.Since(start))
 		if reason, retry := retryable(err); retry {
 			w.Header().Set("Retry-After", "1")
 			writeReply(w, http.StatusServiceUnavailable, webhookReply{Error: reason})
@@ -154,11 +161,47 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rep.Error = d.Malformed
 	}
 	for _, o := range outcomes {
-		log.Info("webhook", "kind", o.Key.Kind, "aggregate", o.Key.ID, "event", o.Event,
+		log.InfoContext(ctx, "webhook", "kind", o.Key.Kind, "aggregate", o.Key.ID, "event", o.Event,
 			"verdict", o.Verdict, "reason", o.Reason, "seq", o.Seq, "resolved", len(o.Resolved),
 			"status", status, "latency", time.Since(start))
 	}
 	writeReply(w, status, rep)
+}
+
+// authenticate is p.Authenticate, in a webhook.verify span when traced.
+func (h *Webhooks) authenticate(ctx context.Context, p providers.Provider, name string, header http.Header, body []byte) error {
+	if h.Tracer == nil {
+		return p.Authenticate(header, body, h.now())
+	}
+	_, span := h.Tracer.Start(ctx, spanVerify, trace.WithAttributes(telemetry.AttrProvider.String(name)))
+	defer span.End()
+	err := p.Authenticate(header, body, h.now())
+	if err != nil {
+		// Not a fault of the server's: the span says why, not "error".
+		span.SetAttributes(attribute.Bool("paystate.authenticated", false))
+	}
+	return err
+}
+
+// parse is p.Parse, in a webhook.parse span when traced: the events, or
+// why the body is malformed (masked).
+func (h *Webhooks) parse(ctx context.Context, p providers.Provider, name string, body []byte) ([]providers.Event, string) {
+	var span trace.Span
+	if h.Tracer != nil {
+		_, span = h.Tracer.Start(ctx, spanParse, trace.WithAttributes(telemetry.AttrProvider.String(name)))
+		defer span.End()
+	}
+	events, err := p.Parse(body)
+	if err != nil {
+		if span != nil {
+			span.SetAttributes(telemetry.AttrMalformed.Bool(true))
+		}
+		return nil, redact.Text(err.Error())
+	}
+	if span != nil {
+		span.SetAttributes(telemetry.AttrEvents.Int(len(events)))
+	}
+	return events, ""
 }
 
 // retryable says whether a delivery Submit did not commit may succeed when

@@ -97,6 +97,8 @@ type Config struct {
 	// ShutdownTimeout bounds a stop (SIGINT, SIGTERM), from the signal to
 	// exit, whatever the store does. Default 20s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Tracing exports OpenTelemetry spans over OTLP; off by default.
+	Tracing Tracing `yaml:"tracing"`
 
 	// Dev is true when no file and no credentials were given: paystate
 	// generated credentials into DataDir and prints them at start.
@@ -215,6 +217,7 @@ func Defaults() Config {
 		StoreTimeout:       Duration{DefaultStoreTimeout},
 		ShutdownTimeout:    Duration{DefaultShutdownTimeout},
 		WatchPoll:          Duration{time.Second},
+		Tracing:            defaultTracing(),
 	}
 }
 
@@ -309,6 +312,9 @@ func (c *Config) applyEnv(env func(string) string) error {
 		return err
 	}
 	if err := c.applyLimitsEnv(env); err != nil {
+		return err
+	}
+	if err := c.applyTracingEnv(env); err != nil {
 		return err
 	}
 	// PAYSTATE_INYO_BASIC: comma-separated user:password pairs.
@@ -449,6 +455,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateReconcile()...)
 	errs = append(errs, c.validateRateLimit()...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateTracing()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}

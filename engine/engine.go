@@ -15,6 +15,7 @@ import (
 	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Actors recorded on journal entries.
@@ -97,6 +98,9 @@ type Config struct {
 	// holding it, every webhook behind it and shutdown. Default
 	// storage.DefaultTimeout.
 	CommitTimeout time.Duration
+	// TracerProvider, if set, traces submissions and batches (see
+	// trace.go); nil: no spans, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) defaults() {
@@ -174,6 +178,8 @@ type Engine struct {
 	mu       sync.RWMutex
 	closed   bool
 	health   health
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 }
 
 type request struct {
@@ -183,23 +189,33 @@ type request struct {
 	// are written into it.
 	reeval *reevalJob
 	reply  chan reply
+	// span is the submitting call's engine.submit span; batch the
+	// engine.batch span of the transaction that answered it, set by the
+	// committer. Both zero when untraced.
+	span, batch trace.SpanContext
 }
 
 type reply struct {
 	outcomes []Outcome
 	err      error
+	// batch is the request's batch span, for the submit span's link.
+	batch trace.SpanContext
 }
 
 // New returns an engine over store running the machines.
 func New(store storage.Store, machines *sm.Registry, cfg Config) *Engine {
 	cfg.defaults()
-	return &Engine{
+	e := &Engine{
 		store:    store,
 		machines: machines,
 		cfg:      cfg,
 		queue:    make(chan *request, cfg.MaxBatch),
 		admin:    make(chan *request),
 	}
+	if cfg.TracerProvider != nil {
+		e.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
+	return e
 }
 
 // Submit decides and durably commits d, then returns the verdicts. An error
@@ -221,7 +237,11 @@ func (e *Engine) Submit(ctx context.Context, d Delivery) ([]Outcome, error) {
 	}
 	d.RequestID = requestID(ctx, d)
 	d = mask(d, e.cfg.IDKey)
-	return e.enqueue(ctx, &request{d: d, reply: make(chan reply, 1)})
+	r := &request{d: d, reply: make(chan reply, 1)}
+	if e.tracer != nil {
+		return e.tracedSubmit(ctx, r)
+	}
+	return e.enqueue(ctx, r)
 }
 
 // Sweep resolves every deferred event whose window has passed by now.
@@ -230,10 +250,16 @@ func (e *Engine) Sweep(ctx context.Context, now time.Time) ([]Outcome, error) {
 }
 
 func (e *Engine) enqueue(ctx context.Context, r *request) ([]Outcome, error) {
+	rep := e.exchange(ctx, r)
+	return rep.outcomes, rep.err
+}
+
+// exchange queues r and waits for its reply.
+func (e *Engine) exchange(ctx context.Context, r *request) reply {
 	e.mu.RLock()
 	if e.closed {
 		e.mu.RUnlock()
-		return nil, ErrClosed
+		return reply{err: ErrClosed}
 	}
 	e.inflight.Add(1)
 	e.mu.RUnlock()
@@ -245,13 +271,13 @@ func (e *Engine) enqueue(ctx context.Context, r *request) ([]Outcome, error) {
 	select {
 	case queue <- r:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return reply{err: ctx.Err()}
 	}
 	select {
 	case rep := <-r.reply:
-		return rep.outcomes, rep.err
+		return rep
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return reply{err: ctx.Err()}
 	}
 }
 
@@ -359,10 +385,10 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	}
 	for i, r := range batch {
 		if err != nil {
-			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err)}
+			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err), batch: r.batch}
 		} else {
 			stamp(results[i], r.d.RequestID)
-			r.reply <- reply{outcomes: results[i]}
+			r.reply <- reply{outcomes: results[i], batch: r.batch}
 		}
 	}
 }
@@ -380,6 +406,7 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 	ctx, late, cancel := storage.Bound(ctx, e.cfg.CommitTimeout)
 	defer cancel()
 	results := make([][]Outcome, len(batch))
+	ctx, span := e.startBatch(ctx, batch)
 	start := time.Now()
 	// decided is when the last statement of the batch's (last) attempt
 	// returned: what the store does after it is making the batch durable.
@@ -423,6 +450,9 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 		cpu = cpu1 - cpu0
 	}
 	e.observe(batch, results, end.Sub(start), committing, cpu, err)
+	if span != nil {
+		e.endBatch(ctx, span, start, decided, end, err)
+	}
 	return results, err
 }
 
@@ -444,5 +474,5 @@ func (e *Engine) unprocessable(ctx context.Context, r *request, cause error) {
 			}
 		}
 	}
-	r.reply <- reply{err: ue}
+	r.reply <- reply{err: ue, batch: r.batch}
 }

@@ -73,21 +73,47 @@ func Accept(presented string) string {
 }
 
 // Handler wraps a slog.Handler so that every record logged with a context
-// that carries a request id gets a request_id attribute.
-func Handler(h slog.Handler) slog.Handler { return handler{h} }
+// that carries a request id gets a request_id attribute, unless the
+// record (or the logger, With) already has one: a line logged with both
+// the id and the context names it once.
+func Handler(h slog.Handler) slog.Handler { return handler{Handler: h} }
 
-type handler struct{ slog.Handler }
+type handler struct {
+	slog.Handler
+	has     bool // WithAttrs added a request_id to the line
+	grouped bool // WithGroup: what is added since is the group's
+}
+
+// attr is the key of the request id attribute.
+const attr = "request_id"
 
 func (h handler) Handle(ctx context.Context, r slog.Record) error {
-	if id := From(ctx); id != "" {
+	if id := From(ctx); id != "" && !h.has && (h.grouped || !hasAttr(r)) {
 		r = r.Clone()
-		r.AddAttrs(slog.String("request_id", id))
+		r.AddAttrs(slog.String(attr, id))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h handler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return handler{h.Handler.WithAttrs(attrs)}
+func hasAttr(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == attr
+		return !found
+	})
+	return found
 }
 
-func (h handler) WithGroup(name string) slog.Handler { return handler{h.Handler.WithGroup(name)} }
+func (h handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	has := h.has
+	for _, a := range attrs {
+		has = has || (a.Key == attr && !h.grouped)
+	}
+	return handler{Handler: h.Handler.WithAttrs(attrs), has: has, grouped: h.grouped}
+}
+
+// WithGroup: attributes added after it are the group's, so a request_id
+// among them is not the line's.
+func (h handler) WithGroup(name string) slog.Handler {
+	return handler{Handler: h.Handler.WithGroup(name), has: h.has, grouped: true}
+}

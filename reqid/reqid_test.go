@@ -63,3 +63,21 @@ func TestContextAndLogHandler(t *testing.T) {
 	require.Contains(t, lines[0], `"component":"test"`)
 	require.NotContains(t, lines[1], "request_id")
 }
+
+// A line that names its request id itself, or whose logger does, and is
+// logged with the request's context names it once.
+func TestLogHandlerNamesTheIDOnce(t *testing.T) {
+	t.Parallel()
+	ctx := With(context.Background(), "req-1")
+	var buf bytes.Buffer
+	log := slog.New(Handler(slog.NewJSONHandler(&buf, nil)))
+	log.InfoContext(ctx, "in the record", "request_id", "req-1")
+	log.With("request_id", "req-1").InfoContext(ctx, "in the logger")
+	log.WithGroup("g").InfoContext(ctx, "grouped", "request_id", "other")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 3)
+	for _, l := range lines[:2] {
+		require.Equal(t, 1, strings.Count(l, `"request_id"`), l)
+	}
+	require.Contains(t, lines[2], `"g":{"request_id":"other","request_id":"req-1"}`, "a group's attribute is not the line's")
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/paystate/paystate/internal/telemetry"
 	"github.com/paystate/paystate/redact"
 	"github.com/paystate/paystate/reqid"
 )
@@ -14,7 +15,7 @@ import (
 // newLogger builds the server's logger. format is auto (JSON unless w is a
 // terminal, where people read text), json or text; level is debug, info,
 // warn or error. Records logged with a context carrying a request id get
-// it as request_id. Every record passes through redact.LogHandler, the
+// it as request_id, and one carrying a span its trace_id and span_id. Every record passes through redact.LogHandler, the
 // masking everything else paystate writes gets.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
@@ -37,7 +38,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want auto, json or text", format)
 	}
-	return slog.New(reqid.Handler(redact.LogHandler(h))), nil
+	// The trace ids go beneath the masking: hex, never card data, they
+	// must reach the line as they are.
+	return slog.New(reqid.Handler(redact.LogHandler(telemetry.LogHandler(h)))), nil
 }
 
 // isTerminal reports whether w is a character device (a terminal), without

@@ -19,6 +19,7 @@ import (
 	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/gctune"
+	"github.com/paystate/paystate/internal/telemetry"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
@@ -182,6 +183,13 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		printDev(os.Stderr, cfg, dev, httpLis.Addr().String(), grpcLis.Addr().String())
 	}
 
+	// Off (nil) unless tracing.otlp_endpoint is set.
+	tracing, err := telemetry.New(ctx, cfg.Tracing, buildinfo.Get().Version, log)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
 	notifier := engine.NewNotifier()
 	metrics := api.NewMetrics()
 	engineStore := store
@@ -189,7 +197,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		engineStore = crashHooks.Store(store)
 	}
 	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics,
-		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids})
+		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids, TracerProvider: tracing.Tracer()})
 	stopReconciler, err := startReconciler(ctx, cfg, bounded, machines, eng, byName, metrics, log)
 	if err != nil {
 		grpcLis.Close()
@@ -242,6 +250,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		CheckpointKeyID: signerID,
 		Ready:           eng.Ready,
 		ShutdownTimeout: cfg.ShutdownTimeout.Duration,
+		TracerProvider:  tracing.Tracer(),
 	})
 	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
 	if ready != nil {
@@ -275,6 +284,10 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 			signs.sign(final)
 			cancel()
 		}
+		// The last spans go out within what is left of the stop.
+		flush, cancel := context.WithDeadline(context.WithoutCancel(ctx), stopBy)
+		_ = tracing.Shutdown(flush)
+		cancel()
 	}()
 	t := time.NewTimer(time.Until(stopBy))
 	defer t.Stop()

@@ -1,0 +1,140 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paystate/paystate/config"
+)
+
+// Attribute keys paystate's own spans carry.
+const (
+	// AttrProvider is the webhook's provider (ngenius, magnius, ...).
+	AttrProvider = attribute.Key("paystate.provider")
+	// AttrEvents is how many events a delivery holds.
+	AttrEvents = attribute.Key("paystate.events")
+	// AttrOutcomes is how many journal entries a delivery's commit wrote.
+	AttrOutcomes = attribute.Key("paystate.outcomes")
+	// AttrMalformed is set on a delivery whose body did not parse.
+	AttrMalformed = attribute.Key("paystate.malformed")
+	// AttrBatchDeliveries is how many requests one engine batch carried.
+	AttrBatchDeliveries = attribute.Key("paystate.batch.deliveries")
+	// AttrBatchCommitted says whether an engine batch committed.
+	AttrBatchCommitted = attribute.Key("paystate.batch.committed")
+)
+
+// Propagator is what every edge reads traceparent with: W3C tracecontext.
+func Propagator() propagation.TextMapPropagator { return propagation.TraceContext{} }
+
+// Provider exports spans; nil when tracing is off.
+type Provider struct {
+	*sdktrace.TracerProvider
+}
+
+// New returns the provider for cfg, exporting over OTLP, or nil when
+// tracing is off. It connects to nothing: the exporter dials on its first
+// export, so a collector that is down delays no start (its errors are
+// logged to log as warnings). Spans are batched and exported in the
+// background; call Shutdown to flush them.
+func New(ctx context.Context, cfg config.Tracing, version string, log *slog.Logger) (*Provider, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	target, err := cfg.Target()
+	if err != nil {
+		return nil, err
+	}
+	var exp sdktrace.SpanExporter
+	switch cfg.Protocol {
+	case config.TracingHTTP:
+		opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(target.HostPort), otlptracehttp.WithURLPath(target.Path)}
+		if target.Insecure {
+			opts = append(opts, otlptracehttp.WithInsecure())
+		}
+		exp, err = otlptracehttp.New(ctx, opts...)
+	default:
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(target.HostPort)}
+		if target.Insecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		exp, err = otlptracegrpc.New(ctx, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if log != nil {
+		// The SDK reports failed exports here; the default writes to the
+		// standard logger, past the log's format and masking.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			log.Warn("tracing: spans not exported", "err", err)
+		}))
+	}
+	res := resource.NewSchemaless(
+		attribute.String("service.name", cfg.ServiceName),
+		attribute.String("service.version", version),
+	)
+	return &Provider{sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(Masking(exp)),
+		sdktrace.WithSampler(Sampler(cfg.SampleRatio)),
+		sdktrace.WithResource(res),
+	)}, nil
+}
+
+// Tracer returns p as the API and the engine take it: nil when p is nil
+// (tracing off).
+func (p *Provider) Tracer() trace.TracerProvider {
+	if p == nil {
+		return nil
+	}
+	return p.TracerProvider
+}
+
+// Shutdown flushes what is batched and stops the exporter; a nil p has
+// nothing to do.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	return p.TracerProvider.Shutdown(ctx)
+}
+
+// Synchronous returns a provider that hands each span to exp as it ends,
+// through the same masking and sampler as New's: for tests and tools.
+func Synchronous(exp sdktrace.SpanExporter, ratio float64) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(sdktrace.WithSyncer(Masking(exp)), sdktrace.WithSampler(Sampler(ratio)))
+}
+
+// Sampler follows the caller's decision when a request carries a
+// traceparent and keeps ratio of the traces that start here, except that
+// a root span linked to a kept span is kept: an engine batch is a trace of
+// its own, linked to the webhooks it carries, and is kept whenever one of
+// them is.
+func Sampler(ratio float64) sdktrace.Sampler {
+	return sdktrace.ParentBased(linked{sdktrace.TraceIDRatioBased(ratio)})
+}
+
+type linked struct{ base sdktrace.Sampler }
+
+func (l linked) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	for _, link := range p.Links {
+		if link.SpanContext.IsSampled() {
+			return sdktrace.SamplingResult{
+				Decision:   sdktrace.RecordAndSample,
+				Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState(),
+			}
+		}
+	}
+	return l.base.ShouldSample(p)
+}
+
+func (l linked) Description() string { return "LinkedOr{" + l.base.Description() + "}" }
