@@ -87,9 +87,13 @@
 // failed statement does; a duplicate receipt, which the engine's lookup
 // rules out under the lock, is one. Lookup reads a whole batch's
 // receipts, aggregates and held markers in one round trip, with the head
-// lock. A batch of ingested events costs two round trips and COMMIT,
-// however many events it holds (deferred events resolved cost one more
-// each, for Undefer).
+// lock. BEGIN rides in the transaction's first pipeline and COMMIT in its
+// last, after the writes (Update manages the transaction on the
+// connection itself; pgx.Tx spends a round trip on each). A batch of
+// ingested events thus costs two round trips, however many events it
+// holds (deferred events resolved cost one more each, for Undefer), and
+// the lock is held from the first pipeline to the end of COMMIT: the
+// engine deciding the batch, one round trip and the WAL flush.
 //
 // # Schema, search_path and migrations
 //

@@ -39,6 +39,9 @@ type Store struct {
 	closed atomic.Bool
 	// onRetry, when set (by tests), is called before each retry.
 	onRetry func(err error)
+	// onTx, when set (by tests), is told how many round trips each write
+	// transaction took, BEGIN and COMMIT included.
+	onTx func(trips int)
 }
 
 type config struct {
@@ -274,25 +277,29 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 	if s.closed.Load() {
 		return errClosed
 	}
-	pgTx, err := s.writer.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.writer.Acquire(ctx)
 	if err != nil {
 		return unavailable("begin", err)
 	}
-	committed := false
-	defer func() {
-		if !committed { // also when fn panics
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
-			defer cancel()
-			_ = pgTx.Rollback(rctx)
-		}
-	}()
-
-	// The first statement locks the chain head (lockHead), sent in one
-	// round trip with fn's first statement: from there on this
+	// A connection released inside a transaction (a rollback that failed)
+	// is closed by the pool, not reused.
+	defer conn.Release()
+	// BEGIN and then the lock of the chain head (lockHead) are sent in
+	// one round trip with fn's first statement: from there on this
 	// transaction is the only writer of the database, and every later
 	// statement (a fresh snapshot under READ COMMITTED) sees what the
-	// writers before it committed.
-	t := &tx{tx: pgTx}
+	// writers before it committed. COMMIT is sent with the last writes.
+	t := &tx{conn: conn.Conn()}
+	committed := false
+	defer func() {
+		if t.begun && !committed { // also when fn panics
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			if _, err := t.conn.Exec(rctx, "ROLLBACK"); err != nil {
+				_ = t.conn.Close(rctx)
+			}
+		}
+	}()
 
 	// Plan every statement of the transaction for its parameters. A
 	// cached generic plan is made once per connection from the statistics
@@ -330,16 +337,13 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 			return err
 		}
 	}
-	if err := t.flush(ctx); err != nil {
-		return err
+	// Whether a COMMIT whose answer was lost took effect cannot be known
+	// here; the dedupe receipt makes the caller's retry safe.
+	committed, err = t.commit(ctx)
+	if s.onTx != nil {
+		s.onTx(t.trips)
 	}
-	committed = true
-	if err := pgTx.Commit(ctx); err != nil {
-		// Whether a COMMIT whose answer was lost took effect cannot be
-		// known here; the dedupe receipt makes the caller's retry safe.
-		return unavailable("commit", err)
-	}
-	return nil
+	return err
 }
 
 // SQLSTATE codes, from PostgreSQL's errcodes.txt, decided by code, never

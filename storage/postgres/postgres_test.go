@@ -316,6 +316,48 @@ func TestReplicasRaceForReceipt(t *testing.T) {
 	require.True(t, rep.OK, "%+v", rep)
 }
 
+// A batch of events costs two round trips under the chain head lock,
+// whatever its size: BEGIN, the lock and the lookup in one; every write,
+// the head's move and COMMIT in the other.
+func TestBatchRoundTrips(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	ctx := t.Context()
+	var trips []int
+	su.s.onTx = func(n int) { trips = append(trips, n) }
+	for batch := range 2 {
+		require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error {
+			var rks []storage.ReceiptKey
+			var aks []storage.AggregateKey
+			for i := range 10 {
+				rks = append(rks, storage.ReceiptKey{Provider: "acme", DedupeKey: fmt.Sprintf("evt_%d_%d", batch, i)})
+				aks = append(aks, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: fmt.Sprintf("p%d", i)})
+			}
+			if _, err := tx.Lookup(ctx, rks, aks); err != nil {
+				return err
+			}
+			for i := range 10 {
+				e := storage.JournalEntry{Key: aks[i], Event: "e", DedupeKey: rks[i].DedupeKey}
+				if err := tx.Append(ctx, &e); err != nil {
+					return err
+				}
+				if err := tx.PutReceipt(ctx, "acme", rks[i].DedupeKey, storage.Receipt{Seq: e.Seq, BodySHA256: "ab"}); err != nil {
+					return err
+				}
+				if err := tx.PutAggregate(ctx, storage.Aggregate{Key: aks[i], State: "authorized", Version: int64(batch + 1)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	require.Equal(t, []int{2, 2}, trips)
+	rep, err := storage.VerifyChain(ctx, su.s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+	require.EqualValues(t, 20, rep.Head.Seq)
+}
+
 // The transaction's first statement is sent together with the lock of the
 // chain head row, which runs first: once fn has read anything, nobody else
 // can write.
@@ -439,7 +481,7 @@ func TestRetryDeadlock(t *testing.T) {
 		done <- su.s.Update(ctx, func(stx storage.Tx) error {
 			runs++
 			if runs == 1 {
-				pid = stx.(*tx).tx.Conn().PgConn().PID()
+				pid = stx.(*tx).conn.PgConn().PID()
 				close(pidKnown)
 			}
 			a, err := stx.LockAggregate(ctx, payKey)
@@ -1019,7 +1061,7 @@ func TestUnavailable(t *testing.T) {
 		runs := 0
 		err := su.s.Update(ctx, func(stx storage.Tx) error {
 			runs++
-			pid := stx.(*tx).tx.Conn().PgConn().PID()
+			pid := stx.(*tx).conn.PgConn().PID()
 			var ok bool
 			if err := admin.QueryRow(ctx, `SELECT pg_terminate_backend($1, 5000)`, pid).Scan(&ok); err != nil || !ok {
 				return fmt.Errorf("terminate backend %d: %v, %w", pid, ok, err)
@@ -1113,8 +1155,8 @@ func TestLookupPlannedForTheTableItFinds(t *testing.T) {
 	ctx := t.Context()
 	var plan string
 	err := su.s.Update(ctx, func(stx storage.Tx) error {
-		pgTx := stx.(*tx).tx
-		if err := stx.(*tx).flush(ctx); err != nil { // the queued SET LOCAL
+		pgTx := stx.(*tx).conn
+		if err := stx.(*tx).send(ctx); err != nil { // BEGIN, the head lock and the queued SET LOCAL
 			return err
 		}
 		if _, err := pgTx.Exec(ctx, `PREPARE look(text[], text[]) AS `+receiptLookup); err != nil {
@@ -1162,7 +1204,7 @@ func TestServerSideTimeouts(t *testing.T) {
 		stall func(stx storage.Tx) error
 	}{
 		{"statement", func(stx storage.Tx) error {
-			_, err := stx.(*tx).tx.Exec(ctx, `SELECT pg_sleep(30)`)
+			_, err := stx.(*tx).conn.Exec(ctx, `SELECT pg_sleep(30)`)
 			return stx.(*tx).classify("sleep", err)
 		}},
 		{"idle in transaction", func(stx storage.Tx) error {
@@ -1176,7 +1218,7 @@ func TestServerSideTimeouts(t *testing.T) {
 				if err := stx.PutAggregate(ctx, storage.Aggregate{Key: payKey, MerchantReference: tc.name}); err != nil {
 					return err
 				}
-				if err := stx.(*tx).flush(ctx); err != nil {
+				if err := stx.(*tx).send(ctx); err != nil {
 					return err
 				}
 				return tc.stall(stx)

@@ -14,9 +14,16 @@ import (
 )
 
 // tx is storage.Tx on one READ COMMITTED transaction that holds the chain
-// head row lock from its first statement on.
+// head row lock from its first statement on. It begins and ends the
+// transaction itself, in the pipelines of its first and last statements
+// (begun, commit), rather than through pgx.Tx, which spends a round trip
+// on each, and the one of COMMIT under the lock.
 type tx struct {
-	tx pgx.Tx
+	conn *pgx.Conn
+	// begun: BEGIN was sent (with the first pipeline).
+	begun bool
+	// trips counts the round trips (pipelines sent).
+	trips int
 	// head is the chain head as this transaction moves it: read under the
 	// row lock by the first statement sent (locked), advanced by every
 	// Append, written back once before COMMIT (moved).
@@ -71,12 +78,15 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 	if len(t.pending) == 0 && len(stmts) == 0 && t.locked {
 		return nil
 	}
+	if t.failed != nil {
+		return fmt.Errorf("postgres: transaction already failed: %w", t.failed)
+	}
 	var b pgx.Batch
-	lock := !t.locked
+	begin, lock := !t.begun, !t.locked
+	if begin {
+		b.Queue(beginTx)
+	}
 	if lock {
-		if t.failed != nil {
-			return fmt.Errorf("postgres: transaction already failed: %w", t.failed)
-		}
 		b.Queue(lockHead)
 	}
 	for _, w := range t.pending {
@@ -87,9 +97,19 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 	}
 	pending := t.pending
 	t.pending = nil
-	res := t.tx.SendBatch(ctx, &b)
+	// From here a transaction may be open on the connection, whatever
+	// the answer: Update rolls it back unless it committed.
+	t.begun = true
+	t.trips++
+	res := t.conn.SendBatch(ctx, &b)
 	var err error
-	if lock {
+	if begin {
+		if _, err = res.Exec(); err != nil {
+			err = unavailable("begin", err)
+			t.failed = err
+		}
+	}
+	if lock && err == nil {
 		err = res.QueryRow().Scan(&t.head.Seq, &t.head.Hash)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -124,8 +144,27 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 	return err
 }
 
-// flush sends the pending writes; Update calls it before COMMIT.
-func (t *tx) flush(ctx context.Context) error { return t.send(ctx) }
+// beginTx opens the transaction, in the first pipeline.
+const beginTx = `BEGIN ISOLATION LEVEL READ COMMITTED`
+
+// commit sends the pending writes and COMMIT in one pipeline. A write
+// that fails is reported as flushing it would; PostgreSQL then skips the
+// COMMIT and the transaction stays aborted, for Update to roll back. A
+// COMMIT that fails, or whose answer is lost, is ErrUnavailable.
+func (t *tx) commit(ctx context.Context) (committed bool, err error) {
+	err = t.send(ctx, statement{`COMMIT`, nil, func(res pgx.BatchResults) error {
+		tag, err := res.Exec()
+		switch {
+		case err != nil:
+			return unavailable("commit", err)
+		case tag.String() != "COMMIT": // ROLLBACK: the transaction had failed
+			return fmt.Errorf("postgres: commit: the server rolled the transaction back: %w", storage.ErrUnavailable)
+		}
+		committed = true
+		return nil
+	}})
+	return committed && err == nil, err
+}
 
 var _ storage.Tx = (*tx)(nil)
 
@@ -141,7 +180,7 @@ func (t *tx) classify(op string, err error) error {
 	}
 	out := classify(op, err)
 	callerGaveUp := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-	if !errors.Is(out, storage.ErrUnavailable) && !callerGaveUp && t.tx.Conn().IsClosed() {
+	if !errors.Is(out, storage.ErrUnavailable) && !callerGaveUp && t.conn.IsClosed() {
 		out = unavailable(op, err)
 	}
 	if t.failed == nil {
