@@ -276,6 +276,6 @@ func TestWatchLinePrintsMalformedEntries(t *testing.T) {
 	require.Contains(t, watchLine(ok), "cursor=7 - ngenius/o-1 AUTHORISED: new -> authorized (APPLIED)")
 	bad := &pb.WatchResponse{Cursor: 8, Entry: &pb.JournalEntry{Sequence: 8, Provider: "ngenius",
 		Verdict: pb.Verdict_VERDICT_REJECTED, Reason: "malformed: invalid character '}' looking for beginning of value"}}
-	require.Equal(t, "cursor=8 - ngenius: malformed delivery REJECTED: malformed: invalid character '}' looking for beginning of value", watchLine(bad))
+	require.Equal(t, "cursor=8 - ngenius: malformed delivery REJECTED: invalid character '}' looking for beginning of value", watchLine(bad))
 	require.Contains(t, watchLine(&pb.WatchResponse{Cursor: 9}), "cursor=9 (the server sent no entry")
 }

@@ -238,6 +238,9 @@ func newHistoryCmd() *cobra.Command {
 			for token := ""; ; {
 				page, err := svc.ListAggregateEvents(c.ctx(ctx), &pb.ListAggregateEventsRequest{
 					Provider: a[0], Kind: kind, ProviderId: a[1], PageSize: 200, PageToken: token})
+				if status.Code(err) == codes.NotFound {
+					return fmt.Errorf("history: %s %s at %s: %w", kind, a[1], a[0], explain(err, c))
+				}
 				if err != nil {
 					return err
 				}
@@ -257,7 +260,7 @@ func newHistoryCmd() *cobra.Command {
 				t.row(e.GetSequence(), stamp(e.GetReceiveTime()), e.GetEvent(), verdictUpper(e.GetVerdict()),
 					or(e.GetMachineVersion(), "-"), e.GetStateBefore()+" -> "+e.GetStateAfter(), e.GetReason())
 			}
-			return t.flush(c.out, fmt.Sprintf("no events found for %s %s at %s", kind, a[1], a[0]))
+			return t.flush(c.out, fmt.Sprintf("no events found for %s %s at %s", kind, a[1], a[0])) // the server says NotFound first
 		})
 	kindFlag(cmd, &kind, "aggregate kind: "+strings.Join(kinds, ", "))
 	o = outputFlag(cmd, formatTable)
@@ -286,7 +289,7 @@ func newVerifyCmd() *cobra.Command {
 					req.Checkpoints = append(req.Checkpoints, api.ToSignedCheckpoint(cp))
 				}
 			}
-			r, err := pb.NewAuditServiceClient(c.conn).VerifyJournal(c.ctx(ctx), req)
+			r, err := verifyJournal(ctx, c, req)
 			if err != nil {
 				return err
 			}
@@ -313,6 +316,54 @@ anything does not verify.`
 	o = outputFlag(cmd, formatTable)
 	return cmd
 }
+
+// verifyJournal is VerifyJournal with progress on a terminal. The server
+// checks in one call and reports nothing until it ends, so a person at a
+// terminal first sees the chain walked in ranges (entries done of total,
+// rate, time left; the chain is then checked twice), then the time spent
+// on the server's whole check. In a pipe it is the one call.
+func verifyJournal(ctx context.Context, c *client, req *pb.VerifyJournalRequest) (*pb.VerifyJournalResponse, error) {
+	svc := pb.NewAuditServiceClient(c.conn)
+	var total int64
+	if p := newProgress("checking the hash chain"); p != nil {
+		total = walkChain(ctx, c, svc, p)
+	}
+	what := "checking the journal on the server"
+	switch {
+	case total > 0 && req.GetChainOnly():
+		what = fmt.Sprintf("checking the chain of %d entries and the checkpoints on the server", total)
+	case total > 0:
+		what = fmt.Sprintf("replaying %d journal entries against the derived tables on the server", total)
+	}
+	stop := newProgress(what).Ticking()
+	defer stop()
+	return svc.VerifyJournal(c.ctx(ctx), req)
+}
+
+// walkChain verifies the chain up to the current head in ranges, drawing
+// p, and returns the head's sequence. It stops at the first range that
+// does not verify, or fails: the whole check that follows reports it.
+func walkChain(ctx context.Context, c *client, svc pb.AuditServiceClient, p *progress) int64 {
+	defer p.Done()
+	head, err := svc.GetChainHead(c.ctx(ctx), &pb.GetChainHeadRequest{})
+	if err != nil {
+		return 0
+	}
+	total := head.GetSequence()
+	step := max(verifyStep, total/100) // at most ~100 calls, under any rate limit's burst
+	for from := int64(1); from <= total; from += step {
+		to := min(from+step-1, total)
+		r, err := svc.VerifyJournal(c.ctx(ctx), &pb.VerifyJournalRequest{FromSequence: from, ToSequence: to, ChainOnly: true})
+		if err != nil || !r.GetOk() {
+			return total
+		}
+		p.Update(to, total)
+	}
+	return total
+}
+
+// verifyStep is how many entries one range of walkChain checks, at least.
+var verifyStep int64 = 20000
 
 // printVerify is verify's table: what was checked, then any problem.
 func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
@@ -416,7 +467,7 @@ func watchLine(m *pb.WatchResponse) string {
 		return fmt.Sprintf("cursor=%d (the server sent no entry and no heartbeat: skipped)", m.GetCursor())
 	case e.GetEvent() == "" && e.GetKind() == pb.Kind_KIND_UNSPECIFIED:
 		return fmt.Sprintf("cursor=%d %s %s: malformed delivery %s: %s", m.GetCursor(), stamp(e.GetReceiveTime()),
-			or(e.GetProvider(), "(no provider)"), verdictUpper(e.GetVerdict()), or(e.GetReason(), "(no reason given)"))
+			or(e.GetProvider(), "(no provider)"), verdictUpper(e.GetVerdict()), or(strings.TrimPrefix(e.GetReason(), "malformed: "), "(no reason given)"))
 	}
 	return fmt.Sprintf("cursor=%d %s %s/%s %s: %s -> %s (%s)", m.GetCursor(), stamp(e.GetReceiveTime()),
 		e.GetProvider(), e.GetProviderId(), e.GetEvent(), e.GetStateBefore(), e.GetStateAfter(), verdictUpper(e.GetVerdict()))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -23,8 +24,9 @@ type progress struct {
 // progressTick is how often the line is redrawn.
 const progressTick = 200 * time.Millisecond
 
-// newProgress is a progress line on stderr when stderr is a terminal.
-func newProgress(what string) *progress { return progressOn(os.Stderr, what) }
+// newProgress is a progress line on stderr when stderr is a terminal
+// (tests replace it to see the terminal's lines).
+var newProgress = func(what string) *progress { return progressOn(os.Stderr, what) }
 
 // progressOn is a progress line on f when f is a terminal, else nil.
 func progressOn(f *os.File, what string) *progress {
@@ -74,4 +76,41 @@ func (p *progress) Done() {
 		return
 	}
 	fmt.Fprintln(p.w)
+}
+
+// Elapsed draws "what: 12s", the time since the line began: for work a
+// server does in one call, whose progress this client cannot see.
+func (p *progress) Elapsed() {
+	if p == nil {
+		return
+	}
+	p.drawn = true
+	fmt.Fprintf(p.w, "\r%s: %s\x1b[K", p.what, p.now().Sub(p.start).Round(time.Second))
+}
+
+// Ticking draws Elapsed now and every second until stop, which ends the
+// line. A nil *progress ticks nothing.
+func (p *progress) Ticking() (stop func()) {
+	if p == nil {
+		return func() {}
+	}
+	p.start = p.now()
+	p.Elapsed()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				p.Elapsed()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait(); p.Done() }
 }

@@ -44,3 +44,25 @@ func TestProgressLine(t *testing.T) {
 	none.Update(1, 2)
 	none.Done()
 }
+
+// Elapsed and Ticking: the time since the line began, for work whose
+// progress the client cannot see; nil ticks nothing.
+func TestProgressElapsed(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	p := newProgressTo(&buf, "re-evaluating on the server", func() time.Time { return clock })
+	p.Elapsed()
+	clock = clock.Add(3 * time.Second)
+	p.Elapsed()
+	p.Done()
+	require.Equal(t, "\rre-evaluating on the server: 0s\x1b[K\rre-evaluating on the server: 3s\x1b[K\n", buf.String())
+	// Ticking starts the count again, draws at once and ends the line.
+	buf.Reset()
+	p.Ticking()()
+	require.True(t, strings.HasPrefix(buf.String(), "\rre-evaluating on the server: 0s\x1b[K"), "%q", buf.String())
+	require.True(t, strings.HasSuffix(buf.String(), "\n"), "%q", buf.String())
+	var none *progress
+	none.Elapsed()
+	none.Ticking()()
+}

@@ -28,7 +28,11 @@ func newReevaluateCmd() *cobra.Command {
 				}
 				req.Since = timestamppb.New(t)
 			}
+			// One call; the server reports nothing until it ends: a
+			// terminal sees how long it has been running.
+			stop := newProgress("re-evaluating on the server").Ticking()
 			resp, err := pb.NewMachineServiceClient(c.conn).Reevaluate(c.ctx(ctx), req)
+			stop()
 			if err != nil {
 				return err
 			}
