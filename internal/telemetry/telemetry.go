@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -45,7 +45,8 @@ type Provider struct {
 // tracing is off. It connects to nothing: the exporter dials on its first
 // export, so a collector that is down delays no start (its errors are
 // logged to log as warnings). Spans are batched and exported in the
-// background; call Shutdown to flush them.
+// background; call Shutdown to flush them. Headers for the collector
+// (credentials) come from OTEL_EXPORTER_OTLP_HEADERS, never the file.
 func New(ctx context.Context, cfg config.Tracing, version string, log *slog.Logger) (*Provider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
@@ -54,25 +55,19 @@ func New(ctx context.Context, cfg config.Tracing, version string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	var exp sdktrace.SpanExporter
-	switch cfg.Protocol {
-	case config.TracingHTTP:
-		opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(target.HostPort), otlptracehttp.WithURLPath(target.Path)}
-		if target.Insecure {
-			opts = append(opts, otlptracehttp.WithInsecure())
-		}
-		exp, err = otlptracehttp.New(ctx, opts...)
-	default:
-		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(target.HostPort)}
-		if target.Insecure {
-			opts = append(opts, otlptracegrpc.WithInsecure())
-		}
-		exp, err = otlptracegrpc.New(ctx, opts...)
+	headers, herr := headersFromEnv(os.Getenv)
+	var client otlptrace.Client = &grpcClient{target: target, headers: headers}
+	if cfg.Protocol == config.TracingHTTP {
+		client = newHTTPClient(target, headers)
 	}
+	exp, err := otlptrace.New(ctx, client)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
 	if log != nil {
+		if herr != nil {
+			log.Warn("tracing: collector headers", "err", herr)
+		}
 		// The SDK reports failed exports here; the default writes to the
 		// standard logger, past the log's format and masking.
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
