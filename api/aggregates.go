@@ -67,7 +67,7 @@ func (s *Aggregates) ListAggregateEvents(ctx context.Context, req *pb.ListAggreg
 	}
 	entries, next, err := journalPage(ctx, s.Store, key, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(ctx, orDefault(s.Log), err)
+		return nil, toStatus(ctx, orDefault(s.Log), noEvents(s.Machines, key.Provider, err))
 	}
 	return &pb.ListAggregateEventsResponse{Entries: entries, NextPageToken: next}, nil
 }

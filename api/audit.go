@@ -49,7 +49,7 @@ func (s *Audit) ListOrderEvents(ctx context.Context, req *pb.ListOrderEventsRequ
 	key := storage.AggregateKey{Provider: req.GetProvider(), Kind: string(sm.KindPayment), ID: s.IDKey.ID(req.GetOrderId())}
 	entries, next, err := journalPage(ctx, s.Store, key, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(ctx, s.log(), err)
+		return nil, toStatus(ctx, s.log(), noEvents(s.Machines, key.Provider, err))
 	}
 	return &pb.ListOrderEventsResponse{Entries: entries, NextPageToken: next}, nil
 }

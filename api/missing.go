@@ -24,15 +24,8 @@ func whyMissing(ctx context.Context, log *slog.Logger, r storage.Reader, machine
 	if !errors.Is(err, storage.ErrNotFound) && status.Code(err) != codes.NotFound {
 		return toStatus(ctx, log, err)
 	}
-	if machines != nil {
-		var known []string
-		for _, m := range machines.All() {
-			known = append(known, m.Provider())
-		}
-		known = slices.Compact(known)
-		if len(known) > 0 && !slices.Contains(known, key.Provider) {
-			return status.Errorf(codes.InvalidArgument, "unknown provider %q: this server knows %s", key.Provider, strings.Join(known, ", "))
-		}
+	if err := unknownProvider(machines, key.Provider); err != nil {
+		return err
 	}
 	held, herr := r.PendingDeferred(ctx, key)
 	if herr == nil && held > 0 {
@@ -40,4 +33,34 @@ func whyMissing(ctx context.Context, log *slog.Logger, r storage.Reader, machine
 			key.Kind, redact.Text(id), key.Provider, held)
 	}
 	return status.Errorf(codes.NotFound, "%s %s at %s: not found", key.Kind, redact.Text(id), key.Provider)
+}
+
+// unknownProvider is InvalidArgument naming the providers this server
+// knows when it has no machine for provider; nil when it has one, or when
+// machines is nil (no registry to ask).
+func unknownProvider(machines *sm.Registry, provider string) error {
+	if machines == nil {
+		return nil
+	}
+	var known []string
+	for _, m := range machines.All() {
+		known = append(known, m.Provider())
+	}
+	known = slices.Compact(known)
+	if len(known) > 0 && !slices.Contains(known, provider) {
+		return status.Errorf(codes.InvalidArgument, "unknown provider %q: this server knows %s", provider, strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// noEvents is journalPage's NotFound, or, for a provider this server has
+// no machine for, why there cannot be any.
+func noEvents(machines *sm.Registry, provider string, err error) error {
+	if status.Code(err) != codes.NotFound {
+		return err
+	}
+	if perr := unknownProvider(machines, provider); perr != nil {
+		return perr
+	}
+	return err
 }

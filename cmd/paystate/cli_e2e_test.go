@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
 
 // TestReadCommandsOutput: every read command's table has a header and
@@ -70,6 +72,13 @@ func TestReadCommandsOutput(t *testing.T) {
 	require.Equal(t, "VERDICT_DEFERRED", entries[0]["verdict"])
 	err = run(t.Context(), []string{"history", "ngenius", "nope"}, env)
 	require.ErrorContains(t, err, "history: payment nope at ngenius: no events for this aggregate")
+	err = run(t.Context(), []string{"history", "ngenuis", "abc123xyz"}, env)
+	require.ErrorContains(t, err, `unknown provider "ngenuis": this server knows generic, inyo, magnius, ngenius, payengine`)
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "not NotFound")
+	_, err = s.audit.ListOrderEvents(s.authed(t.Context()), &pb.ListOrderEventsRequest{Provider: "ngenuis", OrderId: "abc123xyz"})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "ListOrderEvents says the same")
+	require.Equal(t, `no orders found at ngenuis (paystate has no provider "ngenuis": it knows generic, inyo, magnius, ngenius, payengine)`+"\n",
+		cli("list", "--provider", "ngenuis"))
 
 	var aggs []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(cli("list", "-o", "json")), &aggs))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -191,7 +192,16 @@ func newGetCmd() *cobra.Command {
 		})
 	kindFlag(cmd, &kind, "aggregate kind: "+strings.Join(kinds, ", "))
 	o = outputFlag(cmd, formatTable)
+	cmd.ValidArgsFunction = completeProvider
 	return cmd
+}
+
+// completeProvider completes the first argument with the providers.
+func completeProvider(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) == 0 {
+		return providerNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
 // orderAsAggregate is an Order in the shape of the other aggregates, for
@@ -264,6 +274,7 @@ func newHistoryCmd() *cobra.Command {
 		})
 	kindFlag(cmd, &kind, "aggregate kind: "+strings.Join(kinds, ", "))
 	o = outputFlag(cmd, formatTable)
+	cmd.ValidArgsFunction = completeProvider
 	return cmd
 }
 
@@ -536,6 +547,9 @@ func newListCmd() *cobra.Command {
 	f.StringVar(&provider, "provider", "", "only this provider (unset: every provider)")
 	kindFlag(cmd, &kind, "only this kind: "+strings.Join(kinds, ", ")+", or all", "all")
 	f.StringVar(&state, "state", "", "only this canonical state, e.g. fraud_review (unset: every state)")
+	_ = cmd.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return providerNames(), cobra.ShellCompDirectiveNoFileComp
+	})
 	o = outputFlag(cmd, formatTable)
 	return cmd
 }
@@ -558,5 +572,22 @@ func emptyList(kind, provider, state string) string {
 	if state != "" {
 		s += " in " + state
 	}
+	if known := providerNames(); provider != "" && !slices.Contains(known, provider) {
+		s += fmt.Sprintf(" (paystate has no provider %q: it knows %s)", provider, strings.Join(known, ", "))
+	}
 	return s
+}
+
+// providerNames are the providers this binary knows, sorted.
+func providerNames() []string {
+	provs, err := allProviders()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, p := range provs {
+		names = append(names, p.Name())
+	}
+	slices.Sort(names)
+	return names
 }
