@@ -218,6 +218,12 @@ type Store interface {
 // ErrNotFound, fn must return an error: some databases (PostgreSQL) abort
 // the transaction at its first failed statement.
 //
+// A store may hold the rows of Append, PutReceipt and PutAggregate until
+// the transaction's next other call or its commit, to write many rows in
+// one statement (SQLite does): a row the database refuses (a duplicate
+// receipt) then fails that later call, or Update, and nothing of the
+// transaction is committed. Every read sees the transaction's own writes.
+//
 // Strings must be valid UTF-8 without NUL bytes (PostgreSQL text cannot
 // hold them); the engine refuses such events before they reach a Tx.
 type Tx interface {
@@ -238,7 +244,8 @@ type Tx interface {
 	// PutReceipt records a dedupe key; a second receipt for the same
 	// (provider, dedupeKey) is an error, returned by PutReceipt or, by a
 	// backend that sends such writes together with the next statement
-	// (PostgreSQL), by the next call that sends, or by Update.
+	// (PostgreSQL) or holds them until then (SQLite), by a later call, or
+	// by Update.
 	PutReceipt(ctx context.Context, provider, dedupeKey string, r Receipt) error
 	// Append assigns e.Seq, e.PrevHash and e.Hash (with EntryHash), and
 	// appends e to the journal. The sequence is gap-free and global.

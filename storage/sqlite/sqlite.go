@@ -193,7 +193,7 @@ func (s *Store) Close() error {
 
 // sharedQueries are the statements every ingested event or batch runs.
 func sharedQueries() []string {
-	qs := []string{appendEntry, putReceipt, putAggregate, readHead, writeHead}
+	qs := append([]string{readHead, writeHead}, rowWrites()...)
 	// Up to the engine's default batch; preparing the longest lookups
 	// would add to every Open more than it saves.
 	for n := 1; n <= 256; n *= 2 {
@@ -260,7 +260,15 @@ func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error 
 }
 
 func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (err error) {
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	// The transaction runs without ctx's cancellation (see tx.run): with
+	// it, database/sql would watch ctx on a goroutine of its own for the
+	// transaction and for each of its queries. BEGIN IMMEDIATE's wait for
+	// the lock is bounded by the busy timeout.
+	if err := ctx.Err(); err != nil {
+		return unavailable("begin", err)
+	}
+	run := context.WithoutCancel(ctx)
+	sqlTx, err := s.writer.BeginTx(run, nil)
 	if err != nil {
 		return unavailable("begin", err)
 	}
@@ -270,7 +278,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	t := &tx{tx: sqlTx, shared: s.shared, run: context.WithoutCancel(ctx)}
+	t := &tx{tx: sqlTx, shared: s.shared, run: run}
 	err = fn(t)
 	if err == nil {
 		err = t.flushHead(ctx)

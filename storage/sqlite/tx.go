@@ -31,6 +31,8 @@ type tx struct {
 	// write lock; a flush cannot be interrupted). The caller's deadline is
 	// checked before each statement instead (live).
 	run context.Context
+	// pending are the hot writes not yet written (pending.go).
+	pending pending
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
@@ -57,12 +59,36 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// live fails once ctx has ended: a statement is not started after the
-// caller's deadline.
-func live(ctx context.Context) error { return ctx.Err() }
+// ready prepares the ground for a statement: it fails once ctx has
+// ended (no statement starts after the caller's deadline), and writes
+// the pending rows first, so that the statement sees them.
+func (t *tx) ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return t.flush(ctx)
+}
+
+// write runs a statement that returns no rows, binding its arguments
+// and stepping it in one crossing into SQLite (the driver's query path;
+// its exec path binds each argument with a crossing of its own).
+func (t *tx) write(ctx context.Context, query string, args []any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := t.stmt(t.run, query)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(t.run, args...)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
+}
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := live(ctx); err != nil {
+	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
 	st, err := t.stmt(t.run, query)
@@ -73,7 +99,7 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := live(ctx); err != nil {
+	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
 	st, err := t.stmt(t.run, query)
@@ -85,7 +111,7 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 // queryRow reports a prepare failure through the row, as sql.Row does.
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) rowScanner {
-	if err := live(ctx); err != nil {
+	if err := t.ready(ctx); err != nil {
 		return errRow{err}
 	}
 	st, err := t.stmt(t.run, query)
@@ -103,34 +129,10 @@ func (r errRow) Scan(...any) error { return r.err }
 
 var _ storage.Tx = (*tx)(nil)
 
-const putAggregate = `INSERT INTO aggregates (` + aggregateColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (provider, kind, id) DO UPDATE SET
-		merchant_reference = excluded.merchant_reference,
-		parent_provider = excluded.parent_provider,
-		parent_kind = excluded.parent_kind,
-		parent_id = excluded.parent_id,
-		state = excluded.state,
-		provider_status = excluded.provider_status,
-		currency = excluded.currency,
-		amount = excluded.amount,
-		authorized = excluded.authorized,
-		captured = excluded.captured,
-		refunded = excluded.refunded,
-		amounts_unknown = excluded.amounts_unknown,
-		version = excluded.version,
-		created_at = excluded.created_at,
-		updated_at = excluded.updated_at`
-
-const putReceipt = `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES (?, ?, ?, ?)`
-
 const (
 	readHead  = `SELECT seq, hash FROM chain_head WHERE id = 1`
 	writeHead = `UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1`
 )
-
-const appendEntry = `INSERT INTO journal (` + journalColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
 	a, err := scanAggregate(t.queryRow(ctx,
@@ -142,10 +144,12 @@ func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (stora
 	return a, nil
 }
 
+// PutAggregate writes at the transaction's next statement (pending).
 func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
-	if _, err := t.exec(ctx, putAggregate, aggregateArgs(&a)...); err != nil {
+	if err := ctx.Err(); err != nil {
 		return classify(fmt.Sprintf("put aggregate %v", a.Key), err)
 	}
+	t.pending.putAggregate(a.Key, aggregateArgs(&a))
 	return nil
 }
 
@@ -160,12 +164,14 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 	return r, nil
 }
 
-// PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
-// receipt for the same key a constraint error.
+// PutReceipt inserts at the transaction's next statement (pending); the
+// primary key (provider, dedupe_key) makes a second receipt for the same
+// key a constraint error there.
 func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
-	if _, err := t.exec(ctx, putReceipt, provider, dedupeKey, r.Seq, hashValue(r.BodySHA256)); err != nil {
+	if err := ctx.Err(); err != nil {
 		return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
 	}
+	t.pending.receipts = append(t.pending.receipts, []any{provider, dedupeKey, r.Seq, hashValue(r.BodySHA256)})
 	return nil
 }
 
@@ -198,10 +204,8 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	n.Seq = head.Seq + 1
 	n.PrevHash = head.Hash
 	n.Hash = storage.EntryHash(&n, n.PrevHash)
-	_, err = t.exec(ctx, appendEntry, journalArgs(&n, skipped)...)
-	if err != nil {
-		return classify(fmt.Sprintf("append entry %d", n.Seq), err)
-	}
+	// Inserted at the transaction's next statement (pending).
+	t.pending.journal = append(t.pending.journal, journalArgs(&n, skipped))
 	t.head, t.headMoved = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}, true
 	e.Seq, e.PrevHash, e.Hash = n.Seq, n.PrevHash, n.Hash
 	return nil
@@ -221,7 +225,7 @@ func (t *tx) Touch(ctx context.Context) error {
 // Update calls it just before commit, in the same transaction.
 func (t *tx) flushHead(ctx context.Context) error {
 	if !t.headMoved {
-		return nil
+		return t.flush(ctx)
 	}
 	if _, err := t.exec(ctx, writeHead, t.head.Seq, t.head.Hash); err != nil {
 		return classify("append: move chain head", err)

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/paystate/paystate/providers"
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage/sqlite"
+)
+
+// BenchmarkWriterBatch is the writer alone: batches of 32 deliveries
+// (16 authorisations of new payments, 16 captures of the previous
+// batch's) committed by transact on this goroutine, with no load
+// generator, HTTP or scheduling around it. Its writer CPU per event,
+// from the thread's CPU clock, is the figure issue #16 targets; run under
+// callgrind (GOMAXPROCS=1) its instruction count per event does not move
+// with the machine's load:
+//
+//	go test -run XXX -bench WriterBatch -benchtime 200x ./engine/
+func BenchmarkWriterBatch(b *testing.B) {
+	reg, err := sm.NewRegistry(sm.Table{
+		Provider: "acme",
+		Kind:     sm.KindPayment,
+		Transitions: []sm.Transition{
+			{Event: "AUTH", From: []sm.State{sm.StateNew}, To: sm.Authorized, Effect: sm.Authorize},
+			{Event: "CAPTURE", From: []sm.State{sm.Authorized}, To: sm.Captured, Effect: sm.Capture},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	var cpu time.Duration
+	e := New(store, reg, Config{Observer: observerFunc(func(bt Batch) { cpu += bt.CPU })})
+	const half = 16
+	delivery := func(name string, i int) *request {
+		id := fmt.Sprintf("o%d", i)
+		body := fmt.Sprintf(`{"order":%q,"event":%q}`, id, name)
+		return &request{d: Delivery{Provider: "acme", BodySHA256: name + id, RedactedBody: []byte(body), Actor: ActorWebhook,
+			Events: []providers.Event{{Provider: "acme", Kind: sm.KindPayment, AggregateID: id, Name: name,
+				Amount: 1250, HasAmount: true, Currency: "EUR", DedupeKey: name + id, MerchantReference: "ref-" + id}}},
+			reply: make(chan reply, 1)}
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for n := range b.N {
+		batch := make([]*request, 0, 2*half)
+		for i := range half {
+			batch = append(batch, delivery("AUTH", n*half+i))
+			if n > 0 {
+				batch = append(batch, delivery("CAPTURE", (n-1)*half+i))
+			}
+		}
+		if _, err := e.transact(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	events := float64(2*half*b.N - half)
+	b.ReportMetric(float64(cpu.Nanoseconds())/1000/events, "writer-cpu-µs/event")
+}
+
+type observerFunc func(Batch)
+
+func (f observerFunc) Committed(b Batch) { f(b) }
+func (f observerFunc) Expired(int)       {}
