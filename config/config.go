@@ -67,6 +67,12 @@ type Config struct {
 	// token may hold open at once; past it a new one is refused with
 	// RESOURCE_EXHAUSTED (HTTP 429). Default 128; 0 means no cap.
 	APIMaxStreams int `yaml:"api_max_streams"`
+	// ReadCacheViews bounds the aggregate views (what GetOrder and
+	// GetAggregate read) an SQLite server keeps in memory, exact because
+	// every write passes through it (storage/viewcache). Default
+	// DefaultReadCacheViews; 0 turns the cache off. PostgreSQL never
+	// caches: other replicas' commits do not pass through this process.
+	ReadCacheViews int `yaml:"read_cache_views"`
 	// WatchPoll is how often a watch stream reads the journal when no
 	// commit was announced. Commits on this server are announced at once,
 	// and on PostgreSQL so are other replicas' (LISTEN/NOTIFY): polling
@@ -214,6 +220,7 @@ func Defaults() Config {
 		Reconcile:          defaultReconcile(),
 		APIRateLimit:       defaultRateLimit(),
 		APIMaxStreams:      DefaultAPIMaxStreams,
+		ReadCacheViews:     DefaultReadCacheViews,
 		StoreTimeout:       Duration{DefaultStoreTimeout},
 		ShutdownTimeout:    Duration{DefaultShutdownTimeout},
 		WatchPoll:          Duration{time.Second},

@@ -12,10 +12,12 @@ const (
 	DefaultAPIMaxStreams   = 128
 	DefaultStoreTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
+	// DefaultReadCacheViews is about 50 MB of views (~470 bytes each).
+	DefaultReadCacheViews = 100_000
 )
 
-// applyLimitsEnv reads PAYSTATE_API_MAX_STREAMS, PAYSTATE_STORE_TIMEOUT and
-// PAYSTATE_SHUTDOWN_TIMEOUT.
+// applyLimitsEnv reads PAYSTATE_API_MAX_STREAMS, PAYSTATE_READ_CACHE_VIEWS,
+// PAYSTATE_STORE_TIMEOUT and PAYSTATE_SHUTDOWN_TIMEOUT.
 func (c *Config) applyLimitsEnv(env func(string) string) error {
 	for name, dst := range map[string]*Duration{"PAYSTATE_STORE_TIMEOUT": &c.StoreTimeout, "PAYSTATE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
 		if v := env(name); v != "" {
@@ -26,12 +28,14 @@ func (c *Config) applyLimitsEnv(env func(string) string) error {
 			dst.Duration = d
 		}
 	}
-	if v := env("PAYSTATE_API_MAX_STREAMS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("config: PAYSTATE_API_MAX_STREAMS: %q is not a whole number", v)
+	for name, dst := range map[string]*int{"PAYSTATE_API_MAX_STREAMS": &c.APIMaxStreams, "PAYSTATE_READ_CACHE_VIEWS": &c.ReadCacheViews} {
+		if v := env(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a whole number", name, v)
+			}
+			*dst = n
 		}
-		c.APIMaxStreams = n
 	}
 	return nil
 }
@@ -40,6 +44,9 @@ func (c *Config) validateLimits() []error {
 	var errs []error
 	if c.APIMaxStreams < 0 {
 		errs = append(errs, errors.New("api_max_streams must be 0 (no cap) or positive"))
+	}
+	if c.ReadCacheViews < 0 {
+		errs = append(errs, errors.New("read_cache_views must be 0 (no cache) or positive"))
 	}
 	if d := c.StoreTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
 		errs = append(errs, errors.New("store_timeout must be between 100ms and 1m"))

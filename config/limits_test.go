@@ -33,12 +33,23 @@ func TestLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, c.APIMaxStreams, "the environment wins; 0 is no cap")
 
+	require.Equal(t, DefaultReadCacheViews, Defaults().ReadCacheViews, "default")
+	c, err = Parse([]byte("read_cache_views: 10\n"), "f.yaml", noEnv)
+	require.NoError(t, err)
+	require.Equal(t, 10, c.ReadCacheViews)
+	env = map[string]string{"PAYSTATE_READ_CACHE_VIEWS": "0"}
+	c, err = Parse([]byte("read_cache_views: 10\n"), "f.yaml", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Zero(t, c.ReadCacheViews, "the environment wins; 0 is no cache")
+
 	for name, tc := range map[string]struct {
 		file string
 		env  map[string]string
 	}{
 		"negative streams": {file: "api_max_streams: -1\n"},
 		"env streams":      {env: map[string]string{"PAYSTATE_API_MAX_STREAMS": "many"}},
+		"negative views":   {file: "read_cache_views: -1\n"},
+		"env views":        {env: map[string]string{"PAYSTATE_READ_CACHE_VIEWS": "lots"}},
 		"store timeout 0":  {file: "store_timeout: 0s\n"},
 		"store timeout 1h": {file: "store_timeout: 1h\n"},
 		"shutdown < store": {file: "store_timeout: 10s\nshutdown_timeout: 5s\n"},

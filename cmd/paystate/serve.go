@@ -25,6 +25,7 @@ import (
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/postgres"
+	"github.com/paystate/paystate/storage/viewcache"
 )
 
 // serveOptions are serve's flags; empty ones leave the configuration's
@@ -163,6 +164,17 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	// Every call of the API and the reconciler on the store is bounded; the
 	// engine bounds its own transactions.
 	bounded := storage.WithTimeout(store, cfg.StoreTimeout.Duration)
+	// On SQLite every write passes through this process (the store lock
+	// keeps any other away), so aggregate views can be kept in memory
+	// exactly; with PostgreSQL, other replicas write too: no cache.
+	writes := store
+	if cfg.Store == "" && cfg.ReadCacheViews > 0 {
+		views := viewcache.New(cfg.ReadCacheViews)
+		// Both faces share the cache: the engine's writes empty what they
+		// change, and the API's reads are answered before the bound (a
+		// timer) is set when the cache holds the view.
+		writes, bounded = views.Wrap(store), views.Wrap(bounded)
+	}
 	var signs *signer
 	if signKey != nil {
 		if signs, err = newSigner(ctx, bounded, signKey, checkpointLogPath(cfg), log); err != nil {
@@ -192,9 +204,9 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	}
 	notifier := engine.NewNotifier()
 	metrics := api.NewMetrics()
-	engineStore := store
+	engineStore := writes
 	if crashHooks != nil {
-		engineStore = crashHooks.Store(store)
+		engineStore = crashHooks.Store(writes)
 	}
 	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics,
 		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids, TracerProvider: tracing.Tracer()})
