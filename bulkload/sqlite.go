@@ -93,10 +93,10 @@ var journalColumns = []column[entry]{
 	{"state_before", func(e *entry) any { return e.StateBefore }, never[entry]},
 	{"state_after", func(e *entry) any { return e.StateAfter }, never[entry]},
 	{"version_after", func(e *entry) any { return e.VersionAfter }, never[entry]},
-	{"dedupe_key", func(e *entry) any { return e.DedupeKey }, always[entry]},
+	{"dedupe_key", func(e *entry) any { return sqlite.HashValue(e.DedupeKey) }, always[entry]},
 	{"body_sha256", func(e *entry) any { return sqlite.HashValue(e.BodySHA256) }, always[entry]},
 	{"redacted_body", func(e *entry) any { return sqlite.EncodeBody(e.RedactedBody) }, always[entry]},
-	{"payload", func(e *entry) any { return nilIfEmpty(e.Payload) }, always[entry]},
+	{"payload", func(e *entry) any { return sqlite.EncodePayload(e.Payload) }, always[entry]},
 	{"received_at", func(e *entry) any { return micros(e.ReceivedAt) }, always[entry]},
 	{"occurred_at", func(e *entry) any { return micros(e.OccurredAt) }, never[entry]},
 	{"resolves_seq", func(e *entry) any { return e.ResolvesSeq }, func(_ *template, e *entry) bool { return e.ResolvesSeq != 0 }},
@@ -379,13 +379,6 @@ func skipped(s []string) string {
 	}
 	b, _ := json.Marshal(s) // state names: plain text
 	return string(b)
-}
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }
 
 func micros(t time.Time) int64 {

@@ -11,50 +11,75 @@ import (
 )
 
 // How a journal row keeps its larger columns (migration 0007). A row
-// written before it has layout 0: hashes as hex text, the redacted body as
-// received. A row written since has layout 1:
+// written before it has layout 0: hashes as hex text, the redacted body
+// and the payload as they are. Since:
 //   - prev_hash, hash and body_sha256 (and receipts.body_sha256) hold the
 //     32 bytes of a lowercase-hex SHA-256 as a BLOB, half the size of the
-//     text. A value that is not one (a test's "sha-x", say) stays TEXT.
-//     Readers go by the value's type, not by the layout, so a hash copied
-//     or rewritten as text by hand still reads back as that text;
+//     text; dedupe_key, when it ends in one (a provider's prefix and a
+//     SHA-256, say), holds the prefix and the 32 bytes. A value that is
+//     not of that form (a test's "sha-x", say) stays TEXT. Readers go by
+//     each value's type, not by the layout, so a value copied or
+//     rewritten as text by hand still reads back as that text;
 //   - redacted_body is one tag byte and the body: bodyPlain, the body as
-//     it is, or bodyS2, the body compressed as an S2 block with the
-//     dictionary below (when that is shorter).
+//     it is, or bodyS2, the body compressed as an S2 block with
+//     bodyDictV1 (when that is shorter);
+//   - layout 2 only: payload likewise, with payloadDictV1. Layout 1 rows
+//     (written for a short while by one revision) keep a plain payload.
 //
 // None of this changes what an entry is: readers hand back the same
-// strings and bytes, so storage.EntryHash, which covers the body itself,
-// hashes a row read back exactly as it did when it was written.
+// strings and bytes, so storage.EntryHash, which covers the body and the
+// payload themselves, hashes a row read back exactly as it did when it
+// was written.
 const (
 	layoutV0 = 0
 	layoutV1 = 1
+	layoutV2 = 2
 
 	bodyPlain = 0
 	bodyS2    = 1
 )
 
-// bodyDictV1 is the dictionary of bodyS2: the providers' documented
-// sample webhooks, redacted and compacted (see TestWriteBodyDictionary),
-// serialized by s2.Dict.Bytes. Every stored bodyS2 body needs exactly
-// these bytes to decode, so the file is never changed: a better
-// dictionary is a new tag.
+// bodyDictV1 is the dictionary of bodyS2 bodies: the providers'
+// documented sample webhooks, redacted and compacted (see
+// TestWriteBodyDictionary), serialized by s2.Dict.Bytes. payloadDictV1
+// is the same followed by the names of the engine's payload fields. Every
+// value stored with one needs exactly its bytes to decode, so the files
+// are never changed: a better dictionary is a new tag.
 //
 //go:embed bodydict/v1.s2dict
 var bodyDictV1 []byte
 
-// bodyDictV1SHA256 pins bodyDictV1 (TestBodyDictionaryIsFrozen).
-const bodyDictV1SHA256 = "1b56a176e3612ecb88726cb92e27f6bf63b68a2bf9cdbf1fe1073360ac2df827"
+//go:embed bodydict/payload-v1.s2dict
+var payloadDictV1 []byte
 
-var bodyDict = func() *s2.Dict {
-	d := s2.NewDict(bodyDictV1)
+// The dictionaries' SHA-256s (TestBodyDictionaryIsFrozen).
+const (
+	bodyDictV1SHA256    = "1b56a176e3612ecb88726cb92e27f6bf63b68a2bf9cdbf1fe1073360ac2df827"
+	payloadDictV1SHA256 = "551b17ed0cc2ace1fd48579c966390e0038cc48f8feb54db45b0b524c835d471"
+)
+
+// A packer encodes a column as a tag byte and the value, compressed with
+// its dictionary when that is shorter.
+type packer struct {
+	what string
+	dict *s2.Dict
+}
+
+func newPacker(what string, serialized []byte) packer {
+	d := s2.NewDict(serialized)
 	if d == nil {
-		panic("sqlite: the embedded body dictionary does not load")
+		panic("sqlite: the embedded " + what + " dictionary does not load")
 	}
-	return d
-}()
+	return packer{what, d}
+}
 
-// encodeBody is redacted_body in layout 1: NULL for an empty body.
-func encodeBody(b []byte) []byte {
+var (
+	bodies   = newPacker("body", bodyDictV1)
+	payloads = newPacker("payload", payloadDictV1)
+)
+
+// encode is the stored value of b: NULL for an empty one.
+func (p packer) encode(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
 	}
@@ -62,7 +87,7 @@ func encodeBody(b []byte) []byte {
 		out := make([]byte, 1+n)
 		out[0] = bodyS2
 		// Encode writes into out[1:], which is large enough.
-		if enc := bodyDict.Encode(out[1:], b); len(enc) < len(b) {
+		if enc := p.dict.Encode(out[1:], b); len(enc) < len(b) {
 			return out[:1+len(enc)]
 		}
 	}
@@ -72,17 +97,9 @@ func encodeBody(b []byte) []byte {
 	return out
 }
 
-// decodeBody reads redacted_body as written in layout.
-func decodeBody(layout int64, stored []byte) ([]byte, error) {
+func (p packer) decode(stored []byte) ([]byte, error) {
 	if len(stored) == 0 {
 		return nil, nil
-	}
-	switch layout {
-	case layoutV0:
-		return stored, nil
-	case layoutV1:
-	default:
-		return nil, fmt.Errorf("sqlite: journal row layout %d is newer than this binary", layout)
 	}
 	switch stored[0] {
 	case bodyPlain:
@@ -90,54 +107,113 @@ func decodeBody(layout int64, stored []byte) ([]byte, error) {
 	case bodyS2:
 		n, err := s2.DecodedLen(stored[1:])
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: journal body: %w", err)
+			return nil, fmt.Errorf("sqlite: journal %s: %w", p.what, err)
 		}
-		b, err := bodyDict.Decode(make([]byte, n), stored[1:])
+		b, err := p.dict.Decode(make([]byte, n), stored[1:])
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: journal body: %w", err)
+			return nil, fmt.Errorf("sqlite: journal %s: %w", p.what, err)
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("sqlite: journal body: unknown encoding %d", stored[0])
+	return nil, fmt.Errorf("sqlite: journal %s: unknown encoding %d", p.what, stored[0])
 }
 
-// EncodeBody is storage/sqlite's redacted_body for body in the current
-// journal layout (JournalLayout), for a loader that writes rows itself.
-func EncodeBody(body []byte) []byte { return encodeBody(body) }
+func checkLayout(layout int64) error {
+	if layout < layoutV0 || layout > layoutV2 {
+		return fmt.Errorf("sqlite: journal row layout %d is newer than this binary", layout)
+	}
+	return nil
+}
+
+// decodeBody reads redacted_body as written in layout.
+func decodeBody(layout int64, stored []byte) ([]byte, error) {
+	if err := checkLayout(layout); err != nil {
+		return nil, err
+	}
+	if layout == layoutV0 {
+		return stored, nil
+	}
+	return bodies.decode(stored)
+}
+
+// decodePayload reads payload as written in layout.
+func decodePayload(layout int64, stored []byte) ([]byte, error) {
+	if err := checkLayout(layout); err != nil {
+		return nil, err
+	}
+	if layout < layoutV2 {
+		return stored, nil
+	}
+	return payloads.decode(stored)
+}
+
+func encodeBody(b []byte) []byte    { return bodies.encode(b) }
+func encodePayload(b []byte) []byte { return payloads.encode(b) }
+
+// EncodeBody and EncodePayload are storage/sqlite's redacted_body and
+// payload in the current journal layout (JournalLayout), for a loader
+// that writes rows itself.
+func EncodeBody(body []byte) []byte       { return encodeBody(body) }
+func EncodePayload(payload []byte) []byte { return encodePayload(payload) }
 
 // JournalLayout is the layout column of the journal rows this binary
 // writes.
-const JournalLayout = layoutV1
+const JournalLayout = layoutV2
 
-// hashValue is a hash column's value: the 32 bytes of a lowercase-hex
-// SHA-256, anything else as the text it is.
+// hashValue is the value of a column that may end in a SHA-256 (hashes,
+// dedupe keys): a text that ends in 64 lowercase hex digits as the text
+// before them followed by their 32 bytes, a BLOB; anything else as the
+// text it is.
 func hashValue(s string) any {
-	if len(s) != 2*sha256.Size {
+	const hexLen = 2 * sha256.Size
+	if len(s) < hexLen {
 		return s
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+	prefix := len(s) - hexLen
+	b := make([]byte, prefix+sha256.Size)
+	copy(b, s[:prefix])
+	for i, j := prefix, prefix; j < len(s); i, j = i+1, j+2 {
+		hi, lo := lowerHex[s[j]], lowerHex[s[j+1]]
+		if hi|lo > 0x0f {
 			return s
 		}
-	}
-	b := make([]byte, sha256.Size)
-	if _, err := hex.Decode(b, []byte(s)); err != nil {
-		return s
+		b[i] = hi<<4 | lo
 	}
 	return b
 }
 
+// lowerHex is the value of each lowercase hex digit, 0xff for any other
+// byte.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
+
 // HashValue is hashValue for a loader that writes rows itself.
 func HashValue(s string) any { return hashValue(s) }
 
-// hashText scans a hash column written by hashValue, or by anyone as
-// text: a BLOB reads back as lowercase hex, TEXT as it is.
+// hashText scans a column written by hashValue, or by anyone as text: a
+// BLOB reads back as the text before its last 32 bytes and those in
+// lowercase hex, TEXT as it is.
 type hashText struct{ s *string }
 
 func (h hashText) Scan(v any) error {
 	switch v := v.(type) {
 	case []byte:
-		*h.s = hex.EncodeToString(v)
+		if len(v) < sha256.Size {
+			*h.s = hex.EncodeToString(v)
+			return nil
+		}
+		prefix := len(v) - sha256.Size
+		*h.s = string(v[:prefix]) + hex.EncodeToString(v[prefix:])
 	case string:
 		*h.s = v
 	case nil:

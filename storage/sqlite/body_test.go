@@ -21,15 +21,16 @@ import (
 	"github.com/paystate/paystate/redact"
 )
 
-// TestWriteBodyDictionary builds bodydict/v1.s2dict from the providers'
-// documented samples (each redacted, then compacted, in path order) when
-// PAYSTATE_WRITE_BODY_DICT is set. The file is frozen once released
-// (TestBodyDictionaryIsFrozen): this is how it was made, and how a v2
-// would be.
+// TestWriteBodyDictionary writes the dictionaries into the directory
+// PAYSTATE_WRITE_BODY_DICT names: v1.s2dict from the providers'
+// documented samples (each redacted, then compacted, in path order), and
+// payload-v1.s2dict from the same followed by payloadFields. The files
+// are frozen once released (TestBodyDictionaryIsFrozen): this is how they
+// were made, and how a v2 would be.
 func TestWriteBodyDictionary(t *testing.T) {
-	out := os.Getenv("PAYSTATE_WRITE_BODY_DICT")
-	if out == "" {
-		t.Skip("set PAYSTATE_WRITE_BODY_DICT to the file to write")
+	dir := os.Getenv("PAYSTATE_WRITE_BODY_DICT")
+	if dir == "" {
+		t.Skip("set PAYSTATE_WRITE_BODY_DICT to the directory to write")
 	}
 	files, err := filepath.Glob("../../providers/*/testdata/*.json")
 	require.NoError(t, err)
@@ -45,18 +46,31 @@ func TestWriteBodyDictionary(t *testing.T) {
 		}
 		content = append(content, body...)
 	}
-	require.LessOrEqual(t, len(content), s2.MaxDictSize)
-	d := s2.MakeDict(content, []byte(`{"`))
-	require.NotNil(t, d)
-	require.NoError(t, os.WriteFile(out, d.Bytes(), 0o644))
-	sum := sha256.Sum256(d.Bytes())
-	t.Logf("%d bytes, sha256 %s", len(d.Bytes()), hex.EncodeToString(sum[:]))
+	write := func(name string, d *s2.Dict) {
+		require.NotNil(t, d)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), d.Bytes(), 0o644))
+		sum := sha256.Sum256(d.Bytes())
+		t.Logf("%s: %d bytes, sha256 %s", name, len(d.Bytes()), hex.EncodeToString(sum[:]))
+	}
+	require.LessOrEqual(t, len(content)+len(payloadFields), s2.MaxDictSize)
+	write("v1.s2dict", s2.MakeDict(content, []byte(`{"`)))
+	write("payload-v1.s2dict", s2.MakeDict(append(content, payloadFields...), []byte(`{"name":"`)))
 }
 
+// payloadFields are the members of the engine's payload (engine/payload.go)
+// in its order, for payload-v1.s2dict.
+const payloadFields = `{"name":"","provider_status":"","merchant_reference":"","parent_kind":"","parent_id":"","amount":0,"has_amount":true,"currency":"","occurred_at":"2025-01-01T00:00:00Z","record_only":true,"snapshot":true,"operation":true}`
+
 func TestBodyDictionaryIsFrozen(t *testing.T) {
-	sum := sha256.Sum256(bodyDictV1)
-	require.Equal(t, bodyDictV1SHA256, hex.EncodeToString(sum[:]),
-		"bodydict/v1.s2dict changed: bodies stored with it would no longer decode; add a v2 instead")
+	for _, d := range []struct {
+		file      string
+		data      []byte
+		sha256hex string
+	}{{"v1.s2dict", bodyDictV1, bodyDictV1SHA256}, {"payload-v1.s2dict", payloadDictV1, payloadDictV1SHA256}} {
+		sum := sha256.Sum256(d.data)
+		require.Equal(t, d.sha256hex, hex.EncodeToString(sum[:]),
+			"bodydict/%s changed: values stored with it would no longer decode; add a new one instead", d.file)
+	}
 }
 
 func TestBodyRoundTrip(t *testing.T) {
@@ -81,7 +95,16 @@ func TestBodyRoundTrip(t *testing.T) {
 	// A documented sample shape shrinks to well under half.
 	body := []byte(`{"event":"CAPTURED","order":{"reference":"REF-bench-00000001","id":"bench-00000001","amount":{"currencyCode":"AED","value":10000}},"transaction":{"id":"txn-bench-00000001-CAPTURED","state":"CAPTURED","date":"2024-12-01T13:22:45Z"},"timestamp":"2024-12-01T13:22:45Z"}`)
 	require.Less(t, len(encodeBody(body)), len(body)/2)
-	_, err := decodeBody(2, []byte{1})
+	// Layout 1 kept the payload as it is.
+	p, err := decodePayload(layoutV1, []byte{bodyS2, 1})
+	require.NoError(t, err)
+	require.Equal(t, []byte{bodyS2, 1}, p)
+	payload := benchPayload
+	p, err = decodePayload(layoutV2, encodePayload(payload))
+	require.NoError(t, err)
+	require.Equal(t, payload, p)
+	require.Less(t, len(encodePayload(payload)), len(payload)/2)
+	_, err = decodeBody(3, []byte{1})
 	require.Error(t, err, "a layout this binary does not know")
 	_, err = decodeBody(layoutV1, []byte{9, 1})
 	require.Error(t, err, "an encoding this binary does not know")
@@ -90,8 +113,16 @@ func TestBodyRoundTrip(t *testing.T) {
 func TestHashValue(t *testing.T) {
 	h := strings.Repeat("0123456789abcdef", 4)
 	require.Equal(t, []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}, hashValue(h).([]byte)[:8])
-	for _, s := range []string{"", "sha-x", strings.ToUpper(h), h[:63] + "g", h + "00"} {
+	for _, s := range []string{"", "sha-x", strings.ToUpper(h), h[:63] + "g", h[1:], h + "G"} {
 		require.Equal(t, s, hashValue(s), "kept as text")
+	}
+	for _, s := range []string{h, h + "0", "ngenius:" + h, "p:" + h[:10] + h} {
+		v, ok := hashValue(s).([]byte)
+		require.True(t, ok, s)
+		require.Len(t, v, len(s)-32)
+		var back string
+		require.NoError(t, hashText{&back}.Scan(v))
+		require.Equal(t, s, back)
 	}
 }
 
@@ -135,11 +166,12 @@ func TestMigrateLayout0(t *testing.T) {
 		e := storage.JournalEntry{
 			Seq: int64(i + 1), Key: storage.AggregateKey{Provider: "p", Kind: "payment", ID: fmt.Sprintf("o-%d", i)},
 			Event: "AUTHORISED", Verdict: "applied", StateBefore: "new", StateAfter: "authorized", VersionAfter: 1,
-			DedupeKey: fmt.Sprintf("p:%d", i), BodySHA256: hex.EncodeToString(sum[:]), RedactedBody: body,
+			DedupeKey: fmt.Sprintf("p:%d:%x", i, sha256.Sum256([]byte{byte(i)})), BodySHA256: hex.EncodeToString(sum[:]), RedactedBody: body,
 			Payload: []byte(`{"name":"AUTHORISED"}`), ReceivedAt: at, OccurredAt: at, Actor: "webhook",
 		}
 		if i == 4 {
 			e.BodySHA256 = "sha-not-hex" // a value only text can hold
+			e.DedupeKey = "p:4"
 			e.MachineVersion, e.RevisesSeq = "abc", 2
 		}
 		e.PrevHash = prev
@@ -173,7 +205,7 @@ func TestMigrateLayout0(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.OK, rep.Problem)
 	var old int
-	require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal WHERE layout <> 1 OR typeof(hash) <> 'blob'`).Scan(&old))
+	require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal WHERE layout <> ? OR typeof(hash) <> 'blob'`, JournalLayout).Scan(&old))
 	require.Zero(t, old, "every row rewritten")
 	var plain int
 	require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal WHERE typeof(body_sha256) = 'text'`).Scan(&plain))
@@ -185,7 +217,7 @@ func TestMigrateLayout0(t *testing.T) {
 		require.Equal(t, want[i].BodySHA256, r.BodySHA256)
 	}
 	require.NoError(t, s.Update(ctx, func(tx storage.Tx) error {
-		r, err := tx.Receipt(ctx, "p", "p:0")
+		r, err := tx.Receipt(ctx, "p", want[0].DedupeKey)
 		require.Equal(t, want[0].BodySHA256, r.BodySHA256)
 		return err
 	}))
@@ -194,24 +226,31 @@ func TestMigrateLayout0(t *testing.T) {
 // benchBody is shaped like the bench's N-Genius webhooks.
 var benchBody = []byte(`{"event":"AUTHORISED","order":{"reference":"REF-bench-00000001","id":"bench-00000001","amount":{"currencyCode":"AED","value":10000}},"transaction":{"id":"txn-bench-00000001-AUTHORISED","state":"AUTHORISED","date":"2024-12-01T13:22:45Z"},"timestamp":"2024-12-01T13:22:45Z"}`)
 
-// BenchmarkLayout is what layout 1 adds to an append (encode: the body
-// and three hashes) and to reading an entry back (decode).
+// benchPayload is the engine's payload for benchBody.
+var benchPayload = []byte(`{"name":"AUTHORISED","provider_status":"AUTHORISED","merchant_reference":"REF-bench-00000001","amount":10000,"has_amount":true,"currency":"AED","occurred_at":"2024-12-01T13:22:45Z"}`)
+
+// BenchmarkLayout is what layout 2 adds to an append (encode: the body,
+// the payload, three hashes and the dedupe key) and to reading an entry
+// back (decode).
 func BenchmarkLayout(b *testing.B) {
 	h := strings.Repeat("5d41402abc4b2a76", 4)
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		var n int
 		for b.Loop() {
-			n += len(encodeBody(benchBody))
-			_, _, _ = hashValue(h), hashValue(h), hashValue(h)
+			n += len(encodeBody(benchBody)) + len(encodePayload(benchPayload))
+			_, _, _, _ = hashValue(h), hashValue(h), hashValue(h), hashValue("ngenius:"+h)
 		}
-		b.ReportMetric(float64(len(encodeBody(benchBody))), "stored-bytes")
+		b.ReportMetric(float64(len(encodeBody(benchBody))+len(encodePayload(benchPayload))), "stored-bytes")
 	})
-	stored := encodeBody(benchBody)
+	stored, storedPayload := encodeBody(benchBody), encodePayload(benchPayload)
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeBody(layoutV1, stored); err != nil {
+			if _, err := decodeBody(layoutV2, stored); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := decodePayload(layoutV2, storedPayload); err != nil {
 				b.Fatal(err)
 			}
 			var s string

@@ -98,13 +98,16 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 	var received, occurred, layout int64
 	var skipped string
 	err := row.Scan(&e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
-		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, hashText{&e.BodySHA256}, &e.RedactedBody,
+		&e.StateBefore, &e.StateAfter, &e.VersionAfter, hashText{&e.DedupeKey}, hashText{&e.BodySHA256}, &e.RedactedBody,
 		&e.Payload, &received, &occurred, &e.ResolvesSeq, &skipped, &e.Actor, &e.MachineVersion, &e.RevisesSeq,
 		hashText{&e.PrevHash}, hashText{&e.Hash}, &layout)
 	if err != nil {
 		return storage.JournalEntry{}, err
 	}
 	if e.RedactedBody, err = decodeBody(layout, e.RedactedBody); err != nil {
+		return storage.JournalEntry{}, err
+	}
+	if e.Payload, err = decodePayload(layout, e.Payload); err != nil {
 		return storage.JournalEntry{}, err
 	}
 	e.RedactedBody = nilIfEmpty(e.RedactedBody)
@@ -120,8 +123,8 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 // layout.
 func journalArgs(n *storage.JournalEntry, skipped string) []any {
 	return []any{n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
-		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, hashValue(n.BodySHA256), encodeBody(n.RedactedBody),
-		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
+		n.StateBefore, n.StateAfter, n.VersionAfter, hashValue(n.DedupeKey), hashValue(n.BodySHA256), encodeBody(n.RedactedBody),
+		encodePayload(n.Payload), toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
 		n.MachineVersion, n.RevisesSeq, hashValue(n.PrevHash), hashValue(n.Hash), JournalLayout}
 }
 
@@ -131,7 +134,7 @@ const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,
 func scanDeferred(row scanner) (storage.DeferredEvent, error) {
 	var d storage.DeferredEvent
 	var received, expires int64
-	err := row.Scan(&d.Seq, &d.Key.Provider, &d.Key.Kind, &d.Key.ID, &d.DedupeKey, &d.Payload,
+	err := row.Scan(&d.Seq, &d.Key.Provider, &d.Key.Kind, &d.Key.ID, hashText{&d.DedupeKey}, &d.Payload,
 		hashText{&d.BodySHA256}, &received, &expires)
 	if err != nil {
 		return storage.DeferredEvent{}, err

@@ -102,24 +102,24 @@ var goSteps = map[int]func(context.Context, *sql.Tx) error{
 	7: rewriteLayout0,
 }
 
-// rewriteLayout0 rewrites every journal row of layout 0 in layout 1
-// (0007_journal_layout.sql): the same entry, so the same hash, in fewer
+// rewriteLayout0 rewrites every journal row of layout 0 in the current
+// layout (0007_journal_layout.sql, body.go): the same entry, so the same hash, in fewer
 // bytes. The space it frees inside the file is reused by later rows;
 // VACUUM gives it back to the file system.
 func rewriteLayout0(ctx context.Context, tx *sql.Tx) error {
 	type old struct {
-		seq                 int64
-		bodySHA, prev, hash string
-		body                []byte
+		seq                         int64
+		dedupe, bodySHA, prev, hash string
+		body, payload               []byte
 	}
-	update, err := tx.PrepareContext(ctx, `UPDATE journal
-		SET body_sha256 = ?, redacted_body = ?, prev_hash = ?, hash = ?, layout = ? WHERE seq = ?`)
+	update, err := tx.PrepareContext(ctx, `UPDATE journal SET dedupe_key = ?, body_sha256 = ?,
+		redacted_body = ?, payload = ?, prev_hash = ?, hash = ?, layout = ? WHERE seq = ?`)
 	if err != nil {
 		return err
 	}
 	defer update.Close()
 	for after := int64(0); ; {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, body_sha256, redacted_body, prev_hash, hash FROM journal
+		rows, err := tx.QueryContext(ctx, `SELECT seq, dedupe_key, body_sha256, redacted_body, payload, prev_hash, hash FROM journal
 			WHERE seq > ? AND layout = 0 ORDER BY seq LIMIT 1000`, after)
 		if err != nil {
 			return err
@@ -127,7 +127,8 @@ func rewriteLayout0(ctx context.Context, tx *sql.Tx) error {
 		var page []old
 		for rows.Next() {
 			var o old
-			if err := rows.Scan(&o.seq, hashText{&o.bodySHA}, &o.body, hashText{&o.prev}, hashText{&o.hash}); err != nil {
+			if err := rows.Scan(&o.seq, hashText{&o.dedupe}, hashText{&o.bodySHA}, &o.body, &o.payload,
+				hashText{&o.prev}, hashText{&o.hash}); err != nil {
 				rows.Close()
 				return err
 			}
@@ -137,8 +138,8 @@ func rewriteLayout0(ctx context.Context, tx *sql.Tx) error {
 			return err
 		}
 		for _, o := range page {
-			if _, err := update.ExecContext(ctx, hashValue(o.bodySHA), encodeBody(o.body),
-				hashValue(o.prev), hashValue(o.hash), JournalLayout, o.seq); err != nil {
+			if _, err := update.ExecContext(ctx, hashValue(o.dedupe), hashValue(o.bodySHA), encodeBody(o.body),
+				encodePayload(o.payload), hashValue(o.prev), hashValue(o.hash), JournalLayout, o.seq); err != nil {
 				return err
 			}
 		}

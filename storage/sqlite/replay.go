@@ -10,7 +10,7 @@ import (
 // body, the body and chain hashes or the skipped list, whose reading (and, for skipped,
 // JSON decoding) was most of what a row cost.
 const replayColumns = `seq, provider, kind, aggregate_id, verdict, state_before, state_after,
-	payload, received_at`
+	payload, received_at, layout`
 
 // ReplayJournal returns nothing for a limit below one.
 func (s *Store) ReplayJournal(ctx context.Context, key *storage.AggregateKey, after int64, limit int) ([]storage.JournalEntry, error) {
@@ -34,17 +34,21 @@ func (s *Store) ReplayJournal(ctx context.Context, key *storage.AggregateKey, af
 	// into a slice allocated once, since allocating per row cost as much
 	// as the scan.
 	out := make([]storage.JournalEntry, 0, min(limit, 4096))
-	dest := make([]any, 9)
-	var received int64
+	dest := make([]any, 10)
+	var received, layout int64
 	for rows.Next() {
 		out = append(out, storage.JournalEntry{})
 		e := &out[len(out)-1]
 		dest[0], dest[1], dest[2], dest[3], dest[4] = &e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Verdict
-		dest[5], dest[6], dest[7], dest[8] = &e.StateBefore, &e.StateAfter, &e.Payload, &received
+		dest[5], dest[6], dest[7], dest[8], dest[9] = &e.StateBefore, &e.StateAfter, &e.Payload, &received, &layout
 		if err := rows.Scan(dest...); err != nil {
 			return nil, classify("replay journal", err)
 		}
-		e.Payload = nilIfEmpty(e.Payload)
+		p, err := decodePayload(layout, e.Payload)
+		if err != nil {
+			return nil, classify("replay journal", err)
+		}
+		e.Payload = nilIfEmpty(p)
 		e.ReceivedAt = fromMicros(received)
 	}
 	if err := rows.Err(); err != nil {
