@@ -85,6 +85,14 @@ Read commands print a table (-o table) or JSON (-o json).`,
 	// walk it) has them.
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "completion":
+			c.Short = "write a shell completion script: bash, zsh, fish or powershell"
+		case "help":
+			c.Short = "help about any command (as COMMAND --help)"
+		}
+	}
 	return root
 }
 

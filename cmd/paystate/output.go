@@ -24,6 +24,7 @@ const (
 	formatTable   = "table"
 	formatJSON    = "json"
 	formatMermaid = "mermaid"
+	formatText    = "text"
 )
 
 // outputFormat is the value of -o/--output: one of a command's formats.

@@ -18,6 +18,7 @@ import (
 func newReevaluateCmd() *cobra.Command {
 	var provider, since string
 	var dryRun bool
+	var o *outputFormat
 	cmd := clientCmd("reevaluate", "re-decide what older machine tables rejected, held or did not know (admin token)", cobra.NoArgs,
 		func(ctx context.Context, c *client, _ []string) error {
 			req := &pb.ReevaluateRequest{Provider: provider, DryRun: dryRun}
@@ -36,6 +37,9 @@ func newReevaluateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.JSON() {
+				return writeJSON(c.out, protoJSON(resp))
+			}
 			printReevaluation(c, resp)
 			return nil
 		})
@@ -43,6 +47,8 @@ func newReevaluateCmd() *cobra.Command {
 	f.StringVar(&provider, "provider", "", "only this provider's aggregates (unset: every provider)")
 	f.StringVar(&since, "since", "", "only aggregates with an older verdict received at or after this time (RFC 3339, or a date)")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change; write nothing")
+	// Not a table: per aggregate, its verdicts that change, with reasons.
+	o = outputFlag(cmd, formatText, formatText, formatJSON)
 	return cmd
 }
 

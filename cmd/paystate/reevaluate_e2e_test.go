@@ -139,6 +139,9 @@ func TestReevaluateCommand(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"reevaluate"}, env))
 	require.Contains(t, out.String(), "1 aggregates re-decided; 0 changed", "a second run changes nothing")
 	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"reevaluate", "--dry-run", "-o", "json"}, env))
+	require.Regexp(t, `(?s)^\{\n  "examined": 1,\n.*"dryRun": true\n\}\n$`, out.String())
+	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json"}, env))
 	require.Regexp(t, `"ok":\s*true`, out.String())
 
