@@ -63,6 +63,7 @@ func TestReadCommandsOutput(t *testing.T) {
 	require.Equal(t, cli("get", "-o", "json", "ngenius", "abc123xyz"), cli("get", "-o", "json", "ngenius", "abc123xyz"), "a stable layout")
 
 	hist := cli("history", "ngenius", "abc123xyz")
+	require.NotRegexp(t, `(?m) $`, hist, "no trailing blanks where the reason is empty")
 	lines = strings.Split(strings.TrimSpace(hist), "\n")
 	require.Len(t, lines, 4, hist)
 	columnsAligned(t, lines)

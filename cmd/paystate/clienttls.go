@@ -73,7 +73,11 @@ func (o *tlsOptions) httpClient(base string) (*http.Client, string, error) {
 // what to do about it; other errors pass through.
 func unreachable(err error, addr string, usedTLS bool) error {
 	if errors.Is(err, syscall.ECONNREFUSED) || isRefused(err) {
-		return fmt.Errorf("paystate is not reachable at %s (nothing answers there): is it running? Start it with \"paystate serve\", or point --addr/--url (PAYSTATE_GRPC_ADDR, PAYSTATE_URL) at it: %w", addr, err)
+		flag := "--addr (PAYSTATE_GRPC_ADDR)"
+		if strings.Contains(addr, "://") {
+			flag = "--url (PAYSTATE_URL)"
+		}
+		return fmt.Errorf("the server is not reachable at %s: nothing answers there. Is paystate running? Start it with \"paystate serve\", or point %s at it (%w)", addr, flag, err)
 	}
 	var certErr *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError

@@ -108,7 +108,8 @@ func TestClientSaysWhenTheServerIsDown(t *testing.T) {
 	require.NoError(t, err)
 
 	err = run(t.Context(), []string{"get", "--addr", closed, "--data-dir", dir, "ngenius", "x"}, noEnv)
-	require.ErrorContains(t, err, "paystate is not reachable at "+closed)
+	require.ErrorContains(t, err, "the server is not reachable at "+closed+": nothing answers there")
+	require.ErrorContains(t, err, "--addr (PAYSTATE_GRPC_ADDR)")
 	require.ErrorContains(t, err, `"paystate serve"`)
 	err = run(t.Context(), []string{"send", "--url", "http://" + closed, "--data-dir", dir, "ngenius", "event_AUTHORISED"}, noEnv)
 	require.ErrorContains(t, err, `"paystate serve"`)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -92,11 +93,13 @@ func protoArray[M proto.Message](ms []M) []json.RawMessage {
 // table is aligned columns under a header.
 type table struct {
 	tw   *tabwriter.Writer
+	buf  bytes.Buffer
 	rows int
 }
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t := &table{}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(t.tw, strings.Join(header, "\t"))
 	return t
 }
@@ -117,5 +120,18 @@ func (t *table) flush(w io.Writer, empty string) error {
 		_, err := fmt.Fprintln(w, empty)
 		return err
 	}
-	return t.tw.Flush()
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	// An empty last cell leaves the padding of the one before it.
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(t.buf.String(), "\n") {
+		body, nl := strings.CutSuffix(l, "\n")
+		b.WriteString(strings.TrimRight(body, " "))
+		if nl {
+			b.WriteByte('\n')
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
