@@ -79,7 +79,10 @@ func blockedEffect(cur sm.Snapshot, child Outcome) sm.Decision {
 	return sm.Decision{
 		Verdict: sm.VerdictRejected,
 		Code:    code,
-		Detail:  fmt.Sprintf("its %s %s was %s here, so it moves nothing (seq %d)", child.Key.Kind, child.Key.ID, child.Verdict, child.Seq),
+		// The child is named, not its journal sequence: a hashed reason
+		// must not depend on a chain position, which a store that
+		// chains after commit does not know yet (docs/postgres-sealer.md).
+		Detail:  fmt.Sprintf("its %s %s was %s here, so it moves nothing", child.Key.Kind, child.Key.ID, child.Verdict),
 		To:      cur.State,
 		Amounts: cur.Amounts,
 	}
