@@ -279,3 +279,14 @@ func TestWatchLinePrintsMalformedEntries(t *testing.T) {
 	require.Equal(t, "cursor=8 - ngenius: malformed delivery REJECTED: invalid character '}' looking for beginning of value", watchLine(bad))
 	require.Contains(t, watchLine(&pb.WatchResponse{Cursor: 9}), "cursor=9 (the server sent no entry")
 }
+
+// send and simulate say what they want.
+func TestSendAndSimulateArguments(t *testing.T) {
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "send"), "send: want PROVIDER [SAMPLE | FILE | -], got 0")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "send", "ngenuis"), `send: unknown provider "ngenuis" (known: generic, inyo, magnius, ngenius, payengine)`)
+	var out bytes.Buffer
+	require.ErrorContains(t, runTo(t, &out, noEnv, "send", "ngenius"), "name a sample")
+	require.Contains(t, out.String(), "event_AUTHORISED", "the samples are listed")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "a", "b"), "want PROVIDER SCENARIO, got 3")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "nosuch"), "no scenario ngenius nosuch")
+}

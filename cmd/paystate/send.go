@@ -87,10 +87,15 @@ type sendOptions struct {
 func newSendCmd() *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
-		Use:               "send PROVIDER [SAMPLE | FILE | -]",
-		Short:             "sign a webhook as PROVIDER would and post it",
-		Long:              sendLong,
-		Args:              cobra.RangeArgs(1, 2),
+		Use:   "send PROVIDER [SAMPLE | FILE | -]",
+		Short: "sign a webhook as PROVIDER would and post it",
+		Long:  sendLong,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return fmt.Errorf("send: want PROVIDER [SAMPLE | FILE | -], got %d argument(s) (see \"paystate send --help\")", len(args))
+			}
+			return nil
+		},
 		ValidArgsFunction: completeSend,
 		RunE:              func(_ *cobra.Command, args []string) error { return send(o, args) },
 	}

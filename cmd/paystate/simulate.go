@@ -40,7 +40,7 @@ func newSimulateCmd() *cobra.Command {
 		Use:   "simulate PROVIDER SCENARIO",
 		Short: "play a documented sequence of webhooks on one order (--list)",
 		Long:  simulateLong,
-		Args:  cobra.MaximumNArgs(2),
+		Args:  cobra.ArbitraryArgs, // simulate says what it wants
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			var out []string
 			for _, sc := range simulatorpkg.Scenarios() {
@@ -78,7 +78,7 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 		}
 	}
 	if len(args) != 2 {
-		return errors.New("simulate: PROVIDER and SCENARIO are required (--list shows them)")
+		return fmt.Errorf("simulate: want PROVIDER SCENARIO, got %d argument(s) (--list shows the scenarios)", len(args))
 	}
 	sc, ok := simulatorpkg.LookupScenario(args[0], args[1])
 	if !ok {
