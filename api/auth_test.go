@@ -163,3 +163,27 @@ func TestAuthorizeRolesMatrix(t *testing.T) {
 		"an RPC without a policy is denied even to admin")
 	require.Equal(t, codes.OK, call("/grpc.health.v1.Health/Check", ""))
 }
+
+// A configured hash is matched whatever the case of its hex digits; one
+// that is not 64 hex digits matches nothing (and breaks nothing).
+func TestAuthorizeHashSpellings(t *testing.T) {
+	t.Parallel()
+	a := NewAuthenticator([]Token{
+		{Name: "upper", Role: config.RoleAdmin, SHA256: strings.ToUpper(HashToken("upper-secret"))},
+		{Name: "short", Role: config.RoleAdmin, SHA256: HashToken("short-secret")[:62]},
+		{Name: "long", Role: config.RoleAdmin, SHA256: HashToken("long-secret") + "00"},
+		{Name: "nothex", Role: config.RoleAdmin, SHA256: "zz" + HashToken("nothex-secret")[2:]},
+	})
+	call := func(secret string) (Principal, codes.Code) {
+		ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+secret))
+		p, err := a.Authorize(ctx, "/paystate.v1.OrderService/GetOrder")
+		return p, status.Code(err)
+	}
+	p, code := call("upper-secret")
+	require.Equal(t, codes.OK, code)
+	require.Equal(t, "upper", p.Name)
+	for _, s := range []string{"short-secret", "long-secret", "nothex-secret"} {
+		_, code := call(s)
+		require.Equal(t, codes.Unauthenticated, code, s)
+	}
+}

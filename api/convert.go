@@ -16,9 +16,41 @@ func enumValue(values map[string]int32, prefix, name string) int32 {
 	return values[prefix+strings.ToUpper(name)]
 }
 
-func kindEnum(kind string) pb.Kind { return pb.Kind(enumValue(pb.Kind_value, "KIND_", kind)) }
+// enumNames is enumValue with the canonical (lower-case) names looked up
+// in a map made once: a GetOrder spent about a microsecond building and
+// upper-casing the name. Any other spelling takes enumValue's way.
+type enumNames struct {
+	values map[string]int32
+	prefix string
+	byName map[string]int32
+}
 
-func verdictEnum(v string) pb.Verdict { return pb.Verdict(enumValue(pb.Verdict_value, "VERDICT_", v)) }
+func newEnumNames(values map[string]int32, prefix string) enumNames {
+	byName := map[string]int32{}
+	for k, v := range values {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			byName[strings.ToLower(rest)] = v
+		}
+	}
+	return enumNames{values: values, prefix: prefix, byName: byName}
+}
+
+func (e enumNames) value(name string) int32 {
+	if v, ok := e.byName[name]; ok {
+		return v
+	}
+	return enumValue(e.values, e.prefix, name)
+}
+
+var (
+	kindNames    = newEnumNames(pb.Kind_value, "KIND_")
+	verdictNames = newEnumNames(pb.Verdict_value, "VERDICT_")
+	stateNames   = newEnumNames(pb.PaymentState_value, "PAYMENT_STATE_")
+)
+
+func kindEnum(kind string) pb.Kind { return pb.Kind(kindNames.value(kind)) }
+
+func verdictEnum(v string) pb.Verdict { return pb.Verdict(verdictNames.value(v)) }
 
 func orderName(provider, id string) string { return "providers/" + provider + "/orders/" + id }
 
@@ -29,7 +61,7 @@ func toOrder(a storage.Aggregate, pending int) *pb.Order {
 		ProviderOrderId:   a.Key.ID,
 		MerchantReference: a.MerchantReference,
 		Kind:              kindEnum(a.Key.Kind),
-		State:             pb.PaymentState(enumValue(pb.PaymentState_value, "PAYMENT_STATE_", a.State)),
+		State:             pb.PaymentState(stateNames.value(a.State)),
 		StateName:         a.State,
 		ProviderStatus:    a.ProviderStatus,
 		Currency:          a.Currency,

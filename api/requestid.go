@@ -59,7 +59,7 @@ func requestIDUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		ctx, id := incomingRequestID(ctx)
-		_ = grpc.SetHeader(ctx, metadata.Pairs(reqid.Metadata, id))
+		_ = grpc.SetHeader(ctx, metadata.MD{reqid.Metadata: {id}}) // the key is lower-case already, as Pairs would make it
 		resp, err := next(ctx, req)
 		logRPC(ctx, log, info.FullMethod, id, start, err)
 		return resp, err
@@ -99,8 +99,12 @@ func logRPC(ctx context.Context, log *slog.Logger, method, id string, start time
 	case code == codes.Internal, code == codes.Unknown, code == codes.DataLoss, code == codes.Unavailable:
 		level = slog.LevelWarn
 	}
-	log.Log(ctx, level, "rpc", "method", method, "code", code.String(),
-		"latency", time.Since(start), "request_id", id)
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	// LogAttrs: no attribute boxed into an interface and unpacked again.
+	log.LogAttrs(ctx, level, "rpc", slog.String("method", method), slog.String("code", code.String()),
+		slog.Duration("latency", time.Since(start)), slog.String("request_id", id))
 }
 
 // answer records what a webhook was answered, for its metrics.
