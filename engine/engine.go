@@ -11,11 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/redact"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Actors recorded on journal entries.
@@ -189,17 +190,16 @@ type request struct {
 	// are written into it.
 	reeval *reevalJob
 	reply  chan reply
-	// span is the submitting call's engine.submit span; batch the
-	// engine.batch span of the transaction that answered it, set by the
-	// committer. Both zero when untraced.
-	span, batch trace.SpanContext
+	// tr is nil when the request is not traced (trace.go).
+	tr *requestTrace
 }
 
 type reply struct {
 	outcomes []Outcome
 	err      error
-	// batch is the request's batch span, for the submit span's link.
-	batch trace.SpanContext
+	// tr is the request's, its batch span set: the channel orders the
+	// committer's write before the submitter's read.
+	tr *requestTrace
 }
 
 // New returns an engine over store running the machines.
@@ -385,10 +385,10 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	}
 	for i, r := range batch {
 		if err != nil {
-			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err), batch: r.batch}
+			r.reply <- reply{err: fmt.Errorf("engine: batch of %d not committed: %w", len(batch), err), tr: r.tr}
 		} else {
 			stamp(results[i], r.d.RequestID)
-			r.reply <- reply{outcomes: results[i], batch: r.batch}
+			r.reply <- reply{outcomes: results[i], tr: r.tr}
 		}
 	}
 }
@@ -474,5 +474,5 @@ func (e *Engine) unprocessable(ctx context.Context, r *request, cause error) {
 			}
 		}
 	}
-	r.reply <- reply{err: ue, batch: r.batch}
+	r.reply <- reply{err: ue, tr: r.tr}
 }

@@ -36,6 +36,13 @@ const (
 // A batch none of whose requests is traced and sampled (a sweep, a
 // reconciliation without a trace) starts no span at all.
 
+// requestTrace is what a traced request carries: its engine.submit span,
+// and the engine.batch span of the transaction that answered it, set by
+// the committer. A pointer, so that an untraced request is no larger.
+type requestTrace struct {
+	span, batch trace.SpanContext
+}
+
 // tracedSubmit is Submit's exchange inside an engine.submit span.
 func (e *Engine) tracedSubmit(ctx context.Context, r *request) ([]Outcome, error) {
 	ctx, span := e.tracer.Start(ctx, spanSubmit, trace.WithAttributes(
@@ -46,10 +53,10 @@ func (e *Engine) tracedSubmit(ctx context.Context, r *request) ([]Outcome, error
 	if r.d.Malformed != "" {
 		span.SetAttributes(telemetry.AttrMalformed.Bool(true))
 	}
-	r.span = span.SpanContext()
+	r.tr = &requestTrace{span: span.SpanContext()}
 	rep := e.exchange(ctx, r)
-	if rep.batch.IsValid() {
-		span.AddLink(trace.Link{SpanContext: rep.batch})
+	if rep.tr != nil && rep.tr.batch.IsValid() {
+		span.AddLink(trace.Link{SpanContext: rep.tr.batch})
 	}
 	if rep.err != nil {
 		span.SetStatus(codes.Error, redact.Text(rep.err.Error()))
@@ -69,9 +76,9 @@ func (e *Engine) startBatch(ctx context.Context, batch []*request) (context.Cont
 	var links []trace.Link
 	kept := false
 	for _, r := range batch {
-		if r.span.IsValid() {
-			links = append(links, trace.Link{SpanContext: r.span})
-			kept = kept || r.span.IsSampled()
+		if r.tr != nil && r.tr.span.IsValid() {
+			links = append(links, trace.Link{SpanContext: r.tr.span})
+			kept = kept || r.tr.span.IsSampled()
 		}
 	}
 	if !kept {
@@ -80,7 +87,9 @@ func (e *Engine) startBatch(ctx context.Context, batch []*request) (context.Cont
 	ctx, span := e.tracer.Start(ctx, spanBatch, trace.WithNewRoot(), trace.WithLinks(links...),
 		trace.WithAttributes(telemetry.AttrBatchDeliveries.Int(len(batch))))
 	for _, r := range batch {
-		r.batch = span.SpanContext()
+		if r.tr != nil {
+			r.tr.batch = span.SpanContext()
+		}
 	}
 	return ctx, span
 }
