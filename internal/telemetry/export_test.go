@@ -1,47 +1,24 @@
 package telemetry
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/internal/telemetry/otlptest"
 )
 
-// collector keeps what an OTLP receiver was sent.
+// collector is an OTLP receiver for both protocols.
 type collector struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	attrs []string // resource attributes, key=value
-	auth  []string // the authorization header or metadata
-}
-
-func (c *collector) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.auth = append(c.auth, metadata.ValueFromIncomingContext(ctx, "authorization")...)
-	for _, rs := range req.GetResourceSpans() {
-		for _, a := range rs.GetResource().GetAttributes() {
-			c.attrs = append(c.attrs, a.GetKey()+"="+a.GetValue().GetStringValue())
-		}
-		for _, ss := range rs.GetScopeSpans() {
-			c.spans = append(c.spans, ss.GetSpans()...)
-		}
-	}
-	return &coltracepb.ExportTraceServiceResponse{}, nil
+	*otlptest.Receiver
 }
 
 // exportOne sends one span through New's provider for cfg and flushes it.
@@ -57,35 +34,28 @@ func exportOne(t *testing.T, cfg config.Tracing) {
 
 func (c *collector) check(t *testing.T) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.Len(t, c.spans, 1)
-	require.NotContains(t, c.spans[0].GetName(), pan, "masked on the wire")
-	require.True(t, strings.HasPrefix(c.spans[0].GetName(), "GET /v1/providers/ngenius/orders/411111"))
-	require.Contains(t, c.attrs, "service.name=paystate-test")
-	require.Contains(t, c.attrs, "service.version=v1.2.3")
+	spans := c.Spans()
+	require.Len(t, spans, 1)
+	require.NotContains(t, spans[0].GetName(), pan, "masked on the wire")
+	require.True(t, strings.HasPrefix(spans[0].GetName(), "GET /v1/providers/ngenius/orders/411111"))
+	require.Contains(t, c.Resource(), "service.name=paystate-test")
+	require.Contains(t, c.Resource(), "service.version=v1.2.3")
 }
 
 // Spans reach an OTLP/gRPC receiver, masked, with the headers the
 // environment gives.
 func TestExportOverOTLPgRPC(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20tok-1, x-tenant = a")
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	c := &collector{}
-	srv := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(srv, c)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	exportOne(t, config.Tracing{OTLPEndpoint: lis.Addr().String(), Protocol: "grpc", Insecure: true})
+	c := &collector{otlptest.Start(t)}
+	exportOne(t, config.Tracing{OTLPEndpoint: c.Addr, Protocol: "grpc", Insecure: true})
 	c.check(t)
-	require.Equal(t, []string{"Bearer tok-1"}, c.auth)
+	require.Equal(t, []string{"Bearer tok-1"}, c.Authorization())
 }
 
 // Spans reach an OTLP/HTTP receiver at the path the endpoint names.
 func TestExportOverOTLPHTTP(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "authorization=Bearer%20tok-2")
-	c := &collector{}
+	c := &collector{&otlptest.Receiver{}}
 	var path, auth string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, auth = r.URL.Path, r.Header.Get("Authorization")
