@@ -109,6 +109,7 @@ func TestRootUsageAndUnknownCommands(t *testing.T) {
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "get", "ngenius"), "want PROVIDER ID, got 1")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "list", "-o", "xml"), "want table or json")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "rebuild", "--force"), "--force only goes with --fix")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "watch", "--after", "3", "--from-now"), "[after from-now] were all set")
 }
 
 // Go's flag package, which paystate used before, took -data-dir as well as

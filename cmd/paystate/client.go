@@ -430,6 +430,8 @@ server drains, saying where to resume.`
 	f.StringVar(&providers, "providers", "", "comma-separated providers")
 	f.Int64Var(&after, "after", 0, "resume after this cursor (printed with every line)")
 	f.BoolVar(&fromHead, "from-now", false, "start at the end of the journal")
+	// The server starts at the head when asked to, whatever the cursor.
+	cmd.MarkFlagsMutuallyExclusive("after", "from-now")
 	// A stream: a line an entry as it comes, not a table.
 	o = outputFlag(cmd, formatText, formatText, formatJSON)
 	return cmd
