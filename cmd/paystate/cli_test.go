@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
@@ -290,4 +293,17 @@ func TestSendAndSimulateArguments(t *testing.T) {
 	require.Contains(t, out.String(), "event_AUTHORISED", "the samples are listed")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "a", "b"), "want PROVIDER SCENARIO, got 3")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "nosuch"), "no scenario ngenius nosuch")
+}
+
+// A server's answer loses gRPC's wrapping once, also when a command has
+// added what it was asking about.
+func TestExplainServerErrors(t *testing.T) {
+	c := &client{addr: "127.0.0.1:1"}
+	err := explain(status.Error(codes.NotFound, "no events for this aggregate"), c)
+	require.EqualError(t, err, "no events for this aggregate (NotFound)")
+	require.Equal(t, codes.NotFound, status.Code(err))
+	wrapped := fmt.Errorf("history: payment x at ngenius: %w", err)
+	require.EqualError(t, explain(wrapped, c), "history: payment x at ngenius: no events for this aggregate (NotFound)")
+	internal := status.Error(codes.Internal, "boom")
+	require.Equal(t, internal, explain(internal, c), "other codes keep gRPC's own wording")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -115,8 +116,9 @@ func clientCmd(use, short string, args cobra.PositionalArgs, fn func(ctx context
 // is wrong (an unknown provider names those that exist; an order whose
 // only events are held says so), the code is kept in words.
 func explain(err error, c *client) error {
-	if err == nil {
-		return nil
+	var done *serverError
+	if err == nil || errors.As(err, &done) {
+		return err // nothing to explain, or explained already
 	}
 	st, ok := status.FromError(err)
 	if !ok {
