@@ -149,7 +149,7 @@ func (s *signer) run(ctx context.Context, every time.Duration) {
 
 // newCheckpointCmd is `paystate checkpoint sign|export|prove|check-proof`.
 func newCheckpointCmd(env func(string) string) *cobra.Command {
-	cmd := groupCmd("checkpoint", "sign, export and prove signed checkpoints of the journal",
+	cmd := groupCmd("checkpoint", "sign and prove signed checkpoints of the journal; export one from a server",
 		newCheckpointExportCmd(), newCheckpointSignCmd(env), newCheckpointProveCmd(env), newCheckpointCheckProofCmd())
 	cmd.Long = `Signed checkpoints of the journal's chain head, for auditors: export (from a
 running server), sign (now, on the database), prove (an entry is under a

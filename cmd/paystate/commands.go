@@ -43,8 +43,10 @@ Client commands talk to a running server over gRPC (--addr, --token, or the
 development token in --data-dir); send and simulate post over HTTP (--url).
 To a server with TLS on, every one of them takes --tls (the system's CAs),
 --ca-file FILE (a private CA; implies --tls) and --server-name NAME (env
-PAYSTATE_TLS, PAYSTATE_CA_FILE, PAYSTATE_SERVER_NAME).
-Read commands print a table (-o table) or JSON (-o json).`,
+PAYSTATE_TLS, PAYSTATE_CA_FILE, PAYSTATE_SERVER_NAME); a flag given wins
+over its environment variable. Read commands print a table (-o table, the
+default) or JSON (-o json); watch and reevaluate print text or JSON.
+"paystate completion bash|zsh|fish" writes a shell completion script.`,
 		SilenceErrors: true, // main prints the error once, prefixed
 		SilenceUsage:  true, // a failed call is not a usage error
 		Args:          cobra.NoArgs,
