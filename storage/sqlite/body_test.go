@@ -128,8 +128,8 @@ func TestHashValue(t *testing.T) {
 
 // TestMigrateLayout0 builds a database as the schema before 0007 wrote
 // it, entries and receipts included, and opens it with this binary: every
-// row is rewritten in layout 1, reads back as the same entry, and the
-// chain verifies as before.
+// row is rewritten in the current layout, in batches, reads back as the
+// same entry, and the chain verifies as before.
 func TestMigrateLayout0(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "paystate.db")
@@ -195,13 +195,45 @@ func TestMigrateLayout0(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
+	// Two rows a batch: three transactions. After the first, as if the
+	// process stopped there, rows of both layouts read and verify; the
+	// next Open goes on from where it got.
+	defer func(n int64) { rewriteBatchRows = n }(rewriteBatchRows)
+	rewriteBatchRows = 2
+	w, err := openWriter(path, defaultBusyTimeout)
+	require.NoError(t, err)
+	_, err = migrate(ctx, w)
+	require.NoError(t, err)
+	done, err := rewriteBatch(ctx, w)
+	require.NoError(t, err)
+	require.False(t, done)
+	var next, layouts int64
+	require.NoError(t, w.QueryRowContext(ctx, `SELECT next_seq FROM layout_rewrite`).Scan(&next))
+	require.EqualValues(t, 3, next)
+	require.NoError(t, w.QueryRowContext(ctx, `SELECT COUNT(DISTINCT layout) FROM journal`).Scan(&layouts))
+	require.EqualValues(t, 2, layouts)
+	require.NoError(t, w.Close())
+	r, err := openReader(path, 1, defaultBusyTimeout)
+	require.NoError(t, err)
+	half := &Store{reader: r}
+	mixed, err := half.Journal(ctx, nil, 0, 100)
+	require.NoError(t, err)
+	require.Equal(t, want, mixed)
+	rep, err := storage.VerifyChain(ctx, half)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Problem)
+	require.NoError(t, r.Close())
+
 	s, err := Open(ctx, path)
 	require.NoError(t, err)
 	defer s.Close()
+	var left int
+	require.NoError(t, s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM layout_rewrite`).Scan(&left))
+	require.Zero(t, left, "the rewrite finished")
 	got, err := s.Journal(ctx, nil, 0, 100)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
-	rep, err := storage.VerifyChain(ctx, s)
+	rep, err = storage.VerifyChain(ctx, s)
 	require.NoError(t, err)
 	require.True(t, rep.OK, rep.Problem)
 	var old int

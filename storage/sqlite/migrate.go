@@ -78,11 +78,6 @@ func migrate(ctx context.Context, db *sql.DB) (applied []int, err error) {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return nil, classify("apply migration "+m.Name, err)
 		}
-		if step := goSteps[m.Version]; step != nil {
-			if err := step(ctx, tx); err != nil {
-				return nil, classify("apply migration "+m.Name, err)
-			}
-		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.Version, m.Name, now); err != nil {
@@ -96,21 +91,92 @@ func migrate(ctx context.Context, db *sql.DB) (applied []int, err error) {
 	return applied, nil
 }
 
-// goSteps are migrations' parts that SQL cannot do, run right after the
-// migration's file in the same transaction.
-var goSteps = map[int]func(context.Context, *sql.Tx) error{
-	7: rewriteLayout0,
+// rewriteBatchRows is how many journal rows rewriteOldRows rewrites per
+// transaction (a variable for tests).
+var rewriteBatchRows int64 = 10_000
+
+// rewriteOldRows rewrites every journal row of layout 0 in the current
+// layout (0008_layout_rewrite.sql, body.go): the same entry, so the same
+// hash, in fewer bytes. Each batch of rows is a transaction of its own
+// that also records how far it got, so the WAL stays small and an
+// interrupted rewrite goes on at the next Open. Readers read either
+// layout meanwhile. The space it frees inside the file is reused by later
+// rows; VACUUM gives it back to the file system.
+func rewriteOldRows(ctx context.Context, db *sql.DB) error {
+	for {
+		done, err := rewriteBatch(ctx, db)
+		if err != nil {
+			return fmt.Errorf("sqlite: rewrite old journal rows: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
 }
 
-// rewriteLayout0 rewrites every journal row of layout 0 in the current
-// layout (0007_journal_layout.sql, body.go): the same entry, so the same hash, in fewer
-// bytes. The space it frees inside the file is reused by later rows;
-// VACUUM gives it back to the file system.
-func rewriteLayout0(ctx context.Context, tx *sql.Tx) error {
+func rewriteBatch(ctx context.Context, db *sql.DB) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, unavailable("begin", err)
+	}
+	defer func() {
+		if err != nil || done {
+			_ = tx.Rollback()
+		}
+	}()
+	var next, upto int64
+	err = tx.QueryRowContext(ctx, `SELECT next_seq, upto FROM layout_rewrite WHERE id = 1`).Scan(&next, &upto)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, classify("read layout_rewrite", err)
+	}
+	end := min(next+rewriteBatchRows, upto+1)
+	if err := rewriteRows(ctx, tx, next, end); err != nil {
+		return false, classify("rewrite journal rows", err)
+	}
+	if end > upto {
+		_, err = tx.ExecContext(ctx, `DELETE FROM layout_rewrite`)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE layout_rewrite SET next_seq = ?`, end)
+	}
+	if err != nil {
+		return false, classify("record layout_rewrite", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, unavailable("commit", err)
+	}
+	return false, nil
+}
+
+// rewriteRows rewrites the rows of layout 0 with from <= seq < to.
+func rewriteRows(ctx context.Context, tx *sql.Tx, from, to int64) error {
 	type old struct {
 		seq                         int64
 		dedupe, bodySHA, prev, hash string
 		body, payload               []byte
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, dedupe_key, body_sha256, redacted_body, payload, prev_hash, hash
+		FROM journal WHERE seq >= ? AND seq < ? AND layout = 0 ORDER BY seq`, from, to)
+	if err != nil {
+		return err
+	}
+	var page []old
+	for rows.Next() {
+		var o old
+		if err := rows.Scan(&o.seq, hashText{&o.dedupe}, hashText{&o.bodySHA}, &o.body, &o.payload,
+			hashText{&o.prev}, hashText{&o.hash}); err != nil {
+			rows.Close()
+			return err
+		}
+		page = append(page, o)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	if len(page) == 0 {
+		return nil
 	}
 	update, err := tx.PrepareContext(ctx, `UPDATE journal SET dedupe_key = ?, body_sha256 = ?,
 		redacted_body = ?, payload = ?, prev_hash = ?, hash = ?, layout = ? WHERE seq = ?`)
@@ -118,36 +184,13 @@ func rewriteLayout0(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	defer update.Close()
-	for after := int64(0); ; {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, dedupe_key, body_sha256, redacted_body, payload, prev_hash, hash FROM journal
-			WHERE seq > ? AND layout = 0 ORDER BY seq LIMIT 1000`, after)
-		if err != nil {
+	for _, o := range page {
+		if _, err := update.ExecContext(ctx, hashValue(o.dedupe), hashValue(o.bodySHA), encodeBody(o.body),
+			encodePayload(o.payload), hashValue(o.prev), hashValue(o.hash), JournalLayout, o.seq); err != nil {
 			return err
 		}
-		var page []old
-		for rows.Next() {
-			var o old
-			if err := rows.Scan(&o.seq, hashText{&o.dedupe}, hashText{&o.bodySHA}, &o.body, &o.payload,
-				hashText{&o.prev}, hashText{&o.hash}); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, o)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		for _, o := range page {
-			if _, err := update.ExecContext(ctx, hashValue(o.dedupe), hashValue(o.bodySHA), encodeBody(o.body),
-				encodePayload(o.payload), hashValue(o.prev), hashValue(o.hash), JournalLayout, o.seq); err != nil {
-				return err
-			}
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		after = page[len(page)-1].seq
 	}
+	return nil
 }
 
 // Migrate brings the database at path up to LatestSchemaVersion, creating
@@ -163,7 +206,10 @@ func Migrate(ctx context.Context, path string) (applied []int, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
-	return migrate(ctx, db)
+	if applied, err = migrate(ctx, db); err != nil {
+		return applied, err
+	}
+	return applied, rewriteOldRows(ctx, db)
 }
 
 // SchemaVersion returns the schema version of the database at path (0 for

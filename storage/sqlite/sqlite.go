@@ -116,6 +116,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if _, err := migrate(ctx, writer); err != nil {
 		return nil, errors.Join(err, writer.Close())
 	}
+	if err := rewriteOldRows(ctx, writer); err != nil {
+		return nil, errors.Join(err, writer.Close())
+	}
 	shared, err := prepareShared(ctx, writer)
 	if err != nil {
 		return nil, errors.Join(err, writer.Close())
