@@ -141,6 +141,22 @@ func (m *Metrics) observeStore(r storage.Reader, log *slog.Logger) {
 	m.Registry.MustRegister(&storeCollector{store: r, log: log})
 }
 
+// ObserveReadCache adds the counters of the aggregate view cache (package
+// storage/viewcache): the reads it answered and those that read the
+// store.
+func (m *Metrics) ObserveReadCache(stats func() (hits, misses uint64)) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "paystate_read_cache_hits_total",
+			Help: "Aggregate views (GetOrder, GetAggregate) answered from the server's view cache (read_cache_views).",
+		}, func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "paystate_read_cache_misses_total",
+			Help: "Aggregate views read from the store because the view cache did not hold them.",
+		}, func() float64 { _, mi := stats(); return float64(mi) }),
+	)
+}
+
 // observeSubscribers adds the watch-subscriber gauge.
 func (m *Metrics) observeSubscribers(n func() int) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -19,51 +15,14 @@ type writerTime struct {
 	cpu float64 // seconds
 }
 
-// readWriterTime scrapes the two sums from the server's /metrics.
+// readWriterTime scrapes the writer's sums from the server's /metrics.
 func readWriterTime(ctx context.Context, base string) (writerTime, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	const busy, durable, cpu = "paystate_engine_commit_duration_seconds_sum", "paystate_engine_commit_durable_seconds_sum", "paystate_engine_writer_cpu_seconds_total"
+	m, err := scrapeMetrics(ctx, base, busy, durable, cpu)
 	if err != nil {
 		return writerTime{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return writerTime{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return writerTime{}, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	var w writerTime
-	found := 0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		var dst *float64
-		switch name {
-		case "paystate_engine_commit_duration_seconds_sum":
-			dst = &w.busy
-		case "paystate_engine_commit_durable_seconds_sum":
-			dst = &w.durable
-		case "paystate_engine_writer_cpu_seconds_total":
-			dst = &w.cpu
-		default:
-			continue
-		}
-		if *dst, err = strconv.ParseFloat(value, 64); err != nil {
-			return writerTime{}, fmt.Errorf("GET /metrics: %s: %w", name, err)
-		}
-		found++
-	}
-	if err := sc.Err(); err != nil {
-		return writerTime{}, err
-	}
-	if found != 3 {
-		return writerTime{}, fmt.Errorf("GET /metrics: the writer's sums are missing")
-	}
-	return w, nil
+	return writerTime{busy: m[busy], durable: m[durable], cpu: m[cpu]}, nil
 }
 
 // writerNote says how busy the writer was during a run of elapsed that

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,6 +88,16 @@ func TestReadCacheNeverServesAnAcknowledgedWebhookStale(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	// The readers were answered from the cache, as the metrics say.
+	var hits float64
+	for _, l := range strings.Split(string(httpGet(t, s.http+"/metrics")), "\n") {
+		if v, ok := strings.CutPrefix(l, "paystate_read_cache_hits_total "); ok {
+			var err error
+			hits, err = strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+		}
+	}
+	require.Positive(t, hits, "no read was answered from the cache: the test proves nothing")
 	s.shutdown()
 	s = start()
 	ctx = s.authed(t.Context())

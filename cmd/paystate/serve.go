@@ -168,8 +168,9 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	// keeps any other away), so aggregate views can be kept in memory
 	// exactly; with PostgreSQL, other replicas write too: no cache.
 	writes := store
+	var views *viewcache.Cache
 	if cfg.Store == "" && cfg.ReadCacheViews > 0 {
-		views := viewcache.New(cfg.ReadCacheViews)
+		views = viewcache.New(cfg.ReadCacheViews)
 		// Both faces share the cache: the engine's writes empty what they
 		// change, and the API's reads are answered before the bound (a
 		// timer) is set when the cache holds the view.
@@ -204,6 +205,9 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	}
 	notifier := engine.NewNotifier()
 	metrics := api.NewMetrics()
+	if views != nil {
+		metrics.ObserveReadCache(views.Stats)
+	}
 	engineStore := writes
 	if crashHooks != nil {
 		engineStore = crashHooks.Store(writes)
