@@ -111,6 +111,7 @@ func TestRootUsageAndUnknownCommands(t *testing.T) {
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "checkpoint", "nosuch"), `unknown subcommand "nosuch"`)
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "get", "ngenius"), "want PROVIDER ID, got 1")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "list", "-o", "xml"), "want table or json")
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "machines", "-o", "xml"), "want mermaid, table or json")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "rebuild", "--force"), "--force only goes with --fix")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "watch", "--after", "3", "--from-now"), "[after from-now] were all set")
 }

@@ -39,7 +39,7 @@ func (o *outputFormat) Type() string   { return "format" }
 
 func (o *outputFormat) Set(v string) error {
 	if !slices.Contains(o.allowed, v) {
-		return fmt.Errorf("want %s", strings.Join(o.allowed, " or "))
+		return fmt.Errorf("want %s", orList(o.allowed))
 	}
 	o.value = v
 	return nil
@@ -55,9 +55,17 @@ func outputFlag(cmd *cobra.Command, def string, allowed ...string) *outputFormat
 		allowed = []string{formatTable, formatJSON}
 	}
 	o := &outputFormat{value: def, allowed: allowed}
-	cmd.Flags().VarP(o, "output", "o", "output format: "+strings.Join(allowed, " or "))
+	cmd.Flags().VarP(o, "output", "o", "output format: "+orList(allowed))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
 	return o
+}
+
+// orList is "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // writeJSON writes v indented, with a final newline.
