@@ -46,6 +46,9 @@ func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregat
 	if err != nil {
 		return storage.Lookups{}, classify("lookup aggregates", err)
 	}
+	for _, a := range l.Aggregates {
+		t.saw(&a)
+	}
 	return l, nil
 }
 

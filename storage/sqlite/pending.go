@@ -20,27 +20,49 @@ import (
 // sees its own writes as before; a write the database refuses (a
 // duplicate receipt) fails that next statement, or Update.
 type pending struct {
-	journal, receipts, aggregates [][]any
+	journal, receipts [][]any
+	aggregates        []pendingAggregate
 	// aggregate is where an aggregate's row sits in aggregates: a
 	// later put of the same aggregate replaces it.
 	aggregate map[storage.AggregateKey]int
+}
+
+// pendingAggregate is an aggregate to write. update says the stored row
+// exists and keeps its reference and parent: an UPDATE of the other
+// columns writes it without touching aggregates_by_reference and
+// aggregates_by_parent (SQLite updates an index only when the statement
+// sets one of its columns), two B-tree leaves fewer for an event that
+// moves an existing aggregate.
+type pendingAggregate struct {
+	a      storage.Aggregate
+	update bool
 }
 
 func (p *pending) empty() bool {
 	return len(p.journal) == 0 && len(p.receipts) == 0 && len(p.aggregates) == 0
 }
 
-func (p *pending) putAggregate(key storage.AggregateKey, row []any) {
-	if i, ok := p.aggregate[key]; ok {
-		p.aggregates[i] = row
+func (p *pending) putAggregate(a storage.Aggregate, update bool) {
+	if i, ok := p.aggregate[a.Key]; ok {
+		// Still an insert if the first put was: the row is not stored yet.
+		p.aggregates[i] = pendingAggregate{a, update && p.aggregates[i].update}
 		return
 	}
 	if p.aggregate == nil {
 		p.aggregate = map[storage.AggregateKey]int{}
 	}
-	p.aggregate[key] = len(p.aggregates)
-	p.aggregates = append(p.aggregates, row)
+	p.aggregate[a.Key] = len(p.aggregates)
+	p.aggregates = append(p.aggregates, pendingAggregate{a, update})
 }
+
+// identity is what an aggregate's secondary indexes other than by state
+// hold of it.
+type identity struct {
+	reference string
+	parent    storage.AggregateKey
+}
+
+func identityOf(a *storage.Aggregate) identity { return identity{a.MerchantReference, a.Parent} }
 
 // writeChunk bounds the rows of one INSERT (24 columns a journal row:
 // far under SQLite's 32 766 parameters).
@@ -85,10 +107,35 @@ var (
 		updated_at = excluded.updated_at`)
 )
 
+// aggregateUpdate rewrites existing aggregates whose reference and parent
+// stay as stored: every other column, by primary key.
+var aggregateUpdate = func() rowWrite {
+	const cols = `provider, kind, id, state, provider_status, currency, amount, authorized, captured,
+		refunded, amounts_unknown, version, created_at, updated_at`
+	w := rowWrite{name: "aggregate updates", statements: map[int]string{}}
+	var set []string
+	for _, c := range strings.Split(cols, ",")[3:] {
+		c = strings.TrimSpace(c)
+		set = append(set, c+" = v."+c)
+	}
+	for n := 1; n <= writeChunk; n *= 2 {
+		w.statements[n] = `WITH v(` + cols + `) AS (VALUES ` + placeholders(n, 14) + `)
+	UPDATE aggregates SET ` + strings.Join(set, ", ") + `
+	FROM v WHERE aggregates.provider = v.provider AND aggregates.kind = v.kind AND aggregates.id = v.id`
+	}
+	return w
+}()
+
+func aggregateUpdateArgs(a *storage.Aggregate) []any {
+	return []any{a.Key.Provider, a.Key.Kind, a.Key.ID, a.State, a.ProviderStatus, a.Currency,
+		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.Version,
+		toMicros(a.CreatedAt), toMicros(a.UpdatedAt)}
+}
+
 // rowWrites are every multi-row statement, for the writer to prepare.
 func rowWrites() []string {
 	var qs []string
-	for _, w := range []rowWrite{journalWrite, receiptWrite, aggregateWrite} {
+	for _, w := range []rowWrite{journalWrite, receiptWrite, aggregateWrite, aggregateUpdate} {
 		for n := 1; n <= writeChunk; n *= 2 {
 			qs = append(qs, w.statements[n])
 		}
@@ -104,10 +151,18 @@ func (t *tx) flush(ctx context.Context) error {
 	}
 	p := t.pending
 	t.pending = pending{}
+	var inserts, updates [][]any
+	for i := range p.aggregates {
+		if pa := &p.aggregates[i]; pa.update {
+			updates = append(updates, aggregateUpdateArgs(&pa.a))
+		} else {
+			inserts = append(inserts, aggregateArgs(&pa.a))
+		}
+	}
 	for _, w := range []struct {
 		write rowWrite
 		rows  [][]any
-	}{{journalWrite, p.journal}, {receiptWrite, p.receipts}, {aggregateWrite, p.aggregates}} {
+	}{{journalWrite, p.journal}, {receiptWrite, p.receipts}, {aggregateWrite, inserts}, {aggregateUpdate, updates}} {
 		if err := t.writeRows(ctx, w.write, w.rows); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paystate/paystate/storage"
@@ -28,13 +29,14 @@ func (s *Store) Aggregate(ctx context.Context, key storage.AggregateKey) (storag
 // viewQuery reads an aggregate (child false) and its children (child true)
 // with their held counts in one statement, so from one snapshot and in
 // one trip through cgo. Each count is a search of deferred_by_aggregate;
-// the children come from aggregates_by_parent. view.Read sorts the
-// children.
+// the children come from aggregates_by_parent (which holds only
+// aggregates with a parent: no aggregate has an empty id, so the term
+// parent_id <> ” changes no answer). view.Read sorts the children.
 const viewQuery = `SELECT ` + aggregateColumns + `, ` + heldCount + `, FALSE
 	FROM aggregates a WHERE provider = ?1 AND kind = ?2 AND id = ?3
 	UNION ALL
 	SELECT ` + aggregateColumns + `, ` + heldCount + `, TRUE
-	FROM aggregates a WHERE parent_provider = ?1 AND parent_kind = ?2 AND parent_id = ?3`
+	FROM aggregates a WHERE parent_provider = ?1 AND parent_kind = ?2 AND parent_id = ?3 AND parent_id <> ''`
 
 const heldCount = `(SELECT COUNT(*) FROM deferred d
 	WHERE d.provider = a.provider AND d.kind = a.kind AND d.aggregate_id = a.id)`
@@ -59,9 +61,15 @@ func (s *Store) AggregateView(ctx context.Context, key storage.AggregateKey) (st
 
 // Children implements storage.Reader.
 func (s *Store) Children(ctx context.Context, parent storage.AggregateKey) ([]storage.Aggregate, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+aggregateColumns+` FROM aggregates
-		WHERE parent_provider = ? AND parent_kind = ? AND parent_id = ? ORDER BY kind, id`,
-		parent.Provider, parent.Kind, parent.ID)
+	// aggregates_by_parent holds only aggregates with a parent; the
+	// children of a parent with an empty id (which no aggregate has) are
+	// found by reading every aggregate, as before the index was partial.
+	query := `SELECT ` + aggregateColumns + ` FROM aggregates
+		WHERE parent_provider = ? AND parent_kind = ? AND parent_id = ? AND parent_id <> '' ORDER BY kind, id`
+	if parent.ID == "" {
+		query = strings.Replace(query, ` AND parent_id <> ''`, ``, 1)
+	}
+	rows, err := s.reader.QueryContext(ctx, query, parent.Provider, parent.Kind, parent.ID)
 	if err != nil {
 		return nil, classify("children", err)
 	}

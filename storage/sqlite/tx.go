@@ -33,6 +33,11 @@ type tx struct {
 	run context.Context
 	// pending are the hot writes not yet written (pending.go).
 	pending pending
+	// stored is the reference and parent of the aggregates this
+	// transaction has read or written, as stored (or as they will be once
+	// pending is written): an aggregate put again with the same ones is
+	// written by an UPDATE that leaves their indexes alone.
+	stored map[storage.AggregateKey]identity
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
@@ -141,7 +146,16 @@ func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (stora
 	if err != nil {
 		return storage.Aggregate{}, classify(fmt.Sprintf("lock aggregate %v", key), err)
 	}
+	t.saw(&a)
 	return a, nil
+}
+
+// saw records what is stored of a.
+func (t *tx) saw(a *storage.Aggregate) {
+	if t.stored == nil {
+		t.stored = map[storage.AggregateKey]identity{}
+	}
+	t.stored[a.Key] = identityOf(a)
 }
 
 // PutAggregate writes at the transaction's next statement (pending).
@@ -149,7 +163,9 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 	if err := ctx.Err(); err != nil {
 		return classify(fmt.Sprintf("put aggregate %v", a.Key), err)
 	}
-	t.pending.putAggregate(a.Key, aggregateArgs(&a))
+	id, ok := t.stored[a.Key]
+	t.pending.putAggregate(a, ok && id == identityOf(&a))
+	t.saw(&a)
 	return nil
 }
 
@@ -272,6 +288,7 @@ func (t *tx) Undefer(ctx context.Context, seq int64) error {
 
 // DeleteAggregate deletes the row; one that does not exist is ErrNotFound.
 func (t *tx) DeleteAggregate(ctx context.Context, key storage.AggregateKey) error {
+	delete(t.stored, key)
 	return t.deleteOne(ctx, fmt.Sprintf("delete aggregate %v", key),
 		`DELETE FROM aggregates WHERE provider = ? AND kind = ? AND id = ?`, key.Provider, key.Kind, key.ID)
 }

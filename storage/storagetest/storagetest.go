@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"VerifyRange", testVerifyRange},
 		{"UpdateRollsBackOnError", testUpdateRollsBack},
 		{"TxReadsItsOwnWrites", testTxReadsOwnWrites},
+		{"PutAfterRead", testPutAfterRead},
 		{"ReadsDoNotWaitForWriter", testReadsDoNotWaitForWriter},
 		{"Deferred", testDeferred},
 		{"DerivedTablesListAndDelete", testDerivedTablesListAndDelete},
@@ -1372,4 +1373,76 @@ func testCheckpoints(t *testing.T, b Backend) {
 	got, err = s.Checkpoints(ctx, 7, 10)
 	require.NoError(t, err)
 	require.Equal(t, []storage.Checkpoint{cp(12, "c"), cp(20, "tree")}, got)
+}
+
+// An aggregate read in the transaction (Lookup, LockAggregate) and put
+// again — with its reference and parent as stored, changed, put twice,
+// deleted and put — reads back whole, and the listings by reference,
+// parent and state follow it (SQLite writes the first case with an
+// UPDATE that leaves the reference and parent indexes alone).
+func testPutAfterRead(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	pay := storage.Aggregate{Key: payKey, MerchantReference: "order-1", State: "authorized", Currency: "EUR",
+		Amount: 100, Authorized: 100, Version: 1, CreatedAt: t0, UpdatedAt: t0}
+	refund := storage.Aggregate{Key: refundKey, MerchantReference: "order-1", Parent: payKey, State: "pending",
+		Currency: "EUR", Amount: 40, Version: 1, CreatedAt: t0, UpdatedAt: t0}
+	putAggregates(t, s, pay, refund)
+
+	captured := pay
+	captured.State, captured.Captured, captured.Version, captured.UpdatedAt = "captured", 100, 2, t0.Add(time.Second)
+	renamed := refund
+	renamed.MerchantReference, renamed.Parent, renamed.State, renamed.Version = "order-2", storage.AggregateKey{}, "succeeded", 2
+	update(t, s, func(tx storage.Tx) error {
+		if _, err := tx.Lookup(ctx, nil, []storage.AggregateKey{payKey, refundKey}); err != nil {
+			return err
+		}
+		if err := tx.PutAggregate(ctx, captured); err != nil {
+			return err
+		}
+		return tx.PutAggregate(ctx, renamed)
+	})
+	got, err := s.Aggregate(ctx, payKey)
+	require.NoError(t, err)
+	require.Equal(t, captured, normAggregate(got))
+	got, err = s.Aggregate(ctx, refundKey)
+	require.NoError(t, err)
+	require.Equal(t, renamed, normAggregate(got))
+	kids, err := s.Children(ctx, payKey)
+	require.NoError(t, err)
+	require.Empty(t, kids, "the refund no longer names the payment")
+	byRef, err := s.AggregatesByReference(ctx, "order-2")
+	require.NoError(t, err)
+	require.Len(t, byRef, 1)
+	require.Equal(t, refundKey, byRef[0].Key)
+	listed, err := s.ListAggregates(ctx, storage.AggregateFilter{Kind: "payment", State: "captured"}, storage.AggregateKey{}, 10)
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	require.Equal(t, payKey, listed[0].Key)
+
+	// Locked, put twice, then deleted and put again: the last put stands.
+	refunded := captured
+	refunded.State, refunded.Refunded, refunded.Version = "refunded", 100, 4
+	update(t, s, func(tx storage.Tx) error {
+		a, err := tx.LockAggregate(ctx, payKey)
+		if err != nil {
+			return err
+		}
+		a.State, a.Version = "partially_refunded", 3
+		if err := tx.PutAggregate(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.PutAggregate(ctx, refunded); err != nil {
+			return err
+		}
+		if err := tx.DeleteAggregate(ctx, payKey); err != nil {
+			return err
+		}
+		return tx.PutAggregate(ctx, refunded)
+	})
+	got, err = s.Aggregate(ctx, payKey)
+	require.NoError(t, err)
+	require.Equal(t, refunded, normAggregate(got))
+	listed, err = s.ListAggregates(ctx, storage.AggregateFilter{Kind: "payment", State: "captured"}, storage.AggregateKey{}, 10)
+	require.NoError(t, err)
+	require.Empty(t, listed)
 }
