@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -103,6 +104,11 @@ func logRPC(ctx context.Context, log *slog.Logger, method, id string, start time
 		return
 	}
 	// LogAttrs: no attribute boxed into an interface and unpacked again.
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		// No trace to name (tracing off): the handlers need not search
+		// the call's context, which names nothing the line lacks.
+		ctx = context.Background()
+	}
 	log.LogAttrs(ctx, level, "rpc", slog.String("method", method), slog.String("code", code.String()),
 		slog.Duration("latency", time.Since(start)), slog.String("request_id", id))
 }

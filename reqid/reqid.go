@@ -88,7 +88,10 @@ type handler struct {
 const attr = "request_id"
 
 func (h handler) Handle(ctx context.Context, r slog.Record) error {
-	if id := From(ctx); id != "" && !h.has && (h.grouped || !hasAttr(r)) {
+	if h.has {
+		return h.Handler.Handle(ctx, r)
+	}
+	if id := From(ctx); id != "" && (h.grouped || !hasAttr(r)) {
 		r = r.Clone()
 		r.AddAttrs(slog.String(attr, id))
 	}

@@ -75,7 +75,7 @@ func serve(ctx context.Context, o serveOptions, env func(string) string) error {
 			*dst = v
 		}
 	}
-	log, err := newLogger(os.Stderr, orEnv(*logFormat, env, "PAYSTATE_LOG_FORMAT", "auto"), orEnv(*logLevel, env, "PAYSTATE_LOG_LEVEL", "info"))
+	log, err := newTracedLogger(os.Stderr, orEnv(*logFormat, env, "PAYSTATE_LOG_FORMAT", "auto"), orEnv(*logLevel, env, "PAYSTATE_LOG_LEVEL", "info"), cfg.Tracing.Enabled())
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 func TestServeLogLinesCarryTheTrace(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	log, err := newLogger(&buf, "json", "info")
+	log, err := newTracedLogger(&buf, "json", "info", true)
 	require.NoError(t, err)
 	// A trace id whose digits pass for a card number must not be masked.
 	tid := trace.TraceID{0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0xa0}
