@@ -64,8 +64,11 @@ func grpcClientTracing(tp trace.TracerProvider) stats.Handler {
 // httpTracing wraps the routes. It must wrap the ServeMux itself: the
 // span is named after the route the mux matched ("POST
 // /webhooks/{provider}"), which the mux writes on the request it is given.
+// The REST gateway is one route of the mux ("/v1/"), so a REST request's
+// span takes the gateway's route instead, which inProcessTracing learns
+// and leaves in the request's gatewayRoute.
 func httpTracing(tp trace.TracerProvider, mux http.Handler) http.Handler {
-	return otelhttp.NewHandler(mux, "http",
+	h := otelhttp.NewHandler(mux, "http",
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(telemetry.Propagator()),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
@@ -76,7 +79,42 @@ func httpTracing(tp trace.TracerProvider, mux http.Handler) http.Handler {
 			}
 			return true
 		}),
+		otelhttp.WithSpanNameFormatter(httpSpanName),
 	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			r = r.WithContext(context.WithValue(r.Context(), gatewayRoute{}, new(string)))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// gatewayRoute keys a *string in a REST request's context: the gateway's
+// route template, once an in-process call has learnt it.
+type gatewayRoute struct{}
+
+// httpSpanName is "METHOD route", as otelhttp names server spans, the
+// gateway's route for a REST call; a method outside the standard ones is
+// "HTTP" (a client does not choose span names).
+func httpSpanName(_ string, r *http.Request) string {
+	method := r.Method
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch,
+		http.MethodHead, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		method = "HTTP"
+	}
+	route := r.Pattern
+	if p, ok := r.Context().Value(gatewayRoute{}).(*string); ok && *p != "" {
+		route = *p
+	}
+	if _, path, ok := strings.Cut(route, " "); ok {
+		route = path // "POST /webhooks/{provider}": the method is said once
+	}
+	if route == "" {
+		return method
+	}
+	return method + " " + route
 }
 
 // inProcessTracing is the first interceptor of the REST gateway's
@@ -94,6 +132,11 @@ func inProcessTracing(tp trace.TracerProvider) grpc.UnaryServerInterceptor {
 		}
 		if route, ok := runtime.HTTPPathPattern(ctx); ok {
 			attrs = append(attrs, attribute.String("http.route", route))
+			// The HTTP server span is named and routed after it too.
+			if p, ok := ctx.Value(gatewayRoute{}).(*string); ok {
+				*p = route
+			}
+			trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.route", route))
 		}
 		ctx, span := tracer.Start(ctx, method, trace.WithAttributes(attrs...))
 		defer span.End()
