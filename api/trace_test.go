@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"strings"
@@ -181,4 +182,44 @@ func TestGetOrderTrace(t *testing.T) {
 	require.Equal(t, "paystate.v1.OrderService/GetOrder", method.AsString())
 	route, _ := attr(inner, "http.route")
 	require.Equal(t, "/v1/providers/{provider}/orders/{order_id}", route.AsString())
+}
+
+// A traced REST watch: its HTTP span, the loopback gRPC call the gateway
+// makes for it and that call's server span are one trace; and the
+// tracing wrapper keeps the watch's per-write deadline working.
+func TestRESTWatchTrace(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	base, stop := serveShortWritesTraced(t, 200*time.Millisecond, nil, telemetry.Synchronous(exp, 0))
+	tp, tid, parent := traceparent(4)
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/journal:watch?heartbeatSeconds=1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+hardAdmin)
+	req.Header.Set("traceparent", tp)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	lines := bufio.NewScanner(resp.Body)
+	for i := range 3 {
+		require.True(t, lines.Scan(), "heartbeat %d past the write timeout: %v", i, lines.Err())
+	}
+	require.NoError(t, stop())
+
+	spans := spansOf(t, exp, "GET /v1/journal:watch")
+	server := one(t, spans, "GET /v1/journal:watch")
+	require.Equal(t, tid, server.SpanContext.TraceID())
+	require.Equal(t, parent, server.Parent.SpanID())
+	var client, grpcServer tracetest.SpanStub
+	for _, s := range spans["paystate.v1.WatchService/Watch"] {
+		switch s.SpanKind {
+		case trace.SpanKindClient:
+			client = s
+		case trace.SpanKindServer:
+			grpcServer = s
+		}
+	}
+	require.Equal(t, server.SpanContext.SpanID(), client.Parent.SpanID(), "the gateway's loopback call")
+	require.Equal(t, client.SpanContext.SpanID(), grpcServer.Parent.SpanID(), "served in the same trace")
+	require.Equal(t, tid, grpcServer.SpanContext.TraceID())
 }

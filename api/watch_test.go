@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -202,6 +203,12 @@ func noLeaks(t *testing.T) {
 // shuts the server down and returns what Serve returned.
 func serveShortWrites(t *testing.T, writeTimeout time.Duration, wrap func(storage.Store) storage.Store) (base string, stop func() error) {
 	t.Helper()
+	return serveShortWritesTraced(t, writeTimeout, wrap, nil)
+}
+
+// serveShortWritesTraced is serveShortWrites with tracing through tp.
+func serveShortWritesTraced(t *testing.T, writeTimeout time.Duration, wrap func(storage.Store) storage.Store, tp trace.TracerProvider) (base string, stop func() error) {
+	t.Helper()
 	p := hardNGenius()
 	h := enginetest.New(t, p)
 	store := storage.Store(h.Store)
@@ -210,7 +217,7 @@ func serveShortWrites(t *testing.T, writeTimeout time.Duration, wrap func(storag
 	}
 	srv := NewServer(Options{Store: store, Machines: h.Machines, Engine: h.Engine, Log: hardQuiet,
 		Providers: map[string]providers.Provider{ngenius.Name: p},
-		Tokens:    []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}}})
+		Tokens:    []Token{{Name: "ops", Role: "admin", SHA256: HashToken(hardAdmin)}}, TracerProvider: tp})
 	if writeTimeout != 0 {
 		srv.writeTimeout = writeTimeout
 	}
