@@ -12,7 +12,7 @@ const (
 	DefaultAPIMaxStreams   = 128
 	DefaultStoreTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
-	// DefaultReadCacheViews is about 50 MB of views (~470 bytes each).
+	// DefaultReadCacheViews is about 23 MB of views (~230 bytes each).
 	DefaultReadCacheViews = 100_000
 )
 

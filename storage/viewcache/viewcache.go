@@ -44,9 +44,12 @@ const maxChildren = 32
 type Cache struct {
 	max int
 
-	mu    sync.Mutex
-	gen   uint64
-	views map[storage.AggregateKey]*storage.AggregateView
+	mu  sync.Mutex
+	gen uint64
+	// views holds each view flattened into one string (encode), keyed by
+	// keyString: a hundred thousand views are then two hundred thousand
+	// pointers for the collector to follow, not two million.
+	views map[string]string
 	// parentOf maps the children listed in cached views to the view that
 	// lists them, so that a change to a child removes its parent's view
 	// (even when the change is the child moving to another parent).
@@ -60,7 +63,7 @@ func New(max int) *Cache {
 	if max <= 0 {
 		max = DefaultEntries
 	}
-	return &Cache{max: max, views: map[storage.AggregateKey]*storage.AggregateView{}, parentOf: map[storage.AggregateKey]storage.AggregateKey{}}
+	return &Cache{max: max, views: map[string]string{}, parentOf: map[storage.AggregateKey]storage.AggregateKey{}}
 }
 
 // Stats returns the reads answered from the cache and those that read
@@ -75,14 +78,16 @@ func (c *Cache) Len() int {
 }
 
 func (c *Cache) get(key storage.AggregateKey) (storage.AggregateView, uint64, bool) {
+	var buf [128]byte
+	k := appendKey(buf[:0], key)
 	c.mu.Lock()
-	v, ok := c.views[key]
+	e, ok := c.views[string(k)] // no copy of k: the compiler looks it up in place
 	gen := c.gen
 	c.mu.Unlock()
 	if !ok {
 		return storage.AggregateView{}, gen, false
 	}
-	return *v, gen, true
+	return decode(e), gen, true
 }
 
 // put keeps v, read after get returned gen, unless a write removed views
@@ -91,37 +96,42 @@ func (c *Cache) put(key storage.AggregateKey, v storage.AggregateView, gen uint6
 	if len(v.Children) > maxChildren || v.Key != key {
 		return
 	}
+	e, ok := encode(v)
+	if !ok {
+		return
+	}
+	k := string(appendKey(nil, key))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return
 	}
-	if _, ok := c.views[key]; !ok && len(c.views) >= c.max {
-		for k := range c.views { // an arbitrary victim: map iteration starts anywhere
-			c.dropLocked(k)
+	if _, ok := c.views[k]; !ok && len(c.views) >= c.max {
+		for victim := range c.views { // an arbitrary victim: map iteration starts anywhere
+			c.dropLocked(victim)
 			break
 		}
 	}
 	for _, ch := range v.Children {
 		if p, ok := c.parentOf[ch.Key]; ok && p != key {
-			c.dropLocked(p)
+			c.dropLocked(string(appendKey(nil, p)))
 		}
 		c.parentOf[ch.Key] = key
 	}
-	// Keyed by the view's own copy of the key, so that the strings are
-	// held once.
-	c.views[v.Key] = &v
+	c.views[k] = e
 }
 
-// dropLocked removes the view of key and its children's back references.
-func (c *Cache) dropLocked(key storage.AggregateKey) {
-	v, ok := c.views[key]
+// dropLocked removes the view under k and its children's back
+// references.
+func (c *Cache) dropLocked(k string) {
+	e, ok := c.views[k]
 	if !ok {
 		return
 	}
-	delete(c.views, key)
+	delete(c.views, k)
+	v := decode(e)
 	for _, ch := range v.Children {
-		if c.parentOf[ch.Key] == key {
+		if c.parentOf[ch.Key] == v.Key {
 			delete(c.parentOf, ch.Key)
 		}
 	}
@@ -141,11 +151,12 @@ func (c *Cache) invalidate(keys []storage.AggregateKey, all bool) {
 		clear(c.parentOf)
 		return
 	}
+	var buf [128]byte
 	for _, k := range keys {
 		if p, ok := c.parentOf[k]; ok {
-			c.dropLocked(p)
+			c.dropLocked(string(appendKey(buf[:0], p)))
 		}
-		c.dropLocked(k)
+		c.dropLocked(string(appendKey(buf[:0], k)))
 	}
 }
 
