@@ -411,6 +411,7 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 	// decided is when the last statement of the batch's (last) attempt
 	// returned: what the store does after it is making the batch durable.
 	var decided time.Time
+	var last *batchTx
 	err := e.store.Update(ctx, func(stx storage.Tx) (err error) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -419,6 +420,7 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 		}()
 		decided = time.Time{}
 		tx, err := prefetch(ctx, stx, batch)
+		last = tx
 		if err != nil {
 			return err
 		}
@@ -439,6 +441,18 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 		decided = time.Now()
 		return nil
 	})
+	if err == nil {
+		// A store that chains at commit has now given the entries their
+		// sequences; the outcomes copied handles.
+		for i, r := range batch {
+			last.settle(results[i])
+			if r.reeval != nil {
+				for j := range r.reeval.out {
+					last.settle(r.reeval.out[j].Appended)
+				}
+			}
+		}
+	}
 	err = e.health.record(late(err))
 	end := time.Now()
 	var committing time.Duration

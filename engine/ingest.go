@@ -190,6 +190,39 @@ type batchTx struct {
 	// does not exist.
 	askedReceipts   map[storage.ReceiptKey]bool
 	askedAggregates map[storage.AggregateKey]bool
+	// provisional are the entries Append gave a provisional handle
+	// (storage.ProvisionalSeq), by handle: the store sets their sequence
+	// at commit, and settle puts it in the outcomes that copied the
+	// handle.
+	provisional map[int64]*storage.JournalEntry
+}
+
+// Append records an entry whose sequence the store will set at commit.
+func (b *batchTx) Append(ctx context.Context, e *storage.JournalEntry) error {
+	if err := b.Tx.Append(ctx, e); err != nil {
+		return err
+	}
+	if e.Seq >= storage.ProvisionalSeq {
+		if b.provisional == nil {
+			b.provisional = map[int64]*storage.JournalEntry{}
+		}
+		b.provisional[e.Seq] = e
+	}
+	return nil
+}
+
+// settle replaces, once the transaction committed, the provisional
+// handles outcomes copied from their entries with the entries' sequences.
+func (b *batchTx) settle(outs []Outcome) {
+	if b == nil || b.provisional == nil {
+		return
+	}
+	for i := range outs {
+		if e, ok := b.provisional[outs[i].Seq]; ok {
+			outs[i].Seq = e.Seq
+		}
+		b.settle(outs[i].Resolved)
+	}
 }
 
 // prefetch starts batch's transaction view with the keys its deliveries

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// ProvisionalSeq is where the provisional handles of Tx.Append start:
+// far above any sequence a journal will reach.
+const ProvisionalSeq int64 = 1 << 62
+
 // Sentinel errors. Backends wrap them; callers test with errors.Is.
 var (
 	// ErrNotFound: the thing asked for does not exist.
@@ -248,7 +252,15 @@ type Tx interface {
 	// by Update.
 	PutReceipt(ctx context.Context, provider, dedupeKey string, r Receipt) error
 	// Append assigns e.Seq, e.PrevHash and e.Hash (with EntryHash), and
-	// appends e to the journal. The sequence is gap-free and global.
+	// appends e to the journal. The sequence is gap-free and global. A
+	// backend that chains entries as the transaction commits (PostgreSQL,
+	// so that writers of different aggregates do not wait for one
+	// another) sets e.Seq to a provisional handle, at or above
+	// ProvisionalSeq, and PrevHash and Hash to "": the handle may be
+	// used inside the transaction wherever a sequence is (a receipt, a
+	// held event, ResolvesSeq), and the backend replaces it there, and
+	// in e, once Update has committed (and returns nil). A handle is
+	// never stored, and never seen outside its transaction.
 	Append(ctx context.Context, e *JournalEntry) error
 	// Defer holds an event until it becomes legal or expires.
 	Defer(ctx context.Context, d DeferredEvent) error

@@ -4,44 +4,63 @@
 // can decide webhooks against one database without ever applying an event
 // twice or breaking the journal's chain.
 //
-// # One writer at a time, through the chain head
+// # Writers wait for each other per aggregate; the chain is made at commit
 //
-// Update begins a READ COMMITTED transaction whose first statement locks
-// the one row of chain_head, sent in one round trip with the
-// transaction's first other statement (usually the batch's lookup):
+// Update runs fn in a READ COMMITTED transaction. While fn decides, the
+// transaction holds only transaction-scoped advisory locks, one per
+// aggregate it reads or writes (pg_advisory_xact_lock of a 64-bit hash of
+// the key, taken in key order in a statement of its own ahead of the
+// lookup that reads the aggregate). Writers of one aggregate — whether or
+// not its row exists yet, which a row lock could not cover — therefore
+// run one after the other, and each statement after the lock (a fresh
+// snapshot under READ COMMITTED) sees what the previous holder committed:
+// its aggregate row, its held events and the receipts of its events.
+// Writers of different aggregates run in parallel, on one replica's pool
+// as across replicas. Two transactions that take two aggregates' locks in
+// opposite orders deadlock; PostgreSQL aborts one (40P01) and Update runs
+// it again.
+//
+// The journal's chain is made at commit. Append gives the entry a
+// provisional handle (storage.ProvisionalSeq + the backend's PID·2^24 +
+// a counter: unique among transactions in flight, above every sequence,
+// in append order) and holds the entry back; fn may use the handle
+// wherever a sequence goes (a receipt, a held event, ResolvesSeq). Then
+// the commit sends the remaining writes with, last, the chain head's row
+// lock,
 //
 //	SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE
 //
-// Every write transaction of every process does the same, so write
-// transactions run one at a time across the whole deployment, in the
-// order they got the lock. That single choice gives three guarantees:
+// numbers the entries head + 1, head + 2, ..., links and hashes them
+// (storage.EntryHash), and sends their INSERTs, the replacement of every
+// handle by its sequence (receipts and held events by primary key,
+// ResolvesSeq in the entries before hashing), the head's move, the
+// NOTIFY and COMMIT in one pipeline. So:
 //
-//   - The journal's global order is gap-free and every Append extends the
-//     chain from the true head: seq and prev_hash are head + 1 and head's
-//     hash, read under the lock, not a sequence (which leaves gaps on
-//     rollback) or a MAX(seq) two replicas could both read.
-//   - A dedupe receipt committed by one replica is visible to the next
-//     transaction before it decides. Under READ COMMITTED each statement
-//     sees what was committed before it began, and every statement after
-//     the lock began after the previous writer committed; so "no receipt
-//     yet, apply the event" cannot happen in two replicas for one event.
-//     (The receipts primary key would still refuse the second insert, but
-//     only after both had decided; the lock means the race never starts.)
-//   - Writers cannot deadlock one another on aggregate rows, whatever
-//     order they lock them in, because they never run together.
+//   - The journal's order is gap-free and every entry extends the chain
+//     from the true head: seq and prev_hash come from the head read under
+//     its lock, never from a sequence (which leaves gaps on rollback) or
+//     a MAX(seq) two replicas could both read. A handle never outlives
+//     its transaction: nothing any other session reads holds one, and
+//     once Update returns nil the caller's entries carry their sequence
+//     and hashes.
+//   - An aggregate's entries are chained in the order of its versions:
+//     its writers commit one after the other, each holding its lock until
+//     after the head's.
+//   - A dedupe receipt committed by one replica is seen by the next
+//     writer of the same aggregate before it decides. Two replicas taking
+//     the same event with no aggregate at once both decide; the second
+//     receipt insert then fails on the primary key (23505 on
+//     receipts_pkey) and Update runs the transaction again, whose lookup
+//     finds the receipt.
 //
-// The cost is that writes do not run in parallel, across processes as
-// within one: the lock is held from the first statement to COMMIT, so
-// write throughput is bounded by one transaction's round trips plus its
-// WAL flush (synchronous_commit on), and adding replicas adds no write
-// capacity — only availability and read capacity. The engine's group
-// commit amortizes it: it puts every webhook waiting in a process into
-// one Update, so a busy replica pays one lock, one head update and one
-// flush for a whole batch. SERIALIZABLE isolation would allow parallel
-// writers but would abort most of them anyway — every Append touches the
-// head — and turn contention into retries.
+// What is still serial is the commit's tail: from the head's lock to the
+// end of COMMIT (one round trip, hashing the batch, and the WAL flush),
+// every writer of every replica in turn. The engine's deciding, its
+// lookups and its writes other than the journal's run in parallel.
+// docs/postgres-sealer.md designs the step that takes the rest off the
+// write path (a sealer chaining committed entries after the fact).
 //
-// LockAggregate still takes a row lock (SELECT ... FOR UPDATE), as the
+// LockAggregate also takes the row lock (SELECT ... FOR UPDATE), as the
 // contract promises: it orders paystate against sessions that are not
 // paystate writers (an operator's UPDATE, a migration).
 //
@@ -77,23 +96,20 @@
 // # Round trips
 //
 // A round trip to the server costs more than the statements of one event,
-// and every round trip of a write transaction is taken under the chain
-// head lock, so it delays every other writer of every replica. Writes
-// whose answer nothing waits for — Append, PutAggregate, PutReceipt,
-// Defer — are held back and sent in one pipeline (a pgx batch) ahead of
-// the next statement that does wait (a read, Undefer) or before COMMIT,
-// with the chain head update. Such a write that fails is reported by the
+// and a round trip taken under a lock delays every writer waiting for it.
+// Writes whose answer nothing waits for — PutAggregate, PutReceipt, Defer
+// (Append's insert waits for the commit) — are held back and sent in one
+// pipeline (a pgx batch) ahead of the next statement that does wait (a
+// read, Undefer) or at commit. Such a write that fails is reported by the
 // call that sent it, or by Update, and aborts the transaction as any
-// failed statement does; a duplicate receipt, which the engine's lookup
-// rules out under the lock, is one. Lookup reads a whole batch's
-// receipts, aggregates and held markers in one round trip, with the head
-// lock. BEGIN rides in the transaction's first pipeline and COMMIT in its
-// last, after the writes (Update manages the transaction on the
-// connection itself; pgx.Tx spends a round trip on each). A batch of
-// ingested events thus costs two round trips, however many events it
-// holds (deferred events resolved cost one more each, for Undefer), and
-// the lock is held from the first pipeline to the end of COMMIT: the
-// engine deciding the batch, one round trip and the WAL flush.
+// failed statement does. Lookup reads a whole batch's
+// receipts, aggregates and held markers in one round trip, after the
+// aggregates' locks. BEGIN rides in the transaction's first pipeline and
+// COMMIT in its last (Update manages the transaction on the connection
+// itself; pgx.Tx spends a round trip on each). A batch of ingested events
+// thus costs three round trips however many events it holds (deferred
+// events resolved cost one more each, for Undefer): the lookup; the
+// writes with the head's lock; the journal and COMMIT.
 //
 // # Schema, search_path and migrations
 //

@@ -48,6 +48,10 @@ func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregat
 			ap, ak, ai = append(ap, k.Provider), append(ak, k.Kind), append(ai, k.ID)
 		}
 	}
+	// The aggregates' advisory locks first, in a statement of their own:
+	// what the lookups read is then what the keys' previous writers
+	// committed.
+	t.lockKeys(aggregates...)
 	l := lookup.New()
 	err := t.send(ctx, statement{receiptLookup, []any{rp, rd}, func(res pgx.BatchResults) error {
 		return t.classify("lookup receipts", read(res, func(rows pgx.Rows) error { return lookup.Receipts(rows, l) }))

@@ -83,10 +83,10 @@ func WithReadConns(n int) Option {
 	}
 }
 
-// WithWriteConns caps the write pool (default 2). Write transactions are
-// serialized by the chain head row lock whatever the pool size; a second
-// connection lets the next transaction be queued at the server, ready to
-// run the moment the current one commits.
+// WithWriteConns caps the write pool (default 2). Write transactions of
+// different aggregates decide in parallel, and queue only for the chain
+// head's lock at commit; a second connection lets the next transaction
+// decide while the current one commits.
 func WithWriteConns(n int) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -110,8 +110,9 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 	}
 }
 
-// WithLockTimeout bounds how long a write transaction waits for a row lock
-// (PostgreSQL's lock_timeout), the chain head's included; a wait that runs
+// WithLockTimeout bounds how long a write transaction waits for a lock
+// (PostgreSQL's lock_timeout): a row's, an aggregate's advisory lock, the
+// chain head's at commit; a wait that runs
 // out is retried like a deadlock. The default, 0, waits as long as ctx
 // allows.
 func WithLockTimeout(d time.Duration) Option {
@@ -125,8 +126,9 @@ func WithLockTimeout(d time.Duration) Option {
 // WithTimeout bounds, on the server, every statement (statement_timeout,
 // both pools) and how long a write transaction may sit idle between two
 // statements (idle_in_transaction_session_timeout): a paystate whose
-// connection stalled mid-transaction then cannot hold the chain head's
-// lock, and every other replica's writes with it, for longer than d. The
+// connection stalled mid-transaction then cannot hold its aggregates'
+// locks, or the chain head's and every other replica's writes with it,
+// for longer than d. The
 // callers bound the same calls with context deadlines (the engine, and
 // storage.WithTimeout); this is the server's side of it, for a client
 // that can no longer say so. Migrations are exempt. It also bounds
@@ -245,11 +247,13 @@ func (s *Store) Close() error {
 
 var errClosed = fmt.Errorf("postgres: store is closed: %w", storage.ErrUnavailable)
 
-// Update runs fn in one READ COMMITTED transaction whose first statement
-// locks the chain head row, and commits it. A transaction PostgreSQL
-// aborts with a serialization failure, a deadlock or a lock timeout (at
-// the head lock, inside fn, or at commit) is rolled back and run again,
-// up to the configured number of attempts, so fn may run more than once.
+// Update runs fn in one READ COMMITTED transaction and commits it,
+// chaining what fn appended (see the package documentation). A
+// transaction PostgreSQL aborts with a serialization failure, a deadlock
+// or a lock timeout (at an aggregate's lock, inside fn, or at the head's
+// lock), or whose receipt another transaction inserted first, is rolled
+// back and run again, up to the configured number of attempts, so fn may
+// run more than once.
 func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
 	backoff := s.cfg.backoff
 	for attempt := 1; ; attempt++ {
@@ -284,11 +288,10 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 	// A connection released inside a transaction (a rollback that failed)
 	// is closed by the pool, not reused.
 	defer conn.Release()
-	// BEGIN and then the lock of the chain head (lockHead) are sent in
-	// one round trip with fn's first statement: from there on this
-	// transaction is the only writer of the database, and every later
-	// statement (a fresh snapshot under READ COMMITTED) sees what the
-	// writers before it committed. COMMIT is sent with the last writes.
+	// BEGIN is sent in one round trip with fn's first statement, and
+	// COMMIT with the last writes. fn decides holding only the advisory
+	// locks of the aggregates it reads (lockKeys); the chain head is
+	// locked at commit (chainAppends).
 	t := &tx{conn: conn.Conn()}
 	committed := false
 	defer func() {
@@ -321,25 +324,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 		// COMMIT would only roll it back.
 		return fmt.Errorf("postgres: a statement failed and fn went on: transaction rolled back: %w", t.failed)
 	}
-	if t.moved {
-		// Touch moves the head without having locked it.
-		if err := t.lock(ctx); err != nil {
-			return err
-		}
-		// Sent with the last pending writes.
-		if err := t.queue("commit: move chain head", `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`,
-			t.head.Seq, t.head.Hash); err != nil {
-			return err
-		}
-		// Delivered to every Listen on the schema when, and only if, the
-		// transaction commits.
-		if err := t.queue("commit: announce", `SELECT pg_notify($1, '')`, notifyChannel(s.cfg.schema)); err != nil {
-			return err
-		}
-	}
 	// Whether a COMMIT whose answer was lost took effect cannot be known
 	// here; the dedupe receipt makes the caller's retry safe.
-	committed, err = t.commit(ctx)
+	committed, err = t.commit(ctx, notifyChannel(s.cfg.schema))
 	if s.onTx != nil {
 		s.onTx(t.trips)
 	}
@@ -400,10 +387,15 @@ func unavailableCode(code string) bool {
 func corruptCode(code string) bool { return code == codeDataCorrupted || code == codeIndexCorrupted }
 
 // retryable reports whether err carries a SQLSTATE for which Update runs
-// the transaction again.
+// the transaction again: those of retryableCode, and a duplicate receipt,
+// which another replica may have inserted between this transaction's
+// lookup and its insert (an event with no aggregate, whose lock would
+// have serialized them, delivered to both at once): run again, the
+// lookup finds the receipt.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && retryableCode(pe.Code)
+	return errors.As(err, &pe) && (retryableCode(pe.Code) ||
+		pe.Code == codeUniqueViolation && pe.ConstraintName == "receipts_pkey")
 }
 
 // connectionLost reports whether err is a failure to reach the server or a

@@ -316,9 +316,9 @@ func TestReplicasRaceForReceipt(t *testing.T) {
 	require.True(t, rep.OK, "%+v", rep)
 }
 
-// A batch of events costs two round trips under the chain head lock,
-// whatever its size: BEGIN, the lock and the lookup in one; every write,
-// the head's move and COMMIT in the other.
+// A batch of events costs three round trips whatever its size: BEGIN, the
+// aggregates' locks and the lookup; the writes and, last, the chain head's
+// lock; the journal's inserts, the head's move and COMMIT.
 func TestBatchRoundTrips(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
@@ -351,21 +351,31 @@ func TestBatchRoundTrips(t *testing.T) {
 			return nil
 		}))
 	}
-	require.Equal(t, []int{2, 2}, trips)
+	require.Equal(t, []int{3, 3}, trips)
 	rep, err := storage.VerifyChain(ctx, su.s)
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
 	require.EqualValues(t, 20, rep.Head.Seq)
 }
 
-// The transaction's first statement is sent together with the lock of the
-// chain head row, which runs first: once fn has read anything, nobody else
-// can write.
-func TestUpdateLocksChainHeadFirst(t *testing.T) {
+// While fn decides, the transaction holds the advisory locks of the
+// aggregates it read, not the chain head: another replica may commit
+// meanwhile, unless it writes the same aggregate. The head is locked only
+// at commit, and everything is released by it.
+func TestDecidingHoldsTheAggregateNotTheHead(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
 	ctx := t.Context()
 	probe := rawConn(t, su.dsn, su.schema)
+	tryLock := func(key storage.AggregateKey) bool {
+		var got bool
+		require.NoError(t, probe.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, aggregateLock(key)).Scan(&got))
+		if got {
+			_, err := probe.Exec(ctx, `SELECT pg_advisory_unlock($1)`, aggregateLock(key))
+			require.NoError(t, err)
+		}
+		return got
+	}
 
 	inFn, held := make(chan struct{}), make(chan struct{})
 	release := sync.OnceFunc(func() { close(held) })
@@ -373,8 +383,12 @@ func TestUpdateLocksChainHeadFirst(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- su.s.Update(ctx, func(tx storage.Tx) error {
-			if _, err := tx.Receipt(ctx, "acme", "evt_1"); !errors.Is(err, storage.ErrNotFound) {
-				return fmt.Errorf("want not found, got %w", err)
+			if _, err := tx.Lookup(ctx, nil, []storage.AggregateKey{payKey}); err != nil {
+				return err
+			}
+			e := storage.JournalEntry{Key: payKey, Event: "e"}
+			if err := tx.Append(ctx, &e); err != nil {
+				return err
 			}
 			close(inFn)
 			<-held
@@ -383,12 +397,15 @@ func TestUpdateLocksChainHeadFirst(t *testing.T) {
 	}()
 	<-inFn
 	_, err := probe.Exec(ctx, `SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE NOWAIT`)
-	require.Equal(t, codeLockNotAvailable, pgCode(err), "the head is already locked: %v", err)
+	require.NoError(t, err, "the head is free while fn decides")
+	require.False(t, tryLock(payKey), "the aggregate fn read is held")
+	require.True(t, tryLock(storage.AggregateKey{Provider: "acme", Kind: "refund", ID: "re_1"}), "another aggregate is not")
 	release()
 	require.NoError(t, <-done)
-
-	_, err = probe.Exec(ctx, `SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE NOWAIT`)
-	require.NoError(t, err, "released at commit")
+	require.True(t, tryLock(payKey), "released at commit")
+	head, err := su.s.Head(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, head.Seq)
 }
 
 // holdHead locks the chain head from another session until the returned
@@ -428,11 +445,12 @@ func TestRetryLockTimeout(t *testing.T) {
 			start := time.Now()
 			err := su.s.Update(ctx, func(tx storage.Tx) error {
 				runs++
-				return tx.PutReceipt(ctx, "acme", "evt_1", storage.Receipt{Seq: 1})
+				e := storage.JournalEntry{Key: payKey, Event: "e"}
+				return tx.Append(ctx, &e)
 			})
 			require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "the lock timeout was waited out")
-			// fn's insert is held back until COMMIT, where the head's lock
-			// is taken first, and runs out.
+			// The entry is chained at commit, where the head's lock runs
+			// out.
 			if tc.attempts == 1 {
 				require.ErrorIs(t, err, storage.ErrUnavailable)
 				require.Equal(t, codeLockNotAvailable, pgCode(err), "%v", err)
@@ -451,10 +469,11 @@ func TestRetryLockTimeout(t *testing.T) {
 	}
 }
 
-// A deadlock with another session (40P01) is retried: fn holds the head and
-// waits for an aggregate row that the other session holds, and the other
-// session then waits for the head. PostgreSQL aborts the transaction whose
-// deadlock_timeout expires first, ours, which waited first.
+// A deadlock with another session (40P01) is retried: fn holds the
+// aggregate's advisory lock and waits for its row, which the other session
+// holds, and the other session then waits for the advisory lock.
+// PostgreSQL aborts the transaction whose deadlock_timeout expires first,
+// ours, which waited first.
 func TestRetryDeadlock(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
@@ -507,8 +526,8 @@ func TestRetryDeadlock(t *testing.T) {
 	// ours the victim every time.
 	_, err = otx.Exec(ctx, `SET LOCAL deadlock_timeout = '60s'`)
 	require.NoError(t, err)
-	_, err = otx.Exec(ctx, `SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE`)
-	require.NoError(t, err, "the other session got the head once ours was aborted")
+	_, err = otx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, aggregateLock(payKey))
+	require.NoError(t, err, "the other session got the aggregate's lock once ours was aborted")
 	require.NoError(t, otx.Commit(ctx))
 
 	require.NoError(t, <-done)
@@ -1229,4 +1248,190 @@ func TestServerSideTimeouts(t *testing.T) {
 			require.ErrorIs(t, err, storage.ErrNotFound, "nothing was committed")
 		})
 	}
+}
+
+// Inside the transaction Append names an entry by a provisional handle,
+// usable wherever a sequence is; once Update has committed, the entry,
+// its receipt, its held event and an entry resolving it carry the
+// sequence the commit gave it, and nothing stored holds a handle.
+func TestProvisionalHandlesSettle(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	ctx := t.Context()
+	require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error {
+		e := storage.JournalEntry{Key: payKey, Event: "first"}
+		return tx.Append(ctx, &e)
+	}))
+	held := storage.JournalEntry{Key: payKey, Event: "held", DedupeKey: "evt_held"}
+	resolving := storage.JournalEntry{Key: payKey, Event: "held", Actor: "engine"}
+	var inTx int64
+	require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.Append(ctx, &held); err != nil {
+			return err
+		}
+		inTx = held.Seq
+		if held.Seq < storage.ProvisionalSeq || held.Hash != "" {
+			return fmt.Errorf("append gave seq %d, hash %q: want a provisional handle", held.Seq, held.Hash)
+		}
+		if err := tx.PutReceipt(ctx, "acme", "evt_held", storage.Receipt{Seq: held.Seq, BodySHA256: "ab"}); err != nil {
+			return err
+		}
+		if err := tx.Defer(ctx, storage.DeferredEvent{Seq: held.Seq, Key: payKey, DedupeKey: "evt_held", BodySHA256: "ab"}); err != nil {
+			return err
+		}
+		got, err := tx.DeferredFor(ctx, payKey)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Seq != held.Seq {
+			return fmt.Errorf("held in this transaction: %+v", got)
+		}
+		resolving.ResolvesSeq = held.Seq
+		return tx.Append(ctx, &resolving)
+	}))
+	require.GreaterOrEqual(t, inTx, storage.ProvisionalSeq)
+	require.EqualValues(t, 2, held.Seq)
+	require.EqualValues(t, 3, resolving.Seq)
+	require.EqualValues(t, 2, resolving.ResolvesSeq)
+	require.NotEmpty(t, held.Hash)
+	require.Equal(t, held.Hash, resolving.PrevHash)
+
+	r, err := su.s.Receipts(ctx, storage.ReceiptKey{}, 10)
+	require.NoError(t, err)
+	require.Len(t, r, 1)
+	require.EqualValues(t, 2, r[0].Seq)
+	d, err := su.s.Deferred(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, d, 1)
+	require.EqualValues(t, 2, d[0].Seq)
+	es, err := su.s.Journal(ctx, nil, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, es, 3)
+	require.EqualValues(t, 2, es[2].ResolvesSeq)
+	require.Equal(t, resolving, normEntry(es[2], resolving))
+	rep, err := storage.VerifyChain(ctx, su.s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+}
+
+// normEntry is got with the fields a store may normalize taken from want.
+func normEntry(got, want storage.JournalEntry) storage.JournalEntry {
+	got.ReceivedAt, got.OccurredAt, got.Skipped = want.ReceivedAt, want.OccurredAt, want.Skipped
+	got.RedactedBody, got.Payload = want.RedactedBody, want.Payload
+	return got
+}
+
+// Two replicas (two stores) writing one aggregate that does not exist yet,
+// through the engine's path (Lookup, then PutAggregate and Append): the
+// aggregate's advisory lock serializes them although there is no row to
+// lock, so no update is lost and the journal holds the aggregate's
+// versions in order, while nothing else waits on a global lock.
+func TestReplicasCreateOneAggregate(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	ctx := t.Context()
+	other := openIn(t, su.dsn, su.schema)
+	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "new_1"}
+	const perWriter = 15
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w, s := range []*Store{su.s, other, su.s, other} {
+		wg.Go(func() {
+			for i := range perWriter {
+				err := s.Update(ctx, func(tx storage.Tx) error {
+					l, err := tx.Lookup(ctx, nil, []storage.AggregateKey{key})
+					if err != nil {
+						return err
+					}
+					a, ok := l.Aggregates[key]
+					if !ok {
+						a = storage.Aggregate{Key: key, State: "created"}
+					}
+					a.Version++
+					if err := tx.PutAggregate(ctx, a); err != nil {
+						return err
+					}
+					e := storage.JournalEntry{Key: key, Event: fmt.Sprintf("w%d-%d", w, i), VersionAfter: a.Version}
+					return tx.Append(ctx, &e)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	a, err := su.s.Aggregate(ctx, key)
+	require.NoError(t, err)
+	require.EqualValues(t, 4*perWriter, a.Version, "no lost update")
+	es, err := su.s.Journal(ctx, nil, 0, 1000)
+	require.NoError(t, err)
+	require.Len(t, es, 4*perWriter)
+	for i, e := range es {
+		require.EqualValues(t, i+1, e.Seq)
+		require.Equal(t, e.Seq, e.VersionAfter, "the aggregate's entries in version order")
+	}
+	rep, err := storage.VerifyChain(ctx, su.s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+}
+
+// The same delivery of an event with no aggregate, taken by two replicas
+// at once: both find no receipt, one inserts it, and the other's insert
+// conflicts at commit; Update runs it again, and its lookup now finds the
+// receipt.
+func TestReplicasRaceOnAReceipt(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	ctx := t.Context()
+	other := openIn(t, su.dsn, su.schema)
+	rk := storage.ReceiptKey{Provider: "acme", DedupeKey: "evt_race"}
+	looked := make(chan struct{}, 2)
+	proceed := make(chan struct{})
+	var dup [2]bool
+	var retried [2]int
+	var wg sync.WaitGroup
+	for i, s := range []*Store{su.s, other} {
+		s.onRetry = func(error) { retried[i]++ }
+		wg.Go(func() {
+			first := true
+			err := s.Update(ctx, func(tx storage.Tx) error {
+				l, err := tx.Lookup(ctx, []storage.ReceiptKey{rk}, nil)
+				if err != nil {
+					return err
+				}
+				if first {
+					first = false
+					looked <- struct{}{}
+					<-proceed
+				}
+				if _, ok := l.Receipts[rk]; ok {
+					dup[i] = true
+					e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "acme"}, Verdict: "duplicate"}
+					return tx.Append(ctx, &e)
+				}
+				e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "acme"}, Verdict: "rejected", DedupeKey: rk.DedupeKey}
+				if err := tx.Append(ctx, &e); err != nil {
+					return err
+				}
+				return tx.PutReceipt(ctx, rk.Provider, rk.DedupeKey, storage.Receipt{Seq: e.Seq, BodySHA256: "ab"})
+			})
+			require.NoError(t, err)
+		})
+	}
+	<-looked
+	<-looked
+	close(proceed)
+	wg.Wait()
+	require.True(t, dup[0] != dup[1], "one recorded the event, the other a duplicate: %v", dup)
+	require.Equal(t, 1, retried[0]+retried[1])
+	rep, err := storage.VerifyChain(ctx, su.s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep)
+	require.EqualValues(t, 2, rep.Head.Seq)
 }

@@ -13,33 +13,38 @@ import (
 	"github.com/paystate/paystate/storage/internal/checkpoints"
 )
 
-// tx is storage.Tx on one READ COMMITTED transaction that holds the chain
-// head row lock from its first statement on. It begins and ends the
-// transaction itself, in the pipelines of its first and last statements
-// (begun, commit), rather than through pgx.Tx, which spends a round trip
-// on each, and the one of COMMIT under the lock.
+// tx is storage.Tx on one READ COMMITTED transaction. It takes the chain
+// head's row lock only at commit (chain.go): while fn decides, the
+// transaction holds only the advisory locks of the aggregates it reads,
+// so that replicas decide in parallel and wait for each other only on
+// the same aggregate. It begins and ends the transaction itself, in the
+// pipelines of its first and last statements, rather than through pgx.Tx,
+// which spends a round trip on each.
 type tx struct {
 	conn *pgx.Conn
 	// begun: BEGIN was sent (with the first pipeline).
 	begun bool
 	// trips counts the round trips (pipelines sent).
 	trips int
-	// head is the chain head as this transaction moves it: read under the
-	// row lock by the first statement sent (locked), advanced by every
-	// Append, written back once before COMMIT (moved).
+	// head is the chain head, read under its row lock at commit (locked)
+	// and moved by the entries appended (moved: Touch, or an Append).
 	head   storage.ChainHead
 	locked bool
 	moved  bool
 	// failed is the first statement PostgreSQL refused. It aborts the
 	// transaction: every later statement fails, and so does Update.
 	failed error
-	// pending are writes whose answer nothing waits for (Append,
-	// PutAggregate, Defer): they are sent ahead of the next statement
-	// that does wait, or before COMMIT, in the same round trip. A round
+	// pending are writes whose answer nothing waits for (PutAggregate,
+	// PutReceipt, Defer, ...): they are sent ahead of the next statement
+	// that does wait, or at commit, in the same round trip. A round
 	// trip costs far more than the statements, and a batch of events
 	// would otherwise pay several per event. A pending write that fails
 	// is reported by the call that sent it, and fails Update.
 	pending []write
+	// chain is what Append gave out and the commit numbers (chain.go).
+	chain chainState
+	// held are the aggregates' advisory locks taken (lockKeys).
+	held map[int64]bool
 }
 
 type write struct {
@@ -65,29 +70,20 @@ type statement struct {
 	read func(pgx.BatchResults) error
 }
 
-// lockHead is the first statement of every write transaction: it is sent
-// ahead of the transaction's first other statement, in the same round
-// trip, so that nothing the transaction reads or writes runs before it
-// holds the lock.
-const lockHead = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
-
 // send sends the pending writes and then the statements in one round
-// trip, preceded, in the transaction's first round trip, by lockHead.
+// trip, preceded, in the transaction's first round trip, by BEGIN.
 // Errors of the pending writes are classified here.
 func (t *tx) send(ctx context.Context, stmts ...statement) error {
-	if len(t.pending) == 0 && len(stmts) == 0 && t.locked {
+	if len(t.pending) == 0 && len(stmts) == 0 {
 		return nil
 	}
 	if t.failed != nil {
 		return fmt.Errorf("postgres: transaction already failed: %w", t.failed)
 	}
 	var b pgx.Batch
-	begin, lock := !t.begun, !t.locked
+	begin := !t.begun
 	if begin {
 		b.Queue(beginTx)
-	}
-	if lock {
-		b.Queue(lockHead)
 	}
 	for _, w := range t.pending {
 		b.Queue(w.sql, w.args...)
@@ -107,21 +103,6 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 		if _, err = res.Exec(); err != nil {
 			err = unavailable("begin", err)
 			t.failed = err
-		}
-	}
-	if lock && err == nil {
-		err = res.QueryRow().Scan(&t.head.Seq, &t.head.Hash)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			err = fmt.Errorf("postgres: begin: the chain_head row is missing (the database was changed behind paystate's back): %w",
-				storage.ErrUnavailable)
-			t.failed = err
-		case err != nil:
-			// Whatever went wrong, the transaction could not begin.
-			err = unavailable("begin: lock chain head", err)
-			t.failed = err
-		default:
-			t.locked = true
 		}
 	}
 	for _, w := range pending {
@@ -147,11 +128,19 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 // beginTx opens the transaction, in the first pipeline.
 const beginTx = `BEGIN ISOLATION LEVEL READ COMMITTED`
 
-// commit sends the pending writes and COMMIT in one pipeline. A write
-// that fails is reported as flushing it would; PostgreSQL then skips the
-// COMMIT and the transaction stays aborted, for Update to roll back. A
-// COMMIT that fails, or whose answer is lost, is ErrUnavailable.
-func (t *tx) commit(ctx context.Context) (committed bool, err error) {
+// commit chains what was appended (chain.go) and sends the last writes and
+// COMMIT in one pipeline. A write that fails is reported as flushing it
+// would; PostgreSQL then skips the COMMIT and the transaction stays
+// aborted, for Update to roll back. A COMMIT that fails, or whose answer
+// is lost, is ErrUnavailable. Once committed, the caller's entries get
+// their place in the chain.
+func (t *tx) commit(ctx context.Context, channel string) (committed bool, err error) {
+	if err := t.chainAppends(ctx, channel); err != nil {
+		return false, err
+	}
+	if t.failed != nil {
+		return false, fmt.Errorf("postgres: transaction already failed: %w", t.failed)
+	}
 	err = t.send(ctx, statement{`COMMIT`, nil, func(res pgx.BatchResults) error {
 		tag, err := res.Exec()
 		switch {
@@ -163,6 +152,9 @@ func (t *tx) commit(ctx context.Context) (committed bool, err error) {
 		committed = true
 		return nil
 	}})
+	if committed && err == nil {
+		t.chain.settle()
+	}
 	return committed && err == nil, err
 }
 
@@ -189,15 +181,16 @@ func (t *tx) classify(op string, err error) error {
 	return out
 }
 
-// LockAggregate reads the row FOR UPDATE. Under the chain head lock no
-// other paystate writer can be inside a transaction, so the row lock
-// matters only against other sessions (an operator's, a migration's); it
-// is taken all the same, as the contract promises.
+// LockAggregate takes the aggregate's advisory lock (chain.go), which
+// serializes paystate writers of the key whether or not its row exists,
+// then reads the row FOR UPDATE, which orders paystate against other
+// sessions (an operator's, a migration's).
 func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
 	op := fmt.Sprintf("lock aggregate %v", key)
 	if !validKey(key) { // no such row can exist
 		return storage.Aggregate{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
+	t.lockKeys(key)
 	var a storage.Aggregate
 	err := t.send(ctx, statement{`SELECT ` + aggregateColumns + ` FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3 FOR UPDATE`,
 		[]any{key.Provider, key.Kind, key.ID}, func(res pgx.BatchResults) error {
@@ -216,6 +209,7 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 	if err := checkAggregate(op, &a); err != nil {
 		return err
 	}
+	t.lockKeys(a.Key)
 	return t.queue(op, `INSERT INTO aggregates (`+aggregateColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (provider, kind, id) DO UPDATE SET
@@ -255,64 +249,53 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 
 // PutReceipt inserts; the primary key (provider, dedupe_key) makes a second
 // receipt for the same key a unique violation (23505), which aborts the
-// transaction and is not ErrUnavailable: a retry cannot fix it. The insert
-// is held back with the other writes nothing waits for: under the chain
-// head lock no other paystate writer can insert the key between the
-// engine's lookup and this insert, so the answer is known, and a round
-// trip per event held the lock for nothing. A duplicate (a caller's bug,
-// or a session that is not paystate) is reported by the next call that
-// sends, or by Update.
+// transaction and is not ErrUnavailable: a retry cannot fix it — unless
+// another transaction inserted the key meanwhile (two replicas taking the
+// same delivery at once), when Update runs fn again and its lookup finds
+// the receipt. The insert is held back with the other writes nothing
+// waits for; a duplicate is reported by the next call that sends, or by
+// Update. A receipt naming an entry appended in this transaction (its
+// provisional handle) is given the entry's sequence at commit.
 func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
 	op := fmt.Sprintf("put receipt %q/%q", provider, dedupeKey)
 	if err := checkText(op, field{"provider", provider}, field{"dedupe key", dedupeKey},
 		field{"body sha256", r.BodySHA256}); err != nil {
 		return err
 	}
-	return t.queue(op, `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
-		provider, dedupeKey, r.Seq, r.BodySHA256)
-}
-
-// lock takes the chain head's lock now, if no statement has yet, sending
-// the pending writes with it.
-func (t *tx) lock(ctx context.Context) error {
-	if t.locked {
-		return nil
-	}
-	return t.send(ctx)
-}
-
-// Append links e to the head this transaction holds locked, inserts it and
-// advances the head; the head row itself is written once, before COMMIT.
-// e is changed only when all of it worked.
-func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
-	if err := t.lock(ctx); err != nil {
+	if err := t.queue(op, `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256) VALUES ($1, $2, $3, $4)`,
+		provider, dedupeKey, r.Seq, r.BodySHA256); err != nil {
 		return err
 	}
-	n := *e
-	n.Seq = t.head.Seq + 1
-	n.PrevHash = t.head.Hash
-	op := fmt.Sprintf("append entry %d", n.Seq)
-	if err := checkEntry(op, &n); err != nil {
-		return err
-	}
-	n.Hash = storage.EntryHash(&n, n.PrevHash)
-	err := t.queue(op, `INSERT INTO journal (`+journalColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
-		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
-		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
-		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skippedArg(n.Skipped),
-		n.Actor, n.MachineVersion, n.RevisesSeq, n.PrevHash, n.Hash)
-	if err != nil {
-		return err
-	}
-	t.head = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}
-	t.moved = true
-	e.Seq, e.PrevHash, e.Hash = n.Seq, n.PrevHash, n.Hash
+	t.chain.receiptNames(provider, dedupeKey, r.Seq)
 	return nil
 }
 
-// Touch marks the head moved: Update writes it back, unchanged, before
-// COMMIT, under its row lock.
+// Append gives e a provisional handle for its sequence (chain.go) and
+// holds it back; the commit numbers, hashes and inserts it under the
+// chain head's lock, and sets e.Seq, e.PrevHash and e.Hash once the
+// transaction has committed.
+func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
+	if t.failed != nil {
+		return fmt.Errorf("postgres: append: transaction already failed: %w", t.failed)
+	}
+	h, err := t.chain.handle(t.conn.PgConn().PID())
+	if err != nil {
+		return err
+	}
+	n := *e
+	n.Seq = h
+	n.PrevHash, n.Hash = "", ""
+	if err := checkEntry(fmt.Sprintf("append entry %d", n.Seq), &n); err != nil {
+		return err
+	}
+	t.chain.appended(n, e)
+	t.moved = true
+	e.Seq, e.PrevHash, e.Hash = n.Seq, "", ""
+	return nil
+}
+
+// Touch marks the head moved: the commit locks it and writes it back,
+// unchanged.
 func (t *tx) Touch(ctx context.Context) error {
 	if t.failed != nil {
 		return fmt.Errorf("postgres: touch: transaction already failed: %w", t.failed)
@@ -326,10 +309,15 @@ func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
 	if err := checkDeferred(op, &d); err != nil {
 		return err
 	}
-	return t.queue(op, `INSERT INTO deferred (`+deferredColumns+`)
+	t.lockKeys(d.Key)
+	if err := t.queue(op, `INSERT INTO deferred (`+deferredColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
-		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
+		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt)); err != nil {
+		return err
+	}
+	t.chain.deferredNames(d.Seq)
+	return nil
 }
 
 func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]storage.DeferredEvent, error) {
@@ -376,6 +364,7 @@ func (t *tx) DeleteAggregate(ctx context.Context, key storage.AggregateKey) erro
 	if !validKey(key) { // no such row can exist
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
+	t.lockKeys(key)
 	return t.deleteOne(ctx, op, `DELETE FROM aggregates WHERE provider = $1 AND kind = $2 AND id = $3`,
 		key.Provider, key.Kind, key.ID)
 }
