@@ -213,13 +213,15 @@ func (t *tx) chainAppends(ctx context.Context, channel string) error {
 	return t.queue("commit: announce", `SELECT pg_notify($1, '')`, channel)
 }
 
-// aggregateLockClass is the advisory lock key space of aggregates: a key
-// is the FNV-64a of (provider, kind, id), in PostgreSQL's one-bigint
-// advisory lock space (distinct from the two-int4 one of the migration
-// and store locks). Two keys that collide merely wait for each other.
-func aggregateLock(k storage.AggregateKey) int64 {
+// aggregateLock is the advisory lock key of an aggregate: the FNV-64a of
+// (schema, provider, kind, id), in PostgreSQL's one-bigint advisory lock
+// space (distinct from the two-int4 one of the migration and store
+// locks). Advisory locks are the database's, so the schema is in it:
+// deployments in two schemas of one database do not wait for each other.
+// Two keys that collide merely wait for each other.
+func aggregateLock(schema string, k storage.AggregateKey) int64 {
 	h := fnv.New64a()
-	for _, s := range []string{k.Provider, k.Kind, k.ID} {
+	for _, s := range []string{schema, k.Provider, k.Kind, k.ID} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -241,7 +243,7 @@ func (t *tx) lockKeys(keys ...storage.AggregateKey) {
 		if !validKey(k) {
 			continue
 		}
-		l := aggregateLock(k)
+		l := aggregateLock(t.schema, k)
 		if t.held == nil {
 			t.held = map[int64]bool{}
 		}

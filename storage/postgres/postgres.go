@@ -292,7 +292,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 	// COMMIT with the last writes. fn decides holding only the advisory
 	// locks of the aggregates it reads (lockKeys); the chain head is
 	// locked at commit (chainAppends).
-	t := &tx{conn: conn.Conn()}
+	t := &tx{conn: conn.Conn(), schema: s.cfg.schema}
 	committed := false
 	defer func() {
 		if t.begun && !committed { // also when fn panics

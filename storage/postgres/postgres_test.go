@@ -369,9 +369,9 @@ func TestDecidingHoldsTheAggregateNotTheHead(t *testing.T) {
 	probe := rawConn(t, su.dsn, su.schema)
 	tryLock := func(key storage.AggregateKey) bool {
 		var got bool
-		require.NoError(t, probe.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, aggregateLock(key)).Scan(&got))
+		require.NoError(t, probe.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, aggregateLock(su.schema, key)).Scan(&got))
 		if got {
-			_, err := probe.Exec(ctx, `SELECT pg_advisory_unlock($1)`, aggregateLock(key))
+			_, err := probe.Exec(ctx, `SELECT pg_advisory_unlock($1)`, aggregateLock(su.schema, key))
 			require.NoError(t, err)
 		}
 		return got
@@ -526,7 +526,7 @@ func TestRetryDeadlock(t *testing.T) {
 	// ours the victim every time.
 	_, err = otx.Exec(ctx, `SET LOCAL deadlock_timeout = '60s'`)
 	require.NoError(t, err)
-	_, err = otx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, aggregateLock(payKey))
+	_, err = otx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, aggregateLock(su.schema, payKey))
 	require.NoError(t, err, "the other session got the aggregate's lock once ours was aborted")
 	require.NoError(t, otx.Commit(ctx))
 

@@ -43,8 +43,10 @@ type tx struct {
 	pending []write
 	// chain is what Append gave out and the commit numbers (chain.go).
 	chain chainState
-	// held are the aggregates' advisory locks taken (lockKeys).
-	held map[int64]bool
+	// held are the aggregates' advisory locks taken (lockKeys), keyed
+	// with the schema.
+	held   map[int64]bool
+	schema string
 }
 
 type write struct {
