@@ -25,7 +25,17 @@ import (
 // with the machine's load:
 //
 //	go test -run XXX -bench WriterBatch -benchtime 200x ./engine/ [-args -writerbatch.preload 100000]
+//
+// In quarter-held, every fourth payment's capture comes a batch before its
+// authorisation: it is held, then released by the authorisation.
 func BenchmarkWriterBatch(b *testing.B) {
+	b.Run("in-order", func(b *testing.B) { benchWriterBatch(b, 0) })
+	b.Run("quarter-held", func(b *testing.B) { benchWriterBatch(b, 4) })
+}
+
+// benchWriterBatch reverses the events of every heldEvery-th payment (0:
+// none).
+func benchWriterBatch(b *testing.B, heldEvery int) {
 	reg, err := sm.NewRegistry(sm.Table{
 		Provider: "acme",
 		Kind:     sm.KindPayment,
@@ -70,10 +80,18 @@ func BenchmarkWriterBatch(b *testing.B) {
 	b.ResetTimer()
 	for n := range b.N {
 		batch := make([]*request, 0, 2*half)
+		events := func(i int) (first, second string) {
+			if heldEvery > 0 && i%heldEvery == 0 {
+				return "CAPTURE", "AUTH"
+			}
+			return "AUTH", "CAPTURE"
+		}
 		for i := range half {
-			batch = append(batch, delivery("AUTH", n*half+i))
+			first, _ := events(i)
+			batch = append(batch, delivery(first, n*half+i))
 			if n > 0 {
-				batch = append(batch, delivery("CAPTURE", (n-1)*half+i))
+				_, second := events(i)
+				batch = append(batch, delivery(second, (n-1)*half+i))
 			}
 		}
 		if _, err := e.transact(ctx, batch); err != nil {

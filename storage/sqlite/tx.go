@@ -38,6 +38,9 @@ type tx struct {
 	// pending is written): an aggregate put again with the same ones is
 	// written by an UPDATE that leaves their indexes alone.
 	stored map[storage.AggregateKey]identity
+	// deferredOnly: the statements run now touch only the deferred table
+	// (onDeferred).
+	deferredOnly bool
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
@@ -71,7 +74,20 @@ func (t *tx) ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if t.deferredOnly {
+		return nil
+	}
 	return t.flush(ctx)
+}
+
+// onDeferred runs fn, whose statements read and write only the deferred
+// table, without writing the pending rows first: pending never holds
+// that table's rows, and a batch whose events are held or released would
+// otherwise write its rows a few at a time, between them.
+func (t *tx) onDeferred(fn func() error) error {
+	t.deferredOnly = true
+	defer func() { t.deferredOnly = false }()
+	return fn()
 }
 
 // write runs a statement that returns no rows, binding its arguments
@@ -250,17 +266,24 @@ func (t *tx) flushHead(ctx context.Context) error {
 }
 
 func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
-	_, err := t.exec(ctx, `INSERT INTO deferred (`+deferredColumns+`)
+	err := t.onDeferred(func() error {
+		_, err := t.exec(ctx, `INSERT INTO deferred (`+deferredColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
-		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
+			d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
+			d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
+		return err
+	})
 	return classify(fmt.Sprintf("defer %d", d.Seq), err)
 }
 
 func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]storage.DeferredEvent, error) {
-	rows, err := t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
+	var rows *sql.Rows
+	err := t.onDeferred(func() (err error) {
+		rows, err = t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
 		WHERE provider = ? AND kind = ? AND aggregate_id = ? ORDER BY seq`,
-		key.Provider, key.Kind, key.ID)
+			key.Provider, key.Kind, key.ID)
+		return err
+	})
 	if err != nil {
 		return nil, classify(fmt.Sprintf("deferred for %v", key), err)
 	}
@@ -273,8 +296,12 @@ func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]s
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
+	var rows *sql.Rows
+	err := t.onDeferred(func() (err error) {
+		rows, err = t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
 		WHERE expires_at <= ? ORDER BY seq LIMIT ?`, toMicros(now), limit)
+		return err
+	})
 	if err != nil {
 		return nil, classify("expired deferred", err)
 	}
@@ -283,7 +310,9 @@ func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]s
 
 // Undefer deletes the held event; one that is not held is ErrNotFound.
 func (t *tx) Undefer(ctx context.Context, seq int64) error {
-	return t.deleteOne(ctx, fmt.Sprintf("undefer %d", seq), `DELETE FROM deferred WHERE seq = ?`, seq)
+	return t.onDeferred(func() error {
+		return t.deleteOne(ctx, fmt.Sprintf("undefer %d", seq), `DELETE FROM deferred WHERE seq = ?`, seq)
+	})
 }
 
 // DeleteAggregate deletes the row; one that does not exist is ErrNotFound.
