@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -416,24 +417,29 @@ func eventKey(d Delivery, ev providers.Event) storage.AggregateKey {
 // resolveDeferred re-decides the events held for agg, oldest first, until
 // none moves: an applied one can make another legal. A held event that can
 // no longer become legal is rejected now rather than at expiry.
+//
+// The held events are read once: while they are resolved nothing else
+// holds an event for agg, so what is still held after each is the list
+// without it.
 func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage.Aggregate, m *sm.Machine, now time.Time) ([]Outcome, error) {
+	held, err := tx.DeferredFor(ctx, agg.Key)
+	if err != nil {
+		return nil, err
+	}
+	payloads := make([]payload, len(held))
+	inputs := make([]sm.Input, len(held))
+	for i, h := range held {
+		if payloads[i], err = decodePayload(h.Payload); err != nil {
+			return nil, fmt.Errorf("engine: deferred event %d: %w", h.Seq, err)
+		}
+		inputs[i] = payloads[i].input(h.BodySHA256)
+	}
 	var out []Outcome
 	for progress := true; progress; {
 		progress = false
-		held, err := tx.DeferredFor(ctx, agg.Key)
-		if err != nil {
-			return nil, err
-		}
-		payloads := make([]payload, len(held))
-		inputs := make([]sm.Input, len(held))
-		for i, h := range held {
-			if payloads[i], err = decodePayload(h.Payload); err != nil {
-				return nil, fmt.Errorf("engine: deferred event %d: %w", h.Seq, err)
-			}
-			inputs[i] = payloads[i].input(h.BodySHA256)
-		}
 		if i, dec, ok := nextResolvable(m, snapshot(agg, true), inputs); ok {
 			h, p := held[i], payloads[i]
+			held, payloads, inputs = slices.Delete(held, i, i+1), slices.Delete(payloads, i, i+1), slices.Delete(inputs, i, i+1)
 			entry := &storage.JournalEntry{
 				Key:            agg.Key,
 				Event:          p.Name,
