@@ -81,6 +81,8 @@ func TestWebhookTrace(t *testing.T) {
 	require.Equal(t, parent, server.Parent.SpanID(), "a child of the caller's span")
 	code, _ := attr(server, "http.response.status_code")
 	require.Equal(t, int64(200), code.AsInt64())
+	rid, _ := attr(server, "paystate.request_id")
+	require.Equal(t, "req-traced", rid.AsString())
 
 	for _, name := range []string{"webhook.verify", "webhook.parse", "engine.submit"} {
 		s := one(t, spans, name)
@@ -93,6 +95,8 @@ func TestWebhookTrace(t *testing.T) {
 	require.Equal(t, int64(1), events.AsInt64())
 
 	submit := one(t, spans, "engine.submit")
+	verdicts, _ := attr(submit, "paystate.verdicts")
+	require.Equal(t, []string{"applied"}, verdicts.AsStringSlice())
 	batch := one(t, spans, "engine.batch")
 	require.NotEqual(t, tid, batch.SpanContext.TraceID(), "a batch is a trace of its own")
 	require.Len(t, batch.Links, 1)

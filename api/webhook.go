@@ -77,6 +77,9 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every line is logged with the request's context, so that it carries
 	// the trace (telemetry.LogHandler).
 	ctx := r.Context()
+	if h.Tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(telemetry.AttrRequestID.String(id))
+	}
 	a := &answer{ResponseWriter: w}
 	w = a
 	defer func() { h.observe(name, a, time.Since(start)) }()

@@ -62,7 +62,11 @@ func (e *Engine) tracedSubmit(ctx context.Context, r *request) ([]Outcome, error
 		span.SetStatus(codes.Error, redact.Text(rep.err.Error()))
 		return nil, rep.err
 	}
-	span.SetAttributes(telemetry.AttrOutcomes.Int(len(rep.outcomes)))
+	verdicts := make([]string, len(rep.outcomes))
+	for i, o := range rep.outcomes {
+		verdicts[i] = string(o.Verdict)
+	}
+	span.SetAttributes(telemetry.AttrOutcomes.Int(len(rep.outcomes)), telemetry.AttrVerdicts.StringSlice(verdicts))
 	return rep.outcomes, nil
 }
 

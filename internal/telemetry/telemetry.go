@@ -25,6 +25,12 @@ const (
 	AttrEvents = attribute.Key("paystate.events")
 	// AttrOutcomes is how many journal entries a delivery's commit wrote.
 	AttrOutcomes = attribute.Key("paystate.outcomes")
+	// AttrVerdicts are the verdicts of a delivery's events, in order
+	// (applied, deferred, duplicate, rejected, recorded).
+	AttrVerdicts = attribute.Key("paystate.verdicts")
+	// AttrRequestID is the request id (reqid: accepted or generated,
+	// masked), on a webhook's HTTP span.
+	AttrRequestID = attribute.Key("paystate.request_id")
 	// AttrMalformed is set on a delivery whose body did not parse.
 	AttrMalformed = attribute.Key("paystate.malformed")
 	// AttrBatchDeliveries is how many requests one engine batch carried.
