@@ -12,8 +12,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/internal/telemetry"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/reqid"
 	sm "github.com/paystate/paystate/statemachine"
@@ -48,6 +52,10 @@ type Config struct {
 	Log *slog.Logger
 	// Registerer, if set, receives the reconciler's metrics.
 	Registerer prometheus.Registerer
+	// TracerProvider, if set, traces each check (reconcile.check, with
+	// the provider's API calls and the submissions beneath it); nil: no
+	// spans.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) defaults() {
@@ -239,6 +247,26 @@ func (r *Reconciler) observe(e *storage.JournalEntry) {
 // check asks the provider about key and submits what paystate lacks. It
 // returns how many events it submitted.
 func (r *Reconciler) check(ctx context.Context, key storage.AggregateKey) int {
+	if r.cfg.TracerProvider == nil {
+		n, _ := r.checkOne(ctx, key)
+		return n
+	}
+	ctx, span := r.cfg.TracerProvider.Tracer(tracerName).Start(ctx, "reconcile.check", trace.WithAttributes(
+		telemetry.AttrProvider.String(key.Provider), attribute.String("paystate.kind", key.Kind)))
+	defer span.End()
+	n, result := r.checkOne(ctx, key)
+	span.SetAttributes(attribute.String("paystate.reconcile.result", result), attribute.Int("paystate.reconcile.submitted", n))
+	if result == "error" {
+		span.SetStatus(codes.Error, "provider not asked successfully")
+	}
+	return n
+}
+
+// tracerName is the instrumentation scope of the reconciler's spans.
+const tracerName = "github.com/paystate/paystate/reconcile"
+
+// checkOne is check: what it submitted, and the result it counted.
+func (r *Reconciler) checkOne(ctx context.Context, key storage.AggregateKey) (int, string) {
 	t := r.tracked[key]
 	id := reqid.New()
 	log := r.cfg.Log.With("provider", key.Provider, "kind", key.Kind, "aggregate", key.ID, "request_id", id)
@@ -252,8 +280,8 @@ func (r *Reconciler) check(ctx context.Context, key storage.AggregateKey) int {
 			result = "not_found"
 		}
 		r.metrics.checks.WithLabelValues(key.Provider, result).Inc()
-		log.Warn("reconcile: provider not asked successfully", "result", result, "err", err)
-		return 0
+		log.WarnContext(ctx, "reconcile: provider not asked successfully", "result", result, "err", err)
+		return 0, result
 	}
 	submitted := 0
 	// Each round submits the first event the aggregate lacks, then looks
@@ -261,7 +289,7 @@ func (r *Reconciler) check(ctx context.Context, key storage.AggregateKey) int {
 	for range events {
 		ev, ok, err := r.next(ctx, key, events)
 		if err != nil {
-			log.Warn("reconcile: reading the aggregate", "err", err)
+			log.WarnContext(ctx, "reconcile: reading the aggregate", "err", err)
 			break
 		}
 		if !ok {
@@ -269,13 +297,13 @@ func (r *Reconciler) check(ctx context.Context, key storage.AggregateKey) int {
 		}
 		outcomes, err := r.engine.Submit(ctx, delivery(key.Provider, ev, id))
 		if err != nil {
-			log.Warn("reconcile: submission not committed", "event", ev.Name, "err", err)
+			log.WarnContext(ctx, "reconcile: submission not committed", "event", ev.Name, "err", err)
 			break
 		}
 		submitted++
 		for _, o := range outcomes {
 			r.metrics.submitted.WithLabelValues(key.Provider, string(o.Verdict)).Inc()
-			log.Info("reconciled", "event", o.Event, "verdict", o.Verdict, "reason", o.Reason,
+			log.InfoContext(ctx, "reconciled", "event", o.Event, "verdict", o.Verdict, "reason", o.Reason,
 				"state_before", o.StateBefore, "state", o.StateAfter, "seq", o.Seq, "resolved", len(o.Resolved))
 		}
 	}
@@ -285,10 +313,10 @@ func (r *Reconciler) check(ctx context.Context, key storage.AggregateKey) int {
 	result := "submitted"
 	if submitted == 0 {
 		result = "in_sync"
-		log.Debug("reconcile: the provider agrees", "state", t.state)
+		log.DebugContext(ctx, "reconcile: the provider agrees", "state", t.state)
 	}
 	r.metrics.checks.WithLabelValues(key.Provider, result).Inc()
-	return submitted
+	return submitted, result
 }
 
 // next returns the first of events that the machine applies from the

@@ -15,8 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/internal/telemetry"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
 	sm "github.com/paystate/paystate/statemachine"
@@ -86,6 +90,13 @@ const (
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupTraced(t, nil)
+}
+
+// setupTraced is setup with the engine and the reconciler traced through
+// tp (nil: not).
+func setupTraced(t *testing.T, tp trace.TracerProvider) *bundle {
+	t.Helper()
 	b := &bundle{
 		clock:    &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		provider: &fakeProvider{answers: map[string][]providers.Event{}, errs: map[string]error{}, calls: map[string]int{}},
@@ -97,14 +108,15 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	b.store, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paystate.db"))
 	require.NoError(t, err)
-	b.eng = engine.New(b.store, b.machines, engine.Config{DeferWindow: window, SweepEvery: time.Hour, Now: b.clock.Now})
+	b.eng = engine.New(b.store, b.machines, engine.Config{DeferWindow: window, SweepEvery: time.Hour, Now: b.clock.Now, TracerProvider: tp})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); b.eng.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; require.NoError(t, b.store.Close()) })
 	b.rec = New(b.store, b.machines, b.eng, map[string]providers.StatusFetcher{ngenius.Name: b.provider}, Config{
 		MinAge: minAge, MaxAge: 48 * time.Hour, Now: b.clock.Now, Registerer: b.reg,
-		Log: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:            slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		TracerProvider: tp,
 	})
 	return b
 }
@@ -361,4 +373,34 @@ func TestAnEventThatWouldNotMoveTheAggregateIsNotSubmitted(t *testing.T) {
 	require.Equal(t, "partially_captured", a.State)
 	require.Equal(t, int64(4000), a.Captured)
 	require.Len(t, b.journal(t, "o1"), 2)
+}
+
+// A traced check is a trace of its own: what the provider was asked,
+// and the submissions beneath it.
+func TestChecksAreTraced(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	b := setupTraced(t, telemetry.Synchronous(exp, 1))
+	b.webhook(t, "o1", "CAPTURED", -1)
+	b.provider.says("o1", event("o1", "AUTHORISED", 10000), event("o1", "CAPTURED", -1))
+	b.clock.Add(minAge)
+	exp.Reset()
+	require.Equal(t, Report{Checked: 1, Submitted: 1}, b.pass(t))
+
+	var check tracetest.SpanStub
+	var submits []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		switch s.Name {
+		case "reconcile.check":
+			check = s
+		case "engine.submit":
+			submits = append(submits, s)
+		}
+	}
+	require.Equal(t, "reconcile.check", check.Name)
+	require.Contains(t, check.Attributes, attribute.String("paystate.provider", "ngenius"))
+	require.Contains(t, check.Attributes, attribute.String("paystate.reconcile.result", "submitted"))
+	require.Contains(t, check.Attributes, attribute.Int("paystate.reconcile.submitted", 1))
+	require.Len(t, submits, 1)
+	require.Equal(t, check.SpanContext.SpanID(), submits[0].Parent.SpanID(), "the submission is the check's")
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paystate/paystate/api"
 	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/engine"
+	"github.com/paystate/paystate/internal/telemetry"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
 	"github.com/paystate/paystate/reconcile"
@@ -18,16 +22,21 @@ import (
 // startReconciler runs the reconciler when a provider's status API is
 // configured (today N-Genius; Magnius has no status client yet) and the
 // provider itself is enabled. It returns a function that stops it and
-// waits; the engine must still be running until then.
+// waits; the engine must still be running until then. tracing, if set,
+// traces its checks and the provider API calls they make.
 func startReconciler(ctx context.Context, cfg config.Config, store storage.Reader, machines *sm.Registry, eng *engine.Engine,
-	enabled map[string]providers.Provider, metrics *api.Metrics, log *slog.Logger) (stop func(), err error) {
+	enabled map[string]providers.Provider, metrics *api.Metrics, log *slog.Logger, tracing trace.TracerProvider) (stop func(), err error) {
 	fetchers := map[string]providers.StatusFetcher{}
 	ng := cfg.Providers.NGenius
 	if ng.APIKey != "" && ng.OutletRef != "" && ng.APIBaseURL != "" {
 		if enabled[ngenius.Name] == nil {
 			log.Warn("reconciler: N-Genius API credentials are set but its webhooks are disabled; not reconciling N-Genius")
 		} else {
-			client, err := ngenius.NewStatusClient(ngenius.StatusConfig{BaseURL: ng.APIBaseURL, APIKey: ng.APIKey, OutletRef: ng.OutletRef})
+			sc := ngenius.StatusConfig{BaseURL: ng.APIBaseURL, APIKey: ng.APIKey, OutletRef: ng.OutletRef}
+			if tracing != nil {
+				sc.HTTPClient = telemetry.HTTPClient(tracing, 10*time.Second)
+			}
+			client, err := ngenius.NewStatusClient(sc)
 			if err != nil {
 				return nil, err
 			}
@@ -43,7 +52,8 @@ func startReconciler(ctx context.Context, cfg config.Config, store storage.Reade
 		MaxAge:   cfg.Reconcile.MaxAge.Duration,
 		Log:      log.With("component", "reconcile"),
 		// A registry owned by the server, never the process default.
-		Registerer: metrics.Registry,
+		Registerer:     metrics.Registry,
+		TracerProvider: tracing,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

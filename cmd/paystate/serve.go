@@ -214,7 +214,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	}
 	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics,
 		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids, TracerProvider: tracing.Tracer()})
-	stopReconciler, err := startReconciler(ctx, cfg, bounded, machines, eng, byName, metrics, log)
+	stopReconciler, err := startReconciler(ctx, cfg, bounded, machines, eng, byName, metrics, log, tracing.Tracer())
 	if err != nil {
 		grpcLis.Close()
 		httpLis.Close()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -128,5 +130,31 @@ func TestNewConnectsToNothing(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		_ = p.Shutdown(ctx)
 		cancel()
+	}
+}
+
+// A provider API call is a client span beneath its caller's, and the
+// provider is sent no traceparent.
+func TestHTTPClientTracesButDoesNotPropagate(t *testing.T) {
+	t.Parallel()
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	t.Cleanup(srv.Close)
+	exp := tracetest.NewInMemoryExporter()
+	tp := Synchronous(exp, 1)
+	ctx, parent := tp.Tracer("t").Start(t.Context(), "reconcile.check")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/orders/"+pan, nil)
+	require.NoError(t, err)
+	resp, err := HTTPClient(tp, time.Second).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	parent.End()
+	require.Empty(t, got.Get("traceparent"))
+	spans := exp.GetSpans()
+	require.Len(t, spans, 2)
+	require.Equal(t, trace.SpanKindClient, spans[0].SpanKind)
+	require.Equal(t, parent.SpanContext().SpanID(), spans[0].Parent.SpanID())
+	for _, a := range spans[0].Attributes {
+		require.NotContains(t, a.Value.Emit(), pan, "the URL is masked")
 	}
 }
