@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/paystate/paystate/config"
@@ -31,7 +32,7 @@ import (
 
 // SignFunc returns the headers that authenticate body. secret, when not
 // empty, replaces the development credential: the header value for
-// N-Genius, the bearer token for Inyo, the HMAC secret for PayEngine and
+// N-Genius (or "Header-Name: value", naming the header too), the bearer token for Inyo, the HMAC secret for PayEngine and
 // the generic gateway, and for Magnius the path of a PKCS #1 private key
 // PEM file.
 type SignFunc func(body []byte, dev *config.DevCredentials, secret string, now time.Time) (http.Header, error)
@@ -67,6 +68,10 @@ func or(a, b string) string {
 
 var all = map[string]Provider{
 	ngenius.Name: {ngenius.Name, ngenius.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
+		// The header's name is configured too: "Name: value" names it.
+		if name, value, ok := strings.Cut(secret, ": "); ok && name != "" && !strings.ContainsAny(name, " \t:") {
+			return header(name, value), nil
+		}
 		return header(dev.NGeniusHeaderName, or(secret, dev.NGeniusHeaderValue)), nil
 	}, [][]string{{"transaction", "id"}}, ngenius.New(ngenius.Config{}).Parse},
 	inyo.Name: {inyo.Name, inyo.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {

@@ -104,6 +104,10 @@ func TestRootUsageAndUnknownCommands(t *testing.T) {
 		require.Contains(t, out.String(), group)
 	}
 	require.NoError(t, runTo(t, &out, noEnv, "help", "get"))
+	require.NoError(t, runTo(t, &out, noEnv, "help", "checkpoint", "sign"))
+	require.NoError(t, runTo(t, &out, noEnv, "help"))
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "help", "nosuch"), `help: unknown command "nosuch" for "paystate"`)
+	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "help", "checkpoint", "nosuch"), `unknown command "nosuch" for "paystate checkpoint"`)
 	err := runTo(t, io.Discard, noEnv, "nosuch")
 	require.ErrorContains(t, err, `unknown command "nosuch"`)
 	require.Error(t, runTo(t, io.Discard, noEnv))
@@ -294,6 +298,15 @@ func TestSendAndSimulateArguments(t *testing.T) {
 	require.Contains(t, out.String(), "event_AUTHORISED", "the samples are listed")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "a", "b"), "want PROVIDER SCENARIO, got 3")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "nosuch"), "no scenario ngenius nosuch")
+}
+
+// A webhook answer caused on the sender's side says what to do about it.
+func TestWebhookAnswerHints(t *testing.T) {
+	require.Contains(t, answerHint(400, []byte("Client sent an HTTP request to an HTTPS server.\n")), "pass --tls, or --ca-file")
+	require.Empty(t, answerHint(400, []byte(`{"error":"malformed"}`)), "a malformed body is the body's fault")
+	require.Contains(t, answerHint(401, []byte(`{"error":"not authenticated"}`)), "--secret 'Header-Name: value'")
+	require.Contains(t, answerHint(404, []byte(`{"error":"unknown provider"}`)), "no such provider enabled")
+	require.Empty(t, answerHint(503, nil))
 }
 
 // A server's answer loses gRPC's wrapping once, also when a command has

@@ -422,16 +422,18 @@ func newWatchCmd() *cobra.Command {
 				States: splitComma(states), Kinds: splitComma(kinds), Providers: splitComma(providers)}
 			return watch(ctx, c, req, o.JSON())
 		})
-	cmd.Long = `Prints every journal entry that matches, as it is committed: one line each
-(-o json: one JSON object per line, the API's WatchResponse). Every line has
-the cursor to resume after with --after. Ends cleanly (exit 0) when the
-server drains, saying where to resume.`
+	cmd.Long = `Prints every journal entry that matches: first those already in the journal,
+from its start (--from-now skips them; --after CURSOR resumes after a line),
+then each one as it is committed. One line each (-o json: one JSON object per
+line, the API's WatchResponse); every line has the cursor to resume after
+with --after. Ends cleanly (exit 0) when the server drains, saying where to
+resume.`
 	f := cmd.Flags()
 	f.StringVar(&states, "states", "", "comma-separated states to watch entering or leaving, e.g. fraud_review")
 	f.StringVar(&kinds, "kinds", "", "comma-separated kinds")
 	f.StringVar(&providers, "providers", "", "comma-separated providers")
 	f.Int64Var(&after, "after", 0, "resume after this cursor (printed with every line)")
-	f.BoolVar(&fromHead, "from-now", false, "start at the end of the journal")
+	f.BoolVar(&fromHead, "from-now", false, "start at the end of the journal: only entries committed from now on")
 	// The server starts at the head when asked to, whatever the cursor.
 	cmd.MarkFlagsMutuallyExclusive("after", "from-now")
 	// A stream: a line an entry as it comes, not a table.

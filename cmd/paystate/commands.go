@@ -93,9 +93,28 @@ default) or JSON (-o json); watch and reevaluate print text or JSON.
 			c.Short = "write a shell completion script: bash, zsh, fish or powershell"
 		case "help":
 			c.Short = "help about any command (as COMMAND --help)"
+			strictHelp(c)
 		}
 	}
 	return root
+}
+
+// strictHelp makes "paystate help TOPIC" fail on a topic that names no
+// command: cobra's own help prints the root's help for it and exits 0.
+func strictHelp(help *cobra.Command) {
+	show := help.Run
+	help.Run = nil
+	help.RunE = func(c *cobra.Command, args []string) error {
+		cmd, rest, err := c.Root().Find(args)
+		if err == nil && len(rest) > 0 && cmd.HasSubCommands() {
+			err = fmt.Errorf("unknown command %q for %q", rest[0], cmd.CommandPath())
+		}
+		if err != nil {
+			return fmt.Errorf("help: %w (see \"%s --help\")", err, c.Root().CommandPath())
+		}
+		show(c, args)
+		return nil
+	}
 }
 
 // run runs the command line args (without the program name).

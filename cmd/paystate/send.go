@@ -57,7 +57,8 @@ samples written for different orders walk one order through its lifecycle:
 
 Credentials come from the development credentials in --data-dir (written by
 "paystate serve" without a config file) unless --secret is given (for
-magnius: the path of a PKCS#1 private key PEM file). "paystate simulate"
+magnius: the path of a PKCS#1 private key PEM file; for ngenius, the header
+value, or "Header-Name: value" when the server's header_name is another). "paystate simulate"
 plays whole documented sequences.
 `
 
@@ -169,9 +170,25 @@ func send(o *sendOptions, args []string) error {
 	}
 	fmt.Fprintf(stdout, "%s\n%s", status, reply)
 	if code/100 != 2 {
-		return fmt.Errorf("send: paystate answered %s", status)
+		return fmt.Errorf("send: paystate answered %s%s", status, answerHint(code, reply))
 	}
 	return nil
+}
+
+// answerHint says what to do about a webhook answer that is not 2xx when
+// the cause is on the sender's side, or nothing.
+func answerHint(code int, reply []byte) string {
+	switch {
+	case code == http.StatusBadRequest && bytes.Contains(reply, []byte("HTTP request to an HTTPS server")):
+		return ": the server serves HTTPS: pass --tls, or --ca-file with its CA"
+	case code == http.StatusUnauthorized:
+		return ": it refused the credentials: the development ones in --data-dir are not this server's;" +
+			" send takes --secret with the provider's configured secret (ngenius: --secret 'Header-Name: value'" +
+			" when its header_name is not the development one)"
+	case code == http.StatusNotFound:
+		return ": the server has no such provider enabled (a provider without credentials in its config is disabled)"
+	}
+	return ""
 }
 
 // postWebhook signs body as provider does and posts it to paystate at url.
