@@ -79,3 +79,78 @@ func TestNGeniusSecretNamesItsHeader(t *testing.T) {
 	require.Equal(t, "s3cret:x", h.Get(dev.NGeniusHeaderName), "a value alone keeps the development header name")
 	require.ErrorIs(t, custom.Authenticate(h, body, now), providers.ErrUnauthenticated)
 }
+
+// Every scenario's bodies parse, as its provider reads them, into events
+// about the run's order (or a child of it), each delivery with its own
+// dedupe keys: the sequence is one story about one object.
+func TestScenariosTellOneStory(t *testing.T) {
+	t.Parallel()
+	require.NotEmpty(t, Scenarios())
+	for _, sc := range Scenarios() {
+		p, ok := Lookup(sc.Provider)
+		require.True(t, ok, sc.Provider)
+		r := NewRewriter("order-" + sc.Name)
+		bodies, err := sc.Bodies(r)
+		require.NoError(t, err, "%s/%s", sc.Provider, sc.Name)
+		require.Len(t, bodies, len(sc.Steps))
+		keys := map[string]bool{}
+		for i, b := range bodies {
+			evs, err := p.parse(b)
+			require.NoError(t, err, "%s/%s step %d", sc.Provider, sc.Name, i+1)
+			onOrder := false
+			for _, ev := range evs {
+				onOrder = onOrder || ev.AggregateID == r.OrderID || (ev.Parent != nil && ev.Parent.ID == r.OrderID)
+				if p.eventIDs != nil {
+					require.False(t, keys[ev.DedupeKey], "%s/%s step %d: a fresh event, not a redelivery", sc.Provider, sc.Name, i+1)
+				}
+				keys[ev.DedupeKey] = true
+			}
+			require.True(t, onOrder, "%s/%s step %d is about %+v", sc.Provider, sc.Name, i+1, evs)
+		}
+		_, found := LookupScenario(sc.Provider, sc.Name)
+		require.True(t, found)
+	}
+	_, found := LookupScenario("ngenius", "nosuch")
+	require.False(t, found)
+}
+
+// A Rewriter keeps a run consistent: the order everywhere, one new id per
+// other object, fresh event ids on every send; without an order id only
+// the event ids change.
+func TestRewriter(t *testing.T) {
+	t.Parallel()
+	p, _ := Lookup(generic.Name)
+	read := func(name string) []byte {
+		b, err := fs.ReadFile(p.Samples, "testdata/"+name+".json")
+		require.NoError(t, err)
+		return b
+	}
+	r := NewRewriter("ord-1")
+	initiated, err := r.Rewrite(generic.Name, read("partial_refund_2_refund.initiated"))
+	require.NoError(t, err)
+	completed, err := r.Rewrite(generic.Name, read("partial_refund_3_refund.completed"))
+	require.NoError(t, err)
+	a, err := p.parse(initiated)
+	require.NoError(t, err)
+	b, err := p.parse(completed)
+	require.NoError(t, err)
+	require.Equal(t, "ord-1", a[0].Parent.ID)
+	require.NotEqual(t, "re_0f1e2d3c", a[0].AggregateID, "the refund gets a new id")
+	require.Equal(t, a[0].AggregateID, b[0].AggregateID, "the same refund in both samples")
+	require.NotEqual(t, a[0].DedupeKey, b[0].DedupeKey)
+	require.Contains(t, string(completed), `"amount":20250`, "numbers stay as written")
+
+	again, err := NewRewriter("").Rewrite(generic.Name, read("partial_refund_3_refund.completed"))
+	require.NoError(t, err)
+	c, err := p.parse(again)
+	require.NoError(t, err)
+	require.Equal(t, "re_0f1e2d3c", c[0].AggregateID, "no order id: object ids stay")
+	orig, err := p.parse(read("partial_refund_3_refund.completed"))
+	require.NoError(t, err)
+	require.NotEqual(t, orig[0].DedupeKey, c[0].DedupeKey, "a fresh event id")
+
+	_, err = r.Rewrite(generic.Name, []byte(`[1]`))
+	require.Error(t, err)
+	_, err = r.Rewrite("nosuch", []byte(`{}`))
+	require.Error(t, err)
+}
