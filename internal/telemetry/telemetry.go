@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg config.Tracing, version string, log *slog.Logg
 	return &Provider{sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(Masking(exp)),
 		sdktrace.WithSampler(Sampler(cfg.SampleRatio)),
+		sdktrace.WithSpanLimits(limits()),
 		sdktrace.WithResource(res),
 	)}, nil
 }
@@ -130,7 +131,20 @@ func HTTPClient(tp trace.TracerProvider, timeout time.Duration) *http.Client {
 // Synchronous returns a provider that hands each span to exp as it ends,
 // through the same masking and sampler as New's: for tests and tools.
 func Synchronous(exp sdktrace.SpanExporter, ratio float64) *sdktrace.TracerProvider {
-	return sdktrace.NewTracerProvider(sdktrace.WithSyncer(Masking(exp)), sdktrace.WithSampler(Sampler(ratio)))
+	return sdktrace.NewTracerProvider(sdktrace.WithSyncer(Masking(exp)), sdktrace.WithSampler(Sampler(ratio)), sdktrace.WithSpanLimits(limits()))
+}
+
+// MaxLinks is how many links a span keeps: an engine.batch span links to
+// every request of its batch, up to config's largest batch_max_events
+// (the SDK's default keeps 128).
+const MaxLinks = 10000
+
+// limits are the SDK's span limits (OTEL_SPAN_*_LIMIT) with room for
+// MaxLinks links.
+func limits() sdktrace.SpanLimits {
+	l := sdktrace.NewSpanLimits()
+	l.LinkCountLimit = max(l.LinkCountLimit, MaxLinks)
+	return l
 }
 
 // Sampler follows the caller's decision when a request carries a

@@ -158,3 +158,17 @@ func TestHTTPClientTracesButDoesNotPropagate(t *testing.T) {
 		require.NotContains(t, a.Value.Emit(), pan, "the URL is masked")
 	}
 }
+
+// A batch of the largest size keeps a link to each of its requests.
+func TestSpansKeepALinkPerRequestOfTheLargestBatch(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	links := make([]trace.Link, MaxLinks)
+	for i := range links {
+		links[i].SpanContext = trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, byte(i >> 8), byte(i)}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled})
+	}
+	_, span := Synchronous(exp, 1).Tracer("t").Start(t.Context(), "engine.batch", trace.WithNewRoot(), trace.WithLinks(links...))
+	span.End()
+	require.Len(t, exp.GetSpans()[0].Links, MaxLinks)
+	require.Zero(t, exp.GetSpans()[0].DroppedLinks)
+}
