@@ -242,6 +242,9 @@ func TestBuildInfoAtStartAndOnHTTP(t *testing.T) {
 	require.Equal(t, runtime.Version(), start["go_version"])
 	require.Contains(t, start, "revision")
 	require.Equal(t, false, start["reconcile"])
+	require.Equal(t, false, start["tls"])
+	require.Equal(t, "off", start["tracing"])
+	require.NotContains(t, start, "schema", "SQLite has none")
 
 	// The engine and the watch notifier feed the served metrics.
 	metrics := string(httpGet(t, r.http+"/metrics"))
@@ -316,4 +319,18 @@ func TestReconcilerRecoversALostWebhookEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"webhook:CAPTURED:deferred", "reconciler:AUTHORISED:applied", "engine:CAPTURED:applied"}, actors)
 	require.Contains(t, r.logs.String(), `"msg":"reconciled"`)
 	require.NotContains(t, r.logs.String(), "api-key-1", "the API key is never logged")
+}
+
+// The start line names what a new operator wants confirmed: the schema on
+// PostgreSQL, TLS, and where spans go.
+func TestStartLineSaysSchemaTLSAndTracing(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Store = "postgres://db.internal/paystate"
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = "tls.crt", "tls.key"
+	cfg.Tracing.OTLPEndpoint = "localhost:4317"
+	attrs := startAttrs(cfg, "postgres://db.internal/paystate")
+	require.Equal(t, []any{"db", "postgres://db.internal/paystate", "schema", "public", "dev_mode", false, "reconcile", false,
+		"tls", true, "tracing", "grpc localhost:4317"}, attrs)
+	cfg.StoreSchema = "paystate"
+	require.Contains(t, startAttrs(cfg, "x"), "paystate")
 }

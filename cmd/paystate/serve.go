@@ -268,7 +268,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		ShutdownTimeout: cfg.ShutdownTimeout.Duration,
 		TracerProvider:  tracing.Tracer(),
 	})
-	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), "db", dbPath, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled())...)
+	log.Info("paystate starting", append(buildinfo.Get().LogAttrs(), startAttrs(cfg, dbPath)...)...)
 	if ready != nil {
 		ready(httpLis.Addr().String(), grpcLis.Addr().String())
 	}

@@ -35,6 +35,21 @@ func openStore(ctx context.Context, cfg config.Config) (storage.Store, string, e
 	return s, redactDSN(cfg.Store), err
 }
 
+// startAttrs are the start line's words on what serve runs with: the
+// database (and, on PostgreSQL, its schema), development mode, the
+// reconciler, TLS and the tracing collector ("off" without one).
+func startAttrs(cfg config.Config, db string) []any {
+	attrs := []any{"db", db}
+	if cfg.Store != "" {
+		attrs = append(attrs, "schema", or(cfg.StoreSchema, "public"))
+	}
+	tracing := "off"
+	if cfg.Tracing.Enabled() {
+		tracing = cfg.Tracing.Protocol + " " + cfg.Tracing.OTLPEndpoint
+	}
+	return append(attrs, "dev_mode", cfg.Dev, "reconcile", cfg.ReconcileEnabled(), "tls", cfg.TLS.CertFile != "", "tracing", tracing)
+}
+
 // sqlitePath is the SQLite database's path in the data directory.
 func sqlitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "paystate.db") }
 
