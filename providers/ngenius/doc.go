@@ -64,6 +64,16 @@
 // total back to zero); CANCELLATION_REQUESTED and CANCELLATION_FAILED leave
 // the state.
 //
+// Captures in parts. PARTIALLY_CAPTURED is a capture "for any value that
+// does not meet or exceed the original authorization amount", so an
+// authorisation can be captured in several parts, each named by its own
+// value, and a part already captured can be refunded before the next part
+// is captured. A PARTIALLY_CAPTURED (or PARTIAL_CAPTURE_FAILED) that
+// arrives while the order is partially refunded or refunded is therefore
+// money captured, not a late event: it adds to the captured total (at most
+// the authorisation, as always) and the order is partially refunded. A
+// full CAPTURED is one capture of everything and has no such row.
+//
 // Attempts. An order can take several payment attempts, so an attempt's
 // outcome (AUTHORISED, DECLINED, PURCHASED, ...) is legal from a new order
 // and after a declined or failed attempt. A DECLINED or AUTHORISATION_FAILED

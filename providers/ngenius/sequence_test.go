@@ -93,6 +93,31 @@ func TestSequences(t *testing.T) {
 			{"PARTIALLY_CAPTURED", 6000, sm.VerdictApplied, "", sm.PartiallyCaptured},
 			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.Captured},
 		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"a partial capture after a partial refund adds to the capture", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 1000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"PARTIAL_CAPTURE_FAILED", -1, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"PARTIALLY_CAPTURED", 6000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"PARTIALLY_CAPTURED", 1, sm.VerdictRejected, "amount", sm.PartiallyRefunded},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+		}, sm.Refunded, [3]int64{10000, 10000, 10000}},
+		{"a partial capture after the first capture was refunded in full", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"PARTIALLY_CAPTURED", 3000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"PARTIALLY_REFUNDED", 3000, sm.VerdictApplied, "", sm.Refunded},
+			// A late AUTHORISED is still behind, not held.
+			{"AUTHORISED", -1, sm.VerdictRejected, "stale", sm.Refunded},
+		}, sm.Refunded, [3]int64{10000, 7000, 7000}},
+		{"the second partial capture overtaken by a refund of the first", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 5000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 5000, sm.VerdictApplied, "", sm.Refunded},
+			{"PARTIALLY_CAPTURED", 5000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"ORDER_CLOSED", -1, sm.VerdictApplied, "", sm.PartiallyRefunded},
+		}, sm.PartiallyRefunded, [3]int64{10000, 10000, 5000}},
 		{"capture voided returns to authorised", []step{
 			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
 			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
