@@ -89,6 +89,16 @@ func blockedEffect(cur sm.Snapshot, child Outcome) sm.Decision {
 	}
 }
 
+// restated reports whether an effect's decision gives way to its child's
+// verdict when the child did not move: a decision that would move the
+// parent, and one that would reject it for the parent's own reasons (a
+// refund already counted, reported again after the payment was refunded in
+// full, is stale as its refund is, not a refund of more than is left). A
+// duplicate or a conflict is about the effect's own receipt and stands.
+func restated(dec sm.Decision) bool {
+	return moves(dec.Verdict) || dec.Verdict == sm.VerdictRejected && dec.Code != sm.ReasonConflict
+}
+
 // ingestEvent decides ev and writes its entry. child is set when ev is the
 // effect on its parent of the delivery's first event, whose outcome it is.
 func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, child *Outcome, now time.Time) (Outcome, error) {
@@ -106,7 +116,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 	agg, exists := k.agg, k.exists
 	machine := e.machines.Machine(d.Provider, ev.Kind)
 	dec := sm.Decide(machine, snapshot(agg, exists), in)
-	blocked := child != nil && moves(dec.Verdict) && !moves(child.Verdict)
+	blocked := child != nil && !moves(child.Verdict) && restated(dec)
 	if blocked {
 		dec = blockedEffect(snapshot(agg, exists), *child)
 	}

@@ -286,6 +286,34 @@ func TestRefundUnderAnotherEventIDNeverMovesMoneyTwice(t *testing.T) {
 	h.Verify()
 }
 
+// The same refund reported again after the payment was refunded in full is
+// still the same refund: its effect on the payment restates that the
+// refund was stale, rather than being judged as a third refund of more
+// than is left (an amount rejection would tell an auditor of money that
+// was never asked for).
+func TestRefundUnderAnotherEventIDAfterAFullRefundIsStale(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	requireOutcomes(t, "payment", []out{{pay, "p1", sm.VerdictApplied, "", sm.Captured}},
+		h.Deliver(paymentBody("e1", "payment.completed", "p1", 10000)))
+	requireOutcomes(t, "first refund", []out{
+		{refund, "r1", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "", sm.PartiallyRefunded},
+	}, h.Deliver(refundBody("e2", "refund.completed", "r1", "p1", 3000)))
+	requireOutcomes(t, "second refund, the rest", []out{
+		{refund, "r2", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "", sm.Refunded},
+	}, h.Deliver(refundBody("e3", "refund.completed", "r2", "p1", 7000)))
+	requireOutcomes(t, "the first refund under another id", []out{
+		{refund, "r1", sm.VerdictRejected, "stale", sm.Succeeded},
+		{pay, "p1", sm.VerdictRejected, "stale", sm.Refunded},
+	}, h.Deliver(refundBody("e4", "refund.completed", "r1", "p1", 3000)))
+	a := h.Aggregate(pay, "p1")
+	require.Equal(t, int64(10000), a.Refunded)
+	require.Equal(t, int64(3), a.Version)
+	h.Verify()
+}
+
 // Without an envelope id the derived key still makes a retry a duplicate.
 func TestRetryWithoutEventID(t *testing.T) {
 	t.Parallel()
