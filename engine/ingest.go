@@ -386,12 +386,19 @@ func (b *batchTx) known(ctx context.Context, provider string, ev providers.Event
 		k.receipt, k.hasReceipt = b.found.Receipts[pk]
 	}
 	if hasLifecycle(key) {
-		if a, ok := b.found.Aggregates[key]; ok {
-			k.agg, k.exists = a, true
-		}
+		k.agg, k.exists = b.aggregate(key)
 		k.held = b.found.Held[key]
 	}
 	return k, nil
+}
+
+// aggregate answers from the view: the aggregate and whether it exists.
+// key must have been looked up, unless it has no lifecycle.
+func (b *batchTx) aggregate(key storage.AggregateKey) (storage.Aggregate, bool) {
+	if a, ok := b.found.Aggregates[key]; ok && hasLifecycle(key) {
+		return a, true
+	}
+	return storage.Aggregate{Key: key}, false
 }
 
 func (b *batchTx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
@@ -498,7 +505,7 @@ func nextResolvable(m *sm.Machine, cur sm.Snapshot, held []sm.Input) (int, sm.De
 }
 
 // expire rejects every held event whose window has passed.
-func (e *Engine) expire(ctx context.Context, tx storage.Tx, now time.Time) ([]Outcome, error) {
+func (e *Engine) expire(ctx context.Context, tx *batchTx, now time.Time) ([]Outcome, error) {
 	// Read through the transaction: the store's own reads use another
 	// connection and snapshot (on PostgreSQL, a second connection while
 	// this one holds the chain head's lock).
@@ -506,12 +513,25 @@ func (e *Engine) expire(ctx context.Context, tx storage.Tx, now time.Time) ([]Ou
 	if err != nil {
 		return nil, err
 	}
+	// Every key's aggregate is looked up (and so locked) at once, before
+	// any is decided, as prefetch does for a batch of deliveries: a
+	// store that locks a lookup's keys takes them in its own order, the
+	// same for every writer (PostgreSQL: sorted advisory locks). Locked
+	// one at a time in the held events' order, two keys could be taken
+	// in the opposite order to an ingest batch naming both, a deadlock
+	// PostgreSQL breaks only after its deadlock_timeout.
+	var keys []storage.AggregateKey
+	for _, h := range held {
+		if hasLifecycle(h.Key) && !tx.askedAggregates[h.Key] {
+			keys = append(keys, h.Key)
+		}
+	}
+	if err := tx.lookup(ctx, nil, keys); err != nil {
+		return nil, err
+	}
 	var out []Outcome
 	for _, h := range held {
-		agg, exists, err := e.lock(ctx, tx, h.Key)
-		if err != nil {
-			return nil, err
-		}
+		agg, exists := tx.aggregate(h.Key)
 		still, err := tx.DeferredFor(ctx, h.Key)
 		if err != nil {
 			return nil, err

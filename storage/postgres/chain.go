@@ -228,6 +228,14 @@ func aggregateLock(schema string, k storage.AggregateKey) int64 {
 	return int64(h.Sum64())
 }
 
+// AggregateLock is the advisory lock key the store's writers take for
+// key while they decide, as pg_locks shows it: locktype advisory, classid
+// its high 32 bits, objid its low 32, objsubid 1. Writers take a batch's
+// keys in ascending order of it. For finding who waits for whom.
+func (s *Store) AggregateLock(key storage.AggregateKey) int64 {
+	return aggregateLock(s.cfg.schema, key)
+}
+
 // lockKeys queues, ahead of whatever is sent next, the transaction-scoped
 // advisory locks of the keys this transaction does not hold yet, in key
 // order: writers of one aggregate — whether or not its row exists yet,

@@ -18,7 +18,10 @@
 // Writers of different aggregates run in parallel, on one replica's pool
 // as across replicas. Two transactions that take two aggregates' locks in
 // opposite orders deadlock; PostgreSQL aborts one (40P01) and Update runs
-// it again.
+// it again. The engine avoids it where it can: a batch's deliveries, and
+// an expiry sweep's held events, have their keys looked up (and locked)
+// in one Lookup before anything is decided (Store.AggregateLock names a
+// key's lock, as pg_locks shows it).
 //
 // The journal's chain is made at commit. Append gives the entry a
 // provisional handle (storage.ProvisionalSeq + the backend's PID·2^24 +
