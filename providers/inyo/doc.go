@@ -101,6 +101,22 @@
 // status is the child's. So a REFUNDED on the payment's own object after a
 // child refund is news of the payment, not a repeat of the child.
 //
+// When a child and its payment disagree. A child refund's two events are
+// decided each on its own aggregate. The refund aggregate holds what Inyo
+// says of the refund object (REFUNDED: succeeded), which is a fact about
+// that object and is kept even when the payment cannot take it; the
+// payment's event is decided by the payment's machine, and is rejected
+// when the refund cannot have happened to the payment as paystate knows it:
+// illegal on a voided or declined payment (nothing was captured), amount
+// when it refunds more than was captured while the totals are fully known,
+// stale when the payment's own REFUNDED already counted it. So a succeeded
+// refund beside a rejected effect on its payment is intended: it is the
+// discrepancy an auditor must see (the effect's entry names the reason),
+// not one paystate may settle by believing either side. The generic
+// gateway's and PayEngine's refunds are decided the same way. The same
+// refund reported again (another created time, so another delivery) is
+// stale for the refund, and its effect restates that.
+//
 // A child CAPTURED or REFUNDED without an amount is malformed: it would move
 // the parent's totals by an unknown sum.
 //

@@ -158,6 +158,23 @@ func TestSequences(t *testing.T) {
 			{child("refund-1", payID, "REFUNDED", "30"), []expect{refundOK, pay(sm.VerdictApplied, "jumped: passed through authorized, captured", sm.PartiallyRefunded)}},
 			{own(payID, "AUTHORIZED", "95"), []expect{pay(sm.VerdictRejected, "stale", sm.PartiallyRefunded)}},
 		}, sm.PartiallyRefunded, [3]int64{3000, 3000, 3000}},
+		// The refund object is Inyo's word about itself and is kept as
+		// such; the payment rejects what cannot have happened to it (see
+		// doc.go, "When a child and its payment disagree").
+		{"a child refund of a voided payment: the refund succeeded, the payment rejects it", []step{
+			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
+			{own(payID, "VOIDED", "95"), []expect{applied(sm.KindPayment, sm.Voided)}},
+			{child("refund-1", payID, "REFUNDED", "30"), []expect{refundOK, pay(sm.VerdictRejected, "illegal", sm.Voided)}},
+		}, sm.Voided, [3]int64{9500, 0, 0}},
+		{"a child refund of a declined payment: the refund succeeded, the payment rejects it", []step{
+			{own(payID, "CHALLENGE", "95"), []expect{applied(sm.KindPayment, sm.Challenge)}},
+			{own(payID, "DECLINED", "95"), []expect{applied(sm.KindPayment, sm.Declined)}},
+			{child("refund-1", payID, "REFUNDED", "30"), []expect{refundOK, pay(sm.VerdictRejected, "illegal", sm.Declined)}},
+			// Reported again under another created time: the same refund,
+			// stale for the refund and so for the payment.
+			{child("refund-1", payID, "REFUNDED", "30"), []expect{
+				{sm.KindRefund, sm.VerdictRejected, "stale", sm.Succeeded}, pay(sm.VerdictRejected, "stale", sm.Declined)}},
+		}, sm.Declined, [3]int64{0, 0, 0}},
 		{"a declined child is recorded and leaves its payment alone", []step{
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{own(payID, "CAPTURED", "95"), []expect{applied(sm.KindPayment, sm.Captured)}},

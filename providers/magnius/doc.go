@@ -139,6 +139,23 @@
 // ACTIVE, ACTIVE, PAST_DUE arrival is the same whether the path was one lap
 // or two).
 //
+// # Ordering
+//
+// Nothing Magnius documents orders two snapshots of one object: the body
+// has no timestamp, no sequence number and no event id, the document names
+// no delivery header, and a retry (1m ... 24h) resends the same body. So a
+// retry whose acknowledgement was lost, delivered after a newer status,
+// cannot be told from a status the object really returned to. paystate
+// orders snapshots by the machine alone: an older status the object has
+// moved past is stale (AUTHORIZED after SETTLEMENT_COMPLETED, PENDING after
+// AUTHORIZED); one the object can really return to is applied again, so
+// the retried ACTIVE after PAST_DUE reads as a recovery, an IN_DISPUTE after
+// WON as a challenge and an IN_PROGRESS after PENDING moves the provider
+// status back (the canonical state stays pending). Only asking Magnius for
+// the object could settle such a case, and paystate has no Magnius
+// reconciler; the journal keeps every delivery, so an auditor sees the
+// repeat.
+//
 // # Authentication
 //
 // Every webhook is signed: X-Signature is the base64 RSA PKCS #1 v1.5
