@@ -67,7 +67,7 @@ func NewMetrics() *Metrics {
 		}),
 		durableSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "paystate_engine_commit_durable_seconds",
-			Help:    "The part of one batch transaction after its last statement: the store making the batch durable (SQLite: WAL writes, flush, automatic checkpoints; PostgreSQL: pipelined writes and COMMIT).",
+			Help:    "The part of one batch transaction after its last statement: the store making the batch durable (SQLite: the batch's journal, receipt and aggregate rows, written together at the end, then WAL writes, flush, automatic checkpoints; PostgreSQL: pipelined writes and COMMIT).",
 			Buckets: latencyBuckets,
 		}),
 		writerCPU: prometheus.NewCounter(prometheus.CounterOpts{

@@ -24,9 +24,10 @@ type Batch struct {
 	// Took is the whole transaction: deciding, writing and committing.
 	Took time.Duration
 	// Committing is the part of Took after the engine's last statement:
-	// the store making the batch durable (SQLite: writing the WAL, its
-	// flush and any automatic checkpoint; PostgreSQL: the pipelined writes
-	// and COMMIT). With Took it tells a writer waiting on the disk from
+	// the store making the batch durable (SQLite: the batch's journal,
+	// receipt and aggregate rows, which it writes together at the end, then
+	// the WAL, its flush and any automatic checkpoint; PostgreSQL: the
+	// pipelined writes and COMMIT). With Took it tells a writer waiting on the disk from
 	// one busy deciding and writing. Zero when the batch failed before it.
 	Committing time.Duration
 	// CPU is the writer thread's own CPU time for the transaction, user
