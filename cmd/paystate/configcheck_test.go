@@ -125,3 +125,24 @@ func TestConfigCheckOpensWhatServeOpens(t *testing.T) {
 		t.Fatalf("config check found the file valid, but serve did not start: %v", err)
 	}
 }
+
+// deploy/paystate.yaml, the file deploy/paystate.service installs, is
+// valid with the secrets the unit's environment file gives it, and says
+// what is missing without them.
+func TestDeployedConfigIsValid(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join("..", "..", "deploy", "paystate.yaml")
+	unit, err := os.ReadFile(filepath.Join("..", "..", "deploy", "paystate.service"))
+	require.NoError(t, err)
+	require.Contains(t, string(unit), "install -m 0644 deploy/paystate.yaml /etc/paystate/paystate.yaml")
+	env := func(k string) string {
+		return map[string]string{"PAYSTATE_API_TOKENS": "admin:" + strings.Repeat("a", 32), "PAYSTATE_NGENIUS_HEADER_VALUES": "v",
+			"PAYSTATE_DATA_DIR": t.TempDir()}[k]
+	}
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, env, "config", "check", file))
+	require.Contains(t, out.String(), "is valid")
+	require.Contains(t, out.String(), "X-Webhook-Token")
+	err = runTo(t, io.Discard, noEnv, "config", "check", file)
+	require.ErrorContains(t, err, "2 problem(s)")
+}
