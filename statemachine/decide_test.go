@@ -322,3 +322,43 @@ func TestDecideUnknownAmounts(t *testing.T) {
 	require.Equal(t, VerdictRejected, d.Verdict)
 	require.Equal(t, ReasonAmount, d.Code)
 }
+
+// TestDecideMoneyMovedHereIsNeverEarly: a table where a capture is also
+// legal after a refund (N-Genius captures in parts) puts the refund states
+// ahead of captured among the capture's sources. A capture on a payment
+// captured in full is still not held for a refund, which gives no room
+// back to capture: amount with its amount, stale without.
+func TestDecideMoneyMovedHereIsNeverEarly(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, Table{
+		Provider: "p",
+		Kind:     KindPayment,
+		Mode:     ModeEvent,
+		Transitions: []Transition{
+			{Event: "AUTH", From: []State{StateNew}, To: Authorized, Effect: Authorize},
+			{Event: "PARTIAL_CAPTURE", From: []State{Authorized, PartiallyCaptured}, To: PartiallyCaptured, Effect: Capture},
+			{Event: "PARTIAL_CAPTURE", From: []State{PartiallyRefunded}, To: PartiallyRefunded, Effect: Capture},
+			{Event: "PARTIAL_REFUND", From: []State{PartiallyCaptured, Captured, PartiallyRefunded}, To: PartiallyRefunded, Effect: Refund},
+		},
+	})
+	capt := Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100}
+	cur := Snapshot{State: Captured, Amounts: capt}
+
+	d := Decide(m, cur, Input{Event: "PARTIAL_CAPTURE", Amount: 10, HasAmount: true, Currency: "AED"})
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonAmount, d.Code)
+
+	d = Decide(m, cur, Input{Event: "PARTIAL_CAPTURE"})
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonStale, d.Code)
+
+	// Where the capture's own edges do not end, it is still early.
+	d = Decide(m, Snapshot{State: StateNew}, Input{Event: "PARTIAL_CAPTURE", Amount: 10, HasAmount: true})
+	require.Equal(t, VerdictDeferred, d.Verdict, d.Reason())
+	// And after a refund it applies, staying partially refunded.
+	d = Decide(m, Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 10}},
+		Input{Event: "PARTIAL_CAPTURE", Amount: 60, HasAmount: true, Currency: "AED"})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, PartiallyRefunded, d.To)
+	require.Equal(t, int64(100), d.Amounts.Captured)
+}

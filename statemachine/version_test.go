@@ -61,5 +61,5 @@ func TestVersionIsTheTablesContent(t *testing.T) {
 // look decided under an older version.
 func TestVersionIsStableAcrossRuns(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "945f600f6f2f", cardTable().Version())
+	require.Equal(t, "fb94f6a6d744", cardTable().Version())
 }

@@ -68,11 +68,15 @@
 // does not meet or exceed the original authorization amount", so an
 // authorisation can be captured in several parts, each named by its own
 // value, and a part already captured can be refunded before the next part
-// is captured. A PARTIALLY_CAPTURED (or PARTIAL_CAPTURE_FAILED) that
-// arrives while the order is partially refunded or refunded is therefore
-// money captured, not a late event: it adds to the captured total (at most
-// the authorisation, as always) and the order is partially refunded. A
-// full CAPTURED is one capture of everything and has no such row.
+// is captured. A PARTIALLY_CAPTURED that arrives while the order is
+// partially refunded or refunded is therefore money captured, not a late
+// event: it adds to the captured total (at most the authorisation, as
+// always) and the order is partially refunded. A full CAPTURED is one
+// capture of everything and has no such row, nor has a failed capture
+// (PARTIAL_CAPTURE_FAILED after a refund is stale: it moved nothing). A
+// partial capture on an order captured in full is never held for a refund,
+// though partially_refunded lies ahead (a refund gives no room back to
+// capture): it is rejected, for its amount when it has one, else as stale.
 //
 // Attempts. An order can take several payment attempts, so an attempt's
 // outcome (AUTHORISED, DECLINED, PURCHASED, ...) is legal from a new order

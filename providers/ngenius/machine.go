@@ -76,16 +76,15 @@ var paymentTable = sm.Table{
 		{Event: "PARTIAL_CAPTURE_FAILED", From: captureFrom, To: sm.Stay},
 		// An authorisation can be captured in parts, and a part already
 		// captured can be refunded before the next part is: a partial
-		// capture (or its failure) reported after a refund adds to the
-		// captured total, and the payment stays partially refunded. From
-		// refunded it is a way back (refunded -> partially_refunded), so a
-		// revert: "ahead" stays acyclic. A full CAPTURED is one capture of
-		// everything, so it has no row here.
+		// capture reported after a refund adds to the captured total, and
+		// the payment stays partially refunded. From refunded it is a way
+		// back (refunded -> partially_refunded), so a revert: "ahead" stays
+		// acyclic. A full CAPTURED is one capture of everything, so it has
+		// no row here.
 		{Event: "PARTIALLY_CAPTURED", From: []sm.State{sm.PartiallyRefunded}, To: sm.PartiallyRefunded, Effect: sm.Capture,
 			Note: "another part captured after a refund of an earlier part"},
 		{Event: "PARTIALLY_CAPTURED", From: []sm.State{sm.Refunded}, To: sm.PartiallyRefunded, Effect: sm.Capture, Revert: true,
 			Note: "another part captured after the earlier parts were refunded"},
-		{Event: "PARTIAL_CAPTURE_FAILED", From: refundedAny, To: sm.Stay},
 		{Event: "CAPTURE_VOIDED", From: captured, To: sm.Authorized, Effect: sm.VoidCapture, Revert: true,
 			Note: "the payment returns to authorised"},
 		{Event: "CAPTURE_VOID_FAILED", From: captured, To: sm.Stay},
