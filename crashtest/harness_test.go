@@ -149,6 +149,13 @@ func newServer(t *testing.T, args []string, env ...string) *server {
 	}
 	// The harness reads the "serving" line for the bound ports: JSON.
 	s.env = append(s.env, "PAYSTATE_LOG_FORMAT=json")
+	// A commit the store takes longer than the store timeout over is
+	// answered 503, which the tests that insist on 200s (the storm, the
+	// card data) would count as a failure: on a machine whose disk other
+	// work keeps busy a flush can stall for seconds, so the default 5 s
+	// is raised well beyond any stall. A store that hangs is still
+	// caught: its webhooks are answered 503 after 30 s, or not at all.
+	s.env = append(s.env, "PAYSTATE_STORE_TIMEOUT=30s", "PAYSTATE_SHUTDOWN_TIMEOUT=30s")
 	s.env = append(s.env, env...)
 	t.Cleanup(func() {
 		s.mu.Lock()

@@ -54,6 +54,31 @@ func (w *waitFor) String() string {
 	return w.buf.String()
 }
 
+// watchUntil runs `paystate watch args...` until what it printed holds
+// want, then cancels it, and returns what it printed: the line, not a
+// deadline, ends it, so that a loaded machine only makes it slower.
+func watchUntil(t *testing.T, env func(string) string, want string, args ...string) string {
+	t.Helper()
+	printed := &waitFor{want: want, seen: make(chan struct{})}
+	saved := stdout
+	stdout = printed
+	defer func() { stdout = saved }()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	watched := make(chan error, 1)
+	go func() { watched <- run(ctx, append([]string{"watch"}, args...), env) }()
+	select {
+	case <-printed.seen:
+	case err := <-watched:
+		t.Fatalf("watch ended (%v) before printing %q: %q", err, want, printed.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("watch printed no %q within a minute: %q", want, printed.String())
+	}
+	cancel()
+	require.NoError(t, <-watched)
+	return printed.String()
+}
+
 // TestClientCommands runs get, history, verify and watch against a real
 // server, as a user at a terminal would.
 func TestClientCommands(t *testing.T) {
@@ -78,21 +103,7 @@ func TestClientCommands(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json"}, env))
 	require.Regexp(t, `"ok":\s*true`, out.String())
 	out.Reset()
-	// The watch runs until the entry is printed, then is cancelled: the
-	// line, not a deadline, ends it.
-	printed := &waitFor{want: "authorized -> fraud_review", seen: make(chan struct{})}
-	stdout = printed
-	ctx, cancel := context.WithCancel(t.Context())
-	watched := make(chan error, 1)
-	go func() { watched <- run(ctx, []string{"watch", "--states", "fraud_review"}, env) }()
-	select {
-	case <-printed.seen:
-	case err := <-watched:
-		t.Fatalf("watch ended (%v) before printing the fraud review entry: %q", err, printed.String())
-	}
-	cancel()
-	require.NoError(t, <-watched)
-	stdout = out
+	watchUntil(t, env, "authorized -> fraud_review", "--states", "fraud_review")
 
 	bad := func(k string) string {
 		return map[string]string{"PAYSTATE_GRPC_ADDR": grpcAddr, "PAYSTATE_TOKEN": "wrong"}[k]

@@ -191,9 +191,13 @@ func TestStalledPostgres(t *testing.T) {
 	proxied := *u
 	proxied.Host = proxy.addr()
 
-	const storeTimeout = time.Second
-	// Bounds for "answers instead of hanging", not speed.
-	const answers = 3 * storeTimeout
+	// Short, for the stalled webhook's sake, yet long enough for the
+	// commit before the stall on a loaded machine.
+	const storeTimeout = 2 * time.Second
+	// Bounds for "answers instead of hanging", not speed: the stall never
+	// ends by itself, so only the deadlines can answer at all, and a
+	// loaded machine may delay that answer by seconds.
+	const answers = 15 * storeTimeout
 	cfg := config.Defaults()
 	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	cfg.Store, cfg.StoreSchema = proxied.String(), schema
