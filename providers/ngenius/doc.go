@@ -35,6 +35,18 @@
 // delivery with a different body, which the engine reports as a conflict
 // instead of silently applying it twice.
 //
+// The document asks for idempotence "even if accidentally triggered again"
+// without saying what a second trigger looks like. The key reads it as the
+// same body (or at least the same order, event, transaction and
+// timestamp): a duplicate, or a conflict when anything else differs. A
+// second trigger that carried a new timestamp would be a new key, decided
+// by the machine: a repeated outcome (AUTHORISED, CAPTURED, REFUNDED
+// without an amount, a failure) is stale, and a capture or refund with an
+// amount is held to the amount rules, but a partial refund or capture with
+// room left would count again. Keys are stored and pinned (they must never
+// change), so that reading was kept; an operator who sees such repeats can
+// tell them by their transaction id in the journal.
+//
 // # How the document was read
 //
 // The event table (machine.go) has a row for every event the document
