@@ -392,6 +392,21 @@ func (b *batchTx) known(ctx context.Context, provider string, ev providers.Event
 	return k, nil
 }
 
+// lookupAggregates looks up, in one Lookup, the keys with a lifecycle not
+// looked up yet: a store that locks a lookup's keys (PostgreSQL's
+// advisory locks) takes them all at once, in its own order, the same for
+// every writer, where locking them one at a time in another order could
+// deadlock with a writer that took two of them the other way round.
+func (b *batchTx) lookupAggregates(ctx context.Context, keys []storage.AggregateKey) error {
+	var ask []storage.AggregateKey
+	for _, k := range keys {
+		if hasLifecycle(k) && !b.askedAggregates[k] {
+			ask = append(ask, k)
+		}
+	}
+	return b.lookup(ctx, nil, ask)
+}
+
 // aggregate answers from the view: the aggregate and whether it exists.
 // key must have been looked up, unless it has no lifecycle.
 func (b *batchTx) aggregate(key storage.AggregateKey) (storage.Aggregate, bool) {
@@ -520,13 +535,11 @@ func (e *Engine) expire(ctx context.Context, tx *batchTx, now time.Time) ([]Outc
 	// one at a time in the held events' order, two keys could be taken
 	// in the opposite order to an ingest batch naming both, a deadlock
 	// PostgreSQL breaks only after its deadlock_timeout.
-	var keys []storage.AggregateKey
-	for _, h := range held {
-		if hasLifecycle(h.Key) && !tx.askedAggregates[h.Key] {
-			keys = append(keys, h.Key)
-		}
+	keys := make([]storage.AggregateKey, len(held))
+	for i, h := range held {
+		keys[i] = h.Key
 	}
-	if err := tx.lookup(ctx, nil, keys); err != nil {
+	if err := tx.lookupAggregates(ctx, keys); err != nil {
 		return nil, err
 	}
 	var out []Outcome

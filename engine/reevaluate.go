@@ -154,6 +154,14 @@ func (e *Engine) reevalCandidates(ctx context.Context, opt ReevaluateOptions) ([
 // committed is read and nothing is written.
 func (e *Engine) reevaluate(ctx context.Context, tx storage.Tx, job *reevalJob) error {
 	job.out = job.out[:0] // Update may run the transaction again
+	if b, ok := tx.(*batchTx); ok {
+		// Every aggregate of the job locked at once, before any is
+		// re-decided, as the expiry sweep does (lookupAggregates): one
+		// at a time, in key order, they could deadlock with a batch.
+		if err := b.lookupAggregates(ctx, job.keys); err != nil {
+			return err
+		}
+	}
 	now := e.now()
 	for _, key := range job.keys {
 		m := e.machines.Machine(key.Provider, sm.Kind(key.Kind))

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -15,37 +16,33 @@ import (
 	"github.com/paystate/paystate/storage/postgres"
 )
 
-// TestSweepLocksItsKeysInIngestOrder: the expiry sweep takes its keys'
-// advisory locks in the order an ingest batch takes them (ascending), all
-// before deciding any. Another session plays an ingest batch naming the
-// same two keys: it holds the lower lock while the sweep waits for it, and
-// must then get the higher one at once. A sweep that locked its keys one
-// at a time, in the order the events were held (the higher lock first),
-// would hold it: the two would deadlock, which PostgreSQL breaks only
-// after its deadlock_timeout, with a retry.
-func TestSweepLocksItsKeysInIngestOrder(t *testing.T) {
-	t.Parallel()
+func paymentKey(id string) storage.AggregateKey {
+	return storage.AggregateKey{Provider: "acme", Kind: string(sm.KindPayment), ID: id}
+}
+
+// postgresBundle is a bundle on PostgreSQL, or skips.
+func postgresBundle(t *testing.T) *bundle {
+	t.Helper()
 	open, ok := backends(t)["postgres"]
 	if !ok {
-		t.Skip("PAYSTATE_TEST_POSTGRES_DSN is not set: the PostgreSQL sweep lock test skipped")
+		t.Skip("PAYSTATE_TEST_POSTGRES_DSN is not set: the PostgreSQL lock order tests skipped")
 	}
-	b := setupOn(t, open)
-	ctx := t.Context()
-	pg := b.store.(*postgres.Store)
-	key := func(id string) storage.AggregateKey {
-		return storage.AggregateKey{Provider: "acme", Kind: string(sm.KindPayment), ID: id}
-	}
-	// first is held first, so an expiry in held order locks it first; its
-	// lock is the higher of the two.
-	first, second := "o-a", "o-b"
-	if pg.AggregateLock(key(first)) < pg.AggregateLock(key(second)) {
-		first, second = second, first
-	}
-	high, low := pg.AggregateLock(key(first)), pg.AggregateLock(key(second))
-	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{id: first, name: "CAPTURE", amount: -1}).Verdict)
-	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{id: second, name: "CAPTURE", amount: -1}).Verdict)
-	b.clock.Add(2 * time.Hour)
+	return setupOn(t, open)
+}
 
+// locksInIngestOrder runs work, a writer that must lock the aggregates
+// first and second, while another session plays an ingest batch naming
+// both: it takes their advisory locks in ascending order, as a batch
+// does. It holds the lower one, waits until work waits for it too, then
+// must get the higher one at once: work holds none of them while it
+// waits. A writer that locked first (the higher lock) before second
+// would hold it: the two would deadlock, which PostgreSQL breaks only
+// after its deadlock_timeout, with a retry.
+func locksInIngestOrder(t *testing.T, pg *postgres.Store, first, second storage.AggregateKey, work func() error) {
+	t.Helper()
+	ctx := t.Context()
+	high, low := pg.AggregateLock(first), pg.AggregateLock(second)
+	require.Greater(t, high, low, "the writer's first key must hold the higher lock")
 	other, err := pgx.Connect(ctx, os.Getenv("PAYSTATE_TEST_POSTGRES_DSN"))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(context.Background()) }()
@@ -55,17 +52,10 @@ func TestSweepLocksItsKeysInIngestOrder(t *testing.T) {
 	_, err = otx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, low)
 	require.NoError(t, err)
 
-	type result struct {
-		out []engine.Outcome
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := b.eng.Sweep(ctx, b.clock.Now())
-		done <- result{out, err}
-	}()
-	// The sweep waits for the lower lock (pg_locks splits the key in two
-	// halves). A generous deadline: the machine may be loaded.
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	// pg_locks splits the key in two halves. A generous deadline: the
+	// machine may be loaded.
 	require.Eventually(t, func() bool {
 		var waiting bool
 		err := other.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
@@ -73,19 +63,74 @@ func TestSweepLocksItsKeysInIngestOrder(t *testing.T) {
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
 			int64(uint64(low)>>32), int64(uint64(low)&0xffffffff)).Scan(&waiting)
 		return err == nil && waiting
-	}, 60*time.Second, 10*time.Millisecond, "the sweep waits for the lower lock")
+	}, time.Minute, 10*time.Millisecond, "the writer waits for the lower lock")
 
 	var got bool
 	require.NoError(t, otx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, high).Scan(&got))
-	require.True(t, got, "the sweep holds none of its keys while it waits for the lower one")
+	require.True(t, got, "the writer holds none of its keys while it waits for the lower one")
 	require.NoError(t, otx.Commit(ctx))
+	require.NoError(t, <-done)
+}
 
-	r := <-done
-	require.NoError(t, r.err)
-	require.Len(t, r.out, 2)
-	for _, o := range r.out {
+// TestSweepLocksItsKeysInIngestOrder: the expiry sweep locks its keys as
+// a batch does, not one at a time in the order the events were held.
+func TestSweepLocksItsKeysInIngestOrder(t *testing.T) {
+	t.Parallel()
+	b := postgresBundle(t)
+	pg := b.store.(*postgres.Store)
+	// first is held first, so an expiry in held order locks it first; its
+	// lock is the higher of the two.
+	first, second := "o-a", "o-b"
+	if pg.AggregateLock(paymentKey(first)) < pg.AggregateLock(paymentKey(second)) {
+		first, second = second, first
+	}
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{id: first, name: "CAPTURE", amount: -1}).Verdict)
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{id: second, name: "CAPTURE", amount: -1}).Verdict)
+	b.clock.Add(2 * time.Hour)
+
+	var out []engine.Outcome
+	locksInIngestOrder(t, pg, paymentKey(first), paymentKey(second), func() (err error) {
+		out, err = b.eng.Sweep(t.Context(), b.clock.Now())
+		return err
+	})
+	require.Len(t, out, 2)
+	for _, o := range out {
 		require.Equal(t, sm.VerdictRejected, o.Verdict)
 		require.Contains(t, o.Reason, "expired")
+	}
+	b.verify(t)
+}
+
+// TestReevaluateLocksItsKeysInIngestOrder: a re-evaluation locks its
+// aggregates as a batch does, not one at a time in key order.
+func TestReevaluateLocksItsKeysInIngestOrder(t *testing.T) {
+	t.Parallel()
+	b := postgresBundle(t)
+	pg := b.store.(*postgres.Store)
+	// Two ids in key order whose first holds the higher lock.
+	var first, second string
+	for i := 0; first == ""; i += 2 {
+		a, z := fmt.Sprintf("o-%03d", i), fmt.Sprintf("o-%03d", i+1)
+		if pg.AggregateLock(paymentKey(a)) > pg.AggregateLock(paymentKey(z)) {
+			first, second = a, z
+		}
+	}
+	for _, id := range []string{first, second} {
+		b.send(t, ev{id: id, name: "AUTH", amount: 100})
+		require.Equal(t, sm.VerdictDeferred, b.send(t, ev{id: id, name: "CLOSE", amount: -1}).Verdict)
+	}
+	// An authorisation can be closed without a capture (it lapsed).
+	b.withTable(t, changed("CLOSE", func(tr *sm.Transition) { tr.From = append(tr.From, sm.Authorized) }))
+	pg = b.store.(*postgres.Store)
+
+	var rep engine.ReevaluateReport
+	locksInIngestOrder(t, pg, paymentKey(first), paymentKey(second), func() (err error) {
+		rep, err = b.eng.Reevaluate(t.Context(), engine.ReevaluateOptions{})
+		return err
+	})
+	require.Len(t, rep.Aggregates, 2)
+	for _, id := range []string{first, second} {
+		require.Equal(t, "closed", b.state(t, id).State, id)
 	}
 	b.verify(t)
 }
