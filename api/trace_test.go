@@ -44,7 +44,7 @@ func spansOf(t *testing.T, exp *tracetest.InMemoryExporter, name string) map[str
 			byName[s.Name] = append(byName[s.Name], s)
 		}
 		return len(byName[name]) > 0
-	}, 5*time.Second, 5*time.Millisecond, "no %s span", name)
+	}, time.Minute, 5*time.Millisecond, "no %s span", name)
 	return byName
 }
 

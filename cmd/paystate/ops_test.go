@@ -300,7 +300,7 @@ func TestReconcilerRecoversALostWebhookEndToEnd(t *testing.T) {
 	require.Eventually(t, func() bool {
 		o, err := orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: "ngenius", OrderId: "abc123xyz"})
 		return err == nil && o.GetStateName() == "captured"
-	}, 10*time.Second, 10*time.Millisecond, "the reconciler asked N-Genius and applied the missing authorisation")
+	}, time.Minute, 10*time.Millisecond, "the reconciler asked N-Genius and applied the missing authorisation")
 	metrics := string(httpGet(t, r.http+"/metrics"))
 	require.Contains(t, metrics, `paystate_reconcile_checks_total{provider="ngenius",result="submitted"}`)
 	require.Regexp(t, `paystate_engine_batch_size_count [1-9]`, metrics, "the engine reports its batches")

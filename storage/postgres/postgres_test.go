@@ -519,7 +519,7 @@ func TestRetryDeadlock(t *testing.T) {
 		var waiting bool
 		err := probe.QueryRow(ctx, `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
 		return err == nil && waiting
-	}, 10*time.Second, 5*time.Millisecond)
+	}, time.Minute, 5*time.Millisecond)
 	// PostgreSQL aborts whichever waiter runs its deadlock check first, a
 	// deadlock_timeout after it began to wait. Ours began first, but on a
 	// loaded machine the two checks can still swap; a long timeout here makes
