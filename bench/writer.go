@@ -13,16 +13,20 @@ type writerTime struct {
 	busy, durable float64 // seconds
 	// cpu is the writer thread's own CPU time in batch transactions.
 	cpu float64 // seconds
+	// submissions and batches: how many the batches held, and how many
+	// there were.
+	submissions, batches float64
 }
 
 // readWriterTime scrapes the writer's sums from the server's /metrics.
 func readWriterTime(ctx context.Context, base string) (writerTime, error) {
 	const busy, durable, cpu = "paystate_engine_commit_duration_seconds_sum", "paystate_engine_commit_durable_seconds_sum", "paystate_engine_writer_cpu_seconds_total"
-	m, err := scrapeMetrics(ctx, base, busy, durable, cpu)
+	const submissions, batches = "paystate_engine_batch_size_sum", "paystate_engine_batch_size_count"
+	m, err := scrapeMetrics(ctx, base, busy, durable, cpu, submissions, batches)
 	if err != nil {
 		return writerTime{}, err
 	}
-	return writerTime{busy: m[busy], durable: m[durable], cpu: m[cpu]}, nil
+	return writerTime{busy: m[busy], durable: m[durable], cpu: m[cpu], submissions: m[submissions], batches: m[batches]}, nil
 }
 
 // writerNote says how busy the writer was during a run of elapsed that
@@ -40,6 +44,11 @@ func writerNote(before, after writerTime, elapsed time.Duration, webhooks int64)
 		100*busy/elapsed.Seconds(), 100*(after.durable-before.durable)/busy)
 	if us := writerCPUus(before, after, webhooks); us > 0 {
 		note += fmt.Sprintf("; writer CPU %.0f µs/webhook", us)
+	}
+	// The writer's CPU per webhook falls as batches grow: each shares
+	// one commit.
+	if n := after.batches - before.batches; n > 0 {
+		note += fmt.Sprintf("; %.1f webhooks a batch", (after.submissions-before.submissions)/n)
 	}
 	return note
 }
