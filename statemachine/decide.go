@@ -199,14 +199,22 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 // its amount qualifies; without one it implies "the rest", which is
 // nothing, and stays stale. A status-mode machine keeps stale: there a
 // snapshot's total may already hold the operation reported after it (an
-// Inyo payment's own REFUNDED, then the child refund it counted).
+// Inyo payment's own REFUNDED, then the child refund it counted). So does
+// an operation of exactly the total its effect has moved (a capture of
+// the captured total on a payment captured in full): that reads as the
+// same capture or refund reported again under another event id, not as
+// more money.
 func (m *Machine) beyondItsAmount(cur Snapshot, in Input) (Decision, bool) {
 	if m.table.Mode == ModeStatus || in.Snapshot || !in.HasAmount {
 		return Decision{}, false
 	}
 	for _, s := range m.sources[in.Event] {
 		e := m.edges[edgeKey{in.Event, s}]
-		if e.Effect != Capture && e.Effect != Refund {
+		switch {
+		case e.Effect == Capture && in.Amount == cur.Amounts.Captured,
+			e.Effect == Refund && in.Amount == cur.Amounts.Refunded:
+			return Decision{}, false
+		case e.Effect != Capture && e.Effect != Refund:
 			continue
 		}
 		if !slices.Contains(outcomes(e.to, e.Effect), cur.State) {

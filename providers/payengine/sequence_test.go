@@ -131,6 +131,13 @@ func TestPaymentSequences(t *testing.T) {
 				applied(sm.KindRefund, "r3", "succeeded"), {pay, "t1", sm.VerdictRejected, "amount: refunded 7549 would exceed captured 7548", "refunded"}}},
 		}, "refunded", amounts{7548, 7548, 7548}},
 
+		{"the capture reported again under another event_uid is stale, not more money", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"capture", capture("e2", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"the capture again", capture("e3", "t1", "75.48"), []want{{pay, "t1", sm.VerdictRejected, "stale", "captured"}}},
+			{"a capture beyond it", capture("e4", "t1", "1.00"), []want{{pay, "t1", sm.VerdictRejected, "amount", "captured"}}},
+		}, "captured", amounts{7548, 7548, 0}},
+
 		{"capture before auth is deferred, then applied", []step{
 			{"capture", capture("e1", "t1", "75.48"), []want{{pay, "t1", sm.VerdictDeferred, "early", "new"}}},
 			{"auth", auth("e2", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
