@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -91,6 +91,12 @@ var benchScenarios = []string{"ingest", "postgres", "reads", "watch", "rebuild",
 type scenarioSet []string
 
 func (s *scenarioSet) String() string { return strings.Join(*s, ",") }
+
+// Type names the flag's value in help (pflag.Value).
+func (s *scenarioSet) Type() string { return "scenarios" }
+
+// Type names the flag's value in help (pflag.Value).
+func (s *sizesFlag) Type() string { return "sizes" }
 
 func (s *scenarioSet) Set(v string) error {
 	*s = nil
@@ -154,12 +160,22 @@ type Machine struct {
 	OS        string `json:"os"`
 }
 
-// Main runs `paystate bench` with its command-line arguments (after the
-// word bench), printing progress and the table to stdout.
-func Main(ctx context.Context, args []string, stdout io.Writer, ps Paystate) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	o := Options{}
+// Flags are `paystate bench`'s command line: the run's Options and where
+// its results go. BindFlags registers them on the paystate command's flag
+// set (so that help, completion and parsing are the command line's own);
+// Run runs the bench as they say.
+type Flags struct {
+	Options
+	// JSON is the file the results are also written to (--json).
+	JSON string
+	// CPUProfile is the file of a CPU profile of the whole run.
+	CPUProfile string
+}
+
+// BindFlags registers the bench's flags, at their defaults, on fs.
+func BindFlags(fs *pflag.FlagSet) *Flags {
+	f := &Flags{}
+	o := &f.Options
 	fs.BoolVar(&o.Quick, "quick", false, "every scenario for a second or two on tiny data (CI)")
 	o.Conns = sizesFlag{16, 256}
 	fs.Var(&o.Conns, "conns", "concurrent connections of the ingest load generator, comma-separated: the closed-loop run (and its baseline) runs once per level; PostgreSQL uses the first")
@@ -172,40 +188,56 @@ func Main(ctx context.Context, args []string, stdout io.Writer, ps Paystate) err
 	fs.IntVar(&o.Watched, "watched", 200, "webhooks whose delivery to every watcher is timed")
 	o.Growth = sizesFlag{10_000, 1_000_000}
 	fs.Var(&o.Growth, "growth", "orders in each store of the growth scenario, comma-separated (e.g. 10000,1000000,10000000)")
-	fs.StringVar(&o.postgres, "postgres", os.Getenv("PAYSTATE_TEST_POSTGRES_DSN"), "PostgreSQL DSN for the PostgreSQL ingest scenario (default $PAYSTATE_TEST_POSTGRES_DSN; none: skipped)")
-	fs.StringVar(&o.DataDir, "data-dir", "", "directory for the bench's database (default: a temporary directory, removed)")
-	fs.Var(&o.Only, "only", "run only these scenarios, comma-separated: "+strings.Join(benchScenarios, ",")+" (default: all)")
-	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN for the PostgreSQL ingest scenario (not given: $PAYSTATE_TEST_POSTGRES_DSN; neither: skipped)")
+	fs.StringVar(&o.DataDir, "data-dir", "", "directory for the bench's database (not given: a temporary directory, removed)")
+	fs.Var(&o.Only, "only", "run only these scenarios, comma-separated: "+strings.Join(benchScenarios, ",")+" (not given: all)")
+	fs.StringVar(&f.JSON, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
+	return f
+}
+
+// ScenarioNames are the values --only takes, in the order they run.
+func ScenarioNames() []string { return slices.Clone(benchScenarios) }
+
+// Main runs `paystate bench` with its command-line arguments (after the
+// word bench), printing progress and the table to stdout.
+func Main(ctx context.Context, args []string, stdout io.Writer, ps Paystate) error {
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	f := BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
-	if o.Quick {
+	return f.Run(ctx, fs, stdout, ps)
+}
+
+// Run runs the bench as f says; fs, the set f was bound to, tells which
+// flags were given (--quick's tiny sizes leave those alone).
+func (f *Flags) Run(ctx context.Context, fs *pflag.FlagSet, stdout io.Writer, ps Paystate) error {
+	if f.Quick {
 		// Tiny defaults; flags given explicitly still win.
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, v := range map[string]string{"webhooks": "1500", "rate": "500", "rate-for": "1s", "orders": "2000", "read-for": "300ms", "watchers": "10", "watched": "20", "growth": "1000,5000"} {
-			if !set[name] {
+			if !fs.Changed(name) {
 				if err := fs.Set(name, v); err != nil {
 					return err
 				}
 			}
 		}
 	}
+	o := f.Options
+	if !fs.Changed("postgres") {
+		o.postgres = os.Getenv("PAYSTATE_TEST_POSTGRES_DSN")
+	}
 	o.PostgreSQL = o.postgres != ""
 	if len(o.Conns) == 0 || o.Webhooks < 1 || o.Rate < 1 || o.Orders < 1 || o.Watchers < 1 || o.Watched < 1 {
 		return errors.New("bench: --conns, --webhooks, --rate, --orders, --watchers and --watched must be positive")
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if f.CPUProfile != "" {
+		pf, err := os.Create(f.CPUProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
 			return err
 		}
 		defer pprof.StopCPUProfile()
@@ -215,12 +247,12 @@ func Main(ctx context.Context, args []string, stdout io.Writer, ps Paystate) err
 		return err
 	}
 	printBench(stdout, rep)
-	if *jsonPath != "" {
+	if f.JSON != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(*jsonPath, append(b, '\n'), 0o644)
+		return os.WriteFile(f.JSON, append(b, '\n'), 0o644)
 	}
 	return nil
 }

@@ -61,10 +61,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		for _, h := range []string{"-h", "--help"} {
 			var out bytes.Buffer
 			require.NoError(t, runTo(t, &out, noEnv, append(slices.Clone(path), h)...), "%s %s", name, h)
-			if path[0] != "bench" { // bench's flags are package bench's; its help is the flag package's
-				require.Contains(t, out.String(), "Usage:\n  paystate "+name, name)
-				require.Contains(t, out.String(), "-h, --help", name)
-			}
+			require.Contains(t, out.String(), "Usage:\n  paystate "+name, name)
+			require.Contains(t, out.String(), "-h, --help", name)
 		}
 		err := runTo(t, io.Discard, noEnv, append(slices.Clone(path), "--no-such-flag")...)
 		require.Error(t, err, name)
@@ -127,7 +125,7 @@ func TestLongFlagsWithOneDash(t *testing.T) {
 	require.Equal(t, []string{"get", "--addr", "x", "--kind=refund", "-o", "json", "p", "-", "--", "-addr"},
 		longFlagsWithOneDash(root, []string{"get", "-addr", "x", "-kind=refund", "-o", "json", "p", "-", "--", "-addr"}))
 	require.Equal(t, []string{"send", "magnius", "--list"}, longFlagsWithOneDash(root, []string{"send", "magnius", "-list"}))
-	require.Equal(t, []string{"bench", "-quick"}, longFlagsWithOneDash(root, []string{"bench", "-quick"}), "bench parses its own")
+	require.Equal(t, []string{"bench", "--quick"}, longFlagsWithOneDash(root, []string{"bench", "-quick"}))
 	var out bytes.Buffer
 	require.NoError(t, runTo(t, &out, noEnv, "simulate", "-list"))
 	require.Contains(t, out.String(), "out-of-order")
@@ -219,6 +217,15 @@ func TestCompletion(t *testing.T) {
 	out.Reset()
 	require.NoError(t, runTo(t, &out, noEnv, "__complete", "simulate", "ngenius", ""))
 	require.Contains(t, out.String(), "out-of-order")
+	// bench's flags are package bench's, registered on the command.
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "__complete", "bench", "--"))
+	for _, f := range []string{"--quick", "--conns", "--only", "--json", "--growth"} {
+		require.Contains(t, out.String(), f+"\t")
+	}
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "__complete", "bench", "--only", ""))
+	require.Contains(t, out.String(), "growth\n")
 }
 
 // The README's command-line section lists exactly the commands of the
