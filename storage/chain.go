@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"time"
 )
 
@@ -22,14 +21,28 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // field is length-prefixed, an entry with them never encodes like one
 // without.
 func EntryHash(e *JournalEntry, prev string) string {
-	h := sha256.New()
-	str := func(s string) {
-		writeUint(h, uint64(len(s)))
-		h.Write([]byte(s))
+	// The fields are laid out in one buffer and hashed at once: the same
+	// bytes as writing each to the hash in turn, without a conversion and
+	// a call per field.
+	n := 19*8 + len(prev) + len(e.Key.Provider) + len(e.Key.Kind) + len(e.Key.ID) + len(e.Event) +
+		len(e.Verdict) + len(e.Reason) + len(e.StateBefore) + len(e.StateAfter) + len(e.DedupeKey) +
+		len(e.BodySHA256) + len(e.RedactedBody) + len(e.Payload) + len(e.Actor) + len(e.MachineVersion) + 64
+	for _, s := range e.Skipped {
+		n += 8 + len(s)
 	}
+	b := make([]byte, 0, n)
+	str := func(s string) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	raw := func(p []byte) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	num := func(v uint64) { b = binary.BigEndian.AppendUint64(b, v) }
 	str("paystate.journal.v1")
 	str(prev)
-	writeUint(h, uint64(e.Seq))
+	num(uint64(e.Seq))
 	str(e.Key.Provider)
 	str(e.Key.Kind)
 	str(e.Key.ID)
@@ -38,30 +51,25 @@ func EntryHash(e *JournalEntry, prev string) string {
 	str(e.Reason)
 	str(e.StateBefore)
 	str(e.StateAfter)
-	writeUint(h, uint64(e.VersionAfter))
+	num(uint64(e.VersionAfter))
 	str(e.DedupeKey)
 	str(e.BodySHA256)
-	str(string(e.RedactedBody))
-	str(string(e.Payload))
-	writeUint(h, uint64(micros(e.ReceivedAt)))
-	writeUint(h, uint64(micros(e.OccurredAt)))
-	writeUint(h, uint64(e.ResolvesSeq))
-	writeUint(h, uint64(len(e.Skipped)))
+	raw(e.RedactedBody)
+	raw(e.Payload)
+	num(uint64(micros(e.ReceivedAt)))
+	num(uint64(micros(e.OccurredAt)))
+	num(uint64(e.ResolvesSeq))
+	num(uint64(len(e.Skipped)))
 	for _, s := range e.Skipped {
 		str(s)
 	}
 	str(e.Actor)
 	if e.MachineVersion != "" || e.RevisesSeq != 0 {
 		str(e.MachineVersion)
-		writeUint(h, uint64(e.RevisesSeq))
+		num(uint64(e.RevisesSeq))
 	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func writeUint(h hash.Hash, v uint64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], v)
-	h.Write(b[:])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func micros(t time.Time) int64 {

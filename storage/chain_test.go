@@ -48,3 +48,15 @@ func TestEntryHashCoversVersionAndRevision(t *testing.T) {
 		seen[h] = name
 	}
 }
+
+// TestEntryHashOfAnEntryWithVersionIsUnchanged pins the hash of entries
+// with a machine version and a revision, with and without bodies and
+// skipped states (values from the hash written field by field, before it
+// was laid out in one buffer).
+func TestEntryHashOfAnEntryWithVersionIsUnchanged(t *testing.T) {
+	e := pinnedEntry()
+	e.MachineVersion, e.RevisesSeq = "mv-1", 5
+	require.Equal(t, "0ab35551415b29405868f58349f4d0753fef4063058a8d102bc2f5c3f746d33e", EntryHash(&e, GenesisHash))
+	e.Skipped, e.RedactedBody, e.Payload = nil, nil, nil
+	require.Equal(t, "9d073109681b637c94176f9e9a619d9a25a7abbc14969f47c3369fe1cbb56ef9", EntryHash(&e, "prev"))
+}
