@@ -48,6 +48,18 @@ func TestDevBannerSendsToThisServer(t *testing.T) {
 	banner.Reset()
 	printDev(&banner, cfg, dev, "127.0.0.1:8080", "127.0.0.1:9090")
 	require.Contains(t, banner.String(), "paystate send ngenius sample_captured")
+	require.Contains(t, banner.String(), "grpcurl -plaintext ")
+	require.Contains(t, banner.String(), " http://127.0.0.1:8080/v1/")
+
+	// With TLS on, every example speaks TLS and trusts the certificate.
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = "tls.crt", "tls.key"
+	banner.Reset()
+	printDev(&banner, cfg, dev, "127.0.0.1:8080", "127.0.0.1:9090")
+	require.Contains(t, banner.String(), "paystate send --ca-file tls.crt ngenius sample_captured")
+	require.Contains(t, banner.String(), "curl -s --cacert tls.crt -H ")
+	require.Contains(t, banner.String(), " https://127.0.0.1:8080/v1/")
+	require.Contains(t, banner.String(), "grpcurl -cacert tls.crt -H ")
+	require.NotContains(t, banner.String(), "-plaintext")
 }
 
 // The server's logger masks card data in every record, whatever logs it.

@@ -376,6 +376,14 @@ func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAd
 	if !slices.ContainsFunc(cfg.APITokens, func(t config.APIToken) bool { return t.Token == dev.APIToken }) {
 		token, tokenLine = "$TOKEN", "API tokens:               those of PAYSTATE_API_TOKENS (none was generated)"
 	}
+	// With TLS on, the examples trust the server's own certificate: right
+	// for a self-signed one, and said so for one a CA signed.
+	curlTLS, scheme, grpcurlTLS, tlsNote := "", "http", "-plaintext", ""
+	if cert := cfg.TLS.CertFile; cert != "" {
+		curlTLS, scheme, grpcurlTLS = " --cacert "+cert, "https", "-cacert "+cert
+		tlsNote = "    (TLS: these trust " + cert + " itself, as for a self-signed certificate; for one a CA\n" +
+			"    signed, name that CA instead; paystate get, list, ... take --ca-file the same way)\n"
+	}
 	fmt.Fprintf(w, `
   paystate is running in DEVELOPMENT MODE: no config file gave credentials,
   so these were generated (kept in %s):
@@ -386,11 +394,11 @@ func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAd
   Every provider's secret was generated too (see the file). Try:
     paystate send%s ngenius sample_captured      # signs and posts a documented sample
     paystate send --list inyo                  # the samples of a provider
-    curl -s -H 'Authorization: Bearer %s' http://%s/v1/providers/ngenius/orders/abc123xyz
-    grpcurl -plaintext -H 'authorization: Bearer %s' %s list
-
+    curl -s%s -H 'Authorization: Bearer %s' %s://%s/v1/providers/ngenius/orders/abc123xyz
+    grpcurl %s -H 'authorization: Bearer %s' %s list
+%s
 `, filepath.Join(cfg.DataDir, config.DevFile), tokenLine, dev.NGeniusHeaderName, dev.NGeniusHeaderValue,
-		sendFlags(cfg, httpAddr), token, httpAddr, token, grpcAddr)
+		sendFlags(cfg, httpAddr), curlTLS, token, scheme, httpAddr, grpcurlTLS, token, grpcAddr, tlsNote)
 }
 
 // sendFlags are the flags `paystate send` needs to reach this server and
@@ -399,6 +407,9 @@ func sendFlags(cfg config.Config, httpAddr string) string {
 	var flags string
 	if httpAddr != "127.0.0.1:8080" {
 		flags += " --url http://" + httpAddr
+	}
+	if cfg.TLS.CertFile != "" {
+		flags += " --ca-file " + cfg.TLS.CertFile // http:// URLs become https://
 	}
 	if cfg.DataDir != "paystate-data" {
 		flags += " --data-dir " + cfg.DataDir
