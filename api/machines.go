@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 
 	"google.golang.org/grpc/codes"
@@ -10,6 +12,7 @@ import (
 	"github.com/paystate/paystate/engine"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
 )
 
 // Reevaluator re-decides what older tables judged (the engine does).
@@ -40,11 +43,25 @@ func (s *Machines) Reevaluate(ctx context.Context, req *pb.ReevaluateRequest) (*
 		}
 		opt.Since = req.GetSince().AsTime()
 	}
+	if req.GetPageSize() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "page_size %d: want 0 (all) or more", req.GetPageSize())
+	}
+	opt.Limit = int(req.GetPageSize())
+	if tok := req.GetPageToken(); tok != "" {
+		after, err := decodeReevalToken(tok)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, "page_token: not one this server gave")
+		}
+		opt.After = after
+	}
 	rep, err := s.Engine.Reevaluate(ctx, opt)
 	if err != nil {
 		return nil, toStatus(ctx, orDefault(s.Log), err)
 	}
-	resp := &pb.ReevaluateResponse{Examined: int32(rep.Examined), DryRun: opt.DryRun}
+	resp := &pb.ReevaluateResponse{Examined: int32(rep.Examined), DryRun: opt.DryRun, Total: int32(rep.Total)}
+	if rep.More {
+		resp.NextPageToken = encodeReevalToken(rep.Last)
+	}
 	for _, r := range rep.Aggregates {
 		out := &pb.Reevaluation{Before: toAggregate(r.Before, 0), After: toAggregate(r.After, 0), Refused: r.Refused}
 		for _, c := range r.Changes {
@@ -60,6 +77,25 @@ func (s *Machines) Reevaluate(ctx context.Context, req *pb.ReevaluateRequest) (*
 		resp.Aggregates = append(resp.Aggregates, out)
 	}
 	return resp, nil
+}
+
+// encodeReevalToken is the page token that resumes a re-evaluation after
+// key: the key, opaque to clients.
+func encodeReevalToken(key storage.AggregateKey) string {
+	b, _ := json.Marshal([3]string{key.Provider, key.Kind, key.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeReevalToken(tok string) (storage.AggregateKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return storage.AggregateKey{}, err
+	}
+	var k [3]string
+	if err := json.Unmarshal(b, &k); err != nil {
+		return storage.AggregateKey{}, err
+	}
+	return storage.AggregateKey{Provider: k[0], Kind: k[1], ID: k[2]}, nil
 }
 
 // ListMachines describes every machine, or one provider's.

@@ -25,6 +25,12 @@ type ReevaluateOptions struct {
 	Since time.Time
 	// DryRun decides and reports without writing anything.
 	DryRun bool
+	// After resumes a paged re-evaluation: only aggregates whose key sorts
+	// after it (zero: from the first).
+	After storage.AggregateKey
+	// Limit is how many aggregates this call re-decides at most (0: all);
+	// the report's More says whether others remain after its Last.
+	Limit int
 }
 
 // Reevaluation is what re-deciding one aggregate found and, unless a dry
@@ -64,6 +70,13 @@ type ReevaluateReport struct {
 	Examined int
 	// Aggregates are those with changes (or refused ones), in key order.
 	Aggregates []Reevaluation
+	// Total counts the aggregates the filter selects, from the first:
+	// those of earlier pages included.
+	Total int
+	// Last is the key of the last aggregate re-decided, and More whether
+	// others follow it: pass Last as After for the next page.
+	Last storage.AggregateKey
+	More bool
 }
 
 // reevalChunk is how many aggregates one write transaction re-decides:
@@ -78,12 +91,32 @@ const reevalChunk = 32
 // nothing is rewritten, and the aggregate follows the new entries. Each
 // group of aggregates is re-decided and written in one transaction of the
 // engine's single writer, so it never races live deliveries.
+//
+// With opt.Limit it re-decides one page of the aggregates, in key order,
+// after opt.After; paging through them re-decides and appends exactly what
+// one call does. Every page lists the candidates again (one pass over the
+// journal), so Total stays current.
 func (e *Engine) Reevaluate(ctx context.Context, opt ReevaluateOptions) (ReevaluateReport, error) {
 	keys, err := e.reevalCandidates(ctx, opt)
 	if err != nil {
 		return ReevaluateReport{}, err
 	}
-	rep := ReevaluateReport{Examined: len(keys)}
+	rep := ReevaluateReport{Total: len(keys)}
+	if opt.After != (storage.AggregateKey{}) {
+		// Keys are in order: skip those of earlier pages.
+		i, _ := slices.BinarySearchFunc(keys, opt.After, storage.AggregateKey.Compare)
+		for i < len(keys) && keys[i].Compare(opt.After) <= 0 {
+			i++
+		}
+		keys = keys[i:]
+	}
+	if opt.Limit > 0 && len(keys) > opt.Limit {
+		keys, rep.More = keys[:opt.Limit], true
+	}
+	rep.Examined = len(keys)
+	if len(keys) > 0 {
+		rep.Last = keys[len(keys)-1]
+	}
 	for len(keys) > 0 {
 		n := min(len(keys), reevalChunk)
 		job := &reevalJob{keys: keys[:n], dryRun: opt.DryRun}

@@ -474,3 +474,65 @@ func TestReevaluateDecidesSnapshotRepeatsAgain(t *testing.T) {
 	require.Equal(t, "active", a.State, "the subscription recovered")
 	b.audited(t)
 }
+
+// TestReevaluateInPagesIsOneCall: paging through the aggregates a few at
+// a time, each page resumed after the last key of the one before,
+// re-decides, reports and appends exactly what one call does, with the
+// same total on every page; and a second paged run changes nothing.
+func TestReevaluateInPagesIsOneCall(t *testing.T) {
+	t.Parallel()
+	one, paged := setup(t), setup(t)
+	ids := []string{"a", "b", "c", "d", "e", "f", "g"}
+	for _, b := range []*bundle{one, paged} {
+		for _, id := range ids {
+			b.send(t, ev{id: id, name: "AUTH", amount: 100})
+			b.send(t, ev{id: id, name: "CAPTURE", amount: -1})
+			b.send(t, ev{id: id, name: "CLOSE", amount: -1})
+			require.Equal(t, sm.VerdictRejected, b.send(t, ev{id: id, name: "REFUND", amount: 100}).Verdict)
+		}
+		b.send(t, ev{id: "untouched", name: "AUTH", amount: 5}) // nothing rejected: not selected
+		b.withTable(t, changed("REFUND", func(tr *sm.Transition) { tr.From = append(tr.From, sm.Closed) }))
+	}
+
+	pages := func(b *bundle, dryRun bool) (rep engine.ReevaluateReport, calls int) {
+		opt := engine.ReevaluateOptions{DryRun: dryRun, Limit: 3}
+		for {
+			page := b.reevaluate(t, opt)
+			calls++
+			require.Equal(t, len(ids), page.Total, "every page counts all selected")
+			require.LessOrEqual(t, page.Examined, 3)
+			rep.Examined += page.Examined
+			rep.Aggregates = append(rep.Aggregates, page.Aggregates...)
+			if !page.More {
+				rep.Total = page.Total
+				return rep, calls
+			}
+			require.Equal(t, ids[rep.Examined-1], page.Last.ID)
+			opt.After = page.Last
+		}
+	}
+	whole := func(rep engine.ReevaluateReport) engine.ReevaluateReport {
+		rep.Last, rep.More = storage.AggregateKey{}, false
+		return rep
+	}
+
+	dry, calls := pages(paged, true)
+	require.Equal(t, 3, calls, "7 aggregates, 3 a page")
+	require.Equal(t, whole(one.reevaluate(t, engine.ReevaluateOptions{DryRun: true})), dry)
+	require.Equal(t, one.head(t), paged.head(t), "a dry run writes nothing")
+
+	want := one.reevaluate(t, engine.ReevaluateOptions{})
+	require.Len(t, want.Aggregates, len(ids))
+	got, _ := pages(paged, false)
+	require.Equal(t, whole(want), got, "the same revisions, the same sequences")
+	require.Equal(t, one.head(t), paged.head(t), "the same journal, entry for entry")
+	for _, id := range ids {
+		require.Equal(t, "refunded", paged.state(t, id).State, id)
+	}
+	paged.audited(t)
+
+	again, _ := pages(paged, false)
+	require.Equal(t, len(ids), again.Examined)
+	require.Empty(t, again.Aggregates, "a second run changes nothing")
+	require.Equal(t, one.head(t), paged.head(t))
+}

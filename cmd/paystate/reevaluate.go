@@ -29,11 +29,7 @@ func newReevaluateCmd() *cobra.Command {
 				}
 				req.Since = timestamppb.New(t)
 			}
-			// One call; the server reports nothing until it ends: a
-			// terminal sees how long it has been running.
-			stop := newProgress("re-evaluating on the server").Ticking()
-			resp, err := pb.NewMachineServiceClient(c.conn).Reevaluate(c.ctx(ctx), req)
-			stop()
+			resp, err := reevaluatePages(ctx, c, req)
 			if err != nil {
 				return err
 			}
@@ -50,6 +46,42 @@ func newReevaluateCmd() *cobra.Command {
 	// Not a table: per aggregate, its verdicts that change, with reasons.
 	o = outputFlag(cmd, formatText, formatText, formatJSON)
 	return cmd
+}
+
+// reevaluatePage is how many aggregates one Reevaluate call re-decides:
+// small enough that a terminal sees progress, large enough that the
+// journal pass every call makes to list the aggregates stays a small share.
+// Tests make it smaller.
+var reevaluatePage int32 = 500
+
+// reevaluatePages re-decides in pages, showing on a terminal the
+// aggregates done of those the filter selects, and returns the pages
+// merged into one response, as one call with no page size answers.
+func reevaluatePages(ctx context.Context, c *client, req *pb.ReevaluateRequest) (*pb.ReevaluateResponse, error) {
+	svc := pb.NewMachineServiceClient(c.conn)
+	req.PageSize = reevaluatePage
+	p := newProgress("re-evaluating aggregates")
+	defer p.Done()
+	all := &pb.ReevaluateResponse{DryRun: req.GetDryRun()}
+	for {
+		resp, err := svc.Reevaluate(c.ctx(ctx), req)
+		if err != nil {
+			return nil, err
+		}
+		all.Examined += resp.GetExamined()
+		all.Aggregates = append(all.Aggregates, resp.GetAggregates()...)
+		all.DryRun = resp.GetDryRun()
+		if resp.GetTotal() > 0 { // nothing selected: no line at all
+			p.Update(int64(all.GetExamined()), int64(resp.GetTotal()))
+		}
+		if resp.GetNextPageToken() == "" {
+			// Total is as the last page counted; a merged response
+			// has no next page.
+			all.Total = resp.GetTotal()
+			return all, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
 }
 
 func parseSince(s string) (time.Time, error) {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -70,14 +74,17 @@ func TestReevaluateCommand(t *testing.T) {
 		return ts
 	})
 	s := startServer(t, dir)
-	for i, ev := range []string{"AUTHORISED", "CAPTURED", "REFUNDED"} {
-		code, reply := s.webhook(t, ngeniusOrder("r1", ev, i))
-		require.Equal(t, http.StatusOK, code)
-		want := "applied"
-		if ev == "REFUNDED" {
-			want = "rejected"
+	// r1 is entries 1 to 3, r2 4 to 6.
+	for n, id := range []string{"r1", "r2"} {
+		for i, ev := range []string{"AUTHORISED", "CAPTURED", "REFUNDED"} {
+			code, reply := s.webhook(t, ngeniusOrder(id, ev, 10*n+i))
+			require.Equal(t, http.StatusOK, code)
+			want := "applied"
+			if ev == "REFUNDED" {
+				want = "rejected"
+			}
+			require.Equal(t, want, verdictOf(t, reply), ev)
 		}
-		require.Equal(t, want, verdictOf(t, reply), ev)
 	}
 	wrong, err := registry()
 	require.NoError(t, err)
@@ -99,16 +106,46 @@ func TestReevaluateCommand(t *testing.T) {
 		return o.GetStateName()
 	}
 
+	// One aggregate a call: the pages merge into the output of one call.
+	oldPage, oldProgress := reevaluatePage, newProgress
+	t.Cleanup(func() { reevaluatePage, newProgress = oldPage, oldProgress })
+	reevaluatePage = 1
+
+	// In a pipe or a file: no progress.
+	quiet, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer quiet.Close()
+	newProgress = func(what string) *progress { return progressOn(quiet, what) }
 	require.NoError(t, run(t.Context(), []string{"reevaluate", "--dry-run"}, env))
 	dry := out.String()
 	require.Contains(t, dry, "ngenius payment r1: captured (authorized 500, captured 500, refunded 0) -> refunded (authorized 500, captured 500, refunded 500)")
 	require.Contains(t, dry, "entry 3 REFUNDED: rejected under "+v1+" -> applied under "+v2+"\n")
-	require.Contains(t, dry, "1 aggregates re-decided; 1 would change, 0 cannot be changed by appending (dry run: nothing written)")
+	require.Contains(t, dry, "ngenius payment r2: captured (authorized 500, captured 500, refunded 0) -> refunded (authorized 500, captured 500, refunded 500)")
+	require.Contains(t, dry, "entry 6 REFUNDED: rejected under "+v1+" -> applied under "+v2+"\n")
+	require.Contains(t, dry, "2 aggregates re-decided; 2 would change, 0 cannot be changed by appending (dry run: nothing written)")
 	require.Equal(t, "captured", state(), "a dry run writes nothing")
+	fi, err := quiet.Stat()
+	require.NoError(t, err)
+	require.Zero(t, fi.Size(), "no progress in a file or a pipe")
+
+	// On a terminal (a clock that moves a second a reading): aggregates
+	// done of total, rate, time left; the output is the same.
+	var term bytes.Buffer
+	clock := time.Unix(0, 0)
+	newProgress = func(what string) *progress {
+		return newProgressTo(&term, what, func() time.Time { clock = clock.Add(time.Second); return clock })
+	}
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"reevaluate", "--dry-run"}, env))
+	require.Equal(t, dry, out.String())
+	require.Equal(t, "\rre-evaluating aggregates: 1 of 2 (50%), 1/s, about 1s left\x1b[K"+
+		"\rre-evaluating aggregates: 2 of 2 (100%), 1/s\x1b[K\n", term.String())
+	newProgress = oldProgress
 
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"reevaluate", "--provider", "ngenius", "--since", "2000-01-01"}, env))
-	require.Contains(t, out.String(), "entry 3 REFUNDED: rejected under "+v1+" -> applied under "+v2+" (entry 4)")
+	require.Contains(t, out.String(), "entry 3 REFUNDED: rejected under "+v1+" -> applied under "+v2+" (entry 7)")
+	require.Contains(t, out.String(), "entry 6 REFUNDED: rejected under "+v1+" -> applied under "+v2+" (entry 8)")
 	require.Equal(t, "refunded", state())
 
 	out.Reset()
@@ -117,7 +154,7 @@ func TestReevaluateCommand(t *testing.T) {
 	require.Len(t, lines, 5, out.String())
 	require.Regexp(t, `^SEQ\s+RECEIVED\s+EVENT\s+VERDICT\s+MACHINE\s+TRANSITION\s+REASON$`, lines[0])
 	require.Regexp(t, `^3\s+.* REFUNDED\s+REJECTED\s+`+v1+`\s+captured -> captured`, lines[3])
-	require.Regexp(t, `^4\s+.* REFUNDED\s+APPLIED\s+`+v2+`\s+captured -> refunded\s+reevaluated under `+v2+`: rejected under `+v1+` at entry 3`, lines[4])
+	require.Regexp(t, `^7\s+.* REFUNDED\s+APPLIED\s+`+v2+`\s+captured -> refunded\s+reevaluated under `+v2+`: rejected under `+v1+` at entry 3`, lines[4])
 
 	events, err := s.audit.ListOrderEvents(s.authed(t.Context()), &pb.ListOrderEventsRequest{Provider: "ngenius", OrderId: "r1"})
 	require.NoError(t, err)
@@ -131,16 +168,17 @@ func TestReevaluateCommand(t *testing.T) {
 	require.NoError(t, err)
 	msg, err := stream.Recv()
 	require.NoError(t, err)
-	require.Equal(t, int64(4), msg.GetEntry().GetSequence())
+	require.Equal(t, int64(7), msg.GetEntry().GetSequence())
 	require.Equal(t, int64(3), msg.GetEntry().GetRevisesSequence())
 	require.Equal(t, "refunded", msg.GetEntry().GetStateAfter())
 
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"reevaluate"}, env))
-	require.Contains(t, out.String(), "1 aggregates re-decided; 0 changed", "a second run changes nothing")
+	require.Contains(t, out.String(), "2 aggregates re-decided; 0 changed", "a second run changes nothing")
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"reevaluate", "--dry-run", "-o", "json"}, env))
-	require.Regexp(t, `(?s)^\{\n  "examined": 1,\n.*"dryRun": true\n\}\n$`, out.String())
+	require.Regexp(t, `(?s)^\{\n  "examined": 2,\n.*"dryRun": true,\n  "total": 2\n\}\n$`, out.String())
+	require.NotContains(t, out.String(), "nextPageToken", "one merged response")
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json"}, env))
 	require.Regexp(t, `"ok":\s*true`, out.String())

@@ -33,7 +33,14 @@ type ReevaluateRequest struct {
 	// same.
 	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
 	// Decide and report, write nothing.
-	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// How many aggregates this call re-decides at most, in (provider, kind,
+	// id) order (0: all of them, in one call). Paging through them re-decides
+	// and appends exactly what one call does.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Resume after the previous page: its next_page_token (empty: from the
+	// first aggregate). Opaque; pass the other fields unchanged.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,15 +96,34 @@ func (x *ReevaluateRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *ReevaluateRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ReevaluateRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // Response for MachineService.Reevaluate.
 type ReevaluateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// How many aggregates were re-decided.
+	// How many aggregates were re-decided (by this call: this page).
 	Examined int32 `protobuf:"varint,1,opt,name=examined,proto3" json:"examined,omitempty"`
 	// Those whose verdicts change, in (provider, kind, id) order.
 	Aggregates []*Reevaluation `protobuf:"bytes,2,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
 	// True when nothing was written (dry_run).
-	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Pass as page_token for the next page; empty when none remain.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many aggregates the filter selects, those of earlier pages
+	// included: with the pages' examined summed, how far the work is.
+	Total         int32 `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,6 +177,20 @@ func (x *ReevaluateResponse) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *ReevaluateResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ReevaluateResponse) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
 }
 
 // Reevaluation is what re-deciding one aggregate found.
@@ -642,17 +682,22 @@ var File_paystate_v1_machines_proto protoreflect.FileDescriptor
 
 const file_paystate_v1_machines_proto_rawDesc = "" +
 	"\n" +
-	"\x1apaystate/v1/machines.proto\x12\vpaystate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17paystate/v1/types.proto\"z\n" +
+	"\x1apaystate/v1/machines.proto\x12\vpaystate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17paystate/v1/types.proto\"\xb6\x01\n" +
 	"\x11ReevaluateRequest\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x120\n" +
 	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x17\n" +
-	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\x84\x01\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\xc2\x01\n" +
 	"\x12ReevaluateResponse\x12\x1a\n" +
 	"\bexamined\x18\x01 \x01(\x05R\bexamined\x129\n" +
 	"\n" +
 	"aggregates\x18\x02 \x03(\v2\x19.paystate.v1.ReevaluationR\n" +
 	"aggregates\x12\x17\n" +
-	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xeb\x01\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x05 \x01(\x05R\x05total\"\xeb\x01\n" +
 	"\fReevaluation\x12.\n" +
 	"\x06before\x18\x01 \x01(\v2\x16.paystate.v1.AggregateR\x06before\x12,\n" +
 	"\x05after\x18\x02 \x01(\v2\x16.paystate.v1.AggregateR\x05after\x124\n" +
