@@ -48,11 +48,17 @@ func newReevaluateCmd() *cobra.Command {
 	return cmd
 }
 
-// reevaluatePage is how many aggregates one Reevaluate call re-decides:
-// small enough that a terminal sees progress, large enough that the
-// journal pass every call makes to list the aggregates stays a small share.
-// Tests make it smaller.
+// reevaluatePage is how many aggregates one Reevaluate call re-decides at
+// least: small enough that a terminal sees progress soon. Tests make it
+// smaller.
 var reevaluatePage int32 = 500
+
+// reevaluatePasses bounds the calls after the first: each call lists the
+// aggregates to re-decide with a pass over the journal, so a million
+// candidates in pages of 500 would read the journal 2 000 times. Pages
+// grow to a twentieth of the total instead: progress in 5 % steps, at
+// most ~21 passes.
+const reevaluatePasses = 20
 
 // reevaluatePages re-decides in pages, showing on a terminal the
 // aggregates done of those the filter selects, and returns the pages
@@ -81,7 +87,14 @@ func reevaluatePages(ctx context.Context, c *client, req *pb.ReevaluateRequest) 
 			return all, nil
 		}
 		req.PageToken = resp.GetNextPageToken()
+		req.PageSize = pageFor(resp.GetTotal(), reevaluatePage)
 	}
+}
+
+// pageFor is the page size that re-decides total aggregates in about
+// reevaluatePasses calls, and never less than least.
+func pageFor(total, least int32) int32 {
+	return max(least, (total+reevaluatePasses-1)/reevaluatePasses)
 }
 
 func parseSince(s string) (time.Time, error) {
