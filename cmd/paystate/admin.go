@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,7 +77,7 @@ status" lists them, applied or pending, and changes nothing.`,
 	}
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "list every migration, applied (when) or pending; changes nothing",
+		Short: "list every migration, its state (applied, pending or unknown) and when applied; changes nothing",
 		Args:  cobra.NoArgs,
 	}
 	so := addAdminFlags(status, env)
@@ -126,14 +125,8 @@ func migrationStatus(ctx context.Context, cfg config.Config, asJSON bool) error 
 		}
 		rows := make([]row, 0, len(ms))
 		for _, m := range ms {
-			r := row{Version: int(m.Version), Name: m.Name, State: "applied"}
-			switch {
-			case m.Unknown:
-				r.State = "unknown"
-			case m.AppliedAt.IsZero():
-				r.State = "pending"
-			}
-			if !m.AppliedAt.IsZero() || m.Unknown {
+			r := row{Version: int(m.Version), Name: m.Name, State: migrationState(m)}
+			if r.State != "pending" {
 				at := m.AppliedAt.UTC()
 				r.AppliedAt = &at
 			}
@@ -141,31 +134,43 @@ func migrationStatus(ctx context.Context, cfg config.Config, asJSON bool) error 
 		}
 		return writeJSON(stdout, rows)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
+	t := newTable(stdout, "VERSION", "NAME", "STATE", "APPLIED")
 	pending, unknown := 0, 0
 	for _, m := range ms {
-		when := m.AppliedAt.Format(time.RFC3339)
-		switch {
-		case m.Unknown:
+		state, when := migrationState(m), "-"
+		switch state {
+		case "unknown":
 			unknown++
-			when += " (unknown to this binary: a newer paystate migrated the database)"
-		case m.AppliedAt.IsZero():
+		case "pending":
 			pending++
-			when = "pending"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, m.Name, when)
+		if state != "pending" {
+			when = m.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		t.row(m.Version, m.Name, state, when)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.flush(stdout, "no migrations"); err != nil {
 		return err
 	}
 	switch {
 	case unknown > 0:
-		fmt.Fprintf(stdout, "the database is newer than this binary (%d migration(s) it does not know): upgrade paystate\n", unknown)
+		fmt.Fprintf(stdout, "the database is newer than this binary (%d migration(s) it does not know, state unknown: a newer paystate applied them): upgrade paystate\n", unknown)
 	case pending > 0:
 		fmt.Fprintf(stdout, "%d pending: run \"paystate migrate\" (serve applies them too)\n", pending)
 	default:
 		fmt.Fprintln(stdout, "up to date")
 	}
 	return nil
+}
+
+// migrationState is "applied", "pending" or "unknown" (applied by a newer
+// binary), as both the table and the JSON of migrate status say it.
+func migrationState(m storage.MigrationStatus) string {
+	switch {
+	case m.Unknown:
+		return "unknown"
+	case m.AppliedAt.IsZero():
+		return "pending"
+	}
+	return "applied"
 }

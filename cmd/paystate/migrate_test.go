@@ -28,7 +28,8 @@ func TestMigrateCreatesTheDataDirAndReportsStatus(t *testing.T) {
 	latest := sqlite.LatestSchemaVersion()
 
 	require.NoError(t, run(t.Context(), []string{"migrate", "status"}, env))
-	require.Equal(t, latest, strings.Count(out.String(), " pending\n"), out.String())
+	require.Regexp(t, `^VERSION +NAME +STATE +APPLIED\n`, out.String())
+	require.Len(t, regexp.MustCompile(`(?m)^\d+ +0\d{3}_\S+\.sql +pending +-$`).FindAllString(out.String(), -1), latest, out.String())
 	require.Contains(t, out.String(), fmt.Sprintf("%d pending: run \"paystate migrate\"", latest))
 	require.NoDirExists(t, dir, "status changes nothing")
 
@@ -41,7 +42,7 @@ func TestMigrateCreatesTheDataDirAndReportsStatus(t *testing.T) {
 
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"migrate", "--data-dir", dir, "status"}, env))
-	applied := regexp.MustCompile(`(?m)^\d+ +0\d{3}_\S+\.sql +\d{4}-\d\d-\d\dT\S+$`).FindAllString(out.String(), -1)
+	applied := regexp.MustCompile(`(?m)^\d+ +0\d{3}_\S+\.sql +applied +\d{4}-\d\d-\d\dT\S+$`).FindAllString(out.String(), -1)
 	require.Len(t, applied, latest, out.String())
 	require.True(t, strings.HasSuffix(out.String(), "up to date\n"), out.String())
 
@@ -53,7 +54,7 @@ func TestMigrateCreatesTheDataDirAndReportsStatus(t *testing.T) {
 	require.NoError(t, db.Close())
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"migrate", "status"}, env))
-	require.Regexp(t, fmt.Sprintf(`\n%d +from_the_future\.sql +1970-01-01T00:00:00Z \(unknown to this binary`, latest+1), out.String())
+	require.Regexp(t, fmt.Sprintf(`\n%d +from_the_future\.sql +unknown +1970-01-01T00:00:00Z\n`, latest+1), out.String())
 	require.Contains(t, out.String(), "the database is newer than this binary")
 
 	require.ErrorContains(t, run(t.Context(), []string{"migrate", "stauts"}, env), `unexpected "stauts"`)
