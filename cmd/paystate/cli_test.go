@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/paystate/paystate/buildinfo"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	simulatorpkg "github.com/paystate/paystate/simulator"
 )
 
 // runTo runs the command line args with stdout going to w.
@@ -327,4 +330,57 @@ func TestExplainServerErrors(t *testing.T) {
 	require.EqualError(t, explain(wrapped, c), "history: payment x at ngenius: no events for this aggregate (NotFound)")
 	internal := status.Error(codes.Internal, "boom")
 	require.Equal(t, internal, explain(internal, c), "other codes keep gRPC's own wording")
+}
+
+// send --list, simulate --list and version take -o table|json as every
+// read command does; -o on a send or simulate that posts is refused.
+func TestListsAndVersionTakeOutput(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, noEnv, "send", "--list", "ngenius"))
+	require.True(t, strings.HasPrefix(out.String(), "PROVIDER  SAMPLE\n"), out.String())
+	require.Regexp(t, `(?m)^ngenius +event_CAPTURED$`, out.String())
+
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "send", "--list", "-o", "json", "ngenius"))
+	var samples []struct{ Provider, Sample string }
+	require.NoError(t, json.Unmarshal(out.Bytes(), &samples), out.String())
+	names, err := sampleNames(simulators["ngenius"].samples)
+	require.NoError(t, err)
+	require.Len(t, samples, len(names))
+	require.Contains(t, samples, struct{ Provider, Sample string }{"ngenius", "event_CAPTURED"})
+
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "simulate", "--list"))
+	require.Regexp(t, `^PROVIDER +SCENARIO +KIND +ABOUT\n`, out.String())
+	require.Regexp(t, `(?m)^ngenius +fraud-review +payment +an authorisation held`, out.String())
+
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "simulate", "--list", "-o", "json"))
+	var scs []struct {
+		Provider, Scenario, Kind, About string
+		Steps                           []string
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &scs), out.String())
+	require.Len(t, scs, len(simulatorpkg.Scenarios()))
+	for i, sc := range simulatorpkg.Scenarios() {
+		require.Equal(t, sc.Provider+"/"+sc.Name+"/"+sc.Kind, scs[i].Provider+"/"+scs[i].Scenario+"/"+scs[i].Kind)
+		require.Len(t, scs[i].Steps, len(sc.Steps))
+	}
+
+	info := buildinfo.Get()
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "version"))
+	require.Equal(t, info.String()+"\n", out.String())
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "version", "-o", "json"))
+	var got buildinfo.Info
+	require.NoError(t, json.Unmarshal(out.Bytes(), &got), out.String())
+	require.Equal(t, info, got)
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, "version", "-o", "table"))
+	require.Regexp(t, `^VERSION +REVISION +GO +BUILT\n`+regexp.QuoteMeta(info.Version)+` +.* `+regexp.QuoteMeta(info.GoVersion)+` `, out.String())
+
+	require.ErrorContains(t, runTo(t, &out, noEnv, "send", "-o", "json", "ngenius", "event_CAPTURED"), "applies to --list only")
+	require.ErrorContains(t, runTo(t, &out, noEnv, "simulate", "-o", "json", "ngenius", "fraud-review"), "applies to --list only")
+	require.ErrorContains(t, runTo(t, &out, noEnv, "version", "-o", "yaml"), "want text, table or json")
 }

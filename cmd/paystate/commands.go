@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -204,20 +205,39 @@ func groupCmd(use, short string, subs ...*cobra.Command) *cobra.Command {
 }
 
 func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "print the version, revision and Go version",
+		Short: "print the version, revision and Go version (-o text|table|json)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), version())
-			return err
-		},
 	}
+	o := outputFlag(cmd, formatText, formatText, formatTable, formatJSON)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return printVersion(cmd.OutOrStdout(), o.value)
+	}
+	return cmd
 }
 
-// version is "paystate VERSION REVISION GOVERSION" (see package buildinfo
-// for how a release build stamps them).
-func version() string { return buildinfo.Get().String() }
+// printVersion is paystate version: one line "paystate VERSION REVISION
+// GOVERSION" (text), a table, or buildinfo.Info as JSON, the object GET
+// /version answers (see package buildinfo for how a release build stamps
+// them).
+func printVersion(w io.Writer, format string) error {
+	info := buildinfo.Get()
+	switch format {
+	case formatJSON:
+		return writeJSON(w, info)
+	case formatTable:
+		rev := info.Revision
+		if rev != "" && info.Modified {
+			rev += "+dirty"
+		}
+		t := newTable(w, "VERSION", "REVISION", "GO", "BUILT")
+		t.row(info.Version, or(rev, "-"), info.GoVersion, or(info.BuildTime, "-"))
+		return t.flush(w, "")
+	}
+	_, err := fmt.Fprintln(w, info.String())
+	return err
+}
 
 // cmdName is the command's words after "paystate", for messages that
 // main prefixes with "paystate:".

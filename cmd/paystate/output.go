@@ -60,6 +60,16 @@ func outputFlag(cmd *cobra.Command, def string, allowed ...string) *outputFormat
 	return o
 }
 
+// listOutput checks that -o was given only with --list, on the commands
+// whose read side is --list (send, simulate): their other output is what
+// the server answered, printed as it is.
+func listOutput(cmd *cobra.Command, list bool) error {
+	if cmd.Flags().Changed("output") && !list {
+		return fmt.Errorf("%s: -o/--output applies to --list only", cmdName(cmd))
+	}
+	return nil
+}
+
 // orList is "a, b or c".
 func orList(words []string) string {
 	if len(words) < 2 {

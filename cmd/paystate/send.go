@@ -83,6 +83,7 @@ type sendOptions struct {
 	*postOptions
 	secret, orderID string
 	list, keepIDs   bool
+	out             *outputFormat
 }
 
 func newSendCmd() *cobra.Command {
@@ -98,14 +99,20 @@ func newSendCmd() *cobra.Command {
 			return nil
 		},
 		ValidArgsFunction: completeSend,
-		RunE:              func(_ *cobra.Command, args []string) error { return send(o, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := listOutput(cmd, o.list); err != nil {
+				return err
+			}
+			return send(o, args)
+		},
 	}
 	o.postOptions = addPostFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.secret, "secret", "", "the provider secret to sign with instead of the development one")
-	f.BoolVar(&o.list, "list", false, "list PROVIDER's samples")
+	f.BoolVar(&o.list, "list", false, "list PROVIDER's samples (-o table|json)")
 	f.StringVar(&o.orderID, "order-id", "", "rewrite the sample's object ids to this order (refunds and other children get new ids)")
 	f.BoolVar(&o.keepIDs, "keep-ids", false, "send the body exactly as it is: no fresh event id, no rewritten ids")
+	o.out = outputFlag(cmd, formatTable)
 	return cmd
 }
 
@@ -134,7 +141,9 @@ func send(o *sendOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, strings.Join(names, "\n"))
+		if err := printSamples(name, names, o.out.JSON()); err != nil {
+			return err
+		}
 		if !o.list {
 			return errors.New("send: name a sample, a file, or - for standard input")
 		}
@@ -210,6 +219,27 @@ func postWebhook(hc *http.Client, url, provider string, sim simulator, body []by
 	defer resp.Body.Close()
 	reply, err := io.ReadAll(resp.Body)
 	return resp.Status, resp.StatusCode, reply, err
+}
+
+// printSamples is send --list: PROVIDER's samples as a table or a JSON
+// array of {"provider", "sample"}.
+func printSamples(provider string, names []string, asJSON bool) error {
+	if asJSON {
+		type row struct {
+			Provider string `json:"provider"`
+			Sample   string `json:"sample"`
+		}
+		rows := make([]row, 0, len(names))
+		for _, n := range names {
+			rows = append(rows, row{provider, n})
+		}
+		return writeJSON(stdout, rows)
+	}
+	t := newTable(stdout, "PROVIDER", "SAMPLE")
+	for _, n := range names {
+		t.row(provider, n)
+	}
+	return t.flush(stdout, "no samples for "+provider)
 }
 
 func simulatorNames() []string {

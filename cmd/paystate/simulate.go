@@ -32,6 +32,7 @@ type simulateOptions struct {
 	*postOptions
 	token, orderID string
 	list           bool
+	out            *outputFormat
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -53,24 +54,27 @@ func newSimulateCmd() *cobra.Command {
 			}
 			return out, cobra.ShellCompDirectiveNoFileComp
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return simulate(o, args, stdout) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := listOutput(cmd, o.list); err != nil {
+				return err
+			}
+			return simulate(o, args, stdout)
+		},
 	}
 	o.postOptions = addPostFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.token, "token", "", "API token for reading the result; unset: the development token")
 	envFlag(cmd, "token", "PAYSTATE_TOKEN")
 	f.StringVar(&o.orderID, "order-id", "", "the order (or other object) the scenario plays on; unset: a new id per run")
-	f.BoolVar(&o.list, "list", false, "list the scenarios")
+	f.BoolVar(&o.list, "list", false, "list the scenarios (-o table|json)")
+	o.out = outputFlag(cmd, formatTable)
 	return cmd
 }
 
 // simulate is "paystate simulate".
 func simulate(o *simulateOptions, args []string, out io.Writer) error {
 	if o.list {
-		for _, sc := range simulatorpkg.Scenarios() {
-			fmt.Fprintf(out, "%-10s %-24s %s\n", sc.Provider, sc.Name, sc.About)
-		}
-		return nil
+		return listScenarios(out, o.out.JSON())
 	}
 	if len(args) >= 1 {
 		if _, known := simulators[args[0]]; !known {
@@ -100,6 +104,35 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 		return err
 	}
 	return playScenario(out, hc, base, token, dev, sc, orderID)
+}
+
+// listScenarios is simulate --list: every scenario as a table or a JSON
+// array of {"provider", "scenario", "kind", "about", "steps"}.
+func listScenarios(out io.Writer, asJSON bool) error {
+	scs := simulatorpkg.Scenarios()
+	if asJSON {
+		type row struct {
+			Provider string   `json:"provider"`
+			Scenario string   `json:"scenario"`
+			Kind     string   `json:"kind"`
+			About    string   `json:"about"`
+			Steps    []string `json:"steps"`
+		}
+		rows := make([]row, 0, len(scs))
+		for _, sc := range scs {
+			r := row{Provider: sc.Provider, Scenario: sc.Name, Kind: sc.Kind, About: sc.About, Steps: []string{}}
+			for _, st := range sc.Steps {
+				r.Steps = append(r.Steps, st.Sample)
+			}
+			rows = append(rows, r)
+		}
+		return writeJSON(out, rows)
+	}
+	t := newTable(out, "PROVIDER", "SCENARIO", "KIND", "ABOUT")
+	for _, sc := range scs {
+		t.row(sc.Provider, sc.Name, sc.Kind, sc.About)
+	}
+	return t.flush(out, "no scenarios")
 }
 
 // playScenario posts the scenario's webhooks in order, prints each
