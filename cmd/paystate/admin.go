@@ -17,8 +17,9 @@ import (
 // database itself. Run rebuild --fix with the server stopped, or against a
 // copy: it writes.
 type adminOptions struct {
-	config, dataDir, store string
-	env                    func(string) string
+	config string
+	storeFlags
+	env func(string) string
 }
 
 func addAdminFlags(cmd *cobra.Command, env func(string) string) *adminOptions {
@@ -26,10 +27,9 @@ func addAdminFlags(cmd *cobra.Command, env func(string) string) *adminOptions {
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", "", "YAML config file")
 	envFlag(cmd, "config", "PAYSTATE_CONFIG")
-	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the SQLite database (env PAYSTATE_DATA_DIR; unset: the config's, or ./paystate-data)")
-	f.StringVar(&o.store, "store", "", "a postgres:// URL instead of SQLite (env PAYSTATE_STORE)")
+	o.storeFlags.add(cmd, "data directory of the SQLite database (env PAYSTATE_DATA_DIR; unset: the config's, or ./paystate-data)",
+		"a postgres:// URL instead of SQLite (env PAYSTATE_STORE)")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
-	_ = cmd.MarkFlagDirname("data-dir")
 	return o
 }
 
@@ -39,13 +39,7 @@ func (o *adminOptions) load() (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if o.dataDir != "" {
-		cfg.DataDir = o.dataDir
-	}
-	if o.store != "" {
-		cfg.Store = o.store
-	}
-	return cfg, nil
+	return cfg, o.storeFlags.apply(&cfg)
 }
 
 func newMigrateCmd(env func(string) string) *cobra.Command {

@@ -31,7 +31,8 @@ import (
 // serveOptions are serve's flags; empty ones leave the configuration's
 // value (the file, the environment, the default).
 type serveOptions struct {
-	config, httpAddr, grpcAddr, dataDir, store, logFormat, logLevel string
+	config, httpAddr, grpcAddr, logFormat, logLevel string
+	storeFlags
 }
 
 func newServeCmd(env func(string) string) *cobra.Command {
@@ -52,28 +53,21 @@ config file it runs in development mode and generates what is missing
 	envFlag(cmd, "config", "PAYSTATE_CONFIG")
 	f.StringVar(&o.httpAddr, "http-addr", "", "HTTP listen address for webhooks and REST (env PAYSTATE_HTTP_ADDR; unset: 127.0.0.1:8080)")
 	f.StringVar(&o.grpcAddr, "grpc-addr", "", "gRPC listen address (env PAYSTATE_GRPC_ADDR; unset: 127.0.0.1:9090)")
-	f.StringVar(&o.dataDir, "data-dir", "", "directory of the SQLite database (env PAYSTATE_DATA_DIR; unset: ./paystate-data)")
-	f.StringVar(&o.store, "store", "", "a postgres:// URL to run on PostgreSQL instead of the embedded SQLite (env PAYSTATE_STORE)")
+	o.storeFlags.add(cmd, "directory of the SQLite database (env PAYSTATE_DATA_DIR; unset: ./paystate-data)",
+		"a postgres:// URL to run on PostgreSQL instead of the embedded SQLite (env PAYSTATE_STORE)")
 	f.StringVar(&o.logFormat, "log-format", "", "auto (JSON unless stderr is a terminal), json or text (env PAYSTATE_LOG_FORMAT; unset: auto)")
 	f.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (env PAYSTATE_LOG_LEVEL; unset: info)")
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
-	_ = cmd.MarkFlagDirname("data-dir")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"auto", "json", "text"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 func serve(ctx context.Context, o serveOptions, env func(string) string) error {
-	cfgPath, httpAddr, grpcAddr, dataDir, store, logFormat, logLevel := &o.config, &o.httpAddr, &o.grpcAddr, &o.dataDir, &o.store, &o.logFormat, &o.logLevel
-	cfg, err := config.Load(*cfgPath, env)
+	cfgPath, logFormat, logLevel := &o.config, &o.logFormat, &o.logLevel
+	cfg, err := serveConfig(o, env)
 	if err != nil {
 		return err
-	}
-	// Flags win over the environment and the file.
-	for dst, v := range map[*string]string{&cfg.HTTPAddr: *httpAddr, &cfg.GRPCAddr: *grpcAddr, &cfg.DataDir: *dataDir, &cfg.Store: *store} {
-		if v != "" {
-			*dst = v
-		}
 	}
 	log, err := newTracedLogger(os.Stderr, orEnv(*logFormat, env, "PAYSTATE_LOG_FORMAT", "auto"), orEnv(*logLevel, env, "PAYSTATE_LOG_LEVEL", "info"), cfg.Tracing.Enabled())
 	if err != nil {
@@ -93,6 +87,21 @@ func serve(ctx context.Context, o serveOptions, env func(string) string) error {
 	stopTuning := tuneGC(ctx)
 	defer stopTuning()
 	return runServer(ctx, cfg, dev, log, nil)
+}
+
+// serveConfig is serve's configuration: the file, the environment, then
+// the flags given.
+func serveConfig(o serveOptions, env func(string) string) (config.Config, error) {
+	cfg, err := config.Load(o.config, env)
+	if err != nil {
+		return cfg, err
+	}
+	for dst, v := range map[*string]string{&cfg.HTTPAddr: o.httpAddr, &cfg.GRPCAddr: o.grpcAddr} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	return cfg, o.storeFlags.apply(&cfg)
 }
 
 // tuneGC runs gctune for the process until the returned stop is called;

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/storage"
@@ -19,6 +22,38 @@ import (
 // every automatic attempt lets the WAL grow without bound; a periodic
 // TRUNCATE checkpoint brings it back to zero once readers move on.
 const checkpointEvery = 5 * time.Minute
+
+// storeFlags are the flags choosing the database, shared by serve and the
+// commands that open it themselves (migrate, rebuild, checkpoint sign and
+// prove). Empty ones leave the configuration's value: a flag wins over
+// its environment variable, which wins over the file.
+type storeFlags struct {
+	dataDir, store, storeSchema string
+}
+
+// add registers --data-dir (with its usage, which differs between serve and
+// the others), --store and --store-schema.
+func (f *storeFlags) add(cmd *cobra.Command, dataDirUsage, storeUsage string) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.dataDir, "data-dir", "", dataDirUsage)
+	fs.StringVar(&f.store, "store", "", storeUsage)
+	fs.StringVar(&f.storeSchema, "store-schema", "", "the PostgreSQL schema, with --store (env PAYSTATE_STORE_SCHEMA; unset: the config's store_schema, or public)")
+	_ = cmd.MarkFlagDirname("data-dir")
+}
+
+// apply sets the given flags over cfg; a schema for SQLite is refused
+// rather than ignored.
+func (f *storeFlags) apply(cfg *config.Config) error {
+	for dst, v := range map[*string]string{&cfg.DataDir: f.dataDir, &cfg.Store: f.store, &cfg.StoreSchema: f.storeSchema} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if f.storeSchema != "" && cfg.Store == "" {
+		return errors.New("--store-schema is the PostgreSQL schema: it needs a postgres:// --store (or PAYSTATE_STORE, or the config's store)")
+	}
+	return nil
+}
 
 // openStore opens the configured database and describes it for logs (a
 // PostgreSQL password never appears).
