@@ -76,6 +76,22 @@
 // total back to zero); CANCELLATION_REQUESTED and CANCELLATION_FAILED leave
 // the state.
 //
+// An APM payment can also be cancelled before the APM accepted it: the
+// document has CANCELLATION_REQUESTED "when we cancel the APM payment" and
+// CANCELLED "on success of a payment cancellation from the APM system",
+// with no word of acceptance first, and N-Genius sends nothing while an APM
+// payment waits for the APM. So a cancellation can be an order's first
+// event. CANCELLED on a new order (or after a declined or failed attempt)
+// applies: cancelled, no money moved. CANCELLATION_REQUESTED or
+// CANCELLATION_FAILED on a new order makes it pending — an attempt under
+// way, its outcome to come — from which CANCELLED, APM_PAYMENT_ACCEPTED (the
+// cancellation failed and the APM took the money) or any other outcome of
+// the attempt applies; after a declined or failed attempt they leave the
+// state. Holding them for an acceptance that may never come, as earlier
+// versions did, expired them into rejections. An APM_PAYMENT_ACCEPTED that
+// arrives after the order was cancelled is stale: N-Genius reported the
+// cancellation as the APM's success.
+//
 // Captures in parts. PARTIALLY_CAPTURED is a capture "for any value that
 // does not meet or exceed the original authorization amount", so an
 // authorisation can be captured in several parts, each named by its own

@@ -14,20 +14,26 @@ import sm "github.com/paystate/paystate/statemachine"
 // another), so the outcome of an attempt is legal again after a declined
 // or failed one — and only then: an order whose current attempt succeeded
 // takes no new one, so a failure arriving while it stands belongs to an
-// earlier attempt and is stale.
+// earlier attempt and is stale. A pending order has an APM attempt under
+// way whose cancellation was asked for (or failed) before the APM
+// accepted it: its outcome is still to come.
 var (
-	attempt     = []sm.State{sm.StateNew, sm.Declined, sm.Failed}
+	attempt     = []sm.State{sm.StateNew, sm.Pending, sm.Declined, sm.Failed}
 	captureFrom = []sm.State{sm.Authorized, sm.PartiallyCaptured}
 	captured    = []sm.State{sm.PartiallyCaptured, sm.Captured}
 	refundFrom  = []sm.State{sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded}
 	refundedAny = []sm.State{sm.PartiallyRefunded, sm.Refunded}
 	reviewable  = []sm.State{sm.Authorized, sm.FraudReview}
-	// apmCancelFrom: an APM payment before (authorized) and after
-	// (captured) the APM accepted it.
-	apmCancelFrom = []sm.State{sm.Authorized, sm.Captured}
+	// apmCancelFrom: an APM payment before the APM accepted it (pending,
+	// or after an earlier attempt was declined or failed; authorized) and
+	// after (captured).
+	apmCancelFrom = []sm.State{sm.Pending, sm.Declined, sm.Failed, sm.Authorized, sm.Captured}
+	// apmCancelledFrom: an APM payment the APM had not accepted, so no
+	// money moved.
+	apmCancelledFrom = []sm.State{sm.StateNew, sm.Pending, sm.Declined, sm.Failed, sm.Authorized}
 	// closeFrom is every state an order can be in: closing does not depend
 	// on, or change, what happened to the money.
-	closeFrom = []sm.State{sm.Authorized, sm.FraudReview, sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded,
+	closeFrom = []sm.State{sm.Pending, sm.Authorized, sm.FraudReview, sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded,
 		sm.Refunded, sm.Voided, sm.Declined, sm.Failed, sm.Cancelled}
 )
 
@@ -89,11 +95,20 @@ var paymentTable = sm.Table{
 			Note: "the payment returns to authorised"},
 		{Event: "CAPTURE_VOID_FAILED", From: captured, To: sm.Stay},
 
-		// APM cancellation. An accepted APM payment is captured, so its
+		// APM cancellation. N-Genius sends no event while an APM payment
+		// waits for the APM, so a cancellation can be the first word on
+		// an order: the payment is then pending (its cancellation asked
+		// for, or failed) until CANCELLED or an outcome of the attempt
+		// arrives. An accepted APM payment is captured, so its
 		// cancellation gives the money back.
+		{Event: "CANCELLATION_REQUESTED", From: []sm.State{sm.StateNew}, To: sm.Pending,
+			Note: "an APM payment not yet accepted: its cancellation is asked for"},
+		{Event: "CANCELLATION_FAILED", From: []sm.State{sm.StateNew}, To: sm.Pending,
+			Note: "an APM payment not yet accepted: it goes on"},
 		{Event: "CANCELLATION_REQUESTED", From: apmCancelFrom, To: sm.Stay},
 		{Event: "CANCELLATION_FAILED", From: apmCancelFrom, To: sm.Stay},
-		{Event: "CANCELLED", From: []sm.State{sm.Authorized}, To: sm.Cancelled},
+		{Event: "CANCELLED", From: apmCancelledFrom, To: sm.Cancelled,
+			Note: "an APM payment cancelled before the APM accepted it: no money moved"},
 		{Event: "CANCELLED", From: []sm.State{sm.Captured}, To: sm.Cancelled, Effect: sm.VoidCapture,
 			Note: "an accepted APM payment cancelled: the money goes back"},
 

@@ -153,6 +153,27 @@ func TestSequences(t *testing.T) {
 			{"CANCELLED", -1, sm.VerdictApplied, "", sm.Cancelled},
 			{"CAPTURED", -1, sm.VerdictRejected, "stale", sm.Cancelled},
 		}, sm.Cancelled, [3]int64{10000, 0, 0}},
+		{"APM payment cancelled before the APM accepted it: no money moved", []step{
+			{"CANCELLATION_REQUESTED", -1, sm.VerdictApplied, "", sm.Pending},
+			{"CANCELLED", -1, sm.VerdictApplied, "", sm.Cancelled},
+			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictRejected, "stale", sm.Cancelled},
+		}, sm.Cancelled, [3]int64{0, 0, 0}},
+		{"APM payment cancelled, the only event of its order", []step{
+			{"CANCELLED", -1, sm.VerdictApplied, "", sm.Cancelled},
+		}, sm.Cancelled, [3]int64{0, 0, 0}},
+		{"APM cancellation failed, then the APM accepts the payment", []step{
+			{"CANCELLATION_REQUESTED", -1, sm.VerdictApplied, "", sm.Pending},
+			{"CANCELLATION_FAILED", -1, sm.VerdictApplied, "", sm.Pending},
+			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Captured},
+		}, sm.Captured, [3]int64{10000, 10000, 0}},
+		{"APM cancellation failed, reported alone", []step{
+			{"CANCELLATION_FAILED", -1, sm.VerdictApplied, "", sm.Pending},
+		}, sm.Pending, [3]int64{0, 0, 0}},
+		{"a card attempt declined, then an APM attempt cancelled", []step{
+			{"DECLINED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"CANCELLATION_REQUESTED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"CANCELLED", -1, sm.VerdictApplied, "", sm.Cancelled},
+		}, sm.Cancelled, [3]int64{0, 0, 0}},
 		{"APM payment refunded in part, then in full", []step{
 			{"APM_PAYMENT_ACCEPTED", -1, sm.VerdictApplied, "", sm.Captured},
 			{"PARTIAL_REFUND_REQUESTED", -1, sm.VerdictApplied, "", sm.Captured},
