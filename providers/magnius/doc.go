@@ -105,8 +105,16 @@
 //
 // Refunds: PENDING → pending, HOLD → on_hold, PROCESSED → succeeded,
 // FAILED → failed, CANCELLED → cancelled, UNKNOWN → unknown. A held refund
-// is released straight to its outcome; a PENDING after HOLD is stale
-// (on_hold → pending would be a cycle). Refund and chargeback amounts are
+// is released to its outcome or back to PENDING: the document lists the
+// refund statuses (PENDING, PROCESSED, CANCELLED, FAILED, HOLD, UNKNOWN)
+// without an order, HOLD is not an outcome, and each webhook is "the
+// status change" it communicates, so a PENDING after HOLD is the hold
+// released, applied (a Revert row, on_hold → pending, so a PENDING or HOLD
+// after an outcome stays stale). The cost is the subscription's (below): a
+// first PENDING retried late, after HOLD, reads as a release; the next
+// status (HOLD again, or the outcome) corrects the state, and no money
+// depends on it. Earlier versions rejected every PENDING after HOLD as
+// stale, which lost real releases. Refund and chargeback amounts are
 // kept as the aggregate's face amount; they do not change the payment's
 // totals, since the payment is another aggregate.
 //
@@ -149,7 +157,8 @@
 // orders snapshots by the machine alone: an older status the object has
 // moved past is stale (AUTHORIZED after SETTLEMENT_COMPLETED, PENDING after
 // AUTHORIZED); one the object can really return to is applied again, so
-// the retried ACTIVE after PAST_DUE reads as a recovery, an IN_DISPUTE after
+// the retried ACTIVE after PAST_DUE reads as a recovery, a PENDING after
+// HOLD as a release, an IN_DISPUTE after
 // WON as a challenge and an IN_PROGRESS after PENDING moves the provider
 // status back (the canonical state stays pending). Only asking Magnius for
 // the object could settle such a case, and paystate has no Magnius

@@ -57,9 +57,12 @@ var paymentTable = sm.Table{
 }
 
 // refundTable is the refund machine. A refund starts PENDING and may be put
-// on HOLD; a held refund is released straight to its outcome (a PENDING
-// after HOLD is stale: an edge back would make the machine cyclic and a
-// late PENDING indistinguishable from a release).
+// on HOLD; a held refund is released to its outcome, or back to PENDING
+// (processing resumes). HOLD is not an outcome and the document lists the
+// refund statuses without an order, so a PENDING after HOLD is the status
+// changing again, not a late snapshot: on_hold → pending is a Revert row,
+// like the subscription's recovery, so "ahead" stays acyclic and a PENDING
+// after an outcome is still stale.
 var refundTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindRefund,
@@ -67,6 +70,8 @@ var refundTable = sm.Table{
 	Transitions: []sm.Transition{
 		{Event: "PENDING", From: fresh, To: sm.Pending},
 		{Event: "HOLD", From: []sm.State{sm.Pending}, To: sm.OnHold},
+		{Event: "PENDING", From: []sm.State{sm.OnHold}, To: sm.Pending, Revert: true,
+			Note: "the hold released: processing resumes"},
 		{Event: "UNKNOWN", From: []sm.State{sm.Pending, sm.OnHold}, To: sm.Unknown},
 		{Event: "PROCESSED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Succeeded},
 		{Event: "FAILED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Failed},

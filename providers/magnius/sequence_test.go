@@ -199,6 +199,22 @@ func TestSequences(t *testing.T) {
 			{of("refund", "r1", "PENDING"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
 			{of("refund", "r1", "FAILED"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
 		}, "PROCESSED", totals{}},
+		{"refund held, released, held again, processed", sm.KindRefund, "r1", []step{
+			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
+			{of("refund", "r1", "HOLD"), sm.VerdictApplied, "", sm.OnHold, nil},
+			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
+			{of("refund", "r1", "HOLD"), sm.VerdictApplied, "", sm.OnHold, nil},
+			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
+			{of("refund", "r1", "PENDING"), sm.VerdictDuplicate, "", sm.Pending, nil},
+			{of("refund", "r1", "PROCESSED"), sm.VerdictApplied, "", sm.Succeeded, nil},
+			{of("refund", "r1", "PENDING"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
+			{of("refund", "r1", "HOLD"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
+		}, "PROCESSED", totals{}},
+		{"refund first seen on hold, then released", sm.KindRefund, "r1", []step{
+			{of("refund", "r1", "HOLD"), sm.VerdictApplied, "jumped", sm.OnHold, []string{"pending"}},
+			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
+			{of("refund", "r1", "FAILED"), sm.VerdictApplied, "", sm.Failed, nil},
+		}, "FAILED", totals{}},
 		{"refund processed first", sm.KindRefund, "r1", []step{
 			{snapshot{Type: "refund", ID: "r1", Status: "PROCESSED", Amount: 500}.body(), sm.VerdictApplied, "jumped", sm.Succeeded, []string{"pending"}},
 			{snapshot{Type: "refund", ID: "r1", Status: "HOLD", Amount: 500}.body(), sm.VerdictRejected, "stale", sm.Succeeded, nil},
