@@ -133,6 +133,22 @@
 // the unknown capture. Its own later AUTHORIZED or CAPTURED is stale: the
 // totals stay marked until someone asks Inyo.
 //
+// Why a late AUTHORIZED or CAPTURED does not correct the totals. Its amount
+// is real (the authorized or captured amount of the payment object), and
+// the body is journalled with the stale verdict, so an auditor has it. But
+// using it would need a verdict the contract does not have: the snapshot
+// lies behind (the payment is refunded), so it cannot be applied, which is
+// a transition from the current state, and a rejection leaves the
+// aggregate unchanged. Folding it in would be a change to Decide for every
+// status provider (a stale snapshot that still moves amounts), not a row of
+// this table. And it would not clear the mark: Amounts.Unknown is one flag
+// for all three totals, an AUTHORIZED says nothing of the capture (Inyo
+// may capture less), and even after both the refunded total is only the
+// child refunds that reached paystate ("Clients can enable webhooks for
+// specific transaction status changes"), so "fully known" could not be
+// claimed. The order service would read the same answer, "ask Inyo", with
+// or without the correction.
+//
 // # Other fields
 //
 // externalPaymentId, the merchant's own id that Inyo's API addresses
