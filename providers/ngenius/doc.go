@@ -107,8 +107,9 @@
 // capture): it is rejected, for its amount when it has one, else as stale.
 //
 // Attempts. An order can take several payment attempts, so an attempt's
-// outcome (AUTHORISED, DECLINED, PURCHASED, ...) is legal from a new order
-// and after a declined or failed attempt. A DECLINED or AUTHORISATION_FAILED
+// outcome (AUTHORISED, DECLINED, PURCHASED, ...) is legal from a new order,
+// from a pending one (an APM attempt whose cancellation was asked for, see
+// above) and after a declined or failed attempt. A DECLINED or AUTHORISATION_FAILED
 // that arrives while the order holds a successful attempt (authorised, in
 // fraud review, captured, ...) is read as the late report of an earlier
 // attempt, and rejected as stale. "Earlier" is read from the order's

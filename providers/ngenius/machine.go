@@ -44,7 +44,7 @@ var paymentTable = sm.Table{
 	Transitions: []sm.Transition{
 		// Authorisation and pre-authorisation screening.
 		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize,
-			Note: "an attempt: legal on a new order and after a declined or failed one"},
+			Note: "an attempt: legal on a new or pending order and after a declined or failed one"},
 		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Captured, Effect: sm.Purchase,
 			Note: "the APM reports the money received: authorised and captured in one step"},
 		{Event: "DECLINED", From: attempt, To: sm.Declined,
