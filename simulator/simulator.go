@@ -101,17 +101,17 @@ func signMagnius(body []byte, dev *config.DevCredentials, secret string, _ time.
 	if secret != "" {
 		raw, err := os.ReadFile(secret)
 		if err != nil {
-			return nil, fmt.Errorf("send: magnius --secret names the private key PEM file: %w", err)
+			return nil, fmt.Errorf("magnius --secret names the private key PEM file: %w", err)
 		}
 		keyPEM = string(raw)
 	}
 	block, _ := pem.Decode([]byte(keyPEM))
 	if block == nil {
-		return nil, errors.New("send: no PEM private key for magnius")
+		return nil, errors.New("no PEM private key for magnius")
 	}
 	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("send: magnius private key: %w", err)
+		return nil, fmt.Errorf("magnius private key: %w", err)
 	}
 	sig, err := magnius.Sign(key, body)
 	return header(magnius.SignatureHeader, sig), err

@@ -55,18 +55,24 @@ samples written for different orders walk one order through its lifecycle:
   paystate send --order-id o-1 ngenius event_AUTHORISED
   paystate send --order-id o-1 ngenius event_CAPTURED
 
-Credentials come from the development credentials in --data-dir (written by
+` + credentialsHelp + `"paystate simulate" plays whole documented sequences.
+`
+
+// credentialsHelp is the part of send's and simulate's help on what they
+// sign with (postOptions.credentials).
+const credentialsHelp = `Credentials come from the development credentials in --data-dir (written by
 "paystate serve" without a config file) unless --secret is given (for
 magnius: the path of a PKCS#1 private key PEM file; for ngenius, the header
-value, or "Header-Name: value" when the server's header_name is another). "paystate simulate"
-plays whole documented sequences.
+value, or "Header-Name: value" when the server's header_name is another; for
+the others, the shared secret or bearer token), for a server with a config
+file of its own.
 `
 
 // postOptions are the flags of the commands that post webhooks over
 // HTTP (send, simulate): where, with which credentials, over TLS or not.
 type postOptions struct {
-	url, dataDir string
-	tls          tlsOptions
+	url, dataDir, secret string
+	tls                  tlsOptions
 }
 
 func addPostFlags(cmd *cobra.Command) *postOptions {
@@ -74,16 +80,32 @@ func addPostFlags(cmd *cobra.Command) *postOptions {
 	cmd.Flags().StringVar(&o.url, "url", "http://127.0.0.1:8080", "paystate's HTTP address")
 	envFlag(cmd, "url", "PAYSTATE_URL")
 	addDataDirFlag(cmd, &o.dataDir)
+	cmd.Flags().StringVar(&o.secret, "secret", "", "the provider secret to sign with instead of the development one (ngenius: 'Header-Name: value' names the header too; magnius: a private key PEM file)")
 	addTLSFlags(cmd, &o.tls)
 	return o
+}
+
+// credentials are what the webhooks are signed with: the development
+// credentials of --data-dir, which --secret overrides and then makes
+// optional (ngenius' header name is then the development one unless the
+// secret names it).
+func (o *postOptions) credentials() (*config.DevCredentials, error) {
+	dev, err := config.LoadDev(o.dataDir, false)
+	if err != nil && o.secret == "" {
+		return nil, fmt.Errorf("no --secret and no development credentials: %w", err)
+	}
+	if dev == nil {
+		dev = &config.DevCredentials{NGeniusHeaderName: config.DevHeaderName}
+	}
+	return dev, nil
 }
 
 // sendOptions are send's flags.
 type sendOptions struct {
 	*postOptions
-	secret, orderID string
-	list, keepIDs   bool
-	out             *outputFormat
+	orderID       string
+	list, keepIDs bool
+	out           *outputFormat
 }
 
 func newSendCmd() *cobra.Command {
@@ -108,7 +130,6 @@ func newSendCmd() *cobra.Command {
 	}
 	o.postOptions = addPostFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.secret, "secret", "", "the provider secret to sign with instead of the development one")
 	f.BoolVar(&o.list, "list", false, "list PROVIDER's samples (-o table|json)")
 	f.StringVar(&o.orderID, "order-id", "", "rewrite the sample's object ids to this order (refunds and other children get new ids)")
 	f.BoolVar(&o.keepIDs, "keep-ids", false, "send the body exactly as it is: no fresh event id, no rewritten ids")
@@ -149,7 +170,7 @@ func send(o *sendOptions, args []string) error {
 		}
 		return nil
 	}
-	orderID, keepIDs, secret, dataDir := &o.orderID, &o.keepIDs, &o.secret, &o.dataDir
+	orderID, keepIDs, secret := &o.orderID, &o.keepIDs, &o.secret
 	if *keepIDs && *orderID != "" {
 		return errors.New("send: --keep-ids and --order-id exclude each other")
 	}
@@ -162,12 +183,9 @@ func send(o *sendOptions, args []string) error {
 			return fmt.Errorf("send: %w (--keep-ids sends it as it is)", err)
 		}
 	}
-	dev, err := config.LoadDev(*dataDir, false)
-	if err != nil && *secret == "" {
-		return err
-	}
-	if dev == nil {
-		dev = &config.DevCredentials{NGeniusHeaderName: config.DevHeaderName}
+	dev, err := o.credentials()
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
 	}
 	hc, base, err := o.tls.httpClient(o.url)
 	if err != nil {
@@ -192,7 +210,7 @@ func answerHint(code int, reply []byte) string {
 		return ": the server serves HTTPS: pass --tls, or --ca-file with its CA"
 	case code == http.StatusUnauthorized:
 		return ": it refused the credentials: the development ones in --data-dir are not this server's;" +
-			" send takes --secret with the provider's configured secret (ngenius: --secret 'Header-Name: value'" +
+			" pass --secret with the provider's configured secret (ngenius: --secret 'Header-Name: value'" +
 			" when its header_name is not the development one)"
 	case code == http.StatusNotFound:
 		return ": the server has no such provider enabled (a provider without credentials in its config is disabled)"

@@ -25,6 +25,9 @@ new one per run) and a fresh event id, and its verdicts are printed. The
 object's final state is then read back over the REST API. What paystate
 decides is printed as it is: a scenario states what is sent, not what must
 come of it.
+
+` + credentialsHelp + `
+The result is read back with --token, or the development token.
 `
 
 // simulateOptions are simulate's flags.
@@ -88,13 +91,13 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 	if !ok {
 		return fmt.Errorf("simulate: no scenario %s %s (--list shows them)", args[0], args[1])
 	}
-	dev, err := config.LoadDev(o.dataDir, false)
+	dev, err := o.credentials()
 	if err != nil {
-		return fmt.Errorf("simulate: the scenarios sign with the development credentials: %w", err)
+		return fmt.Errorf("simulate: %w", err)
 	}
-	token, orderID := o.token, o.orderID
+	token, orderID := or(o.token, dev.APIToken), o.orderID
 	if token == "" {
-		token = dev.APIToken
+		return errors.New("simulate: reading the result back needs --token (or PAYSTATE_TOKEN): there are no development credentials in --data-dir")
 	}
 	if orderID == "" {
 		orderID = "sim-" + simulatorpkg.FreshID()[:12]
@@ -103,7 +106,7 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return playScenario(out, hc, base, token, dev, sc, orderID)
+	return playScenario(out, hc, base, token, dev, o.secret, sc, orderID)
 }
 
 // listScenarios is simulate --list: every scenario as a table or a JSON
@@ -137,7 +140,7 @@ func listScenarios(out io.Writer, asJSON bool) error {
 
 // playScenario posts the scenario's webhooks in order, prints each
 // verdict, and reads the object back.
-func playScenario(out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, sc simulatorpkg.Scenario, orderID string) error {
+func playScenario(out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, secret string, sc simulatorpkg.Scenario, orderID string) error {
 	bodies, err := sc.Bodies(simulatorpkg.NewRewriter(orderID))
 	if err != nil {
 		return err
@@ -146,7 +149,7 @@ func playScenario(out io.Writer, hc *http.Client, base, token string, dev *confi
 	for i, body := range bodies {
 		st := sc.Steps[i]
 		fmt.Fprintf(out, "%2d. %s — %s\n", i+1, st.Sample, st.Note)
-		status, code, reply, err := postWebhook(hc, base, sc.Provider, simulators[sc.Provider], body, dev, "")
+		status, code, reply, err := postWebhook(hc, base, sc.Provider, simulators[sc.Provider], body, dev, secret)
 		if err != nil {
 			return fmt.Errorf("simulate: step %d: %w", i+1, err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paystate/paystate/config"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
 	simulatorpkg "github.com/paystate/paystate/simulator"
 )
@@ -114,4 +115,40 @@ func TestSendWalksOneOrder(t *testing.T) {
 	require.Equal(t, []pb.Verdict{pb.Verdict_VERDICT_DEFERRED, pb.Verdict_VERDICT_DUPLICATE, pb.Verdict_VERDICT_DEFERRED}, verdicts)
 
 	require.Error(t, runTo(t, io.Discard, env, "send", "--url", s.http, "--data-dir", dir, "--keep-ids", "--order-id", "x", "ngenius", "event_AUTHORISED"))
+}
+
+// TestSimulateAndSendWithSecret: against a server with credentials of its
+// own (ngenius under another header name, an API token of its config),
+// simulate and send sign with --secret as the provider would, with no
+// development credentials on the client's side; without --secret they are
+// refused, simulate saying which flag to pass.
+func TestSimulateAndSendWithSecret(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.APITokens = []config.APIToken{{Name: "ops", Role: config.RoleReader, Token: "reader-tok"}}
+	cfg.Providers.NGenius.HeaderName, cfg.Providers.NGenius.HeaderValues = "X-Shop-Auth", []string{"shop-value"}
+	dev, err := config.FillDev(&cfg) // the other providers' credentials, in the server's directory only
+	require.NoError(t, err)
+	s := startServerWith(t, cfg, dev)
+	client := t.TempDir() // no dev-credentials.json here
+	base := []string{"--url", s.http, "--data-dir", client}
+
+	var out bytes.Buffer
+	require.NoError(t, runTo(t, &out, noEnv, append([]string{"simulate", "--secret", "X-Shop-Auth: shop-value", "--token", "reader-tok",
+		"--order-id", "sec-1"}, append(base, "ngenius", "fraud-review")...)...))
+	require.Contains(t, out.String(), "final: payment sec-1 is captured ", out.String())
+
+	out.Reset()
+	require.NoError(t, runTo(t, &out, noEnv, append([]string{"send", "--secret", "X-Shop-Auth: shop-value", "--order-id", "sec-2"},
+		append(base, "ngenius", "event_AUTHORISED")...)...))
+	require.Contains(t, out.String(), "200 OK")
+
+	err = runTo(t, io.Discard, noEnv, append([]string{"simulate", "--secret", "X-Shop-Auth: wrong", "--token", "reader-tok"},
+		append(base, "ngenius", "fraud-review")...)...)
+	require.ErrorContains(t, err, "401")
+	require.ErrorContains(t, err, "pass --secret")
+	err = runTo(t, io.Discard, noEnv, append([]string{"simulate"}, append(base, "ngenius", "fraud-review")...)...)
+	require.ErrorContains(t, err, "simulate: no --secret and no development credentials")
+	err = runTo(t, io.Discard, noEnv, append([]string{"simulate", "--secret", "X-Shop-Auth: shop-value"}, append(base, "ngenius", "fraud-review")...)...)
+	require.ErrorContains(t, err, "needs --token")
 }
