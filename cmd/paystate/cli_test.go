@@ -312,11 +312,14 @@ func TestSendAndSimulateArguments(t *testing.T) {
 
 // A webhook answer caused on the sender's side says what to do about it.
 func TestWebhookAnswerHints(t *testing.T) {
-	require.Contains(t, answerHint(400, []byte("Client sent an HTTP request to an HTTPS server.\n")), "pass --tls, or --ca-file")
-	require.Empty(t, answerHint(400, []byte(`{"error":"malformed"}`)), "a malformed body is the body's fault")
-	require.Contains(t, answerHint(401, []byte(`{"error":"not authenticated"}`)), "--secret 'Header-Name: value'")
-	require.Contains(t, answerHint(404, []byte(`{"error":"unknown provider"}`)), "no such provider enabled")
-	require.Empty(t, answerHint(503, nil))
+	require.Contains(t, answerHint(400, []byte("Client sent an HTTP request to an HTTPS server.\n"), ""), "pass --tls, or --ca-file")
+	require.Empty(t, answerHint(400, []byte(`{"error":"malformed"}`), ""), "a malformed body is the body's fault")
+	require.Contains(t, answerHint(401, []byte(`{"error":"not authenticated"}`), ""), "--secret 'Header-Name: value'")
+	require.Contains(t, answerHint(404, []byte(`{"error":"unknown provider"}`), ""), "no such provider enabled")
+	require.Empty(t, answerHint(503, nil, ""))
+	withSecret := answerHint(401, []byte(`{"error":"not authenticated"}`), "X-Shop-Auth: wrong")
+	require.Contains(t, withSecret, "--secret is not what this server has configured")
+	require.NotContains(t, withSecret, "development", "the rejected credential was the --secret, not the development one")
 }
 
 // A server's answer loses gRPC's wrapping once, also when a command has

@@ -197,17 +197,21 @@ func send(o *sendOptions, args []string) error {
 	}
 	fmt.Fprintf(stdout, "%s\n%s", status, reply)
 	if code/100 != 2 {
-		return fmt.Errorf("send: paystate answered %s%s", status, answerHint(code, reply))
+		return fmt.Errorf("send: paystate answered %s%s", status, answerHint(code, reply, *secret))
 	}
 	return nil
 }
 
 // answerHint says what to do about a webhook answer that is not 2xx when
-// the cause is on the sender's side, or nothing.
-func answerHint(code int, reply []byte) string {
+// the cause is on the sender's side, or nothing. secret is the --secret
+// the webhook was signed with (empty: the development credentials).
+func answerHint(code int, reply []byte, secret string) string {
 	switch {
 	case code == http.StatusBadRequest && bytes.Contains(reply, []byte("HTTP request to an HTTPS server")):
 		return ": the server serves HTTPS: pass --tls, or --ca-file with its CA"
+	case code == http.StatusUnauthorized && secret != "":
+		return ": it refused the credentials: --secret is not what this server has configured for the provider" +
+			" (ngenius: --secret 'Header-Name: value' with its header_name)"
 	case code == http.StatusUnauthorized:
 		return ": it refused the credentials: the development ones in --data-dir are not this server's;" +
 			" pass --secret with the provider's configured secret (ngenius: --secret 'Header-Name: value'" +

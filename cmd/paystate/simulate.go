@@ -155,7 +155,7 @@ func playScenario(out io.Writer, hc *http.Client, base, token string, dev *confi
 		}
 		var r webhookReply
 		if err := json.Unmarshal(reply, &r); err != nil || code/100 != 2 {
-			return fmt.Errorf("simulate: step %d: paystate answered %s: %s%s", i+1, status, strings.TrimSpace(string(reply)), answerHint(code, reply))
+			return fmt.Errorf("simulate: step %d: paystate answered %s: %s%s", i+1, status, strings.TrimSpace(string(reply)), answerHint(code, reply, secret))
 		}
 		for _, res := range r.Results {
 			printResult(out, "    ", res)

@@ -146,7 +146,7 @@ func TestSimulateAndSendWithSecret(t *testing.T) {
 	err = runTo(t, io.Discard, noEnv, append([]string{"simulate", "--secret", "X-Shop-Auth: wrong", "--token", "reader-tok"},
 		append(base, "ngenius", "fraud-review")...)...)
 	require.ErrorContains(t, err, "401")
-	require.ErrorContains(t, err, "pass --secret")
+	require.ErrorContains(t, err, "--secret is not what this server has configured")
 	err = runTo(t, io.Discard, noEnv, append([]string{"simulate"}, append(base, "ngenius", "fraud-review")...)...)
 	require.ErrorContains(t, err, "simulate: no --secret and no development credentials")
 	err = runTo(t, io.Discard, noEnv, append([]string{"simulate", "--secret", "X-Shop-Auth: shop-value"}, append(base, "ngenius", "fraud-review")...)...)
