@@ -396,6 +396,11 @@ func (c *Config) Validate() error {
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		errs = append(errs, errors.New("store: empty for SQLite in data_dir, or a postgres:// URL"))
 	}
+	if c.StoreSchema != "" && c.Store == "" {
+		// Set for a PostgreSQL store and left behind, it would be read as
+		// choosing something when the store is SQLite in data_dir.
+		errs = append(errs, errors.New("store_schema is the PostgreSQL schema: it needs a postgres:// store (SQLite has no schemas)"))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))
 	}

@@ -80,6 +80,7 @@ func TestParseErrors(t *testing.T) {
 		{"tiny body cap", "max_body_bytes: 10\n", "max_body_bytes"},
 		{"inyo basic without password", "providers: {inyo: {basic: [{user: u}]}}\n", "inyo.basic[0]"},
 		{"not yaml", "{{{", "config"},
+		{"schema without PostgreSQL", "store_schema: tenant1\n", "needs a postgres:// store"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +91,8 @@ func TestParseErrors(t *testing.T) {
 	}
 	_, err := Parse(nil, "", envOf(map[string]string{"PAYSTATE_INYO_BASIC": "nocolon"}))
 	require.ErrorContains(t, err, "user:password")
+	_, err = Parse(nil, "", envOf(map[string]string{"PAYSTATE_STORE_SCHEMA": "tenant1"}))
+	require.ErrorContains(t, err, "needs a postgres:// store", "PAYSTATE_STORE_SCHEMA without a PostgreSQL store")
 }
 
 func TestDevelopmentCredentialsArePersistentAndComplete(t *testing.T) {
