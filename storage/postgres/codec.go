@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/aggrow"
 )
 
 // ErrInvalidText is wrapped by a write whose text field PostgreSQL cannot
@@ -79,9 +80,7 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-const aggregateColumns = `provider, kind, id, merchant_reference,
-	parent_provider, parent_kind, parent_id, state, provider_status, currency,
-	amount, authorized, captured, refunded, amounts_unknown, version, created_at, updated_at`
+const aggregateColumns = aggrow.Columns
 
 func scanAggregate(row scanner) (storage.Aggregate, error) {
 	var a storage.Aggregate

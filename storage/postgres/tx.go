@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/aggrow"
 	"github.com/paystate/paystate/storage/internal/checkpoints"
 )
 
@@ -213,23 +214,7 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 	}
 	t.lockKeys(a.Key)
 	return t.queue(op, `INSERT INTO aggregates (`+aggregateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-		ON CONFLICT (provider, kind, id) DO UPDATE SET
-			merchant_reference = excluded.merchant_reference,
-			parent_provider = excluded.parent_provider,
-			parent_kind = excluded.parent_kind,
-			parent_id = excluded.parent_id,
-			state = excluded.state,
-			provider_status = excluded.provider_status,
-			currency = excluded.currency,
-			amount = excluded.amount,
-			authorized = excluded.authorized,
-			captured = excluded.captured,
-			refunded = excluded.refunded,
-			amounts_unknown = excluded.amounts_unknown,
-			version = excluded.version,
-			created_at = excluded.created_at,
-			updated_at = excluded.updated_at`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`+aggrow.Upsert,
 		aggregateArgs(&a)...)
 }
 
@@ -423,9 +408,6 @@ func (t *tx) PutCheckpoint(ctx context.Context, c storage.Checkpoint) error {
 	if err := checkText(op, field{"hash", c.Head.Hash}, field{"key id", c.KeyID}, field{"tree root", c.TreeRoot}); err != nil {
 		return err
 	}
-	return t.queue(op, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (seq) DO UPDATE SET signed_at = excluded.signed_at, key_id = excluded.key_id,
-			public_key = excluded.public_key, signature = excluded.signature, tree_root = excluded.tree_root
-		WHERE checkpoints.tree_root = '' AND excluded.tree_root <> ''`,
+	return t.queue(op, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`+checkpoints.Upsert,
 		c.Head.Seq, c.Head.Hash, toMicros(c.SignedAt), c.KeyID, c.PublicKey, c.Signature, c.TreeRoot)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/internal/aggrow"
 )
 
 // pending holds a transaction's journal entries, receipts and aggregates
@@ -88,23 +89,7 @@ var (
 	receiptWrite = multiRow("receipts", `INSERT INTO receipts (provider, dedupe_key, seq, body_sha256)`, 4, "")
 	// An aggregate's row replaces the stored one whole.
 	aggregateWrite = multiRow("aggregates", `INSERT INTO aggregates (`+aggregateColumns+`)`,
-		strings.Count(aggregateColumns, ",")+1, `
-	ON CONFLICT (provider, kind, id) DO UPDATE SET
-		merchant_reference = excluded.merchant_reference,
-		parent_provider = excluded.parent_provider,
-		parent_kind = excluded.parent_kind,
-		parent_id = excluded.parent_id,
-		state = excluded.state,
-		provider_status = excluded.provider_status,
-		currency = excluded.currency,
-		amount = excluded.amount,
-		authorized = excluded.authorized,
-		captured = excluded.captured,
-		refunded = excluded.refunded,
-		amounts_unknown = excluded.amounts_unknown,
-		version = excluded.version,
-		created_at = excluded.created_at,
-		updated_at = excluded.updated_at`)
+		strings.Count(aggregateColumns, ",")+1, aggrow.Upsert)
 )
 
 // aggregateUpdate rewrites existing aggregates whose reference and parent

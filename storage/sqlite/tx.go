@@ -364,10 +364,7 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), op string) ([
 // PutCheckpoint keeps the first checkpoint of a sequence, unless c adds a
 // tree root it lacks.
 func (t *tx) PutCheckpoint(ctx context.Context, c storage.Checkpoint) error {
-	_, err := t.exec(ctx, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (seq) DO UPDATE SET signed_at = excluded.signed_at, key_id = excluded.key_id,
-			public_key = excluded.public_key, signature = excluded.signature, tree_root = excluded.tree_root
-		WHERE checkpoints.tree_root = '' AND excluded.tree_root <> ''`,
+	_, err := t.exec(ctx, `INSERT INTO checkpoints (`+checkpoints.Columns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`+checkpoints.Upsert,
 		c.Head.Seq, c.Head.Hash, toMicros(c.SignedAt), c.KeyID, c.PublicKey, c.Signature, c.TreeRoot)
 	return classify(fmt.Sprintf("put checkpoint %d", c.Head.Seq), err)
 }

@@ -11,6 +11,13 @@ import (
 // Columns of the checkpoints table, in Scan's order.
 const Columns = `seq, hash, signed_at, key_id, public_key, signature, tree_root`
 
+// Upsert follows the VALUES of an INSERT of Columns: the first checkpoint
+// of a sequence stays, unless the new one adds a tree root it lacks.
+const Upsert = `
+		ON CONFLICT (seq) DO UPDATE SET signed_at = excluded.signed_at, key_id = excluded.key_id,
+			public_key = excluded.public_key, signature = excluded.signature, tree_root = excluded.tree_root
+		WHERE checkpoints.tree_root = '' AND excluded.tree_root <> ''`
+
 // Scan reads one row of Columns.
 func Scan(row interface{ Scan(dest ...any) error }) (storage.Checkpoint, error) {
 	var c storage.Checkpoint
