@@ -208,21 +208,17 @@ func (m *Machine) beyondItsAmount(cur Snapshot, in Input) (Decision, bool) {
 	if m.table.Mode == ModeStatus || in.Snapshot || !in.HasAmount {
 		return Decision{}, false
 	}
-	for _, s := range m.sources[in.Event] {
-		e := m.edges[edgeKey{in.Event, s}]
-		switch {
-		case e.Effect == Capture && in.Amount == cur.Amounts.Captured,
-			e.Effect == Refund && in.Amount == cur.Amounts.Refunded:
-			return Decision{}, false
-		case e.Effect != Capture && e.Effect != Refund:
-			continue
-		}
-		if !slices.Contains(outcomes(e.to, e.Effect), cur.State) {
-			continue
-		}
-		if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
-			return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}, true
-		}
+	e, ok := m.moneyEdgeEndingAt(cur.State, in.Event)
+	if !ok {
+		return Decision{}, false
+	}
+	restated := e.Effect == Capture && in.Amount == cur.Amounts.Captured ||
+		e.Effect == Refund && in.Amount == cur.Amounts.Refunded
+	if restated {
+		return Decision{}, false
+	}
+	if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
+		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}, true
 	}
 	return Decision{}, false
 }
@@ -237,13 +233,20 @@ func (m *Machine) beyondItsAmount(cur Snapshot, in Input) (Decision, bool) {
 // PARTIALLY_CAPTURED and lies ahead of captured; a partial capture on a
 // payment captured in full is still not held.)
 func (m *Machine) movedMoneyHere(cur State, event string) bool {
+	_, ok := m.moneyEdgeEndingAt(cur, event)
+	return ok
+}
+
+// moneyEdgeEndingAt finds an edge of event that captures or refunds and
+// can end in cur.
+func (m *Machine) moneyEdgeEndingAt(cur State, event string) (edge, bool) {
 	for _, s := range m.sources[event] {
 		e := m.edges[edgeKey{event, s}]
 		if (e.Effect == Capture || e.Effect == Refund) && slices.Contains(outcomes(e.to, e.Effect), cur) {
-			return true
+			return e, true
 		}
 	}
-	return false
+	return edge{}, false
 }
 
 // aheadSource finds a state event is legal from that cur can still reach
