@@ -10,7 +10,9 @@
 package simulator
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -30,12 +32,30 @@ import (
 	"github.com/paystate/paystate/providers/payengine"
 )
 
-// SignFunc returns the headers that authenticate body. secret, when not
-// empty, replaces the development credential: the header value for
-// N-Genius (or "Header-Name: value", naming the header too), the bearer token for Inyo, the HMAC secret for PayEngine and
-// the generic gateway, and for Magnius the path of a PKCS #1 private key
-// PEM file.
-type SignFunc func(body []byte, dev *config.DevCredentials, secret string, now time.Time) (http.Header, error)
+// SignFunc returns the headers that authenticate body, with the
+// development credentials dev unless secret replaces them.
+type SignFunc func(body []byte, dev *config.DevCredentials, secret Secret, now time.Time) (http.Header, error)
+
+// Secret replaces the development credentials a body is signed with, for
+// a server with a config file of its own: every form each provider's
+// verifier accepts can be expressed. The zero Secret signs with the
+// development credentials, as a development server expects.
+type Secret struct {
+	// Value, when not empty, is what the provider's config holds:
+	//   - ngenius: a header value, or "Header-Name: value" when the server's
+	//     header_name is not the development one;
+	//   - magnius: the path of the RSA private key PEM file (PKCS #1 or
+	//     PKCS #8) whose public key the server has;
+	//   - payengine, generic: the shared HMAC secret;
+	//   - inyo: "Basic user:password" (or "Basic " and its base64),
+	//     "Bearer token", or a bare bearer token.
+	Value string
+	// Algorithm and Encoding are the generic gateway's signature options,
+	// as its providers.generic.algorithm and encoding: "sha256" (when
+	// empty), "sha512" or "sha1"; "hex" (when empty) or "base64". They
+	// apply with the development secret too.
+	Algorithm, Encoding string
+}
 
 // Provider is what the simulator knows of one provider: its documented
 // samples (testdata/*.json), how it signs, where its bodies carry an event
@@ -67,22 +87,22 @@ func or(a, b string) string {
 }
 
 var all = map[string]Provider{
-	ngenius.Name: {ngenius.Name, ngenius.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
+	ngenius.Name: {ngenius.Name, ngenius.Samples, func(body []byte, dev *config.DevCredentials, secret Secret, _ time.Time) (http.Header, error) {
 		// The header's name is configured too: "Name: value" names it.
-		if name, value, ok := strings.Cut(secret, ": "); ok && name != "" && !strings.ContainsAny(name, " \t:") {
+		if name, value, ok := strings.Cut(secret.Value, ": "); ok && name != "" && !strings.ContainsAny(name, " \t:") {
 			return header(name, value), nil
 		}
-		return header(dev.NGeniusHeaderName, or(secret, dev.NGeniusHeaderValue)), nil
+		return header(dev.NGeniusHeaderName, or(secret.Value, dev.NGeniusHeaderValue)), nil
 	}, [][]string{{"transaction", "id"}}, ngenius.New(ngenius.Config{}).Parse},
-	inyo.Name: {inyo.Name, inyo.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
-		return header("Authorization", "Bearer "+or(secret, dev.InyoBearer)), nil
+	inyo.Name: {inyo.Name, inyo.Samples, func(body []byte, dev *config.DevCredentials, secret Secret, _ time.Time) (http.Header, error) {
+		return header("Authorization", inyoAuthorization(secret.Value, dev.InyoBearer)), nil
 	}, nil, inyo.New(inyo.Config{}).Parse},
 	magnius.Name: {magnius.Name, magnius.Samples, signMagnius, nil, magniusParse},
-	payengine.Name: {payengine.Name, payengine.Samples, func(body []byte, dev *config.DevCredentials, secret string, now time.Time) (http.Header, error) {
-		return header(payengine.SignatureHeader, payengine.Sign(or(secret, dev.PayEngineSecret), now, body)), nil
+	payengine.Name: {payengine.Name, payengine.Samples, func(body []byte, dev *config.DevCredentials, secret Secret, now time.Time) (http.Header, error) {
+		return header(payengine.SignatureHeader, payengine.Sign(or(secret.Value, dev.PayEngineSecret), now, body)), nil
 	}, [][]string{{"event_uid"}}, payengine.New(payengine.Config{}).Parse},
-	generic.Name: {generic.Name, generic.Samples, func(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
-		sig, err := generic.Sign(or(secret, dev.GenericSecret), body, generic.AlgorithmSHA256, generic.EncodingHex)
+	generic.Name: {generic.Name, generic.Samples, func(body []byte, dev *config.DevCredentials, secret Secret, _ time.Time) (http.Header, error) {
+		sig, err := generic.Sign(or(secret.Value, dev.GenericSecret), body, secret.Algorithm, secret.Encoding)
 		return header(generic.SignatureHeader, sig), err
 	}, [][]string{{"id"}}, generic.New(generic.Config{}).Parse},
 }
@@ -96,10 +116,28 @@ func magniusParse(body []byte) ([]providers.Event, error) {
 	return p.Parse(body)
 }
 
-func signMagnius(body []byte, dev *config.DevCredentials, secret string, _ time.Time) (http.Header, error) {
+// inyoAuthorization is the Authorization header Inyo sends: Basic or
+// Bearer, as the merchant configured it (see Secret).
+func inyoAuthorization(secret, devBearer string) string {
+	if secret == "" {
+		return "Bearer " + devBearer
+	}
+	scheme, rest, _ := strings.Cut(secret, " ")
+	switch {
+	case strings.EqualFold(scheme, "Basic") && strings.Contains(rest, ":"):
+		// user:password as configured; base64 never holds a ':', so one
+		// already encoded is sent as it is below.
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(rest))
+	case strings.EqualFold(scheme, "Basic"), strings.EqualFold(scheme, "Bearer"):
+		return secret
+	}
+	return "Bearer " + secret
+}
+
+func signMagnius(body []byte, dev *config.DevCredentials, secret Secret, _ time.Time) (http.Header, error) {
 	keyPEM := dev.MagniusPrivateKeyPEM
-	if secret != "" {
-		raw, err := os.ReadFile(secret)
+	if secret.Value != "" {
+		raw, err := os.ReadFile(secret.Value)
 		if err != nil {
 			return nil, fmt.Errorf("magnius --secret names the private key PEM file: %w", err)
 		}
@@ -109,12 +147,29 @@ func signMagnius(body []byte, dev *config.DevCredentials, secret string, _ time.
 	if block == nil {
 		return nil, errors.New("no PEM private key for magnius")
 	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	key, err := rsaPrivateKey(block)
 	if err != nil {
 		return nil, fmt.Errorf("magnius private key: %w", err)
 	}
 	sig, err := magnius.Sign(key, body)
 	return header(magnius.SignatureHeader, sig), err
+}
+
+// rsaPrivateKey reads "RSA PRIVATE KEY" (PKCS #1, what development mode
+// writes) or "PRIVATE KEY" (PKCS #8, what openssl genpkey writes).
+func rsaPrivateKey(block *pem.Block) (*rsa.PrivateKey, error) {
+	if block.Type != "PRIVATE KEY" {
+		return x509.ParsePKCS1PrivateKey(block.Bytes)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T, not an RSA key", k)
+	}
+	return rk, nil
 }
 
 // Lookup returns the named provider's simulator.
@@ -134,12 +189,12 @@ func Names() []string {
 }
 
 // Sign returns the headers that authenticate body as provider would send
-// them, signed with the development credentials dev (or secret; see
-// SignFunc).
+// them, signed with the development credentials dev, or with secret (see
+// Secret.Value) when it is not empty.
 func Sign(provider string, body []byte, dev *config.DevCredentials, secret string, now time.Time) (http.Header, error) {
 	p, ok := all[provider]
 	if !ok {
 		return nil, fmt.Errorf("simulator: unknown provider %q", provider)
 	}
-	return p.Sign(body, dev, secret, now)
+	return p.Sign(body, dev, Secret{Value: secret}, now)
 }

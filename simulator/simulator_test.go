@@ -1,6 +1,11 @@
 package simulator
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -153,4 +158,62 @@ func TestRewriter(t *testing.T) {
 	require.Error(t, err)
 	_, err = r.Rewrite("nosuch", []byte(`{}`))
 	require.Error(t, err)
+}
+
+// TestEverySecretForm: each credential form a provider's verifier accepts
+// can be given as a Secret (Inyo's Basic credentials, plain or already
+// encoded, and its bearer token; the generic gateway's SHA-512, SHA-1 and
+// base64 options; a PKCS #8 Magnius key), and the verifier configured with
+// it accepts what is signed, and refuses what another secret signs.
+func TestEverySecretForm(t *testing.T) {
+	dev, err := config.LoadDev(t.TempDir(), true)
+	require.NoError(t, err)
+	body := []byte(`{"id":"x"}`)
+	now := time.Now()
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	pkcs8 := filepath.Join(t.TempDir(), "magnius.pem")
+	require.NoError(t, os.WriteFile(pkcs8, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	require.NoError(t, err)
+	mg, err := magnius.New(magnius.Config{PublicKeysPEM: []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))}})
+	require.NoError(t, err)
+
+	basic := inyo.New(inyo.Config{Basic: []inyo.BasicCredential{{User: "inyo", Password: "pw:with:colons"}}})
+	bearer := inyo.New(inyo.Config{Bearer: []string{"tok"}})
+	for _, c := range []struct {
+		provider string
+		verifier providers.Provider
+		secret   Secret
+		wrong    Secret
+	}{
+		{inyo.Name, basic, Secret{Value: "Basic inyo:pw:with:colons"}, Secret{Value: "Basic inyo:pw"}},
+		{inyo.Name, basic, Secret{Value: "basic " + base64.StdEncoding.EncodeToString([]byte("inyo:pw:with:colons"))}, Secret{Value: "inyo:pw:with:colons"}},
+		{inyo.Name, bearer, Secret{Value: "tok"}, Secret{Value: "Basic tok:"}},
+		{inyo.Name, bearer, Secret{Value: "Bearer tok"}, Secret{Value: "Bearer tok2"}},
+		{generic.Name, generic.New(generic.Config{Secrets: []string{"g"}, Algorithm: "sha512", Encoding: "base64"}),
+			Secret{Value: "g", Algorithm: "sha512", Encoding: "base64"}, Secret{Value: "g", Algorithm: "sha512"}},
+		{generic.Name, generic.New(generic.Config{Secrets: []string{"g"}, Algorithm: "sha1"}),
+			Secret{Value: "g", Algorithm: "sha1"}, Secret{Value: "g"}},
+		{generic.Name, generic.New(generic.Config{Secrets: []string{dev.GenericSecret}, Encoding: "base64"}),
+			Secret{Encoding: "base64"}, Secret{}},
+		{magnius.Name, mg, Secret{Value: pkcs8}, Secret{}},
+	} {
+		p, ok := Lookup(c.provider)
+		require.True(t, ok)
+		h, err := p.Sign(body, dev, c.secret, now)
+		require.NoError(t, err)
+		require.NoError(t, c.verifier.Authenticate(h, body, now), "%s %+v", c.provider, c.secret)
+		h, err = p.Sign(body, dev, c.wrong, now)
+		require.NoError(t, err)
+		require.ErrorIs(t, c.verifier.Authenticate(h, body, now), providers.ErrUnauthenticated, "%s %+v", c.provider, c.wrong)
+	}
+	_, err = Sign(generic.Name, body, dev, "", now)
+	require.NoError(t, err)
+	p, _ := Lookup(generic.Name)
+	_, err = p.Sign(body, dev, Secret{Algorithm: "md5"}, now)
+	require.ErrorContains(t, err, `unsupported algorithm "md5"`)
 }

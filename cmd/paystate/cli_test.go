@@ -310,16 +310,22 @@ func TestSendAndSimulateArguments(t *testing.T) {
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "nosuch"), "no scenario ngenius nosuch")
 }
 
-// A webhook answer caused on the sender's side says what to do about it.
+// A webhook answer caused on the sender's side says what to do about it;
+// a 401 says what --secret holds for that provider.
 func TestWebhookAnswerHints(t *testing.T) {
-	require.Contains(t, answerHint(400, []byte("Client sent an HTTP request to an HTTPS server.\n"), ""), "pass --tls, or --ca-file")
-	require.Empty(t, answerHint(400, []byte(`{"error":"malformed"}`), ""), "a malformed body is the body's fault")
-	require.Contains(t, answerHint(401, []byte(`{"error":"not authenticated"}`), ""), "--secret 'Header-Name: value'")
-	require.Contains(t, answerHint(404, []byte(`{"error":"unknown provider"}`), ""), "no such provider enabled")
-	require.Empty(t, answerHint(503, nil, ""))
-	withSecret := answerHint(401, []byte(`{"error":"not authenticated"}`), "X-Shop-Auth: wrong")
-	require.Contains(t, withSecret, "--secret is not what this server has configured")
+	require.Contains(t, answerHint("ngenius", 400, []byte("Client sent an HTTP request to an HTTPS server.\n"), false), "pass --tls, or --ca-file")
+	require.Empty(t, answerHint("ngenius", 400, []byte(`{"error":"malformed"}`), false), "a malformed body is the body's fault")
+	require.Contains(t, answerHint("ngenius", 401, []byte(`{"error":"not authenticated"}`), false), "--secret 'Header-Name: value'")
+	require.Contains(t, answerHint("ngenius", 404, []byte(`{"error":"unknown provider"}`), false), "no such provider enabled")
+	require.Empty(t, answerHint("ngenius", 503, nil, false))
+	withSecret := answerHint("ngenius", 401, []byte(`{"error":"not authenticated"}`), true)
+	require.Contains(t, withSecret, "--secret is not what this server has configured for ngenius")
 	require.NotContains(t, withSecret, "development", "the rejected credential was the --secret, not the development one")
+	require.Contains(t, answerHint("inyo", 401, nil, true), "--secret 'Basic user:password'")
+	require.Contains(t, answerHint("generic", 401, nil, false), "--algorithm")
+	for _, p := range simulatorNames() {
+		require.NotEmpty(t, secretForms[p], "every provider says what its --secret holds: %s", p)
+	}
 }
 
 // A server's answer loses gRPC's wrapping once, also when a command has

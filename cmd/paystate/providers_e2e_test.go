@@ -2,14 +2,23 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paystate/paystate/config"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	simulatorpkg "github.com/paystate/paystate/simulator"
 )
 
 // step is one webhook of a documented sequence: a sample of the provider
@@ -25,7 +34,7 @@ type step struct {
 func (s *server) signedPost(t *testing.T, provider string, body []byte) (int, map[string]any) {
 	t.Helper()
 	sim := simulators[provider]
-	header, err := sim.sign(body, s.dev, "", time.Now())
+	header, err := sim.sign(body, s.dev, simulatorpkg.Secret{}, time.Now())
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, s.http+"/webhooks/"+provider, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -114,4 +123,70 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 	v, err := s.audit.VerifyJournal(s.authed(t.Context()), &pb.VerifyJournalRequest{})
 	require.NoError(t, err)
 	require.True(t, v.GetOk(), v.GetProblem())
+}
+
+// TestSendWithEverySecretForm: against a server whose config gives every
+// provider credentials of its own, in the forms the README's
+// configuration shows (N-Genius under another header name, a Magnius key
+// pair made with openssl's PKCS #8, Inyo Basic credentials and a bearer
+// token, the generic gateway's SHA-512 in base64), send with --secret
+// (and --algorithm, --encoding) is accepted for each; a wrong secret gets
+// the 401 hint saying what --secret holds for that provider.
+func TestSendWithEverySecretForm(t *testing.T) {
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	privFile := filepath.Join(dir, "magnius-private.pem")
+	require.NoError(t, os.WriteFile(privFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	require.NoError(t, err)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	otherFile := filepath.Join(dir, "other.pem")
+	require.NoError(t, os.WriteFile(otherFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}), 0o600))
+
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(dir, "server")
+	cfg.APITokens = []config.APIToken{{Name: "ops", Role: config.RoleReader, Token: "reader-tok"}}
+	pr := &cfg.Providers
+	pr.NGenius.HeaderName, pr.NGenius.HeaderValues = "X-Shop-Auth", []string{"shop-value"}
+	pr.Magnius.PublicKeys = []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))}
+	pr.PayEngine.Secrets = []string{"pe-secret"}
+	pr.Inyo.Basic = []config.BasicCredential{{User: "inyo", Password: "in:pw"}}
+	pr.Inyo.Bearer = []string{"in-token"}
+	pr.Generic.Secrets, pr.Generic.Algorithm, pr.Generic.Encoding = []string{"g-secret"}, "sha512", "base64"
+	s := startServerWith(t, cfg, &config.DevCredentials{})
+	client := t.TempDir() // no development credentials on the client's side
+
+	for _, c := range []struct {
+		provider string
+		right    []string // the credential flags
+		wrong    []string
+	}{
+		{"ngenius", []string{"--secret", "X-Shop-Auth: shop-value"}, []string{"--secret", "shop-value"}},
+		{"magnius", []string{"--secret", privFile}, []string{"--secret", otherFile}},
+		{"payengine", []string{"--secret", "pe-secret"}, []string{"--secret", "pe-secreT"}},
+		{"inyo", []string{"--secret", "Basic inyo:in:pw"}, []string{"--secret", "inyo:in:pw"}},
+		{"inyo", []string{"--secret", "in-token"}, []string{"--secret", "Basic in-token:"}},
+		{"generic", []string{"--secret", "g-secret", "--algorithm", "sha512", "--encoding", "base64"},
+			[]string{"--secret", "g-secret", "--algorithm", "sha512"}},
+	} {
+		samples, err := sampleNames(simulators[c.provider].samples)
+		require.NoError(t, err)
+		args := func(cred []string) []string {
+			return append(append([]string{"send", "--url", s.http, "--data-dir", client}, cred...), c.provider, samples[0])
+		}
+		var out bytes.Buffer
+		require.NoError(t, runTo(t, &out, noEnv, args(c.right)...), "%s %v: %s", c.provider, c.right, out.String())
+		require.Contains(t, out.String(), "200 OK")
+		err = runTo(t, io.Discard, noEnv, args(c.wrong)...)
+		require.ErrorContains(t, err, "401 Unauthorized", "%s %v", c.provider, c.wrong)
+		require.ErrorContains(t, err, "--secret is not what this server has configured for "+c.provider+" ("+c.provider+": "+secretForms[c.provider]+")")
+	}
+	err = runTo(t, io.Discard, noEnv, "send", "--url", s.http, "--data-dir", client, "--secret", "pe-secret", "--algorithm", "sha512", "payengine", "PAYMENT_AUTH")
+	require.ErrorContains(t, err, "--algorithm and --encoding are the generic gateway's signature options, not payengine's")
+	err = runTo(t, io.Discard, noEnv, "send", "--url", s.http, "--data-dir", client, "--secret", "g", "--encoding", "base32", "generic", "-")
+	require.ErrorContains(t, err, `--encoding "base32": want hex or base64`)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/providers/generic"
 	simulatorpkg "github.com/paystate/paystate/simulator"
 )
 
@@ -61,28 +62,74 @@ samples written for different orders walk one order through its lifecycle:
 // credentialsHelp is the part of send's and simulate's help on what they
 // sign with (postOptions.credentials).
 const credentialsHelp = `Credentials come from the development credentials in --data-dir (written by
-"paystate serve" without a config file) unless --secret is given (for
-magnius: the path of a PKCS#1 private key PEM file; for ngenius, the header
-value, or "Header-Name: value" when the server's header_name is another; for
-the others, the shared secret or bearer token), for a server with a config
-file of its own.
+"paystate serve" without a config file). For a server with a config file of
+its own, --secret gives what the provider's section of that file holds:
+
+  ngenius    a header value, or 'Header-Name: value' when header_name is not
+             the development one      --secret 'X-Webhook-Token: current'
+  magnius    the RSA private key (PEM file, PKCS #1 or #8) of one of its
+             public keys              --secret magnius-private.pem
+  payengine  one of its secrets       --secret current
+  inyo       Basic credentials, or a bearer token
+                                      --secret 'Basic inyo:pw'
+                                      --secret 'Bearer token' (or --secret token)
+  generic    one of its secrets, with --algorithm and --encoding when its
+             algorithm and encoding are not sha256 and hex
+                                      --secret current --algorithm sha512 --encoding base64
+
 `
+
+// secretForms says, per provider, what --secret must hold, after a 401.
+var secretForms = map[string]string{
+	"ngenius":   "--secret 'Header-Name: value' with its header_name and one of its header_values",
+	"magnius":   "--secret with the PEM file of the private key of one of its public keys",
+	"payengine": "--secret with one of its secrets",
+	"inyo":      "--secret 'Basic user:password' for its basic credentials, --secret 'Bearer token' for a bearer token",
+	"generic":   "--secret with one of its secrets, and --algorithm, --encoding as its algorithm and encoding",
+}
 
 // postOptions are the flags of the commands that post webhooks over
 // HTTP (send, simulate): where, with which credentials, over TLS or not.
 type postOptions struct {
-	url, dataDir, secret string
-	tls                  tlsOptions
+	url, dataDir        string
+	secret              string
+	algorithm, encoding string
+	tls                 tlsOptions
 }
 
 func addPostFlags(cmd *cobra.Command) *postOptions {
 	o := &postOptions{}
-	cmd.Flags().StringVar(&o.url, "url", "http://127.0.0.1:8080", "paystate's HTTP address")
+	f := cmd.Flags()
+	f.StringVar(&o.url, "url", "http://127.0.0.1:8080", "paystate's HTTP address")
 	envFlag(cmd, "url", "PAYSTATE_URL")
 	addDataDirFlag(cmd, &o.dataDir)
-	cmd.Flags().StringVar(&o.secret, "secret", "", "the provider secret to sign with instead of the development one (ngenius: 'Header-Name: value' names the header too; magnius: a private key PEM file)")
+	f.StringVar(&o.secret, "secret", "", "what the server's config holds for the provider, to sign with instead of the development credentials (ngenius: 'Header-Name: value'; magnius: a private key PEM file; inyo: 'Basic user:password' or a bearer token; see Credentials above)")
+	f.StringVar(&o.algorithm, "algorithm", "", "generic only: the HMAC hash, as providers.generic.algorithm: sha256 (when unset), sha512 or sha1")
+	f.StringVar(&o.encoding, "encoding", "", "generic only: the signature's encoding, as providers.generic.encoding: hex (when unset) or base64")
+	_ = cmd.RegisterFlagCompletionFunc("algorithm", cobra.FixedCompletions([]string{generic.AlgorithmSHA256, generic.AlgorithmSHA512, generic.AlgorithmSHA1}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("encoding", cobra.FixedCompletions([]string{generic.EncodingHex, generic.EncodingBase64}, cobra.ShellCompDirectiveNoFileComp))
 	addTLSFlags(cmd, &o.tls)
 	return o
+}
+
+// signWith checks the credential flags against the provider the webhooks
+// are signed for, and returns them for the signer.
+func (o *postOptions) signWith(provider string) (simulatorpkg.Secret, error) {
+	s := simulatorpkg.Secret{Value: o.secret, Algorithm: o.algorithm, Encoding: o.encoding}
+	if (s.Algorithm != "" || s.Encoding != "") && provider != generic.Name {
+		return s, fmt.Errorf("--algorithm and --encoding are the generic gateway's signature options, not %s's", provider)
+	}
+	switch strings.ToLower(s.Algorithm) {
+	case "", generic.AlgorithmSHA256, generic.AlgorithmSHA512, generic.AlgorithmSHA1:
+	default:
+		return s, fmt.Errorf("--algorithm %q: want sha256, sha512 or sha1", s.Algorithm)
+	}
+	switch strings.ToLower(s.Encoding) {
+	case "", generic.EncodingHex, generic.EncodingBase64:
+	default:
+		return s, fmt.Errorf("--encoding %q: want hex or base64", s.Encoding)
+	}
+	return s, nil
 }
 
 // credentials are what the webhooks are signed with: the development
@@ -170,9 +217,13 @@ func send(o *sendOptions, args []string) error {
 		}
 		return nil
 	}
-	orderID, keepIDs, secret := &o.orderID, &o.keepIDs, &o.secret
+	orderID, keepIDs := &o.orderID, &o.keepIDs
 	if *keepIDs && *orderID != "" {
 		return errors.New("send: --keep-ids and --order-id exclude each other")
+	}
+	secret, err := o.signWith(name)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
 	}
 	body, err := readBody(sim.samples, args[1])
 	if err != nil {
@@ -191,31 +242,30 @@ func send(o *sendOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	status, code, reply, err := postWebhook(hc, base, name, sim, body, dev, *secret)
+	status, code, reply, err := postWebhook(hc, base, name, sim, body, dev, secret)
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s\n%s", status, reply)
 	if code/100 != 2 {
-		return fmt.Errorf("send: paystate answered %s%s", status, answerHint(code, reply, *secret))
+		return fmt.Errorf("send: paystate answered %s%s", status, answerHint(name, code, reply, secret.Value != ""))
 	}
 	return nil
 }
 
 // answerHint says what to do about a webhook answer that is not 2xx when
-// the cause is on the sender's side, or nothing. secret is the --secret
-// the webhook was signed with (empty: the development credentials).
-func answerHint(code int, reply []byte, secret string) string {
+// the cause is on the sender's side, or nothing. withSecret is whether the
+// webhook was signed with --secret (not the development credentials).
+func answerHint(provider string, code int, reply []byte, withSecret bool) string {
 	switch {
 	case code == http.StatusBadRequest && bytes.Contains(reply, []byte("HTTP request to an HTTPS server")):
 		return ": the server serves HTTPS: pass --tls, or --ca-file with its CA"
-	case code == http.StatusUnauthorized && secret != "":
-		return ": it refused the credentials: --secret is not what this server has configured for the provider" +
-			" (ngenius: --secret 'Header-Name: value' with its header_name)"
+	case code == http.StatusUnauthorized && withSecret:
+		return ": it refused the credentials: --secret is not what this server has configured for " + provider +
+			" (" + provider + ": " + secretForms[provider] + ")"
 	case code == http.StatusUnauthorized:
 		return ": it refused the credentials: the development ones in --data-dir are not this server's;" +
-			" pass --secret with the provider's configured secret (ngenius: --secret 'Header-Name: value'" +
-			" when its header_name is not the development one)"
+			" pass what its config has for " + provider + " (" + secretForms[provider] + ")"
 	case code == http.StatusNotFound:
 		return ": the server has no such provider enabled (a provider without credentials in its config is disabled)"
 	}
@@ -223,7 +273,7 @@ func answerHint(code int, reply []byte, secret string) string {
 }
 
 // postWebhook signs body as provider does and posts it to paystate at url.
-func postWebhook(hc *http.Client, url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret string) (string, int, []byte, error) {
+func postWebhook(hc *http.Client, url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret simulatorpkg.Secret) (string, int, []byte, error) {
 	header, err := sim.sign(body, dev, secret, time.Now())
 	if err != nil {
 		return "", 0, nil, err

@@ -91,6 +91,10 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 	if !ok {
 		return fmt.Errorf("simulate: no scenario %s %s (--list shows them)", args[0], args[1])
 	}
+	secret, err := o.signWith(sc.Provider)
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
 	dev, err := o.credentials()
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
@@ -106,7 +110,7 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return playScenario(out, hc, base, token, dev, o.secret, sc, orderID)
+	return playScenario(out, hc, base, token, dev, secret, sc, orderID)
 }
 
 // listScenarios is simulate --list: every scenario as a table or a JSON
@@ -140,7 +144,7 @@ func listScenarios(out io.Writer, asJSON bool) error {
 
 // playScenario posts the scenario's webhooks in order, prints each
 // verdict, and reads the object back.
-func playScenario(out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, secret string, sc simulatorpkg.Scenario, orderID string) error {
+func playScenario(out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, secret simulatorpkg.Secret, sc simulatorpkg.Scenario, orderID string) error {
 	bodies, err := sc.Bodies(simulatorpkg.NewRewriter(orderID))
 	if err != nil {
 		return err
@@ -155,7 +159,7 @@ func playScenario(out io.Writer, hc *http.Client, base, token string, dev *confi
 		}
 		var r webhookReply
 		if err := json.Unmarshal(reply, &r); err != nil || code/100 != 2 {
-			return fmt.Errorf("simulate: step %d: paystate answered %s: %s%s", i+1, status, strings.TrimSpace(string(reply)), answerHint(code, reply, secret))
+			return fmt.Errorf("simulate: step %d: paystate answered %s: %s%s", i+1, status, strings.TrimSpace(string(reply)), answerHint(sc.Provider, code, reply, secret.Value != ""))
 		}
 		for _, res := range r.Results {
 			printResult(out, "    ", res)
