@@ -99,23 +99,26 @@ func newSigner(ctx context.Context, store storage.Store, key *checkpoint.Key, pa
 	return s, nil
 }
 
-// sign signs the head if it moved and logs the new checkpoint.
-func (s *signer) sign(ctx context.Context) {
+// sign signs the head if it moved and logs the new checkpoint. It
+// reports whether a checkpoint now stands for the journal (false while the
+// journal is empty, or when signing failed).
+func (s *signer) sign(ctx context.Context) bool {
 	c, err := checkpoint.SignHead(ctx, s.store, s.key, time.Now())
 	switch {
 	case errors.Is(err, storage.ErrNotFound): // an empty journal
-		return
+		return false
 	case err != nil:
 		s.log.Warn("signing a checkpoint", "err", err)
-		return
+		return false
 	case c.Head.Seq <= s.last || s.path == "":
-		return
+		return true
 	}
 	if err := appendLine(s.path, c); err != nil {
 		s.log.Warn("writing the checkpoint log", "path", s.path, "err", err)
-		return
+		return true // stored: GetChainHead serves it; the log catches up at the next one
 	}
 	s.last = c.Head.Seq
+	return true
 }
 
 // appendLine appends c to the file at path and syncs it.
@@ -131,18 +134,35 @@ func appendLine(path string, c storage.Checkpoint) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
+// firstSignPoll is how often a server whose journal has no checkpoint
+// yet looks for its first entry to sign.
+var firstSignPoll = time.Second
+
 // run signs at start and every interval until ctx ends; the server signs
-// once more after its engine has drained.
+// once more after its engine has drained. While no checkpoint stands for
+// the journal (a new server's empty journal), it also signs as soon as the
+// journal has an entry, within firstSignPoll, so that an auditor can export
+// one right away rather than after checkpoint_interval. That checkpoint is
+// of a real head, like every other: nothing is signed for an empty journal.
 func (s *signer) run(ctx context.Context, every time.Duration) {
-	s.sign(ctx)
+	signed := s.sign(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	first := time.NewTicker(firstSignPoll)
+	defer first.Stop()
 	for {
+		poll := first.C
+		if signed {
+			poll = nil
+			first.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.sign(ctx)
+			signed = s.sign(ctx) || signed
+		case <-poll:
+			signed = s.sign(ctx)
 		}
 	}
 }
@@ -315,12 +335,15 @@ func newCheckpointExportCmd() *cobra.Command {
 				return err
 			}
 			if h.GetCheckpoint() == nil {
-				// A development server has a key but signs nothing while the
-				// journal is empty, so a new user meets this first: say
-				// when signing happens and how to sign now.
-				return errors.New("checkpoint export: the server has signed no checkpoint yet: it signs its chain head " +
-					"once the journal has an entry (at start, every checkpoint_interval, at a clean stop), " +
-					"and only with a checkpoint_key_file (development mode makes one); `paystate checkpoint sign` signs now")
+				// A server with a key signs its head within a second of the
+				// journal's first entry; before that there is nothing to
+				// sign. Without a key it never signs.
+				if h.GetSequence() == 0 {
+					return errors.New("checkpoint export: the journal is empty, so there is no checkpoint yet: " +
+						"the server signs its chain head as soon as the journal has an entry")
+				}
+				return errors.New("checkpoint export: the server has signed no checkpoint: it signs its chain head " +
+					"only with a checkpoint_key_file (development mode makes one); `paystate checkpoint sign` signs now")
 			}
 			cp := api.FromSignedCheckpoint(h.GetCheckpoint())
 			if err := checkpoint.Verify(cp); err != nil {

@@ -6,10 +6,12 @@ import (
 	"database/sql"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,17 +21,48 @@ import (
 	"github.com/paystate/paystate/storage/storagetest"
 )
 
-// A new development server has a key and an empty journal, so it has
-// signed nothing yet: export says when signing happens and how to sign now,
-// instead of suggesting that no key is configured.
-func TestCheckpointExportBeforeTheFirstSignature(t *testing.T) {
+// A new development server has a key and an empty journal: export says
+// there is nothing to sign yet; once the first webhook is journaled, the
+// server signs its head without waiting for checkpoint_interval, and
+// export works. Nothing is signed for the empty journal.
+func TestCheckpointExportAfterTheFirstEntry(t *testing.T) {
+	old := firstSignPoll
+	firstSignPoll = 10 * time.Millisecond
+	t.Cleanup(func() { firstSignPoll = old })
 	dir := t.TempDir()
 	s := startServer(t, dir)
-	cli, _ := s.cli(t)
-	err := run(t.Context(), []string{"checkpoint", "export", "--out", filepath.Join(t.TempDir(), "cps.jsonl")}, cli)
-	require.ErrorContains(t, err, "no checkpoint yet")
-	require.ErrorContains(t, err, "paystate checkpoint sign")
+	require.Equal(t, 10*time.Minute, s.cfg.CheckpointInterval.Duration, "the default interval: the first signature must not wait for it")
+	cli, out := s.cli(t)
+	file := filepath.Join(t.TempDir(), "cps.jsonl")
+	err := run(t.Context(), []string{"checkpoint", "export", "--out", file}, cli)
+	require.ErrorContains(t, err, "the journal is empty, so there is no checkpoint yet")
+
+	code, _ := s.webhook(t, sample(t, "AUTHORISED"))
+	require.Equal(t, http.StatusOK, code)
+	require.Eventually(t, func() bool {
+		return run(t.Context(), []string{"checkpoint", "export", "--out", file}, cli) == nil
+	}, 10*time.Second, 10*time.Millisecond, "export works once the first entry is journaled")
+	require.Contains(t, out.String(), "checkpoint at sequence 1 ")
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"verify", "--checkpoint", file}, cli))
 	s.shutdown()
+}
+
+// A server without a checkpoint key signs nothing: export says which
+// setting it lacks.
+func TestCheckpointExportWithoutAKey(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	cfg.CheckpointKeyFile = ""
+	s := startServerWith(t, cfg, dev)
+	code, _ := s.webhook(t, sample(t, "AUTHORISED"))
+	require.Equal(t, http.StatusOK, code)
+	cli, _ := s.cli(t)
+	err = run(t.Context(), []string{"checkpoint", "export"}, cli)
+	require.ErrorContains(t, err, "only with a checkpoint_key_file")
+	require.ErrorContains(t, err, "paystate checkpoint sign")
 }
 
 // signedServer is a development server with two webhooks journaled, a
@@ -66,7 +99,10 @@ func signedServer(t *testing.T) (dir, file string, env func(string) string) {
 
 	out.Reset()
 	require.NoError(t, run(t.Context(), []string{"verify", "-o", "json", "--checkpoint", file}, env))
-	require.Regexp(t, `"checkpointsChecked":\s*"2"`, out.String(), "the file's and the stored one")
+	// The file's and the stored ones: the one signed here, and the server's
+	// own first, unless it signed the same head (its first signature follows
+	// the first entry within a second).
+	require.Regexp(t, `"checkpointsChecked":\s*"[23]"`, out.String())
 	s.shutdown()
 	return dir, file, env
 }
