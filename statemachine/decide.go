@@ -129,7 +129,7 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	} else if s, ok := m.aheadSource(cur.State, in.Event); ok && !m.movedMoneyHere(cur.State, in.Event) {
 		return verdict(VerdictDeferred, ReasonEarly, "%s is legal from %s, which %s can still reach", in.Event, s, cur.State)
 	}
-	if d, ok := m.beyondItsAmount(cur, in); ok {
+	if d, ok := m.whereItsEdgeEnds(cur, in); ok {
 		return d
 	}
 	for _, s := range m.sources[in.Event] {
@@ -191,20 +191,29 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 	return d
 }
 
-// beyondItsAmount reads an operation that its own edge could have brought
-// here (a refund of 10 on a payment already refunded in full, a capture on
-// one captured in full) as too much money rather than as late: the
-// aggregate has not moved past the event, the event asks for more than
-// is left, and the amount rule says by how much. Only an operation with
-// its amount qualifies; without one it implies "the rest", which is
-// nothing, and stays stale. A status-mode machine keeps stale: there a
-// snapshot's total may already hold the operation reported after it (an
-// Inyo payment's own REFUNDED, then the child refund it counted). So does
-// an operation of exactly the total its effect has moved (a capture of
-// the captured total on a payment captured in full): that reads as the
-// same capture or refund reported again under another event id, not as
-// more money.
-func (m *Machine) beyondItsAmount(cur Snapshot, in Input) (Decision, bool) {
+// whereItsEdgeEnds decides an operation, with its amount, that one of
+// its own capture or refund edges could have brought here, though none
+// takes it from here (a capture on a payment captured in full, a refund of
+// 10 on one refunded in full). The aggregate has not moved past such an
+// event, so it is not read as late:
+//
+//   - with every figure known it asks for more than is left, and the
+//     amount rule says by how much (rejected, amount);
+//   - with the amounts not fully known (Amounts.Unknown) and the payment
+//     captured or refunded in full, it is inside that full operation: "in
+//     full" leaves nothing to capture or refund after it, so it happened
+//     before, and its report is a fact the totals had not proved. It is
+//     applied in place (see inside).
+//
+// Only an operation with its amount qualifies; without one it implies
+// "the rest", which is nothing, and stays stale. A status-mode machine
+// keeps stale: there a snapshot's total may already hold the operation
+// reported after it (an Inyo payment's own REFUNDED, then the child refund
+// it counted). So does an operation of exactly the total its effect has
+// moved (a capture of the captured total on a payment captured in full):
+// that reads as the same capture or refund reported again under another
+// event id, not as more money.
+func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 	if m.table.Mode == ModeStatus || in.Snapshot || !in.HasAmount {
 		return Decision{}, false
 	}
@@ -220,15 +229,46 @@ func (m *Machine) beyondItsAmount(cur Snapshot, in Input) (Decision, bool) {
 	if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
 		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}, true
 	}
+	full := e.Effect == Capture && cur.State == Captured || e.Effect == Refund && cur.State == Refunded
+	if cur.Amounts.Unknown && full {
+		return inside(cur, e.Effect, in), true
+	}
 	return Decision{}, false
+}
+
+// inside applies an operation reported after the full operation that
+// holds it, on amounts not fully known: the state stays (the full word is
+// the later and the larger), and the totals, lower bounds while unknown,
+// are raised to what the operation proves — a capture of 40 proves 40
+// captured, a refund of 30 proves 30 refunded and so captured — but never
+// by adding its amount to a total that may already hold it: the full
+// capture of "the rest" did. Rejecting it as stale would throw away the
+// only figure the provider gave.
+func inside(cur Snapshot, e Effect, in Input) Decision {
+	a := cur.Amounts
+	if a.Currency == "" {
+		a.Currency = in.Currency
+	}
+	what := "capture"
+	if e == Refund {
+		what = "refund"
+		a.Refunded = max(a.Refunded, in.Amount)
+		a.Captured = max(a.Captured, a.Refunded)
+	} else {
+		a.Captured = max(a.Captured, in.Amount)
+	}
+	a.Authorized = max(a.Authorized, a.Captured)
+	return Decision{Verdict: VerdictApplied, To: cur.State, Amounts: a,
+		Detail: fmt.Sprintf("inside the %s in full already applied; amounts not fully known, totals at least what it proves", what)}
 }
 
 // movedMoneyHere reports whether cur is where one of event's own capture
 // or refund edges ends. Such an event is never early there: the room a
 // capture or refund needs (authorized minus captured, captured minus
 // refunded) only comes back along a revert, never along a forward path,
-// so waiting for a state ahead cannot make it fit. It is decided now:
-// amount when it says how much (beyondItsAmount), else stale. (N-Genius
+// so waiting for a state ahead cannot make it fit. It is decided now
+// (whereItsEdgeEnds): amount when it says how much, inside the full
+// operation when the amounts are not fully known, else stale. (N-Genius
 // captures in parts after a refund, so partially_refunded is a source of
 // PARTIALLY_CAPTURED and lies ahead of captured; a partial capture on a
 // payment captured in full is still not held.)

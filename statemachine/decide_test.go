@@ -366,3 +366,59 @@ func TestDecideMoneyMovedHereIsNeverEarly(t *testing.T) {
 	require.Equal(t, PartiallyRefunded, d.To)
 	require.Equal(t, int64(100), d.Amounts.Captured)
 }
+
+// TestDecideInsideAFullOperationWithUnknownAmounts: on a payment captured
+// (refunded) in full whose amounts are not fully known, a capture (refund)
+// with its amount reported late is inside the full one — "in full" leaves
+// nothing after it, so it happened before — and it is applied, not thrown
+// away as stale: the state stays, and the totals, lower bounds while the
+// amounts are unknown, become at least what it proves (never its amount
+// added on top of a total that already holds it).
+func TestDecideInsideAFullOperationWithUnknownAmounts(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+	amt := func(ev string, n int64) Input { return Input{Event: ev, Amount: n, HasAmount: true, Currency: "AED"} }
+
+	// Captured in full by the word, the rest of a known authorization,
+	// after an earlier part whose amount was never reported.
+	full := Snapshot{State: Captured, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Unknown: true}}
+	d := Decide(m, full, amt("PARTIAL_CAPTURE", 40))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To)
+	require.Equal(t, full.Amounts, d.Amounts, "inside the total: nothing added")
+	require.Contains(t, d.Detail, "inside")
+
+	// Captured in full of an authorization never reported: the capture
+	// proves the totals.
+	none := Snapshot{State: Captured, Amounts: Amounts{Currency: "AED", Unknown: true}}
+	d = Decide(m, none, amt("PARTIAL_CAPTURE", 40))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To)
+	require.Equal(t, Amounts{Currency: "AED", Authorized: 40, Captured: 40, Unknown: true}, d.Amounts)
+
+	// The same for a refund on a payment refunded in full.
+	refunded := Snapshot{State: Refunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100, Unknown: true}}
+	d = Decide(m, refunded, amt("PARTIAL_REFUND", 30))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Refunded, d.To)
+	require.Equal(t, refunded.Amounts, d.Amounts)
+	d = Decide(m, Snapshot{State: Refunded, Amounts: Amounts{Currency: "AED", Unknown: true}}, amt("PARTIAL_REFUND", 30))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Amounts{Currency: "AED", Authorized: 30, Captured: 30, Refunded: 30, Unknown: true}, d.Amounts)
+
+	// Without an amount it proves nothing the full word did not: stale.
+	d = Decide(m, full, Input{Event: "PARTIAL_CAPTURE"})
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonStale, d.Code)
+	// With every figure known the amount rule still decides (Rules 6).
+	known := full
+	known.Amounts.Unknown = false
+	d = Decide(m, known, amt("PARTIAL_CAPTURE", 40))
+	require.Equal(t, ReasonAmount, d.Code, d.Reason())
+	d = Decide(m, known, amt("PARTIAL_CAPTURE", 100))
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+	// A partial state is not "in full": an operation its edges cannot
+	// take from there is decided as before.
+	d = Decide(m, Snapshot{State: FraudReview, Amounts: full.Amounts}, amt("PARTIAL_CAPTURE", 40))
+	require.Equal(t, VerdictDeferred, d.Verdict, d.Reason())
+}

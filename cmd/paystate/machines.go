@@ -154,6 +154,18 @@ a refund void without one), leaves the totals marked "not fully known"; from the
 amount check raises a total to what a later event proves (a refund of 30 proves a
 capture of at least 30) instead of rejecting the event.
 
+A capture or refund reported where one of its own edges ends but none starts (a capture
+on a payment captured in full, a refund on one refunded in full; in event mode) is never
+held: a refund gives no room back to capture, so no state ahead can make it fit. With
+every figure known, one with its amount asks for more than is left (` + "`amount`" + `), unless it
+is exactly the total already moved (the same operation reported again: ` + "`stale`" + `); one
+without an amount implies "the rest", which is nothing (` + "`stale`" + `). With the amounts not
+fully known, one with its amount on a payment captured or refunded in full is inside that
+full operation ("in full" leaves nothing after it, so it happened before): it is
+` + "`applied`" + ` without a state change, and the totals, lower bounds while unknown, become at
+least what it proves, never its amount added on top of a total that may already hold it.
+Rejecting it would throw away the only figure the provider gave.
+
 `)
 	for _, m := range reg.All() {
 		fmt.Fprintf(&b, "## %s — %s (%s mode)\n\n```mermaid\n%s```\n\n", m.Provider(), m.Kind(), machineMode(m), m.Mermaid())

@@ -104,7 +104,16 @@
 // (PARTIAL_CAPTURE_FAILED after a refund is stale: it moved nothing). A
 // partial capture on an order captured in full is never held for a refund,
 // though partially_refunded lies ahead (a refund gives no room back to
-// capture): it is rejected, for its amount when it has one, else as stale.
+// capture): it is decided at once. CAPTURED is the capture "in full", so a
+// part reported after it happened before it. With the amounts known it is
+// rejected, for its amount when it has one (the exact captured total:
+// stale, the same capture again), else as stale. With the amounts not
+// fully known (an earlier PARTIALLY_CAPTURED without its amount, then
+// CAPTURED capturing "the rest") its amount is the one figure the
+// provider gave about that part: it is applied, the order stays captured,
+// and the totals become at least what it proves (never its amount added
+// to a total that already holds it). A PARTIALLY_REFUNDED with its amount
+// after REFUNDED, on unknown amounts, is read the same way.
 //
 // Attempts. An order can take several payment attempts, so an attempt's
 // outcome (AUTHORISED, DECLINED, PURCHASED, ...) is legal from a new order,
