@@ -111,14 +111,42 @@ func TestRootUsageAndUnknownCommands(t *testing.T) {
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "help", "checkpoint", "nosuch"), `unknown command "nosuch" for "paystate checkpoint"`)
 	err := runTo(t, io.Discard, noEnv, "nosuch")
 	require.ErrorContains(t, err, `unknown command "nosuch"`)
-	require.Error(t, runTo(t, io.Discard, noEnv))
-	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "checkpoint"), "want ")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "checkpoint", "nosuch"), `unknown subcommand "nosuch"`)
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "get", "ngenius"), "want PROVIDER ID, got 1")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "list", "-o", "xml"), "want table or json")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "machines", "-o", "xml"), "want mermaid, table or json")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "rebuild", "--force"), "--force only goes with --fix")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "watch", "--after", "3", "--from-now"), "[after from-now] were all set")
+}
+
+// TestBareGroupsPrintTheirHelp walks the command tree: every command that
+// only groups others (the root included), run alone, prints its help on
+// stdout, naming each subcommand, and exits 0, as gh does; a word that is
+// none of its subcommands still fails. migrate, which has subcommands but
+// acts on its own, is the one parent that does not.
+func TestBareGroupsPrintTheirHelp(t *testing.T) {
+	paths := append([][]string{{}}, commandPaths(newRoot(noEnv))...)
+	groups := 0
+	for _, p := range paths {
+		c, _, err := newRoot(noEnv).Find(p)
+		require.NoError(t, err)
+		if !c.HasAvailableSubCommands() || c.Name() == "migrate" {
+			continue
+		}
+		groups++
+		var out bytes.Buffer
+		require.NoError(t, runTo(t, &out, noEnv, p...), "%q run alone", p)
+		require.Contains(t, out.String(), "Usage:\n  "+c.CommandPath(), "%q prints its help", p)
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				require.Contains(t, out.String(), "  "+sub.Name()+" ", "%q's help names %s", p, sub.Name())
+			}
+		}
+		if len(p) > 0 && p[0] != "completion" { // cobra's own completion takes a shell name
+			require.ErrorContains(t, runTo(t, io.Discard, noEnv, append(p, "nosuch")...), `unknown subcommand "nosuch"`, "%q nosuch", p)
+		}
+	}
+	require.GreaterOrEqual(t, groups, 4, "the root, checkpoint, config and completion at least")
 }
 
 // Go's flag package, which paystate used before, took -data-dir as well as

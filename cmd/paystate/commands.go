@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,11 +50,9 @@ default) or JSON (-o json); watch and reevaluate print text or JSON.
 		SilenceErrors: true, // main prints the error once, prefixed
 		SilenceUsage:  true, // a failed call is not a usage error
 		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cmd.SetOut(cmd.ErrOrStderr())
-			_ = cmd.Usage()
-			return errors.New("a subcommand is required")
-		},
+		// Run alone it prints its help and succeeds, as gh and git do (and
+		// as cobra does for a command that only groups others).
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return applyEnv(cmd, env)
 		},
@@ -179,25 +176,24 @@ func applyEnv(cmd *cobra.Command, env func(string) string) error {
 	return err
 }
 
-// groupCmd is a command that only holds subcommands: run alone, or with a
-// word that is none of them, it prints its usage and fails.
+// groupCmd is a command that only holds subcommands. Run alone it prints
+// its help on stdout and succeeds, as the root does and as gh does for a
+// bare group (cobra's own default; kubectl prints help too, but exits 1);
+// with a word that is none of its subcommands, it fails naming them.
 func groupCmd(use, short string, subs ...*cobra.Command) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
 			var names []string
 			for _, s := range cmd.Commands() {
 				names = append(names, s.Name())
 			}
-			want := "want " + strings.Join(names, ", ")
-			if len(args) > 0 {
-				return fmt.Errorf("%s: unknown subcommand %q: %s (see \"%s --help\")", cmdName(cmd), args[0], want, cmd.CommandPath())
-			}
-			cmd.SetOut(cmd.ErrOrStderr())
-			_ = cmd.Usage()
-			return fmt.Errorf("%s: %s", cmdName(cmd), want)
+			return fmt.Errorf("%s: unknown subcommand %q: want %s (see \"%s --help\")", cmdName(cmd), args[0], strings.Join(names, ", "), cmd.CommandPath())
 		},
 	}
 	cmd.AddCommand(subs...)

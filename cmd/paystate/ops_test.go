@@ -95,7 +95,7 @@ reconcile: {interval: 2m}
 	require.NoError(t, configCheck(valid, true, env, &stdout, io.Discard))
 
 	// Usage mistakes.
-	require.Error(t, run(t.Context(), []string{"config"}, noEnv))
+	require.Error(t, run(t.Context(), []string{"config", "nosuch"}, noEnv))
 	require.Error(t, run(t.Context(), []string{"config", "check"}, noEnv))
 	require.ErrorContains(t, configCheck(filepath.Join(t.TempDir(), "missing.yaml"), false, noEnv, io.Discard, io.Discard), "no such file")
 }
