@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,4 +335,28 @@ func TestStartLineSaysSchemaTLSAndTracing(t *testing.T) {
 		"tls", true, "tracing", "grpc localhost:4317"}, attrs)
 	cfg.StoreSchema = "paystate"
 	require.Contains(t, startAttrs(cfg, "x"), "paystate")
+}
+
+// TestServeNamesATakenPort: with the quick start's port taken by another
+// program, serve fails at once, naming the address, the flag, the
+// environment variable and the config key that choose another, for the
+// HTTP and the gRPC port alike.
+func TestServeNamesATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, c := range []struct{ args, want []string }{
+		{[]string{"--http-addr", addr, "--grpc-addr", "127.0.0.1:0"},
+			[]string{"http_addr " + addr + " is already in use", "--http-addr, PAYSTATE_HTTP_ADDR or http_addr", "client commands then take --url"}},
+		{[]string{"--http-addr", "127.0.0.1:0", "--grpc-addr", addr},
+			[]string{"grpc_addr " + addr + " is already in use", "--grpc-addr, PAYSTATE_GRPC_ADDR or grpc_addr", "client commands then take --addr"}},
+	} {
+		err := run(t.Context(), append([]string{"serve", "--data-dir", t.TempDir()}, c.args...), noEnv)
+		require.Error(t, err)
+		for _, w := range c.want {
+			require.ErrorContains(t, err, w)
+		}
+		require.ErrorIs(t, err, syscall.EADDRINUSE)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,6 +115,23 @@ func tuneGC(ctx context.Context) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
+// listen opens addr, the configuration's key; when it cannot, it says
+// which address and how to choose another: a port already taken is the
+// first thing a new user may meet. clientFlag is how client commands are
+// then pointed at the new address.
+func listen(addr, key, flag, env, clientFlag string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		return l, nil
+	}
+	what := "cannot listen on " + key + " " + addr
+	if errors.Is(err, syscall.EADDRINUSE) {
+		what = key + " " + addr + " is already in use (another program, or another paystate, listens there)"
+	}
+	return nil, fmt.Errorf("serve: %s: choose another address with %s, %s or %s in the config file "+
+		"(client commands then take %s): %w", what, flag, env, key, clientFlag, err)
+}
+
 // runServer serves until ctx ends. ready, if set, is told the bound
 // addresses once both listeners are open (tests listen on port 0).
 func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredentials, log *slog.Logger, ready func(httpAddr, grpcAddr string)) error {
@@ -192,11 +211,11 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		}
 	}
 
-	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	grpcLis, err := listen(cfg.GRPCAddr, "grpc_addr", "--grpc-addr", "PAYSTATE_GRPC_ADDR", "--addr")
 	if err != nil {
 		return err
 	}
-	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	httpLis, err := listen(cfg.HTTPAddr, "http_addr", "--http-addr", "PAYSTATE_HTTP_ADDR", "--url")
 	if err != nil {
 		grpcLis.Close()
 		return err
