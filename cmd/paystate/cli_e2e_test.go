@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,7 +54,8 @@ func TestReadCommandsOutput(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	require.Len(t, lines, 2, table)
 	require.Regexp(t, `^PROVIDER\s+KIND\s+ID\s+STATE\s+PROVIDER STATUS`, lines[0])
-	require.Regexp(t, `^ngenius\s+payment\s+abc123xyz\s+captured\s+CAPTURED\s+AED\s+-\s+10000\s+10000\s+0\s+2\s+0\s+`, lines[1])
+	// The order's own amount, as simulate shows it, then its totals.
+	require.Regexp(t, `^ngenius\s+payment\s+abc123xyz\s+captured\s+CAPTURED\s+AED\s+10000\s+10000\s+10000\s+0\s+2\s+0\s+`, lines[1])
 	columnsAligned(t, lines)
 
 	var order map[string]any
@@ -108,6 +110,17 @@ func TestReadCommandsOutput(t *testing.T) {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(watched, "\n", 2)[0]), &m))
 	require.Equal(t, "4", m["cursor"])
+
+	// A child refund shows its own amount, and no payment totals.
+	require.NoError(t, runTo(t, io.Discard, noEnv, "simulate", "--url", s.http, "--data-dir", s.cfg.DataDir, "--token", s.dev.APIToken,
+		"--order-id", "pe-1", "payengine", "auth-capture-refund"))
+	table = cli("get", "payengine", "pe-1")
+	lines = strings.Split(strings.TrimSpace(table), "\n")
+	require.Len(t, lines, 3, table)
+	require.Regexp(t, `^payengine\s+payment\s+pe-1\s+partially_refunded\s+.+\s+USD\s+(\d+)\s+\d+\s+\d+\s+[1-9]\d*\s+`, lines[1])
+	require.Regexp(t, `^payengine\s+└ refund\s+\S+\s+succeeded\s+.+\s+USD\s+[1-9]\d*\s+-\s+-\s+-\s+`, lines[2])
+	lines[2] = strings.Replace(lines[2], "└", "|", 1) // columnsAligned counts bytes; tabwriter, runes
+	columnsAligned(t, lines)
 }
 
 // columnsAligned: every column of a table starts at the same offset on

@@ -173,15 +173,16 @@ func newGetCmd() *cobra.Command {
 	var o *outputFormat
 	cmd := clientCmd("get PROVIDER ID", "an order (or another aggregate, --kind), with its children", exactArgs("PROVIDER", "ID"),
 		func(ctx context.Context, c *client, a []string) error {
-			if kind == "payment" {
+			// -o json of a payment is the Order GetOrder answers, as
+			// documented. The table reads the payment as an aggregate: the
+			// same state, totals and children, and its amount too (an
+			// Order carries only the totals), as simulate shows it.
+			if kind == "payment" && o.JSON() {
 				ord, err := pb.NewOrderServiceClient(c.conn).GetOrder(c.ctx(ctx), &pb.GetOrderRequest{Provider: a[0], OrderId: a[1]})
 				if err != nil {
 					return err
 				}
-				if o.JSON() {
-					return writeJSON(c.out, protoJSON(ord))
-				}
-				return printAggregates(c.out, orderAsAggregate(ord))
+				return writeJSON(c.out, protoJSON(ord))
 			}
 			g, err := pb.NewAggregateServiceClient(c.conn).GetAggregate(c.ctx(ctx), &pb.GetAggregateRequest{Provider: a[0], Kind: kind, ProviderId: a[1]})
 			if err != nil {
@@ -195,6 +196,14 @@ func newGetCmd() *cobra.Command {
 	kindFlag(cmd, &kind, "aggregate kind: "+strings.Join(kinds, ", "))
 	o = outputFlag(cmd, formatTable)
 	cmd.ValidArgsFunction = completeProvider
+	cmd.Long = `Prints an order (a payment; another aggregate with --kind) and its children
+(refunds, chargebacks) as a table. Amounts are in minor units of CURRENCY:
+AMOUNT is the object's own amount (an order's as authorised or sold, a
+refund's or chargeback's); AUTHORIZED, CAPTURED and REFUNDED are a payment's
+totals from its events ("not fully known" when an event moved money without
+saying how much); HELD counts events held until the events they follow
+arrive. -o json prints the Order as GetOrder answers it (an Aggregate with
+--kind).`
 	return cmd
 }
 
@@ -206,31 +215,26 @@ func completeProvider(_ *cobra.Command, args []string, _ string) ([]string, cobr
 	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
-// orderAsAggregate is an Order in the shape of the other aggregates, for
-// one table layout.
-func orderAsAggregate(o *pb.Order) *pb.Aggregate {
-	return &pb.Aggregate{Provider: o.GetProvider(), Kind: o.GetKind(), ProviderId: o.GetProviderOrderId(),
-		MerchantReference: o.GetMerchantReference(), State: o.GetStateName(), ProviderStatus: o.GetProviderStatus(),
-		Currency: o.GetCurrency(), AuthorizedMinor: o.GetAuthorizedMinor(), CapturedMinor: o.GetCapturedMinor(),
-		RefundedMinor: o.GetRefundedMinor(), Version: o.GetVersion(), PendingDeferred: o.GetPendingDeferred(),
-		UpdateTime: o.GetUpdateTime(), Children: o.GetChildren(), AmountsUnknown: o.GetAmountsUnknown()}
-}
-
 // printAggregates is the table of get: the aggregate, then its children.
 func printAggregates(w io.Writer, a *pb.Aggregate) error {
 	t := newTable(w, "PROVIDER", "KIND", "ID", "STATE", "PROVIDER STATUS", "CURRENCY", "AMOUNT", "AUTHORIZED", "CAPTURED", "REFUNDED", "VERSION", "HELD", "UPDATED")
 	var add func(a *pb.Aggregate, indent string)
 	add = func(a *pb.Aggregate, indent string) {
-		captured := fmt.Sprint(a.GetCapturedMinor())
-		if a.GetAmountsUnknown() {
-			captured += " (not fully known)"
-		}
-		amount := "-" // an order has no amount of its own: its totals say it
+		amount := "-" // no event has said it yet
 		if a.GetAmountMinor() != 0 {
 			amount = fmt.Sprint(a.GetAmountMinor())
 		}
+		// The totals are a payment's: a refund or chargeback has only its
+		// own amount.
+		authorized, captured, refunded := "-", "-", "-"
+		if a.GetKind() == pb.Kind_KIND_PAYMENT {
+			authorized, captured, refunded = fmt.Sprint(a.GetAuthorizedMinor()), fmt.Sprint(a.GetCapturedMinor()), fmt.Sprint(a.GetRefundedMinor())
+			if a.GetAmountsUnknown() {
+				captured += " (not fully known)"
+			}
+		}
 		t.row(a.GetProvider(), indent+kindWord(a.GetKind()), a.GetProviderId(), a.GetState(), or(a.GetProviderStatus(), "-"),
-			or(a.GetCurrency(), "-"), amount, a.GetAuthorizedMinor(), captured, a.GetRefundedMinor(),
+			or(a.GetCurrency(), "-"), amount, authorized, captured, refunded,
 			a.GetVersion(), a.GetPendingDeferred(), stamp(a.GetUpdateTime()))
 		for _, ch := range a.GetChildren() {
 			add(ch, indent+"└ ")
