@@ -102,6 +102,11 @@ type Config struct {
 	// TracerProvider, if set, traces submissions and batches (see
 	// trace.go); nil: no spans, at no cost.
 	TracerProvider trace.TracerProvider
+	// Encoder is the store's storage.Encoder, for a store handed to New
+	// wrapped in something that hides it (a cache); nil: the store's own
+	// when it has one. Submit encodes each delivery's body and payloads
+	// with it, off the writer.
+	Encoder storage.Encoder
 }
 
 func (c *Config) defaults() {
@@ -181,6 +186,8 @@ type Engine struct {
 	health   health
 	// tracer is nil when tracing is off.
 	tracer trace.Tracer
+	// encoder is nil when the store has none.
+	encoder storage.Encoder
 }
 
 type request struct {
@@ -190,6 +197,8 @@ type request struct {
 	// are written into it.
 	reeval *reevalJob
 	reply  chan reply
+	// pre is what Submit made of d before queueing it (prepare.go).
+	pre prepared
 	// tr is nil when the request is not traced (trace.go).
 	tr *requestTrace
 }
@@ -215,6 +224,10 @@ func New(store storage.Store, machines *sm.Registry, cfg Config) *Engine {
 	if cfg.TracerProvider != nil {
 		e.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}
+	e.encoder = cfg.Encoder
+	if e.encoder == nil {
+		e.encoder, _ = store.(storage.Encoder)
+	}
 	return e
 }
 
@@ -237,7 +250,7 @@ func (e *Engine) Submit(ctx context.Context, d Delivery) ([]Outcome, error) {
 	}
 	d.RequestID = requestID(ctx, d)
 	d = mask(d, e.cfg.IDKey)
-	r := &request{d: d, reply: make(chan reply, 1)}
+	r := &request{d: d, pre: e.prepare(d), reply: make(chan reply, 1)}
 	if e.tracer != nil {
 		return e.tracedSubmit(ctx, r)
 	}
@@ -430,7 +443,7 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 			case r.reeval != nil:
 				err = e.reevaluate(ctx, tx, r.reeval)
 			case r.sweep.IsZero():
-				results[i], err = e.ingest(ctx, tx, r.d)
+				results[i], err = e.ingest(ctx, tx, r.d, &r.pre)
 			default:
 				results[i], err = e.expire(ctx, tx, r.sweep)
 			}

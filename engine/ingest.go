@@ -19,8 +19,9 @@ import (
 // parsed; no receipt is kept for it, so every such delivery is recorded.
 const malformedKeyPrefix = "malformed:"
 
-// ingest decides and writes one delivery inside tx.
-func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome, error) {
+// ingest decides and writes one delivery inside tx; pre is what was
+// prepared of it.
+func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery, pre *prepared) ([]Outcome, error) {
 	now := e.now()
 	if d.Malformed != "" {
 		entry := &storage.JournalEntry{
@@ -32,6 +33,7 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome
 			RedactedBody: d.RedactedBody,
 			ReceivedAt:   now,
 			Actor:        d.Actor,
+			EncodedBody:  pre.encodedBody(),
 		}
 		if err := tx.Append(ctx, entry); err != nil {
 			return nil, err
@@ -46,7 +48,8 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery) ([]Outcome
 		if i > 0 && effectOf(d.Events[0], ev) {
 			child = &out[0]
 		}
-		o, err := e.ingestEvent(ctx, tx, d, ev, child, now)
+		payload, encoded := pre.payload(i, ev)
+		o, err := e.ingestEvent(ctx, tx, d, ev, eventValues{payload, encoded, pre.encodedBody()}, child, now)
 		if err != nil {
 			return nil, err
 		}
@@ -99,9 +102,16 @@ func restated(dec sm.Decision) bool {
 	return moves(dec.Verdict) || dec.Verdict == sm.VerdictRejected && dec.Code != sm.ReasonConflict
 }
 
+// eventValues are an event's payload and what was encoded of its entry
+// beforehand (prepared).
+type eventValues struct {
+	payload                     []byte
+	encodedPayload, encodedBody *storage.Encoded
+}
+
 // ingestEvent decides ev and writes its entry. child is set when ev is the
 // effect on its parent of the delivery's first event, whose outcome it is.
-func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, child *Outcome, now time.Time) (Outcome, error) {
+func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, vals eventValues, child *Outcome, now time.Time) (Outcome, error) {
 	key := eventKey(d, ev)
 	p := newPayload(ev)
 	in := p.input(d.BodySHA256)
@@ -132,18 +142,20 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		DedupeKey:    k.dedupeKey,
 		BodySHA256:   d.BodySHA256,
 		RedactedBody: d.RedactedBody,
-		Payload:      p.encode(),
+		Payload:      vals.payload,
 		ReceivedAt:   now,
 		OccurredAt:   micros(ev.OccurredAt),
 		Actor:        d.Actor,
 		// Decide judged the event by this table (none: no lifecycle).
 		MachineVersion: versionOf(machine),
+		EncodedBody:    vals.encodedBody,
+		EncodedPayload: vals.encodedPayload,
 	}
 	if blocked {
 		// Not an event of its own (it restates its child's verdict), so
 		// no normalized event: replay and re-evaluation pass over it, as
 		// they pass over a body that did not parse.
-		entry.Payload = nil
+		entry.Payload, entry.EncodedPayload = nil, nil
 	}
 	if dec.Verdict == sm.VerdictApplied {
 		agg = record(entry, agg, exists, p, dec, now)

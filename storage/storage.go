@@ -108,6 +108,40 @@ type JournalEntry struct {
 	// on append. PrevHash of the first entry is GenesisHash.
 	PrevHash string
 	Hash     string
+	// EncodedBody and EncodedPayload, when set, are RedactedBody and
+	// Payload already in the form the store keeps them in, made before
+	// the transaction by the store's Encoder. They are not part of the
+	// entry: EntryHash does not read them and no read returns them. A
+	// store writes one only when it is its own encoding (Format) of
+	// exactly the field as it stands at Append (Of); otherwise, and in a
+	// store without an Encoder, the field is encoded by Append as ever.
+	EncodedBody, EncodedPayload *Encoded
+}
+
+// Encoded is a value of a journal entry (RedactedBody, Payload) in a
+// store's own encoding, made by the store's Encoder.
+type Encoded struct {
+	// Format names the encoding: a store uses only values of its own.
+	Format string
+	// Of is the value encoded. The caller must not change it afterwards.
+	Of []byte
+	// Stored is what the store writes for Of.
+	Stored []byte
+}
+
+// Encoder is implemented by a store that keeps a journal entry's
+// RedactedBody and Payload in an encoding of its own (storage/sqlite
+// compresses them; storage/postgres keeps them as they are and has
+// none). Encoding depends on nothing but its input and may run on any
+// goroutine, before the transaction: the engine encodes a delivery while
+// its webhook is still being handled, off the store's single writer, and
+// hands the results to Append (JournalEntry.EncodedBody,
+// EncodedPayload). Encoding is an optimisation only: what a store reads
+// back, and so every entry's hash, is the same whether or not a value
+// was encoded beforehand.
+type Encoder interface {
+	EncodeBody(body []byte) *Encoded
+	EncodePayload(payload []byte) *Encoded
 }
 
 // AggregateFilter selects aggregates; empty fields match everything.

@@ -240,8 +240,11 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	if crashHooks != nil {
 		engineStore = crashHooks.Store(writes)
 	}
+	// The wrappers hide the store's encoder (SQLite's body compression),
+	// which the engine runs before a delivery reaches the writer.
+	encoder, _ := store.(storage.Encoder)
 	eng := engine.New(engineStore, machines, engine.Config{MaxBatch: cfg.BatchMaxEvents, MaxDelay: cfg.BatchMaxDelay.Duration, Notifier: notifier, Observer: metrics,
-		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids, TracerProvider: tracing.Tracer()})
+		DeferWindow: cfg.DeferWindow.Duration, CommitTimeout: cfg.StoreTimeout.Duration, IDKey: ids, TracerProvider: tracing.Tracer(), Encoder: encoder})
 	stopReconciler, err := startReconciler(ctx, cfg, bounded, machines, eng, byName, metrics, log, tracing.Tracer())
 	if err != nil {
 		grpcLis.Close()

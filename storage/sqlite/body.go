@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"crypto/sha256"
 	_ "embed" // the body dictionary
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/s2"
+
+	"github.com/paystate/paystate/storage"
 )
 
 // How a journal row keeps its larger columns (migration 0007). A row
@@ -149,6 +152,45 @@ func decodePayload(layout int64, stored []byte) ([]byte, error) {
 
 func encodeBody(b []byte) []byte    { return bodies.encode(b) }
 func encodePayload(b []byte) []byte { return payloads.encode(b) }
+
+// The formats of the values Store.EncodeBody and EncodePayload make: the
+// current layout's redacted_body and payload.
+const (
+	bodyFormat    = "sqlite.layout2.redacted_body"
+	payloadFormat = "sqlite.layout2.payload"
+)
+
+var _ storage.Encoder = (*Store)(nil)
+
+// EncodeBody is redacted_body for body, in the current layout, made
+// before the transaction so that the compression does not run on the
+// writer (storage.Encoder).
+func (s *Store) EncodeBody(body []byte) *storage.Encoded {
+	return &storage.Encoded{Format: bodyFormat, Of: body, Stored: encodeBody(body)}
+}
+
+// EncodePayload is the payload column for payload, as EncodeBody.
+func (s *Store) EncodePayload(payload []byte) *storage.Encoded {
+	return &storage.Encoded{Format: payloadFormat, Of: payload, Stored: encodePayload(payload)}
+}
+
+// storedBody and storedPayload are the columns of e: what its Encoder
+// made beforehand when that encodes exactly the field, in this layout,
+// and the field encoded now otherwise.
+func storedBody(e *storage.JournalEntry) []byte {
+	return stored(e.EncodedBody, bodyFormat, e.RedactedBody, encodeBody)
+}
+
+func storedPayload(e *storage.JournalEntry) []byte {
+	return stored(e.EncodedPayload, payloadFormat, e.Payload, encodePayload)
+}
+
+func stored(pre *storage.Encoded, format string, value []byte, encode func([]byte) []byte) []byte {
+	if pre != nil && pre.Format == format && bytes.Equal(pre.Of, value) {
+		return pre.Stored
+	}
+	return encode(value)
+}
 
 // EncodeBody and EncodePayload are storage/sqlite's redacted_body and
 // payload in the current journal layout (JournalLayout), for a loader

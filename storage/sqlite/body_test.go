@@ -290,3 +290,52 @@ func BenchmarkLayout(b *testing.B) {
 		}
 	})
 }
+
+// A body and payload encoded before the transaction (storage.Encoder) are
+// written as given when they encode exactly the entry's fields in this
+// store's format, and ignored otherwise: the store then encodes the field
+// itself. What reads back, and so the chain, is the same either way.
+func TestAppendUsesItsOwnEncodingOnly(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := t.Context()
+	body := []byte(`{"eventName":"CAPTURED","order":{"reference":"abc123xyz","amount":{"currencyCode":"AED","value":10000}}}`)
+	payload := []byte(`{"name":"CAPTURED","amount":10000,"has_amount":true,"currency":"AED"}`)
+	// Stored plain where the store would compress: a value the store
+	// would not have made itself, so the test sees which one was written.
+	plain := func(b []byte) []byte { return append([]byte{bodyPlain}, b...) }
+	require.NotEqual(t, plain(body), encodeBody(body))
+	require.NotEqual(t, plain(payload), encodePayload(payload))
+	own := func(format string, of []byte) *storage.Encoded {
+		return &storage.Encoded{Format: format, Of: of, Stored: plain(of)}
+	}
+	for _, c := range []struct {
+		name                        string
+		encBody, encPayload         *storage.Encoded
+		wantBodyCol, wantPayloadCol []byte
+	}{
+		{"none", nil, nil, encodeBody(body), encodePayload(payload)},
+		{"from the store's encoder", s.EncodeBody(body), s.EncodePayload(payload), encodeBody(body), encodePayload(payload)},
+		{"own format, exactly the fields", own(bodyFormat, body), own(payloadFormat, payload), plain(body), plain(payload)},
+		{"another format", own("other", body), own(bodyFormat, payload), encodeBody(body), encodePayload(payload)},
+		{"of other values", own(bodyFormat, payload), own(payloadFormat, body), encodeBody(body), encodePayload(payload)},
+		{"of a value since changed", own(bodyFormat, body[:10]), own(payloadFormat, nil), encodeBody(body), encodePayload(payload)},
+	} {
+		e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "p"}, Event: c.name, RedactedBody: body, Payload: payload,
+			EncodedBody: c.encBody, EncodedPayload: c.encPayload}
+		require.NoError(t, s.Update(ctx, func(tx storage.Tx) error { return tx.Append(ctx, &e) }), c.name)
+		var bodyCol, payloadCol []byte
+		require.NoError(t, s.writer.QueryRowContext(ctx, `SELECT redacted_body, payload FROM journal WHERE seq = ?`, e.Seq).
+			Scan(&bodyCol, &payloadCol))
+		require.Equal(t, c.wantBodyCol, bodyCol, c.name)
+		require.Equal(t, c.wantPayloadCol, payloadCol, c.name)
+		got, err := s.Journal(ctx, nil, e.Seq-1, 1)
+		require.NoError(t, err)
+		require.Equal(t, body, got[0].RedactedBody, c.name)
+		require.Equal(t, payload, got[0].Payload, c.name)
+		require.Nil(t, got[0].EncodedBody)
+	}
+	rep, err := storage.VerifyChain(ctx, s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Problem)
+}

@@ -122,8 +122,8 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 // layout.
 func journalArgs(n *storage.JournalEntry, skipped string) []any {
 	return []any{n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
-		n.StateBefore, n.StateAfter, n.VersionAfter, hashValue(n.DedupeKey), hashValue(n.BodySHA256), encodeBody(n.RedactedBody),
-		encodePayload(n.Payload), toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
+		n.StateBefore, n.StateAfter, n.VersionAfter, hashValue(n.DedupeKey), hashValue(n.BodySHA256), storedBody(n),
+		storedPayload(n), toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
 		n.MachineVersion, n.RevisesSeq, hashValue(n.PrevHash), hashValue(n.Hash), JournalLayout}
 }
 

@@ -48,5 +48,8 @@
 // Journal rows keep their hashes as 32 bytes and their bodies compressed
 // with a fixed dictionary (migration 0007, body.go): what they read back
 // as, and so what they hash to, is unchanged. Bodies in the file are
-// therefore not plain text; read them through the store.
+// therefore not plain text; read them through the store. The store is a
+// storage.Encoder: the engine compresses a delivery's body and payloads
+// on the submitting goroutine, before the batch, and Append writes those
+// bytes, so that the single writer does not compress.
 package sqlite
