@@ -206,15 +206,21 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 //     applied in place (see inside).
 //
 // Only an operation with its amount qualifies; without one it implies
-// "the rest", which is nothing, and stays stale. A status-mode machine
-// keeps stale: there a snapshot's total may already hold the operation
-// reported after it (an Inyo payment's own REFUNDED, then the child refund
-// it counted). So does an operation of exactly the total its effect has
-// moved (a capture of the captured total on a payment captured in full):
-// that reads as the same capture or refund reported again under another
-// event id, not as more money.
+// "the rest", which is nothing, and stays stale. A snapshot keeps stale,
+// and so does an operation on a status-mode aggregate whose own status is
+// the operation's word: there a snapshot's total may already hold the
+// operation reported after it (an Inyo payment's own REFUNDED, then the
+// child refund it counted). An operation on a status-mode aggregate whose
+// own status never said so (an Inyo payment refunded in full by child
+// refunds alone) has no such total to hide in: one more refund is too
+// much money, or a total that would overflow, and says so. So does an
+// operation of exactly the total its effect has moved (a capture of the
+// captured total on a payment captured in full): that reads as the same
+// capture or refund reported again under another event id, not as more
+// money. Only event-mode words say "in full" (see inside).
 func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
-	if m.table.Mode == ModeStatus || in.Snapshot || !in.HasAmount {
+	status := m.table.Mode == ModeStatus
+	if in.Snapshot || !in.HasAmount || status && cur.Status == in.status() {
 		return Decision{}, false
 	}
 	e, ok := m.moneyEdgeEndingAt(cur.State, in.Event)
@@ -230,7 +236,7 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}, true
 	}
 	full := e.Effect == Capture && cur.State == Captured || e.Effect == Refund && cur.State == Refunded
-	if cur.Amounts.Unknown && full {
+	if cur.Amounts.Unknown && full && !status {
 		return inside(cur, e.Effect, in), true
 	}
 	return Decision{}, false

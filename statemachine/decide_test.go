@@ -422,3 +422,41 @@ func TestDecideInsideAFullOperationWithUnknownAmounts(t *testing.T) {
 	d = Decide(m, Snapshot{State: FraudReview, Amounts: full.Amounts}, amt("PARTIAL_CAPTURE", 40))
 	require.Equal(t, VerdictDeferred, d.Verdict, d.Reason())
 }
+
+// TestDecideStatusModeOperationBeyondItsAmount: an operation (not a
+// snapshot) on a status-mode payment refunded in full. While the payment's
+// own status is the operation's word, its snapshot total may hold the
+// operation: stale. Where the payment's own status never said so (refunded
+// by operations alone), nothing can hold it: too much money, or an
+// overflow, is amount, as in event mode.
+func TestDecideStatusModeOperationBeyondItsAmount(t *testing.T) {
+	t.Parallel()
+	m := statusCard(t)
+	full := Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 9500}
+	op := Input{Event: "REFUNDED", Amount: 100, HasAmount: true, Currency: "USD"}
+
+	d := Decide(m, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, op)
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+
+	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, op)
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonAmount, d.Code, d.Reason())
+
+	// The exact total again is the same refund reported again.
+	op.Amount = 9500
+	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, op)
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+
+	// "In full" is an event-mode word: on unknown amounts the operation is
+	// not taken inside, it stays stale.
+	unknown := full
+	unknown.Unknown = true
+	op.Amount = 100
+	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: unknown}, op)
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+
+	// A snapshot keeps stale whatever the status.
+	op.Snapshot = true
+	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, op)
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+}

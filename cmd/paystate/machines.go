@@ -155,12 +155,16 @@ amount check raises a total to what a later event proves (a refund of 30 proves 
 capture of at least 30) instead of rejecting the event.
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
-on a payment captured in full, a refund on one refunded in full; in event mode) is never
-held: a refund gives no room back to capture, so no state ahead can make it fit. With
-every figure known, one with its amount asks for more than is left (` + "`amount`" + `), unless it
-is exactly the total already moved (the same operation reported again: ` + "`stale`" + `); one
-without an amount implies "the rest", which is nothing (` + "`stale`" + `). With the amounts not
-fully known, one with its amount on a payment captured or refunded in full is inside that
+on a payment captured in full, a refund on one refunded in full) is never held: a refund
+gives no room back to capture, so no state ahead can make it fit. With every figure
+known, one with its amount asks for more than is left (` + "`amount`" + `), unless it is exactly
+the total already moved (the same operation reported again: ` + "`stale`" + `); one without an
+amount implies "the rest", which is nothing (` + "`stale`" + `). A status snapshot stays ` + "`stale`" + `,
+and so does an operation on a status-mode aggregate whose own status is the operation's
+word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it); an
+operation on one whose own status never said so is decided by its amount as in event
+mode. In event mode, with the amounts not fully known, one with its amount on a payment
+captured or refunded in full is inside that
 full operation ("in full" leaves nothing after it, so it happened before): it is
 ` + "`applied`" + ` without a state change, and the totals, lower bounds while unknown, become at
 least what it proves, never its amount added on top of a total that may already hold it.

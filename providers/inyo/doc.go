@@ -108,8 +108,10 @@
 // payment's event is decided by the payment's machine, and is rejected
 // when the refund cannot have happened to the payment as paystate knows it:
 // illegal on a voided or declined payment (nothing was captured), amount
-// when it refunds more than was captured while the totals are fully known,
-// stale when the payment's own REFUNDED already counted it. So a succeeded
+// when it refunds more than was captured while the totals are fully known
+// (also when child refunds alone refunded it in full: the payment's own
+// object never said REFUNDED, so no total of Inyo's can hold the one
+// more), stale when the payment's own REFUNDED may already have counted it. So a succeeded
 // refund beside a rejected effect on its payment is intended: it is the
 // discrepancy an auditor must see (the effect's entry names the reason),
 // not one paystate may settle by believing either side. The generic

@@ -136,6 +136,26 @@ func TestSequences(t *testing.T) {
 			{child("refund-2", payID, "REFUNDED", "60"), []expect{refundOK, applied(sm.KindPayment, sm.PartiallyRefunded)}},
 			{child("refund-3", payID, "REFUNDED", "35.01"), []expect{refundOK, pay(sm.VerdictRejected, "amount", sm.PartiallyRefunded)}},
 		}, sm.PartiallyRefunded, [3]int64{9500, 9500, 6000}},
+		// Refunded in full by child refunds alone, the payment's own
+		// status never said REFUNDED, so no snapshot total can hold a
+		// further child refund: it asks for more than was captured
+		// (amount), as in event mode, not late (stale).
+		{"refunded in full by children; one more child refund is too much, not late", []step{
+			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
+			{own(payID, "CAPTURED", "95"), []expect{applied(sm.KindPayment, sm.Captured)}},
+			{child("refund-1", payID, "REFUNDED", "95"), []expect{refundOK, applied(sm.KindPayment, sm.Refunded)}},
+			{child("refund-2", payID, "REFUNDED", "1"), []expect{refundOK,
+				pay(sm.VerdictRejected, "amount: refunded 9600 would exceed captured 9500", sm.Refunded)}},
+			// The same amount again under another child id reads as the
+			// same refund reported again: stale.
+			{child("refund-3", payID, "REFUNDED", "95"), []expect{refundOK, pay(sm.VerdictRejected, "stale", sm.Refunded)}},
+		}, sm.Refunded, [3]int64{9500, 9500, 9500}},
+		{"a child refund past the int64 total is an overflow, not late", []step{
+			{own(payID, "CAPTURED", "92233720368547758.07"), []expect{pay(sm.VerdictApplied, "jumped", sm.Captured)}},
+			{child("refund-1", payID, "REFUNDED", "92233720368547758.07"), []expect{refundOK, applied(sm.KindPayment, sm.Refunded)}},
+			{child("refund-2", payID, "REFUNDED", "0.01"), []expect{refundOK,
+				pay(sm.VerdictRejected, "amount: refunded 9223372036854775807 \\+ 1 overflows", sm.Refunded)}},
+		}, sm.Refunded, [3]int64{9223372036854775807, 9223372036854775807, 9223372036854775807}},
 		{"the payment's own REFUNDED refunds the rest", []step{
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{own(payID, "CAPTURED", "95"), []expect{applied(sm.KindPayment, sm.Captured)}},
