@@ -316,9 +316,12 @@ type hop struct {
 // from: the edges taken, the last ending where event applies; nil means
 // none.
 func (m *Machine) pathTo(cur State, event string) []hop {
+	// A source where event is a revert (a way out of an outcome, like a
+	// settlement completed after a failure) is no target: the jump would
+	// invent that outcome on the way.
 	targets := map[State]bool{}
 	for _, s := range m.sources[event] {
-		if m.ahead[cur][s] {
+		if m.ahead[cur][s] && !m.edges[edgeKey{event, s}].Revert {
 			targets[s] = true
 		}
 	}

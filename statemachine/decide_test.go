@@ -460,3 +460,29 @@ func TestDecideStatusModeOperationBeyondItsAmount(t *testing.T) {
 	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, op)
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
 }
+
+// TestDecideJumpNeverEndsOnARevert: a status that is also a way out of an
+// outcome (settled after a failure) is reached along its forward rows; a
+// jump never invents the failure to take the way out of it.
+func TestDecideJumpNeverEndsOnARevert(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, Table{
+		Provider: "snap", Kind: KindPayment, Mode: ModeStatus,
+		Transitions: []Transition{
+			{Event: "AUTHORIZED", From: []State{StateNew}, To: Authorized, Effect: Authorize},
+			{Event: "FAILED", From: []State{Authorized, CaptureRequested}, To: Failed},
+			{Event: "SETTLING", From: []State{Authorized}, To: CaptureRequested, Effect: RequestCapture},
+			{Event: "SETTLED", From: []State{CaptureRequested}, To: Captured, Effect: Capture},
+			{Event: "SETTLED", From: []State{Failed}, To: Captured, Effect: Capture, Revert: true},
+		},
+	})
+	auth := Amounts{Currency: "USD", Amount: 100, Authorized: 100}
+	d := Decide(m, Snapshot{State: Authorized, Status: "AUTHORIZED", Amounts: auth}, Input{Event: "SETTLED", Snapshot: true})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, []State{CaptureRequested}, d.Skipped)
+	// From the failure itself the way out applies.
+	d = Decide(m, Snapshot{State: Failed, Status: "FAILED", Amounts: auth}, Input{Event: "SETTLED", Snapshot: true})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To)
+	require.Equal(t, int64(100), d.Amounts.Captured)
+}

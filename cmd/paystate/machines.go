@@ -131,9 +131,10 @@ a legal transition, labelled with the provider's event or status words. Arrows t
 start and end on the same state are events that are applied (the provider's status and
 the version move) without a state change. Capture and refund arrows are drawn to both
 the partial and the full state: the amounts decide which one is true. "(revert)" marks
-an edge that undoes money movement; it does not count when deciding whether an early
-event can still become legal, so a late event behind a revert is rejected as stale
-rather than held. Under each diagram, the table's notes say how a row was read from the
+an edge that undoes money movement or leads out of an outcome (money that moved after a
+failure); it does not count when deciding whether an early event can still become legal,
+so a late event behind a revert is rejected as stale rather than held, and a status
+snapshot's jump never ends on one (it would invent the outcome on the way). Under each diagram, the table's notes say how a row was read from the
 provider's document; the provider's package documentation (` + "`providers/<name>/doc.go`" + `)
 gives the whole reasoning.
 

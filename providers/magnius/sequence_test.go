@@ -177,11 +177,26 @@ func TestSequences(t *testing.T) {
 			{txn("t1", "ABANDONED", 1000), sm.VerdictApplied, "", sm.Cancelled, nil},
 			{txn("t1", "CANCELLED", 1000), sm.VerdictRejected, "stale", sm.Cancelled, nil},
 		}, "ABANDONED", totals{1000, 0, 0}},
-		{"settlement failed", sm.KindPayment, "t1", []step{
+		// A settled transaction never fails afterwards (FAILED is not legal
+		// from captured), so a SETTLEMENT_COMPLETED that arrives after
+		// FAILED is the newer status: the settlement went through after
+		// all, money moved, and it is applied rather than lost as stale.
+		{"settlement failed, then completed", sm.KindPayment, "t1", []step{
 			{txn("t1", "SETTLEMENT_REQUESTED", 1000), sm.VerdictApplied, "jumped", sm.CaptureRequested, []string{"pending", "authorized"}},
 			{txn("t1", "FAILED", 1000), sm.VerdictApplied, "", sm.Failed, nil},
-			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictRejected, "stale", sm.Failed, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "", sm.Captured, nil},
+			{txn("t1", "FAILED", 1000), sm.VerdictRejected, "stale", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
+		{"settlement failed, then completed for more than authorised", sm.KindPayment, "t1", []step{
+			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "jumped", sm.Authorized, []string{"pending"}},
+			{txn("t1", "FAILED", 1000), sm.VerdictApplied, "", sm.Failed, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1200), sm.VerdictRejected, "amount", sm.Failed, nil},
 		}, "FAILED", totals{1000, 1000, 0}},
+		{"declined, then settled: the money is not hidden behind the decline", sm.KindPayment, "t1", []step{
+			{txn("t1", "DECLINED", 1000), sm.VerdictApplied, "jumped", sm.Declined, []string{"pending"}},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "", sm.Captured, nil},
+			{txn("t1", "DECLINED", 1000), sm.VerdictRejected, "stale", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
 		{"an undocumented transaction status is recorded", sm.KindPayment, "t1", []step{
 			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
 			{txn("t1", "PARTIALLY_REFUNDED", 1000), sm.VerdictRecorded, "unknown_event", sm.Authorized, nil},
@@ -225,6 +240,14 @@ func TestSequences(t *testing.T) {
 			{of("refund", "r1", "PENDING"), sm.VerdictRejected, "stale", sm.Unknown, nil},
 			{of("refund", "r1", "FAILED"), sm.VerdictApplied, "", sm.Failed, nil},
 		}, "FAILED", totals{}},
+		// A processed refund never fails afterwards, so PROCESSED after
+		// FAILED is the newer status: the refund went through on a retry.
+		{"refund failed, then processed", sm.KindRefund, "r1", []step{
+			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
+			{of("refund", "r1", "FAILED"), sm.VerdictApplied, "", sm.Failed, nil},
+			{of("refund", "r1", "PROCESSED"), sm.VerdictApplied, "", sm.Succeeded, nil},
+			{of("refund", "r1", "FAILED"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
+		}, "PROCESSED", totals{}},
 		{"refund cancelled", sm.KindRefund, "r1", []step{
 			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
 			{of("refund", "r1", "CANCELLED"), sm.VerdictApplied, "", sm.Cancelled, nil},
