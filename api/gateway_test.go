@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paystate/paystate/api/apitest"
 	"github.com/paystate/paystate/engine/enginetest"
+	pb "github.com/paystate/paystate/proto/paystate/v1"
 	"github.com/paystate/paystate/providers"
 	"github.com/paystate/paystate/providers/ngenius"
 	"github.com/paystate/paystate/reqid"
@@ -165,4 +168,32 @@ func TestRESTKeepsTheGRPCMessageLimits(t *testing.T) {
 	}))
 	require.Equal(t, http.StatusTooManyRequests, s.do(t, http.MethodGet, "/v1/providers/ngenius/orders/o-big/events?page_size=100", nil, auth))
 	require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/v1/providers/ngenius/orders/o-big/events?page_size=10", nil, auth))
+}
+
+// spacedJSON stands for a build whose protojson writes ", " between fields
+// (about half of all builds: protojson picks from a hash of the binary).
+type spacedJSON struct{ runtime.Marshaler }
+
+func (s spacedJSON) Marshal(v any) ([]byte, error) {
+	b, err := s.Marshaler.Marshal(v)
+	return bytes.ReplaceAll(b, []byte(`",`), []byte(`", `)), err
+}
+
+// The gateway answers the same compact JSON whatever the build: a build
+// whose protojson adds spaces has them taken out, and the strings inside
+// are left as they are; a build without them is answered unchanged.
+func TestGatewayJSONIsCompactInEveryBuild(t *testing.T) {
+	msg := &pb.ChainHead{Sequence: 7, Hash: "a, b"}
+	spaced := spacedJSON{gatewayJSON}
+	raw, err := spaced.Marshal(msg)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `", `, "the stand-in adds spaces")
+	b, err := stableJSON{spaced, true}.Marshal(msg)
+	require.NoError(t, err)
+	require.Equal(t, `{"sequence":"7","hash":"a, b","checkpoint":null}`, string(b))
+
+	b, err = stableJSON{gatewayJSON, protojsonAddsSpaces}.Marshal(msg)
+	require.NoError(t, err)
+	require.Equal(t, `{"sequence":"7","hash":"a, b","checkpoint":null}`, string(b), "this build's, as served")
+	require.Equal(t, []byte("\n"), stableJSON{gatewayJSON, false}.Delimiter(), "a stream's messages stay one a line")
 }
