@@ -12,7 +12,10 @@ const (
 	DefaultAPIMaxStreams   = 128
 	DefaultStoreTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
-	// DefaultReadCacheViews is about 23 MB of views (~230 bytes each).
+	// DefaultReadCacheViews is about 28 MB of views (~280 bytes each, with
+	// a 36-character id; docs/performance.md): the orders read recently,
+	// for a merchant's order service. Raise it to the orders read again
+	// within a day or so; a million views is ~280 MB of heap.
 	DefaultReadCacheViews = 100_000
 )
 

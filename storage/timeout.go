@@ -68,7 +68,20 @@ func (s *timeoutStore) Aggregate(ctx context.Context, key AggregateKey) (Aggrega
 	return bounded(ctx, s.d, func(ctx context.Context) (Aggregate, error) { return s.Store.Aggregate(ctx, key) })
 }
 
+// ViewBounder is a store that bounds an AggregateView by itself, more
+// cheaply than a timer per call: WithTimeout hands it the bound. A read
+// that the store does not answer within d (taking the time it waits for
+// a connection, for a lock and for the statement together) must fail
+// with an error wrapping ErrUnavailable, as under Bound; the caller's
+// own cancellation stays the caller's.
+type ViewBounder interface {
+	AggregateViewWithin(ctx context.Context, key AggregateKey, d time.Duration) (AggregateView, error)
+}
+
 func (s *timeoutStore) AggregateView(ctx context.Context, key AggregateKey) (AggregateView, error) {
+	if vb, ok := s.Store.(ViewBounder); ok {
+		return vb.AggregateViewWithin(ctx, key, s.d)
+	}
 	return bounded(ctx, s.d, func(ctx context.Context) (AggregateView, error) { return s.Store.AggregateView(ctx, key) })
 }
 

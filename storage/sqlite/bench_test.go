@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -159,4 +160,71 @@ func BenchmarkStoreUpdate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkAggregateView is one GetOrder miss at the store: the view of
+// one of 2 000 orders (one with two children), read under a cancellable
+// context as a gRPC handler's is, straight from the store (direct) and
+// through the bound the server puts on every read (bounded,
+// storage.WithTimeout). Under callgrind it counts what a view-cache miss
+// costs below the API:
+//
+//	go test -c -o sqlite.test ./storage/sqlite/
+//	GODEBUG=asyncpreemptoff=1 GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind \
+//	  ./sqlite.test -test.run XXX -test.bench 'AggregateView/bounded$' -test.benchtime 20000x
+func BenchmarkAggregateView(b *testing.B) {
+	ctx := b.Context()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "views.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const orders = 2000
+	keys := make([]storage.AggregateKey, orders)
+	for i := range keys {
+		keys[i] = storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: fmt.Sprintf("bench-order-%07d", i)}
+	}
+	key := func(i int) storage.AggregateKey { return keys[i%orders] }
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		for i := range orders {
+			if err := tx.PutAggregate(ctx, storage.Aggregate{Key: key(i), MerchantReference: "ref-" + key(i).ID,
+				State: "authorized", ProviderStatus: "AUTHORISED", Currency: "AED", Amount: 12345, Authorized: 12345,
+				Version: 1, CreatedAt: at, UpdatedAt: at}); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"r1", "r2"} {
+			if err := tx.PutAggregate(ctx, storage.Aggregate{Key: storage.AggregateKey{Provider: "ngenius", Kind: "refund", ID: id},
+				Parent: key(7), State: "refunded", Currency: "AED", Version: 1, CreatedAt: at, UpdatedAt: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := s.AggregateView(ctx, key(7))
+	if err != nil || len(v.Children) != 2 {
+		b.Fatalf("view %+v: %v", v, err)
+	}
+	// A gRPC handler's context can be cancelled (the client may go).
+	call, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		r    storage.Reader
+	}{{"direct", s}, {"bounded", storage.WithTimeout(s, storage.DefaultTimeout)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := c.r.AggregateView(call, key(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

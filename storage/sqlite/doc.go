@@ -30,7 +30,10 @@
 // Reads use a second pool of query_only connections. Under WAL a reader
 // sees the last committed state and neither waits for the writer nor
 // holds it up, so the API and the reconciler keep answering while events
-// are being applied.
+// are being applied. AggregateView (GetOrder when the view cache does not
+// hold the order) has query_only connections of its own, read through the
+// driver rather than database/sql and bounded without a timer per read
+// (point.go).
 //
 // # Schema
 //

@@ -3,13 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/internal/checkpoints"
-	"github.com/paystate/paystate/storage/internal/view"
 )
 
 // The Reader methods run on the query_only pool. Each is one statement,
@@ -43,13 +44,21 @@ const heldCount = `(SELECT COUNT(*) FROM deferred d
 
 // AggregateView implements storage.Reader.
 func (s *Store) AggregateView(ctx context.Context, key storage.AggregateKey) (storage.AggregateView, error) {
+	return s.AggregateViewWithin(ctx, key, 0)
+}
+
+// AggregateViewWithin implements storage.ViewBounder.
+func (s *Store) AggregateViewWithin(ctx context.Context, key storage.AggregateKey, bound time.Duration) (storage.AggregateView, error) {
 	fail := func(err error) error { return classify(fmt.Sprintf("aggregate view %v", key), err) }
-	rows, err := s.reader.QueryContext(ctx, viewQuery, key.Provider, key.Kind, key.ID)
+	if err := ctx.Err(); err != nil {
+		return storage.AggregateView{}, fail(err)
+	}
+	pc, err := s.views.get(ctx, bound)
 	if err != nil {
 		return storage.AggregateView{}, fail(err)
 	}
-	defer rows.Close()
-	v, found, err := view.Read(rows, func(r view.Rows) (storage.Aggregate, error) { return scanAggregate(r) })
+	v, found, err := pc.read(ctx, key)
+	s.views.put(pc, errors.Is(err, driver.ErrBadConn))
 	if err != nil {
 		return storage.AggregateView{}, fail(err)
 	}

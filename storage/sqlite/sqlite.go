@@ -41,7 +41,8 @@ type Store struct {
 	writer *sql.DB // one connection; used only by Update, Checkpoint
 	// shared are ingest's statements, prepared on the writer once.
 	shared map[string]*sql.Stmt
-	reader *sql.DB // query_only pool; used by every Reader method
+	reader *sql.DB // query_only pool; used by every Reader method but AggregateView
+	views  *views  // AggregateView's own query_only connections
 	cfg    config
 	// onRetry, when set (by tests), is called before each retry.
 	onRetry func(err error)
@@ -57,7 +58,8 @@ type config struct {
 // Option configures Open.
 type Option func(*config)
 
-// WithReadConns sets the size of the read pool (default 4).
+// WithReadConns sets the size of the read pool, and the number of
+// AggregateView's own connections (default 4 each).
 func WithReadConns(n int) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -130,7 +132,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := reader.PingContext(ctx); err != nil {
 		return nil, errors.Join(classify("open reader", err), reader.Close(), writer.Close())
 	}
-	return &Store{writer: writer, shared: shared, reader: reader, cfg: cfg}, nil
+	views := newViews(dsn(path, cfg.busyTimeout, "_query_only=1&_mutex=no&_stmt_cache_size=4"), cfg.readConns)
+	return &Store{writer: writer, shared: shared, reader: reader, views: views, cfg: cfg}, nil
 }
 
 func checkPath(path string) error {
@@ -191,7 +194,7 @@ func openReader(path string, conns int, busy time.Duration) (*sql.DB, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.views.close(), s.reader.Close(), s.writer.Close())
 }
 
 // sharedQueries are the statements every ingested event or batch runs.

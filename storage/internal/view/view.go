@@ -43,10 +43,16 @@ func Read(rows Rows, scan func(Rows) (storage.Aggregate, error)) (v storage.Aggr
 	if err := rows.Err(); err != nil {
 		return storage.AggregateView{}, false, err
 	}
-	slices.SortFunc(v.Children, func(x, y storage.HeldAggregate) int {
+	SortChildren(v.Children)
+	return v, found, nil
+}
+
+// SortChildren sorts a view's children by (kind, id) in byte order; see
+// Read for why a query does not.
+func SortChildren(children []storage.HeldAggregate) {
+	slices.SortFunc(children, func(x, y storage.HeldAggregate) int {
 		return cmp.Or(strings.Compare(x.Key.Kind, y.Key.Kind), strings.Compare(x.Key.ID, y.Key.ID))
 	})
-	return v, found, nil
 }
 
 // Scanner is one row.
