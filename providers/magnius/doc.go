@@ -75,17 +75,19 @@
 //   - FAILED is also legal from authorized and capture_requested: each
 //     Magnius transaction is one attempt, so a FAILED after an
 //     authorisation is the settlement failing, not a late snapshot.
-//   - SETTLEMENT_COMPLETED is also legal from failed and declined. A
-//     settled transaction never fails or is declined afterwards (neither
-//     is legal from captured), so when SETTLEMENT_COMPLETED arrives after
-//     FAILED or DECLINED the two cannot have happened the other way round:
-//     the settlement is the newer status (a settlement retried after it
-//     failed), money moved, and rejecting it as stale would hide captured
-//     money behind a failure. It captures the authorisation (above it:
-//     amount), or, after a decline with nothing authorised, authorises
-//     what it captures. These rows are reverts (ways out of an outcome),
-//     so no jump passes through a failure to take them and a failure
-//     reported after the settlement stays stale.
+//   - SETTLEMENT_COMPLETED is also legal from failed, declined,
+//     cancelled and voided. A settled transaction is never failed,
+//     declined, cancelled, abandoned or voided afterwards (none is legal
+//     from captured), so when SETTLEMENT_COMPLETED arrives after one of
+//     them the two cannot have happened the other way round: the
+//     settlement is the newer status (a settlement retried after it
+//     failed, a consumer who left the payment flow and whose bank transfer
+//     completed late), money moved, and rejecting it as stale would hide
+//     captured money behind an outcome that moved none. It captures the
+//     authorisation (above it: amount), or, with nothing authorised,
+//     authorises what it captures. These rows are reverts (ways out of an
+//     outcome), so no jump passes through an outcome to take them, and the
+//     outcome reported again after the settlement stays stale.
 //
 // Amounts. amount is "the item amount in cents": the transaction's amount
 // in every snapshot, not a delta. Magnius sends no currency, so Currency is
@@ -125,10 +127,10 @@
 // first PENDING retried late, after HOLD, reads as a release; the next
 // status (HOLD again, or the outcome) corrects the state, and no money
 // depends on it. Earlier versions rejected every PENDING after HOLD as
-// stale, which lost real releases. A PROCESSED after FAILED is applied
-// (succeeded) for the reason SETTLEMENT_COMPLETED after FAILED is: a
-// processed refund never fails afterwards, so it is the newer status and
-// the money was returned. Refund and chargeback amounts are
+// stale, which lost real releases. A PROCESSED after FAILED or CANCELLED
+// is applied (succeeded) for the reason SETTLEMENT_COMPLETED after FAILED
+// is: a processed refund is never failed or cancelled afterwards, so it is
+// the newer status and the money was returned. Refund and chargeback amounts are
 // kept as the aggregate's face amount; they do not change the payment's
 // totals, since the payment is another aggregate.
 //

@@ -13,6 +13,8 @@ var (
 	pendingOnly  = []sm.State{sm.Pending}
 	attemptOpen  = []sm.State{sm.Pending, sm.Unknown}
 	settlingOpen = []sm.State{sm.Pending, sm.Unknown, sm.Authorized, sm.CaptureRequested}
+	// settledAfter: the outcomes a settlement can still follow.
+	settledAfter = []sm.State{sm.Failed, sm.Declined, sm.Cancelled, sm.Voided}
 )
 
 // paymentTable is the transaction machine. Every Magnius transaction starts
@@ -53,13 +55,15 @@ var paymentTable = sm.Table{
 		{Event: "SETTLEMENT_COMPLETED", From: attemptOpen, To: sm.Captured, Effect: sm.Purchase,
 			Note: "settled without a separate authorisation (or its snapshots not seen): authorised = captured"},
 		{Event: "AUTHORIZATION_VOIDED", From: []sm.State{sm.Authorized}, To: sm.Voided},
-		// A settled transaction never fails or is declined afterwards, so a
-		// SETTLEMENT_COMPLETED that arrives after either is the newer
-		// status: money moved, and is not hidden behind the failure. A
-		// revert (a way out of an outcome), so no jump passes through a
-		// failure and a late failure stays stale.
-		{Event: "SETTLEMENT_COMPLETED", From: []sm.State{sm.Failed, sm.Declined}, To: sm.Captured, Effect: sm.Capture, Revert: true,
-			Note: "settled after a failure or decline: the newer status, money moved (captures the authorisation, or authorises what it captures)"},
+		// A settled transaction is never failed, declined, cancelled,
+		// abandoned or voided afterwards (none is legal from captured), so
+		// a SETTLEMENT_COMPLETED that arrives after one is the newer
+		// status: money moved (a retried settlement, a consumer who left
+		// the flow and paid late), and is not hidden behind the outcome.
+		// A revert (a way out of an outcome), so no jump passes through
+		// an outcome and a late one stays stale.
+		{Event: "SETTLEMENT_COMPLETED", From: settledAfter, To: sm.Captured, Effect: sm.Capture, Revert: true,
+			Note: "settled after a failure, decline, cancellation or void: the newer status, money moved (captures the authorisation, or authorises what it captures)"},
 	},
 }
 
@@ -83,10 +87,11 @@ var refundTable = sm.Table{
 		{Event: "PROCESSED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Succeeded},
 		{Event: "FAILED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Failed},
 		{Event: "CANCELLED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Cancelled},
-		// A processed refund never fails afterwards: PROCESSED after FAILED
-		// is the newer status (the refund went through on a retry).
-		{Event: "PROCESSED", From: []sm.State{sm.Failed}, To: sm.Succeeded, Revert: true,
-			Note: "processed after a failure: the newer status, the money was returned"},
+		// A processed refund is never failed or cancelled afterwards:
+		// PROCESSED after FAILED or CANCELLED is the newer status (the
+		// refund went through after all).
+		{Event: "PROCESSED", From: []sm.State{sm.Failed, sm.Cancelled}, To: sm.Succeeded, Revert: true,
+			Note: "processed after a failure or cancellation: the newer status, the money was returned"},
 	},
 }
 

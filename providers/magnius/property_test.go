@@ -136,6 +136,7 @@ func TestOnlyTheCyclesAreReverts(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		"payment SETTLEMENT_COMPLETED from failed", "payment SETTLEMENT_COMPLETED from declined",
-		"refund PENDING from on_hold", "refund PROCESSED from failed",
+		"payment SETTLEMENT_COMPLETED from cancelled", "payment SETTLEMENT_COMPLETED from voided",
+		"refund PENDING from on_hold", "refund PROCESSED from failed", "refund PROCESSED from cancelled",
 		"chargeback IN_DISPUTE from won", "chargeback IN_DISPUTE from lost", "subscription ACTIVE from past_due"}, reverts)
 }

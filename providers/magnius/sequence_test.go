@@ -167,11 +167,6 @@ func TestSequences(t *testing.T) {
 			{txn("t1", "UNKNOWN", 1000), sm.VerdictApplied, "", sm.Unknown, nil},
 			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "", sm.Captured, nil},
 		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
-		{"authorisation voided", sm.KindPayment, "t1", []step{
-			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
-			{txn("t1", "AUTHORIZATION_VOIDED", 1000), sm.VerdictApplied, "", sm.Voided, nil},
-			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictRejected, "stale", sm.Voided, nil},
-		}, "AUTHORIZATION_VOIDED", totals{1000, 1000, 0}},
 		{"abandoned", sm.KindPayment, "t1", []step{
 			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictApplied, "", sm.Pending, nil},
 			{txn("t1", "ABANDONED", 1000), sm.VerdictApplied, "", sm.Cancelled, nil},
@@ -192,6 +187,20 @@ func TestSequences(t *testing.T) {
 			{txn("t1", "FAILED", 1000), sm.VerdictApplied, "", sm.Failed, nil},
 			{txn("t1", "SETTLEMENT_COMPLETED", 1200), sm.VerdictRejected, "amount", sm.Failed, nil},
 		}, "FAILED", totals{1000, 1000, 0}},
+		// A consumer who left the payment flow may still pay (a bank
+		// transfer completing late): the settlement is the newer status.
+		{"abandoned, then settled late", sm.KindPayment, "t1", []step{
+			{txn("t1", "PENDING", 1000), sm.VerdictApplied, "", sm.Pending, nil},
+			{txn("t1", "ABANDONED", 1000), sm.VerdictApplied, "", sm.Cancelled, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "", sm.Captured, nil},
+			{txn("t1", "CANCELLED", 1000), sm.VerdictRejected, "stale", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
+		{"authorisation voided, then settled", sm.KindPayment, "t1", []step{
+			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "jumped", sm.Authorized, []string{"pending"}},
+			{txn("t1", "AUTHORIZATION_VOIDED", 1000), sm.VerdictApplied, "", sm.Voided, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "", sm.Captured, nil},
+			{txn("t1", "AUTHORIZATION_VOIDED", 1000), sm.VerdictRejected, "stale", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
 		{"declined, then settled: the money is not hidden behind the decline", sm.KindPayment, "t1", []step{
 			{txn("t1", "DECLINED", 1000), sm.VerdictApplied, "jumped", sm.Declined, []string{"pending"}},
 			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "", sm.Captured, nil},
@@ -248,11 +257,12 @@ func TestSequences(t *testing.T) {
 			{of("refund", "r1", "PROCESSED"), sm.VerdictApplied, "", sm.Succeeded, nil},
 			{of("refund", "r1", "FAILED"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
 		}, "PROCESSED", totals{}},
-		{"refund cancelled", sm.KindRefund, "r1", []step{
+		{"refund cancelled, then processed", sm.KindRefund, "r1", []step{
 			{of("refund", "r1", "PENDING"), sm.VerdictApplied, "", sm.Pending, nil},
 			{of("refund", "r1", "CANCELLED"), sm.VerdictApplied, "", sm.Cancelled, nil},
-			{of("refund", "r1", "PROCESSED"), sm.VerdictRejected, "stale", sm.Cancelled, nil},
-		}, "CANCELLED", totals{}},
+			{of("refund", "r1", "PROCESSED"), sm.VerdictApplied, "", sm.Succeeded, nil},
+			{of("refund", "r1", "CANCELLED"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
+		}, "PROCESSED", totals{}},
 
 		{"chargeback lifecycle", sm.KindChargeback, "c1", []step{
 			{snapshot{Type: "chargeback", ID: "c1", Status: "OPEN", Amount: 2500, Reason: "fraud"}.body(), sm.VerdictApplied, "", sm.Open, nil},
