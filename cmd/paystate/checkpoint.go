@@ -101,24 +101,32 @@ func newSigner(ctx context.Context, store storage.Store, key *checkpoint.Key, pa
 
 // sign signs the head if it moved and logs the new checkpoint. It
 // reports whether a checkpoint now stands for the journal (false while the
-// journal is empty, or when signing failed).
-func (s *signer) sign(ctx context.Context) bool {
+// journal is empty), or why signing failed.
+func (s *signer) sign(ctx context.Context) (bool, error) {
 	c, err := checkpoint.SignHead(ctx, s.store, s.key, time.Now())
 	switch {
 	case errors.Is(err, storage.ErrNotFound): // an empty journal
-		return false
+		return false, nil
 	case err != nil:
-		s.log.Warn("signing a checkpoint", "err", err)
-		return false
+		return false, err
 	case c.Head.Seq <= s.last || s.path == "":
-		return true
+		return true, nil
 	}
 	if err := appendLine(s.path, c); err != nil {
 		s.log.Warn("writing the checkpoint log", "path", s.path, "err", err)
-		return true // stored: GetChainHead serves it; the log catches up at the next one
+		return true, nil // stored: GetChainHead serves it; the log catches up at the next one
 	}
 	s.last = c.Head.Seq
-	return true
+	return true, nil
+}
+
+// signLogged is sign, its failure logged as a warning.
+func (s *signer) signLogged(ctx context.Context) bool {
+	ok, err := s.sign(ctx)
+	if err != nil {
+		s.log.Warn("signing a checkpoint", "err", err)
+	}
+	return ok
 }
 
 // appendLine appends c to the file at path and syncs it.
@@ -145,11 +153,12 @@ var firstSignPoll = time.Second
 // one right away rather than after checkpoint_interval. That checkpoint is
 // of a real head, like every other: nothing is signed for an empty journal.
 func (s *signer) run(ctx context.Context, every time.Duration) {
-	signed := s.sign(ctx)
+	signed := s.signLogged(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	first := time.NewTicker(firstSignPoll)
 	defer first.Stop()
+	var failing error // the last poll's failure, logged once, not every poll
 	for {
 		poll := first.C
 		if signed {
@@ -160,9 +169,14 @@ func (s *signer) run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			signed = s.sign(ctx) || signed
+			signed = s.signLogged(ctx) || signed
 		case <-poll:
-			signed = s.sign(ctx)
+			var err error
+			signed, err = s.sign(ctx)
+			if err != nil && failing == nil {
+				s.log.Warn("signing a checkpoint", "err", err)
+			}
+			failing = err
 		}
 	}
 }

@@ -328,7 +328,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		if signs != nil {
 			// The engine has drained: this covers the last commit.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout(cfg))
-			signs.sign(final)
+			signs.signLogged(final)
 			cancel()
 		}
 		// The last spans go out within what is left of the stop.
