@@ -340,13 +340,19 @@ func TestStartLineSaysSchemaTLSAndTracing(t *testing.T) {
 // TestServeNamesATakenPort: with the quick start's port taken by another
 // program, serve fails at once, naming the address, the flag, the
 // environment variable and the config key that choose another, for the
-// HTTP and the gRPC port alike.
+// HTTP and the gRPC port alike, and both when both are taken.
 func TestServeNamesATakenPort(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer taken.Close()
 	addr := taken.Addr().String()
+	taken2, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken2.Close()
+	addr2 := taken2.Addr().String()
 	for _, c := range []struct{ args, want []string }{
+		{[]string{"--http-addr", addr, "--grpc-addr", addr2},
+			[]string{"http_addr " + addr + " is already in use", "grpc_addr " + addr2 + " is already in use"}},
 		{[]string{"--http-addr", addr, "--grpc-addr", "127.0.0.1:0"},
 			[]string{"http_addr " + addr + " is already in use", "--http-addr, PAYSTATE_HTTP_ADDR or http_addr", "client commands then take --url"}},
 		{[]string{"--http-addr", "127.0.0.1:0", "--grpc-addr", addr},

@@ -211,13 +211,15 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		}
 	}
 
-	grpcLis, err := listen(cfg.GRPCAddr, "grpc_addr", "--grpc-addr", "PAYSTATE_GRPC_ADDR", "--addr")
-	if err != nil {
-		return err
-	}
-	httpLis, err := listen(cfg.HTTPAddr, "http_addr", "--http-addr", "PAYSTATE_HTTP_ADDR", "--url")
-	if err != nil {
-		grpcLis.Close()
+	// Both are tried, so that two ports taken are named at once.
+	grpcLis, grpcErr := listen(cfg.GRPCAddr, "grpc_addr", "--grpc-addr", "PAYSTATE_GRPC_ADDR", "--addr")
+	httpLis, httpErr := listen(cfg.HTTPAddr, "http_addr", "--http-addr", "PAYSTATE_HTTP_ADDR", "--url")
+	if err := errors.Join(grpcErr, httpErr); err != nil {
+		for _, l := range []net.Listener{grpcLis, httpLis} {
+			if l != nil {
+				l.Close()
+			}
+		}
 		return err
 	}
 	if dev != nil {
