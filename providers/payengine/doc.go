@@ -166,7 +166,7 @@
 // applied in arrival order, since the state keeps no update date to order
 // them by.
 //
-// Disputes run in status mode and only forward: DISPUTE_CREATED opens a
+// Disputes run in status mode: DISPUTE_CREATED opens a
 // dispute; DISPUTE_INFORMATION_UPDATED puts it in dispute (statuses like
 // AWAITING_PROCESSOR_RESPONSE), and a status that ends it is matched
 // exactly, never by the words in it: WON and MERCHANT_WON are won; LOST,
@@ -176,7 +176,19 @@
 // a dispute without naming who won: they are applied where the dispute
 // stands (the provider status shows them) and the outcome, if one comes, is
 // still taken. An update arriving before DISPUTE_CREATED opens the dispute
-// on its way; anything but CLOSED or RESOLVED after an outcome is stale.
+// on its way. A won or lost decision can be challenged (pre-arbitration,
+// arbitration): an update that names no outcome after WON or LOST opens the
+// dispute again (in_dispute, a revert row, so a late DISPUTE_CREATED stays
+// stale) and the next outcome is taken, as Magnius' IN_DISPUTE after an
+// outcome is. Every update has an event_uid of its own and a retry keeps
+// it, so a retried update is a duplicate whatever arrived in between; the
+// cost is an older update whose first delivery failed and whose retry
+// lands after the outcome: it reads as a challenge, and the dispute shows
+// in_dispute until the next outcome (the journal keeps both). Rejecting
+// every update after an outcome as stale, as earlier versions did, lost
+// reversed chargebacks. An outcome straight after another (LOST after
+// WON), a cancelled dispute's updates, and anything but CLOSED or RESOLVED
+// after a cancellation stay stale.
 //
 // Onboarding runs in status mode with MERCHANT_STATUS_CHANGED's status as
 // the word, following PayEngine's merchant lifecycle: editing (the merchant

@@ -167,7 +167,8 @@ func repriceInPlace(event string, from ...sm.State) []sm.Transition {
 // the disputed payment. A dispute update states where the dispute stands,
 // so the table runs in status mode: an update that lies ahead is reached
 // at once (an update before DISPUTE_CREATED opens the dispute on the way),
-// one behind is stale. Won, lost and cancelled are final; a CLOSED or
+// one behind is stale. Won and lost can be challenged (an update naming no
+// outcome opens the dispute again); cancelled is final; a CLOSED or
 // RESOLVED update names no outcome and leaves the dispute where it is.
 var (
 	disputeLive = []sm.State{sm.Open, sm.InDispute}
@@ -190,6 +191,11 @@ var chargebackTable = sm.Table{
 			Note: "withdrawn by the cardholder or cancelled"},
 		{Event: "DISPUTE_INFORMATION_UPDATED_CLOSED", From: disputeAny, To: sm.Stay,
 			Note: "CLOSED or RESOLVED: no outcome named, the known one stays"},
+		// A decision can be challenged (pre-arbitration, arbitration): an
+		// update that names no outcome after one opens the dispute again.
+		// A revert, so a late DISPUTE_CREATED stays stale.
+		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Won, sm.Lost}, To: sm.InDispute, Revert: true,
+			Note: "the decision is challenged (pre-arbitration, arbitration): in dispute again, its next outcome is taken"},
 	},
 }
 

@@ -455,13 +455,25 @@ func TestDisputeSequences(t *testing.T) {
 		steps []step
 		final string
 	}{
-		{"created, updated, won; nothing after", []step{
+		{"created, updated, won; an outcome straight after it is stale", []step{
 			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
 			{"updated", upd("e2", "AWAITING_PROCESSOR_RESPONSE"), []want{applied(cb, "t1", "in_dispute")}},
 			{"updated again", upd("e3", "UNDER_REVIEW"), []want{applied(cb, "t1", "in_dispute")}},
 			{"won", upd("e4", "WON"), []want{applied(cb, "t1", "won")}},
-			{"a late update is stale", upd("e5", "AWAITING_PROCESSOR_RESPONSE"), []want{{cb, "t1", sm.VerdictRejected, "stale", "won"}}},
 			{"lost after won is stale", upd("e6", "LOST"), []want{{cb, "t1", sm.VerdictRejected, "stale", "won"}}},
+			{"created after won is stale", created("e7"), []want{{cb, "t1", sm.VerdictRejected, "stale", "won"}}},
+		}, "won"},
+		// A decision can be challenged (pre-arbitration, arbitration), and
+		// the update that says so is a new event (its own event_uid; a
+		// retry of an earlier one is a duplicate): the dispute is open
+		// again and its next outcome is taken, as Magnius' IN_DISPUTE after
+		// an outcome. Rejecting it as stale lost a reversed chargeback.
+		{"lost, challenged, won: the reversal is kept", []step{
+			{"created", created("e1"), []want{applied(cb, "t1", "open")}},
+			{"lost", upd("e2", "LOST"), []want{applied(cb, "t1", "lost")}},
+			{"the retry of the loss is a duplicate", upd("e2", "LOST"), []want{{cb, "t1", sm.VerdictDuplicate, "", "lost"}}},
+			{"challenged", upd("e3", "PRE_ARBITRATION"), []want{applied(cb, "t1", "in_dispute")}},
+			{"won", upd("e4", "WON"), []want{applied(cb, "t1", "won")}},
 		}, "won"},
 		{"update before created opens the dispute; created is then stale", []step{
 			{"updated", upd("e1", "AWAITING_PROCESSOR_RESPONSE"), []want{{cb, "t1", sm.VerdictApplied, "jumped: passed through open", "in_dispute"}}},
