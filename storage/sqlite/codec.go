@@ -80,11 +80,12 @@ func scanAggregate(row scanner) (storage.Aggregate, error) {
 	return a, nil
 }
 
-func aggregateArgs(a *storage.Aggregate) []any {
-	return []any{a.Key.Provider, a.Key.Kind, a.Key.ID, a.MerchantReference,
+// appendAggregateArgs appends the values of aggregateColumns for a.
+func appendAggregateArgs(args []any, a *storage.Aggregate) []any {
+	return append(args, a.Key.Provider, a.Key.Kind, a.Key.ID, a.MerchantReference,
 		a.Parent.Provider, a.Parent.Kind, a.Parent.ID, a.State, a.ProviderStatus, a.Currency,
 		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.Version,
-		toMicros(a.CreatedAt), toMicros(a.UpdatedAt)}
+		toMicros(a.CreatedAt), toMicros(a.UpdatedAt))
 }
 
 const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reason,
@@ -118,13 +119,13 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 	return e, nil
 }
 
-// journalArgs are the values of journalColumns for n, in the current
-// layout.
-func journalArgs(n *storage.JournalEntry, skipped string) []any {
-	return []any{n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
+// appendJournalArgs appends the values of journalColumns for n, in the
+// current layout.
+func appendJournalArgs(args []any, n *storage.JournalEntry, skipped string) []any {
+	return append(args, n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
 		n.StateBefore, n.StateAfter, n.VersionAfter, hashValue(n.DedupeKey), hashValue(n.BodySHA256), storedBody(n),
 		storedPayload(n), toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
-		n.MachineVersion, n.RevisesSeq, hashValue(n.PrevHash), hashValue(n.Hash), JournalLayout}
+		n.MachineVersion, n.RevisesSeq, hashValue(n.PrevHash), hashValue(n.Hash), JournalLayout)
 }
 
 const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,

@@ -20,12 +20,20 @@ import (
 // or writes the tables next runs after the flush, so the transaction
 // sees its own writes as before; a write the database refuses (a
 // duplicate receipt) fails that next statement, or Update.
+//
+// The rows' values are kept one after the other in one slice per table,
+// in the order of their statement's parameters, so that a statement's
+// arguments are a part of it, not a copy: no slice per row, none per
+// statement.
 type pending struct {
-	journal, receipts [][]any
+	journal, receipts []any
 	aggregates        []pendingAggregate
 	// aggregate is where an aggregate's row sits in aggregates: a
 	// later put of the same aggregate replaces it.
 	aggregate map[storage.AggregateKey]int
+	// inserts and updates hold the aggregates' values while they are
+	// written.
+	inserts, updates []any
 }
 
 // pendingAggregate is an aggregate to write. update says the stored row
@@ -69,14 +77,16 @@ func identityOf(a *storage.Aggregate) identity { return identity{a.MerchantRefer
 // far under SQLite's 32 766 parameters).
 const writeChunk = 64
 
-// A multi-row write: its statements by row count.
+// A multi-row write: its statements by row count, and the values a row
+// has.
 type rowWrite struct {
 	name       string
 	statements map[int]string
+	width      int
 }
 
 func multiRow(name, head string, width int, tail string) rowWrite {
-	w := rowWrite{name: name, statements: map[int]string{}}
+	w := rowWrite{name: name, statements: map[int]string{}, width: width}
 	for n := 1; n <= writeChunk; n *= 2 {
 		w.statements[n] = head + " VALUES " + placeholders(n, width) + tail
 	}
@@ -97,7 +107,7 @@ var (
 var aggregateUpdate = func() rowWrite {
 	const cols = `provider, kind, id, state, provider_status, currency, amount, authorized, captured,
 		refunded, amounts_unknown, version, created_at, updated_at`
-	w := rowWrite{name: "aggregate updates", statements: map[int]string{}}
+	w := rowWrite{name: "aggregate updates", statements: map[int]string{}, width: 14}
 	var set []string
 	for _, c := range strings.Split(cols, ",")[3:] {
 		c = strings.TrimSpace(c)
@@ -111,10 +121,10 @@ var aggregateUpdate = func() rowWrite {
 	return w
 }()
 
-func aggregateUpdateArgs(a *storage.Aggregate) []any {
-	return []any{a.Key.Provider, a.Key.Kind, a.Key.ID, a.State, a.ProviderStatus, a.Currency,
+func appendAggregateUpdateArgs(args []any, a *storage.Aggregate) []any {
+	return append(args, a.Key.Provider, a.Key.Kind, a.Key.ID, a.State, a.ProviderStatus, a.Currency,
 		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.Version,
-		toMicros(a.CreatedAt), toMicros(a.UpdatedAt)}
+		toMicros(a.CreatedAt), toMicros(a.UpdatedAt))
 }
 
 // rowWrites are every multi-row statement, for the writer to prepare.
@@ -129,45 +139,49 @@ func rowWrites() []string {
 }
 
 // flush writes what is pending, journal first. It runs its statements
-// itself (not through exec, which flushes).
+// itself (not through exec, which flushes). What was pending is gone
+// whether or not its statements worked (a failed one fails the
+// transaction); the slices are kept for the transaction's next rows.
 func (t *tx) flush(ctx context.Context) error {
-	if t.pending.empty() {
+	p := &t.pending
+	if p.empty() {
 		return nil
 	}
-	p := t.pending
-	t.pending = pending{}
-	var inserts, updates [][]any
+	p.inserts, p.updates = p.inserts[:0], p.updates[:0]
 	for i := range p.aggregates {
 		if pa := &p.aggregates[i]; pa.update {
-			updates = append(updates, aggregateUpdateArgs(&pa.a))
+			p.updates = appendAggregateUpdateArgs(p.updates, &pa.a)
 		} else {
-			inserts = append(inserts, aggregateArgs(&pa.a))
+			p.inserts = appendAggregateArgs(p.inserts, &pa.a)
 		}
 	}
+	journal, receipts := p.journal, p.receipts
+	p.journal, p.receipts, p.aggregates = p.journal[:0], p.receipts[:0], p.aggregates[:0]
+	clear(p.aggregate)
 	for _, w := range []struct {
 		write rowWrite
-		rows  [][]any
-	}{{journalWrite, p.journal}, {receiptWrite, p.receipts}, {aggregateWrite, inserts}, {aggregateUpdate, updates}} {
-		if err := t.writeRows(ctx, w.write, w.rows); err != nil {
+		args  []any
+	}{{journalWrite, journal}, {receiptWrite, receipts}, {aggregateWrite, p.inserts}, {aggregateUpdate, p.updates}} {
+		if err := t.writeRows(ctx, w.write, w.args); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeRows inserts rows with the fewest statements of power-of-two
-// sizes: 45 rows are written 32, 8, 4 and 1 at a time.
-func (t *tx) writeRows(ctx context.Context, w rowWrite, rows [][]any) error {
-	for len(rows) > 0 {
-		n := min(writeChunk, 1<<(bits.Len(uint(len(rows)))-1))
-		args := make([]any, 0, n*len(rows[0]))
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		if err := t.write(ctx, w.statements[n], args); err != nil {
+// writeRows inserts the rows whose values are args with the fewest
+// statements of power-of-two sizes: 45 rows are written 32, 8, 4 and 1
+// at a time.
+func (t *tx) writeRows(ctx context.Context, w rowWrite, args []any) error {
+	if len(args)%w.width != 0 {
+		return fmt.Errorf("sqlite: write %s: %d values are not rows of %d", w.name, len(args), w.width)
+	}
+	for rows := len(args) / w.width; rows > 0; rows = len(args) / w.width {
+		n := min(writeChunk, 1<<(bits.Len(uint(rows))-1))
+		if err := t.write(ctx, w.statements[n], args[:n*w.width]); err != nil {
 			return classify(fmt.Sprintf("write %d %s", n, w.name), err)
 		}
-		rows = rows[n:]
+		args = args[n*w.width:]
 	}
 	return nil
 }

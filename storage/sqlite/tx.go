@@ -203,7 +203,7 @@ func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r stora
 	if err := ctx.Err(); err != nil {
 		return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
 	}
-	t.pending.receipts = append(t.pending.receipts, []any{provider, dedupeKey, r.Seq, hashValue(r.BodySHA256)})
+	t.pending.receipts = append(t.pending.receipts, provider, dedupeKey, r.Seq, hashValue(r.BodySHA256))
 	return nil
 }
 
@@ -237,7 +237,7 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	n.PrevHash = head.Hash
 	n.Hash = storage.EntryHash(&n, n.PrevHash)
 	// Inserted at the transaction's next statement (pending).
-	t.pending.journal = append(t.pending.journal, journalArgs(&n, skipped))
+	t.pending.journal = appendJournalArgs(t.pending.journal, &n, skipped)
 	t.head, t.headMoved = storage.ChainHead{Seq: n.Seq, Hash: n.Hash}, true
 	e.Seq, e.PrevHash, e.Hash = n.Seq, n.PrevHash, n.Hash
 	return nil
