@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -641,4 +643,60 @@ func TestCorruptionIsNotUnavailable(t *testing.T) {
 	require.NoError(t, f.Close())
 	_, err = Open(ctx, path)
 	isCorrupt(err)
+}
+
+// The writer's connection has no mutex of its own (_mutex=no): it relies
+// on database/sql never using it from two goroutines at once. Writers,
+// checkpoints and their cancellations (which the driver turns into
+// sqlite3_interrupt from a goroutine of its own) all at once must leave
+// a whole chain.
+func TestWriterConnectionTakenInTurn(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t)
+	ctx := t.Context()
+	const writers, commits = 4, 50
+	var wg, checkpoints sync.WaitGroup
+	stop := make(chan struct{})
+	checkpoints.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cctx, cancel := context.WithTimeout(ctx, time.Duration(rand.IntN(200))*time.Microsecond)
+			_ = s.Checkpoint(cctx) // busy or cancelled is fine; misuse would not be
+			cancel()
+		}
+	})
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Go(func() {
+			for range commits {
+				err := s.Update(ctx, func(tx storage.Tx) error {
+					e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "p"}, Event: "e", RedactedBody: []byte(`{"a":1}`)}
+					return tx.Append(ctx, &e)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for range writers * commits / 10 {
+		_, err := s.Head(ctx)
+		require.NoError(t, err)
+	}
+	wg.Wait()
+	close(stop)
+	checkpoints.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	rep, err := storage.VerifyChain(ctx, s)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Problem)
+	require.Equal(t, int64(writers*commits), rep.Checked)
 }
