@@ -126,7 +126,12 @@
 // partially_captured when the amount is less); PAYMENT_VOIDED voids an
 // authorization or an unsettled capture; PAYMENT_FAILED and the _FAILED
 // sales are failed, a failed authorization is declined; DEVICE_SALE_CANCEL
-// is a card-present sale cancelled on the device (cancelled). Failures of a
+// is a card-present sale cancelled on the device (cancelled). A success of
+// the same transaction (an authorization or a sale) reported after a
+// decline, a failure or a device cancellation is applied: nothing leads
+// from a success to any of them, so the success is the newer outcome, and
+// money that moved is not hidden behind one that moved none; the failure
+// or cancellation reported after the success is stale. Failures of a
 // void or a capture leave the state (Stay). OFFLINE_SALE's sample carries
 // no amount: such a sale is captured with its amounts marked not fully
 // known (statemachine.Amounts.Unknown, served as amounts_unknown); a refund

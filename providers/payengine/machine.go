@@ -22,8 +22,15 @@ import (
 // report two outcomes for one transaction, the success must not be lost
 // (and arriving in the other order, the failure is stale), so money that
 // moved is never hidden behind a declined state.
+//
+// A success (an authorization or a sale) is also legal after the device
+// cancelled the sale: nothing leads from a success to cancelled, so the
+// success is the newer outcome and is not hidden behind the cancellation.
+// Failures are not: after a cancellation they belong to the attempt that
+// was cancelled.
 var (
 	attempt      = []sm.State{sm.StateNew, sm.Declined, sm.Failed}
+	succeedFrom  = []sm.State{sm.StateNew, sm.Declined, sm.Failed, sm.Cancelled}
 	captureFrom  = []sm.State{sm.Authorized, sm.PartiallyCaptured}
 	capturedAny  = []sm.State{sm.PartiallyCaptured, sm.Captured}
 	voidableFrom = []sm.State{sm.Authorized, sm.PartiallyCaptured, sm.Captured}
@@ -41,19 +48,19 @@ var paymentTable = sm.Table{
 	Mode:     sm.ModeEvent,
 	Transitions: []sm.Transition{
 		// Authorization.
-		{Event: "PAYMENT_AUTH", From: attempt, To: sm.Authorized, Effect: sm.Authorize},
+		{Event: "PAYMENT_AUTH", From: succeedFrom, To: sm.Authorized, Effect: sm.Authorize},
 		{Event: "PAYMENT_AUTH_FAILED", From: attempt, To: sm.Declined,
 			Note: "PAYMENT_AUTH with auth_response.status FAIL: the issuer declined"},
 
 		// One-step sales.
-		{Event: "PAYMENT_SALE", From: attempt, To: sm.Captured, Effect: sm.Purchase},
+		{Event: "PAYMENT_SALE", From: succeedFrom, To: sm.Captured, Effect: sm.Purchase},
 		{Event: "PAYMENT_SALE_FAILED", From: attempt, To: sm.Failed,
 			Note: "PAYMENT_SALE with status FAIL: the same outcome as PAYMENT_FAILED"},
 		{Event: "PAYMENT_FAILED", From: attempt, To: sm.Failed},
-		{Event: "PAYMENT_ACH", From: attempt, To: sm.Captured, Effect: sm.Purchase,
+		{Event: "PAYMENT_ACH", From: succeedFrom, To: sm.Captured, Effect: sm.Purchase,
 			Note: "an ACH debit is a sale; a later ACH return is not in the document"},
 		{Event: "PAYMENT_ACH_FAILED", From: attempt, To: sm.Failed},
-		{Event: "OFFLINE_SALE", From: attempt, To: sm.Captured, Effect: sm.Purchase,
+		{Event: "OFFLINE_SALE", From: succeedFrom, To: sm.Captured, Effect: sm.Purchase,
 			Note: "the documented sample carries no amount"},
 		{Event: "DEVICE_SALE_CANCEL", From: attempt, To: sm.Cancelled,
 			Note: "the sale was cancelled on the card-present device before it completed"},

@@ -218,6 +218,16 @@ func TestPaymentSequences(t *testing.T) {
 			{"cancel", txn("e2", "DEVICE_SALE_CANCEL", "t1", "sale_response", "FAIL", ""), []want{applied(pay, "t1", "cancelled")}},
 		}, "cancelled", amounts{0, 0, 0}},
 
+		// A cancelled device sale that is then reported sold: the sale
+		// cannot have come first (nothing leads from captured to
+		// cancelled), so it is the newer outcome and money moved, as after
+		// a decline or a failure.
+		{"device sale cancelled, then the sale completed", []step{
+			{"cancel", txn("e1", "DEVICE_SALE_CANCEL", "t1", "sale_response", "FAIL", ""), []want{applied(pay, "t1", "cancelled")}},
+			{"sale", sale("e2", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"the cancel again is stale", txn("e3", "DEVICE_SALE_CANCEL", "t1", "sale_response", "FAIL", ""), []want{{pay, "t1", sm.VerdictRejected, "stale", "captured"}}},
+		}, "captured", amounts{7548, 7548, 0}},
+
 		{"status change is recorded on the transaction", []step{
 			{"sale", sale("e1", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
 			{"status changed", txn("e2", "TRANSACTION_STATUS_CHANGED", "t1", "sale_response", "PASS", "75.48"), []want{
