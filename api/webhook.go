@@ -51,6 +51,9 @@ type webhookReply struct {
 }
 
 type webhookResult struct {
+	// Seq is the entry's place in the journal; 0 on PostgreSQL, where an
+	// acknowledged entry is durable but its place is assigned when it is
+	// sealed (docs/postgres-sealer.md), typically milliseconds later.
 	Seq        int64           `json:"seq"`
 	Kind       string          `json:"kind,omitempty"`
 	ID         string          `json:"id,omitempty"`

@@ -114,7 +114,11 @@ func Load(ctx context.Context, store storage.Store, machines *sm.Registry, seq S
 		}
 	})
 	if err = errors.Join(err, w.close(ctx)); err == nil && n > 1 {
-		err = t.check(ctx, store, last)
+		// On PostgreSQL the entries are committed unsealed: sealed here,
+		// so that they are in the journal the check reads.
+		if err = storage.SealAll(ctx, store); err == nil {
+			err = t.check(ctx, store, last)
+		}
 	}
 	st.Elapsed = time.Since(start)
 	return st, err
@@ -261,6 +265,11 @@ func ingestTemplate(ctx context.Context, store storage.Store, machines *sm.Regis
 	}
 	stop()
 	run.Wait()
+	// A store that seals after commit (PostgreSQL): the template's
+	// entries are read from the journal, sealed.
+	if err := storage.SealAll(ctx, store); err != nil {
+		return nil, err
+	}
 
 	if t.entries, err = store.Journal(ctx, nil, head.Seq, 10000); err != nil {
 		return nil, err

@@ -61,6 +61,10 @@ type AuditReport struct {
 	// Unreplayable counts journal entries today's machines no longer
 	// replay; Repair refuses to rewrite aggregates from such a replay.
 	Unreplayable int
+	// Unsealed counts the entries committed but not sealed yet when the
+	// audit ended (a store that seals after commit, storage.Sealer):
+	// acknowledged, in flight, and not checked.
+	Unsealed int64
 }
 
 // OK is true when the chain verifies and every derived table agrees with
@@ -93,11 +97,25 @@ type AuditConfig struct {
 // only if it must have existed throughout the listing, and a differing
 // aggregate is read again around a replay of its own entries before it
 // is reported.
+//
+// On a store that seals after commit (storage.Sealer) an entry committed
+// but not sealed is in flight: its effects are in the tables and it is
+// not in the journal yet. Audit seals what was committed before it
+// began, what was committed before the tables were listed ahead of the
+// second walk, and before replaying an aggregate it rechecks what was
+// committed before it read the row, so that the journal it compares with holds
+// every entry the rows it read reflect; a receipt listed while its entry
+// was unsealed (it names a handle) is in flight and not checked.
 func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg AuditConfig) (*AuditReport, error) {
 	if cfg.DeferWindow <= 0 {
 		cfg.DeferWindow = 24 * time.Hour
 	}
 	rep := &AuditReport{}
+	// Everything acknowledged before the audit began is checked: sealed
+	// first, when the store seals after commit.
+	if err := storage.SealAll(ctx, r); err != nil {
+		return nil, err
+	}
 	d := newDerived(cfg)
 	visit := d.visit
 	if cfg.Progress != nil {
@@ -130,7 +148,11 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 		return nil, err
 	}
 	// What was appended while the tables were listed explains rows the
-	// listing saw that the first walk did not.
+	// listing saw that the first walk did not: sealed first, when the
+	// store seals after commit, so that it is in the journal.
+	if err := storage.SealAll(ctx, r); err != nil {
+		return nil, err
+	}
 	tail, err := storage.WalkChain(ctx, r, listedAt+1, 0, d.visit)
 	if err != nil {
 		return nil, err
@@ -170,6 +192,11 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	}
 	rep.Problems = d.problems
 	sortProblems(rep.Problems)
+	if se, ok := storage.AsSealer(r); ok {
+		if rep.Unsealed, err = se.Unsealed(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
@@ -316,6 +343,9 @@ func (d *derived) checkReceipts(rows []storage.StoredReceipt, listedAt int64) {
 	listed := make(map[storage.ReceiptKey]bool, len(rows))
 	for _, row := range rows {
 		listed[row.Key] = true
+		if storage.IsHandle(row.Seq) {
+			continue // its entry was not sealed when listed: in flight
+		}
 		f, ok := d.firsts[row.Key]
 		name := row.Key.Provider + "/" + row.Key.DedupeKey
 		switch {
@@ -449,6 +479,10 @@ func recheck(ctx context.Context, r storage.Reader, machines *sm.Registry, m Mis
 	for range 3 {
 		before, hadBefore, err := readAggregate(ctx, r, m.Key)
 		if err != nil {
+			return m, false, err
+		}
+		// Every entry before reflects is then in the journal.
+		if err := storage.SealAll(ctx, r); err != nil {
 			return m, false, err
 		}
 		want, built, err := StateAt(ctx, r, machines, m.Key, forever)

@@ -85,7 +85,10 @@ type Config struct {
 	SweepEvery time.Duration
 	// Now is the clock (tests replace it).
 	Now func() time.Time
-	// Notifier, if set, is told after every successful commit.
+	// Notifier, if set, is told after every successful commit — unless
+	// the store seals entries after they commit (storage.Sealer), whose
+	// sealer must tell it instead (postgres.Store.RunSealer's OnSealed):
+	// subscribers read the journal, which holds only sealed entries.
 	Notifier *Notifier
 	// Observer, if set, is told about every batch (metrics).
 	Observer Observer
@@ -147,6 +150,10 @@ type Delivery struct {
 
 // Outcome is the verdict of one event.
 type Outcome struct {
+	// Seq is the entry's place in the journal; 0 when the store seals
+	// entries after they commit (PostgreSQL) and had not sealed it when
+	// the outcome was made: the entry is durable, and its place is
+	// assigned when sealed.
 	Seq         int64
 	Key         storage.AggregateKey
 	Event       string
@@ -393,8 +400,8 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		e.unprocessable(ctx, batch[0], err)
 		return
 	}
-	if err == nil && e.cfg.Notifier != nil {
-		e.cfg.Notifier.Notify()
+	if err == nil {
+		e.notify()
 	}
 	for i, r := range batch {
 		if err != nil {
@@ -455,8 +462,8 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 		return nil
 	})
 	if err == nil {
-		// A store that chains at commit has now given the entries their
-		// sequences; the outcomes copied handles.
+		// A store that seals after commit has now set the entries' Seq
+		// to 0 (not sealed yet); the outcomes copied handles.
 		for i, r := range batch {
 			last.settle(results[i])
 			if r.reeval != nil {
@@ -483,6 +490,18 @@ func (e *Engine) transact(ctx context.Context, batch []*request) ([][]Outcome, e
 	return results, err
 }
 
+// notify tells the Notifier that the journal grew, when a commit makes it
+// grow: not on a store that seals later (Config.Notifier).
+func (e *Engine) notify() {
+	if e.cfg.Notifier == nil {
+		return
+	}
+	if _, sealsLater := storage.AsSealer(e.store); sealsLater {
+		return
+	}
+	e.cfg.Notifier.Notify()
+}
+
 // unprocessable answers a request that failed alone, for a reason of its
 // own. A delivery is recorded as rejected (malformed, with the cause), so
 // that what the provider sent is kept for audit and for a later
@@ -496,9 +515,7 @@ func (e *Engine) unprocessable(ctx context.Context, r *request, cause error) {
 		if results, err := e.transact(ctx, []*request{&rec}); err == nil {
 			stamp(results[0], r.d.RequestID)
 			ue.Recorded = results[0]
-			if e.cfg.Notifier != nil {
-				e.cfg.Notifier.Notify()
-			}
+			e.notify()
 		}
 	}
 	r.reply <- reply{err: ue, tr: r.tr}

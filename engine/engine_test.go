@@ -130,10 +130,47 @@ type ev struct {
 
 func (b *bundle) send(t *testing.T, e ev) engine.Outcome {
 	t.Helper()
+	head := b.sealedHead(t)
 	out, err := b.submit(t.Context(), e)
 	require.NoError(t, err)
 	require.Len(t, out, 1)
+	b.settle(t, head, out)
 	return out[0]
+}
+
+// sealedHead is the chain head, everything committed sealed first.
+func (b *bundle) sealedHead(t *testing.T) storage.ChainHead {
+	t.Helper()
+	require.NoError(t, storage.SealAll(t.Context(), b.store))
+	h, err := b.store.Head(t.Context())
+	require.NoError(t, err)
+	return h
+}
+
+// settle gives outs, committed after head by one transaction, on a store
+// that seals after commit (whose outcomes carry Seq 0, "assigned when
+// sealed"), the sequences sealing gave their entries: in append order,
+// each outcome before those it resolved. The bundle's engine writes only
+// what the test sends, so the entries after head are theirs.
+func (b *bundle) settle(t *testing.T, head storage.ChainHead, outs []engine.Outcome) {
+	t.Helper()
+	if _, ok := storage.AsSealer(b.store); !ok {
+		return
+	}
+	require.NoError(t, storage.SealAll(t.Context(), b.store))
+	entries, err := b.store.Journal(t.Context(), nil, head.Seq, 1000)
+	require.NoError(t, err)
+	var walk func(outs []engine.Outcome)
+	walk = func(outs []engine.Outcome) {
+		for i := range outs {
+			require.Zero(t, outs[i].Seq, "an unsealed entry's outcome has no sequence")
+			require.NotEmpty(t, entries, "an outcome without its entry")
+			require.Equal(t, outs[i].Event, entries[0].Event)
+			outs[i].Seq, entries = entries[0].Seq, entries[1:]
+			walk(outs[i].Resolved)
+		}
+	}
+	walk(outs)
 }
 
 func (b *bundle) submit(ctx context.Context, e ev) ([]engine.Outcome, error) {

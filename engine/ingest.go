@@ -203,9 +203,10 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 // read — receipts, aggregates, whether events are held — comes from one
 // Lookup of every key the batch names, made when the transaction begins
 // (prefetch), kept current by the writes of the transaction itself, which
-// go through batchTx. No one else writes while the transaction runs
-// (SQLite's write lock; PostgreSQL's chain head lock, for every replica),
-// so it answers as the database would, without statements per event.
+// go through batchTx. No one else writes what it read while the
+// transaction runs (SQLite's write lock; PostgreSQL's advisory lock of
+// every aggregate looked up, for every replica), so it answers as the
+// database would, without statements per event.
 type batchTx struct {
 	storage.Tx
 	found storage.Lookups
@@ -213,19 +214,19 @@ type batchTx struct {
 	// does not exist.
 	askedReceipts   map[storage.ReceiptKey]bool
 	askedAggregates map[storage.AggregateKey]bool
-	// provisional are the entries Append gave a provisional handle
-	// (storage.ProvisionalSeq), by handle: the store sets their sequence
-	// at commit, and settle puts it in the outcomes that copied the
-	// handle.
+	// provisional are the entries Append gave a handle (a store that
+	// seals after commit, storage.Sealer), by handle: once committed the
+	// store sets their Seq to 0 (unsealed, no place yet), and settle puts
+	// that in the outcomes that copied the handle.
 	provisional map[int64]*storage.JournalEntry
 }
 
-// Append records an entry whose sequence the store will set at commit.
+// Append records an entry whose sequence the store sets only later.
 func (b *batchTx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	if err := b.Tx.Append(ctx, e); err != nil {
 		return err
 	}
-	if e.Seq >= storage.ProvisionalSeq {
+	if storage.IsHandle(e.Seq) {
 		if b.provisional == nil {
 			b.provisional = map[int64]*storage.JournalEntry{}
 		}
@@ -234,8 +235,9 @@ func (b *batchTx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	return nil
 }
 
-// settle replaces, once the transaction committed, the provisional
-// handles outcomes copied from their entries with the entries' sequences.
+// settle replaces, once the transaction committed, the handles outcomes
+// copied from their entries with what the entries carry now: 0, the
+// sequence of an entry not sealed yet ("assigned when sealed").
 func (b *batchTx) settle(outs []Outcome) {
 	if b == nil || b.provisional == nil {
 		return

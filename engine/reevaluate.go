@@ -97,6 +97,13 @@ const reevalChunk = 32
 // one call does. Every page lists the candidates again (one pass over the
 // journal), so Total stays current.
 func (e *Engine) Reevaluate(ctx context.Context, opt ReevaluateOptions) (ReevaluateReport, error) {
+	// Re-evaluation reads the journal, which holds sealed entries only:
+	// on a store that seals after commit, everything acknowledged so far
+	// is sealed first (and each aggregate again under its lock, should
+	// more have committed since: reevaluate).
+	if err := storage.SealAll(ctx, e.store); err != nil {
+		return ReevaluateReport{}, err
+	}
 	keys, err := e.reevalCandidates(ctx, opt)
 	if err != nil {
 		return ReevaluateReport{}, err
@@ -213,6 +220,9 @@ func (e *Engine) reevaluate(ctx context.Context, tx storage.Tx, job *reevalJob) 
 		if err != nil {
 			return err
 		}
+		if err := e.sealAggregate(ctx, key); err != nil {
+			return err
+		}
 		entries, err := e.aggregateJournal(ctx, key)
 		if err != nil {
 			return err
@@ -229,6 +239,25 @@ func (e *Engine) reevaluate(ctx context.Context, tx storage.Tx, job *reevalJob) 
 		job.out = append(job.out, r)
 	}
 	return nil
+}
+
+// sealAggregate seals, on a store that seals after commit, what was
+// committed of key's aggregate and not sealed yet, so that its journal
+// is all of its history. Called holding the aggregate's lock, nothing
+// more of it can commit until the re-evaluation does (a dry run, which
+// holds no lock, reads what was sealed when it looked). Sealing takes no
+// aggregate's lock, so it does not wait for this transaction.
+func (e *Engine) sealAggregate(ctx context.Context, key storage.AggregateKey) error {
+	se, ok := storage.AsSealer(e.store)
+	if !ok {
+		return nil
+	}
+	n, err := se.Unsealed(ctx, &key)
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = se.Seal(ctx)
+	return err
 }
 
 func (e *Engine) aggregateJournal(ctx context.Context, key storage.AggregateKey) ([]storage.JournalEntry, error) {

@@ -54,6 +54,7 @@ func (b *bundle) reevaluate(t *testing.T, opt engine.ReevaluateOptions) engine.R
 func (b *bundle) journal(t *testing.T, id string) []storage.JournalEntry {
 	t.Helper()
 	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: id}
+	require.NoError(t, storage.SealAll(t.Context(), b.store)) // a re-evaluation's entries
 	entries, err := b.store.Journal(t.Context(), &key, 0, 1000)
 	require.NoError(t, err)
 	return entries
@@ -73,9 +74,7 @@ func (b *bundle) audited(t *testing.T) {
 
 func (b *bundle) head(t *testing.T) storage.ChainHead {
 	t.Helper()
-	h, err := b.store.Head(t.Context())
-	require.NoError(t, err)
-	return h
+	return b.sealedHead(t)
 }
 
 // TestReevaluateAdmitsARefundAnOlderTableRejected: a refund reported after
@@ -212,9 +211,11 @@ func testReevaluateReadmitsHeld(t *testing.T, b *bundle) {
 	held := b.send(t, ev{id: "exp", name: "CLOSE", amount: -1})
 	require.Equal(t, sm.VerdictDeferred, held.Verdict)
 	b.clock.Add(time.Hour)
+	head := b.sealedHead(t)
 	expired, err := b.eng.Sweep(t.Context(), b.clock.Now())
 	require.NoError(t, err)
 	require.Len(t, expired, 1)
+	b.settle(t, head, expired)
 	b.send(t, ev{id: "hold", name: "AUTH", amount: 100})
 	stillHeld := b.send(t, ev{id: "hold", name: "CLOSE", amount: -1})
 	require.Equal(t, sm.VerdictDeferred, stillHeld.Verdict)

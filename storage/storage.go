@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// ProvisionalSeq is where the provisional handles of Tx.Append start:
-// far above any sequence a journal will reach.
-const ProvisionalSeq int64 = 1 << 62
-
 // Sentinel errors. Backends wrap them; callers test with errors.Is.
 var (
 	// ErrNotFound: the thing asked for does not exist.
@@ -286,15 +282,26 @@ type Tx interface {
 	// by Update.
 	PutReceipt(ctx context.Context, provider, dedupeKey string, r Receipt) error
 	// Append assigns e.Seq, e.PrevHash and e.Hash (with EntryHash), and
-	// appends e to the journal. The sequence is gap-free and global. A
-	// backend that chains entries as the transaction commits (PostgreSQL,
+	// appends e to the journal. The sequence is gap-free and global.
+	//
+	// A store that seals entries after they commit (a Sealer: PostgreSQL,
 	// so that writers of different aggregates do not wait for one
-	// another) sets e.Seq to a provisional handle, at or above
-	// ProvisionalSeq, and PrevHash and Hash to "": the handle may be
-	// used inside the transaction wherever a sequence is (a receipt, a
-	// held event, ResolvesSeq), and the backend replaces it there, and
-	// in e, once Update has committed (and returns nil). A handle is
-	// never stored, and never seen outside its transaction.
+	// another) instead gives e a handle, a negative number (IsHandle),
+	// and sets PrevHash and Hash to "": the handle may be used inside the
+	// transaction wherever a sequence is (a receipt, a held event,
+	// ResolvesSeq, RevisesSeq), and stays where it was written — the
+	// store translates it for readers once the entry is sealed. Once
+	// Update has returned nil the entry is durable but unsealed: e.Seq is
+	// 0 (its place is not known yet), it is not in Journal, and a later
+	// Sealer.Seal gives it its sequence and hashes.
+	//
+	// Receipts name the entry's sequence once it is sealed, its handle
+	// until then, inside a transaction as outside. Held events read inside
+	// a transaction (DeferredFor, ExpiredDeferred) carry the value
+	// written, the handle, sealed or not — which no concurrent seal
+	// changes while the transaction runs, and which Undefer and
+	// ResolvesSeq take; the Reader's Deferred and ExpiredDeferred carry
+	// the sequence once sealed.
 	Append(ctx context.Context, e *JournalEntry) error
 	// Defer holds an event until it becomes legal or expires.
 	Defer(ctx context.Context, d DeferredEvent) error
@@ -373,6 +380,64 @@ type Reader interface {
 	// LatestCheckpoint returns the checkpoint of the highest sequence, or
 	// ErrNotFound when none was signed.
 	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
+}
+
+// Sealer is a Store that chains its entries after they commit
+// (docs/postgres-sealer.md). An entry Update committed is durable and
+// everything derived from it (its aggregate, receipt, held event) is
+// visible at once, but it has no place in the chain until a Seal gives it
+// one: it is not in Journal, under any checkpoint, or in Head. Seal is
+// safe from any process at any time; sealers take turns.
+type Sealer interface {
+	// Unsealed counts the committed entries not sealed yet; only key's
+	// when key is not nil.
+	Unsealed(ctx context.Context, key *AggregateKey) (int64, error)
+	// Seal gives committed unsealed entries the next sequences, in an
+	// order that respects every causality between their transactions
+	// (an aggregate's entries in the order of their versions, a held
+	// event's deferral before its resolution), links and hashes them and
+	// moves the head; it returns how many it sealed. Every entry
+	// committed before Seal was called is sealed when it returns nil (in
+	// rounds of a bounded size, each one transaction).
+	Seal(ctx context.Context) (int, error)
+}
+
+// IsHandle reports whether seq is an unsealed entry's handle (a Sealer's
+// Append) rather than a sequence.
+func IsHandle(seq int64) bool { return seq < 0 }
+
+// Unwrapper is a Store wrapping another (a timeout, fault injection): the
+// wrapped store's optional interfaces (Sealer) are found through it.
+type Unwrapper interface {
+	Unwrap() Store
+}
+
+// AsSealer returns the Sealer s is, or wraps; ok is false for a store
+// that chains at commit (SQLite).
+func AsSealer(s any) (Sealer, bool) {
+	for {
+		if se, ok := s.(Sealer); ok {
+			return se, true
+		}
+		u, ok := s.(Unwrapper)
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+}
+
+// SealAll seals every entry committed before it was called, when s is (or
+// wraps) a Sealer; otherwise it does nothing. Tools that need the journal
+// to show every acknowledged entry (rebuild --fix, re-evaluation, the
+// conformance suite) call it first.
+func SealAll(ctx context.Context, s any) error {
+	se, ok := AsSealer(s)
+	if !ok {
+		return nil
+	}
+	_, err := se.Seal(ctx)
+	return err
 }
 
 // MigrationStatus is one schema migration as `paystate migrate status`

@@ -52,6 +52,10 @@ type timeoutStore struct {
 	d time.Duration
 }
 
+// Unwrap returns the store s bounds (storage.AsSealer finds a Sealer
+// through it).
+func (s *timeoutStore) Unwrap() Store { return s.Store }
+
 func bounded[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
 	ctx, late, cancel := Bound(ctx, d)
 	defer cancel()

@@ -401,6 +401,9 @@ func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
 		t.row("derived tables", "not checked (--chain-only)")
 	}
 	t.row("checkpoints checked", r.GetCheckpointsChecked())
+	if n := r.GetUnsealedEntries(); n > 0 {
+		t.row("unsealed entries", fmt.Sprintf("%d (acknowledged, not in the chain yet: not checked)", n))
+	}
 	if err := t.flush(w, ""); err != nil {
 		return err
 	}

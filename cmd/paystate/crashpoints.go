@@ -105,6 +105,10 @@ type crashStore struct {
 	c *crashpoint
 }
 
+// Unwrap returns the store s wraps (storage.AsSealer finds a Sealer
+// through it).
+func (s *crashStore) Unwrap() storage.Store { return s.Store }
+
 func (s *crashStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	c := s.c
 	var wrote []string // webhook bodies the transaction wrote entries for

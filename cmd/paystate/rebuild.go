@@ -79,6 +79,15 @@ func rebuild(ctx context.Context, o *adminOptions, fix, force bool) error {
 
 func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, window time.Duration, fix bool) error {
 	cfg := engine.AuditConfig{DeferWindow: window}
+	if fix {
+		// A PostgreSQL store chains entries after they commit: every
+		// acknowledged entry is sealed into the journal before the tables
+		// are rewritten from it, so that nothing in flight is "fixed"
+		// back to what the journal said before it.
+		if err := storage.SealAll(ctx, store); err != nil {
+			return fmt.Errorf("rebuild --fix: seal the acknowledged entries: %w", err)
+		}
+	}
 	p := newProgress("checking the journal")
 	if p != nil {
 		cfg.Progress = p.Update
@@ -93,6 +102,9 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, wi
 	}
 	fmt.Fprintf(stdout, "checked %d journal entries against %d receipts, %d held events and %d aggregates; %d differ from the journal\n",
 		rep.Chain.Checked, rep.Receipts, rep.Deferred, rep.Aggregates, len(rep.Problems))
+	if rep.Unsealed > 0 {
+		fmt.Fprintf(stdout, "%d entries committed since are not sealed yet (in flight, not checked)\n", rep.Unsealed)
+	}
 	fixable := 0
 	for _, p := range rep.Problems {
 		fmt.Fprintf(stdout, "  %s\n", p)

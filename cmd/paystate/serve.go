@@ -259,8 +259,23 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	go func() { defer wg.Done(); eng.Run(engCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); keepCheckpointing(engCtx, store, log) }()
+	sealer, _ := store.(*postgres.Store)
+	if sealer != nil {
+		// PostgreSQL writers commit entries unsealed; this replica's
+		// sealer chains them (and any another replica left), woken by
+		// the engine's commits, and wakes the watchers, which read only
+		// sealed entries.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = sealer.RunSealer(engCtx, postgres.SealerConfig{
+				OnSealed: func(int) { notifier.Notify() },
+				OnError:  func(err error) { log.Warn("sealing the journal", "err", err) },
+			})
+		}()
+	}
 	if cfg.Store != "" {
-		// Other replicas' commits wake this one's watchers at once.
+		// Other replicas' seals wake this one's watchers at once.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -327,6 +342,14 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		// its queue, each transaction bounded by store_timeout.
 		stopEngine()
 		wg.Wait()
+		if sealer != nil {
+			// What the engine committed last is sealed, and signed below.
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout(cfg))
+			if _, err := sealer.Seal(final); err != nil {
+				log.Warn("sealing the journal at stop: another replica, or the next start, will", "err", err)
+			}
+			cancel()
+		}
 		if signs != nil {
 			// The engine has drained: this covers the last commit.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout(cfg))

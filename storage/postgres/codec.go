@@ -117,13 +117,17 @@ const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reaso
 	payload, received_at, occurred_at, resolves_seq, skipped, actor, machine_version, revises_seq,
 	prev_hash, hash`
 
-func scanJournal(row scanner) (storage.JournalEntry, error) {
+func scanJournal(row scanner) (storage.JournalEntry, error) { return scanJournalWith(row, nil, nil) }
+
+// scanJournalWith scans journalColumns with other columns before and
+// after them (the sealer's handle and translated sequences).
+func scanJournalWith(row scanner, before, after []any) (storage.JournalEntry, error) {
 	var e storage.JournalEntry
 	var received, occurred int64
-	err := row.Scan(&e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
+	dest := append(before, &e.Seq, &e.Key.Provider, &e.Key.Kind, &e.Key.ID, &e.Event, &e.Verdict, &e.Reason,
 		&e.StateBefore, &e.StateAfter, &e.VersionAfter, &e.DedupeKey, &e.BodySHA256, &e.RedactedBody,
 		&e.Payload, &received, &occurred, &e.ResolvesSeq, &e.Skipped, &e.Actor, &e.MachineVersion, &e.RevisesSeq, &e.PrevHash, &e.Hash)
-	if err != nil {
+	if err := row.Scan(append(dest, after...)...); err != nil {
 		return storage.JournalEntry{}, err
 	}
 	e.RedactedBody = nilIfEmpty(e.RedactedBody)
@@ -162,6 +166,10 @@ func skippedArg(s []string) []string {
 
 const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,
 	body_sha256, received_at, expires_at`
+
+// deferredColumnsOf is deferredColumns of the table aliased d.
+const deferredColumnsOf = `d.seq, d.provider, d.kind, d.aggregate_id, d.dedupe_key, d.payload,
+	d.body_sha256, d.received_at, d.expires_at`
 
 func scanDeferred(row scanner) (storage.DeferredEvent, error) {
 	var d storage.DeferredEvent

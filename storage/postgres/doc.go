@@ -4,7 +4,7 @@
 // can decide webhooks against one database without ever applying an event
 // twice or breaking the journal's chain.
 //
-// # Writers wait for each other per aggregate; the chain is made at commit
+// # Writers wait for each other per aggregate; a sealer makes the chain
 //
 // Update runs fn in a READ COMMITTED transaction. While fn decides, the
 // transaction holds only transaction-scoped advisory locks, one per
@@ -23,32 +23,43 @@
 // in one Lookup before anything is decided (Store.AggregateLock names a
 // key's lock, as pg_locks shows it).
 //
-// The journal's chain is made at commit. Append gives the entry a
-// provisional handle (storage.ProvisionalSeq + the backend's PID·2^24 +
-// a counter: unique among transactions in flight, above every sequence,
-// in append order) and holds the entry back; fn may use the handle
-// wherever a sequence goes (a receipt, a held event, ResolvesSeq). Then
-// the commit sends the remaining writes with, last, the chain head's row
-// lock,
+// No writer takes the chain head's lock (docs/postgres-sealer.md). Append
+// gives the entry a handle — a unique negative number, from a block of
+// 1024 that the store fetches from the journal_handles sequence in a
+// transaction's first pipeline — and inserts it with seq = handle and no
+// hashes; its commit_order column takes a nextval as the row is inserted.
+// fn may use the handle wherever a sequence goes (a receipt, a held
+// event, ResolvesSeq). Once Update returns nil the entry is durable and
+// unsealed: everything derived from it is visible, but it has no place in
+// the chain (Seq 0 in the caller's entry), and no reader asking seq >
+// after (after >= 0) sees it. The store is a storage.Sealer: Seal (seal.go)
+// — one round at a time across every process, since it holds the head's
+// row lock,
 //
 //	SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE
 //
-// numbers the entries head + 1, head + 2, ..., links and hashes them
-// (storage.EntryHash), and sends their INSERTs, the replacement of every
-// handle by its sequence (receipts and held events by primary key,
-// ResolvesSeq in the entries before hashing), the head's move, the
-// NOTIFY and COMMIT in one pipeline. So:
+// — reads the committed unsealed rows by commit_order, numbers them head +
+// 1, head + 2, ..., rewrites a handle in ResolvesSeq or RevisesSeq into
+// the sequence of the entry it names, links and hashes them
+// (storage.EntryHash), moves the head and NOTIFYs, in one transaction.
+// RunSealer runs it after this store's commits and on a timer. So:
 //
 //   - The journal's order is gap-free and every entry extends the chain
 //     from the true head: seq and prev_hash come from the head read under
-//     its lock, never from a sequence (which leaves gaps on rollback) or
-//     a MAX(seq) two replicas could both read. A handle never outlives
-//     its transaction: nothing any other session reads holds one, and
-//     once Update returns nil the caller's entries carry their sequence
-//     and hashes.
-//   - An aggregate's entries are chained in the order of its versions:
-//     its writers commit one after the other, each holding its lock until
-//     after the head's.
+//     its lock, never from a sequence or a MAX(seq) two replicas could
+//     both read. A round rolled back (a crash) leaves its rows unsealed
+//     for the next one.
+//   - An aggregate's entries are chained in the order of its versions, a
+//     held event's deferral before its resolution: a transaction that
+//     read another's writes inserted its rows after that one committed,
+//     so its commit_order is larger and any snapshot that sees it sees the
+//     other (seal.go). A row that commits late is sealed by a later round,
+//     after the rows sealed before it: nothing is placed behind the head.
+//   - Receipts and held events keep the handle they were written with
+//     (the sealer does not rewrite rows writers may delete); readers
+//     translate it to the entry's sequence through the unique partial
+//     index journal_by_handle (Receipts, Deferred, ExpiredDeferred, and
+//     receipts read inside a transaction), and Undefer takes either.
 //   - A dedupe receipt committed by one replica is seen by the next
 //     writer of the same aggregate before it decides. Two replicas taking
 //     the same event with no aggregate at once both decide; the second
@@ -56,12 +67,8 @@
 //     receipts_pkey) and Update runs the transaction again, whose lookup
 //     finds the receipt.
 //
-// What is still serial is the commit's tail: from the head's lock to the
-// end of COMMIT (one round trip, hashing the batch, and the WAL flush),
-// every writer of every replica in turn. The engine's deciding, its
-// lookups and its writes other than the journal's run in parallel.
-// docs/postgres-sealer.md designs the step that takes the rest off the
-// write path (a sealer chaining committed entries after the fact).
+// What is still serial is sealing: one short transaction per round,
+// whatever the number of entries, with no engine work inside.
 //
 // LockAggregate also takes the row lock (SELECT ... FOR UPDATE), as the
 // contract promises: it orders paystate against sessions that are not
@@ -100,19 +107,20 @@
 //
 // A round trip to the server costs more than the statements of one event,
 // and a round trip taken under a lock delays every writer waiting for it.
-// Writes whose answer nothing waits for — PutAggregate, PutReceipt, Defer
-// (Append's insert waits for the commit) — are held back and sent in one
+// Writes whose answer nothing waits for — PutAggregate, PutReceipt, Defer,
+// Append's insert — are held back and sent in one
 // pipeline (a pgx batch) ahead of the next statement that does wait (a
 // read, Undefer) or at commit. Such a write that fails is reported by the
 // call that sent it, or by Update, and aborts the transaction as any
 // failed statement does. Lookup reads a whole batch's
 // receipts, aggregates and held markers in one round trip, after the
-// aggregates' locks. BEGIN rides in the transaction's first pipeline and
-// COMMIT in its last (Update manages the transaction on the connection
-// itself; pgx.Tx spends a round trip on each). A batch of ingested events
-// thus costs three round trips however many events it holds (deferred
-// events resolved cost one more each, for Undefer): the lookup; the
-// writes with the head's lock; the journal and COMMIT.
+// aggregates' locks. BEGIN (with, when the store's block of handles is
+// half spent, the next block's nextval) rides in the transaction's first
+// pipeline and COMMIT in its last (Update manages the transaction on the
+// connection itself; pgx.Tx spends a round trip on each). A batch of
+// ingested events thus costs two round trips however many events it
+// holds (deferred events resolved cost one more each, for Undefer): the
+// lookup; the writes, the journal's inserts and COMMIT.
 //
 // # Schema, search_path and migrations
 //

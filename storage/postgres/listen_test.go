@@ -10,10 +10,10 @@ import (
 	"github.com/paystate/paystate/storage"
 )
 
-// TestListenHearsAnotherStoresCommits: a commit that appends to the
-// journal through one Store wakes a Listen on the same schema (another
-// replica's, in production); a commit that appends nothing, or one to
-// another schema, does not.
+// TestListenHearsAnotherStoresCommits: a seal of entries committed
+// through one Store wakes a Listen on the same schema (another replica's,
+// in production); a commit that appends nothing, a commit not sealed yet,
+// or a seal in another schema, does not.
 func TestListenHearsAnotherStoresCommits(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
@@ -32,11 +32,20 @@ func TestListenHearsAnotherStoresCommits(t *testing.T) {
 			return tx.Append(ctx, &e)
 		}))
 	}
-	// Nothing appended: nothing announced. Then a commit elsewhere.
+	// Nothing appended: nothing announced. Then a seal elsewhere.
 	require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error { return nil }))
 	appendEntry(other.s)
-	// The commit that matters, through a second Store on the schema.
-	appendEntry(openIn(t, su.dsn, su.schema))
+	seal(t, other.s)
+	// The commit that matters, through a second Store on the schema:
+	// announced by its seal, not by the commit.
+	second := openIn(t, su.dsn, su.schema)
+	appendEntry(second)
+	select {
+	case <-heard:
+		t.Fatal("woken by a commit not sealed yet")
+	case <-time.After(50 * time.Millisecond):
+	}
+	seal(t, second)
 	<-heard
 	select {
 	case <-heard:

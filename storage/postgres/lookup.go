@@ -16,11 +16,13 @@ import (
 // an outer join nor beside UNION, so the aggregates are locked inside
 // their own WITH query. An aggregate row comes with exists = TRUE; a key
 // with events held comes back as a second row with exists = FALSE and the
-// rest zero.
+// rest zero. A receipt's seq is translated from the handle it was written
+// with to the entry's sequence once the entry is sealed (reader.go).
 const (
-	receiptLookup = `SELECT r.provider, r.dedupe_key, r.seq, r.body_sha256
+	receiptLookup = `SELECT r.provider, r.dedupe_key, ` + receiptSeq + `, r.body_sha256
 		FROM unnest($1::text[], $2::text[]) AS k(provider, dedupe_key)
-		JOIN receipts r ON r.provider = k.provider COLLATE "C" AND r.dedupe_key = k.dedupe_key COLLATE "C"`
+		JOIN receipts r ON r.provider = k.provider COLLATE "C" AND r.dedupe_key = k.dedupe_key COLLATE "C"
+		LEFT JOIN journal j ON r.seq < 0 AND j.handle = r.seq`
 	aggregateLookup = `WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS k(provider, kind, id)),
 		a AS (SELECT a.* FROM k JOIN aggregates a
 			ON a.provider = k.provider COLLATE "C" AND a.kind = k.kind COLLATE "C" AND a.id = k.id COLLATE "C"

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,13 @@ type Store struct {
 	// onTx, when set (by tests), is told how many round trips each write
 	// transaction took, BEGIN and COMMIT included.
 	onTx func(trips int)
+	// handles is the block Append takes handles from (chain.go).
+	handles handles
+	// committed is signalled when a transaction that appended commits:
+	// it wakes RunSealer.
+	committed chan struct{}
+	// sealing lets one Seal of this store run at a time (seal.go).
+	sealing sync.Mutex
 }
 
 type config struct {
@@ -83,9 +91,9 @@ func WithReadConns(n int) Option {
 	}
 }
 
-// WithWriteConns caps the write pool (default 2). Write transactions of
-// different aggregates decide in parallel, and queue only for the chain
-// head's lock at commit; a second connection lets the next transaction
+// WithWriteConns caps the write pool (default 2; the pool holds one more,
+// for the sealer). Write transactions of different aggregates decide and
+// commit in parallel; a second connection lets the next transaction
 // decide while the current one commits.
 func WithWriteConns(n int) Option {
 	return func(c *config) {
@@ -112,7 +120,7 @@ func WithRetry(attempts int, backoff time.Duration) Option {
 
 // WithLockTimeout bounds how long a write transaction waits for a lock
 // (PostgreSQL's lock_timeout): a row's, an aggregate's advisory lock, the
-// chain head's at commit; a wait that runs
+// chain head's in a seal round or Touch; a wait that runs
 // out is retried like a deadlock. The default, 0, waits as long as ctx
 // allows.
 func WithLockTimeout(d time.Duration) Option {
@@ -127,8 +135,8 @@ func WithLockTimeout(d time.Duration) Option {
 // both pools) and how long a write transaction may sit idle between two
 // statements (idle_in_transaction_session_timeout): a paystate whose
 // connection stalled mid-transaction then cannot hold its aggregates'
-// locks, or the chain head's and every other replica's writes with it,
-// for longer than d. The
+// locks, or a seal round the chain head's and every replica's sealing
+// with it, for longer than d. The
 // callers bound the same calls with context deadlines (the engine, and
 // storage.WithTimeout); this is the server's side of it, for a client
 // that can no longer say so. Migrations are exempt. It also bounds
@@ -167,7 +175,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, classify("open reader", err)
 	}
-	return &Store{writer: writer, reader: reader, cfg: cfg}, nil
+	return &Store{writer: writer, reader: reader, cfg: cfg, committed: make(chan struct{}, 1)}, nil
 }
 
 // poolConfig parses dsn and prepares every connection the pool opens: the
@@ -184,7 +192,8 @@ func poolConfig(dsn string, cfg config, readOnly bool) (*pgxpool.Config, error) 
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 	}
-	pc.MaxConns = cfg.writeConns
+	// One more than the writers: the sealer's (seal.go).
+	pc.MaxConns = cfg.writeConns + 1
 	if readOnly {
 		pc.MaxConns = cfg.readConns
 		// A reader that tried to write would be refused by the server.
@@ -250,8 +259,7 @@ var errClosed = fmt.Errorf("postgres: store is closed: %w", storage.ErrUnavailab
 // Update runs fn in one READ COMMITTED transaction and commits it,
 // chaining what fn appended (see the package documentation). A
 // transaction PostgreSQL aborts with a serialization failure, a deadlock
-// or a lock timeout (at an aggregate's lock, inside fn, or at the head's
-// lock), or whose receipt another transaction inserted first, is rolled
+// or a lock timeout (at an aggregate's lock, or inside fn), or whose receipt another transaction inserted first, is rolled
 // back and run again, up to the configured number of attempts, so fn may
 // run more than once.
 func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
@@ -290,9 +298,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 	defer conn.Release()
 	// BEGIN is sent in one round trip with fn's first statement, and
 	// COMMIT with the last writes. fn decides holding only the advisory
-	// locks of the aggregates it reads (lockKeys); the chain head is
-	// locked at commit (chainAppends).
-	t := &tx{conn: conn.Conn(), schema: s.cfg.schema}
+	// locks of the aggregates it reads (lockKeys); its entries are
+	// inserted unsealed, and the chain head is not locked (seal.go).
+	t := &tx{conn: conn.Conn(), store: s, schema: s.cfg.schema}
 	committed := false
 	defer func() {
 		if t.begun && !committed { // also when fn panics
@@ -326,9 +334,15 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 	}
 	// Whether a COMMIT whose answer was lost took effect cannot be known
 	// here; the dedupe receipt makes the caller's retry safe.
-	committed, err = t.commit(ctx, notifyChannel(s.cfg.schema))
+	committed, err = t.commit(ctx)
 	if s.onTx != nil {
 		s.onTx(t.trips)
+	}
+	if committed && len(t.appended) > 0 {
+		select {
+		case s.committed <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
 	return err
 }

@@ -97,6 +97,13 @@ func openIn(t testing.TB, dsn, schema string, opts ...Option) *Store {
 	return s
 }
 
+// seal seals every entry committed so far.
+func seal(t testing.TB, s *Store) {
+	t.Helper()
+	_, err := s.Seal(context.Background())
+	require.NoError(t, err)
+}
+
 // setup is a fresh schema and a store open on it.
 type setup struct {
 	dsn, schema string
@@ -216,6 +223,7 @@ func TestReplicasWriteConcurrently(t *testing.T) {
 	}
 
 	const total = 2 * writers * perWriter
+	seal(t, replicas[1])
 	es, err := su.s.Journal(ctx, nil, 0, 10*total)
 	require.NoError(t, err)
 	require.Len(t, es, total)
@@ -308,6 +316,7 @@ func TestReplicasRaceForReceipt(t *testing.T) {
 	}
 	require.Zero(t, refusals, "no replica ever decided without seeing the other's receipt")
 
+	seal(t, su.s)
 	es, err := su.s.Journal(ctx, nil, 0, 1000)
 	require.NoError(t, err)
 	require.Len(t, es, events, "one journal entry per event")
@@ -316,9 +325,9 @@ func TestReplicasRaceForReceipt(t *testing.T) {
 	require.True(t, rep.OK, "%+v", rep)
 }
 
-// A batch of events costs three round trips whatever its size: BEGIN, the
-// aggregates' locks and the lookup; the writes and, last, the chain head's
-// lock; the journal's inserts, the head's move and COMMIT.
+// A batch of events costs two round trips whatever its size: BEGIN, the
+// next block of handles, the aggregates' locks and the lookup; the
+// writes, the journal's inserts and COMMIT. No chain head lock.
 func TestBatchRoundTrips(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
@@ -351,7 +360,8 @@ func TestBatchRoundTrips(t *testing.T) {
 			return nil
 		}))
 	}
-	require.Equal(t, []int{3, 3}, trips)
+	require.Equal(t, []int{2, 2}, trips)
+	seal(t, su.s)
 	rep, err := storage.VerifyChain(ctx, su.s)
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
@@ -360,8 +370,8 @@ func TestBatchRoundTrips(t *testing.T) {
 
 // While fn decides, the transaction holds the advisory locks of the
 // aggregates it read, not the chain head: another replica may commit
-// meanwhile, unless it writes the same aggregate. The head is locked only
-// at commit, and everything is released by it.
+// meanwhile, unless it writes the same aggregate. The head is never
+// locked by a writer, and everything is released at commit.
 func TestDecidingHoldsTheAggregateNotTheHead(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
@@ -403,9 +413,28 @@ func TestDecidingHoldsTheAggregateNotTheHead(t *testing.T) {
 	release()
 	require.NoError(t, <-done)
 	require.True(t, tryLock(payKey), "released at commit")
+	seal(t, su.s)
 	head, err := su.s.Head(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, head.Seq)
+}
+
+// holdAggregate takes key's advisory lock from another session until the
+// returned function is called.
+func holdAggregate(t *testing.T, su setup, key storage.AggregateKey) (release func()) {
+	t.Helper()
+	holder := rawConn(t, su.dsn, su.schema)
+	_, err := holder.Exec(t.Context(), `SELECT pg_advisory_lock($1)`, aggregateLock(su.schema, key))
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_, err := holder.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, aggregateLock(su.schema, key))
+			require.NoError(t, err)
+		})
+	}
+	t.Cleanup(release)
+	return release
 }
 
 // holdHead locks the chain head from another session until the returned
@@ -435,7 +464,7 @@ func TestRetryLockTimeout(t *testing.T) {
 			t.Parallel()
 			su := newSetup(t, WithLockTimeout(200*time.Millisecond), WithRetry(tc.attempts, 10*time.Millisecond))
 			ctx := t.Context()
-			release := holdHead(t, su)
+			release := holdAggregate(t, su, payKey)
 			var retryErrs []error
 			su.s.onRetry = func(err error) {
 				retryErrs = append(retryErrs, err)
@@ -445,16 +474,17 @@ func TestRetryLockTimeout(t *testing.T) {
 			start := time.Now()
 			err := su.s.Update(ctx, func(tx storage.Tx) error {
 				runs++
+				if _, err := tx.LockAggregate(ctx, payKey); err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return err
+				}
 				e := storage.JournalEntry{Key: payKey, Event: "e"}
 				return tx.Append(ctx, &e)
 			})
 			require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "the lock timeout was waited out")
-			// The entry is chained at commit, where the head's lock runs
-			// out.
 			if tc.attempts == 1 {
 				require.ErrorIs(t, err, storage.ErrUnavailable)
 				require.Equal(t, codeLockNotAvailable, pgCode(err), "%v", err)
-				require.ErrorContains(t, err, "lock chain head")
+				require.ErrorContains(t, err, "lock aggregates")
 				require.Equal(t, 1, runs)
 				require.Empty(t, retryErrs)
 				return
@@ -463,7 +493,7 @@ func TestRetryLockTimeout(t *testing.T) {
 			require.Len(t, retryErrs, 1)
 			require.ErrorIs(t, retryErrs[0], storage.ErrUnavailable)
 			require.Equal(t, codeLockNotAvailable, pgCode(retryErrs[0]))
-			require.ErrorContains(t, retryErrs[0], "lock chain head")
+			require.ErrorContains(t, retryErrs[0], "lock aggregates")
 			require.Equal(t, 2, runs)
 		})
 	}
@@ -663,10 +693,11 @@ func TestInvalidText(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidText, "step %d", i)
 		require.NotErrorIs(t, err, storage.ErrUnavailable, "step %d: a retry cannot fix it", i)
 	}
-	require.Equal(t, int64(1), appended.Seq, "refused appends took no seq")
+	seal(t, s)
 	es, err := s.Journal(ctx, nil, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, es, 1)
+	require.Equal(t, int64(1), es[0].Seq, "refused appends took no seq")
 	require.Equal(t, []byte("\x00\xff"), es[0].RedactedBody, "bytea keeps any bytes")
 	require.Equal(t, storage.EntryHash(&es[0], storage.GenesisHash), es[0].Hash)
 
@@ -875,6 +906,8 @@ func TestDataSurvivesReopen(t *testing.T) {
 		}
 		return tx.Defer(ctx, held)
 	}))
+	// Closed (a crash, as far as the database knows) between the commit
+	// and any seal: the entries are durable, and unsealed.
 	require.NoError(t, s.Close())
 
 	s = openIn(t, dsn, schema)
@@ -883,7 +916,18 @@ func TestDataSurvivesReopen(t *testing.T) {
 	require.Equal(t, agg, got)
 	head, err := s.Head(ctx)
 	require.NoError(t, err)
-	require.Equal(t, storage.ChainHead{Seq: 3, Hash: last.Hash}, head)
+	require.Equal(t, storage.ChainHead{Seq: 0, Hash: storage.GenesisHash}, head)
+	unsealed, err := s.Unsealed(ctx, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, unsealed)
+	seal(t, s) // the next process's sealer
+	es, err := s.Journal(ctx, nil, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, es, 3)
+	require.Equal(t, "e2", es[2].Event)
+	head, err = s.Head(ctx)
+	require.NoError(t, err)
+	require.Equal(t, storage.ChainHead{Seq: 3, Hash: es[2].Hash}, head)
 	rep, err := storage.VerifyChain(ctx, s)
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
@@ -914,6 +958,7 @@ func TestHeadIsStoredNotDerived(t *testing.T) {
 		}
 		return nil
 	}))
+	seal(t, su.s)
 	_, err := rawConn(t, su.dsn, su.schema).Exec(ctx, `DELETE FROM journal`)
 	require.NoError(t, err)
 	head, err := su.s.Head(ctx)
@@ -1250,11 +1295,13 @@ func TestServerSideTimeouts(t *testing.T) {
 	}
 }
 
-// Inside the transaction Append names an entry by a provisional handle,
-// usable wherever a sequence is; once Update has committed, the entry,
-// its receipt, its held event and an entry resolving it carry the
-// sequence the commit gave it, and nothing stored holds a handle.
-func TestProvisionalHandlesSettle(t *testing.T) {
+// Inside the transaction Append names an entry by a handle, usable
+// wherever a sequence is. Once Update has committed the entry is durable
+// and unsealed: its Seq is 0, it is not in the journal, its receipt and
+// held event name its handle, verify's count and Unsealed see it. A seal
+// gives it its place: the receipt and held event read back with the
+// sequence, and the entry resolving it carries it in ResolvesSeq.
+func TestHandlesUntilSealed(t *testing.T) {
 	t.Parallel()
 	su := newSetup(t)
 	ctx := t.Context()
@@ -1262,16 +1309,16 @@ func TestProvisionalHandlesSettle(t *testing.T) {
 		e := storage.JournalEntry{Key: payKey, Event: "first"}
 		return tx.Append(ctx, &e)
 	}))
+	seal(t, su.s)
 	held := storage.JournalEntry{Key: payKey, Event: "held", DedupeKey: "evt_held"}
-	resolving := storage.JournalEntry{Key: payKey, Event: "held", Actor: "engine"}
 	var inTx int64
 	require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error {
 		if err := tx.Append(ctx, &held); err != nil {
 			return err
 		}
 		inTx = held.Seq
-		if held.Seq < storage.ProvisionalSeq || held.Hash != "" {
-			return fmt.Errorf("append gave seq %d, hash %q: want a provisional handle", held.Seq, held.Hash)
+		if !storage.IsHandle(held.Seq) || held.Hash != "" {
+			return fmt.Errorf("append gave seq %d, hash %q: want a handle", held.Seq, held.Hash)
 		}
 		if err := tx.PutReceipt(ctx, "acme", "evt_held", storage.Receipt{Seq: held.Seq, BodySHA256: "ab"}); err != nil {
 			return err
@@ -1286,32 +1333,74 @@ func TestProvisionalHandlesSettle(t *testing.T) {
 		if len(got) != 1 || got[0].Seq != held.Seq {
 			return fmt.Errorf("held in this transaction: %+v", got)
 		}
-		resolving.ResolvesSeq = held.Seq
-		return tx.Append(ctx, &resolving)
+		return nil
 	}))
-	require.GreaterOrEqual(t, inTx, storage.ProvisionalSeq)
-	require.EqualValues(t, 2, held.Seq)
-	require.EqualValues(t, 3, resolving.Seq)
-	require.EqualValues(t, 2, resolving.ResolvesSeq)
-	require.NotEmpty(t, held.Hash)
-	require.Equal(t, held.Hash, resolving.PrevHash)
-
+	require.True(t, storage.IsHandle(inTx))
+	require.Zero(t, held.Seq, "unsealed: no sequence yet")
+	es, err := su.s.Journal(ctx, nil, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, es, 1, "an unsealed entry is not in the journal")
+	n, err := su.s.Unsealed(ctx, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	n, err = su.s.Unsealed(ctx, &payKey)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 	r, err := su.s.Receipts(ctx, storage.ReceiptKey{}, 10)
+	require.NoError(t, err)
+	require.Equal(t, inTx, r[0].Seq, "an unsealed entry's receipt names its handle")
+	d, err := su.s.Deferred(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, d, "nor is its held event among the sealed")
+
+	// Resolved, by another transaction, while the deferral is unsealed:
+	// the resolving entry names the handle, which the seal rewrites.
+	resolving := storage.JournalEntry{Key: payKey, Event: "held", Actor: "engine"}
+	require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error {
+		got, err := tx.DeferredFor(ctx, payKey)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Seq != inTx {
+			return fmt.Errorf("held: %+v, want the handle %d", got, inTx)
+		}
+		resolving.ResolvesSeq = got[0].Seq
+		if err := tx.Append(ctx, &resolving); err != nil {
+			return err
+		}
+		// Left held, to read it back translated.
+		return nil
+	}))
+	require.Equal(t, inTx, resolving.ResolvesSeq)
+	seal(t, su.s)
+	n, err = su.s.Unsealed(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	r, err = su.s.Receipts(ctx, storage.ReceiptKey{}, 10)
 	require.NoError(t, err)
 	require.Len(t, r, 1)
 	require.EqualValues(t, 2, r[0].Seq)
-	d, err := su.s.Deferred(ctx, 0, 10)
+	d, err = su.s.Deferred(ctx, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, d, 1)
 	require.EqualValues(t, 2, d[0].Seq)
-	es, err := su.s.Journal(ctx, nil, 0, 10)
+	es, err = su.s.Journal(ctx, nil, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, es, 3)
-	require.EqualValues(t, 2, es[2].ResolvesSeq)
+	require.EqualValues(t, 2, es[1].Seq)
+	require.Equal(t, "held", es[1].Event)
+	require.EqualValues(t, 2, es[2].ResolvesSeq, "resolves_seq rewritten from the handle")
+	resolving.Seq, resolving.ResolvesSeq, resolving.PrevHash, resolving.Hash = 3, 2, es[1].Hash, es[2].Hash
 	require.Equal(t, resolving, normEntry(es[2], resolving))
 	rep, err := storage.VerifyChain(ctx, su.s)
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
+
+	// A writer undefers by the handle it read; a repair by the sequence.
+	require.NoError(t, su.s.Update(ctx, func(tx storage.Tx) error { return tx.Undefer(ctx, 2) }))
+	d, err = su.s.Deferred(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, d)
 }
 
 // normEntry is got with the fields a store may normalize taken from want.
@@ -1369,6 +1458,7 @@ func TestReplicasCreateOneAggregate(t *testing.T) {
 	a, err := su.s.Aggregate(ctx, key)
 	require.NoError(t, err)
 	require.EqualValues(t, 4*perWriter, a.Version, "no lost update")
+	seal(t, other)
 	es, err := su.s.Journal(ctx, nil, 0, 1000)
 	require.NoError(t, err)
 	require.Len(t, es, 4*perWriter)
@@ -1430,6 +1520,7 @@ func TestReplicasRaceOnAReceipt(t *testing.T) {
 	wg.Wait()
 	require.True(t, dup[0] != dup[1], "one recorded the event, the other a duplicate: %v", dup)
 	require.Equal(t, 1, retried[0]+retried[1])
+	seal(t, su.s)
 	rep, err := storage.VerifyChain(ctx, su.s)
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)

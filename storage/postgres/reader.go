@@ -110,6 +110,8 @@ func (s *Store) Journal(ctx context.Context, key *storage.AggregateKey, after in
 	if limit <= 0 || (key != nil && !validKey(*key)) {
 		return nil, nil
 	}
+	// Unsealed entries (negative seq) are not in the journal yet.
+	after = max(after, 0)
 	q := `SELECT ` + journalColumns + ` FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`
 	args := []any{after, limit}
 	if key != nil {
@@ -163,11 +165,27 @@ func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) (
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.reader.Query(ctx, `SELECT `+deferredColumns+` FROM deferred
-		WHERE expires_at <= $1 ORDER BY seq LIMIT $2`, toMicros(now), limit)
+	rows, err := s.reader.Query(ctx, `SELECT `+translatedDeferred+`
+		WHERE d.expires_at <= $1 ORDER BY `+heldOrder+` LIMIT $2`, toMicros(now), limit)
 	out, err := collect(rows, err, scanDeferred)
 	return out, classify("expired deferred", err)
 }
+
+// translatedDeferred reads held events with the sequence of the entry
+// that held them: a row written since the sealer keeps the entry's
+// handle, which is translated through journal_by_handle (still negative
+// while the entry is unsealed). Readers outside a transaction see
+// sequences; a write transaction sees what was written (tx.go).
+const translatedDeferred = `COALESCE(j.seq, d.seq), d.provider, d.kind, d.aggregate_id, d.dedupe_key, d.payload,
+	d.body_sha256, d.received_at, d.expires_at
+	FROM deferred d LEFT JOIN journal j ON d.seq < 0 AND j.handle = d.seq`
+
+// receiptSeq is a receipt's seq as readers see it, from receipts r
+// joined to the journal by handle (j): the sequence of a sealed entry, the
+// handle of one not sealed yet (in flight), and 0 when the handle names no
+// entry at all — a receipt and its entry are committed together, so that
+// is damage (an entry deleted), and an audit must see it, not wait for it.
+const receiptSeq = `CASE WHEN r.seq >= 0 THEN r.seq WHEN j.handle IS NULL THEN 0 ELSE j.seq END`
 
 // Receipts walks the primary key in order (COLLATE "C": byte order). It
 // returns nothing for a limit below one.
@@ -181,8 +199,9 @@ func (s *Store) Receipts(ctx context.Context, after storage.ReceiptKey, limit in
 	if err := checkText("receipts", field{"provider", after.Provider}, field{"dedupe key", after.DedupeKey}); err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.Query(ctx, `SELECT provider, dedupe_key, seq, body_sha256 FROM receipts
-		WHERE (provider, dedupe_key) > ($1, $2) ORDER BY provider, dedupe_key LIMIT $3`,
+	rows, err := s.reader.Query(ctx, `SELECT r.provider, r.dedupe_key, `+receiptSeq+`, r.body_sha256
+		FROM receipts r LEFT JOIN journal j ON r.seq < 0 AND j.handle = r.seq
+		WHERE (r.provider, r.dedupe_key) > ($1, $2) ORDER BY r.provider, r.dedupe_key LIMIT $3`,
 		after.Provider, after.DedupeKey, limit)
 	out, err := collect(rows, err, func(r scanner) (storage.StoredReceipt, error) {
 		var sr storage.StoredReceipt
@@ -200,8 +219,8 @@ func (s *Store) Deferred(ctx context.Context, after int64, limit int) ([]storage
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.reader.Query(ctx, `SELECT `+deferredColumns+` FROM deferred
-		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	rows, err := s.reader.Query(ctx, `SELECT `+translatedDeferred+`
+		WHERE COALESCE(j.seq, d.seq) > $1 ORDER BY 1 LIMIT $2`, after, limit)
 	out, err := collect(rows, err, scanDeferred)
 	return out, classify("deferred", err)
 }

@@ -19,6 +19,7 @@ func (s *Store) ReplayJournal(ctx context.Context, key *storage.AggregateKey, af
 	if limit <= 0 || (key != nil && !validKey(*key)) {
 		return nil, nil
 	}
+	after = max(after, 0) // unsealed entries are not in the journal yet
 	q := `SELECT ` + replayColumns + ` FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`
 	args := []any{after, limit}
 	if key != nil {

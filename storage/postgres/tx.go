@@ -14,24 +14,23 @@ import (
 	"github.com/paystate/paystate/storage/internal/checkpoints"
 )
 
-// tx is storage.Tx on one READ COMMITTED transaction. It takes the chain
-// head's row lock only at commit (chain.go): while fn decides, the
-// transaction holds only the advisory locks of the aggregates it reads,
-// so that replicas decide in parallel and wait for each other only on
-// the same aggregate. It begins and ends the transaction itself, in the
+// tx is storage.Tx on one READ COMMITTED transaction. It never takes the
+// chain head's row lock (only Touch does): the transaction holds only the
+// advisory locks of the aggregates it reads, so that replicas decide and
+// commit in parallel and wait for each other only on the same aggregate;
+// its entries are inserted unsealed (chain.go) and sealed later
+// (seal.go). It begins and ends the transaction itself, in the
 // pipelines of its first and last statements, rather than through pgx.Tx,
 // which spends a round trip on each.
 type tx struct {
-	conn *pgx.Conn
+	conn  *pgx.Conn
+	store *Store
 	// begun: BEGIN was sent (with the first pipeline).
 	begun bool
 	// trips counts the round trips (pipelines sent).
 	trips int
-	// head is the chain head, read under its row lock at commit (locked)
-	// and moved by the entries appended (moved: Touch, or an Append).
-	head   storage.ChainHead
-	locked bool
-	moved  bool
+	// touched: Touch asked for the chain head to be rewritten at commit.
+	touched bool
 	// failed is the first statement PostgreSQL refused. It aborts the
 	// transaction: every later statement fails, and so does Update.
 	failed error
@@ -42,8 +41,9 @@ type tx struct {
 	// would otherwise pay several per event. A pending write that fails
 	// is reported by the call that sent it, and fails Update.
 	pending []write
-	// chain is what Append gave out and the commit numbers (chain.go).
-	chain chainState
+	// appended are the callers' entries, told once the transaction
+	// commits that they are unsealed.
+	appended []*storage.JournalEntry
 	// held are the aggregates' advisory locks taken (lockKeys), keyed
 	// with the schema.
 	held   map[int64]bool
@@ -85,8 +85,13 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 	}
 	var b pgx.Batch
 	begin := !t.begun
+	spare := false
 	if begin {
 		b.Queue(beginTx)
+		// The next block of handles rides in the first pipeline (chain.go).
+		if spare = t.store != nil && t.store.handles.wantSpare(); spare {
+			b.Queue(nextHandles)
+		}
 	}
 	for _, w := range t.pending {
 		b.Queue(w.sql, w.args...)
@@ -106,6 +111,14 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 		if _, err = res.Exec(); err != nil {
 			err = unavailable("begin", err)
 			t.failed = err
+		}
+	}
+	if spare && err == nil {
+		var start int64
+		if err = res.QueryRow().Scan(&start); err != nil {
+			err = t.classify("handles", err)
+		} else {
+			t.store.handles.addSpare(start)
 		}
 	}
 	for _, w := range pending {
@@ -131,15 +144,19 @@ func (t *tx) send(ctx context.Context, stmts ...statement) error {
 // beginTx opens the transaction, in the first pipeline.
 const beginTx = `BEGIN ISOLATION LEVEL READ COMMITTED`
 
-// commit chains what was appended (chain.go) and sends the last writes and
-// COMMIT in one pipeline. A write that fails is reported as flushing it
-// would; PostgreSQL then skips the COMMIT and the transaction stays
-// aborted, for Update to roll back. A COMMIT that fails, or whose answer
-// is lost, is ErrUnavailable. Once committed, the caller's entries get
-// their place in the chain.
-func (t *tx) commit(ctx context.Context, channel string) (committed bool, err error) {
-	if err := t.chainAppends(ctx, channel); err != nil {
-		return false, err
+// commit sends the last writes and COMMIT in one pipeline. A write that
+// fails is reported as flushing it would; PostgreSQL then skips the
+// COMMIT and the transaction stays aborted, for Update to roll back. A
+// COMMIT that fails, or whose answer is lost, is ErrUnavailable. Once
+// committed, the caller's entries are durable and unsealed: their Seq is
+// 0 until the sealer gives them their place.
+func (t *tx) commit(ctx context.Context) (committed bool, err error) {
+	if t.touched {
+		// A write of the head's row: it takes the row's lock (waiting for
+		// a sealer) and commits only if the database can commit.
+		if err := t.queue("touch", `UPDATE chain_head SET hash = hash WHERE id = 1`); err != nil {
+			return false, err
+		}
 	}
 	if t.failed != nil {
 		return false, fmt.Errorf("postgres: transaction already failed: %w", t.failed)
@@ -156,7 +173,9 @@ func (t *tx) commit(ctx context.Context, channel string) (committed bool, err er
 		return nil
 	}})
 	if committed && err == nil {
-		t.chain.settle()
+		for _, e := range t.appended {
+			e.Seq = 0
+		}
 	}
 	return committed && err == nil, err
 }
@@ -224,7 +243,9 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 		return storage.Receipt{}, fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
 	var r storage.Receipt
-	err := t.send(ctx, statement{`SELECT seq, body_sha256 FROM receipts WHERE provider = $1 AND dedupe_key = $2`,
+	err := t.send(ctx, statement{`SELECT ` + receiptSeq + `, r.body_sha256
+		FROM receipts r LEFT JOIN journal j ON r.seq < 0 AND j.handle = r.seq
+		WHERE r.provider = $1 AND r.dedupe_key = $2`,
 		[]any{provider, dedupeKey}, func(res pgx.BatchResults) error {
 			return t.classify(op, res.QueryRow().Scan(&r.Seq, &r.BodySHA256))
 		}})
@@ -241,8 +262,8 @@ func (t *tx) Receipt(ctx context.Context, provider, dedupeKey string) (storage.R
 // same delivery at once), when Update runs fn again and its lookup finds
 // the receipt. The insert is held back with the other writes nothing
 // waits for; a duplicate is reported by the next call that sends, or by
-// Update. A receipt naming an entry appended in this transaction (its
-// provisional handle) is given the entry's sequence at commit.
+// Update. A receipt naming an entry appended since the sealer (its
+// handle) keeps the handle; readers translate it (Store.Receipts).
 func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r storage.Receipt) error {
 	op := fmt.Sprintf("put receipt %q/%q", provider, dedupeKey)
 	if err := checkText(op, field{"provider", provider}, field{"dedupe key", dedupeKey},
@@ -253,41 +274,45 @@ func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r stora
 		provider, dedupeKey, r.Seq, r.BodySHA256); err != nil {
 		return err
 	}
-	t.chain.receiptNames(provider, dedupeKey, r.Seq)
 	return nil
 }
 
-// Append gives e a provisional handle for its sequence (chain.go) and
-// holds it back; the commit numbers, hashes and inserts it under the
-// chain head's lock, and sets e.Seq, e.PrevHash and e.Hash once the
-// transaction has committed.
+// Append gives e a handle (chain.go) and inserts it unsealed, with the
+// next statement or at commit; e.Seq is the handle until the transaction
+// commits, and 0 after (storage.Sealer).
 func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	if t.failed != nil {
 		return fmt.Errorf("postgres: append: transaction already failed: %w", t.failed)
 	}
-	h, err := t.chain.handle(t.conn.PgConn().PID())
+	n := *e
+	n.Seq = -1 // a handle, for the checks; the real one is taken after them
+	n.PrevHash, n.Hash = "", ""
+	if err := checkEntry("append entry", &n); err != nil {
+		return err
+	}
+	h, err := t.handle(ctx)
 	if err != nil {
 		return err
 	}
-	n := *e
 	n.Seq = h
-	n.PrevHash, n.Hash = "", ""
-	if err := checkEntry(fmt.Sprintf("append entry %d", n.Seq), &n); err != nil {
+	if err := t.queue(fmt.Sprintf("append entry %d", h), insertEntry,
+		n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
+		n.StateBefore, n.StateAfter, n.VersionAfter, n.DedupeKey, n.BodySHA256, n.RedactedBody,
+		n.Payload, toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skippedArg(n.Skipped),
+		n.Actor, n.MachineVersion, n.RevisesSeq, n.PrevHash, n.Hash); err != nil {
 		return err
 	}
-	t.chain.appended(n, e)
-	t.moved = true
-	e.Seq, e.PrevHash, e.Hash = n.Seq, "", ""
+	t.appended = append(t.appended, e)
+	e.Seq, e.PrevHash, e.Hash = h, "", ""
 	return nil
 }
 
-// Touch marks the head moved: the commit locks it and writes it back,
-// unchanged.
+// Touch rewrites the head's row at commit, unchanged.
 func (t *tx) Touch(ctx context.Context) error {
 	if t.failed != nil {
 		return fmt.Errorf("postgres: touch: transaction already failed: %w", t.failed)
 	}
-	t.moved = true
+	t.touched = true
 	return nil
 }
 
@@ -303,7 +328,6 @@ func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
 		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt)); err != nil {
 		return err
 	}
-	t.chain.deferredNames(d.Seq)
 	return nil
 }
 
@@ -313,8 +337,8 @@ func (t *tx) DeferredFor(ctx context.Context, key storage.AggregateKey) ([]stora
 		return nil, nil
 	}
 	var out []storage.DeferredEvent
-	err := t.send(ctx, statement{`SELECT ` + deferredColumns + ` FROM deferred
-		WHERE provider = $1 AND kind = $2 AND aggregate_id = $3 ORDER BY seq`,
+	err := t.send(ctx, statement{`SELECT ` + storedDeferred + `
+		WHERE d.provider = $1 AND d.kind = $2 AND d.aggregate_id = $3 ORDER BY ` + heldOrder,
 		[]any{key.Provider, key.Kind, key.ID}, func(res pgx.BatchResults) error {
 			rows, err := res.Query()
 			out, err = collect(rows, err, scanDeferred)
@@ -330,8 +354,8 @@ func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]s
 		return nil, nil
 	}
 	var out []storage.DeferredEvent
-	err := t.send(ctx, statement{`SELECT ` + deferredColumns + ` FROM deferred
-		WHERE expires_at <= $1 ORDER BY seq LIMIT $2`,
+	err := t.send(ctx, statement{`SELECT ` + storedDeferred + `
+		WHERE d.expires_at <= $1 ORDER BY ` + heldOrder + ` LIMIT $2`,
 		[]any{toMicros(now), limit}, func(res pgx.BatchResults) error {
 			rows, err := res.Query()
 			out, err = collect(rows, err, scanDeferred)
@@ -340,9 +364,29 @@ func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]s
 	return out, err
 }
 
+// storedDeferred reads held events as they were written, the seq a
+// handle for an event held since the sealer (the value the transaction's
+// writes name, which no seal changes under it), joined to the entry that
+// held them for heldOrder.
+const storedDeferred = deferredColumnsOf + `
+	FROM deferred d LEFT JOIN journal j ON d.seq < 0 AND j.handle = d.seq`
+
+// heldOrder orders held events as they were deferred: the sealed by
+// sequence, then the unsealed by their entries' commit_order (a handle
+// does not sort by time across replicas: each store hands out blocks of
+// its own). For one aggregate the sealed come before the unsealed, and
+// commit_order is the order of its writers (seal.go), so this is the
+// order of its deferrals whatever a concurrent seal does meanwhile.
+const heldOrder = `COALESCE(j.seq, d.seq) < 0, CASE WHEN COALESCE(j.seq, d.seq) > 0 THEN COALESCE(j.seq, d.seq) END,
+	j.commit_order, d.seq`
+
 // Undefer deletes the held event; one that is not held is ErrNotFound.
+// seq is what the transaction read (a handle, for an event held since
+// the sealer) or, from a reader (a repair), the sealed entry's sequence,
+// whose handle the row may carry.
 func (t *tx) Undefer(ctx context.Context, seq int64) error {
-	return t.deleteOne(ctx, fmt.Sprintf("undefer %d", seq), `DELETE FROM deferred WHERE seq = $1`, seq)
+	return t.deleteOne(ctx, fmt.Sprintf("undefer %d", seq), `DELETE FROM deferred
+		WHERE seq = $1 OR ($1 > 0 AND seq = (SELECT handle FROM journal WHERE seq = $1 AND handle IS NOT NULL))`, seq)
 }
 
 // DeleteAggregate deletes the row; one that does not exist is ErrNotFound.

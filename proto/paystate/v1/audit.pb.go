@@ -340,8 +340,13 @@ type VerifyJournalResponse struct {
 	// Signed checkpoints checked against the journal (those given and
 	// those stored); a failed one is a table problem of table "checkpoints".
 	CheckpointsChecked int64 `protobuf:"varint,8,opt,name=checkpoints_checked,json=checkpointsChecked,proto3" json:"checkpoints_checked,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Entries committed (acknowledged) but not sealed yet, counted when the
+	// check ended: durable, with no place in the chain yet, so not checked
+	// (a PostgreSQL store seals them within a sealer round; always 0 on
+	// SQLite, which chains at commit).
+	UnsealedEntries int64 `protobuf:"varint,9,opt,name=unsealed_entries,json=unsealedEntries,proto3" json:"unsealed_entries,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *VerifyJournalResponse) Reset() {
@@ -426,6 +431,13 @@ func (x *VerifyJournalResponse) GetTableProblems() []*TableProblem {
 func (x *VerifyJournalResponse) GetCheckpointsChecked() int64 {
 	if x != nil {
 		return x.CheckpointsChecked
+	}
+	return 0
+}
+
+func (x *VerifyJournalResponse) GetUnsealedEntries() int64 {
+	if x != nil {
+		return x.UnsealedEntries
 	}
 	return 0
 }
@@ -769,7 +781,7 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"toSequence\x12\x1d\n" +
 	"\n" +
 	"chain_only\x18\x03 \x01(\bR\tchainOnly\x12?\n" +
-	"\vcheckpoints\x18\x04 \x03(\v2\x1d.paystate.v1.SignedCheckpointR\vcheckpoints\"\xfa\x02\n" +
+	"\vcheckpoints\x18\x04 \x03(\v2\x1d.paystate.v1.SignedCheckpointR\vcheckpoints\"\xa5\x03\n" +
 	"\x15VerifyJournalResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12'\n" +
 	"\x0fentries_checked\x18\x02 \x01(\x03R\x0eentriesChecked\x12*\n" +
@@ -778,7 +790,8 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"\aproblem\x18\x05 \x01(\tR\aproblem\x12A\n" +
 	"\x0ederived_tables\x18\x06 \x01(\v2\x1a.paystate.v1.DerivedTablesR\rderivedTables\x12@\n" +
 	"\x0etable_problems\x18\a \x03(\v2\x19.paystate.v1.TableProblemR\rtableProblems\x12/\n" +
-	"\x13checkpoints_checked\x18\b \x01(\x03R\x12checkpointsChecked\"\x91\x01\n" +
+	"\x13checkpoints_checked\x18\b \x01(\x03R\x12checkpointsChecked\x12)\n" +
+	"\x10unsealed_entries\x18\t \x01(\x03R\x0funsealedEntries\"\x91\x01\n" +
 	"\rDerivedTables\x12\x1a\n" +
 	"\breceipts\x18\x01 \x01(\x03R\breceipts\x12\x1f\n" +
 	"\vheld_events\x18\x02 \x01(\x03R\n" +
