@@ -27,6 +27,7 @@
 //	CAPTURED   → captured    from authorized; captured or partially_captured
 //	                         as the amounts say
 //	VOIDED     → voided      from authorized only: "voided before capture"
+//	CAPTURED   → captured    also from voided or declined: the newer status
 //	REFUNDED   → refunded    from (partially_)captured or partially_refunded;
 //	                         refunded or partially_refunded as the amounts say
 //
@@ -39,6 +40,17 @@
 // cannot have happened after the capture; Decide calls every such word
 // stale. DECLINED is not legal after authorized: the document describes a
 // decline as the issuer's answer to the authorization.
+//
+// The other way round, CAPTURED after VOIDED or DECLINED is applied
+// (captured): nothing leads from captured to voided ("voided before
+// capture") or to declined, so the capture cannot be the older of the two:
+// it is the newer status, money moved, and rejecting it as stale would
+// hide captured money behind an outcome that moved none. After a decline,
+// with nothing authorised, it authorises what it captures. These rows are
+// reverts (ways out of an outcome): no jump passes through a void or a
+// decline to take them, and the void or decline reported again afterwards
+// stays stale. A child refund of a voided or declined payment is still
+// illegal (see below): it reports no capture, only a refund of one.
 //
 // # Amounts
 //

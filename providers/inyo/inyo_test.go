@@ -87,7 +87,8 @@ func TestTableCoversDocumentedStatuses(t *testing.T) {
 	want := slices.Clone(documentedStatuses)
 	slices.Sort(want)
 	slices.Sort(inTable)
-	require.Equal(t, want, inTable, "one row per documented status, no other")
+	// CAPTURED has a second row: the way out of a void or a decline.
+	require.Equal(t, want, slices.Compact(inTable), "a row for every documented status, no other")
 	require.Equal(t, "REFUNDED", refundTable.Transitions[0].Event)
 }
 

@@ -31,6 +31,13 @@ var paymentTable = sm.Table{
 		// capture": never from a captured state.
 		{Event: "VOIDED", From: []sm.State{sm.Authorized}, To: sm.Voided,
 			Note: "before capture only; releases the authorization, moves no captured money"},
+		// Nothing leads from captured to voided or declined, so a CAPTURED
+		// reported after either is the newer status: money moved, not
+		// hidden behind an outcome that moved none. A revert (a way out of
+		// an outcome), so no jump passes through one and the outcome
+		// reported again afterwards stays stale.
+		{Event: "CAPTURED", From: []sm.State{sm.Voided, sm.Declined}, To: sm.Captured, Effect: sm.Capture, Revert: true,
+			Note: "captured after a void or a decline: the newer status, money moved"},
 
 		// Refunds come in parts (child objects with their own amounts) or as
 		// the payment's own REFUNDED status (the rest); the amounts pick

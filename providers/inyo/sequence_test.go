@@ -108,11 +108,22 @@ func TestSequences(t *testing.T) {
 			{own(payID, "VOIDED", "95"), []expect{pay(sm.VerdictRejected, "stale: captured has moved past authorized", sm.Captured)}},
 			{child("void-1", payID, "VOIDED", "95"), []expect{pay(sm.VerdictRejected, "stale", sm.Captured)}},
 		}, sm.Captured, [3]int64{9500, 9500, 0}},
-		{"authorized then voided; a capture after it is stale", []step{
+		// VOIDED is "voided before capture": nothing leads from captured to
+		// voided, so a CAPTURED reported after VOIDED is the newer status,
+		// money moved, and it is applied; the void reported again after it
+		// is stale.
+		{"authorized then voided; a capture after it is the newer status", []step{
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{own(payID, "VOIDED", "95"), []expect{applied(sm.KindPayment, sm.Voided)}},
-			{own(payID, "CAPTURED", "95"), []expect{pay(sm.VerdictRejected, "stale", sm.Voided)}},
-		}, sm.Voided, [3]int64{9500, 0, 0}},
+			{own(payID, "CAPTURED", "95"), []expect{applied(sm.KindPayment, sm.Captured)}},
+			{own(payID, "VOIDED", "95"), []expect{pay(sm.VerdictRejected, "stale", sm.Captured)}},
+		}, sm.Captured, [3]int64{9500, 9500, 0}},
+		{"declined then captured: the capture is the newer status", []step{
+			{own(payID, "CHALLENGE", "95"), []expect{applied(sm.KindPayment, sm.Challenge)}},
+			{own(payID, "DECLINED", "95"), []expect{applied(sm.KindPayment, sm.Declined)}},
+			{own(payID, "CAPTURED", "95"), []expect{applied(sm.KindPayment, sm.Captured)}},
+			{own(payID, "DECLINED", "95"), []expect{pay(sm.VerdictRejected, "stale", sm.Captured)}},
+		}, sm.Captured, [3]int64{9500, 9500, 0}},
 		{"a child voids its payment", []step{
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{child("void-1", payID, "VOIDED", "95"), []expect{applied(sm.KindPayment, sm.Voided)}},
