@@ -65,6 +65,7 @@ func toOrder(a storage.Aggregate, pending int) *pb.Order {
 		StateName:         a.State,
 		ProviderStatus:    a.ProviderStatus,
 		Currency:          a.Currency,
+		AmountMinor:       a.Amount,
 		AuthorizedMinor:   a.Authorized,
 		CapturedMinor:     a.Captured,
 		RefundedMinor:     a.Refunded,

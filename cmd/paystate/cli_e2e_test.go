@@ -61,6 +61,7 @@ func TestReadCommandsOutput(t *testing.T) {
 	var order map[string]any
 	require.NoError(t, json.Unmarshal([]byte(cli("get", "-o", "json", "ngenius", "abc123xyz")), &order))
 	require.Equal(t, "captured", order["stateName"])
+	require.Equal(t, "10000", order["amountMinor"], "the amount the table shows is the Order's")
 	require.Equal(t, cli("get", "-o", "json", "ngenius", "abc123xyz"), cli("get", "-o", "json", "ngenius", "abc123xyz"), "a stable layout")
 
 	hist := cli("history", "ngenius", "abc123xyz")

@@ -173,16 +173,17 @@ func newGetCmd() *cobra.Command {
 	var o *outputFormat
 	cmd := clientCmd("get PROVIDER ID", "an order (or another aggregate, --kind), with its children", exactArgs("PROVIDER", "ID"),
 		func(ctx context.Context, c *client, a []string) error {
-			// -o json of a payment is the Order GetOrder answers, as
-			// documented. The table reads the payment as an aggregate: the
-			// same state, totals and children, and its amount too (an
-			// Order carries only the totals), as simulate shows it.
-			if kind == "payment" && o.JSON() {
+			// A payment is the Order GetOrder answers, as documented: its
+			// amount is the server's amount_minor, like its totals.
+			if kind == "payment" {
 				ord, err := pb.NewOrderServiceClient(c.conn).GetOrder(c.ctx(ctx), &pb.GetOrderRequest{Provider: a[0], OrderId: a[1]})
 				if err != nil {
 					return err
 				}
-				return writeJSON(c.out, protoJSON(ord))
+				if o.JSON() {
+					return writeJSON(c.out, protoJSON(ord))
+				}
+				return printAggregates(c.out, orderAsAggregate(ord))
 			}
 			g, err := pb.NewAggregateServiceClient(c.conn).GetAggregate(c.ctx(ctx), &pb.GetAggregateRequest{Provider: a[0], Kind: kind, ProviderId: a[1]})
 			if err != nil {
@@ -213,6 +214,17 @@ func completeProvider(_ *cobra.Command, args []string, _ string) ([]string, cobr
 		return providerNames(), cobra.ShellCompDirectiveNoFileComp
 	}
 	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+// orderAsAggregate is an Order in the shape of the other aggregates, for
+// one table layout.
+func orderAsAggregate(o *pb.Order) *pb.Aggregate {
+	return &pb.Aggregate{Provider: o.GetProvider(), Kind: o.GetKind(), ProviderId: o.GetProviderOrderId(),
+		MerchantReference: o.GetMerchantReference(), State: o.GetStateName(), ProviderStatus: o.GetProviderStatus(),
+		Currency: o.GetCurrency(), AmountMinor: o.GetAmountMinor(), AuthorizedMinor: o.GetAuthorizedMinor(),
+		CapturedMinor: o.GetCapturedMinor(), RefundedMinor: o.GetRefundedMinor(), Version: o.GetVersion(),
+		PendingDeferred: o.GetPendingDeferred(), UpdateTime: o.GetUpdateTime(), Children: o.GetChildren(),
+		AmountsUnknown: o.GetAmountsUnknown()}
 }
 
 // printAggregates is the table of get: the aggregate, then its children.

@@ -153,6 +153,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, "captured", order.GetStateName())
 	require.Equal(t, "ORD-123456", order.GetMerchantReference())
 	require.Equal(t, "AED", order.GetCurrency())
+	require.Equal(t, int64(10000), order.GetAmountMinor())
 	require.Equal(t, int64(10000), order.GetAuthorizedMinor())
 	require.Equal(t, int64(10000), order.GetCapturedMinor())
 	require.Equal(t, int64(2), order.GetVersion())
@@ -170,6 +171,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, "PAYMENT_STATE_CAPTURED", rest["state"])
 	require.Equal(t, "captured", rest["stateName"])
 	require.Equal(t, "10000", rest["capturedMinor"])
+	require.Equal(t, "10000", rest["amountMinor"])
 
 	agg, err := pb.NewAggregateServiceClient(s.grpc).GetAggregate(s.authed(ctx),
 		&pb.GetAggregateRequest{Provider: "ngenius", Kind: "payment", ProviderId: "abc123xyz"})

@@ -600,8 +600,16 @@ type Order struct {
 	// reported). The totals are then what the events proved, not necessarily
 	// the truth: ask the provider before relying on them.
 	AmountsUnknown bool `protobuf:"varint,18,opt,name=amounts_unknown,json=amountsUnknown,proto3" json:"amounts_unknown,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The order's own amount in minor units of `currency`: what was
+	// authorized or sold, as the first applied event that carried an amount
+	// said it (a repricing event replaces it). Unlike the totals it does not move
+	// with captures and refunds. Zero means no event has reported the amount
+	// yet (paystate does not tell an order of zero from one whose amount is
+	// unknown); the totals may still say what moved. Same figure as
+	// Aggregate.amount_minor for the payment.
+	AmountMinor   int64 `protobuf:"varint,19,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -758,6 +766,13 @@ func (x *Order) GetAmountsUnknown() bool {
 		return x.AmountsUnknown
 	}
 	return false
+}
+
+func (x *Order) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
 }
 
 // Aggregate is any provider object paystate keeps a state machine for: a
@@ -1386,7 +1401,7 @@ var File_paystate_v1_types_proto protoreflect.FileDescriptor
 
 const file_paystate_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x17paystate/v1/types.proto\x12\vpaystate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x05\n" +
+	"\x17paystate/v1/types.proto\x12\vpaystate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x06\n" +
 	"\x05Order\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12*\n" +
@@ -1409,7 +1424,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x122\n" +
 	"\bchildren\x18\x11 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\x12'\n" +
-	"\x0famounts_unknown\x18\x12 \x01(\bR\x0eamountsUnknown\"\xdd\x05\n" +
+	"\x0famounts_unknown\x18\x12 \x01(\bR\x0eamountsUnknown\x12!\n" +
+	"\famount_minor\x18\x13 \x01(\x03R\vamountMinor\"\xdd\x05\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +

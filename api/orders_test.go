@@ -1,0 +1,99 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
+)
+
+// ngeniusSample is N-Genius' documented webhook sample as event, with
+// edit applied to it.
+func ngeniusSample(t *testing.T, event string, edit func([]byte) []byte) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "providers", "ngenius", "testdata", "sample_captured.json"))
+	require.NoError(t, err)
+	raw = bytes.ReplaceAll(raw, []byte(`"CAPTURED"`), []byte(`"`+event+`"`))
+	if edit != nil {
+		raw = edit(raw)
+	}
+	return raw
+}
+
+// An order service reads an order's own amount from GetOrder, over gRPC
+// and REST alike, beside its totals; an order no event has given an amount
+// answers zero, with amounts_unknown saying the figures are not known.
+func TestGetOrderServesTheOrderAmount(t *testing.T) {
+	s := hardSetup(t, Options{})
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+hardAdmin)
+	orders := pb.NewOrderServiceClient(s.conn)
+	webhook := func(body []byte) {
+		t.Helper()
+		require.Equal(t, http.StatusOK, s.do(t, http.MethodPost, "/webhooks/ngenius", body,
+			http.Header{"Content-Type": {"application/json"}, hardHeader: {hardSecret}}))
+	}
+	rest := func(id string) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.http+"/v1/providers/ngenius/orders/"+id, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+hardAdmin)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out
+	}
+
+	// The sample's authorisation, then a partial refund of 2500: the
+	// amount stays what was authorised while the totals move.
+	webhook(ngeniusSample(t, "AUTHORISED", nil))
+	webhook(ngeniusSample(t, "CAPTURED", nil))
+	authorized := timestamppb.Now()
+	webhook(ngeniusSample(t, "PARTIALLY_REFUNDED", func(b []byte) []byte {
+		return bytes.Replace(b, []byte(`"state": "PARTIALLY_REFUNDED",`),
+			[]byte(`"state": "PARTIALLY_REFUNDED", "amount": {"currencyCode": "AED", "value": 2500},`), 1)
+	}))
+	o, err := orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: "ngenius", OrderId: "abc123xyz"})
+	require.NoError(t, err)
+	require.Equal(t, "partially_refunded", o.GetStateName())
+	require.Equal(t, int64(10000), o.GetAmountMinor())
+	require.Equal(t, "AED", o.GetCurrency())
+	require.Equal(t, int64(2500), o.GetRefundedMinor())
+	r := rest("abc123xyz")
+	require.Equal(t, "10000", r["amountMinor"])
+	require.Equal(t, "AED", r["currency"])
+	require.Equal(t, "2500", r["refundedMinor"])
+	// The state as of a past time carries its amount too (a replay).
+	then, err := orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: "ngenius", OrderId: "abc123xyz", AsOfTime: authorized})
+	require.NoError(t, err)
+	require.Equal(t, "captured", then.GetStateName())
+	require.Equal(t, int64(10000), then.GetAmountMinor())
+
+	// An authorisation that carries no amount: the amount is unknown, and
+	// says so as zero (REST: "0", never left out), with amounts_unknown.
+	webhook(ngeniusSample(t, "AUTHORISED", func(b []byte) []byte {
+		b = bytes.Replace(b, []byte(`"id": "abc123xyz",`), []byte(`"id": "no-amount-1",`), 1)
+		return bytes.Replace(b, []byte(`"amount": {
+"currencyCode": "AED",
+"value": 10000
+}`), []byte(`"note": "no amount"`), 1)
+	}))
+	o, err = orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: "ngenius", OrderId: "no-amount-1"})
+	require.NoError(t, err)
+	require.Equal(t, "authorized", o.GetStateName())
+	require.Zero(t, o.GetAmountMinor())
+	require.True(t, o.GetAmountsUnknown())
+	r = rest("no-amount-1")
+	require.Equal(t, "0", r["amountMinor"])
+	require.Equal(t, true, r["amountsUnknown"])
+}
