@@ -46,6 +46,7 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, er
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, stableJSON{gatewayJSON, protojsonAddsSpaces}),
 		runtime.WithIncomingHeaderMatcher(gatewayHeaderIn),
+		runtime.WithMetadata(gatewayMetadata),
 		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
 	)
 	in := s.inProcess

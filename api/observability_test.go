@@ -431,12 +431,15 @@ func TestVersionEndpoint(t *testing.T) {
 }
 
 // The request id middleware passes a copy on: the caller's request keeps
-// its headers; an id holding a card number is masked where it is echoed.
+// its headers; an id holding a card number is masked where it is echoed,
+// in the context and in the header of the request passed on.
 func TestRequestIDLeavesTheIncomingRequestAlone(t *testing.T) {
 	t.Parallel()
-	var seen string
-	h := withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Get("X-Request-Id") }))
-	for _, presented := range []string{"", "4111-1111-1111-1111", "bad id"} {
+	var seen, header string
+	h := withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen, header = reqid.From(r.Context()), r.Header.Get("X-Request-Id")
+	}))
+	for _, presented := range []string{"", "4111-1111-1111-1111", "bad id", "client-id-1"} {
 		r := httptest.NewRequest(http.MethodGet, "/v1/x", nil)
 		if presented != "" {
 			r.Header.Set("X-Request-Id", presented)
@@ -448,6 +451,12 @@ func TestRequestIDLeavesTheIncomingRequestAlone(t *testing.T) {
 		require.NotEmpty(t, seen)
 		require.Equal(t, seen, w.Header().Get("X-Request-Id"))
 		require.NotContains(t, seen, "1111-1111-1111")
+		if presented != "" {
+			require.Equal(t, seen, header, "the header passed on is the id")
+		}
+		if presented == "client-id-1" {
+			require.Equal(t, presented, seen, "an acceptable id is kept")
+		}
 	}
 }
 

@@ -20,9 +20,10 @@ import (
 // withRequestID gives every HTTP request a request id: the X-Request-Id it
 // came with when that is acceptable (reqid.Accept: valid, and masked when
 // it holds a card number), a new one otherwise. The id is echoed in the
-// response, carried in the context, and set in the header of the request
-// passed on (a copy: the incoming request is never modified) so that the
-// REST gateway passes it on to gRPC.
+// response and carried in the context, from which the REST gateway passes
+// it on to gRPC (gatewayMetadata). The request passed on keeps the
+// X-Request-Id it came with only when that is the id; one that was not
+// accepted as sent is replaced in a copy of the headers.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, _ = requestID(w, r)
@@ -36,11 +37,17 @@ func requestID(w http.ResponseWriter, r *http.Request) (*http.Request, string) {
 	if id := reqid.From(r.Context()); id != "" {
 		return r, id
 	}
-	id := reqid.Accept(r.Header.Get(reqid.Header))
+	presented := r.Header.Get(reqid.Header)
+	id := reqid.Accept(presented)
 	w.Header().Set(reqid.Header, id)
 	r = r.WithContext(reqid.With(r.Context(), id))
-	r.Header = r.Header.Clone()
-	r.Header.Set(reqid.Header, id)
+	if presented != "" && presented != id {
+		// What was sent is not what is used (invalid, or holding a card
+		// number): the request passed on carries the id instead, in a
+		// copy of the headers (the incoming request is never modified).
+		r.Header = r.Header.Clone()
+		r.Header.Set(reqid.Header, id)
+	}
 	return r, id
 }
 
@@ -142,13 +149,24 @@ func (h *Webhooks) observe(provider string, a *answer, took time.Duration) {
 	h.Metrics.webhook(provider, a.code, a.outcomes, took)
 }
 
-// gatewayHeaderIn passes X-Request-Id from REST requests on to gRPC as
-// x-request-id metadata, beside the gateway's default headers.
+// gatewayHeaderIn passes the gateway's default headers on to gRPC, but
+// not X-Request-Id as the client sent it: gatewayMetadata passes the id
+// withRequestID accepted. (Setting the accepted id in the header instead
+// cost a copy of every REST request's and webhook's headers.)
 func gatewayHeaderIn(key string) (string, bool) {
 	if http.CanonicalHeaderKey(key) == reqid.Header {
-		return reqid.Metadata, true
+		return "", false
 	}
 	return runtime.DefaultHeaderMatcher(key)
+}
+
+// gatewayMetadata passes a REST request's request id (withRequestID put it
+// in the context) on to gRPC as x-request-id metadata.
+func gatewayMetadata(ctx context.Context, _ *http.Request) metadata.MD {
+	if id := reqid.From(ctx); id != "" {
+		return metadata.MD{reqid.Metadata: {id}}
+	}
+	return nil
 }
 
 // gatewayHeaderOut keeps the gRPC x-request-id response header from being
