@@ -38,6 +38,13 @@ import (
 // Touch's write) takes it.
 const lockHead = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
 
+// tryLockHead is lockHead for RunSealer: a head locked by another
+// sealer reads as no row, rather than a wait (errSealerBusy).
+const tryLockHead = lockHead + ` SKIP LOCKED`
+
+// errSealerBusy: another seal round holds the head (tryLockHead).
+var errSealerBusy = errors.New("postgres: seal: another sealer holds the chain head")
+
 // sealBatch bounds the rows one round reads and rewrites.
 const sealBatch = 1000
 
@@ -67,7 +74,11 @@ const sealRows = `UPDATE journal j SET seq = m.seq, resolves_seq = m.resolves, r
 // round finds fewer, so every entry committed before the call is sealed.
 // The rounds of one Store run one at a time; those of several stores
 // queue on the head's lock, and each finds what the others left.
-func (s *Store) Seal(ctx context.Context) (int, error) {
+func (s *Store) Seal(ctx context.Context) (int, error) { return s.seal(ctx, lockHead) }
+
+// seal is Seal with the head locked by lock (lockHead waits for another
+// sealer, tryLockHead fails with errSealerBusy).
+func (s *Store) seal(ctx context.Context, lock string) (int, error) {
 	if s.closed.Load() {
 		return 0, errClosed
 	}
@@ -75,7 +86,7 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 	defer s.sealing.Unlock()
 	total := 0
 	for {
-		n, err := s.sealRound(ctx)
+		n, err := s.sealRound(ctx, lock)
 		total += n
 		if err != nil || n < sealBatch {
 			return total, err
@@ -87,7 +98,7 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 // lock and the unsealed rows; then the rows' rewrite, the head's move,
 // the NOTIFY and COMMIT. The lock is held for the second round trip, the
 // hashing and COMMIT's WAL flush, with no engine work inside.
-func (s *Store) sealRound(ctx context.Context) (n int, err error) {
+func (s *Store) sealRound(ctx context.Context, lock string) (n int, err error) {
 	conn, err := s.writer.Acquire(ctx)
 	if err != nil {
 		return 0, unavailable("seal: begin", err)
@@ -107,7 +118,7 @@ func (s *Store) sealRound(ctx context.Context) (n int, err error) {
 
 	var b pgx.Batch
 	b.Queue(beginTx)
-	b.Queue(lockHead)
+	b.Queue(lock)
 	b.Queue(unsealedRows, sealBatch)
 	open = true
 	var head storage.ChainHead
@@ -116,10 +127,13 @@ func (s *Store) sealRound(ctx context.Context) (n int, err error) {
 	if _, err = res.Exec(); err != nil {
 		err = unavailable("seal: begin", err)
 	} else if err = res.QueryRow().Scan(&head.Seq, &head.Hash); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) && lock == tryLockHead:
+			err = errSealerBusy
+		case errors.Is(err, pgx.ErrNoRows):
 			err = fmt.Errorf("postgres: seal: the chain_head row is missing (the database was changed behind paystate's back): %w",
 				storage.ErrUnavailable)
-		} else {
+		default:
 			err = unavailable("seal: lock chain head", err)
 		}
 	} else {
@@ -259,6 +273,14 @@ func (s *Store) Unsealed(ctx context.Context, key *storage.AggregateKey) (int64,
 	return n, classify("unsealed", err)
 }
 
+// busyPause is how long RunSealer waits before trying again when another
+// replica's round holds the head: a round takes two round trips and a
+// WAL flush.
+const busyPause = 2 * time.Millisecond
+
+// busyTries bounds the tries without waiting (about a second's worth).
+const busyTries = 500
+
 // SealerConfig tunes RunSealer.
 type SealerConfig struct {
 	// Interval is the longest a committed entry waits when no commit of
@@ -275,8 +297,11 @@ type SealerConfig struct {
 // RunSealer seals until ctx ends: after every commit of this store that
 // appended (at once, and again while commits keep coming, each round
 // taking what accumulated), and every Interval, whoever committed. Every
-// replica runs one; they take turns on the head's lock and the losers
-// find nothing to do. It returns ctx's error.
+// replica runs one. A round that finds the head locked by another
+// replica's round does not queue on the lock (a backend and a
+// connection waiting, and lock waits that are no writer's): it tries
+// again a moment later, when that round has committed and what it did
+// not see is left. It returns ctx's error.
 func (s *Store) RunSealer(ctx context.Context, cfg SealerConfig) error {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 200 * time.Millisecond
@@ -290,7 +315,24 @@ func (s *Store) RunSealer(ctx context.Context, cfg SealerConfig) error {
 		case <-s.committed:
 		case <-t.C:
 		}
-		n, err := s.Seal(ctx)
+		n, err := s.seal(ctx, tryLockHead)
+		for tries := 1; errors.Is(err, errSealerBusy) && ctx.Err() == nil; tries++ {
+			lock := tryLockHead
+			if tries == busyTries {
+				// Busy this long is not another round: queue on the lock,
+				// which also tells a missing head row from a held one.
+				lock = lockHead
+			}
+			t := time.NewTimer(busyPause)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			var more int
+			more, err = s.seal(ctx, lock)
+			n += more
+		}
 		if n > 0 && cfg.OnSealed != nil {
 			cfg.OnSealed(n)
 		}

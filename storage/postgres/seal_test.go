@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,4 +274,50 @@ func TestSealRefusesAnUnknownHandle(t *testing.T) {
 	head, err := su.s.Head(ctx)
 	require.NoError(t, err)
 	require.Zero(t, head.Seq)
+}
+
+// RunSealer does not queue on a head another round holds: it tries again
+// a moment later, reports no error for it, and seals once the head is
+// free.
+func TestRunSealerWaitsOutABusyHead(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	// Its backends are told from other tests' by their application_name.
+	sep := "?"
+	if strings.Contains(su.dsn, "?") {
+		sep = "&"
+	}
+	s := openIn(t, su.dsn+sep+"application_name="+su.schema, su.schema)
+	ctx, cancel := context.WithCancel(t.Context())
+	release := holdHead(t, su)
+	var mu sync.Mutex
+	var errs []error
+	sealed := make(chan int, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.RunSealer(ctx, SealerConfig{Interval: time.Hour,
+			OnSealed: func(n int) { sealed <- n },
+			OnError:  func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	require.NoError(t, writeStep(t.Context(), s, sealerKeys[0], "e", 0)) // wakes the loop
+	time.Sleep(100 * time.Millisecond)
+	n, err := su.s.Unsealed(t.Context(), nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "not sealed while the head is held")
+	var waiting int
+	require.NoError(t, rawConn(t, su.dsn, su.schema).QueryRow(t.Context(),
+		`SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = $1`,
+		su.schema).Scan(&waiting))
+	require.Zero(t, waiting, "no backend queues on the head")
+	release()
+	select {
+	case n := <-sealed:
+		require.Equal(t, 1, n)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not sealed once the head was free (the timer is an hour)")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, errs)
 }
