@@ -188,7 +188,10 @@ func (s *Audit) verifyJournal(ctx context.Context, req *pb.VerifyJournalRequest)
 	for _, set := range []struct {
 		cps     []storage.Checkpoint
 		trusted string
-	}{{given, ""}, {stored, s.CheckpointKeyID}} {
+		// head: the set the head names its newest verified of (the
+		// server's own, as GetChainHead; those given the auditor has).
+		head bool
+	}{{given, "", false}, {stored, s.CheckpointKeyID, true}} {
 		found, err := checkpoint.Against(ctx, s.Store, set.cps, set.trusted)
 		if err != nil {
 			return nil, toStatus(ctx, s.log(), err)
@@ -197,6 +200,9 @@ func (s *Audit) verifyJournal(ctx context.Context, req *pb.VerifyJournalRequest)
 		for _, f := range found {
 			problems = append(problems, &pb.TableProblem{Table: "checkpoints", Row: strconv.FormatInt(f.Seq, 10),
 				Sequence: f.Seq, Problem: f.Detail})
+		}
+		if set.head {
+			out.Head.Checkpoint = newestVerified(stored, found, out.Head.GetSequence())
 		}
 	}
 	if len(problems) > 0 {
@@ -209,6 +215,24 @@ func (s *Audit) verifyJournal(ctx context.Context, req *pb.VerifyJournalRequest)
 
 	out.TableProblems = problems[:min(len(problems), maxTableProblems)]
 	return out, nil
+}
+
+// newestVerified is the stored checkpoint the head names: the newest one
+// at or below the verified head (one signed while the check ran may lie
+// beyond it) that nothing was found wrong with, so the one an auditor can
+// export knowing the journal held it; nil when there is none. stored is in
+// sequence order.
+func newestVerified(stored []storage.Checkpoint, found []checkpoint.Finding, head int64) *pb.SignedCheckpoint {
+	bad := make(map[int64]bool, len(found))
+	for _, f := range found {
+		bad[f.Seq] = true
+	}
+	for i := len(stored) - 1; i >= 0; i-- {
+		if c := stored[i]; c.Head.Seq <= head && !bad[c.Head.Seq] {
+			return ToSignedCheckpoint(c)
+		}
+	}
+	return nil
 }
 
 func chainResponse(rep storage.ChainReport) *pb.VerifyJournalResponse {

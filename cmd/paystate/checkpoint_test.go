@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/paystate/paystate/config"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
@@ -103,6 +104,12 @@ func signedServer(t *testing.T) (dir, file string, env func(string) string) {
 	// own first, unless it signed the same head (its first signature follows
 	// the first entry within a second).
 	require.Regexp(t, `"checkpointsChecked":\s*"[23]"`, out.String())
+	var verified pb.VerifyJournalResponse
+	require.NoError(t, protojson.Unmarshal(out.Bytes(), &verified))
+	require.Equal(t, int64(2), verified.GetHead().GetCheckpoint().GetSequence(), "the newest stored checkpoint verified")
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"verify"}, env))
+	require.Regexp(t, `(?m)^newest checkpoint verified\s+sequence 2, signed \S+ by key `+h.GetCheckpoint().GetKeyId()+`$`, out.String())
 	s.shutdown()
 	return dir, file, env
 }

@@ -413,6 +413,10 @@ func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
 		t.row("derived tables", "not checked (--chain-only)")
 	}
 	t.row("checkpoints checked", r.GetCheckpointsChecked())
+	if cp := r.GetHead().GetCheckpoint(); cp != nil {
+		t.row("newest checkpoint verified", fmt.Sprintf("sequence %d, signed %s by key %s",
+			cp.GetSequence(), stamp(cp.GetSignTime()), cp.GetKeyId()))
+	}
 	if n := r.GetUnsealedEntries(); n > 0 {
 		t.row("unsealed entries", fmt.Sprintf("%d (acknowledged, not in the chain yet: not checked)", n))
 	}

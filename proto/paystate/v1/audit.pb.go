@@ -324,7 +324,14 @@ type VerifyJournalResponse struct {
 	Ok bool `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
 	// Number of journal entries checked.
 	EntriesChecked int64 `protobuf:"varint,2,opt,name=entries_checked,json=entriesChecked,proto3" json:"entries_checked,omitempty"`
-	// The chain head at the time of verification.
+	// The chain head at the time of verification. Its `checkpoint` is the
+	// newest checkpoint paystate stored that this check verified (signed by
+	// this server's key, at or below this head, the journal holding its hash
+	// there): the one to keep outside paystate (paystate checkpoint export),
+	// knowing the journal held it just now. Absent when no stored checkpoint
+	// was verified: none was signed, or each failed (see `table_problems`),
+	// or none was checked (a range, or a broken chain). Checkpoints given in
+	// the request are counted in `checkpoints_checked`, never named here.
 	Head *ChainHead `protobuf:"bytes,3,opt,name=head,proto3" json:"head,omitempty"`
 	// Sequence of the first entry found broken; zero when `ok` is true.
 	FirstBadSequence int64 `protobuf:"varint,4,opt,name=first_bad_sequence,json=firstBadSequence,proto3" json:"first_bad_sequence,omitempty"`

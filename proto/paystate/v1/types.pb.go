@@ -1234,7 +1234,8 @@ type ChainHead struct {
 	// The newest signed checkpoint (at or below this head); absent when
 	// none was signed (no checkpoint key configured). Keep it outside
 	// paystate (paystate checkpoint export) to prove later that the journal
-	// still holds that prefix unchanged.
+	// still holds that prefix unchanged. In a VerifyJournalResponse, the
+	// newest stored checkpoint the check verified (see there).
 	Checkpoint    *SignedCheckpoint `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
