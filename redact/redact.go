@@ -221,47 +221,60 @@ func (l *lexer) skipValue() {
 	}
 }
 
-// writeString writes s as a JSON string without HTML escaping.
+// writeString writes s as a JSON string without HTML escaping. Runs of
+// bytes that need no escape are written at once (byte by byte, this was
+// a tenth of a webhook's handler instructions).
 func writeString(buf *bytes.Buffer, s string) {
 	const hex = "0123456789abcdef"
 	buf.WriteByte('"')
+	start := 0 // s[start:i] is written as it is
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"':
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf.WriteString(s[start:i])
+			switch c {
+			case '"':
 				buf.WriteString(`\"`)
-			case c == '\\':
+			case '\\':
 				buf.WriteString(`\\`)
-			case c == '\n':
+			case '\n':
 				buf.WriteString(`\n`)
-			case c == '\r':
+			case '\r':
 				buf.WriteString(`\r`)
-			case c == '\t':
+			case '\t':
 				buf.WriteString(`\t`)
-			case c < 0x20:
+			default:
 				buf.WriteString(`\u00`)
 				buf.WriteByte(hex[c>>4])
 				buf.WriteByte(hex[c&0xf])
-			default:
-				buf.WriteByte(c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
 		switch {
 		case r == utf8.RuneError && size == 1:
-			buf.WriteString(`\ufffd`)
+			esc = `\ufffd`
 		case r == '\u2028':
-			buf.WriteString(`\u2028`)
+			esc = `\u2028`
 		case r == '\u2029':
-			buf.WriteString(`\u2029`)
+			esc = `\u2029`
 		default:
-			buf.WriteString(s[i : i+size])
+			i += size
+			continue
 		}
+		buf.WriteString(s[start:i])
+		buf.WriteString(esc)
 		i += size
+		start = i
 	}
+	buf.WriteString(s[start:])
 	buf.WriteByte('"')
 }
 
