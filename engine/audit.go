@@ -240,8 +240,12 @@ type derived struct {
 	firsts map[storage.ReceiptKey]firstEntry
 	// held are the deferrals not resolved (so far), by their sequence.
 	held map[int64]storage.DeferredEvent
-	// resolved maps a resolved deferral to the entry that resolved it.
+	// resolved maps a resolved deferral to the entry that resolved it
+	// (or, for one that expired waiting, revived it).
 	resolved map[int64]int64
+	// waiting maps an expiry that keeps its event held (waitingExpiry)
+	// to the deferral, until an entry revises it.
+	waiting  map[int64]int64
 	problems []Problem
 }
 
@@ -252,13 +256,20 @@ type firstEntry struct {
 
 func newDerived(cfg AuditConfig) *derived {
 	return &derived{cfg: cfg, firsts: map[storage.ReceiptKey]firstEntry{},
-		held: map[int64]storage.DeferredEvent{}, resolved: map[int64]int64{}}
+		held: map[int64]storage.DeferredEvent{}, resolved: map[int64]int64{}, waiting: map[int64]int64{}}
 }
 
 // visit reads one journal entry, in order.
 func (d *derived) visit(e *storage.JournalEntry) {
 	if e.ResolvesSeq != 0 {
 		d.resolve(e)
+		return
+	}
+	if rs, ok := d.waiting[e.RevisesSeq]; ok && e.RevisesSeq != 0 {
+		// Revives (or finally settles) an event that expired waiting.
+		delete(d.waiting, e.RevisesSeq)
+		delete(d.held, rs)
+		d.resolved[rs] = e.Seq
 		return
 	}
 	if !hasReceipt(e) {
@@ -306,6 +317,11 @@ func (d *derived) resolve(e *storage.JournalEntry) {
 	switch {
 	case ok && (h.Key != e.Key || h.DedupeKey != e.DedupeKey):
 		bad("resolves %d, an event of another aggregate or dedupe key", rs)
+	case ok && waitingExpiry(e):
+		// Expired, and kept to be revived: still in the table, marked.
+		h.ExpiredSeq = e.Seq
+		d.held[rs] = h
+		d.waiting[e.Seq] = rs
 	case ok:
 		delete(d.held, rs)
 		d.resolved[rs] = e.Seq
@@ -395,7 +411,7 @@ func (d *derived) checkDeferred(rows []storage.DeferredEvent, listedAt int64) {
 		want, pending := d.held[seq]
 		by, resolved := d.resolved[seq]
 		switch {
-		case pending && !sameHeld(row, want):
+		case pending && !sameHeld(row, want, listedAt):
 			d.problems = append(d.problems, Problem{Table: TableDeferred, Row: fmt.Sprint(seq), Seq: seq,
 				Detail: "differs from the event entry " + fmt.Sprint(seq) + " deferred",
 				fix: func(ctx context.Context, tx storage.Tx) error {
@@ -427,9 +443,15 @@ func (d *derived) checkDeferred(rows []storage.DeferredEvent, listedAt int64) {
 
 // sameHeld compares what the journal fixes of a held event; its expiry
 // depends on the window configured when it arrived.
-func sameHeld(got, want storage.DeferredEvent) bool {
+//
+// Whether it expired is compared where the listing must show it: an
+// expiry by listedAt was committed before the listing, one after it may
+// or may not have been (and one not sealed yet shows as a handle).
+func sameHeld(got, want storage.DeferredEvent, listedAt int64) bool {
+	settled := func(seq int64) bool { return seq > 0 && seq <= listedAt }
+	expiry := got.ExpiredSeq == want.ExpiredSeq || !settled(got.ExpiredSeq) && !settled(want.ExpiredSeq)
 	return got.Key == want.Key && got.DedupeKey == want.DedupeKey && bytes.Equal(got.Payload, want.Payload) &&
-		got.BodySHA256 == want.BodySHA256 && got.ReceivedAt.Equal(want.ReceivedAt)
+		got.BodySHA256 == want.BodySHA256 && got.ReceivedAt.Equal(want.ReceivedAt) && expiry
 }
 
 func sortProblems(ps []Problem) {

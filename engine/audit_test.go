@@ -384,3 +384,55 @@ func TestAuditReportsProgress(t *testing.T) {
 	require.Equal(t, head.Seq, last)
 	require.Equal(t, head.Seq, calls)
 }
+
+// TestRepairRestoresExpiredEventWaiting: an event that expired waiting is
+// derived from the journal alone (its deferral and its expiry): its row,
+// deleted or unmarked, is reported, restored by Repair, and still revived
+// when its predecessor lands.
+func TestRepairRestoresExpiredEventWaiting(t *testing.T) {
+	t.Parallel()
+	for _, be := range auditBackends() {
+		for _, tamper := range []string{
+			`DELETE FROM deferred WHERE provider = 'acme' AND aggregate_id = 'o4'`,
+			`UPDATE deferred SET expired_seq = 0 WHERE provider = 'acme' AND aggregate_id = 'o4'`,
+		} {
+			t.Run(be.name+"/"+strings.Fields(tamper)[0], func(t *testing.T) {
+				t.Parallel()
+				store, exec := be.open(t)
+				reg := auditRegistry(t)
+				writeAuditJournal(t, store, reg)
+				eng, stop := runEngine(t, store, reg)
+				out, err := eng.Sweep(t.Context(), time.Now().Add(48*time.Hour))
+				require.NoError(t, err)
+				require.NotEmpty(t, out, "o4's REFUND expires, its AUTH never came")
+				if se, ok := storage.AsSealer(store); ok {
+					_, err := se.Seal(t.Context())
+					require.NoError(t, err)
+				}
+				require.True(t, audit(t, store, reg).OK(), "expired events wait in the held table, marked")
+				stop()
+
+				exec(tamper)
+				rep := audit(t, store, reg)
+				require.True(t, hasProblem(rep, TableDeferred, ""), "%v", rep.Problems)
+				_, err = Repair(t.Context(), store, rep)
+				require.NoError(t, err)
+				require.True(t, audit(t, store, reg).OK())
+
+				eng, stop = runEngine(t, store, reg)
+				defer stop()
+				send := sender(t, eng)
+				send(4, "AUTH", 1000)
+				send(4, "CAPTURE", 1000)
+				a, err := store.Aggregate(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o4"})
+				require.NoError(t, err)
+				require.Equal(t, string(sm.PartiallyRefunded), a.State, "the expired REFUND was revived")
+				if se, ok := storage.AsSealer(store); ok {
+					_, err := se.Seal(t.Context())
+					require.NoError(t, err)
+				}
+				require.True(t, audit(t, store, reg).OK())
+			})
+		}
+	}
+}

@@ -322,10 +322,99 @@ func TestDeferredEventExpires(t *testing.T) {
 	require.Len(t, out, 1)
 	require.Equal(t, sm.VerdictRejected, out[0].Verdict)
 	require.Contains(t, out[0].Reason, "expired")
-	// The predecessor now arrives: the expired event does not come back.
+	pending, err := b.store.PendingDeferred(t.Context(), storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"})
+	require.NoError(t, err)
+	require.Zero(t, pending, "an expired event is no longer pending")
+	out, err = b.eng.Sweep(t.Context(), b.clock.Now().Add(48*time.Hour))
+	require.NoError(t, err)
+	require.Empty(t, out, "an event expires once")
+	b.verify(t)
+}
+
+// TestExpiredEventIsRevivedWhenItsPredecessorLands: a capture held past
+// its window expires; the authorisation arriving later must not leave the
+// order authorised while the provider captured the money. The capture is
+// re-decided as a held event would be, and applied by an entry revising
+// the expiry, which stays in the journal as it was.
+func TestExpiredEventIsRevivedWhenItsPredecessorLands(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testExpiredEventIsRevived(t, setupOn(t, open))
+		})
+	}
+}
+
+func testExpiredEventIsRevived(t *testing.T, b *bundle) {
+	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"}
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "CAPTURE", amount: -1}).Verdict)
+	b.clock.Add(time.Hour)
+	expired, err := b.eng.Sweep(t.Context(), b.clock.Now())
+	require.NoError(t, err)
+	require.Len(t, expired, 1)
+	require.Contains(t, expired[0].Reason, "expired")
+	b.verify(t)
+
+	b.clock.Add(72 * time.Hour) // long after the window: still a fact
 	o := b.send(t, ev{name: "AUTH", amount: 10})
-	require.Empty(t, o.Resolved)
-	require.Equal(t, "authorized", b.state(t, "o1").State)
+	require.Equal(t, sm.VerdictApplied, o.Verdict)
+	require.Len(t, o.Resolved, 1)
+	r := o.Resolved[0]
+	require.Equal(t, sm.VerdictApplied, r.Verdict)
+	require.Equal(t, "CAPTURE", r.Event)
+	require.Contains(t, r.Reason, "revives an expired event")
+	require.Equal(t, "captured", b.state(t, "o1").State)
+	require.Equal(t, int64(2), b.state(t, "o1").Version)
+
+	head := b.sealedHead(t)
+	entries, err := b.store.Journal(t.Context(), &key, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, entries, 4, "deferral, expiry, authorisation, revival: %d sealed of %d", len(entries), head.Seq)
+	deferral, expiry, revival := entries[0], entries[1], entries[3]
+	require.Equal(t, string(sm.VerdictRejected), expiry.Verdict, "the expiry stays as it was")
+	require.Equal(t, deferral.Seq, expiry.ResolvesSeq)
+	require.Equal(t, expiry.Seq, revival.RevisesSeq, "the revival points at the expiry it revises")
+	require.Zero(t, revival.ResolvesSeq)
+	require.Equal(t, string(sm.VerdictApplied), revival.Verdict)
+
+	// Nothing is held any more; another capture report is stale or a
+	// duplicate, and the revival happens once.
+	pending, err := b.store.PendingDeferred(t.Context(), key)
+	require.NoError(t, err)
+	require.Zero(t, pending)
+	held, err := b.store.Deferred(t.Context(), 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, held)
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "REFUND", amount: 10}).Verdict)
+	b.verify(t)
+}
+
+// TestExpiredEventThatCanNoLongerApplyIsSettled: an expired event that the
+// aggregate has moved past gets its final verdict (stale) as an entry
+// revising the expiry, and leaves the held table: what waits is bounded by
+// what can still happen.
+func TestExpiredEventThatCanNoLongerApplyIsSettled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, sm.VerdictDeferred, b.send(t, ev{name: "REFUND", amount: 10}).Verdict)
+	b.clock.Add(time.Hour)
+	_, err := b.eng.Sweep(t.Context(), b.clock.Now())
+	require.NoError(t, err)
+	held, err := b.store.Deferred(t.Context(), 0, 10)
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	require.NotZero(t, held[0].ExpiredSeq, "kept, marked expired")
+	o := b.send(t, ev{name: "AUTH", amount: 10})
+	require.Empty(t, o.Resolved, "still early: it keeps waiting, no entry")
+	o = b.send(t, ev{name: "VOID", amount: -1})
+	require.Equal(t, sm.VerdictApplied, o.Verdict)
+	require.Len(t, o.Resolved, 1)
+	require.Equal(t, sm.VerdictRejected, o.Resolved[0].Verdict)
+	require.Contains(t, o.Resolved[0].Reason, "revises its expiry")
+	held, err = b.store.Deferred(t.Context(), 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, held)
 	b.verify(t)
 }
 

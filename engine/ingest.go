@@ -464,6 +464,12 @@ func eventKey(d Delivery, ev providers.Event) storage.AggregateKey {
 // none moves: an applied one can make another legal. A held event that can
 // no longer become legal is rejected now rather than at expiry.
 //
+// Events that expired waiting (DeferredEvent.ExpiredSeq) are re-decided
+// with them, in the same order: the provider reported them, and their
+// predecessor has now landed after all. One whose verdict is now anything
+// but deferred gets an entry revising its expiry (RevisesSeq; the expiry
+// stays as it was) and leaves the table; one still early keeps waiting.
+//
 // The held events are read once: while they are resolved nothing else
 // holds an event for agg, so what is still held after each is the list
 // without it.
@@ -502,6 +508,13 @@ func (e *Engine) resolveDeferred(ctx context.Context, tx storage.Tx, agg storage
 				ResolvesSeq:    h.Seq,
 				Actor:          ActorEngine,
 				MachineVersion: m.Version(),
+			}
+			if h.ExpiredSeq != 0 {
+				// Its deferral was resolved by the expiry: this entry
+				// revises that one. The reason names no sequence (a
+				// store that seals after commit does not know it yet).
+				entry.ResolvesSeq, entry.RevisesSeq = 0, h.ExpiredSeq
+				entry.Reason = revivedReason(dec.Reason())
 			}
 			if dec.Verdict == sm.VerdictApplied {
 				agg = record(entry, agg, true, p, dec, now)
@@ -563,7 +576,7 @@ func (e *Engine) expire(ctx context.Context, tx *batchTx, now time.Time) ([]Outc
 		if err != nil {
 			return nil, err
 		}
-		if !containsSeq(still, h.Seq) {
+		if !stillHeld(still, h.Seq) {
 			continue // resolved by an earlier delivery in this batch
 		}
 		p, err := decodePayload(h.Payload)
@@ -574,7 +587,7 @@ func (e *Engine) expire(ctx context.Context, tx *batchTx, now time.Time) ([]Outc
 			Key:          h.Key,
 			Event:        p.Name,
 			Verdict:      string(sm.VerdictRejected),
-			Reason:       fmt.Sprintf("%s: held since %s, its predecessor never arrived", sm.ReasonExpired, h.ReceivedAt.Format(time.RFC3339)),
+			Reason:       expiryReason(h.ReceivedAt),
 			StateBefore:  stateName(agg, exists),
 			StateAfter:   stateName(agg, exists),
 			VersionAfter: agg.Version,
@@ -591,12 +604,45 @@ func (e *Engine) expire(ctx context.Context, tx *batchTx, now time.Time) ([]Outc
 		if err := tx.Append(ctx, entry); err != nil {
 			return nil, err
 		}
+		// The event stays, marked with its expiry, to be revived if its
+		// predecessor lands later (resolveDeferred).
 		if err := tx.Undefer(ctx, h.Seq); err != nil {
+			return nil, err
+		}
+		h.ExpiredSeq = entry.Seq
+		if err := tx.Defer(ctx, h); err != nil {
 			return nil, err
 		}
 		out = append(out, outcomeOf(entry))
 	}
 	return out, nil
+}
+
+// waitsNote ends the reason of an expiry whose event stays to be revived.
+// Expiries written before events were revived lack it: their events left
+// the held table, and the audit, which derives that table from the
+// journal alone, tells the two apart by it.
+const waitsNote = "; kept, and revived if it arrives later"
+
+func expiryReason(heldSince time.Time) string {
+	return fmt.Sprintf("%s: held since %s, its predecessor never arrived%s", sm.ReasonExpired, heldSince.Format(time.RFC3339), waitsNote)
+}
+
+// waitingExpiry reports whether e is an expiry whose event stays in the
+// held table, marked, until an entry revises it.
+func waitingExpiry(e *storage.JournalEntry) bool {
+	return e.ResolvesSeq != 0 && e.RevisesSeq == 0 && e.Verdict == string(sm.VerdictRejected) &&
+		strings.HasPrefix(e.Reason, string(sm.ReasonExpired)+":") && strings.HasSuffix(e.Reason, waitsNote)
+}
+
+// revivedReason is the reason of an entry revising an expiry: the
+// decision's own (its code first, as every rejection's), or, for an
+// applied event, what happened.
+func revivedReason(decided string) string {
+	if decided == "" {
+		return "revives an expired event: its predecessor arrived after its window"
+	}
+	return decided + "; revises its expiry: its predecessor arrived after its window"
 }
 
 // versionOf is the version of m's table, "" when no machine decided.
@@ -607,10 +653,11 @@ func versionOf(m *sm.Machine) string {
 	return m.Version()
 }
 
-func containsSeq(held []storage.DeferredEvent, seq int64) bool {
+// stillHeld reports whether seq is among held and not expired yet.
+func stillHeld(held []storage.DeferredEvent, seq int64) bool {
 	for _, h := range held {
 		if h.Seq == seq {
-			return true
+			return h.ExpiredSeq == 0
 		}
 	}
 	return false

@@ -282,6 +282,9 @@ type event struct {
 	origin, last *storage.JournalEntry
 	p            payload
 	held         bool // its current verdict is deferred: it is held now
+	// waiting: its current verdict is an expiry that keeps it in the
+	// held table until revived (waitingExpiry).
+	waiting bool
 	// What the current tables decide, and in which order they apply.
 	now       sm.Decision
 	appliedAt int // 1-based position among applied events; 0: not applied
@@ -457,6 +460,7 @@ func history(entries []storage.JournalEntry) ([]*event, error) {
 	}
 	for _, ev := range events {
 		ev.held = ev.last.Verdict == string(sm.VerdictDeferred)
+		ev.waiting = waitingExpiry(ev.last)
 	}
 	return events, nil
 }
@@ -523,6 +527,13 @@ func (e *Engine) appendRevisions(ctx context.Context, tx storage.Tx, m *sm.Machi
 		}
 		if ev.held {
 			if err := tx.Undefer(ctx, ev.last.Seq); err != nil {
+				return nil, err
+			}
+		}
+		if ev.waiting {
+			// Expired and waiting to be revived: this entry revises the
+			// expiry, and the event leaves the held table.
+			if err := tx.Undefer(ctx, ev.origin.Seq); err != nil {
 				return nil, err
 			}
 		}

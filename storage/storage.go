@@ -166,6 +166,14 @@ type DeferredEvent struct {
 	BodySHA256 string
 	ReceivedAt time.Time
 	ExpiresAt  time.Time
+	// ExpiredSeq is 0 while the event is held. Once its window passed it
+	// is the entry that rejected it as expired (a handle inside a
+	// transaction, as Seq is): the event stays, marked, so that its
+	// predecessor landing later revives it (an entry revising that one)
+	// instead of leaving the provider's fact thrown away. A marked event
+	// is not pending: ExpiredDeferred and the held counts pass over it;
+	// Lookup's Held and DeferredFor include it.
+	ExpiredSeq int64
 }
 
 // HeldAggregate is an aggregate with the number of events held (deferred)
@@ -207,7 +215,8 @@ type Lookups struct {
 	Receipts   map[ReceiptKey]Receipt
 	Aggregates map[AggregateKey]Aggregate
 	// Held has the keys for which at least one event is held (Defer),
-	// whether or not the aggregate exists yet.
+	// whether or not the aggregate exists yet, an expired one waiting to
+	// be revived (DeferredEvent.ExpiredSeq) included.
 	Held map[AggregateKey]bool
 }
 
@@ -305,7 +314,8 @@ type Tx interface {
 	Append(ctx context.Context, e *JournalEntry) error
 	// Defer holds an event until it becomes legal or expires.
 	Defer(ctx context.Context, d DeferredEvent) error
-	// DeferredFor returns the events held for key, oldest first.
+	// DeferredFor returns the events held for key, oldest first, the
+	// expired ones waiting to be revived (ExpiredSeq) among them.
 	DeferredFor(ctx context.Context, key AggregateKey) ([]DeferredEvent, error)
 	// ExpiredDeferred is Reader.ExpiredDeferred as this transaction sees
 	// it: what a writer that resolves expired events must read, since the
@@ -363,16 +373,21 @@ type Reader interface {
 	ReplayJournal(ctx context.Context, key *AggregateKey, after int64, limit int) ([]JournalEntry, error)
 	// Head returns the chain head; Seq 0 and GenesisHash when empty.
 	Head(ctx context.Context) (ChainHead, error)
-	// PendingDeferred counts events held for key.
+	// PendingDeferred counts events held for key, not those expired
+	// (ExpiredSeq); so do the held counts of AggregateView and
+	// ListAggregates.
 	PendingDeferred(ctx context.Context, key AggregateKey) (int, error)
 	// ExpiredDeferred returns up to limit held events whose ExpiresAt is
-	// not after now, oldest first.
+	// not after now and that are not marked expired yet (ExpiredSeq 0),
+	// oldest first.
 	ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]DeferredEvent, error)
 	// Receipts returns up to limit receipts whose key sorts after after
 	// (the zero key starts from the beginning), in ReceiptKey.Compare
 	// order. Verify reads the whole table through it.
 	Receipts(ctx context.Context, after ReceiptKey, limit int) ([]StoredReceipt, error)
-	// Deferred returns up to limit held events with Seq > after, by Seq.
+	// Deferred returns up to limit held events with Seq > after, by Seq,
+	// the expired ones waiting to be revived included (ExpiredSeq the
+	// sequence of the entry that expired them once it is sealed).
 	Deferred(ctx context.Context, after int64, limit int) ([]DeferredEvent, error)
 	// Checkpoints returns up to limit signed checkpoints with Head.Seq >
 	// after, by sequence.

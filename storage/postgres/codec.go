@@ -165,17 +165,17 @@ func skippedArg(s []string) []string {
 }
 
 const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,
-	body_sha256, received_at, expires_at`
+	body_sha256, received_at, expires_at, expired_seq`
 
 // deferredColumnsOf is deferredColumns of the table aliased d.
 const deferredColumnsOf = `d.seq, d.provider, d.kind, d.aggregate_id, d.dedupe_key, d.payload,
-	d.body_sha256, d.received_at, d.expires_at`
+	d.body_sha256, d.received_at, d.expires_at, d.expired_seq`
 
 func scanDeferred(row scanner) (storage.DeferredEvent, error) {
 	var d storage.DeferredEvent
 	var received, expires int64
 	err := row.Scan(&d.Seq, &d.Key.Provider, &d.Key.Kind, &d.Key.ID, &d.DedupeKey, &d.Payload,
-		&d.BodySHA256, &received, &expires)
+		&d.BodySHA256, &received, &expires, &d.ExpiredSeq)
 	if err != nil {
 		return storage.DeferredEvent{}, err
 	}

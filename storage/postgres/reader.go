@@ -48,7 +48,7 @@ const viewQuery = `SELECT ` + aggregateColumns + `, ` + heldCount + `, FALSE
 	FROM aggregates a WHERE parent_provider = $1 AND parent_kind = $2 AND parent_id = $3`
 
 const heldCount = `(SELECT COUNT(*) FROM deferred d
-	WHERE d.provider = a.provider AND d.kind = a.kind AND d.aggregate_id = a.id)`
+	WHERE d.provider = a.provider AND d.kind = a.kind AND d.aggregate_id = a.id AND d.expired_seq = 0)`
 
 // AggregateView implements storage.Reader.
 func (s *Store) AggregateView(ctx context.Context, key storage.AggregateKey) (storage.AggregateView, error) {
@@ -148,7 +148,7 @@ func (s *Store) PendingDeferred(ctx context.Context, key storage.AggregateKey) (
 	}
 	var n int
 	err := s.reader.QueryRow(ctx,
-		`SELECT COUNT(*) FROM deferred WHERE provider = $1 AND kind = $2 AND aggregate_id = $3`,
+		`SELECT COUNT(*) FROM deferred WHERE provider = $1 AND kind = $2 AND aggregate_id = $3 AND expired_seq = 0`,
 		key.Provider, key.Kind, key.ID).Scan(&n)
 	if err != nil {
 		return 0, classify(fmt.Sprintf("pending deferred %v", key), err)
@@ -166,7 +166,7 @@ func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) (
 		return nil, nil
 	}
 	rows, err := s.reader.Query(ctx, `SELECT `+translatedDeferred+`
-		WHERE d.expires_at <= $1 ORDER BY `+heldOrder+` LIMIT $2`, toMicros(now), limit)
+		WHERE d.expires_at <= $1 AND d.expired_seq = 0 ORDER BY `+heldOrder+` LIMIT $2`, toMicros(now), limit)
 	out, err := collect(rows, err, scanDeferred)
 	return out, classify("expired deferred", err)
 }
@@ -175,9 +175,12 @@ func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) (
 // that held them: a row written since the sealer keeps the entry's
 // handle, which is translated through journal_by_handle (still negative
 // while the entry is unsealed). Readers outside a transaction see
-// sequences; a write transaction sees what was written (tx.go).
+// sequences; a write transaction sees what was written (tx.go). The
+// entry that expired an event (expired_seq) is translated the same way.
 const translatedDeferred = `COALESCE(j.seq, d.seq), d.provider, d.kind, d.aggregate_id, d.dedupe_key, d.payload,
-	d.body_sha256, d.received_at, d.expires_at
+	d.body_sha256, d.received_at, d.expires_at,
+	CASE WHEN d.expired_seq < 0 THEN COALESCE((SELECT x.seq FROM journal x WHERE x.handle = d.expired_seq), d.expired_seq)
+		ELSE d.expired_seq END
 	FROM deferred d LEFT JOIN journal j ON d.seq < 0 AND j.handle = d.seq`
 
 // receiptSeq is a receipt's seq as readers see it, from receipts r

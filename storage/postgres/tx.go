@@ -323,9 +323,9 @@ func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
 	}
 	t.lockKeys(d.Key)
 	if err := t.queue(op, `INSERT INTO deferred (`+deferredColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
-		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt)); err != nil {
+		d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt), d.ExpiredSeq); err != nil {
 		return err
 	}
 	return nil
@@ -355,7 +355,7 @@ func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]s
 	}
 	var out []storage.DeferredEvent
 	err := t.send(ctx, statement{`SELECT ` + storedDeferred + `
-		WHERE d.expires_at <= $1 ORDER BY ` + heldOrder + ` LIMIT $2`,
+		WHERE d.expires_at <= $1 AND d.expired_seq = 0 ORDER BY ` + heldOrder + ` LIMIT $2`,
 		[]any{toMicros(now), limit}, func(res pgx.BatchResults) error {
 			rows, err := res.Query()
 			out, err = collect(rows, err, scanDeferred)

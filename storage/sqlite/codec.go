@@ -129,13 +129,13 @@ func appendJournalArgs(args []any, n *storage.JournalEntry, skipped string) []an
 }
 
 const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,
-	body_sha256, received_at, expires_at`
+	body_sha256, received_at, expires_at, expired_seq`
 
 func scanDeferred(row scanner) (storage.DeferredEvent, error) {
 	var d storage.DeferredEvent
 	var received, expires int64
 	err := row.Scan(&d.Seq, &d.Key.Provider, &d.Key.Kind, &d.Key.ID, hashText{&d.DedupeKey}, &d.Payload,
-		hashText{&d.BodySHA256}, &received, &expires)
+		hashText{&d.BodySHA256}, &received, &expires, &d.ExpiredSeq)
 	if err != nil {
 		return storage.DeferredEvent{}, err
 	}

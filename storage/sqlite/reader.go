@@ -40,7 +40,7 @@ const viewQuery = `SELECT ` + aggregateColumns + `, ` + heldCount + `, FALSE
 	FROM aggregates a WHERE parent_provider = ?1 AND parent_kind = ?2 AND parent_id = ?3 AND parent_id <> ''`
 
 const heldCount = `(SELECT COUNT(*) FROM deferred d
-	WHERE d.provider = a.provider AND d.kind = a.kind AND d.aggregate_id = a.id)`
+	WHERE d.provider = a.provider AND d.kind = a.kind AND d.aggregate_id = a.id AND d.expired_seq = 0)`
 
 // AggregateView implements storage.Reader.
 func (s *Store) AggregateView(ctx context.Context, key storage.AggregateKey) (storage.AggregateView, error) {
@@ -128,7 +128,7 @@ func (s *Store) Head(ctx context.Context) (storage.ChainHead, error) {
 func (s *Store) PendingDeferred(ctx context.Context, key storage.AggregateKey) (int, error) {
 	var n int
 	err := s.reader.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM deferred WHERE provider = ? AND kind = ? AND aggregate_id = ?`,
+		`SELECT COUNT(*) FROM deferred WHERE provider = ? AND kind = ? AND aggregate_id = ? AND expired_seq = 0`,
 		key.Provider, key.Kind, key.ID).Scan(&n)
 	if err != nil {
 		return 0, classify(fmt.Sprintf("pending deferred %v", key), err)
@@ -143,7 +143,7 @@ func (s *Store) ExpiredDeferred(ctx context.Context, now time.Time, limit int) (
 		return nil, nil
 	}
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+deferredColumns+` FROM deferred
-		WHERE expires_at <= ? ORDER BY seq LIMIT ?`, toMicros(now), limit)
+		WHERE expires_at <= ? AND expired_seq = 0 ORDER BY seq LIMIT ?`, toMicros(now), limit)
 	if err != nil {
 		return nil, classify("expired deferred", err)
 	}

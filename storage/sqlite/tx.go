@@ -268,9 +268,9 @@ func (t *tx) flushHead(ctx context.Context) error {
 func (t *tx) Defer(ctx context.Context, d storage.DeferredEvent) error {
 	err := t.onDeferred(func() error {
 		_, err := t.exec(ctx, `INSERT INTO deferred (`+deferredColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Seq, d.Key.Provider, d.Key.Kind, d.Key.ID, d.DedupeKey, d.Payload,
-			d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt))
+			d.BodySHA256, toMicros(d.ReceivedAt), toMicros(d.ExpiresAt), d.ExpiredSeq)
 		return err
 	})
 	return classify(fmt.Sprintf("defer %d", d.Seq), err)
@@ -299,7 +299,7 @@ func (t *tx) ExpiredDeferred(ctx context.Context, now time.Time, limit int) ([]s
 	var rows *sql.Rows
 	err := t.onDeferred(func() (err error) {
 		rows, err = t.query(ctx, `SELECT `+deferredColumns+` FROM deferred
-		WHERE expires_at <= ? ORDER BY seq LIMIT ?`, toMicros(now), limit)
+		WHERE expires_at <= ? AND expired_seq = 0 ORDER BY seq LIMIT ?`, toMicros(now), limit)
 		return err
 	})
 	if err != nil {

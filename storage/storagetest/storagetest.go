@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"PutAfterRead", testPutAfterRead},
 		{"ReadsDoNotWaitForWriter", testReadsDoNotWaitForWriter},
 		{"Deferred", testDeferred},
+		{"ExpiredWaiting", testExpiredWaiting},
 		{"DerivedTablesListAndDelete", testDerivedTablesListAndDelete},
 		{"Checkpoints", testCheckpoints},
 		{"Lookup", testLookup},
@@ -1205,6 +1206,81 @@ func testDeferred(t *testing.T, b Backend) {
 	require.Equal(t, 0, pending(payKey))
 	require.Empty(t, deferredFor(payKey))
 	require.Equal(t, 1, pending(refundKey), "other keys untouched")
+}
+
+// testExpiredWaiting: an expired event stays in the held table, marked
+// with the entry that expired it (ExpiredSeq), so that its predecessor can
+// still revive it: Lookup's Held and DeferredFor see it, the sweep
+// (ExpiredDeferred) and the held counts do not. The mark is written, as
+// Seq is, with what Append gave inside the transaction (a Sealer's handle)
+// and read by a Reader as the entry's sequence once sealed.
+func testExpiredWaiting(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	putAggregates(t, s, storage.Aggregate{Key: payKey, State: "new", CreatedAt: t0, UpdatedAt: t0})
+	held := storage.DeferredEvent{Key: payKey, DedupeKey: "early", Payload: []byte("p"),
+		BodySHA256: fmt.Sprintf("%064x", 7), ReceivedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	update(t, s, func(tx storage.Tx) error {
+		e := entry(payKey, "early")
+		if err := tx.Append(ctx, &e); err != nil {
+			return err
+		}
+		held.Seq = e.Seq
+		return tx.Defer(ctx, held)
+	})
+	update(t, s, func(tx storage.Tx) error {
+		e := entry(payKey, "early")
+		e.ResolvesSeq = held.Seq
+		if err := tx.Append(ctx, &e); err != nil {
+			return err
+		}
+		if err := tx.Undefer(ctx, held.Seq); err != nil {
+			return err
+		}
+		marked := held
+		marked.ExpiredSeq = e.Seq
+		return tx.Defer(ctx, marked)
+	})
+	journal, err := s.Journal(ctx, &payKey, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, journal, 2)
+
+	n, err := s.PendingDeferred(ctx, payKey)
+	require.NoError(t, err)
+	require.Zero(t, n, "an expired event is not pending")
+	view, err := s.AggregateView(ctx, payKey)
+	require.NoError(t, err)
+	require.Zero(t, view.Pending)
+	list, err := s.ListAggregates(ctx, storage.AggregateFilter{}, storage.AggregateKey{}, 10)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Zero(t, list[0].Pending)
+	swept, err := s.ExpiredDeferred(ctx, t0.Add(48*time.Hour), 10)
+	require.NoError(t, err)
+	require.Empty(t, swept, "the sweep expires an event once")
+
+	listed, err := s.Deferred(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	require.Equal(t, journal[0].Seq, listed[0].Seq)
+	require.Equal(t, journal[1].Seq, listed[0].ExpiredSeq, "a Reader sees the expiry's sequence")
+
+	update(t, s, func(tx storage.Tx) error {
+		l, err := tx.Lookup(ctx, nil, []storage.AggregateKey{payKey})
+		require.NoError(t, err)
+		require.True(t, l.Held[payKey], "the per-key probe finds an expired event waiting")
+		inTx, err := tx.ExpiredDeferred(ctx, t0.Add(48*time.Hour), 10)
+		require.NoError(t, err)
+		require.Empty(t, inTx)
+		got, err := tx.DeferredFor(ctx, payKey)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.NotZero(t, got[0].ExpiredSeq)
+		require.Equal(t, "early", got[0].DedupeKey)
+		return tx.Undefer(ctx, got[0].Seq) // revived
+	})
+	listed, err = s.Deferred(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, listed)
 }
 
 func testConcurrentWriters(t *testing.T, b Backend) {
