@@ -59,7 +59,9 @@
 //     (the sealer does not rewrite rows writers may delete); readers
 //     translate it to the entry's sequence through the unique partial
 //     index journal_by_handle (Receipts, Deferred, ExpiredDeferred, and
-//     receipts read inside a transaction), and Undefer takes either.
+//     receipts read inside a transaction), and Undefer takes either. A
+//     held event expired waiting keeps its expiry entry's handle too
+//     (expired_seq), translated by Deferred the same way.
 //   - A dedupe receipt committed by one replica is seen by the next
 //     writer of the same aggregate before it decides. Two replicas taking
 //     the same event with no aggregate at once both decide; the second
