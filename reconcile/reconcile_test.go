@@ -308,12 +308,16 @@ func TestExpiredDeferredEventMakesTheAggregateDueAtOnce(t *testing.T) {
 	b.provider.says("o1", event("o1", "AUTHORISED", 10000), event("o1", "CAPTURED", -1))
 
 	rep := b.pass(t)
-	require.Equal(t, Report{Checked: 1, Submitted: 2}, rep, "the held capture expired, so both are needed")
+	require.Equal(t, Report{Checked: 1, Submitted: 1}, rep,
+		"the missed authorisation is needed; the expired capture is revived by it, not submitted again")
 	require.Equal(t, "captured", b.aggregate(t, "o1").State)
 	entries := b.journal(t, "o1")
 	require.Len(t, entries, 4)
+	require.Equal(t, Actor, entries[2].Actor)
+	require.Equal(t, "AUTHORISED", entries[2].Event)
+	require.Equal(t, "CAPTURED", entries[3].Event)
+	require.Equal(t, entries[1].Seq, entries[3].RevisesSeq, "the webhook's capture, revising its expiry")
 	for _, e := range entries[2:] {
-		require.Equal(t, Actor, e.Actor)
 		require.Equal(t, "applied", e.Verdict)
 	}
 	b.verify(t)
