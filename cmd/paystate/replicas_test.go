@@ -77,6 +77,9 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 	store, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
 	require.NoError(t, err)
 	defer store.Close()
+	// An acknowledged entry is durable but joins the chain when a sealer
+	// round reaches it; the replicas' sealers may not have run yet.
+	require.NoError(t, storage.SealAll(t.Context(), store))
 	// Every acknowledged event journaled once as a first (non-duplicate)
 	// verdict; its second delivery journaled as a duplicate or resolved.
 	firsts := map[string]int{}
