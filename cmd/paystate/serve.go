@@ -199,9 +199,10 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 	var views *viewcache.Cache
 	if cfg.Store == "" && cfg.ReadCacheViews > 0 {
 		views = viewcache.New(cfg.ReadCacheViews)
-		// Both faces share the cache: the engine's writes empty what they
-		// change, and the API's reads are answered before the bound (a
-		// timer) is set when the cache holds the view.
+		// Both faces share the cache: the engine's writes refresh (or
+		// remove) the cached views they change, and the API's reads are
+		// answered before the bound (a timer) is set when the cache holds
+		// the view.
 		writes, bounded = views.Wrap(store), views.Wrap(bounded)
 	}
 	var signs *signer

@@ -143,3 +143,15 @@ func scanDeferred(row scanner) (storage.DeferredEvent, error) {
 	d.ReceivedAt, d.ExpiresAt = fromMicros(received), fromMicros(expires)
 	return d, nil
 }
+
+// StoredAggregate returns a as a read gives it back once written: times
+// through the codec (unix microseconds, UTC, 0 the zero time); every
+// other column holds its value as bound (TEXT and INTEGER columns, no
+// trigger). The view cache refreshes the views a commit wrote with it,
+// so it must stay exactly the inverse of appendAggregateArgs and
+// scanAggregate (the cache's differential test reads every refreshed
+// view back to prove it).
+func (s *Store) StoredAggregate(a storage.Aggregate) storage.Aggregate {
+	a.CreatedAt, a.UpdatedAt = fromMicros(toMicros(a.CreatedAt)), fromMicros(toMicros(a.UpdatedAt))
+	return a
+}
