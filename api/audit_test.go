@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
@@ -41,16 +40,7 @@ func TestVerifyJournalHeadNamesTheNewestVerifiedCheckpoint(t *testing.T) {
 	}
 	restVerify := func(body string) map[string]any {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, s.http+"/v1/journal:verify", bytes.NewReader([]byte(body)))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+hardAdmin)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		var out map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-		return out
+		return s.adminJSON(t, http.MethodPost, "/v1/journal:verify", body)
 	}
 
 	// Nothing signed yet: no checkpoint, as GetChainHead says.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,16 +41,7 @@ func TestGetOrderServesTheOrderAmount(t *testing.T) {
 	}
 	rest := func(id string) map[string]any {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, s.http+"/v1/providers/ngenius/orders/"+id, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+hardAdmin)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		var out map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-		return out
+		return s.adminJSON(t, http.MethodGet, "/v1/providers/ngenius/orders/"+id, "")
 	}
 
 	// The sample's authorisation, then a partial refund of 2500: the
