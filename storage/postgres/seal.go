@@ -35,12 +35,24 @@ import (
 )
 
 // lockHead takes the chain head's row lock: only a seal round (and
-// Touch's write) takes it.
-const lockHead = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
+// Touch's write) takes it. A row it returns also marks the transaction
+// as holding it (sealingMark, for unsealedRows): set above the locking
+// query, since a select list in it is computed before its rows are
+// locked or skipped.
+const lockHead = `WITH h AS MATERIALIZED (` + headForUpdate + `)
+	SELECT seq, hash, set_config('` + sealingMark + `', 'on', true) FROM h`
 
 // tryLockHead is lockHead for RunSealer: a head locked by another
-// sealer reads as no row, rather than a wait (errSealerBusy).
-const tryLockHead = lockHead + ` SKIP LOCKED`
+// sealer reads as no row, rather than a wait (errSealerBusy), and marks
+// nothing.
+const tryLockHead = `WITH h AS MATERIALIZED (` + headForUpdate + ` SKIP LOCKED)
+	SELECT seq, hash, set_config('` + sealingMark + `', 'on', true) FROM h`
+
+const headForUpdate = `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`
+
+// sealingMark is the transaction-local setting lockHead sets once it
+// holds the head.
+const sealingMark = "paystate.sealing"
 
 // errSealerBusy: another seal round holds the head (tryLockHead).
 var errSealerBusy = errors.New("postgres: seal: another sealer holds the chain head")
@@ -55,13 +67,17 @@ var _ storage.Sealer = (*Store)(nil)
 // they name a handle whose entry is sealed (a handle of this round is
 // translated by sealRound). It runs after the head's lock, in a
 // statement of its own: under READ COMMITTED it sees what every earlier
-// round committed.
+// round committed. It is sent in the same round trip as the lock, so it
+// runs whether or not the lock was granted; the mark lockHead sets is a
+// condition on no column (a one-time filter, tested before the journal
+// is scanned), so a round that found the head busy reads no row.
 const unsealedRows = `SELECT handle, ` + journalColumns + `,
 	CASE WHEN resolves_seq < 0 THEN COALESCE((SELECT r.seq FROM journal r WHERE r.handle = j.resolves_seq), resolves_seq)
 		ELSE resolves_seq END,
 	CASE WHEN revises_seq < 0 THEN COALESCE((SELECT r.seq FROM journal r WHERE r.handle = j.revises_seq), revises_seq)
 		ELSE revises_seq END
-	FROM journal j WHERE seq < 0 ORDER BY commit_order LIMIT $1`
+	FROM journal j WHERE seq < 0 AND current_setting('` + sealingMark + `', true) = 'on'
+	ORDER BY commit_order LIMIT $1`
 
 // sealRows writes a round's sequences and hashes, by handle.
 const sealRows = `UPDATE journal j SET seq = m.seq, resolves_seq = m.resolves, revises_seq = m.revises,
@@ -99,7 +115,7 @@ func (s *Store) seal(ctx context.Context, lock string) (int, error) {
 // the NOTIFY and COMMIT. The lock is held for the second round trip, the
 // hashing and COMMIT's WAL flush, with no engine work inside.
 func (s *Store) sealRound(ctx context.Context, lock string) (n int, err error) {
-	conn, err := s.writer.Acquire(ctx)
+	conn, err := s.sealer.Acquire(ctx)
 	if err != nil {
 		return 0, unavailable("seal: begin", err)
 	}
@@ -126,7 +142,7 @@ func (s *Store) sealRound(ctx context.Context, lock string) (n int, err error) {
 	res := c.SendBatch(ctx, &b)
 	if _, err = res.Exec(); err != nil {
 		err = unavailable("seal: begin", err)
-	} else if err = res.QueryRow().Scan(&head.Seq, &head.Hash); err != nil {
+	} else if err = res.QueryRow().Scan(&head.Seq, &head.Hash, nil); err != nil {
 		switch {
 		case errors.Is(err, pgx.ErrNoRows) && lock == tryLockHead:
 			err = errSealerBusy

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paystate/paystate/storage"
@@ -320,4 +321,95 @@ func TestRunSealerWaitsOutABusyHead(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, errs)
+}
+
+// journalScans runs query under EXPLAIN ANALYZE on c and returns how
+// many times its plan's scans of the journal table ran.
+func journalScans(t *testing.T, c *pgx.Conn, query string, args ...any) int {
+	t.Helper()
+	var plan []map[string]any
+	require.NoError(t, c.QueryRow(t.Context(), `EXPLAIN (ANALYZE, FORMAT JSON) `+query, args...).Scan(&plan))
+	loops := 0
+	var walk func(n map[string]any)
+	walk = func(n map[string]any) {
+		// The target list's subqueries (the handle translations) scan the
+		// journal too, as "SubPlan"s; only the row source is counted.
+		if n["Relation Name"] == "journal" && n["Parent Relationship"] != "SubPlan" {
+			loops += int(n["Actual Loops"].(float64))
+		}
+		children, _ := n["Plans"].([]any)
+		for _, ch := range children {
+			walk(ch.(map[string]any))
+		}
+	}
+	require.Len(t, plan, 1)
+	walk(plan[0]["Plan"].(map[string]any))
+	return loops
+}
+
+// A round that finds the head busy reads no unsealed row: the read is
+// sent with the lock, in the same round trip, but only a transaction
+// that holds the head scans the journal.
+func TestBusySealerReadsNothing(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	ctx := t.Context()
+	for i := range 3 {
+		require.NoError(t, writeStep(ctx, su.s, sealerKeys[0], fmt.Sprint("e", i), 0))
+	}
+	release := holdHead(t, su)
+	c := rawConn(t, su.dsn, su.schema)
+	_, err := c.Exec(ctx, `BEGIN`)
+	require.NoError(t, err)
+	tag, err := c.Exec(ctx, tryLockHead)
+	require.NoError(t, err)
+	require.Zero(t, tag.RowsAffected(), "the head is held elsewhere")
+	require.Zero(t, journalScans(t, c, unsealedRows, sealBatch), "a busy round scanned the journal")
+	_, err = c.Exec(ctx, `ROLLBACK`)
+	require.NoError(t, err)
+
+	release()
+	_, err = c.Exec(ctx, `BEGIN`)
+	require.NoError(t, err)
+	tag, err = c.Exec(ctx, tryLockHead)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	require.Equal(t, 1, journalScans(t, c, unsealedRows, sealBatch), "the round holding the head reads")
+	_, err = c.Exec(ctx, `ROLLBACK`)
+	require.NoError(t, err)
+
+	// The mark is the transaction's: the next one starts without it.
+	_, err = c.Exec(ctx, `BEGIN`)
+	require.NoError(t, err)
+	require.Zero(t, journalScans(t, c, unsealedRows, sealBatch))
+	_, err = c.Exec(ctx, `ROLLBACK`)
+	require.NoError(t, err)
+}
+
+// The sealer has a connection of its own: with every writer connection
+// taken by a transaction that does not end until the seal returns, a
+// seal still runs.
+func TestSealerNeedsNoWriterConnection(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t, WithWriteConns(1))
+	ctx := t.Context()
+	require.NoError(t, writeStep(ctx, su.s, sealerKeys[0], "e", 0))
+	unblock := make(chan struct{})
+	var writers sync.WaitGroup
+	for range 2 {
+		writers.Go(func() {
+			_ = su.s.Update(ctx, func(storage.Tx) error { <-unblock; return nil })
+		})
+	}
+	defer writers.Wait()
+	defer close(unblock)
+	require.Eventually(t, func() bool {
+		st := su.s.writer.Stat()
+		return st.AcquiredConns() == st.MaxConns()
+	}, 10*time.Second, time.Millisecond, "the writers hold every write connection")
+	sealCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := su.s.Seal(sealCtx)
+	require.NoError(t, err, "the seal waited for a writer's connection")
+	require.Equal(t, 1, n)
 }
