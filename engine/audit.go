@@ -65,6 +65,12 @@ type AuditReport struct {
 	// audit ended (a store that seals after commit, storage.Sealer):
 	// acknowledged, in flight, and not checked.
 	Unsealed int64
+	// ReadOnly: the store seals after commit and this connection could
+	// not seal (storage.ErrReadOnly: an auditor's read-only login or
+	// transaction). What was sealed was checked; an aggregate with
+	// entries not sealed yet, and a held event one of them may have
+	// resolved, were in flight and not checked.
+	ReadOnly bool
 }
 
 // OK is true when the chain verifies and every derived table agrees with
@@ -105,7 +111,9 @@ type AuditConfig struct {
 // second walk, and before replaying an aggregate it rechecks what was
 // committed before it read the row, so that the journal it compares with holds
 // every entry the rows it read reflect; a receipt listed while its entry
-// was unsealed (it names a handle) is in flight and not checked.
+// was unsealed (it names a handle) is in flight and not checked. On a
+// connection that may not seal (read-only) it checks what is sealed: see
+// AuditReport.ReadOnly.
 func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg AuditConfig) (*AuditReport, error) {
 	if cfg.DeferWindow <= 0 {
 		cfg.DeferWindow = 24 * time.Hour
@@ -113,7 +121,8 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	rep := &AuditReport{}
 	// Everything acknowledged before the audit began is checked: sealed
 	// first, when the store seals after commit.
-	if err := storage.SealAll(ctx, r); err != nil {
+	sealer := &auditSealer{r: r}
+	if err := sealer.all(ctx); err != nil {
 		return nil, err
 	}
 	d := newDerived(cfg)
@@ -149,8 +158,15 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	}
 	// What was appended while the tables were listed explains rows the
 	// listing saw that the first walk did not: sealed first, when the
-	// store seals after commit, so that it is in the journal.
-	if err := storage.SealAll(ctx, r); err != nil {
+	// store seals after commit, so that it is in the journal. Read-only,
+	// a deferral the listing lacks may have been resolved by an entry
+	// not sealed yet: its aggregate's unsealed entries are counted
+	// before the walk, so that one committed before the listing is
+	// either counted or walked.
+	if err := sealer.all(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.heldInFlight(ctx, sealer, held, listedAt); err != nil {
 		return nil, err
 	}
 	tail, err := storage.WalkChain(ctx, r, listedAt+1, 0, d.visit)
@@ -182,7 +198,7 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 			Detail: fmt.Sprintf("%s/%s/%s no longer replays: %s", m.Key.Provider, m.Key.Kind, m.Key.ID, m.Detail)})
 	}
 	for _, m := range diffs {
-		m, still, err := recheck(ctx, r, machines, m)
+		m, still, err := recheck(ctx, r, sealer, machines, m)
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +208,7 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	}
 	rep.Problems = d.problems
 	sortProblems(rep.Problems)
+	rep.ReadOnly = sealer.readOnly
 	if se, ok := storage.AsSealer(r); ok {
 		if rep.Unsealed, err = se.Unsealed(ctx, nil); err != nil {
 			return nil, err
@@ -245,7 +262,10 @@ type derived struct {
 	resolved map[int64]int64
 	// waiting maps an expiry that keeps its event held (waitingExpiry)
 	// to the deferral, until an entry revises it.
-	waiting  map[int64]int64
+	waiting map[int64]int64
+	// inFlight are deferrals not listed whose aggregate had entries not
+	// sealed yet, on a connection that could not seal (heldInFlight).
+	inFlight map[int64]bool
 	problems []Problem
 }
 
@@ -432,13 +452,89 @@ func (d *derived) checkDeferred(rows []storage.DeferredEvent, listedAt int64) {
 		}
 	}
 	for seq, want := range d.held {
-		if listed[seq] || seq > listedAt {
+		if listed[seq] || seq > listedAt || d.inFlight[seq] {
 			continue
 		}
 		d.problems = append(d.problems, Problem{Table: TableDeferred, Row: fmt.Sprint(seq), Seq: seq,
 			Detail: fmt.Sprintf("missing: entry %d deferred the event and nothing resolved it, so it would never be released", seq),
 			fix:    func(ctx context.Context, tx storage.Tx) error { return tx.Defer(ctx, want) }})
 	}
+}
+
+// heldInFlight, on a connection that could not seal, marks the deferrals
+// the journal holds by listedAt that the listing lacks and whose
+// aggregate has entries not sealed yet: one of those may have resolved
+// it. It costs a count per such aggregate, and such deferrals are few:
+// those resolved while the audit ran, or whose row is really missing.
+func (d *derived) heldInFlight(ctx context.Context, s *auditSealer, listing []storage.DeferredEvent, listedAt int64) error {
+	if !s.readOnly {
+		return nil
+	}
+	listed := make(map[int64]bool, len(listing))
+	for _, row := range listing {
+		listed[row.Seq] = true
+	}
+	counted := map[storage.AggregateKey]bool{}
+	for seq, want := range d.held {
+		if listed[seq] || seq > listedAt {
+			continue
+		}
+		unsealed, ok := counted[want.Key]
+		if !ok {
+			var err error
+			if unsealed, err = s.inFlight(ctx, want.Key); err != nil {
+				return err
+			}
+			counted[want.Key] = unsealed
+		}
+		if unsealed {
+			if d.inFlight == nil {
+				d.inFlight = map[int64]bool{}
+			}
+			d.inFlight[seq] = true
+		}
+	}
+	return nil
+}
+
+// auditSealer seals for an audit, on a store that seals after commit,
+// what was committed before it is asked to. On a connection that may not
+// write (storage.ErrReadOnly) it cannot; it says so (readOnly), and tells
+// whether an aggregate has entries not sealed yet, which the audit then
+// leaves unchecked as in flight.
+type auditSealer struct {
+	r        storage.Reader
+	readOnly bool
+}
+
+// all seals what was committed before the call; read-only, nothing.
+func (s *auditSealer) all(ctx context.Context) error {
+	if s.readOnly {
+		return nil
+	}
+	err := storage.SealAll(ctx, s.r)
+	if errors.Is(err, storage.ErrReadOnly) {
+		s.readOnly = true
+		return nil
+	}
+	return err
+}
+
+// inFlight seals what was committed before the call, so that the journal
+// holds every entry of key committed by then, and reports false.
+// Read-only, it reports whether key has entries not sealed yet: when it
+// has none, every entry of key committed before the call is in the
+// journal too.
+func (s *auditSealer) inFlight(ctx context.Context, key storage.AggregateKey) (bool, error) {
+	if err := s.all(ctx); err != nil || !s.readOnly {
+		return false, err
+	}
+	se, ok := storage.AsSealer(s.r)
+	if !ok {
+		return false, nil
+	}
+	n, err := se.Unsealed(ctx, &key)
+	return n > 0, err
 }
 
 // sameHeld compares what the journal fixes of a held event; its expiry
@@ -495,16 +591,18 @@ func aggregateProblem(m Mismatch, aggs *Aggregates) Problem {
 // journal: when both reads agree, nothing was applied to it in between,
 // so the replay saw exactly the entries the row reflects and a difference
 // is real. A difference that moved under live traffic is looked at again
-// a few times and then left for the next audit.
-func recheck(ctx context.Context, r storage.Reader, machines *sm.Registry, m Mismatch) (Mismatch, bool, error) {
+// a few times and then left for the next audit, as is one whose
+// aggregate has entries that could not be sealed (a read-only audit).
+func recheck(ctx context.Context, r storage.Reader, sealer *auditSealer, machines *sm.Registry, m Mismatch) (Mismatch, bool, error) {
 	forever := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	for range 3 {
 		before, hadBefore, err := readAggregate(ctx, r, m.Key)
 		if err != nil {
 			return m, false, err
 		}
-		// Every entry before reflects is then in the journal.
-		if err := storage.SealAll(ctx, r); err != nil {
+		// Every entry before reflects is then in the journal, unless
+		// some could not be sealed: in flight.
+		if inFlight, err := sealer.inFlight(ctx, m.Key); err != nil || inFlight {
 			return m, false, err
 		}
 		want, built, err := StateAt(ctx, r, machines, m.Key, forever)

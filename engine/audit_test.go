@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,30 +52,37 @@ func auditBackends() []auditBackend {
 		return bs
 	}
 	return append(bs, auditBackend{"postgres", func(t *testing.T) (storage.Store, func(string, ...any)) {
-		schema := fmt.Sprintf("audit_%d", time.Now().UnixNano())
-		ctx := context.Background()
-		cfg, err := pgx.ParseConfig(dsn)
-		require.NoError(t, err)
-		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
-		t.Cleanup(func() {
-			c, err := pgx.Connect(ctx, dsn)
-			if err == nil {
-				_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-				_ = c.Close(ctx)
-			}
-		})
-		store, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = store.Close() })
-		return store, func(query string, args ...any) {
-			t.Helper()
-			c, err := pgx.ConnectConfig(ctx, cfg)
-			require.NoError(t, err)
-			defer c.Close(ctx)
-			_, err = c.Exec(ctx, dollarPlaceholders(query), args...)
-			require.NoError(t, err, query)
-		}
+		store, _, exec := openPostgresAudit(t, dsn)
+		return store, exec
 	}})
+}
+
+// openPostgresAudit is the PostgreSQL auditBackend, in a fresh schema
+// whose name it returns too.
+func openPostgresAudit(t *testing.T, dsn string) (storage.Store, string, func(string, ...any)) {
+	schema := fmt.Sprintf("audit_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dsn)
+	require.NoError(t, err)
+	cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			_ = c.Close(ctx)
+		}
+	})
+	store, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	return store, schema, func(query string, args ...any) {
+		t.Helper()
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, dollarPlaceholders(query), args...)
+		require.NoError(t, err, query)
+	}
 }
 
 // dollarPlaceholders turns ? into $1, $2, ...
@@ -435,4 +443,82 @@ func TestRepairRestoresExpiredEventWaiting(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAuditOnAReadOnlyConnection: an auditor's connection may not write,
+// so it cannot seal. Audit then checks what is sealed and counts the
+// rest: entries committed and not sealed (an aggregate's new events, a
+// held event's resolution, a new aggregate) are in flight, not problems,
+// while rows changed behind paystate's back are still reported, on a
+// read-only transaction and under a login that may only read alike.
+func TestAuditOnAReadOnlyConnection(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv("PAYSTATE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PAYSTATE_TEST_POSTGRES_DSN is not set")
+	}
+	ctx := t.Context()
+	store, schema, exec := openPostgresAudit(t, dsn)
+	reg := auditRegistry(t)
+	writeAuditJournal(t, store, reg)
+	require.NoError(t, storage.SealAll(ctx, store))
+	eng, stop := runEngine(t, store, reg)
+	send := sender(t, eng)
+	send(200, "CAPTURE", 0) // held, and sealed
+	send(201, "AUTH", 1000)
+	require.NoError(t, storage.SealAll(ctx, store))
+	send(200, "AUTH", 1000)   // resolves it: the row is gone, the resolution unsealed
+	send(201, "CAPTURE", 600) // a new entry of an aggregate
+	send(300, "AUTH", 1000)   // a new aggregate
+	stop()
+	se, _ := storage.AsSealer(store)
+	unsealed, err := se.Unsealed(ctx, nil)
+	require.NoError(t, err)
+	require.Positive(t, unsealed)
+	exec(`UPDATE aggregates SET captured = captured + 3000 WHERE id = 'o11'`)
+	exec(`DELETE FROM deferred WHERE aggregate_id = 'o4'`) // o4's REFUND, held since it was sealed
+	want := func(t *testing.T, rep *AuditReport) {
+		t.Helper()
+		require.True(t, rep.Chain.OK, "%+v", rep.Chain)
+		require.Len(t, rep.Problems, 2, "%v", rep.Problems)
+		require.True(t, hasProblem(rep, TableAggregates, "acme/payment/o11"), "%v", rep.Problems)
+		require.True(t, hasProblem(rep, TableDeferred, ""), "%v", rep.Problems)
+	}
+
+	role := schema + "_reader"
+	exec(`CREATE ROLE ` + role + ` LOGIN`)
+	t.Cleanup(func() { exec(`DROP OWNED BY ` + role); exec(`DROP ROLE ` + role) })
+	exec(`GRANT USAGE ON SCHEMA ` + schema + ` TO ` + role)
+	exec(`GRANT SELECT ON ALL TABLES IN SCHEMA ` + schema + ` TO ` + role)
+	for _, tc := range []struct {
+		name string
+		dsn  func(u *url.URL)
+	}{
+		{"read-only transactions", func(u *url.URL) {
+			q := u.Query()
+			q.Set("options", "-c default_transaction_read_only=on")
+			u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads + as itself
+		}},
+		{"a login that may only read", func(u *url.URL) { u.User = url.User(role) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := url.Parse(dsn)
+			require.NoError(t, err)
+			tc.dsn(u)
+			ro, err := postgres.Open(ctx, u.String(), postgres.WithSchema(schema))
+			require.NoError(t, err)
+			defer ro.Close()
+			_, err = ro.Seal(ctx)
+			require.ErrorIs(t, err, storage.ErrReadOnly)
+			rep := audit(t, ro, reg)
+			want(t, rep)
+			require.True(t, rep.ReadOnly)
+			require.Equal(t, unsealed, rep.Unsealed)
+		})
+	}
+	// Where it may write, it seals first and checks everything.
+	rep := audit(t, store, reg)
+	want(t, rep)
+	require.False(t, rep.ReadOnly)
+	require.Zero(t, rep.Unsealed)
 }

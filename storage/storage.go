@@ -20,6 +20,10 @@ var (
 	// operator must (restore, or rebuild derived tables). It never wraps
 	// ErrUnavailable.
 	ErrCorrupt = errors.New("database corrupted")
+	// ErrReadOnly: this connection may read the store but not write it
+	// (a read-only transaction or server, a login without write rights):
+	// a Sealer's Seal, say, from an auditor's connection.
+	ErrReadOnly = errors.New("store is read-only here")
 	// ErrSchemaTooNew: the database was migrated by a newer paystate.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )
@@ -413,7 +417,8 @@ type Sealer interface {
 	// event's deferral before its resolution), links and hashes them and
 	// moves the head; it returns how many it sealed. Every entry
 	// committed before Seal was called is sealed when it returns nil (in
-	// rounds of a bounded size, each one transaction).
+	// rounds of a bounded size, each one transaction). It fails with
+	// ErrReadOnly when this connection may not write (an auditor's).
 	Seal(ctx context.Context) (int, error)
 }
 

@@ -102,7 +102,10 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, wi
 	}
 	fmt.Fprintf(stdout, "checked %d journal entries against %d receipts, %d held events and %d aggregates; %d differ from the journal\n",
 		rep.Chain.Checked, rep.Receipts, rep.Deferred, rep.Aggregates, len(rep.Problems))
-	if rep.Unsealed > 0 {
+	switch {
+	case rep.ReadOnly:
+		fmt.Fprintf(stdout, "this login may not write, so nothing was sealed: %d entries committed and not sealed yet, and the aggregates and held events they touch, were not checked\n", rep.Unsealed)
+	case rep.Unsealed > 0:
 		fmt.Fprintf(stdout, "%d entries committed since are not sealed yet (in flight, not checked)\n", rep.Unsealed)
 	}
 	fixable := 0

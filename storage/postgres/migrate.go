@@ -115,8 +115,18 @@ func migrate(ctx context.Context, db beginner, schema string) (applied []int, er
 			}
 		}
 	}
-	if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
-		return nil, classify("create schema_migrations", err)
+	// Created only when missing, too: a schema already current is then
+	// opened without a write, by a read-only login or transaction (an
+	// auditor's) as well.
+	var tracked bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename = 'schema_migrations')`).Scan(&tracked); err != nil {
+		return nil, classify("look up schema_migrations", err)
+	}
+	if !tracked {
+		if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
+			return nil, classify("create schema_migrations", err)
+		}
 	}
 	var current int
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {

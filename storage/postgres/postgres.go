@@ -362,21 +362,22 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) er
 // SQLSTATE codes, from PostgreSQL's errcodes.txt, decided by code, never
 // by message text.
 const (
-	codeSerializationFailure = "40001"
-	codeDeadlockDetected     = "40P01"
-	codeLockNotAvailable     = "55P03"
-	codeUniqueViolation      = "23505"
-	codeReadOnlyTransaction  = "25006"
-	codeAdminShutdown        = "57P01"
-	codeCrashShutdown        = "57P02"
-	codeCannotConnectNow     = "57P03"
-	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
-	codeIdleInTxTimeout      = "25P03" // idle_in_transaction_session_timeout
-	codeDataCorrupted        = "XX001"
-	codeIndexCorrupted       = "XX002"
-	classConnection          = "08" // connection exception
-	classResources           = "53" // insufficient resources: disk full, out of memory, too many connections
-	classSystem              = "58" // system error: I/O
+	codeSerializationFailure  = "40001"
+	codeDeadlockDetected      = "40P01"
+	codeLockNotAvailable      = "55P03"
+	codeUniqueViolation       = "23505"
+	codeReadOnlyTransaction   = "25006"
+	codeInsufficientPrivilege = "42501"
+	codeAdminShutdown         = "57P01"
+	codeCrashShutdown         = "57P02"
+	codeCannotConnectNow      = "57P03"
+	codeQueryCanceled         = "57014" // statement_timeout, or a cancel request
+	codeIdleInTxTimeout       = "25P03" // idle_in_transaction_session_timeout
+	codeDataCorrupted         = "XX001"
+	codeIndexCorrupted        = "XX002"
+	classConnection           = "08" // connection exception
+	classResources            = "53" // insufficient resources: disk full, out of memory, too many connections
+	classSystem               = "58" // system error: I/O
 )
 
 // retryableCode: PostgreSQL aborted the transaction because of another
@@ -407,6 +408,14 @@ func unavailableCode(code string) bool {
 		return true
 	}
 	return false
+}
+
+// readOnly reports whether err is the server refusing writes on this
+// connection: a read-only transaction (or a standby), or a
+// login without the privilege.
+func readOnly(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == codeReadOnlyTransaction || pe.Code == codeInsufficientPrivilege)
 }
 
 // corruptCode: the server found its data or an index damaged.

@@ -149,6 +149,8 @@ func (s *Store) sealRound(ctx context.Context, lock string) (n int, err error) {
 		case errors.Is(err, pgx.ErrNoRows):
 			err = fmt.Errorf("postgres: seal: the chain_head row is missing (the database was changed behind paystate's back): %w",
 				storage.ErrUnavailable)
+		case readOnly(err):
+			err = fmt.Errorf("postgres: seal: lock chain head: %w: %w", storage.ErrReadOnly, err)
 		default:
 			err = unavailable("seal: lock chain head", err)
 		}
