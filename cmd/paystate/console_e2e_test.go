@@ -185,6 +185,12 @@ func (b *browser) screenshot(name string, wholePage bool) {
 	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
 }
 
+// factJS is the text of the first fact named dt in a definition list of
+// the page (the "Now" card of a story comes first).
+func factJS(dt string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === %q)?.nextElementSibling.textContent ?? 'no such fact'`, dt)
+}
+
 // offline cuts the tab off the network, or lets it back on.
 func (b *browser) offline(on bool) {
 	b.t.Helper()
@@ -365,8 +371,10 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.Contains(t, eval[string](b, `document.querySelector('li.entry[data-seq="3"]').textContent`), "Releases held event #1")
 
 		require.Equal(t, order.GetStateName(), eval[string](b, `document.querySelector('#current-state').textContent`))
-		require.Equal(t, "100.00 AED", eval[string](b, `[...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === 'Authorised').nextSibling.textContent`))
-		require.Equal(t, "25.00 AED", eval[string](b, `[...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === 'Refunded').nextSibling.textContent`))
+		// The order's own amount, then the totals that moved since.
+		require.Equal(t, "100.00 AED", eval[string](b, factJS("Amount")))
+		require.Equal(t, "100.00 AED", eval[string](b, factJS("Authorised")))
+		require.Equal(t, "25.00 AED", eval[string](b, factJS("Refunded")))
 		// The machine marks the current state and draws bold exactly the
 		// edges the applied entries took, from new to that state.
 		require.Equal(t, []string{order.GetStateName()}, eval[[]string](b, `[...document.querySelectorAll('svg.machine g.node.current')].map((g) => g.dataset.state)`))
@@ -452,9 +460,35 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.open("#/story/generic/payment/pay_nomoney")
 		b.wait("the story shows", `!!document.querySelector('#current-state')`)
 		require.Contains(t, eval[string](b, `document.querySelector('dl.facts').textContent`), "Amounts knownnot fully")
+		// No event said the amount: the API answers 0, which the page
+		// does not pass off as an amount of zero; nor does the Find list.
+		require.Equal(t, "not reported", eval[string](b, factJS("Amount")))
+		b.open("#/find")
+		b.wait("the list shows the order", `!!document.querySelector('#find-list ~ .out a[href="#/story/generic/payment/pay_nomoney"]')`)
+		require.Equal(t, "not reported", eval[string](b, `document.querySelector('#find-list ~ .out a[href="#/story/generic/payment/pay_nomoney"]').closest('tr').querySelector('td.num').textContent`))
 		b.open("#/story/generic/payment/pay_9a8b7c6d5e")
 		b.wait("another story shows", `!!document.querySelector('#kids')`)
 		require.NotContains(t, eval[string](b, `document.querySelector('dl.facts').textContent`), "Amounts known")
+	})
+
+	t.Run("amounts in each currency's units, as the server counts them", func(t *testing.T) {
+		// The server converts "1500" MUR and "1234.56" HUF with
+		// golang.org/x/text's exponents (0 and 2); the browser's own table
+		// has 2 and 0, and would show a hundred times too much or too little.
+		for _, c := range []struct{ id, amount, currency, want string }{
+			{"pay_mur", `"1500"`, "MUR", "1,500 MUR"},
+			{"pay_huf", `"1234.56"`, "HUF", "1,234.56 HUF"},
+			{"pay_bhd", `"1.25"`, "BHD", "1.250 BHD"},
+			{"pay_jpy", `5000`, "JPY", "5,000 JPY"},
+		} {
+			code, reply := s.signedPost(t, "generic", fmt.Appendf(nil, `{"id":"evt_%s","type":"payment.completed","created":1741944413,"data":{"id":%q,"object":"payment","amount":%s,"currency":%q,"status":"completed"}}`,
+				c.id, c.id, c.amount, c.currency))
+			require.Equal(t, http.StatusOK, code, "%v", reply)
+			b.open("#/story/generic/payment/" + c.id)
+			b.wait("the story shows "+c.id, `!!document.querySelector('#current-state') && location.hash.endsWith(`+fmt.Sprintf("%q", c.id)+`)`)
+			require.Equal(t, c.want, eval[string](b, factJS("Amount")), c.id)
+			require.Equal(t, c.want, eval[string](b, factJS("Captured")), c.id)
+		}
 	})
 
 	t.Run("an order whose every event is held shows its history", func(t *testing.T) {
@@ -494,10 +528,16 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.wait("the stream is live", `document.querySelector('#conn').dataset.state === 'live'`)
 		b.wait("the queue holds the order in review", `!!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
 		eval[bool](b, `window.sameDocument = true`)
-		send(sampleOf(t, "ord-4", "ORD-4", "AUTHORISED"))
-		send(sampleOf(t, "ord-4", "ORD-4", "POST_AUTH_FRAUD_CHECK_REVIEW"))
+		// ord-4 is in forints: N-Genius sends minor units, which the
+		// server counts with two digits (the browser's own table has none).
+		inHUF := func(body []byte) []byte {
+			return bytes.Replace(body, []byte(`"currencyCode": "AED",`+"\n"+`"value": 10000`), []byte(`"currencyCode": "HUF",`+"\n"+`"value": 123456`), 1)
+		}
+		send(inHUF(sampleOf(t, "ord-4", "ORD-4", "AUTHORISED")))
+		send(inHUF(sampleOf(t, "ord-4", "ORD-4", "POST_AUTH_FRAUD_CHECK_REVIEW")))
 		b.wait("the order that entered review appears", `!!document.querySelector('#queue tr[data-key="ngenius/ord-4"]')`)
-		b.wait("with its amount", `document.querySelector('#queue tr[data-key="ngenius/ord-4"]').textContent.includes('100.00 AED')`)
+		b.wait("with its amount", `document.querySelector('#queue tr[data-key="ngenius/ord-4"] td.num').textContent === '1,234.56 HUF'`)
+		require.Equal(t, "Amount", eval[string](b, `document.querySelector('table.queue th:nth-child(4)').textContent`))
 		b.screenshot("fraud", true)
 		send(sampleOf(t, "ord-3", "ORD-3", "POST_AUTH_FRAUD_CHECK_ACCEPTED"))
 		b.wait("the order that left review disappears", `!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
@@ -513,7 +553,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		restart()
 		send(sampleOf(t, "ord-5", "ORD-5", "AUTHORISED"))
 		send(sampleOf(t, "ord-5", "ORD-5", "POST_AUTH_FRAUD_CHECK_REVIEW"))
-		send(sampleOf(t, "ord-4", "ORD-4", "POST_AUTH_FRAUD_CHECK_REJECTED"))
+		send(inHUF(sampleOf(t, "ord-4", "ORD-4", "POST_AUTH_FRAUD_CHECK_REJECTED")))
 		require.Equal(t, "reconnecting", eval[string](b, `document.querySelector('#conn').dataset.state`), "the tab missed the changes")
 		b.offline(false)
 		b.wait("live again", `document.querySelector('#conn').dataset.state === 'live'`)

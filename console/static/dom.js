@@ -1,6 +1,8 @@
 // Small helpers to build the page. Text always goes in as text nodes,
 // never as HTML, so nothing a provider sent can become markup.
 
+import { exponent } from './currencies.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 
 function build(node, attrs, children) {
@@ -55,22 +57,14 @@ export function timeEl(ts) {
   return ts ? h('time', { datetime: ts }, time(ts)) : '';
 }
 
-// minorDigits is the number of decimals of an ISO 4217 currency, from the
-// browser's own table; an unknown code keeps minor units.
-function minorDigits(currency) {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits;
-  } catch {
-    return null;
-  }
-}
-
 // money formats an amount in minor units (the API's int64, a string in
-// JSON) in the currency's units, exactly: no floating point.
+// JSON) in the currency's units, exactly: no floating point, and with the
+// server's exponent for the currency; a code the server does not know
+// keeps minor units.
 export function money(minor, currency) {
   const raw = String(minor ?? '0');
   if (!/^-?\d+$/.test(raw)) return raw;
-  const digits = currency ? minorDigits(currency) : null;
+  const digits = exponent(currency);
   if (digits === null) return `${raw} (minor units)${currency ? ' ' + currency : ''}`;
   const neg = raw.startsWith('-');
   let n = neg ? raw.slice(1) : raw;
@@ -78,6 +72,15 @@ export function money(minor, currency) {
   const whole = n.slice(0, n.length - digits).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   const frac = digits ? '.' + n.slice(n.length - digits) : '';
   return `${neg ? '-' : ''}${whole}${frac} ${currency}`;
+}
+
+// amount shows an order's own amount (what was authorised or sold; for
+// a refund or chargeback its face amount), not the totals that moved
+// since. The API answers 0 while no event has reported it, and
+// paystate does not tell that from an amount of zero: it reads so.
+export function amount(a) {
+  if (String(a?.amountMinor ?? '0') === '0') return h('span', { class: 'unknown', title: 'No event has reported the amount yet' }, 'not reported');
+  return a.currency ? money(a.amountMinor, a.currency) : `${a.amountMinor} (minor units, no currency)`;
 }
 
 // shortHash shows the start of a hex hash; the whole one is in its title.

@@ -2,16 +2,10 @@
 // the recent orders under filters, a page at a time.
 
 import { get } from './api.js';
-import { h, field, select, errorBox, money, timeEl, storyHref, kindName, KINDS, fromInput, announce } from './dom.js';
+import { h, field, select, errorBox, amount, timeEl, storyHref, kindName, KINDS, fromInput, announce } from './dom.js';
 import { providers, states } from './machines-data.js';
 
 const PAGE = 50;
-
-function amountOf(a) {
-  const kind = kindName(a.kind);
-  const minor = kind === 'payment' || kind === '' ? (a.authorizedMinor ?? a.capturedMinor) : a.amountMinor;
-  return a.currency ? money(minor, a.currency) : '';
-}
 
 export function resultsTable(rows, caption) {
   if (!rows.length) return h('p', { class: 'empty' }, 'Nothing matches.');
@@ -26,7 +20,7 @@ export function resultsTable(rows, caption) {
         h('td', {}, h('a', { href: storyHref(a.provider, kind, id) }, id)),
         h('td', {}, a.merchantReference || ''),
         h('td', {}, h('span', { class: 'state' }, a.state?.startsWith?.('PAYMENT_STATE_') ? a.stateName : (a.stateName || a.state))),
-        h('td', {}, a.providerStatus || ''), h('td', { class: 'num' }, amountOf(a)), h('td', {}, timeEl(a.updateTime)));
+        h('td', {}, a.providerStatus || ''), h('td', { class: 'num' }, amount(a)), h('td', {}, timeEl(a.updateTime)));
     })));
 }
 

@@ -6,7 +6,7 @@
 // last cursor it received.
 
 import { get, stream, pages, ApiError } from './api.js';
-import { h, errorBox, money, timeEl, storyHref, announce } from './dom.js';
+import { h, errorBox, amount, timeEl, storyHref, announce } from './dom.js';
 
 const STATE = 'fraud_review';
 const LIST_LIMIT = 5000;
@@ -23,7 +23,7 @@ export function render(main) {
   const tbody = h('tbody', { id: 'queue' });
   const table = h('table', { class: 'list queue' },
     h('caption', { class: 'sr-only' }, 'Orders in fraud review'),
-    h('thead', {}, h('tr', {}, ['Provider', 'Order', 'Merchant reference', 'Authorised', 'Entered review', 'By event'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ['Provider', 'Order', 'Merchant reference', 'Amount', 'Entered review', 'By event'].map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
   const problem = h('div', {});
   main.append(h('div', { class: 'titlebar' }, h('h1', {}, 'Fraud review'), indicator),
@@ -45,14 +45,14 @@ export function render(main) {
       h('td', {}, r.provider),
       h('td', {}, h('a', { href: storyHref(r.provider, 'payment', r.id) }, r.id)),
       h('td', {}, r.ref || ''),
-      h('td', { class: 'num' }, r.currency ? money(r.authorized, r.currency) : ''),
+      h('td', { class: 'num' }, r.order ? amount(r.order) : r.failed ? 'unavailable' : '…'),
       h('td', {}, timeEl(r.since)),
       h('td', {}, r.event ? h('code', {}, r.event) : ''))));
     count.textContent = rows.length === 1 ? '1 order in review' : `${rows.length} orders in review`;
   }
 
   function fromOrder(o) {
-    return { provider: o.provider, id: o.providerOrderId, ref: o.merchantReference, currency: o.currency, authorized: o.authorizedMinor, since: o.updateTime, event: o.providerStatus };
+    return { provider: o.provider, id: o.providerOrderId, ref: o.merchantReference, order: o, since: o.updateTime, event: o.providerStatus };
   }
 
   // apply folds one entry of the stream into the queue.
@@ -64,7 +64,7 @@ export function render(main) {
       // The entry has no amounts; the order has.
       get(`/v1/providers/${encodeURIComponent(e.provider)}/orders/${encodeURIComponent(e.providerId)}`, {}, { signal: ac.signal })
         .then((o) => { if (members.has(k)) { members.set(k, { ...fromOrder(o), since: e.receiveTime, event: e.event }); draw(); } })
-        .catch(() => {});
+        .catch(() => { if (members.has(k)) { members.get(k).failed = true; draw(); } });
     } else if (e.stateBefore === STATE && e.stateAfter !== STATE) {
       if (members.delete(k)) announce(`Order ${e.providerId} at ${e.provider} left fraud review (${e.stateAfter})`);
     }

@@ -3,7 +3,7 @@
 // of a chosen time.
 
 import { get, path } from './api.js';
-import { h, errorBox, money, timeEl, time, shortHash, storyHref, kindName, verdictBadge, verdictName, fromInput, announce } from './dom.js';
+import { h, errorBox, money, amount, timeEl, time, shortHash, storyHref, kindName, verdictBadge, verdictName, fromInput, announce } from './dom.js';
 import { machines } from './machines-data.js';
 import { draw } from './machine.js';
 import { resultsTable } from './find.js';
@@ -34,10 +34,13 @@ function refOf(name) {
 function amounts(a) {
   const kind = kindName(a.kind);
   const c = a.currency;
+  // A payment's own amount first, then what moved since: an order
+  // service compares the first with what it charged, the rest with what
+  // it expects to have been taken and given back.
   const rows = !c ? [['Amounts', 'no currency known yet']]
     : kind === 'payment'
-      ? [['Authorised', money(a.authorizedMinor, c)], ['Captured', money(a.capturedMinor, c)], ['Refunded', money(a.refundedMinor, c)]]
-      : [['Amount', money(a.amountMinor, c)]];
+      ? [['Amount', amount(a)], ['Authorised', money(a.authorizedMinor, c)], ['Captured', money(a.capturedMinor, c)], ['Refunded', money(a.refundedMinor, c)]]
+      : [['Amount', amount(a)]];
   // An event moved money without saying how much: the totals are what
   // the events proved, which the provider may not agree with.
   if (a.amountsUnknown) rows.push(['Amounts known', h('span', { class: 'warn' }, 'not fully: an event moved money without saying how much; ask the provider before relying on these totals')]);
