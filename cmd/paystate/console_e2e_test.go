@@ -191,6 +191,22 @@ func factJS(dt string) string {
 	return fmt.Sprintf(`[...document.querySelectorAll('dl.facts dt')].find((d) => d.textContent === %q)?.nextElementSibling.textContent ?? 'no such fact'`, dt)
 }
 
+// forge makes the page's fetch answer calls whose address contains part
+// with what answer (a JavaScript function of the real fetch's promise, the
+// address and the options) returns, until unforge: answers a test server
+// cannot be made to give (a proxy's page, a PostgreSQL store's unsealed
+// entries) reach the console as from the network.
+func (b *browser) forge(part, answer string) {
+	b.t.Helper()
+	eval[bool](b, fmt.Sprintf(`window.realFetch ??= window.fetch;
+		window.fetch = (u, o) => String(u).includes(%q) ? (%s)(window.realFetch(u, o), String(u), o) : window.realFetch(u, o); true`, part, answer))
+}
+
+func (b *browser) unforge() {
+	b.t.Helper()
+	eval[bool](b, `if (window.realFetch) window.fetch = window.realFetch; true`)
+}
+
 // offline cuts the tab off the network, or lets it back on.
 func (b *browser) offline(on bool) {
 	b.t.Helper()
@@ -491,6 +507,32 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("an address nobody should have sent shows words, not a request", func(t *testing.T) {
+		// A story address that does not decode, or lacks its id.
+		for _, route := range []string{"#/story/ngenius/payment/%E0%A4%A", "#/story/ngenius", "#/story/ngenius/payment/"} {
+			b.open("#/find")
+			b.wait("Find shows", `!!document.querySelector('#find-id')`)
+			b.open(route)
+			b.wait("the address is refused: "+route, `!!document.querySelector('#bad-address')`)
+		}
+		// What a provider sent is text, never markup, and a long id wraps
+		// instead of widening the page.
+		long := "pay_" + strings.Repeat("0123456789abcdef", 8)
+		ref := `<img id="injected" src="x">`
+		code, reply := s.signedPost(t, "generic", fmt.Appendf(nil, `{"id":"evt_long","type":"payment.completed","created":1741944413,"data":{"id":%q,"object":"payment","amount":"10.00","currency":"EUR","status":"completed","merchant_reference":%q}}`, long, ref))
+		require.Equal(t, http.StatusOK, code, "%v", reply)
+		b.open("#/story/generic/payment/" + long)
+		b.wait("the long id's story shows", `!!document.querySelector('#current-state')`)
+		require.Equal(t, ref, eval[string](b, factJS("Merchant reference")))
+		require.False(t, eval[bool](b, `!!document.querySelector('#injected')`), "a merchant reference became markup")
+		require.LessOrEqual(t, eval[int](b, `document.documentElement.scrollWidth`), eval[int](b, `document.documentElement.clientWidth`), "the page is wider than the window")
+		b.open("#/journal")
+		b.wait("the journal shows", `document.querySelectorAll('table.journal tbody tr').length > 0`)
+		// Every column of the journal in view, the hash included, with no
+		// sideways scrolling to find it.
+		require.LessOrEqual(t, eval[int](b, `document.querySelector('table.journal').scrollWidth`), eval[int](b, `document.querySelector('table.journal').parentElement.clientWidth`), "the journal is wider than its card")
+	})
+
 	t.Run("an order whose every event is held shows its history", func(t *testing.T) {
 		send(sampleOf(t, "held-1", "ORD-HELD", "CAPTURED"))
 		// The order has no state: GetAggregate answers NOT_FOUND, which the
@@ -559,6 +601,12 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.wait("live again", `document.querySelector('#conn').dataset.state === 'live'`)
 		b.wait("the queue caught up", `[...document.querySelectorAll('#queue tr')].map((r) => r.dataset.key).join(',') === 'ngenius/ord-5'`)
 		require.True(t, eval[bool](b, `window.sameDocument === true`), "no reload")
+
+		// The last order leaves: an empty queue says so.
+		send(sampleOf(t, "ord-5", "ORD-5", "POST_AUTH_FRAUD_CHECK_ACCEPTED"))
+		b.wait("the queue is empty", `document.querySelectorAll('#queue tr').length === 0`)
+		require.Equal(t, "No order is in fraud review right now.", eval[string](b, `document.querySelector('#queue-count').textContent`))
+		require.False(t, eval[bool](b, `document.querySelector('table.queue').checkVisibility()`), "the headings of an empty table")
 	})
 
 	t.Run("verify reports an intact journal", func(t *testing.T) {
@@ -581,7 +629,13 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.Equal(t, fmt.Sprint(cp.GetSequence()), eval[string](b, `document.querySelector('#cp-seq').textContent`))
 		require.Equal(t, cp.GetKeyId(), eval[string](b, `document.querySelector('#cp-key').textContent`))
 		require.Contains(t, eval[string](b, `document.querySelector('.checkpoint').textContent`), hex.EncodeToString(cp.GetSignature()))
-		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), "verified against the journal")
+		require.Regexp(t, `^[1-9]\d* checked against the journal$`, eval[string](b, `document.querySelector('#verify-cps').textContent`))
+		// The verify answer names the newest stored checkpoint it verified,
+		// and what was committed but not yet in the chain.
+		require.Equal(t, fmt.Sprint(cp.GetSequence()), eval[string](b, `document.querySelector('#vcp-seq').textContent`))
+		require.Equal(t, cp.GetKeyId(), eval[string](b, `document.querySelector('#vcp-key').textContent`))
+		require.Equal(t, cp.GetHash(), eval[string](b, `document.querySelector('#vcp-hash').textContent`))
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-unsealed').textContent`), "none")
 		// Filter the journal to the rejected entries.
 		b.do(chromedp.Click(chromedp.CSS(`input[name="verdict"][value="rejected"]`)))
 		b.submit(`input[name="verdict"][value="rejected"]`)
@@ -641,8 +695,37 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("verify says what it could not check, and a failed answer in words", func(t *testing.T) {
+		// A PostgreSQL store whose sealer is behind answers unsealed
+		// entries; SQLite never does, so the answer is forged.
+		b.forge("/v1/journal:verify", `async (p, u, o) => { const r = await p; const j = await r.json();
+			if (!o.body.includes('chainOnly')) { j.unsealedEntries = '3'; delete j.head.checkpoint; }
+			return new Response(JSON.stringify(j), { status: r.status, headers: { 'Content-Type': 'application/json' } }); }`)
+		b.do(chromedp.Click(chromedp.CSS("#verify")))
+		b.wait("verification ends", `['ok', 'broken', 'error'].includes(document.querySelector('#verify-result').dataset.result)`)
+		require.Equal(t, "ok", eval[string](b, `document.querySelector('#verify-result').dataset.result`))
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-unsealed').textContent`), "3 committed entries have no place in the chain yet")
+		require.True(t, eval[bool](b, `!!document.querySelector('#verify-cp-none') && !document.querySelector('#verify-cp')`))
+		// A proxy's error page, a page that is not the API's JSON, and no
+		// answer at all: each is a failure said in words, never a pass.
+		for _, c := range []struct{ answer, want string }{
+			{`async () => new Response('<html>Bad gateway</html>', { status: 502, headers: { 'Content-Type': 'text/html' } })`, "The server failed to answer (HTTP 502)."},
+			{`async () => new Response('<html>Sign in to the network</html>', { status: 200, headers: { 'Content-Type': 'text/html' } })`, "was not the API’s JSON"},
+			{`async () => { throw new TypeError('Failed to fetch'); }`, "The server could not be reached"},
+		} {
+			b.forge("/v1/journal:verify", c.answer)
+			b.do(chromedp.Click(chromedp.CSS("#verify")))
+			b.wait("verification ends", `['ok', 'broken', 'error'].includes(document.querySelector('#verify-result').dataset.result)`)
+			require.Equal(t, "error", eval[string](b, `document.querySelector('#verify-result').dataset.result`), c.answer)
+			require.Contains(t, eval[string](b, `document.querySelector('#verify-result .error').textContent`), c.want)
+		}
+		b.unforge()
+		b.do(chromedp.Click(chromedp.CSS("#verify")))
+		b.wait("verification passes again", `document.querySelector('#verify-result').dataset.result === 'ok'`)
+	})
+
 	t.Run("verify reports a derived table that disagrees with the journal", func(t *testing.T) {
-		require.Contains(t, eval[string](b, `document.querySelector('#verify-result').textContent`), "tables derived from the journal agree")
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-tables').textContent`), "agree with the journal")
 		s.shutdown()
 		tamper(t, dir, `UPDATE aggregates SET state = 'captured' WHERE id = 'ord-2'`)
 		restart()

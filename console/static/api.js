@@ -72,7 +72,10 @@ export async function call(method, p, { query, body, signal, as } = {}) {
     if (res.status === 401 && as === undefined) unauthorised.forEach((fn) => fn());
     throw new ApiError(res.status, data?.code, data?.message);
   }
-  return data ?? {};
+  // An answer that is not the API's JSON (a proxy's page, a cut-off
+  // body) is a failure, not an empty result.
+  if (data === null || typeof data !== 'object') throw new ApiError(res.status, undefined, 'The server\u2019s answer was not the API\u2019s JSON.');
+  return data;
 }
 
 export const get = (p, query, opts = {}) => call('GET', p, { ...opts, query });

@@ -18,12 +18,16 @@ const PAGES = [
   { path: 'journal', title: 'Journal & integrity', module: journal, need: ['AuditService/ListJournal', 'AuditService/GetChainHead', 'AuditService/VerifyJournal'] },
   { path: 'machines', title: 'Machines', module: machines, need: ['MachineService/ListMachines'] },
 ];
-const HIDDEN = [{ path: 'story', title: 'Order', module: story, need: ['AggregateService/GetAggregate'] }];
+const HIDDEN = [{ path: 'story', title: 'Order', module: story, need: ['AggregateService/GetAggregate'], params: 3 }];
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 let stop = () => {};
+
+function decodeAll(parts) {
+  try { return parts.map((p) => decodeURIComponent(p)); } catch { return null; }
+}
 
 function allowed(page, caps) { return page.need.every((m) => api.may(caps, m)); }
 
@@ -80,10 +84,20 @@ function route() {
     return;
   }
   stop();
+  stop = () => {};
   drawNav(caps, page.path === 'story' ? 'find' : page.path);
   main.replaceChildren();
   document.title = `${page.title} · paystate console`;
-  const params = rest.map((p) => decodeURIComponent(p));
+  // The address is anyone's to edit or to send in a link: one that does
+  // not decode, or names fewer parts than the page needs, is said to be
+  // so instead of becoming a request.
+  const params = decodeAll(rest);
+  if (!params || params.length < (page.params || 0) || params.slice(0, page.params).some((p) => !p)) {
+    main.replaceChildren(h('h1', {}, 'Not a page of the console'),
+      h('p', { class: 'error', role: 'alert', id: 'bad-address' }, 'This address does not name anything the console can show. ', h('a', { href: '#/find' }, 'Find an order'), ' instead.'));
+    main.focus({ preventScroll: true });
+    return;
+  }
   stop = page.module.render(main, { caps, may: (m) => api.may(caps, m), announce }, params) || (() => {});
   main.focus({ preventScroll: true });
 }

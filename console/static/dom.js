@@ -83,6 +83,12 @@ export function amount(a) {
   return a.currency ? money(a.amountMinor, a.currency) : `${a.amountMinor} (minor units, no currency)`;
 }
 
+// breakable lets a long provider word (POST_AUTH_FRAUD_CHECK_REJECTED,
+// refund.completed) wrap after its underscores and dots, not mid-word.
+export function breakable(text) {
+  return String(text ?? '').split(/(?<=[_.])/).flatMap((part, i) => (i ? [h('wbr', {}), part] : [part]));
+}
+
 // shortHash shows the start of a hex hash; the whole one is in its title.
 export function shortHash(hash) {
   return hash ? h('code', { class: 'hash', title: hash }, hash.slice(0, 12) + '…') : '';
@@ -113,6 +119,9 @@ export function select(name, options, value = '') {
 // errorBox shows a failed call in words.
 export function errorBox(e) {
   let text = e?.message || String(e);
-  if (e?.status === 403) text = 'Your role may not do this. ' + text;
-  return h('p', { class: 'error', role: 'alert' }, text);
+  // fetch rejects with a TypeError when no answer came at all.
+  if (e instanceof TypeError && !('status' in e)) text = 'The server could not be reached; check the connection and try again.';
+  else if (e?.status === 403) text = 'Your role may not do this. ' + text;
+  else if (e?.status >= 500) text = `The server failed to answer (HTTP ${e.status})` + (e.message && e.message !== `HTTP ${e.status}` ? `: ${e.message}` : '.');
+  return h('p', { class: 'error', role: 'alert', dataset: { status: e?.status ?? 'network' } }, text);
 }

@@ -17,8 +17,8 @@ export function resultsTable(rows, caption) {
       const kind = kindName(a.kind) || 'payment';
       return h('tr', {},
         h('td', {}, a.provider), h('td', {}, kind),
-        h('td', {}, h('a', { href: storyHref(a.provider, kind, id) }, id)),
-        h('td', {}, a.merchantReference || ''),
+        h('td', { class: 'id' }, h('a', { href: storyHref(a.provider, kind, id) }, id)),
+        h('td', { class: 'id' }, a.merchantReference || ''),
         h('td', {}, h('span', { class: 'state' }, a.state?.startsWith?.('PAYMENT_STATE_') ? a.stateName : (a.stateName || a.state))),
         h('td', {}, a.providerStatus || ''), h('td', { class: 'num' }, amount(a)), h('td', {}, timeEl(a.updateTime)));
     })));

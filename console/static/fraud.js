@@ -19,12 +19,13 @@ const QUIET_GAP = 2500;
 export function render(main) {
   const ac = new AbortController();
   const indicator = h('p', { class: 'conn', id: 'conn', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…');
-  const count = h('p', { class: 'count', id: 'queue-count' });
+  const count = h('p', { class: 'count', id: 'queue-count' }, 'Loading the queue…');
   const tbody = h('tbody', { id: 'queue' });
   const table = h('table', { class: 'list queue' },
     h('caption', { class: 'sr-only' }, 'Orders in fraud review'),
     h('thead', {}, h('tr', {}, ['Provider', 'Order', 'Merchant reference', 'Amount', 'Entered review', 'By event'].map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
+  table.hidden = true;
   const problem = h('div', {});
   main.append(h('div', { class: 'titlebar' }, h('h1', {}, 'Fraud review'), indicator),
     h('p', { class: 'lead' }, 'Orders under the providers\u2019 manual fraud review right now. An order appears when it enters review and disappears when it leaves; no reload needed.'),
@@ -43,12 +44,14 @@ export function render(main) {
     const rows = [...members.values()].sort((a, b) => (a.provider + a.id).localeCompare(b.provider + b.id));
     tbody.replaceChildren(...rows.map((r) => h('tr', { dataset: { key: key(r.provider, r.id) } },
       h('td', {}, r.provider),
-      h('td', {}, h('a', { href: storyHref(r.provider, 'payment', r.id) }, r.id)),
-      h('td', {}, r.ref || ''),
+      h('td', { class: 'id' }, h('a', { href: storyHref(r.provider, 'payment', r.id) }, r.id)),
+      h('td', { class: 'id' }, r.ref || ''),
       h('td', { class: 'num' }, r.order ? amount(r.order) : r.failed ? 'unavailable' : '…'),
       h('td', {}, timeEl(r.since)),
       h('td', {}, r.event ? h('code', {}, r.event) : ''))));
-    count.textContent = rows.length === 1 ? '1 order in review' : `${rows.length} orders in review`;
+    count.textContent = rows.length === 0 ? 'No order is in fraud review right now.' : rows.length === 1 ? '1 order in review' : `${rows.length} orders in review`;
+    // An empty queue is a sentence, not the headings of an empty table.
+    table.hidden = rows.length === 0;
   }
 
   function fromOrder(o) {

@@ -3,7 +3,7 @@
 // whole chain with its progress, and an export for working papers.
 
 import { get, call, pages } from './api.js';
-import { h, errorBox, timeEl, shortHash, storyHref, kindName, verdictBadge, verdictName, select, field, fromInput, announce, VERDICTS, KINDS } from './dom.js';
+import { h, breakable, errorBox, timeEl, shortHash, storyHref, kindName, verdictBadge, verdictName, select, field, fromInput, announce, VERDICTS, KINDS } from './dom.js';
 import { providers } from './machines-data.js';
 
 const PAGE = 100;
@@ -42,8 +42,8 @@ function journalTable(entries) {
       const kind = kindName(e.kind);
       return h('tr', { dataset: { seq: e.sequence, verdict: verdictName(e.verdict) } },
         h('td', { class: 'num' }, e.sequence), h('td', {}, timeEl(e.receiveTime)), h('td', {}, e.provider), h('td', {}, kind),
-        h('td', {}, e.providerId ? h('a', { href: storyHref(e.provider, kind, e.providerId) }, e.providerId) : '—'),
-        h('td', {}, h('code', {}, e.event)), h('td', {}, verdictBadge(e.verdict)),
+        h('td', { class: 'id' }, e.providerId ? h('a', { href: storyHref(e.provider, kind, e.providerId) }, e.providerId) : '—'),
+        h('td', {}, h('code', {}, breakable(e.event))), h('td', {}, verdictBadge(e.verdict)),
         h('td', {}, e.stateBefore === e.stateAfter ? e.stateAfter : `${e.stateBefore} → ${e.stateAfter}`),
         h('td', { class: 'reason' }, e.reason || ''), h('td', {}, shortHash(e.hash)));
     })));
@@ -59,11 +59,13 @@ function b64hex(b64) {
   }
 }
 
+// row is one fact of a definition list.
+const row = (k, v, id) => h('div', {}, h('dt', {}, k), h('dd', { id }, v));
+
 // checkpointFacts shows the newest signed checkpoint: the chain head the
 // server signed with its checkpoint key, which an auditor keeps outside
 // paystate to prove later that the journal still holds that prefix.
 function checkpointFacts(cp) {
-  const row = (k, v, id) => h('div', {}, h('dt', {}, k), h('dd', { id }, v));
   return h('section', { class: 'checkpoint', 'aria-labelledby': 'cp-title' },
     h('h3', { id: 'cp-title' }, 'Latest signed checkpoint'),
     h('dl', { class: 'facts' },
@@ -71,6 +73,7 @@ function checkpointFacts(cp) {
       row('Signed', timeEl(cp.signTime)),
       row('Key id', h('code', {}, cp.keyId || ''), 'cp-key'),
       row('Hash', h('code', { class: 'wrap' }, cp.hash || '')),
+      cp.treeRoot ? row('Tree root', h('code', { class: 'wrap' }, cp.treeRoot)) : null,
       row('Public key', h('code', { class: 'wrap' }, b64hex(cp.publicKey))),
       row('Signature', h('code', { class: 'wrap' }, b64hex(cp.signature)))),
     h('p', { class: 'hint' }, 'Keep a copy outside paystate (paystate checkpoint export); paystate verify --checkpoint proves the journal still holds it.'));
@@ -81,14 +84,14 @@ function checkpointFacts(cp) {
 function headFacts(head) {
   const extra = Object.entries(head).filter(([k, v]) => !['sequence', 'hash', 'checkpoint'].includes(k) && v !== null);
   const value = (v) => (v !== null && typeof v === 'object'
-    ? h('dl', { class: 'facts nested' }, Object.entries(v).map(([k, x]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(x)))))
+    ? h('dl', { class: 'facts nested' }, Object.entries(v).map(([k, x]) => row(k, value(x))))
     : h('code', { class: 'wrap' }, String(v)));
   return h('div', {},
     h('dl', { class: 'facts' },
-      h('div', {}, h('dt', {}, 'Sequence'), h('dd', { id: 'head-seq' }, head.sequence ?? '0')),
-      h('div', {}, h('dt', {}, 'Hash'), h('dd', {}, h('code', { class: 'wrap', id: 'head-hash' }, head.hash || '')))),
+      row('Sequence', head.sequence ?? '0', 'head-seq'),
+      row('Hash', h('code', { class: 'wrap', id: 'head-hash' }, head.hash || ''))),
     head.checkpoint ? checkpointFacts(head.checkpoint) : h('p', { class: 'note', id: 'cp-none' }, 'No signed checkpoint: the server has no checkpoint key.'),
-    extra.length ? h('dl', { class: 'facts' }, extra.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, value(v))))) : null);
+    extra.length ? h('dl', { class: 'facts' }, extra.map(([k, v]) => row(k, value(v)))) : null);
 }
 
 function csvCell(v) {
@@ -165,6 +168,37 @@ export function render(main, ctx) {
     announce('Verification failed: the derived tables disagree with the journal');
   }
 
+  // verified is what a passed verification proved: how far the chain
+  // was checked, what was committed but not in the chain yet (so not
+  // checked), the tables derived from it, and the newest stored
+  // checkpoint the check verified, the one an auditor keeps outside
+  // paystate knowing the journal held it just now.
+  function verified(rep) {
+    const d = rep.derivedTables;
+    const unsealed = Number(rep.unsealedEntries || 0);
+    const cp = rep.head?.checkpoint;
+    return [
+      h('p', { class: 'ok' }, `✓ Intact: ${rep.entriesChecked ?? 0} entries checked; the chain ends at #${rep.head?.sequence ?? 0}.`),
+      h('dl', { class: 'facts' },
+        row('Chain head', [`#${rep.head?.sequence ?? 0} `, shortHash(rep.head?.hash)], 'verify-head'),
+        row('Not sealed yet', unsealed
+          ? h('span', { class: 'warn' }, `${unsealed} committed ${unsealed === 1 ? 'entry has' : 'entries have'} no place in the chain yet, so ${unsealed === 1 ? 'it was' : 'they were'} not checked; verify again after the sealer's next round`)
+          : 'none: every committed entry was in the chain', 'verify-unsealed'),
+        d ? row('Derived tables', `agree with the journal: ${d.receipts ?? 0} receipts, ${d.heldEvents ?? 0} held events, ${d.aggregates ?? 0} aggregates`, 'verify-tables') : null,
+        row('Signed checkpoints', `${rep.checkpointsChecked ?? 0} checked against the journal`, 'verify-cps')),
+      cp ? h('section', { class: 'checkpoint', 'aria-labelledby': 'vcp-title', id: 'verify-cp' },
+        h('h3', { id: 'vcp-title' }, 'Checkpoint verified'),
+        h('p', { class: 'hint' }, 'The newest checkpoint paystate stored that this check verified: keep it outside paystate (paystate checkpoint export), knowing the journal held it just now.'),
+        h('dl', { class: 'facts' },
+          row('Sequence', cp.sequence ?? '0', 'vcp-seq'),
+          row('Signed', timeEl(cp.signTime)),
+          row('Key id', h('code', {}, cp.keyId || ''), 'vcp-key'),
+          row('Hash', h('code', { class: 'wrap' }, cp.hash || ''), 'vcp-hash'),
+          cp.treeRoot ? row('Tree root', h('code', { class: 'wrap' }, cp.treeRoot)) : null))
+        : h('p', { class: 'note', id: 'verify-cp-none' }, 'No stored checkpoint was verified: none has been signed.'),
+    ];
+  }
+
   verifyBtn.addEventListener('click', async () => {
     verifyBtn.disabled = true;
     verifyOut.replaceChildren('Verifying…');
@@ -196,11 +230,8 @@ export function render(main, ctx) {
       const whole = await call('POST', '/v1/journal:verify', { body: {}, signal });
       progress.value = progress.max;
       if (!whole.ok) return whole.tableProblems?.length || whole.derivedTables ? brokenTables(whole) : brokenChain(whole);
-      const d = whole.derivedTables;
       verifyOut.dataset.result = 'ok';
-      verifyOut.replaceChildren(...[h('p', { class: 'ok' }, `✓ Intact: ${whole.entriesChecked} entries checked; the chain ends at #${whole.head?.sequence ?? 0}.`),
-        d ? h('p', {}, `The tables derived from the journal agree with it: ${d.receipts ?? 0} receipts, ${d.heldEvents ?? 0} held events, ${d.aggregates ?? 0} aggregates.`) : null,
-        Number(whole.checkpointsChecked) > 0 ? h('p', {}, `${whole.checkpointsChecked} signed checkpoint${whole.checkpointsChecked === '1' ? '' : 's'} verified against the journal.`) : null].filter(Boolean));
+      verifyOut.replaceChildren(...verified(whole));
       announce('Verification passed');
     } catch (e) {
       verifyOut.dataset.result = 'error';
