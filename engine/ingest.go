@@ -707,7 +707,7 @@ func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p pay
 	}
 	a := dec.Amounts
 	agg.Currency, agg.Amount, agg.Authorized, agg.Captured, agg.Refunded = a.Currency, a.Amount, a.Authorized, a.Captured, a.Refunded
-	agg.AmountsUnknown = a.Unknown
+	agg.AmountsUnknown, agg.AmountKnown, agg.CapturedRest, agg.RefundedRest = a.Unknown, a.AmountKnown, a.CapturedRest, a.RefundedRest
 	agg.Version++
 	agg.UpdatedAt = now
 	return agg
@@ -717,10 +717,15 @@ func snapshot(agg storage.Aggregate, exists bool) sm.Snapshot {
 	if !exists {
 		return sm.Snapshot{State: sm.StateNew}
 	}
-	return sm.Snapshot{State: sm.State(agg.State), Status: agg.ProviderStatus, Amounts: sm.Amounts{
+	return sm.Snapshot{State: sm.State(agg.State), Status: agg.ProviderStatus, Amounts: Amounts(agg)}
+}
+
+// Amounts are a stored aggregate's figures as the machines read them.
+func Amounts(agg storage.Aggregate) sm.Amounts {
+	return sm.Amounts{
 		Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded,
-		Unknown: agg.AmountsUnknown,
-	}}
+		Unknown: agg.AmountsUnknown, AmountKnown: agg.AmountKnown, CapturedRest: agg.CapturedRest, RefundedRest: agg.RefundedRest,
+	}
 }
 
 func stateName(agg storage.Aggregate, exists bool) string {

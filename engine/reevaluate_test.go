@@ -332,14 +332,17 @@ func TestReevaluateRefusesWhatAppendingCannotReproduce(t *testing.T) {
 
 // TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied: a partial
 // capture the older table did not know comes, in history, before the full
-// capture that was applied; after it, it would exceed the authorisation.
-// Appending cannot reproduce the history, so nothing is appended.
+// capture that was applied, and the refund after it; after the refund no
+// capture is legal. Appending cannot reproduce the history, so nothing is
+// appended. (Right after the full capture, which took "the rest" without
+// an amount, it would be applied inside that capture.)
 func TestReevaluateRefusesAnEventThatNoLongerFitsAfterWhatIsApplied(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.send(t, ev{name: "AUTH", amount: 100})
 	require.Equal(t, sm.VerdictRecorded, b.send(t, ev{name: "PARTIAL_CAPTURE", amount: 30}).Verdict)
 	b.send(t, ev{name: "CAPTURE", amount: -1})
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "REFUND", amount: 100}).Verdict)
 
 	tb := testTable()
 	tb.Transitions = append(slices.Clone(tb.Transitions), sm.Transition{

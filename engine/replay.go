@@ -354,11 +354,12 @@ func diff(got, want storage.Aggregate) string {
 		Parent                               storage.AggregateKey
 		Amount, Auth, Capt, Ref2, Version    int64
 		Created, Updated                     int64
-		AmountsUnknown                       bool
+		Unknown, Known, CapturedRest, Rest2  bool
 	}
 	v := func(a storage.Aggregate) view {
 		return view{a.State, a.ProviderStatus, a.Currency, a.MerchantReference, a.Parent,
-			a.Amount, a.Authorized, a.Captured, a.Refunded, a.Version, a.CreatedAt.UnixMicro(), a.UpdatedAt.UnixMicro(), a.AmountsUnknown}
+			a.Amount, a.Authorized, a.Captured, a.Refunded, a.Version, a.CreatedAt.UnixMicro(), a.UpdatedAt.UnixMicro(),
+			a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest}
 	}
 	if g, w := v(got), v(want); g != w {
 		return fmt.Sprintf("stored %+v, replay gives %+v", g, w)

@@ -326,9 +326,7 @@ func (r *Reconciler) next(ctx context.Context, key storage.AggregateKey, events 
 	agg, err := r.store.Aggregate(ctx, key)
 	switch {
 	case err == nil:
-		snap = sm.Snapshot{State: sm.State(agg.State), Amounts: sm.Amounts{
-			Currency: agg.Currency, Amount: agg.Amount, Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded,
-			Unknown: agg.AmountsUnknown}, Status: agg.ProviderStatus}
+		snap = sm.Snapshot{State: sm.State(agg.State), Amounts: engine.Amounts(agg), Status: agg.ProviderStatus}
 	case !errors.Is(err, storage.ErrNotFound):
 		return providers.Event{}, false, err
 	}

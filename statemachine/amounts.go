@@ -22,6 +22,17 @@ type Amounts struct {
 	// rejecting it (a refund of 30 proves a capture of at least 30). It is
 	// never cleared: an order service reads it as "ask the provider".
 	Unknown bool
+	// AmountKnown says an applied event reported Amount: an Amount of 0
+	// is then a real zero-amount order (a card check), not one whose
+	// amount nobody has reported yet.
+	AmountKnown bool
+	// CapturedRest says the captured total holds a capture in full that
+	// reported no amount of its own: it took the rest of the
+	// authorization, however much that was. A capture with its amount
+	// reported after it that fits in the total may have been one of the
+	// parts it completed (see heldByRest). RefundedRest says the same of
+	// the refunded total and a refund in full.
+	CapturedRest, RefundedRest bool
 }
 
 // partialFull pairs the partial and full states that the amounts choose
@@ -89,20 +100,18 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 	}
 	switch e {
 	case NoEffect:
-		if in.HasAmount && a.Amount == 0 {
-			a.Amount = in.Amount
+		if in.HasAmount {
+			a.setAmount(in.Amount)
 		}
 	case Reprice:
 		if in.HasAmount {
-			a.Amount = in.Amount
+			a.Amount, a.AmountKnown = in.Amount, true
 		}
 	case Authorize:
 		switch {
 		case in.HasAmount:
 			a.Authorized = in.Amount
-			if a.Amount == 0 {
-				a.Amount = in.Amount
-			}
+			a.setAmount(in.Amount)
 		case a.Authorized == 0:
 			a.Unknown = true
 		}
@@ -110,9 +119,8 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		switch {
 		case in.HasAmount:
 			a.Authorized, a.Captured = in.Amount, in.Amount
-			if a.Amount == 0 {
-				a.Amount = in.Amount
-			}
+			a.CapturedRest = false
+			a.setAmount(in.Amount)
 		case a.Captured == 0:
 			a.Unknown = true
 		}
@@ -141,6 +149,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		case to == Captured && a.Authorized > 0:
 			// A full capture without an amount captures what is left.
 			a.Captured = max(a.Captured, a.Authorized)
+			a.CapturedRest = true
 		default:
 			// A partial capture without an amount, or a full one of an
 			// authorization never reported: the state is the provider's
@@ -174,6 +183,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			a.Refunded = sum
 		case to == Refunded && a.Captured > 0:
 			a.Refunded = max(a.Refunded, a.Captured)
+			a.RefundedRest = true
 		default:
 			a.Unknown = true
 			return a, to, ""
@@ -194,7 +204,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 	case VoidCapture:
 		switch {
 		case !in.HasAmount:
-			a.Captured = 0
+			a.Captured, a.CapturedRest = 0, false
 		case in.Amount <= a.Captured:
 			a.Captured -= in.Amount
 		case a.Unknown:
@@ -213,7 +223,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		case !in.HasAmount:
 			// One refund of how many? If there were several, the rest
 			// are still refunded; the total is no longer known.
-			a.Refunded, a.Unknown = 0, true
+			a.Refunded, a.Unknown, a.RefundedRest = 0, true, false
 		case in.Amount <= a.Refunded:
 			a.Refunded -= in.Amount
 		case a.Unknown:
@@ -233,6 +243,40 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		}
 	}
 	return a, to, ""
+}
+
+// setAmount records the face amount an event reported, unless an earlier
+// event already did (a repricing replaces it: Reprice).
+func (a *Amounts) setAmount(v int64) {
+	if a.AmountKnown || a.Amount != 0 {
+		// An aggregate stored before AmountKnown existed has a non-zero
+		// Amount that an event reported.
+		a.AmountKnown = true
+		return
+	}
+	a.Amount, a.AmountKnown = v, true
+}
+
+// heldByRest reports whether an operation with its amount fits inside a
+// capture or refund in full that reported no amount (Amounts.CapturedRest,
+// RefundedRest) and would not fit on top of it. "In full" took whatever
+// was left, so a part smaller than the total, reported after it, is one
+// of the parts it completed: the totals already hold it. A part that
+// fits on top (the rest was voided since, say) is decided as usual, and
+// one as large as the total is the same operation told again (stale, see
+// whereItsEdgeEnds). With the amounts not fully known the unknown-amount
+// rules decide (inside).
+func heldByRest(e Effect, a Amounts, in Input) bool {
+	if in.Snapshot || !in.HasAmount || a.Unknown || in.Amount < 0 {
+		return false
+	}
+	switch e {
+	case Capture:
+		return a.CapturedRest && in.Amount < a.Captured && in.Amount > a.Authorized-a.Captured
+	case Refund:
+		return a.RefundedRest && in.Amount < a.Refunded && in.Amount > a.Captured-a.Refunded
+	}
+	return false
 }
 
 // add returns a+b and whether it fits int64; both are non-negative.

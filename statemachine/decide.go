@@ -119,6 +119,9 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 		return verdict(VerdictRejected, ReasonCurrency, "event in %s, aggregate in %s", in.Currency, cur.Amounts.Currency)
 	}
 
+	if d, ok := m.insideTheRest(cur, in); ok {
+		return d
+	}
 	if _, ok := m.edges[edgeKey{in.Event, cur.State}]; ok {
 		return m.apply(cur, in, nil)
 	}
@@ -266,6 +269,33 @@ func inside(cur Snapshot, e Effect, in Input) Decision {
 	a.Authorized = max(a.Authorized, a.Captured)
 	return Decision{Verdict: VerdictApplied, To: cur.State, Amounts: a,
 		Detail: fmt.Sprintf("inside the %s in full already applied; amounts not fully known, totals at least what it proves", what)}
+}
+
+// insideTheRest decides an operation with its amount that a capture or
+// refund in full without an amount already holds (heldByRest): applied in
+// place, state and totals as they were. Event-mode words say "in full";
+// a status-mode aggregate's own status is a snapshot, decided by its
+// total (see whereItsEdgeEnds).
+func (m *Machine) insideTheRest(cur Snapshot, in Input) (Decision, bool) {
+	if m.table.Mode != ModeEvent {
+		return Decision{}, false
+	}
+	e, ok := m.edges[edgeKey{in.Event, cur.State}]
+	if !ok || e.Effect != Capture && e.Effect != Refund {
+		if e, ok = m.moneyEdgeEndingAt(cur.State, in.Event); !ok {
+			return Decision{}, false
+		}
+	}
+	if !heldByRest(e.Effect, cur.Amounts, in) {
+		return Decision{}, false
+	}
+	d := inside(cur, e.Effect, in)
+	what := "capture"
+	if e.Effect == Refund {
+		what = "refund"
+	}
+	d.Detail = fmt.Sprintf("inside the %s in full already applied, which took the rest without saying how much; totals unchanged", what)
+	return d, true
 }
 
 // movedMoneyHere reports whether cur is where one of event's own capture

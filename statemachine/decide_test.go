@@ -12,6 +12,7 @@ func TestDecide(t *testing.T) {
 	auth := Amounts{Currency: "AED", Amount: 100, Authorized: 100}
 	capt := Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100}
 	amt := func(n int64) Input { return Input{Amount: n, HasAmount: true, Currency: "AED"} }
+	flag := func(a Amounts, set func(*Amounts)) Amounts { set(&a); return a }
 	with := func(in Input, ev string) Input { in.Event = ev; return in }
 
 	cases := []struct {
@@ -24,9 +25,9 @@ func TestDecide(t *testing.T) {
 		amounts Amounts
 	}{
 		{"first authorisation", Snapshot{State: StateNew}, with(amt(100), "AUTH"),
-			VerdictApplied, "", Authorized, auth},
+			VerdictApplied, "", Authorized, flag(auth, func(a *Amounts) { a.AmountKnown = true })},
 		{"full capture without amount takes the rest", Snapshot{State: Authorized, Amounts: auth}, Input{Event: "CAPTURE"},
-			VerdictApplied, "", Captured, capt},
+			VerdictApplied, "", Captured, flag(capt, func(a *Amounts) { a.CapturedRest = true })},
 		{"partial capture by amount", Snapshot{State: Authorized, Amounts: auth}, with(amt(40), "PARTIAL_CAPTURE"),
 			VerdictApplied, "", PartiallyCaptured, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}},
 		{"partial captures adding up become captured", Snapshot{State: PartiallyCaptured, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}}, with(amt(60), "PARTIAL_CAPTURE"),
@@ -40,7 +41,7 @@ func TestDecide(t *testing.T) {
 		{"partial refunds adding up become refunded", Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}}, with(amt(70), "PARTIAL_REFUND"),
 			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100}},
 		{"refund without amount refunds the rest", Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}}, Input{Event: "REFUND"},
-			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100}},
+			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100, RefundedRest: true}},
 		{"refund above captured is rejected", Snapshot{State: Captured, Amounts: capt}, with(amt(150), "REFUND"),
 			VerdictRejected, ReasonAmount, Captured, capt},
 		{"void of a capture returns to authorized", Snapshot{State: Captured, Amounts: capt}, Input{Event: "VOID_CAPTURE"},
@@ -118,7 +119,7 @@ func TestDecideStatusModeWalksThePath(t *testing.T) {
 	d := Decide(m, Snapshot{State: Pending}, Input{Event: "SETTLEMENT_COMPLETED", Amount: 500, HasAmount: true, Currency: "EUR", Snapshot: true})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 	require.Equal(t, Captured, d.To)
-	require.Equal(t, Amounts{Currency: "EUR", Amount: 500, Authorized: 500, Captured: 500}, d.Amounts,
+	require.Equal(t, Amounts{Currency: "EUR", Amount: 500, Authorized: 500, Captured: 500, AmountKnown: true}, d.Amounts,
 		"the snapshot's amount went with the skipped authorization")
 	require.Equal(t, []State{Authorized, CaptureRequested}, d.Skipped)
 	require.Equal(t, ReasonSkipped, d.Code)
@@ -157,7 +158,7 @@ func TestRepriceSetsTheFaceAmount(t *testing.T) {
 	cur := Snapshot{State: Created, Amounts: Amounts{Currency: "USD", Amount: 1800}}
 	d := Decide(m, cur, Input{Event: "UPDATED", Amount: 2000, HasAmount: true, Currency: "USD"})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
-	require.Equal(t, Amounts{Currency: "USD", Amount: 2000}, d.Amounts)
+	require.Equal(t, Amounts{Currency: "USD", Amount: 2000, AmountKnown: true}, d.Amounts)
 	d = Decide(m, cur, Input{Event: "UPDATED"})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 	require.Equal(t, cur.Amounts, d.Amounts)
@@ -228,7 +229,8 @@ func TestDecideJumpCarriesThePathsAmounts(t *testing.T) {
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 	require.Equal(t, PartiallyRefunded, d.To)
 	require.Equal(t, []State{Captured}, d.Skipped)
-	require.Equal(t, Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 3000}, d.Amounts)
+	// The skipped capture took the rest without an amount of its own.
+	require.Equal(t, Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 3000, CapturedRest: true}, d.Amounts)
 
 	// Nothing known of the payment: the refund proves a capture of at
 	// least its amount; the totals say so and are marked not fully known.
@@ -268,7 +270,7 @@ func TestDecideRequestedCaptureStaysWithinTheAuthorization(t *testing.T) {
 	// The authorization first seen through the request itself.
 	d = Decide(m, Snapshot{State: StateNew}, snap("SETTLING", 2500))
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
-	require.Equal(t, auth, d.Amounts)
+	require.Equal(t, Amounts{Amount: 2500, Authorized: 2500, AmountKnown: true}, d.Amounts)
 
 	// CAPTURED from authorized is a direct edge here; a machine where the
 	// request must be passed through rejects the over-settlement on the

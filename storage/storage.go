@@ -58,6 +58,14 @@ type Aggregate struct {
 	// statemachine.Amounts.Unknown). The totals are then what the events
 	// proved, and an order service should not take them as the truth.
 	AmountsUnknown bool
+	// AmountKnown says an event reported Amount, so that an Amount of 0 is
+	// a real zero-amount order (a card check) and not "not reported yet"
+	// (statemachine.Amounts.AmountKnown).
+	AmountKnown bool
+	// CapturedRest and RefundedRest say the captured (refunded) total holds
+	// a capture (refund) in full that reported no amount of its own
+	// (statemachine.Amounts.CapturedRest).
+	CapturedRest, RefundedRest bool
 	// Version counts applied events; it advances by one per applied event.
 	Version   int64
 	CreatedAt time.Time

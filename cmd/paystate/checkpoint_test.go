@@ -166,7 +166,7 @@ func TestVerifyCheckpointDetectsTruncation(t *testing.T) {
 		`DELETE FROM journal WHERE seq > 1`,
 		`UPDATE chain_head SET seq = 1, hash = (SELECT hash FROM journal WHERE seq = 1)`,
 		`DELETE FROM receipts WHERE seq > 1`,
-		`UPDATE aggregates SET state = 'authorized', provider_status = 'AUTHORISED', captured = 0, version = 1,
+		`UPDATE aggregates SET state = 'authorized', provider_status = 'AUTHORISED', captured = 0, captured_rest = 0, version = 1,
 			updated_at = (SELECT received_at FROM journal WHERE seq = 1)`,
 		`DELETE FROM checkpoints`,
 	} {

@@ -171,6 +171,13 @@ full operation ("in full" leaves nothing after it, so it happened before): it is
 least what it proves, never its amount added on top of a total that may already hold it.
 Rejecting it would throw away the only figure the provider gave.
 
+With every figure known, the same holds after a capture or refund in full that reported no
+amount of its own: it took "the rest", however much that was, so an operation with its
+amount reported after it that fits in the total (smaller than it, too large to fit on top)
+was one of the parts it completed. In event mode it is ` + "`applied`" + ` inside it, state and
+totals unchanged. After a full capture or refund that said its amount, such a part is
+money on top (` + "`amount`" + `).
+
 `)
 	for _, m := range reg.All() {
 		fmt.Fprintf(&b, "## %s — %s (%s mode)\n\n```mermaid\n%s```\n\n", m.Provider(), m.Kind(), machineMode(m), m.Mermaid())

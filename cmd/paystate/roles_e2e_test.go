@@ -158,7 +158,7 @@ func TestVerifyJournalChecksDerivedTables(t *testing.T) {
 		`DELETE FROM receipts WHERE seq = (SELECT MAX(seq) FROM receipts)`,
 		`INSERT INTO aggregates SELECT provider, kind, 'phantom', merchant_reference, parent_provider, parent_kind, parent_id,
 			state, provider_status, currency, amount, authorized, captured, refunded, version, created_at, updated_at,
-			amounts_unknown
+			amounts_unknown, amount_known, captured_rest, refunded_rest
 			FROM aggregates LIMIT 1`,
 		`INSERT INTO deferred (seq, provider, kind, aggregate_id, dedupe_key, payload, body_sha256, received_at, expires_at)
 			SELECT seq, provider, kind, aggregate_id, dedupe_key, payload, body_sha256, received_at, received_at + 1 FROM journal WHERE seq = 1`,

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
 )
@@ -88,7 +89,7 @@ func OrderIndependence(t *testing.T, h *Harness, k sm.Kind, body BodyFunc) {
 		if a.State != string(model.State) {
 			rt.Fatalf("sequence %v delivered as %v: state %s, in order %s", seq, order, a.State, model.State)
 		}
-		got := sm.Amounts{Currency: a.Currency, Amount: a.Amount, Authorized: a.Authorized, Captured: a.Captured, Refunded: a.Refunded, Unknown: a.AmountsUnknown}
+		got := engine.Amounts(a)
 		if got != model.Amounts {
 			rt.Fatalf("amounts %+v, in order %+v", got, model.Amounts)
 		}

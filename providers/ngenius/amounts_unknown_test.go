@@ -80,6 +80,49 @@ func TestEventsWithoutTheirAmount(t *testing.T) {
 			{"REFUNDED", -1, sm.Refunded, ""},
 			{"PARTIALLY_REFUNDED", 3000, sm.Refunded, ""},
 		}, [3]int64{10000, 10000, 10000}, true},
+		// All amounts known: the full word without an amount captured (or
+		// refunded) the rest, so a part with its amount reported after it
+		// that fits in the total was one of the captures (refunds) the
+		// full word completed: applied inside it, the totals stay. Until
+		// Rules 10 it was rejected (amount), as if it came on top.
+		{"amounts known: the rest captured, a part reported late", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"PARTIALLY_CAPTURED", 4000, sm.Captured, ""},
+		}, [3]int64{10000, 10000, 0}, false},
+		{"amounts known: the rest refunded, a part reported late", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"REFUNDED", -1, sm.Refunded, ""},
+			{"PARTIALLY_REFUNDED", 3000, sm.Refunded, ""},
+		}, [3]int64{10000, 10000, 10000}, false},
+		{"amounts known: a part of the capture reported after a refund", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"PARTIALLY_REFUNDED", 2000, sm.PartiallyRefunded, ""},
+			{"PARTIALLY_CAPTURED", 4000, sm.PartiallyRefunded, ""},
+		}, [3]int64{10000, 10000, 2000}, false},
+		{"amounts known: a part of the capture reported after the refund in full", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"REFUNDED", -1, sm.Refunded, ""},
+			{"PARTIALLY_CAPTURED", 4000, sm.Refunded, ""},
+		}, [3]int64{10000, 10000, 10000}, false},
+		// A capture that said its amount holds no other: a part reported
+		// after it is money on top, more than was authorised.
+		{"amounts known: the whole captured with its amount, a part reported late", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", 10000, sm.Captured, ""},
+			{"PARTIALLY_CAPTURED", 4000, sm.Captured, sm.VerdictRejected},
+		}, [3]int64{10000, 10000, 0}, false},
+		// A void without an amount takes every capture back, the rest
+		// with them: a part reported later is a new capture.
+		{"amounts known: the rest captured and voided, a part captured", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"CAPTURE_VOIDED", -1, sm.Authorized, ""},
+			{"PARTIALLY_CAPTURED", 4000, sm.PartiallyCaptured, ""},
+		}, [3]int64{10000, 4000, 0}, false},
 		// The late part without its amount proves nothing the full word
 		// did not: stale, and recorded as such.
 		{"the late part without its amount", []step{

@@ -153,4 +153,18 @@
 // Once marked, a later refund or capture with an amount is never rejected
 // for the missing figure: a refund of 1000 after an amount-less partial
 // capture proves a capture of at least 1000, and the totals say so.
+//
+// A part reported after the whole. CAPTURED without an amount took the
+// rest of the authorisation, however much that was, and REFUNDED without
+// one the rest of the capture; the totals remember it
+// (statemachine.Amounts.CapturedRest, RefundedRest). A PARTIALLY_CAPTURED
+// or PARTIALLY_REFUNDED with its amount that arrives after it (the
+// "quick succession" the document warns of, with no retries to restore
+// the order) and fits in the total was one of the parts the full word
+// completed: it is applied inside it, the state and the totals stay
+// (AUTHORISED 10000, CAPTURED, then PARTIALLY_CAPTURED 4000: captured,
+// 10000). Until statemachine.Rules 10 it was rejected (amount), as if it
+// came on top; `paystate reevaluate` re-decides those. A part larger than
+// the total is still rejected (amount), and so is one after a CAPTURED
+// that reported its own amount: that capture holds no other part.
 package ngenius

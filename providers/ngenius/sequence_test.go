@@ -121,11 +121,14 @@ func TestSequences(t *testing.T) {
 		// PARTIALLY_CAPTURED, and it lies ahead of captured; still, a
 		// payment captured in full never has room for another capture
 		// (refunds do not give it back), so a late partial capture there is
-		// not held for a refund: stale, or amount when it says how much.
+		// not held for a refund: stale, or amount when it says more than the
+		// total; one that fits in the total is a part the full CAPTURED
+		// (which took "the rest") completed, applied inside it (Rules 10).
 		{"a partial capture on a payment captured in full is not held", []step{
 			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
 			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
-			{"PARTIALLY_CAPTURED", 4000, sm.VerdictRejected, "amount", sm.Captured},
+			{"PARTIALLY_CAPTURED", 12000, sm.VerdictRejected, "amount", sm.Captured},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.Captured},
 			{"PARTIALLY_CAPTURED", -1, sm.VerdictRejected, "stale", sm.Captured},
 			{"PARTIAL_CAPTURE_FAILED", -1, sm.VerdictRejected, "stale", sm.Captured},
 			{"PARTIALLY_REFUNDED", 1000, sm.VerdictApplied, "", sm.PartiallyRefunded},

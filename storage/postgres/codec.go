@@ -87,7 +87,7 @@ func scanAggregate(row scanner) (storage.Aggregate, error) {
 	var created, updated int64
 	err := row.Scan(&a.Key.Provider, &a.Key.Kind, &a.Key.ID, &a.MerchantReference,
 		&a.Parent.Provider, &a.Parent.Kind, &a.Parent.ID, &a.State, &a.ProviderStatus, &a.Currency,
-		&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.AmountsUnknown, &a.Version, &created, &updated)
+		&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.AmountsUnknown, &a.AmountKnown, &a.CapturedRest, &a.RefundedRest, &a.Version, &created, &updated)
 	if err != nil {
 		return storage.Aggregate{}, err
 	}
@@ -108,7 +108,7 @@ func checkAggregate(op string, a *storage.Aggregate) error {
 func aggregateArgs(a *storage.Aggregate) []any {
 	return []any{a.Key.Provider, a.Key.Kind, a.Key.ID, a.MerchantReference,
 		a.Parent.Provider, a.Parent.Kind, a.Parent.ID, a.State, a.ProviderStatus, a.Currency,
-		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.Version,
+		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest, a.Version,
 		toMicros(a.CreatedAt), toMicros(a.UpdatedAt)}
 }
 

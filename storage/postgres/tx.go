@@ -233,7 +233,7 @@ func (t *tx) PutAggregate(ctx context.Context, a storage.Aggregate) error {
 	}
 	t.lockKeys(a.Key)
 	return t.queue(op, `INSERT INTO aggregates (`+aggregateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`+aggrow.Upsert,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`+aggrow.Upsert,
 		aggregateArgs(&a)...)
 }
 

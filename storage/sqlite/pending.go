@@ -106,15 +106,15 @@ var (
 // stay as stored: every other column, by primary key.
 var aggregateUpdate = func() rowWrite {
 	const cols = `provider, kind, id, state, provider_status, currency, amount, authorized, captured,
-		refunded, amounts_unknown, version, created_at, updated_at`
-	w := rowWrite{name: "aggregate updates", statements: map[int]string{}, width: 14}
+		refunded, amounts_unknown, amount_known, captured_rest, refunded_rest, version, created_at, updated_at`
+	w := rowWrite{name: "aggregate updates", statements: map[int]string{}, width: 17}
 	var set []string
 	for _, c := range strings.Split(cols, ",")[3:] {
 		c = strings.TrimSpace(c)
 		set = append(set, c+" = v."+c)
 	}
 	for n := 1; n <= writeChunk; n *= 2 {
-		w.statements[n] = `WITH v(` + cols + `) AS (VALUES ` + placeholders(n, 14) + `)
+		w.statements[n] = `WITH v(` + cols + `) AS (VALUES ` + placeholders(n, 17) + `)
 	UPDATE aggregates SET ` + strings.Join(set, ", ") + `
 	FROM v WHERE aggregates.provider = v.provider AND aggregates.kind = v.kind AND aggregates.id = v.id`
 	}
@@ -123,7 +123,7 @@ var aggregateUpdate = func() rowWrite {
 
 func appendAggregateUpdateArgs(args []any, a *storage.Aggregate) []any {
 	return append(args, a.Key.Provider, a.Key.Kind, a.Key.ID, a.State, a.ProviderStatus, a.Currency,
-		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.Version,
+		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest, a.Version,
 		toMicros(a.CreatedAt), toMicros(a.UpdatedAt))
 }
 

@@ -58,7 +58,7 @@ type pointConn struct {
 }
 
 // aggregateColumnCount is the number of aggregateColumns.
-const aggregateColumnCount = 18
+const aggregateColumnCount = 21
 
 func newViews(dsn string, conns int) *views {
 	v := &views{dsn: dsn, idle: make(chan *pointConn, conns), slots: make(chan struct{}, conns), done: make(chan struct{})}
@@ -236,9 +236,10 @@ func heldFromValues(d []driver.Value) (storage.HeldAggregate, bool, error) {
 	a.State, a.ProviderStatus, a.Currency = str(7), str(8), str(9)
 	a.Amount, a.Authorized, a.Captured, a.Refunded = num(10), num(11), num(12), num(13)
 	a.AmountsUnknown = num(14) != 0
-	a.Version = num(15)
-	a.CreatedAt, a.UpdatedAt = fromMicros(num(16)), fromMicros(num(17))
-	h.Pending = int(num(18))
-	child := num(19) != 0
+	a.AmountKnown, a.CapturedRest, a.RefundedRest = num(15) != 0, num(16) != 0, num(17) != 0
+	a.Version = num(18)
+	a.CreatedAt, a.UpdatedAt = fromMicros(num(19)), fromMicros(num(20))
+	h.Pending = int(num(21))
+	child := num(22) != 0
 	return h, child, err
 }

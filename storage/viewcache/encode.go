@@ -43,11 +43,13 @@ func appendHeld(b []byte, h storage.HeldAggregate) ([]byte, bool) {
 	for _, n := range [...]int64{a.Amount, a.Authorized, a.Captured, a.Refunded, a.Version, int64(h.Pending)} {
 		b = binary.AppendVarint(b, n)
 	}
-	if a.AmountsUnknown {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
+	var flags byte
+	for i, f := range [...]bool{a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest} {
+		if f {
+			flags |= 1 << i
+		}
 	}
+	b = append(b, flags)
 	for _, t := range [...]time.Time{a.CreatedAt, a.UpdatedAt} {
 		if t.IsZero() {
 			if t != (time.Time{}) {
@@ -135,8 +137,11 @@ func (r *reader) held() storage.HeldAggregate {
 		*p = r.varint()
 	}
 	h.Pending = int(r.varint())
-	a.AmountsUnknown = r.s[r.off] == 1
+	flags := r.s[r.off]
 	r.off++
+	for i, f := range [...]*bool{&a.AmountsUnknown, &a.AmountKnown, &a.CapturedRest, &a.RefundedRest} {
+		*f = flags&(1<<i) != 0
+	}
 	a.CreatedAt = r.time()
 	a.UpdatedAt = r.time()
 	return h

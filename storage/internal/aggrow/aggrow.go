@@ -5,7 +5,8 @@ package aggrow
 // Columns of the aggregates table, in each backend's scan order.
 const Columns = `provider, kind, id, merchant_reference,
 	parent_provider, parent_kind, parent_id, state, provider_status, currency,
-	amount, authorized, captured, refunded, amounts_unknown, version, created_at, updated_at`
+	amount, authorized, captured, refunded, amounts_unknown, amount_known, captured_rest, refunded_rest,
+	version, created_at, updated_at`
 
 // Upsert follows the VALUES of an INSERT of Columns: a row already stored
 // under the key is replaced by the new one, every column but the key.
@@ -23,6 +24,9 @@ const Upsert = `
 		captured = excluded.captured,
 		refunded = excluded.refunded,
 		amounts_unknown = excluded.amounts_unknown,
+		amount_known = excluded.amount_known,
+		captured_rest = excluded.captured_rest,
+		refunded_rest = excluded.refunded_rest,
 		version = excluded.version,
 		created_at = excluded.created_at,
 		updated_at = excluded.updated_at`
