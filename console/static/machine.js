@@ -84,13 +84,36 @@ function layout(states, edges) {
   return { pos, width: PAD * 2 + columns.length * (NODE_W + COL_GAP) - COL_GAP + SAME_COL_ROOM, height: height + PAD * 2 + 26 + 40 + 14 * columns.length };
 }
 
-function curve(a, b, e) {
+// lane is the height at which an edge that skips columns crosses them:
+// the straight line if no state of those columns is in its way, else the
+// nearest gap between their states, so that the edge and its label pass
+// between states rather than through one.
+function lane(a, b, pos) {
+  const y1 = a.y + NODE_H / 2, y2 = b.y + NODE_H / 2;
+  const between = [...pos.values()].filter((p) => p.col > a.col && p.col < b.col);
+  if (!between.length) return null;
+  const clear = (y) => between.every((p) => y < p.y - 6 || y > p.y + NODE_H + 6);
+  const want = (y1 + y2) / 2;
+  const candidates = [want, y1, y2, ...between.flatMap((p) => [p.y - ROW_GAP / 2, p.y + NODE_H + ROW_GAP / 2])];
+  const y = candidates.filter(clear).sort((p, q) => Math.abs(p - want) - Math.abs(q - want))[0] ?? null;
+  // A level edge with nothing in its way is drawn as any other.
+  return y === y1 && y === y2 ? null : y;
+}
+
+function curve(a, b, e, pos) {
   if (e.from === e.to) {
     const x = a.x + NODE_W - 34, y = a.y;
     return `M${x},${y} C${x - 6},${y - 26} ${x + 30},${y - 26} ${x + 24},${y}`;
   }
   if (b.col > a.col) {
     const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
+    const y = b.col - a.col > 1 ? lane(a, b, pos) : null;
+    if (y !== null) {
+      // Down (or up) to the lane in the first gap, along it past the
+      // columns skipped, and to the target in the last gap.
+      const xa = x1 + COL_GAP, xb = x2 - COL_GAP, h = COL_GAP / 2;
+      return `M${x1},${y1} C${x1 + h},${y1} ${xa - h},${y} ${xa},${y} L${xb},${y} C${xb + h},${y} ${x2 - h},${y2} ${x2},${y2}`;
+    }
     const dx = Math.max(30, (x2 - x1) / 2);
     return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
   }
@@ -105,9 +128,13 @@ function curve(a, b, e) {
   return `M${x1},${y1} C${x1},${Math.max(y1, y2) + drop} ${x2},${Math.max(y1, y2) + drop} ${x2},${y2}`;
 }
 
-function labelAt(a, b, e) {
+function labelAt(a, b, e, pos) {
   if (e.from === e.to) return { x: a.x + NODE_W - 22, y: a.y - 24 };
-  if (b.col > a.col) return { x: (a.x + NODE_W + b.x) / 2, y: (a.y + b.y + NODE_H) / 2 - 6 };
+  if (b.col > a.col) {
+    const y = b.col - a.col > 1 ? lane(a, b, pos) : null;
+    if (y !== null) return { x: (a.x + NODE_W + b.x) / 2, y: y + 4 };
+    return { x: (a.x + NODE_W + b.x) / 2, y: (a.y + b.y + NODE_H) / 2 - 6 };
+  }
   if (b.col === a.col) return { x: a.x + NODE_W + 30, y: (a.y + b.y + NODE_H) / 2 };
   return { x: (a.x + b.x + NODE_W) / 2, y: Math.max(a.y, b.y) + NODE_H + 24 + 10 * (a.col - b.col) };
 }
@@ -154,13 +181,13 @@ export function draw(machine, mark = {}) {
     const taken = onPath.has(key);
     const cls = ['edge', taken ? 'on-path' : '', e.revert ? 'revert' : '', e.from === e.to ? 'self' : ''].filter(Boolean).join(' ');
     edgeLayer.append(s('path', {
-      d: curve(a, b, e), class: cls, 'marker-end': `url(#arrow-${taken ? 'taken' : 'plain'}-${id})`,
+      d: curve(a, b, e, pos), class: cls, 'marker-end': `url(#arrow-${taken ? 'taken' : 'plain'}-${id})`,
       dataset: { from: e.from, to: e.to },
     }, s('title', {}, `${e.from} → ${e.to}: ${e.events.join(', ')}${e.revert ? ' (revert)' : ''}`)));
     if (taken && onPath.get(key).length) {
-      const at = labelAt(a, b, e);
+      const at = labelAt(a, b, e, pos);
       const text = onPath.get(key).join(', ');
-      labelLayer.append(s('text', { x: at.x, y: at.y, class: 'edge-label', 'text-anchor': 'middle' }, text.length > 30 ? text.slice(0, 29) + '…' : text));
+      labelLayer.append(s('text', { x: at.x, y: at.y, class: 'edge-label', 'text-anchor': 'middle', dataset: { from: e.from, to: e.to } }, text.length > 30 ? text.slice(0, 29) + '…' : text));
     }
   }
   const nodeLayer = s('g', { class: 'nodes' });
