@@ -29,7 +29,8 @@ func ngeniusSample(t *testing.T, event string, edit func([]byte) []byte) []byte 
 
 // An order service reads an order's own amount from GetOrder, over gRPC
 // and REST alike, beside its totals; an order no event has given an amount
-// answers zero, with amounts_unknown saying the figures are not known.
+// answers zero with amount_known false (and amounts_unknown saying the
+// figures are not known), a zero-amount order zero with amount_known true.
 func TestGetOrderServesTheOrderAmount(t *testing.T) {
 	s := hardSetup(t, Options{})
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+hardAdmin)
@@ -57,10 +58,12 @@ func TestGetOrderServesTheOrderAmount(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "partially_refunded", o.GetStateName())
 	require.Equal(t, int64(10000), o.GetAmountMinor())
+	require.True(t, o.GetAmountKnown())
 	require.Equal(t, "AED", o.GetCurrency())
 	require.Equal(t, int64(2500), o.GetRefundedMinor())
 	r := rest("abc123xyz")
 	require.Equal(t, "10000", r["amountMinor"])
+	require.Equal(t, true, r["amountKnown"])
 	require.Equal(t, "AED", r["currency"])
 	require.Equal(t, "2500", r["refundedMinor"])
 	// The state as of a past time carries its amount too (a replay).
@@ -68,6 +71,7 @@ func TestGetOrderServesTheOrderAmount(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "captured", then.GetStateName())
 	require.Equal(t, int64(10000), then.GetAmountMinor())
+	require.True(t, then.GetAmountKnown())
 
 	// An authorisation that carries no amount: the amount is unknown, and
 	// says so as zero (REST: "0", never left out), with amounts_unknown.
@@ -82,8 +86,26 @@ func TestGetOrderServesTheOrderAmount(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "authorized", o.GetStateName())
 	require.Zero(t, o.GetAmountMinor())
+	require.False(t, o.GetAmountKnown())
 	require.True(t, o.GetAmountsUnknown())
 	r = rest("no-amount-1")
 	require.Equal(t, "0", r["amountMinor"])
+	require.Equal(t, false, r["amountKnown"], "REST: false, never left out")
 	require.Equal(t, true, r["amountsUnknown"])
+
+	// A card check: an authorisation of zero. The amount is known, and
+	// zero.
+	webhook(ngeniusSample(t, "AUTHORISED", func(b []byte) []byte {
+		b = bytes.Replace(b, []byte(`"id": "abc123xyz",`), []byte(`"id": "card-check-1",`), 1)
+		return bytes.Replace(b, []byte(`"value": 10000`), []byte(`"value": 0`), 1)
+	}))
+	o, err = orders.GetOrder(ctx, &pb.GetOrderRequest{Provider: "ngenius", OrderId: "card-check-1"})
+	require.NoError(t, err)
+	require.Equal(t, "authorized", o.GetStateName())
+	require.Zero(t, o.GetAmountMinor())
+	require.True(t, o.GetAmountKnown())
+	require.False(t, o.GetAmountsUnknown())
+	r = rest("card-check-1")
+	require.Equal(t, "0", r["amountMinor"])
+	require.Equal(t, true, r["amountKnown"])
 }

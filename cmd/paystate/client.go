@@ -224,7 +224,7 @@ func orderAsAggregate(o *pb.Order) *pb.Aggregate {
 		Currency: o.GetCurrency(), AmountMinor: o.GetAmountMinor(), AuthorizedMinor: o.GetAuthorizedMinor(),
 		CapturedMinor: o.GetCapturedMinor(), RefundedMinor: o.GetRefundedMinor(), Version: o.GetVersion(),
 		PendingDeferred: o.GetPendingDeferred(), UpdateTime: o.GetUpdateTime(), Children: o.GetChildren(),
-		AmountsUnknown: o.GetAmountsUnknown()}
+		AmountsUnknown: o.GetAmountsUnknown(), AmountKnown: o.GetAmountKnown()}
 }
 
 // printAggregates is the table of get: the aggregate, then its children.
@@ -233,7 +233,7 @@ func printAggregates(w io.Writer, a *pb.Aggregate) error {
 	var add func(a *pb.Aggregate, indent string)
 	add = func(a *pb.Aggregate, indent string) {
 		amount := "-" // no event has said it yet
-		if a.GetAmountMinor() != 0 {
+		if a.GetAmountKnown() {
 			amount = fmt.Sprint(a.GetAmountMinor())
 		}
 		// The totals are a payment's: a refund or chargeback has only its

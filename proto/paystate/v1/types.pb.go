@@ -603,11 +603,15 @@ type Order struct {
 	// The order's own amount in minor units of `currency`: what was
 	// authorized or sold, as the first applied event that carried an amount
 	// said it (a repricing event replaces it). Unlike the totals it does not move
-	// with captures and refunds. Zero means no event has reported the amount
-	// yet (paystate does not tell an order of zero from one whose amount is
-	// unknown); the totals may still say what moved. Same figure as
-	// Aggregate.amount_minor for the payment.
-	AmountMinor   int64 `protobuf:"varint,19,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	// with captures and refunds. Meaningful only when `amount_known` is true:
+	// otherwise no event has reported the amount yet and it reads 0; the
+	// totals may still say what moved. Same figure as Aggregate.amount_minor
+	// for the payment.
+	AmountMinor int64 `protobuf:"varint,19,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	// True when an applied event reported the order's amount, so that an
+	// `amount_minor` of 0 is a real zero-amount order (a card check);
+	// false when no event has said it yet.
+	AmountKnown   bool `protobuf:"varint,20,opt,name=amount_known,json=amountKnown,proto3" json:"amount_known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -775,6 +779,13 @@ func (x *Order) GetAmountMinor() int64 {
 	return 0
 }
 
+func (x *Order) GetAmountKnown() bool {
+	if x != nil {
+		return x.AmountKnown
+	}
+	return false
+}
+
 // Aggregate is any provider object paystate keeps a state machine for: a
 // payment, refund, chargeback (dispute), subscription, payment/card link or
 // merchant onboarding.
@@ -821,8 +832,11 @@ type Aggregate struct {
 	Children []*Aggregate `protobuf:"bytes,18,rep,name=children,proto3" json:"children,omitempty"`
 	// True when the amounts are not fully known (see Order.amounts_unknown).
 	AmountsUnknown bool `protobuf:"varint,19,opt,name=amounts_unknown,json=amountsUnknown,proto3" json:"amounts_unknown,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// True when an applied event reported `amount_minor`, so that 0 is a real
+	// zero amount and not "not reported yet" (see Order.amount_known).
+	AmountKnown   bool `protobuf:"varint,20,opt,name=amount_known,json=amountKnown,proto3" json:"amount_known,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Aggregate) Reset() {
@@ -984,6 +998,13 @@ func (x *Aggregate) GetChildren() []*Aggregate {
 func (x *Aggregate) GetAmountsUnknown() bool {
 	if x != nil {
 		return x.AmountsUnknown
+	}
+	return false
+}
+
+func (x *Aggregate) GetAmountKnown() bool {
+	if x != nil {
+		return x.AmountKnown
 	}
 	return false
 }
@@ -1402,7 +1423,7 @@ var File_paystate_v1_types_proto protoreflect.FileDescriptor
 
 const file_paystate_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x17paystate/v1/types.proto\x12\vpaystate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x06\n" +
+	"\x17paystate/v1/types.proto\x12\vpaystate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x06\n" +
 	"\x05Order\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12*\n" +
@@ -1426,7 +1447,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"updateTime\x122\n" +
 	"\bchildren\x18\x11 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\x12'\n" +
 	"\x0famounts_unknown\x18\x12 \x01(\bR\x0eamountsUnknown\x12!\n" +
-	"\famount_minor\x18\x13 \x01(\x03R\vamountMinor\"\xdd\x05\n" +
+	"\famount_minor\x18\x13 \x01(\x03R\vamountMinor\x12!\n" +
+	"\famount_known\x18\x14 \x01(\bR\vamountKnown\"\x80\x06\n" +
 	"\tAggregate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +
@@ -1450,7 +1472,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x122\n" +
 	"\bchildren\x18\x12 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\x12'\n" +
-	"\x0famounts_unknown\x18\x13 \x01(\bR\x0eamountsUnknown\"\x8d\x06\n" +
+	"\x0famounts_unknown\x18\x13 \x01(\bR\x0eamountsUnknown\x12!\n" +
+	"\famount_known\x18\x14 \x01(\bR\vamountKnown\"\x8d\x06\n" +
 	"\fJournalEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +
