@@ -161,7 +161,19 @@
 // child refunds that reached paystate ("Clients can enable webhooks for
 // specific transaction status changes"), so "fully known" could not be
 // claimed. The order service would read the same answer, "ask Inyo", with
-// or without the correction.
+// or without the correction. Since statemachine.Rules 7 there is a shape
+// for "applied, no state change, totals raised to what it proves" (an
+// event-mode capture or refund inside a full one, and since Rules 10 a
+// part inside a full one without an amount), so the verdict is no longer
+// what stops it. What does: the document shows the payment object only
+// as AUTHORIZED, and its amount on CAPTURED being the captured sum is this
+// package's reading, not the document's — a capture for less is a child
+// object with its own amount (Inyo's payment history), so the payment's
+// own CAPTURED may well carry the payment's amount. Raising the captured
+// total to it could overstate what moved, and a refunded payment's
+// refunded total would have to follow (its state says refunded in full),
+// a second inference on the first. Reviewed again (Rules 10): left as it
+// is.
 //
 // # Other fields
 //

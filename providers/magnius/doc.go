@@ -140,10 +140,23 @@
 // IN_DISPUTE: IN_DISPUTE after WON or LOST opens the dispute again (a
 // Revert row, so a late OPEN stays stale). The cost is the subscription's
 // (below): an IN_DISPUTE delivered late, after the outcome, reads as a
-// challenge.
+// challenge. An outcome straight after the other (WON after LOST) stays
+// stale: a snapshot carries no time, and with retries over 34 h it reads
+// either way — the end of a challenge whose IN_DISPUTE is still being
+// retried (WON the newer), or a first WON retried until after the
+// challenge and the LOST (WON the older). The document lists the five
+// statuses and nothing of their order, so nothing tells the two apart;
+// status snapshots are never held, so the WON cannot wait for the
+// IN_DISPUTE either. The rejected WON is journalled with its reason.
 //
 // Card links: CREATED → INITIATED (the consumer opened it) → DONE, or
-// CANCELLED / EXPIRED from created or initiated.
+// CANCELLED / EXPIRED from created or initiated. EXPIRED or CANCELLED after
+// DONE reads stale, not illegal: both are legal from initiated, which DONE
+// has moved past, and Decide calls every word legal from a state behind
+// the current one stale. "Illegal" (a used link does not expire after the
+// fact) would need the document to say what a link's expiry means after
+// use, and it lists the statuses only; both verdicts reject alike (the
+// link stays done, the body is journalled with the reason).
 //
 // Subscriptions: CREATED → ACTIVE → PAST_DUE, and CANCELLED, EXPIRED,
 // COMPLETED to end. active ⇄ past_due is a real cycle: PAST_DUE → ACTIVE

@@ -193,7 +193,31 @@
 // every update after an outcome as stale, as earlier versions did, lost
 // reversed chargebacks. An outcome straight after another (LOST after
 // WON), a cancelled dispute's updates, and anything but CLOSED or RESOLVED
-// after a cancellation stay stale.
+// after a cancellation stay stale. Why an outcome after the other one is
+// not taken as a reversal: the updates carry no time and no sequence, and
+// retries reorder them, so WON after LOST reads either way — a challenge
+// whose own update is still on its way (WON the newer), or a first WON
+// whose delivery failed until after the challenge and the LOST (WON the
+// older). The document says nothing that tells them apart. Holding it for
+// the challenge's update would settle the first reading (PayEngine retries
+// until answered 2xx, so that update comes), but a challenge is a way back
+// (a revert row), and the engine holds an event only for a state ahead;
+// the rejected outcome stays in the journal (`paystate reevaluate`
+// re-decides it only under a changed table, not when the challenge's
+// update lands). An order service reads the dispute's journal before
+// relying on an outcome.
+//
+// A refund reported after the payment was voided reads stale, not
+// illegal: PAYMENT_REFUNDED is legal from captured, and the void leads out
+// of captured, so the engine reads the refund as behind the void. Neither
+// order fits the document — a void takes back an unsettled capture, a
+// refund returns a settled one, and nothing in the table voids a refunded
+// payment — so "illegal" would be the more precise word, but the document
+// states neither rule, and both verdicts reject alike (state and totals
+// unchanged, the body journalled with the reason, re-decided by
+// `paystate reevaluate` under a later table). The word is Decide's, for
+// every provider: stale when the current state lies on a path from a state
+// the event is legal from.
 //
 // Onboarding runs in status mode with MERCHANT_STATUS_CHANGED's status as
 // the word, following PayEngine's merchant lifecycle: editing (the merchant
