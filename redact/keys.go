@@ -7,14 +7,27 @@ import "strings"
 // a card security code, a PIN or PIN block, or track data. The rule is a
 // family of spellings, not a list: see the package documentation, "Keys".
 func SensitiveKey(k string) bool {
-	j := joinedKey(k)
-	if !mayBeSensitive(j) || hasAny(j, outcomeParts) {
+	if plainKey(k) {
+		return sensitiveJoined(k, k)
+	}
+	var buf [64]byte // most keys are short: no allocation for their joined spelling
+	return sensitiveJoined(k, joinKey(buf[:0], k))
+}
+
+// sensitiveJoined is SensitiveKey of k, whose joined spelling (joinKey)
+// is j.
+func sensitiveJoined[S string | []byte](k string, j S) bool {
+	if !mayBeSensitive(j) {
 		return false
 	}
-	if hasAny(j, codeParts) || j == "cid" || j == "cardcid" || hasAny(j, trackParts) || j == "pin" || hasAny(j, pinParts) {
+	in := partsIn(j)
+	if in&outcomePart != 0 {
+		return false
+	}
+	if in&(codePart|trackPart|pinPart) != 0 || string(j) == "cid" || string(j) == "cardcid" || string(j) == "pin" {
 		return true
 	}
-	if !strings.Contains(j, "pin") && !strings.Contains(j, "track") {
+	if in&(pinWord|trackWord) == 0 {
 		return false
 	}
 	w := words(k)
@@ -58,7 +71,7 @@ var outcomeParts = []string{"result", "resp", "check", "status", "match", "indic
 // mayBeSensitive is a fast pre-check, on the ingest path for every key:
 // every sensitive spelling holds one of these pairs of letters (cv, cs, ci,
 // pi, tr, st, co, ve).
-func mayBeSensitive(j string) bool {
+func mayBeSensitive[S string | []byte](j S) bool {
 	for i := 1; i < len(j); i++ {
 		switch j[i-1] {
 		case 'c':
@@ -86,27 +99,69 @@ func mayBeSensitive(j string) bool {
 	return false
 }
 
-func hasAny(s string, parts []string) bool {
-	for _, p := range parts {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
+// The lists of parts, as bits of what partsIn finds; pinWord and
+// trackWord are "pin" and "track" anywhere in a key, which send it to the
+// word-by-word rule.
+const (
+	codePart = 1 << iota
+	trackPart
+	pinPart
+	outcomePart
+	pinWord
+	trackWord
+)
+
+// keyPart is one part of a list (a bit above).
+type keyPart struct {
+	s    string
+	list uint8
 }
 
-// joinedKey is k in lower case with everything but ASCII letters and
-// digits removed: "Cvc_Code", "cvc-code" and "CVC CODE" are all "cvccode".
-func joinedKey(k string) string {
-	plain := true // most keys are already lower-case ASCII letters and digits
-	for i := 0; i < len(k) && plain; i++ {
-		c := k[i]
-		plain = c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+// keyParts holds every list's parts by their first byte, so that partsIn
+// looks at each byte of a key once instead of searching the key for one
+// part after another (thirty searches a key, for every key of every body
+// on the ingest path).
+var keyParts = func() (t [256][]keyPart) {
+	for _, l := range []struct {
+		parts []string
+		list  uint8
+	}{{codeParts, codePart}, {trackParts, trackPart}, {pinParts, pinPart}, {outcomeParts, outcomePart},
+		{[]string{"pin"}, pinWord}, {[]string{"track"}, trackWord}} {
+		for _, p := range l.parts {
+			t[p[0]] = append(t[p[0]], keyPart{p, l.list})
+		}
 	}
-	if plain {
-		return k
+	return t
+}()
+
+// partsIn returns the lists that have a part j contains.
+func partsIn[S string | []byte](j S) uint8 {
+	var in uint8
+	for i := 0; i < len(j); i++ {
+		for _, p := range keyParts[j[i]] {
+			if len(j)-i >= len(p.s) && string(j[i:i+len(p.s)]) == p.s {
+				in |= p.list
+			}
+		}
 	}
-	b := make([]byte, 0, len(k))
+	return in
+}
+
+// plainKey reports whether k is its own joined spelling (joinKey), as
+// most keys are: lower-case ASCII letters and digits only.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// joinKey appends to b the joined spelling of k: k in lower case with
+// everything but ASCII letters and digits removed. "Cvc_Code", "cvc-code"
+// and "CVC CODE" are all "cvccode".
+func joinKey(b []byte, k string) []byte {
 	for i := 0; i < len(k); i++ {
 		switch c := k[i]; {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
@@ -115,7 +170,7 @@ func joinedKey(k string) string {
 			b = append(b, c+'a'-'A')
 		}
 	}
-	return string(b)
+	return b
 }
 
 // words splits a key into lower-case words at anything that is not an
