@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/hex"
 	"strings"
 
 	"github.com/paystate/paystate/storage"
@@ -16,18 +17,33 @@ import (
 // it is a plain read: the transaction already holds SQLite's write lock.
 func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregates []storage.AggregateKey) (storage.Lookups, error) {
 	l := lookup.New()
-	err := inChunks(receipts, func(keys []storage.ReceiptKey) error {
-		args := make([]any, 0, 2*lookupSize(len(keys)))
-		for _, k := range padded(keys) {
-			args = append(args, k.Provider, k.DedupeKey)
-		}
-		rows, err := t.query(ctx, receiptLookups[lookupSize(len(keys))], args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return lookup.Receipts(rows, l)
-	})
+	readReceipts := func() error {
+		return inChunks(receipts, func(keys []storage.ReceiptKey) error {
+			args := make([]any, 0, 2*lookupSize(len(keys)))
+			for _, k := range padded(keys) {
+				args = append(args, k.Provider, k.DedupeKey)
+			}
+			rows, err := t.query(ctx, receiptLookups[lookupSize(len(keys))], args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			return lookup.Receipts(rows, l)
+		})
+	}
+	var err error
+	if len(aggregates) == 0 {
+		// Receipts alone (in a batch, the receipt of a snapshot whose
+		// aggregate an earlier event of the batch moved) are read without
+		// writing the pending rows first, which would break the batch's
+		// rows into small INSERTs around every such lookup: the receipts
+		// this transaction has put and not written yet are answered from
+		// pending, and only the others are read.
+		receipts = t.pending.lookupReceipts(receipts, l)
+		err = t.withoutFlush(readReceipts)
+	} else {
+		err = readReceipts()
+	}
 	if err != nil {
 		return storage.Lookups{}, classify("lookup receipts", err)
 	}
@@ -50,6 +66,31 @@ func (t *tx) Lookup(ctx context.Context, receipts []storage.ReceiptKey, aggregat
 		t.saw(&a)
 	}
 	return l, nil
+}
+
+// lookupReceipts puts in l the receipts of keys that are pending, as the
+// receipt lookup would read them once written, and returns the other
+// keys. A pending receipt is not stored yet (receipts are only ever
+// inserted), so it is the only one of its key.
+func (p *pending) lookupReceipts(keys []storage.ReceiptKey, l storage.Lookups) []storage.ReceiptKey {
+	if len(p.receipts) == 0 {
+		return keys
+	}
+	var rest []storage.ReceiptKey
+	for _, k := range keys {
+		found := false
+		for i := 0; i+receiptWrite.width <= len(p.receipts); i += receiptWrite.width {
+			if p.receipts[i] == any(k.Provider) && p.receipts[i+1] == any(k.DedupeKey) {
+				l.Receipts[k] = storage.Receipt{Seq: p.receipts[i+2].(int64), BodySHA256: hashAsTextValue(p.receipts[i+3])}
+				found = true
+				break
+			}
+		}
+		if !found {
+			rest = append(rest, k)
+		}
+	}
+	return rest
 }
 
 func scanLookupAggregate(rows lookup.Rows) (storage.Aggregate, error) { return scanAggregate(rows) }
@@ -113,6 +154,14 @@ var receiptLookups, aggregateLookups = func() (map[int]string, map[int]string) {
 // (body.go), in SQL, for a scan shared with PostgreSQL.
 func hashAsText(col string) string {
 	return `CASE WHEN typeof(` + col + `) = 'blob' THEN lower(hex(` + col + `)) ELSE ` + col + ` END`
+}
+
+// hashAsTextValue is hashAsText of a value hashValue made.
+func hashAsTextValue(v any) string {
+	if b, ok := v.([]byte); ok {
+		return hex.EncodeToString(b)
+	}
+	return v.(string)
 }
 
 // placeholders is n rows of width parameters: (?, ?), (?, ?), ...

@@ -38,9 +38,9 @@ type tx struct {
 	// pending is written): an aggregate put again with the same ones is
 	// written by an UPDATE that leaves their indexes alone.
 	stored map[storage.AggregateKey]identity
-	// deferredOnly: the statements run now touch only the deferred table
-	// (onDeferred).
-	deferredOnly bool
+	// unflushed: the statements run now need not see the pending rows
+	// (onDeferred, and Lookup of receipts alone).
+	unflushed bool
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
@@ -74,7 +74,7 @@ func (t *tx) ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if t.deferredOnly {
+	if t.unflushed {
 		return nil
 	}
 	return t.flush(ctx)
@@ -84,9 +84,13 @@ func (t *tx) ready(ctx context.Context) error {
 // table, without writing the pending rows first: pending never holds
 // that table's rows, and a batch whose events are held or released would
 // otherwise write its rows a few at a time, between them.
-func (t *tx) onDeferred(fn func() error) error {
-	t.deferredOnly = true
-	defer func() { t.deferredOnly = false }()
+func (t *tx) onDeferred(fn func() error) error { return t.withoutFlush(fn) }
+
+// withoutFlush runs fn, whose statements need not see the pending rows,
+// without writing them first.
+func (t *tx) withoutFlush(fn func() error) error {
+	t.unflushed = true
+	defer func() { t.unflushed = false }()
 	return fn()
 }
 

@@ -68,6 +68,27 @@ func testLookup(t *testing.T, b Backend) {
 	requireLookups(t, want, own)
 	requireLookups(t, want, lookup(t, s, rs, as))
 
+	// Receipts alone, the transaction's own among stored ones (a store
+	// may answer these without writing its pending rows first), a body
+	// hash that is not hex included.
+	r2 := storage.ReceiptKey{Provider: "acme", DedupeKey: "evt_2"}
+	r3 := storage.ReceiptKey{Provider: "other", DedupeKey: "evt_3"}
+	rec2, rec3 := storage.Receipt{Seq: 10, BodySHA256: sha}, storage.Receipt{Seq: 11, BodySHA256: "not hex"}
+	var receiptsOnly storage.Lookups
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.PutReceipt(ctx, r2.Provider, r2.DedupeKey, rec2); err != nil {
+			return err
+		}
+		if err := tx.PutReceipt(ctx, r3.Provider, r3.DedupeKey, rec3); err != nil {
+			return err
+		}
+		var err error
+		receiptsOnly, err = tx.Lookup(ctx, []storage.ReceiptKey{r1, r2, otherProvider, r3, r2}, nil)
+		return err
+	})
+	require.Equal(t, map[storage.ReceiptKey]storage.Receipt{r1: rec, r2: rec2, r3: rec3}, receiptsOnly.Receipts)
+	require.Equal(t, receiptsOnly.Receipts, lookup(t, s, []storage.ReceiptKey{r1, r2, otherProvider, r3}, nil).Receipts)
+
 	heldPay := heldRefund
 	heldPay.Seq, heldPay.Key, heldPay.DedupeKey = 9, payKey, "evt_9"
 	update(t, s, func(tx storage.Tx) error { return tx.Defer(ctx, heldPay) })
