@@ -801,6 +801,25 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.screenshot("machines", false)
 	})
 
+	t.Run("a list's pages turn with the keyboard, focus staying on the pager", func(t *testing.T) {
+		// More aggregates than a page of Find holds (50).
+		for i := range 50 {
+			code, reply := s.signedPost(t, "generic", fmt.Appendf(nil, `{"id":"evt_page_%d","type":"payment.completed","created":1741944413,"data":{"id":"pay_page_%d","object":"payment","amount":"1.00","currency":"EUR","status":"completed"}}`, i, i))
+			require.Equal(t, http.StatusOK, code, "%v", reply)
+		}
+		b.open("#/find")
+		b.wait("the first page shows", `document.querySelectorAll('#find-list ~ .out table.results tbody tr').length === 50`)
+		focused := `document.activeElement.closest('.pager') ? document.activeElement.textContent : document.activeElement.tagName`
+		b.do(chromedp.Focus(chromedp.CSS(`#find-list ~ .pager button:last-child`)), chromedp.KeyEvent("\r"))
+		b.wait("the second page shows", `[...document.querySelectorAll('#find-list ~ .pager span')].some((e) => e.textContent === 'Page 2')`)
+		// The last page has no Next: focus moves to Previous, not to the
+		// top of the document.
+		require.Equal(t, "← Previous", eval[string](b, focused))
+		b.do(chromedp.KeyEvent("\r"))
+		b.wait("the first page again", `[...document.querySelectorAll('#find-list ~ .pager span')].some((e) => e.textContent === 'Page 1')`)
+		require.Equal(t, "Next →", eval[string](b, focused))
+	})
+
 	b.noConsoleErrors()
 }
 

@@ -89,6 +89,32 @@ export function breakable(text) {
   return String(text ?? '').split(/(?<=[_.])/).flatMap((part, i) => (i ? [h('wbr', {}), part] : [part]));
 }
 
+// pager is the Previous / Page n / Next row of a paged list; go(i) shows
+// page i. Its buttons stay in place from page to page, so that keyboard
+// focus stays on the one pressed, or moves to the other when the pressed
+// one has no page left to go to.
+export function pager(go) {
+  let at = 0;
+  const prev = h('button', { type: 'button', class: 'quiet', onclick: () => go(at - 1) }, '← Previous');
+  const next = h('button', { type: 'button', class: 'quiet', onclick: () => go(at + 1) }, 'Next →');
+  const label = h('span', {});
+  const el = h('div', { class: 'pager', hidden: true }, prev, label, next);
+  return {
+    el,
+    show(page, more) {
+      at = page;
+      const focused = document.activeElement;
+      prev.disabled = at === 0;
+      next.disabled = !more;
+      label.textContent = `Page ${at + 1}`;
+      el.hidden = false;
+      if (focused === next && next.disabled && !prev.disabled) prev.focus();
+      if (focused === prev && prev.disabled && !next.disabled) next.focus();
+    },
+    hide() { el.hidden = true; },
+  };
+}
+
 // shortHash shows the start of a hex hash; the whole one is in its title.
 export function shortHash(hash) {
   return hash ? h('code', { class: 'hash', title: hash }, hash.slice(0, 12) + '…') : '';

@@ -2,7 +2,7 @@
 // the recent orders under filters, a page at a time.
 
 import { get } from './api.js';
-import { h, field, select, errorBox, amount, timeEl, storyHref, kindName, KINDS, fromInput, announce } from './dom.js';
+import { h, field, select, errorBox, amount, pager, timeEl, storyHref, kindName, KINDS, fromInput, announce } from './dom.js';
 import { providers, states } from './machines-data.js';
 
 const PAGE = 50;
@@ -58,7 +58,7 @@ export function render(main) {
 
   const stateList = h('datalist', { id: 'state-names' });
   const listOut = h('div', { class: 'out' });
-  const pager = h('div', { class: 'pager' });
+  const paging = pager((i) => show(i));
   const list = h('form', { class: 'card wide', 'aria-labelledby': 'find-list' },
     h('h2', { id: 'find-list' }, 'Orders'),
     h('div', { class: 'row' },
@@ -67,7 +67,7 @@ export function render(main) {
       field('State', h('input', { name: 'state', list: 'state-names', autocomplete: 'off', placeholder: 'any state' })),
       field('Updated since (UTC)', h('input', { name: 'since', type: 'datetime-local', step: 1 }))),
     stateList,
-    h('button', { type: 'submit' }, 'List'), listOut, pager);
+    h('button', { type: 'submit' }, 'List'), listOut, paging.el);
 
   // tokens[i] is the page token of page i; going back reuses them.
   let filter = {}, tokens = [''], at = 0;
@@ -79,14 +79,11 @@ export function render(main) {
       tokens[i + 1] = r.nextPageToken || '';
       tokens.length = i + 2;
       listOut.replaceChildren(resultsTable(r.aggregates || [], 'Orders matching the filters'));
-      pager.replaceChildren(
-        h('button', { type: 'button', class: 'quiet', disabled: at === 0, onclick: () => show(at - 1) }, '← Previous'),
-        h('span', {}, `Page ${at + 1}`),
-        h('button', { type: 'button', class: 'quiet', disabled: !r.nextPageToken, onclick: () => show(at + 1) }, 'Next →'));
+      paging.show(at, !!r.nextPageToken);
       announce(`Page ${at + 1}: ${(r.aggregates || []).length} rows`);
     } catch (e) {
       listOut.replaceChildren(errorBox(e));
-      pager.replaceChildren();
+      paging.hide();
     } finally { listOut.removeAttribute('aria-busy'); }
   }
   list.addEventListener('submit', (ev) => {

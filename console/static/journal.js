@@ -3,7 +3,7 @@
 // whole chain with its progress, and an export for working papers.
 
 import { get, call, pages } from './api.js';
-import { h, breakable, errorBox, timeEl, shortHash, storyHref, kindName, verdictBadge, verdictName, select, field, fromInput, announce, VERDICTS, KINDS } from './dom.js';
+import { h, breakable, pager, errorBox, timeEl, shortHash, storyHref, kindName, verdictBadge, verdictName, select, field, fromInput, announce, VERDICTS, KINDS } from './dom.js';
 import { providers } from './machines-data.js';
 
 const PAGE = 100;
@@ -244,7 +244,7 @@ export function render(main, ctx) {
 
   // The journal, a page at a time.
   const listOut = h('div', { class: 'out' });
-  const pager = h('div', { class: 'pager' });
+  const paging = pager((i) => show(i));
   const exportStatus = h('span', { class: 'status', role: 'status' });
   const exportBtn = (fmt) => h('button', { type: 'button', class: 'quiet', dataset: { export: fmt }, onclick: () => exportAs(fmt) }, `Export ${fmt.toUpperCase()}`);
   const filters = filterForm('journal-title', h('div', { class: 'row actions' },
@@ -258,11 +258,8 @@ export function render(main, ctx) {
       tokens[i + 1] = r.nextPageToken || '';
       tokens.length = i + 2;
       listOut.replaceChildren(journalTable(r.entries || []));
-      pager.replaceChildren(
-        h('button', { type: 'button', class: 'quiet', disabled: at === 0, onclick: () => show(at - 1) }, '← Previous'),
-        h('span', {}, `Page ${at + 1}`),
-        h('button', { type: 'button', class: 'quiet', disabled: !r.nextPageToken, onclick: () => show(at + 1) }, 'Next →'));
-    } catch (e) { listOut.replaceChildren(errorBox(e)); pager.replaceChildren(); } finally { listOut.removeAttribute('aria-busy'); }
+      paging.show(at, !!r.nextPageToken);
+    } catch (e) { listOut.replaceChildren(errorBox(e)); paging.hide(); } finally { listOut.removeAttribute('aria-busy'); }
   }
   filters.addEventListener('submit', (ev) => { ev.preventDefault(); filter = filterOf(filters); tokens = ['']; show(0); });
 
@@ -288,7 +285,7 @@ export function render(main, ctx) {
         h('p', {}, 'Recompute every entry\u2019s hash and its link to the entry before it, from the first entry to the head; then replay the journal against the tables derived from it.'),
         verifyBtn, progress, verifyOut)),
     h('section', { class: 'card wide', 'aria-labelledby': 'journal-title' }, h('h2', { id: 'journal-title' }, 'Journal'),
-      filters, listOut, pager));
+      filters, listOut, paging.el));
   loadHead().catch(() => {});
   show(0);
   return () => ac.abort();
