@@ -525,6 +525,9 @@ func TestConsoleInTheBrowser(t *testing.T) {
 			{"pay_huf", `"1234.56"`, "HUF", "1,234.56 HUF"},
 			{"pay_bhd", `"1.25"`, "BHD", "1.250 BHD"},
 			{"pay_jpy", `5000`, "JPY", "5,000 JPY"},
+			// A card check's zero is an amount reported (amountKnown), not
+			// one nobody said.
+			{"pay_zero", `"0.00"`, "EUR", "0.00 EUR"},
 		} {
 			code, reply := s.signedPost(t, "generic", fmt.Appendf(nil, `{"id":"evt_%s","type":"payment.completed","created":1741944413,"data":{"id":%q,"object":"payment","amount":%s,"currency":%q,"status":"completed"}}`,
 				c.id, c.id, c.amount, c.currency))

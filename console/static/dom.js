@@ -76,10 +76,10 @@ export function money(minor, currency) {
 
 // amount shows an order's own amount (what was authorised or sold; for
 // a refund or chargeback its face amount), not the totals that moved
-// since. The API answers 0 while no event has reported it, and
-// paystate does not tell that from an amount of zero: it reads so.
+// since. The API answers 0 while no event has reported it, and says so
+// in amountKnown: a known 0 is a zero-amount order (a card check).
 export function amount(a) {
-  if (String(a?.amountMinor ?? '0') === '0') return h('span', { class: 'unknown', title: 'No event has reported the amount yet' }, 'not reported');
+  if (!a?.amountKnown) return h('span', { class: 'unknown', title: 'No event has reported the amount yet' }, 'not reported');
   return a.currency ? money(a.amountMinor, a.currency) : `${a.amountMinor} (minor units, no currency)`;
 }
 
