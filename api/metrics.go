@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,7 +31,7 @@ type Metrics struct {
 	writerCPU      prometheus.Counter
 	commitFailures prometheus.Counter
 	expired        prometheus.Counter
-	grpc           *grpcprom.ServerMetrics
+	grpc           *grpcMetrics
 }
 
 var _ engine.Observer = (*Metrics)(nil)
@@ -82,8 +81,7 @@ func NewMetrics() *Metrics {
 			Name: "paystate_deferred_expired_total",
 			Help: "Deferred events rejected by this process because their predecessor did not arrive within the deferral window.",
 		}),
-		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets(latencyBuckets))),
+		grpc: newGRPCMetrics(latencyBuckets),
 	}
 	m.Registry.MustRegister(
 		m.webhooks, m.webhookSeconds, m.batchSize, m.commitSeconds, m.durableSeconds, m.writerCPU, m.commitFailures, m.expired, m.grpc,

@@ -146,10 +146,10 @@ func NewServer(opts Options) *Server {
 	// that panicked is answered Internal before the log line and the
 	// metrics see it, and is logged and counted like any failed call. The
 	// REST gateway's in-process routes run the same list.
-	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), requestIDUnary(log), metrics.grpc.UnaryServerInterceptor(), recoverUnary(log), auth.Unary, limiter.Unary}
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), requestIDUnary(log), metrics.grpc.unary, recoverUnary(log), auth.Unary, limiter.Unary}
 	s.grpc = grpc.NewServer(append(serverOpts,
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.StreamServerInterceptor(), recoverStream(log), auth.Stream, limiter.Stream, streams.Stream),
+		grpc.ChainStreamInterceptor(recoverStream(log), requestIDStream(log), metrics.grpc.stream, recoverStream(log), auth.Stream, limiter.Stream, streams.Stream),
 		grpc.MaxRecvMsgSize(maxRecvMsg),
 		grpc.MaxSendMsgSize(maxSendMsg),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
@@ -176,7 +176,7 @@ func NewServer(opts Options) *Server {
 	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Poll: opts.WatchPoll, Log: log, Stopping: s.stopping})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
-	metrics.grpc.InitializeMetrics(s.grpc)
+	metrics.grpc.initialize(s.grpc)
 	metrics.observeStore(opts.Store, log)
 	if opts.Subscribers != nil {
 		metrics.observeSubscribers(opts.Subscribers)
