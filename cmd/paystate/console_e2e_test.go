@@ -639,6 +639,17 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.wait("the queue is empty", `document.querySelectorAll('#queue tr').length === 0`)
 		require.Equal(t, "No order is in fraud review right now.", eval[string](b, `document.querySelector('#queue-count').textContent`))
 		require.False(t, eval[bool](b, `document.querySelector('table.queue').checkVisibility()`), "the headings of an empty table")
+
+		// An order enters review but its amount cannot be read: the row
+		// says so rather than leaving the cell blank.
+		b.forge("/v1/providers/ngenius/orders/ord-6", `async () => new Response('{"code": 14, "message": "unavailable"}', { status: 503, headers: { 'Content-Type': 'application/json' } })`)
+		send(sampleOf(t, "ord-6", "ORD-6", "AUTHORISED"))
+		send(sampleOf(t, "ord-6", "ORD-6", "POST_AUTH_FRAUD_CHECK_REVIEW"))
+		b.wait("the order appears", `!!document.querySelector('#queue tr[data-key="ngenius/ord-6"]')`)
+		b.wait("its amount is said to be unavailable", `document.querySelector('#queue tr[data-key="ngenius/ord-6"] td.num').textContent === 'unavailable'`)
+		b.unforge()
+		send(sampleOf(t, "ord-6", "ORD-6", "POST_AUTH_FRAUD_CHECK_ACCEPTED"))
+		b.wait("the queue is empty again", `document.querySelectorAll('#queue tr').length === 0`)
 	})
 
 	t.Run("verify reports an intact journal", func(t *testing.T) {
