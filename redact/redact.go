@@ -11,7 +11,7 @@ import (
 // masked; see the package documentation. It never modifies raw and always
 // returns a new slice.
 func Body(raw []byte) []byte {
-	if json.Valid(raw) {
+	if validJSON(raw) {
 		if out, err := jsonBody(raw); err == nil {
 			return out
 		}
@@ -30,7 +30,8 @@ var errUnbalanced = errors.New("redact: unbalanced JSON")
 
 // jsonBody walks a valid JSON document value by value, so that member order
 // and number text survive, and writes the redacted document. It relies on
-// body having checked json.Valid: the lexer does not diagnose errors.
+// body having checked that it is valid (validJSON): the lexer does not
+// diagnose errors.
 func jsonBody(raw []byte) ([]byte, error) {
 	lx := lexer{b: raw}
 	out := bytes.NewBuffer(make([]byte, 0, len(raw)))
