@@ -598,9 +598,24 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.signOut()
 		b.signIn("console-fraud")
 		require.Equal(t, "Role: fraud", eval[string](b, `document.querySelector('#role').textContent`))
+		// ord-7 entered review, then N-Genius closed the order, which kept
+		// it there: its last change and status are not its entry's.
+		for _, event := range []string{"AUTHORISED", "POST_AUTH_FRAUD_CHECK_REVIEW", "ORDER_CLOSED"} {
+			send(sampleOf(t, "ord-7", "ORD-7", event))
+		}
 		b.open("#/fraud")
 		b.wait("the stream is live", `document.querySelector('#conn').dataset.state === 'live'`)
 		b.wait("the queue holds the order in review", `!!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
+		cells := func(id string) []string {
+			return eval[[]string](b, fmt.Sprintf(`[...document.querySelectorAll('#queue tr[data-key="ngenius/%s"] td')].slice(4).map((c) => c.textContent)`, id))
+		}
+		b.wait("the closed order is listed", `!!document.querySelector('#queue tr[data-key="ngenius/ord-7"]')`)
+		require.Regexp(t, `^at or before \d{4}-`, cells("ord-7")[0])
+		require.Equal(t, "not known; last status ORDER_CLOSED", cells("ord-7")[1])
+		require.Regexp(t, `^\d{4}-`, cells("ord-3")[0])
+		require.Equal(t, "POST_AUTH_FRAUD_CHECK_REVIEW", cells("ord-3")[1])
+		send(sampleOf(t, "ord-7", "ORD-7", "POST_AUTH_FRAUD_CHECK_ACCEPTED"))
+		b.wait("the closed order leaves review", `!document.querySelector('#queue tr[data-key="ngenius/ord-7"]')`)
 		eval[bool](b, `window.sameDocument = true`)
 		// ord-4 is in forints: N-Genius sends minor units, which the
 		// server counts with two digits (the browser's own table has none).

@@ -7,6 +7,7 @@
 
 import { get, stream, pages, ApiError } from './api.js';
 import { h, errorBox, amount, timeEl, storyHref, announce } from './dom.js';
+import { machines } from './machines-data.js';
 
 const STATE = 'fraud_review';
 const LIST_LIMIT = 5000;
@@ -47,15 +48,22 @@ export function render(main) {
       h('td', { class: 'id' }, h('a', { href: storyHref(r.provider, 'payment', r.id) }, r.id)),
       h('td', { class: 'id' }, r.ref || ''),
       h('td', { class: 'num' }, r.order ? amount(r.order) : r.failed ? 'unavailable' : '…'),
-      h('td', {}, timeEl(r.since)),
-      h('td', {}, r.event ? h('code', {}, r.event) : ''))));
+      h('td', {}, r.exact === false ? ['at or before ', timeEl(r.since)] : timeEl(r.since)),
+      h('td', {}, r.exact === false ? h('span', { class: 'unknown' }, 'not known; last status ', h('code', {}, r.event)) : r.event ? h('code', {}, r.event) : ''))));
     count.textContent = rows.length === 0 ? 'No order is in fraud review right now.' : rows.length === 1 ? '1 order in review' : `${rows.length} orders in review`;
     // An empty queue is a sentence, not the headings of an empty table.
     table.hidden = rows.length === 0;
   }
 
+  // A listed order says when it last changed and its last status word,
+  // not when and by what it entered review: they are that only when the
+  // word is one that enters review. After a word that kept it there
+  // (N-Genius ORDER_CLOSED), it entered at or before its last change, by
+  // an event the order does not name.
+  let entering = new Set();
   function fromOrder(o) {
-    return { provider: o.provider, id: o.providerOrderId, ref: o.merchantReference, order: o, since: o.updateTime, event: o.providerStatus };
+    return { provider: o.provider, id: o.providerOrderId, ref: o.merchantReference, order: o, since: o.updateTime, event: o.providerStatus,
+      exact: entering.has(o.provider + '/' + o.providerStatus) };
   }
 
   // apply folds one entry of the stream into the queue.
@@ -66,7 +74,7 @@ export function render(main) {
       announce(`Order ${e.providerId} at ${e.provider} entered fraud review`);
       // The entry has no amounts; the order has.
       get(`/v1/providers/${encodeURIComponent(e.provider)}/orders/${encodeURIComponent(e.providerId)}`, {}, { signal: ac.signal })
-        .then((o) => { if (members.has(k)) { members.set(k, { ...fromOrder(o), since: e.receiveTime, event: e.event }); draw(); } })
+        .then((o) => { if (members.has(k)) { members.set(k, { ...fromOrder(o), since: e.receiveTime, event: e.event, exact: true }); draw(); } })
         .catch(() => { if (members.has(k)) { members.get(k).failed = true; draw(); } });
     } else if (e.stateBefore === STATE && e.stateAfter !== STATE) {
       if (members.delete(k)) announce(`Order ${e.providerId} at ${e.provider} left fraud review (${e.stateAfter})`);
@@ -74,6 +82,8 @@ export function render(main) {
   }
 
   async function list(limit = LIST_LIMIT) {
+    entering = new Set((await machines()).flatMap((m) => (m.transitions || [])
+      .filter((t) => t.to === STATE && (t.from || []).some((f) => f !== STATE)).map((t) => m.provider + '/' + t.event)));
     const orders = await pages('/v1/orders', { state: STATE, pageSize: LIST_PAGE }, 'orders', { limit, signal: ac.signal });
     if (orders.length >= LIST_LIMIT) problem.replaceChildren(h('p', { class: 'note' }, `Showing the first ${LIST_LIMIT} orders in review.`));
     return new Map(orders.map((o) => [key(o.provider, o.providerOrderId), fromOrder(o)]));
