@@ -603,7 +603,18 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		for _, event := range []string{"AUTHORISED", "POST_AUTH_FRAUD_CHECK_REVIEW", "ORDER_CLOSED"} {
 			send(sampleOf(t, "ord-7", "ORD-7", event))
 		}
+		// The list of orders in review fails at first: the page says so,
+		// then reads it again and shows the queue.
+		b.forge("/v1/orders?", `async () => { window.listFailures = (window.listFailures || 0) + 1;
+			return new Response('{"code": 14, "message": "the store is restarting"}', { status: 503, headers: { 'Content-Type': 'application/json' } }); }`)
 		b.open("#/fraud")
+		b.wait("the failure is said", `document.querySelector('#queue-count').textContent === 'The queue could not be read.'`)
+		require.Contains(t, eval[string](b, `document.querySelector('.error').textContent`), "the store is restarting")
+		// Both reads fail: the first page shown at once, and the list read
+		// once the stream's first cursor is known.
+		b.wait("the list read after the cursor fails too", `window.listFailures >= 2`)
+		b.unforge()
+		b.wait("the queue is read again", `!document.querySelector('.error') && document.querySelectorAll('#queue tr').length > 0`)
 		b.wait("the stream is live", `document.querySelector('#conn').dataset.state === 'live'`)
 		b.wait("the queue holds the order in review", `!!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
 		cells := func(id string) []string {

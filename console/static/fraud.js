@@ -81,11 +81,19 @@ export function render(main) {
     }
   }
 
+  // failed says the queue could not be read; the next list read that
+  // succeeds clears it.
+  function failed(e) {
+    if (ac.signal.aborted) return;
+    problem.replaceChildren(errorBox(e));
+    if (!synced) count.textContent = 'The queue could not be read.';
+  }
+
   async function list(limit = LIST_LIMIT) {
     entering = new Set((await machines()).flatMap((m) => (m.transitions || [])
       .filter((t) => t.to === STATE && (t.from || []).some((f) => f !== STATE)).map((t) => m.provider + '/' + t.event)));
     const orders = await pages('/v1/orders', { state: STATE, pageSize: LIST_PAGE }, 'orders', { limit, signal: ac.signal });
-    if (orders.length >= LIST_LIMIT) problem.replaceChildren(h('p', { class: 'note' }, `Showing the first ${LIST_LIMIT} orders in review.`));
+    problem.replaceChildren(orders.length >= LIST_LIMIT ? h('p', { class: 'note' }, `Showing the first ${LIST_LIMIT} orders in review.`) : '');
     return new Map(orders.map((o) => [key(o.provider, o.providerOrderId), fromOrder(o)]));
   }
 
@@ -102,7 +110,12 @@ export function render(main) {
         buffered = [];
         synced = true;
         draw();
-      }, (e) => { if (!ac.signal.aborted) problem.replaceChildren(errorBox(e)); });
+      }, (e) => {
+        // Read the list again at the next message (a heartbeat at most a
+        // second away), and keep the entries meanwhile.
+        listing = null;
+        failed(e);
+      });
     }
   }
 
@@ -141,7 +154,7 @@ export function render(main) {
   // Until the stream's first cursor arrives (up to a heartbeat), show the
   // first page of the list as it is; the list read after the cursor
   // replaces it.
-  list(LIST_PAGE).then((listed) => { if (!synced) { members = listed; draw(); } }, (e) => problem.replaceChildren(errorBox(e)));
+  list(LIST_PAGE).then((listed) => { if (!synced) { members = listed; draw(); } }, failed);
   connect();
   return () => { clearTimeout(gap); ac.abort(); };
 }
