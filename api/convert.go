@@ -54,8 +54,16 @@ func verdictEnum(v string) pb.Verdict { return pb.Verdict(verdictNames.value(v))
 
 func orderName(provider, id string) string { return "providers/" + provider + "/orders/" + id }
 
+// orderAlloc is an order and its two times in one allocation, not three:
+// a GetOrder's reply is built on every call.
+type orderAlloc struct {
+	order pb.Order
+	times [2]timestamppb.Timestamp
+}
+
 func toOrder(a storage.Aggregate, pending int) *pb.Order {
-	return &pb.Order{
+	m := new(orderAlloc)
+	m.order = pb.Order{
 		Name:              orderName(a.Key.Provider, a.Key.ID),
 		Provider:          a.Key.Provider,
 		ProviderOrderId:   a.Key.ID,
@@ -73,9 +81,10 @@ func toOrder(a storage.Aggregate, pending int) *pb.Order {
 		AmountKnown:       a.AmountKnown,
 		Version:           a.Version,
 		PendingDeferred:   int32(pending),
-		CreateTime:        ts(a.CreatedAt),
-		UpdateTime:        ts(a.UpdatedAt),
+		CreateTime:        tsIn(&m.times[0], a.CreatedAt),
+		UpdateTime:        tsIn(&m.times[1], a.UpdatedAt),
 	}
+	return &m.order
 }
 
 func aggregateName(k storage.AggregateKey) string {
@@ -151,6 +160,15 @@ func ts(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// tsIn is ts written into p, which it returns (nil for the zero time).
+func tsIn(p *timestamppb.Timestamp, t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	p.Seconds, p.Nanos = t.Unix(), int32(t.Nanosecond())
+	return p
 }
 
 // ToSignedCheckpoint is c as the API carries it.

@@ -34,11 +34,11 @@ func From(ctx context.Context) string {
 
 // New returns a fresh random id: 16 bytes, hex.
 func New() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return hex.EncodeToString(b)
+	return hex.EncodeToString(b[:])
 }
 
 // Valid reports whether a presented id may be used as it is: 1 to MaxLen
