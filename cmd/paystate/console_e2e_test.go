@@ -639,8 +639,12 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.wait("with its amount", `document.querySelector('#queue tr[data-key="ngenius/ord-4"] td.num').textContent === '1,234.56 HUF'`)
 		require.Equal(t, "Amount", eval[string](b, `document.querySelector('table.queue th:nth-child(4)').textContent`))
 		b.screenshot("fraud", true)
+		// A keyboard user on ord-3's link as it leaves review moves to the
+		// next order's, not to the top of the document.
+		b.do(chromedp.Focus(chromedp.CSS(`#queue tr[data-key="ngenius/ord-3"] a`)))
 		send(sampleOf(t, "ord-3", "ORD-3", "POST_AUTH_FRAUD_CHECK_ACCEPTED"))
 		b.wait("the order that left review disappears", `!document.querySelector('#queue tr[data-key="ngenius/ord-3"]')`)
+		require.Equal(t, "ngenius/ord-4", eval[string](b, `document.activeElement.closest('tr')?.dataset.key ?? document.activeElement.tagName`))
 		require.True(t, eval[bool](b, `window.sameDocument === true`), "no reload")
 
 		// The server goes away and the tab is cut off; while it is, one

@@ -43,6 +43,9 @@ export function render(main) {
 
   function draw() {
     const rows = [...members.values()].sort((a, b) => (a.provider + a.id).localeCompare(b.provider + b.id));
+    // The rows are drawn anew as the queue changes; a keyboard user on an
+    // order's link stays on it (or, if it left, on the table's next one).
+    const focusedRow = tbody.contains(document.activeElement) ? document.activeElement.closest('tr')?.dataset.key : null;
     tbody.replaceChildren(...rows.map((r) => h('tr', { dataset: { key: key(r.provider, r.id) } },
       h('td', {}, r.provider),
       h('td', { class: 'id' }, h('a', { href: storyHref(r.provider, 'payment', r.id) }, r.id)),
@@ -50,6 +53,11 @@ export function render(main) {
       h('td', { class: 'num' }, r.order ? amount(r.order) : r.failed ? 'unavailable' : '…'),
       h('td', {}, r.exact === false ? ['at or before ', timeEl(r.since)] : timeEl(r.since)),
       h('td', {}, r.exact === false ? h('span', { class: 'unknown' }, 'not known; last status ', h('code', {}, r.event)) : r.event ? h('code', {}, r.event) : ''))));
+    if (focusedRow) {
+      const keys = rows.map((r) => key(r.provider, r.id));
+      const at = keys.includes(focusedRow) ? focusedRow : keys.find((k) => k > focusedRow) ?? keys.at(-1);
+      if (at) tbody.querySelector(`tr[data-key="${CSS.escape(at)}"] a`)?.focus();
+    }
     count.textContent = rows.length === 0 ? 'No order is in fraud review right now.' : rows.length === 1 ? '1 order in review' : `${rows.length} orders in review`;
     // An empty queue is a sentence, not the headings of an empty table.
     table.hidden = rows.length === 0;
