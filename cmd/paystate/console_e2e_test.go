@@ -709,6 +709,8 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.Equal(t, cp.GetKeyId(), eval[string](b, `document.querySelector('#vcp-key').textContent`))
 		require.Equal(t, cp.GetHash(), eval[string](b, `document.querySelector('#vcp-hash').textContent`))
 		require.Contains(t, eval[string](b, `document.querySelector('#verify-unsealed').textContent`), "none")
+		// One held event (held-1's capture), said so.
+		require.Contains(t, eval[string](b, `document.querySelector('#verify-tables').textContent`), " 1 held event, ")
 		// Filter the journal to the rejected entries.
 		b.do(chromedp.Click(chromedp.CSS(`input[name="verdict"][value="rejected"]`)))
 		b.submit(`input[name="verdict"][value="rejected"]`)

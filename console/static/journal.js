@@ -59,6 +59,9 @@ function b64hex(b64) {
   }
 }
 
+// count is a number and its noun, singular for one.
+const count = (n, noun) => `${n ?? 0} ${noun}${String(n ?? 0) === '1' ? '' : 's'}`;
+
 // row is one fact of a definition list.
 const row = (k, v, id) => h('div', {}, h('dt', {}, k), h('dd', { id }, v));
 
@@ -184,7 +187,7 @@ export function render(main, ctx) {
         row('Not sealed yet', unsealed
           ? h('span', { class: 'warn' }, `${unsealed} committed ${unsealed === 1 ? 'entry has' : 'entries have'} no place in the chain yet, so ${unsealed === 1 ? 'it was' : 'they were'} not checked; verify again after the sealer's next round`)
           : 'none: every committed entry was in the chain', 'verify-unsealed'),
-        d ? row('Derived tables', `agree with the journal: ${d.receipts ?? 0} receipts, ${d.heldEvents ?? 0} held events, ${d.aggregates ?? 0} aggregates`, 'verify-tables') : null,
+        d ? row('Derived tables', `agree with the journal: ${count(d.receipts, 'receipt')}, ${count(d.heldEvents, 'held event')}, ${count(d.aggregates, 'aggregate')}`, 'verify-tables') : null,
         row('Signed checkpoints', `${rep.checkpointsChecked ?? 0} checked against the journal`, 'verify-cps')),
       cp ? h('section', { class: 'checkpoint', 'aria-labelledby': 'vcp-title', id: 'verify-cp' },
         h('h3', { id: 'vcp-title' }, 'Checkpoint verified'),
