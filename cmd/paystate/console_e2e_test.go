@@ -866,6 +866,20 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		require.Equal(t, "Next →", eval[string](b, focused))
 	})
 
+	t.Run("loading more of a long timeline with the keyboard goes on at the first entry loaded", func(t *testing.T) {
+		// ord-2 gets a thousand redeliveries: more entries than a page of
+		// its timeline (1000).
+		for range 1000 {
+			send(sampleOf(t, "ord-2", "ORD-2", "AUTHORISED"))
+		}
+		b.open("#/story/ngenius/payment/ord-2")
+		b.wait("the first page of the timeline shows", `document.querySelectorAll('ol.timeline li.entry').length === 1000`)
+		b.do(chromedp.Focus(chromedp.CSS(`ol.timeline ~ button`)), chromedp.KeyEvent("\r"))
+		b.wait("the rest loads", `document.querySelectorAll('ol.timeline li.entry').length === 1001`)
+		require.Equal(t, eval[string](b, `document.querySelectorAll('ol.timeline li.entry')[1000].dataset.seq`),
+			eval[string](b, `document.activeElement.dataset.seq ?? document.activeElement.tagName`))
+	})
+
 	b.noConsoleErrors()
 }
 

@@ -77,7 +77,7 @@ function timeline(entries) {
     const v = verdictName(e.verdict);
     const held = e.resolvesSequence && e.resolvesSequence !== '0' ? bySeq.get(String(e.resolvesSequence)) : null;
     const changed = e.stateBefore !== e.stateAfter;
-    return h('li', { class: `entry v-${v}`, dataset: { seq: e.sequence, verdict: v, received: e.receiveTime || '' } },
+    return h('li', { class: `entry v-${v}`, tabindex: -1, dataset: { seq: e.sequence, verdict: v, received: e.receiveTime || '' } },
       h('div', { class: 'entry-head' },
         h('span', { class: 'seq' }, '#' + e.sequence),
         verdictBadge(e.verdict),
@@ -144,7 +144,8 @@ export function render(main, ctx, [provider, kind, id]) {
       timelineBox.replaceChildren(h('h2', { id: 'tl-title' }, `Timeline (${entries.length} entries)`), timeline(entries));
       if (more) timelineBox.append(h('button', { type: 'button', class: 'quiet', onclick: loadMore }, 'Load more entries'));
     }
-    async function loadMore() {
+    async function loadMore(ev) {
+      const had = entries.length;
       try {
         const page = firstPage ?? await get(base + '/events', { pageSize: EVENTS_PAGE, pageToken: more }, { signal });
         firstPage = null;
@@ -152,6 +153,9 @@ export function render(main, ctx, [provider, kind, id]) {
         more = page.nextPageToken || '';
         drawTimeline();
         redraw(currentAsOf);
+        // The button pressed is gone: reading goes on at the first entry
+        // it loaded, not at the top of the document.
+        if (ev) timelineBox.querySelectorAll('li.entry')[had]?.focus();
       } catch (e) { timelineBox.append(errorBox(e)); }
     }
 
