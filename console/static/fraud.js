@@ -90,11 +90,12 @@ export function render(main) {
   }
 
   // failed says the queue could not be read; the next list read that
-  // succeeds clears it.
+  // succeeds clears it. A first page that fails after the queue is in
+  // sync (a slow answer) is of no account.
   function failed(e) {
-    if (ac.signal.aborted) return;
+    if (ac.signal.aborted || synced) return;
     problem.replaceChildren(errorBox(e));
-    if (!synced) count.textContent = 'The queue could not be read.';
+    count.textContent = 'The queue could not be read.';
   }
 
   async function list(limit = LIST_LIMIT) {
