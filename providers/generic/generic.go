@@ -385,12 +385,12 @@ func decodeObject(raw json.RawMessage) (*object, string, error) {
 	if isNull(raw) {
 		return nil, "data", nil
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
+	inner, ok := objectMember(raw)
+	if !ok {
 		return nil, "data", malformed("data is not a JSON object")
 	}
 	field := "data"
-	if inner := bytes.TrimSpace(fields["object"]); len(inner) > 0 && inner[0] == '{' {
+	if len(inner) > 0 && inner[0] == '{' {
 		raw, field = inner, "data.object"
 	}
 	var obj object
@@ -398,6 +398,91 @@ func decodeObject(raw json.RawMessage) (*object, string, error) {
 		return nil, field, malformed("%s: %v", field, err)
 	}
 	return &obj, field, nil
+}
+
+// objectMember returns the value of data's member "object" (the last one,
+// its name compared after unescaping, as a map of the members keeps it)
+// and whether data, a valid JSON value, is an object. It walks data's
+// members once instead of decoding data into a map first, which copied
+// every member before DecodeObject decoded data again.
+func objectMember(data []byte) ([]byte, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, false
+	}
+	var inner []byte
+	for i = skipSpace(data, i+1); i < len(data) && data[i] != '}'; {
+		keyStart := i
+		i = valueEnd(data, i)
+		key := data[keyStart:i]
+		i = skipSpace(data, i)
+		i = skipSpace(data, i+1) // the colon
+		valueStart := i
+		i = valueEnd(data, i)
+		if isObjectKey(key) {
+			inner = data[valueStart:i]
+		}
+		if i = skipSpace(data, i); i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return inner, true
+}
+
+// isObjectKey reports whether key, a JSON string with its quotes, is
+// "object".
+func isObjectKey(key []byte) bool {
+	if string(key) == `"object"` {
+		return true
+	}
+	if bytes.IndexByte(key, '\\') < 0 {
+		return false
+	}
+	var k string
+	return json.Unmarshal(key, &k) == nil && k == "object"
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the index after the JSON value that starts at b[i]; b
+// is valid JSON.
+func valueEnd(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the object a number or literal is in
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ' ', '\t', '\n', '\r', ',', ':':
+			if depth == 0 {
+				return i
+			}
+		default:
+			// A number or a literal goes on to a delimiter.
+		}
+	}
+	return i
 }
 
 func isNull(raw json.RawMessage) bool {
