@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paystate/paystate/config"
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/postgres"
 	"github.com/paystate/paystate/storage/sqlite"
 )
 
@@ -80,4 +84,45 @@ func receiptOf(t *testing.T, r storage.Reader, key storage.AggregateKey) string 
 	require.NoError(t, err)
 	require.NotEmpty(t, es)
 	return es[0].DedupeKey
+}
+
+// TestRebuildOnAReadOnlyLogin: an auditor whose login may only read runs
+// rebuild: it opens the store without writing, checks what is sealed,
+// and says that what is not sealed was not checked.
+func TestRebuildOnAReadOnlyLogin(t *testing.T) {
+	dsn, schema := testSchema(t, "readonly", "the read-only rebuild test")
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.Store, cfg.StoreSchema = dsn, schema
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	s := startServerWith(t, cfg, dev)
+	for _, ev := range []string{"AUTHORISED", "CAPTURED"} {
+		s.webhook(t, sample(t, ev))
+	}
+	s.shutdown() // seals what it committed
+	// One entry committed and left unsealed: no sealer runs.
+	store, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+	require.NoError(t, err)
+	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+		e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: "later"},
+			Event: "AUTHORISED", Verdict: "ignored", Actor: "webhook"}
+		return tx.Append(t.Context(), &e)
+	}))
+	require.NoError(t, store.Close())
+
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("options", "-c default_transaction_read_only=on")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads + as itself
+	var out bytes.Buffer
+	stdout = &out
+	t.Cleanup(func() { stdout = os.Stdout })
+	env := func(k string) string {
+		return map[string]string{"PAYSTATE_DATA_DIR": cfg.DataDir, "PAYSTATE_STORE": u.String(), "PAYSTATE_STORE_SCHEMA": schema}[k]
+	}
+	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())
+	require.Contains(t, out.String(), "0 differ from the journal")
+	require.Contains(t, out.String(), "this login may not write, so nothing was sealed: 1 entries")
 }
