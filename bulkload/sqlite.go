@@ -128,8 +128,8 @@ var aggregateColumns = []column[storage.Aggregate]{
 	// SQLite keeps a bool as the integer 0 or 1.
 	{"amounts_unknown", func(a *storage.Aggregate) any { return boolInt(a.AmountsUnknown) }, never[storage.Aggregate]},
 	{"amount_known", func(a *storage.Aggregate) any { return boolInt(a.AmountKnown) }, never[storage.Aggregate]},
-	{"captured_rest", func(a *storage.Aggregate) any { return boolInt(a.CapturedRest) }, never[storage.Aggregate]},
-	{"refunded_rest", func(a *storage.Aggregate) any { return boolInt(a.RefundedRest) }, never[storage.Aggregate]},
+	{"captured_rest", func(a *storage.Aggregate) any { return a.CapturedRest }, never[storage.Aggregate]},
+	{"refunded_rest", func(a *storage.Aggregate) any { return a.RefundedRest }, never[storage.Aggregate]},
 	{"version", func(a *storage.Aggregate) any { return a.Version }, never[storage.Aggregate]},
 	{"created_at", func(a *storage.Aggregate) any { return micros(a.CreatedAt) }, always[storage.Aggregate]},
 	{"updated_at", func(a *storage.Aggregate) any { return micros(a.UpdatedAt) }, always[storage.Aggregate]},

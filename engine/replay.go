@@ -354,7 +354,8 @@ func diff(got, want storage.Aggregate) string {
 		Parent                               storage.AggregateKey
 		Amount, Auth, Capt, Ref2, Version    int64
 		Created, Updated                     int64
-		Unknown, Known, CapturedRest, Rest2  bool
+		Unknown, Known                       bool
+		CapturedRest, RefundedRest           int64
 	}
 	v := func(a storage.Aggregate) view {
 		return view{a.State, a.ProviderStatus, a.Currency, a.MerchantReference, a.Parent,

@@ -26,13 +26,12 @@ type Amounts struct {
 	// is then a real zero-amount order (a card check), not one whose
 	// amount nobody has reported yet.
 	AmountKnown bool
-	// CapturedRest says the captured total holds a capture in full that
-	// reported no amount of its own: it took the rest of the
-	// authorization, however much that was. A capture with its amount
-	// reported after it that fits in the total may have been one of the
-	// parts it completed (see heldByRest). RefundedRest says the same of
-	// the refunded total and a refund in full.
-	CapturedRest, RefundedRest bool
+	// CapturedRest is the part of Captured that captures in full without
+	// an amount of their own took as "the rest" of the authorization, less
+	// the parts with their amount reported since that fit inside it (see
+	// heldByRest). RefundedRest is the same of Refunded and refunds in
+	// full.
+	CapturedRest, RefundedRest int64
 }
 
 // partialFull pairs the partial and full states that the amounts choose
@@ -119,7 +118,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		switch {
 		case in.HasAmount:
 			a.Authorized, a.Captured = in.Amount, in.Amount
-			a.CapturedRest = false
+			a.CapturedRest = 0
 			a.setAmount(in.Amount)
 		case a.Captured == 0:
 			a.Unknown = true
@@ -148,8 +147,8 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			a.Captured = sum
 		case to == Captured && a.Authorized > 0:
 			// A full capture without an amount captures what is left.
+			a.CapturedRest += max(a.Authorized-a.Captured, 0)
 			a.Captured = max(a.Captured, a.Authorized)
-			a.CapturedRest = true
 		default:
 			// A partial capture without an amount, or a full one of an
 			// authorization never reported: the state is the provider's
@@ -182,8 +181,8 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			}
 			a.Refunded = sum
 		case to == Refunded && a.Captured > 0:
+			a.RefundedRest += max(a.Captured-a.Refunded, 0)
 			a.Refunded = max(a.Refunded, a.Captured)
-			a.RefundedRest = true
 		default:
 			a.Unknown = true
 			return a, to, ""
@@ -204,7 +203,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 	case VoidCapture:
 		switch {
 		case !in.HasAmount:
-			a.Captured, a.CapturedRest = 0, false
+			a.Captured = 0
 		case in.Amount <= a.Captured:
 			a.Captured -= in.Amount
 		case a.Unknown:
@@ -212,6 +211,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		default:
 			return a, to, fmt.Sprintf("voiding %d exceeds captured %d", in.Amount, a.Captured)
 		}
+		a.CapturedRest = min(a.CapturedRest, a.Captured)
 		if to == Authorized || to == PartiallyCaptured {
 			to = Authorized
 			if a.Captured > 0 {
@@ -223,7 +223,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		case !in.HasAmount:
 			// One refund of how many? If there were several, the rest
 			// are still refunded; the total is no longer known.
-			a.Refunded, a.Unknown, a.RefundedRest = 0, true, false
+			a.Refunded, a.Unknown = 0, true
 		case in.Amount <= a.Refunded:
 			a.Refunded -= in.Amount
 		case a.Unknown:
@@ -231,6 +231,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		default:
 			return a, to, fmt.Sprintf("voiding %d exceeds refunded %d", in.Amount, a.Refunded)
 		}
+		a.RefundedRest = min(a.RefundedRest, a.Refunded)
 		if to == PartiallyRefunded || to == Captured {
 			switch {
 			case a.Refunded > 0:
@@ -257,24 +258,25 @@ func (a *Amounts) setAmount(v int64) {
 	a.Amount, a.AmountKnown = v, true
 }
 
-// heldByRest reports whether an operation with its amount fits inside a
-// capture or refund in full that reported no amount (Amounts.CapturedRest,
-// RefundedRest) and would not fit on top of it. "In full" took whatever
-// was left, so a part smaller than the total, reported after it, is one
-// of the parts it completed: the totals already hold it. A part that
-// fits on top (the rest was voided since, say) is decided as usual, and
-// one as large as the total is the same operation told again (stale, see
-// whereItsEdgeEnds). With the amounts not fully known the unknown-amount
-// rules decide (inside).
+// heldByRest reports whether an operation with its amount fits inside
+// what captures or refunds in full that reported no amount took as "the
+// rest" (Amounts.CapturedRest, RefundedRest) and would not fit on top of
+// the total. "In full" took whatever was left, so a part no larger than
+// what is left of that rest, reported after it, is one of the parts it
+// completed: the totals already hold it. A part that fits on top (the rest
+// was voided since, say) is decided as usual, one larger than the rest
+// left is money on top (amount), and one as large as the whole total is
+// the same operation told again (stale, see whereItsEdgeEnds). With the
+// amounts not fully known the unknown-amount rules decide (inside).
 func heldByRest(e Effect, a Amounts, in Input) bool {
-	if in.Snapshot || !in.HasAmount || a.Unknown || in.Amount < 0 {
+	if in.Snapshot || !in.HasAmount || a.Unknown || in.Amount <= 0 {
 		return false
 	}
 	switch e {
 	case Capture:
-		return a.CapturedRest && in.Amount < a.Captured && in.Amount > a.Authorized-a.Captured
+		return in.Amount <= a.CapturedRest && in.Amount < a.Captured && in.Amount > a.Authorized-a.Captured
 	case Refund:
-		return a.RefundedRest && in.Amount < a.Refunded && in.Amount > a.Captured-a.Refunded
+		return in.Amount <= a.RefundedRest && in.Amount < a.Refunded && in.Amount > a.Captured-a.Refunded
 	}
 	return false
 }

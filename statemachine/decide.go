@@ -290,11 +290,13 @@ func (m *Machine) insideTheRest(cur Snapshot, in Input) (Decision, bool) {
 		return Decision{}, false
 	}
 	d := inside(cur, e.Effect, in)
-	what := "capture"
+	what, rest := "capture", &d.Amounts.CapturedRest
 	if e.Effect == Refund {
-		what = "refund"
+		what, rest = "refund", &d.Amounts.RefundedRest
 	}
-	d.Detail = fmt.Sprintf("inside the %s in full already applied, which took the rest without saying how much; totals unchanged", what)
+	*rest -= in.Amount
+	d.Detail = fmt.Sprintf("inside the %s in full already applied, which took the rest without saying how much; totals unchanged, %d of that rest not yet reported in parts",
+		what, *rest)
 	return d, true
 }
 

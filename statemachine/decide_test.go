@@ -27,7 +27,7 @@ func TestDecide(t *testing.T) {
 		{"first authorisation", Snapshot{State: StateNew}, with(amt(100), "AUTH"),
 			VerdictApplied, "", Authorized, flag(auth, func(a *Amounts) { a.AmountKnown = true })},
 		{"full capture without amount takes the rest", Snapshot{State: Authorized, Amounts: auth}, Input{Event: "CAPTURE"},
-			VerdictApplied, "", Captured, flag(capt, func(a *Amounts) { a.CapturedRest = true })},
+			VerdictApplied, "", Captured, flag(capt, func(a *Amounts) { a.CapturedRest = 100 })},
 		{"partial capture by amount", Snapshot{State: Authorized, Amounts: auth}, with(amt(40), "PARTIAL_CAPTURE"),
 			VerdictApplied, "", PartiallyCaptured, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}},
 		{"partial captures adding up become captured", Snapshot{State: PartiallyCaptured, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 40, Refunded: 0}}, with(amt(60), "PARTIAL_CAPTURE"),
@@ -41,7 +41,7 @@ func TestDecide(t *testing.T) {
 		{"partial refunds adding up become refunded", Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}}, with(amt(70), "PARTIAL_REFUND"),
 			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100}},
 		{"refund without amount refunds the rest", Snapshot{State: PartiallyRefunded, Amounts: Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 30}}, Input{Event: "REFUND"},
-			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100, RefundedRest: true}},
+			VerdictApplied, "", Refunded, Amounts{Currency: "AED", Amount: 100, Authorized: 100, Captured: 100, Refunded: 100, RefundedRest: 70}},
 		{"refund above captured is rejected", Snapshot{State: Captured, Amounts: capt}, with(amt(150), "REFUND"),
 			VerdictRejected, ReasonAmount, Captured, capt},
 		{"void of a capture returns to authorized", Snapshot{State: Captured, Amounts: capt}, Input{Event: "VOID_CAPTURE"},
@@ -230,7 +230,7 @@ func TestDecideJumpCarriesThePathsAmounts(t *testing.T) {
 	require.Equal(t, PartiallyRefunded, d.To)
 	require.Equal(t, []State{Captured}, d.Skipped)
 	// The skipped capture took the rest without an amount of its own.
-	require.Equal(t, Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 3000, CapturedRest: true}, d.Amounts)
+	require.Equal(t, Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 3000, CapturedRest: 9500}, d.Amounts)
 
 	// Nothing known of the payment: the refund proves a capture of at
 	// least its amount; the totals say so and are marked not fully known.

@@ -62,10 +62,10 @@ type Aggregate struct {
 	// a real zero-amount order (a card check) and not "not reported yet"
 	// (statemachine.Amounts.AmountKnown).
 	AmountKnown bool
-	// CapturedRest and RefundedRest say the captured (refunded) total holds
-	// a capture (refund) in full that reported no amount of its own
-	// (statemachine.Amounts.CapturedRest).
-	CapturedRest, RefundedRest bool
+	// CapturedRest and RefundedRest are the part of the captured (refunded)
+	// total that captures (refunds) in full took without an amount of their
+	// own, less the parts reported since (statemachine.Amounts.CapturedRest).
+	CapturedRest, RefundedRest int64
 	// Version counts applied events; it advances by one per applied event.
 	Version   int64
 	CreatedAt time.Time

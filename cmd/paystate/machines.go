@@ -173,10 +173,11 @@ Rejecting it would throw away the only figure the provider gave.
 
 With every figure known, the same holds after a capture or refund in full that reported no
 amount of its own: it took "the rest", however much that was, so an operation with its
-amount reported after it that fits in the total (smaller than it, too large to fit on top)
-was one of the parts it completed. In event mode it is ` + "`applied`" + ` inside it, state and
-totals unchanged. After a full capture or refund that said its amount, such a part is
-money on top (` + "`amount`" + `).
+amount reported after it that fits in what is left of that rest (and is too large to fit on
+top) was one of the parts it completed. In event mode it is ` + "`applied`" + ` inside it, state
+and totals unchanged, and the rest left shrinks by its amount, so that parts summing to more
+than the rest are not all taken in. After a full capture or refund that said its amount,
+such a part is money on top (` + "`amount`" + `).
 
 `)
 	for _, m := range reg.All() {

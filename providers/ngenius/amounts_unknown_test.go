@@ -108,6 +108,26 @@ func TestEventsWithoutTheirAmount(t *testing.T) {
 			{"REFUNDED", -1, sm.Refunded, ""},
 			{"PARTIALLY_CAPTURED", 4000, sm.Refunded, ""},
 		}, [3]int64{10000, 10000, 10000}, false},
+		// The rest the full word took is what was left after the parts
+		// already known: 7000 here. Parts reported after it fit inside
+		// it only while they sum to no more than that.
+		{"amounts known: late parts beyond the rest", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"PARTIALLY_CAPTURED", 3000, sm.PartiallyCaptured, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"PARTIALLY_CAPTURED", 4000, sm.Captured, ""},
+			{"PARTIALLY_CAPTURED", 3500, sm.Captured, sm.VerdictRejected},
+			{"PARTIALLY_CAPTURED", 3000, sm.Captured, ""},
+			{"PARTIALLY_CAPTURED", 1000, sm.Captured, sm.VerdictRejected},
+		}, [3]int64{10000, 10000, 0}, false},
+		{"amounts known: late refund parts beyond the rest", []step{
+			{"AUTHORISED", -1, sm.Authorized, ""},
+			{"CAPTURED", -1, sm.Captured, ""},
+			{"PARTIALLY_REFUNDED", 6000, sm.PartiallyRefunded, ""},
+			{"REFUNDED", -1, sm.Refunded, ""},
+			{"PARTIALLY_REFUNDED", 5000, sm.Refunded, sm.VerdictRejected},
+			{"PARTIALLY_REFUNDED", 4000, sm.Refunded, ""},
+		}, [3]int64{10000, 10000, 10000}, false},
 		// A capture that said its amount holds no other: a part reported
 		// after it is money on top, more than was authorised.
 		{"amounts known: the whole captured with its amount, a part reported late", []step{

@@ -156,15 +156,20 @@
 //
 // A part reported after the whole. CAPTURED without an amount took the
 // rest of the authorisation, however much that was, and REFUNDED without
-// one the rest of the capture; the totals remember it
+// one the rest of the capture; the totals remember how much that rest was
 // (statemachine.Amounts.CapturedRest, RefundedRest). A PARTIALLY_CAPTURED
 // or PARTIALLY_REFUNDED with its amount that arrives after it (the
 // "quick succession" the document warns of, with no retries to restore
-// the order) and fits in the total was one of the parts the full word
-// completed: it is applied inside it, the state and the totals stay
-// (AUTHORISED 10000, CAPTURED, then PARTIALLY_CAPTURED 4000: captured,
-// 10000). Until statemachine.Rules 10 it was rejected (amount), as if it
-// came on top; `paystate reevaluate` re-decides those. A part larger than
-// the total is still rejected (amount), and so is one after a CAPTURED
-// that reported its own amount: that capture holds no other part.
+// the order) and fits in what is left of that rest was one of the parts
+// the full word completed: it is applied inside it, the state and the
+// totals stay (AUTHORISED 10000, CAPTURED, then PARTIALLY_CAPTURED 4000:
+// captured, 10000), and the rest left shrinks by its amount, so that late
+// parts summing to more than the rest are not all taken in (after a known
+// PARTIALLY_CAPTURED 3000 the rest is 7000: 4000 and 3000 fit, a further
+// 1000 is rejected, amount). Until statemachine.Rules 10 such a part was
+// rejected (amount), as if it came on top, and in Rules 10 every part
+// smaller than the total was taken in; `paystate reevaluate` re-decides
+// both. A part larger than the rest left is still rejected (amount), and
+// so is one after a CAPTURED that reported its own amount: that capture
+// holds no other part.
 package ngenius

@@ -29,7 +29,7 @@ const (
 			FOR UPDATE OF a)
 		SELECT TRUE, ` + aggregateColumns + ` FROM a
 		UNION ALL
-		SELECT FALSE, k.provider, k.kind, k.id, '', '', '', '', '', '', '', 0, 0, 0, 0, FALSE, FALSE, FALSE, FALSE, 0, 0, 0
+		SELECT FALSE, k.provider, k.kind, k.id, '', '', '', '', '', '', '', 0, 0, 0, 0, FALSE, FALSE, 0, 0, 0, 0, 0
 		FROM k WHERE EXISTS (SELECT 1 FROM deferred d WHERE d.provider = k.provider COLLATE "C"
 			AND d.kind = k.kind COLLATE "C" AND d.aggregate_id = k.id COLLATE "C")`
 )

@@ -143,7 +143,7 @@ var receiptLookups, aggregateLookups = func() (map[int]string, map[int]string) {
 			SELECT TRUE, ` + prefixed("a.", aggregateColumns) + `
 			FROM k CROSS JOIN aggregates a ON a.provider = k.provider AND a.kind = k.kind AND a.id = k.id
 			UNION ALL
-			SELECT FALSE, k.provider, k.kind, k.id, '', '', '', '', '', '', '', 0, 0, 0, 0, FALSE, FALSE, FALSE, FALSE, 0, 0, 0
+			SELECT FALSE, k.provider, k.kind, k.id, '', '', '', '', '', '', '', 0, 0, 0, 0, FALSE, FALSE, 0, 0, 0, 0, 0
 			FROM k WHERE EXISTS (SELECT 1 FROM deferred d
 				WHERE d.provider = k.provider AND d.kind = k.kind AND d.aggregate_id = k.id)`
 	}

@@ -236,7 +236,7 @@ func heldFromValues(d []driver.Value) (storage.HeldAggregate, bool, error) {
 	a.State, a.ProviderStatus, a.Currency = str(7), str(8), str(9)
 	a.Amount, a.Authorized, a.Captured, a.Refunded = num(10), num(11), num(12), num(13)
 	a.AmountsUnknown = num(14) != 0
-	a.AmountKnown, a.CapturedRest, a.RefundedRest = num(15) != 0, num(16) != 0, num(17) != 0
+	a.AmountKnown, a.CapturedRest, a.RefundedRest = num(15) != 0, num(16), num(17)
 	a.Version = num(18)
 	a.CreatedAt, a.UpdatedAt = fromMicros(num(19)), fromMicros(num(20))
 	h.Pending = int(num(21))

@@ -269,7 +269,7 @@ func testAggregateRoundTrip(t *testing.T, b Backend) {
 		Refunded:          -7,
 		AmountsUnknown:    true,
 		AmountKnown:       true,
-		CapturedRest:      true,
+		CapturedRest:      1<<53 + 3,
 		Version:           12,
 		CreatedAt:         t0.In(time.FixedZone("UTC+5:30", 5*3600+1800)),
 		UpdatedAt:         t0.Add(90*time.Minute + 123*time.Microsecond),
@@ -291,7 +291,7 @@ func testAggregateRoundTrip(t *testing.T, b Backend) {
 	// With the same reference and parent, every other field is replaced.
 	moved := storage.Aggregate{Key: refundKey, MerchantReference: full.MerchantReference, Parent: full.Parent,
 		State: "refunded", ProviderStatus: "Done", Currency: "USD", Amount: 99, Authorized: 1, Captured: 2, Refunded: 3,
-		RefundedRest: true, Version: 13, CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(2 * time.Hour)}
+		RefundedRest: 2, Version: 13, CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(2 * time.Hour)}
 	putAggregates(t, s, moved)
 	got, err = s.Aggregate(ctx, refundKey)
 	require.NoError(t, err)

@@ -52,7 +52,7 @@ func testAggregateView(t *testing.T, b Backend) {
 			MerchantReference: "order-7", State: "open", Currency: "EUR", Amount: 900, Captured: 900,
 			// The flags differ by kind, so that a view reading them from
 			// the wrong columns shows.
-			AmountKnown: true, CapturedRest: kind == "payment", RefundedRest: kind == "refund",
+			AmountKnown: true, CapturedRest: int64(len(kind)), RefundedRest: int64(len(id)),
 			Version: 3, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
 		}
 	}

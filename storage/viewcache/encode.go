@@ -40,11 +40,11 @@ func appendHeld(b []byte, h storage.HeldAggregate) ([]byte, bool) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	for _, n := range [...]int64{a.Amount, a.Authorized, a.Captured, a.Refunded, a.Version, int64(h.Pending)} {
+	for _, n := range [...]int64{a.Amount, a.Authorized, a.Captured, a.Refunded, a.CapturedRest, a.RefundedRest, a.Version, int64(h.Pending)} {
 		b = binary.AppendVarint(b, n)
 	}
 	var flags byte
-	for i, f := range [...]bool{a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest} {
+	for i, f := range [...]bool{a.AmountsUnknown, a.AmountKnown} {
 		if f {
 			flags |= 1 << i
 		}
@@ -133,13 +133,13 @@ func (r *reader) held() storage.HeldAggregate {
 		&a.Parent.Provider, &a.Parent.Kind, &a.Parent.ID, &a.State, &a.ProviderStatus, &a.Currency} {
 		*p = r.str()
 	}
-	for _, p := range [...]*int64{&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.Version} {
+	for _, p := range [...]*int64{&a.Amount, &a.Authorized, &a.Captured, &a.Refunded, &a.CapturedRest, &a.RefundedRest, &a.Version} {
 		*p = r.varint()
 	}
 	h.Pending = int(r.varint())
 	flags := r.s[r.off]
 	r.off++
-	for i, f := range [...]*bool{&a.AmountsUnknown, &a.AmountKnown, &a.CapturedRest, &a.RefundedRest} {
+	for i, f := range [...]*bool{&a.AmountsUnknown, &a.AmountKnown} {
 		*f = flags&(1<<i) != 0
 	}
 	a.CreatedAt = r.time()
