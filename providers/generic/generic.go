@@ -485,6 +485,27 @@ func valueEnd(b []byte, i int) int {
 	return i
 }
 
+// unquote decodes raw as json.Unmarshal into a string does: a string of
+// printable ASCII without escapes (most are) is its own bytes, anything
+// else goes through encoding/json.
+func unquote(raw []byte) (string, error) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainASCII(raw[1:n-1]) {
+		return string(raw[1 : n-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func isNull(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
@@ -498,8 +519,8 @@ func text(field string, raw json.RawMessage) (string, error) {
 		return "", nil
 	}
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return "", malformed("%s is not a valid string", field)
 		}
 		return strings.TrimSpace(s), nil
@@ -558,8 +579,8 @@ func amountOf(field string, obj *object, required bool) (amount int64, has bool,
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return 0, false, "", malformed("%s is not a valid string", f)
 		}
 		v, err := money.ToMinor(s, currency)
@@ -589,8 +610,8 @@ func currencyCode(field string, raw json.RawMessage) (string, error) {
 	if isNull(raw) {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := unquote(raw)
+	if err != nil {
 		return "", malformed("%s is not a string", field)
 	}
 	s = strings.TrimSpace(s)
@@ -626,11 +647,10 @@ func parseCreated(raw json.RawMessage) (time.Time, string, error) {
 	var t time.Time
 	switch {
 	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return time.Time{}, "", malformed("created is not a valid string")
 		}
-		var err error
 		if t, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err != nil {
 			return time.Time{}, "", malformed("created is not an RFC 3339 time")
 		}

@@ -31,3 +31,20 @@ func FuzzObjectMemberMatchesMap(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnquoteMatchesUnmarshal: unquote decodes a string, and refuses
+// anything else, as json.Unmarshal into a string does.
+func FuzzUnquoteMatchesUnmarshal(f *testing.F) {
+	for _, s := range []string{`"pay_1"`, `""`, `" EUR "`, `"a\"b"`, `"caf\u00e9"`, "\"caf\xc3\xa9\"", "\"\xff\"", "\"a\tb\"",
+		`"a"b"`, `"`, `12`, `null`, `"2025-03-14T09:26:53Z"`, `"\ud800"`, `x"a"`, `"a"x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		wantErr := json.Unmarshal(raw, &want)
+		got, err := unquote(raw)
+		if (err == nil) != (wantErr == nil) || err == nil && got != want {
+			t.Fatalf("unquote(%q) = %q, %v; json.Unmarshal says %q, %v", raw, got, err, want, wantErr)
+		}
+	})
+}
