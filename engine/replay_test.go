@@ -104,13 +104,13 @@ func TestReplayPartitionedMatchesOneWorker(t *testing.T) {
 		require.False(t, ok)
 	}
 	for _, size := range []int{1, 7, 1000} {
-		diffs, _, err := compareAll(ctx, store, aggs, size)
+		diffs, _, _, err := compareAll(ctx, store, aggs, size, false)
 		require.NoError(t, err)
 		require.Empty(t, diffs, "pages of %d", size)
 	}
 	changeStored(t, store, "o7", "o31", "o12")
 	for _, size := range []int{1, 7, 1000} {
-		diffs, _, err := compareAll(ctx, store, aggs, size)
+		diffs, _, _, err := compareAll(ctx, store, aggs, size, false)
 		require.NoError(t, err)
 		require.Equal(t, []string{"o12", "o31", "o7"}, idsOf(diffs), "ordered by key, pages of %d", size)
 		for _, d := range diffs {
@@ -119,7 +119,7 @@ func TestReplayPartitionedMatchesOneWorker(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, _, err = compareAll(cancelled, store, aggs, 7)
+	_, _, _, err = compareAll(cancelled, store, aggs, 7, false)
 	require.ErrorIs(t, err, context.Canceled, "a cancelled compare is an error, not a list of missing aggregates")
 
 	// Machines that now send CAPTURE elsewhere disagree with the journal
@@ -251,7 +251,7 @@ func TestReplayReportsUnreadablePayloadAndCompareMissing(t *testing.T) {
 	require.Contains(t, bad[0].Detail, "payload unreadable")
 
 	changeStored(t, store, "o2", "o10")
-	diffs, _, err := compareAll(ctx, store, aggs, 7)
+	diffs, _, _, err := compareAll(ctx, store, aggs, 7, false)
 	require.NoError(t, err)
 	require.Equal(t, []string{"never-stored", "o10", "o2"}, idsOf(diffs), "ordered by key")
 	require.Contains(t, diffs[0].Detail, "stored aggregate:")

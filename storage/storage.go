@@ -468,6 +468,36 @@ func SealAll(ctx context.Context, s any) error {
 	return err
 }
 
+// FactsDeriver is a store whose migration left facts of the stored
+// aggregates that a row cannot tell (Aggregate.AmountKnown of a zero
+// amount, CapturedRest, RefundedRest: SQLite 0011/0012, PostgreSQL
+// 0009/0010) to be derived from the journal, and marked them pending
+// (SQLite 0013, PostgreSQL 0011). engine.DeriveFacts derives them.
+type FactsDeriver interface {
+	// FactsPending reports whether the derivation is still to do.
+	FactsPending(ctx context.Context) (bool, error)
+	// SetFacts writes AmountKnown, CapturedRest and RefundedRest of each
+	// aggregate, in one transaction, where its stored Version is still
+	// the one given: a row a writer moved since keeps its own.
+	SetFacts(ctx context.Context, facts []Aggregate) error
+	// FactsDerived records the derivation done (FactsPending false).
+	FactsDerived(ctx context.Context) error
+}
+
+// AsFactsDeriver returns the FactsDeriver s is, or wraps.
+func AsFactsDeriver(s any) (FactsDeriver, bool) {
+	for {
+		if d, ok := s.(FactsDeriver); ok {
+			return d, true
+		}
+		u, ok := s.(Unwrapper)
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+}
+
 // MigrationStatus is one schema migration as `paystate migrate status`
 // shows it: known to this binary, recorded by the database, or both.
 type MigrationStatus struct {

@@ -102,6 +102,9 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, wi
 	}
 	fmt.Fprintf(stdout, "checked %d journal entries against %d receipts, %d held events and %d aggregates; %d differ from the journal\n",
 		rep.Chain.Checked, rep.Receipts, rep.Deferred, rep.Aggregates, len(rep.Problems))
+	if rep.FactsPending > 0 {
+		fmt.Fprintf(stdout, "%d aggregates differ from the journal only in the amount facts the migration left to be derived; the first open by a login that may write derives them\n", rep.FactsPending)
+	}
 	switch {
 	case rep.ReadOnly:
 		fmt.Fprintf(stdout, "this login may not write, so nothing was sealed: %d entries committed and not sealed yet, and the aggregates and held events they touch, were not checked\n", rep.Unsealed)

@@ -179,7 +179,7 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		return fmt.Errorf("serve: %w; %s", err, hint)
 	}
 	defer unlock()
-	store, dbPath, err := openStore(ctx, cfg)
+	store, dbPath, err := openStoreLogged(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

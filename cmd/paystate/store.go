@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/postgres"
 	"github.com/paystate/paystate/storage/sqlite"
@@ -56,18 +57,82 @@ func (f *storeFlags) apply(cfg *config.Config) error {
 }
 
 // openStore opens the configured database and describes it for logs (a
-// PostgreSQL password never appears).
+// PostgreSQL password never appears), logging to the default logger.
 func openStore(ctx context.Context, cfg config.Config) (storage.Store, string, error) {
+	return openStoreLogged(ctx, cfg, slog.Default())
+}
+
+// openStoreLogged is openStore logging to log. After the migrations, it
+// derives what they left to the journal (engine.DeriveFacts) before it
+// returns, so that no command, and no server, decides or reports on
+// facts a migration could not fill.
+func openStoreLogged(ctx context.Context, cfg config.Config, log *slog.Logger) (storage.Store, string, error) {
+	var s storage.Store
+	var db string
+	var err error
 	if cfg.Store == "" {
 		path, err := makeDataDir(cfg)
 		if err != nil {
 			return nil, "", err
 		}
-		s, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(cfg.StoreTimeout.Duration))
-		return s, "sqlite:" + path, err
+		db = "sqlite:" + path
+		st, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(cfg.StoreTimeout.Duration))
+		if err != nil {
+			return nil, db, err
+		}
+		s = st
+	} else {
+		db = redactDSN(cfg.Store)
+		st, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg)...)
+		if err != nil {
+			return nil, db, err
+		}
+		s = st
 	}
-	s, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg)...)
-	return s, redactDSN(cfg.Store), err
+	if err = deriveFacts(ctx, s, log); err != nil {
+		s.Close()
+		return nil, db, err
+	}
+	return s, db, nil
+}
+
+// factsLogEvery is how often deriveFacts logs its progress.
+const factsLogEvery = 5 * time.Second
+
+// deriveFacts runs engine.DeriveFacts with its progress in the log. A
+// login that may not write (an auditor's) leaves them to the next open
+// that may; the audit does not report them meanwhile.
+func deriveFacts(ctx context.Context, s storage.Store, log *slog.Logger) error {
+	reg, err := registry()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	last := start
+	replayed := false
+	done, err := engine.DeriveFacts(ctx, s, reg, func(p engine.FactsProgress) {
+		switch {
+		case !p.Replayed:
+			log.Info("deriving the amount facts the migration left from the journal: replaying it (no verdict is decided until this is done)")
+		case !replayed:
+			replayed = true
+			log.Info("deriving amount facts: journal replayed", "elapsed", time.Since(start).Round(time.Millisecond))
+		default:
+			if now := time.Now(); now.Sub(last) >= factsLogEvery {
+				last = now
+				log.Info("deriving amount facts", "aggregates_compared", p.Compared, "rewritten", p.Rewritten)
+			}
+		}
+	})
+	if errors.Is(err, storage.ErrReadOnly) {
+		log.Warn("this login may not write: the amount facts the migration left are derived at the next open by one that may", "err", err)
+		return nil
+	}
+	if done != nil {
+		log.Info("amount facts derived from the journal", "aggregates", done.Compared, "rewritten", done.Rewritten,
+			"elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	return err
 }
 
 // startAttrs are the start line's words on what serve runs with: the
@@ -105,8 +170,22 @@ func pgOptions(cfg config.Config) []postgres.Option {
 	return opts
 }
 
-// migrateStore applies the embedded migrations of the configured backend.
+// migrateStore applies the embedded migrations of the configured backend,
+// and derives what they left to the journal (openStore) now rather than
+// at serve's first open.
 func migrateStore(ctx context.Context, cfg config.Config) (version, latest int, applied []int, err error) {
+	if version, latest, applied, err = migrateSchema(ctx, cfg); err != nil {
+		return 0, 0, nil, err
+	}
+	store, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return version, latest, applied, store.Close()
+}
+
+// migrateSchema applies the embedded migrations of the configured backend.
+func migrateSchema(ctx context.Context, cfg config.Config) (version, latest int, applied []int, err error) {
 	if cfg.Store == "" {
 		path, err := makeDataDir(cfg)
 		if err != nil {

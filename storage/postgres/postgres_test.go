@@ -824,7 +824,7 @@ func TestMigrate(t *testing.T) {
 	require.NoError(t, err)
 	tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	require.Equal(t, []string{"aggregates", "chain_head", "checkpoints", "deferred", "journal", "receipts", "schema_migrations"}, tables)
+	require.Equal(t, []string{"aggregates", "amount_facts_pending", "chain_head", "checkpoints", "deferred", "journal", "receipts", "schema_migrations"}, tables)
 
 	_, err = Open(ctx, "not a DSN ===")
 	require.Error(t, err)
