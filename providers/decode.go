@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -42,7 +43,215 @@ func DecodeObject(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("trailing data after the JSON object")
 	}
-	return checkLossless(body, v)
+	if err := checkLossless(body, v); err != nil {
+		return err
+	}
+	return checkUniqueMembers(body, v)
+}
+
+// checkUniqueMembers reports a body in which a member paystate reads
+// appears twice in one object ({"status": "AUTHORIZED", "status":
+// "DECLINED"}). encoding/json keeps the last one; other readers, and an
+// auditor reading the stored body, may take the first, so the body says
+// two things and is malformed. Names are compared as encoding/json matches
+// them to fields: after unescaping, ignoring case. A body with such twins
+// is decoded again with every later twin renamed out of reach, so the
+// first one counts; if v changes, a field read held two values. Twins in
+// fields paystate does not read, or with equal values, change nothing and
+// are kept in the body only.
+func checkUniqueMembers(body []byte, v any) error {
+	twins := laterTwins(body)
+	if len(twins) == 0 {
+		return nil
+	}
+	const rename = `\u0000` // a name prefix no field of ours matches
+	marked := make([]byte, 0, len(body)+len(twins)*len(rename))
+	last := 0
+	for _, at := range twins {
+		marked = append(marked, body[last:at+1]...)
+		marked = append(marked, rename...)
+		last = at + 1
+	}
+	marked = append(marked, body[last:]...)
+	again := reflect.New(reflect.TypeOf(v).Elem())
+	dec := json.NewDecoder(bytes.NewReader(marked))
+	dec.UseNumber()
+	if err := dec.Decode(again.Interface()); err != nil || !sameBesidesRenames(v, again.Interface()) {
+		return errors.New("a member paystate reads appears twice in one object (JSON member names must be unique)")
+	}
+	return nil
+}
+
+// sameBesidesRenames reports whether v and again, decoded from a body and
+// from that body with later twins renamed, hold the same values where a
+// struct field reads them. Where nothing resolves names yet the renames
+// are undone: text kept raw (json.RawMessage) is left to the decoder that
+// reads it later (PayEngine's data matches names exactly), and a map keeps
+// every name, the last of exact twins winning as in v.
+func sameBesidesRenames(v, again any) bool {
+	return sameValue(reflect.ValueOf(v), reflect.ValueOf(again))
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+func sameValue(a, b reflect.Value) bool {
+	if a.Kind() != b.Kind() {
+		return false
+	}
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return sameValue(a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !sameValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice:
+		if a.Type() == rawMessageType {
+			return bytes.Equal(unrename(a.Bytes()), unrename(b.Bytes()))
+		}
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !sameValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if a.Type().Key().Kind() != reflect.String {
+			return reflect.DeepEqual(a.Interface(), b.Interface())
+		}
+		undone := map[string]reflect.Value{}
+		for _, k := range b.MapKeys() {
+			if name, ok := strings.CutPrefix(k.String(), "\x00"); ok {
+				undone[name] = b.MapIndex(k)
+			} else if _, set := undone[k.String()]; !set {
+				undone[k.String()] = b.MapIndex(k)
+			}
+		}
+		if len(undone) != a.Len() {
+			return false
+		}
+		for _, k := range a.MapKeys() {
+			w, ok := undone[k.String()]
+			if !ok || !sameValue(a.MapIndex(k), w) {
+				return false
+			}
+		}
+		return true
+	default:
+		return a.Equal(b)
+	}
+}
+
+// unrename removes the renames checkUniqueMembers made from raw text.
+func unrename(raw []byte) []byte {
+	return bytes.ReplaceAll(raw, []byte(`"\u0000`), []byte(`"`))
+}
+
+// laterTwins returns the offsets of the opening quotes of member names
+// that repeat an earlier name of the same object (equal under
+// bytes.EqualFold, as encoding/json matches names to fields), in body
+// order. body is valid JSON. Names are compared in place; an object with
+// many members is indexed by folded name instead, so no body costs more
+// than linear time.
+func laterTwins(body []byte) []int {
+	type object struct {
+		first  int                 // index in names of its first member
+		folded map[string]struct{} // its names, once it has many
+	}
+	const manyMembers = 32
+	var (
+		twins   []int
+		names   [][]byte
+		objects []object
+		frames  []bool // per open container: true for an object
+	)
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '{':
+			frames = append(frames, true)
+			objects = append(objects, object{first: len(names)})
+		case '[':
+			frames = append(frames, false)
+		case '}':
+			frames = frames[:len(frames)-1]
+			names = names[:objects[len(objects)-1].first]
+			objects = objects[:len(objects)-1]
+		case ']':
+			frames = frames[:len(frames)-1]
+		case '"':
+			start := i
+			escaped := false
+			for i++; body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i, escaped = i+1, true
+				}
+			}
+			j := i + 1
+			for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\r' || body[j] == '\n') {
+				j++
+			}
+			if j == len(body) || body[j] != ':' || !frames[len(frames)-1] {
+				continue
+			}
+			name := body[start+1 : i]
+			if escaped {
+				var s string
+				_ = json.Unmarshal(body[start:i+1], &s)
+				name = []byte(s)
+			}
+			o := &objects[len(objects)-1]
+			twin := false
+			if o.folded != nil {
+				_, twin = o.folded[foldName(name)]
+			} else {
+				for _, n := range names[o.first:] {
+					if bytes.EqualFold(n, name) {
+						twin = true
+						break
+					}
+				}
+			}
+			if twin {
+				twins = append(twins, start)
+				continue
+			}
+			names = append(names, name)
+			switch count := len(names) - o.first; {
+			case o.folded != nil:
+				o.folded[foldName(name)] = struct{}{}
+			case count > manyMembers:
+				o.folded = make(map[string]struct{}, count)
+				for _, n := range names[o.first:] {
+					o.folded[foldName(n)] = struct{}{}
+				}
+			}
+		}
+	}
+	return twins
+}
+
+// foldName maps name to one spelling per class of names bytes.EqualFold
+// calls equal: each rune becomes the smallest rune of its simple
+// case-folding orbit.
+func foldName(name []byte) string {
+	var b strings.Builder
+	for _, r := range string(name) {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 // checkLossless reports a body whose decoding into v lost bytes.

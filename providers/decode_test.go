@@ -2,6 +2,7 @@ package providers
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -38,6 +39,17 @@ func TestDecodeObject(t *testing.T) {
 		{"{\"n\": 1, \"other\": \"\xff\"}", ""},
 		{`{"s": "a\\udc80"}`, ""},
 		{`{"s": "\ud83d\ude00\u00e9"}`, ""},
+		// A member read twice: encoding/json keeps the last, other readers
+		// (and an auditor) the first. Names match as encoding/json
+		// matches them: ignoring case, after unescaping.
+		{`{"s": "AUTHORIZED", "s": "DECLINED"}`, "appears twice"},
+		{`{"s": "AUTHORIZED", "S": "DECLINED"}`, "appears twice"},
+		{`{"s": "AUTHORIZED", "\u0073": "DECLINED"}`, "appears twice"},
+		{`{"n": 1, "s": "x", "n": 2}`, "appears twice"},
+		// Twice with the same value, or twice where nothing is read.
+		{`{"s": "x", "s": "x"}`, ""},
+		{`{"s": "x", "other": 1, "other": 2}`, ""},
+		{`{"s": "x", "o": {"a": 1, "a": 2}}`, ""},
 	}
 	for _, tc := range cases {
 		var b body
@@ -49,7 +61,15 @@ func TestDecodeObject(t *testing.T) {
 		require.ErrorContains(t, err, tc.err, tc.in)
 		require.NotContains(t, err.Error(), "4111", "errors never quote the body")
 	}
+	// An object with many members is indexed by folded name: the same
+	// answers.
+	var many strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&many, `"m%d": %d, `, i, i)
+	}
 	var b body
+	require.ErrorContains(t, DecodeObject([]byte(`{"s": "A", `+many.String()+`"S": "B"}`), &b), "appears twice")
+	require.NoError(t, DecodeObject([]byte(`{"s": "A", `+many.String()+`"m1": 7}`), &b))
 	require.NoError(t, DecodeObject([]byte(`{"n": 12.50}`), &b))
 	require.Equal(t, json.Number("12.50"), b.N, "numbers stay exact")
 }

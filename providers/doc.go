@@ -15,4 +15,17 @@
 // later): it is malformed, recorded, answered 400. The same bytes in a
 // field no provider reads change nothing paystate keeps and are left in the
 // body.
+//
+// A member read twice says two things. {"status": "AUTHORIZED", "status":
+// "DECLINED"} decodes to DECLINED in encoding/json (the last wins, and
+// "Status" or "\u0073tatus" name the same field), while other readers, and
+// an auditor reading the stored body, may take AUTHORIZED. DecodeObject
+// refuses a body in which a member a provider reads repeats in one object
+// with another value: malformed, recorded, answered 400, nothing changed.
+// No provider's document sends such bodies, and a signed one can only come
+// from a provider fault, which a retry or a corrected delivery repairs;
+// applying either value could move money that did not move. Repeats with
+// the same value, or in members no provider reads, are left in the body.
+// PayEngine decodes its data objects by exact name (payengine/object.go)
+// and refuses an exact repeat of a member it reads in the same way.
 package providers

@@ -458,6 +458,8 @@ func TestParseMalformed(t *testing.T) {
 		{"trailing garbage", `{"type":"payment.failed","data":{"id":"p1"}}x`, "trailing"},
 		{"second object", `{"type":"payment.failed","data":{"id":"p1"}}{"type":"payment.failed","data":{"id":"p2"}}`, "trailing"},
 		{"missing type", `{"id":"e1","data":{"id":"p1"}}`, "missing type"},
+		{"type twice", `{"id":"e1","type":"payment.failed","type":"payment.completed","data":{"id":"p1","amount":1,"currency":"EUR"}}`, "appears twice"},
+		{"amount twice in data", `{"id":"e1",` + pc + `,"data":{"id":"p1","amount":1,"amount":100000,"currency":"EUR"}}`, "appears twice"},
 		{"blank type", `{"type":"  ","data":{"id":"p1"}}`, "missing type"},
 		{"type not a string", `{"type":7,"data":{"id":"p1"}}`, "type: number"},
 		{"event alias not a string", `{"event":{},"data":{"id":"p1"}}`, "event: object"},

@@ -433,6 +433,8 @@ func TestParseMalformed(t *testing.T) {
 		{"string", Config{}, `"AUTHORIZED"`, "not a JSON object"},
 		{"truncated", Config{}, `{"paymentId":"p1","status":"AUTHORIZED"`, "invalid JSON"},
 		{"trailing garbage", Config{}, `{"paymentId":"p1","status":"AUTHORIZED"}xyz`, "trailing"},
+		{"status twice", Config{}, `{"paymentId":"p1","status":"AUTHORIZED","status":"CAPTURED","amount":1}`, "appears twice"},
+		{"parent twice in another case", Config{}, `{"paymentId":"p1","parentPaymentId":"p1","ParentPaymentId":"p0","status":"REFUNDED","amount":1}`, "appears twice"},
 		{"second object", Config{}, `{"paymentId":"p1","status":"AUTHORIZED"}{"paymentId":"p1","status":"CAPTURED"}`, "trailing"},
 		{"trailing brace", Config{}, `{"paymentId":"p1","status":"AUTHORIZED"}}`, "trailing"},
 		{"missing paymentId", Config{}, `{"status":"AUTHORIZED"}`, "paymentId"},

@@ -442,6 +442,9 @@ func TestParseMalformed(t *testing.T) {
 		{"huge amount", `{"type":"transaction","id":"t1","amount":9223372036854775808}`, "amount is out of range"},
 		{"very huge amount", `{"type":"refund","id":"t1","amount":123456789012345678901234567890}`, "amount is out of range"},
 		{"bad amount on a type without amounts", `{"type":"cardlink","id":"t1","status":"DONE","amount":-1}`, "amount"},
+		{"status twice", `{"type":"transaction","id":"t1","status":"AUTHORIZED","status":"DECLINED"}`, "appears twice"},
+		{"status twice in another case", `{"type":"transaction","id":"t1","status":"AUTHORIZED","Status":"DECLINED"}`, "appears twice"},
+		{"amount twice", `{"type":"transaction","id":"t1","status":"AUTHORIZED","amount":100,"amount":100000}`, "appears twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -105,7 +105,10 @@
 // an event uses them, each checked for its type there (an id must be a
 // string, an amount a decimal string or number, a status a string); a field
 // Parse does not use never makes a webhook malformed, since PayEngine would
-// retry a refused body for as long as it retries.
+// retry a refused body for as long as it retries. A member Parse uses sent
+// twice in one object with different texts ("status": "FAIL", "status":
+// "PASS") is malformed: the body states two outcomes, and which one a
+// reader takes depends on the reader (see package providers).
 //
 // Outcome events carry the processor's answer (auth_response, sale_response,
 // ach_response, return_response) whose status is PASS or FAIL. The document

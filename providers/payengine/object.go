@@ -120,9 +120,13 @@ func decodeObject(path string, raw json.RawMessage) (object, error) {
 	if len(t) == 0 || t[0] != '{' {
 		return o, malformed("%s is missing or not an object", path)
 	}
-	if !decodeMembers(t, &o.m) {
+	ok, twice := decodeMembers(t, &o.m)
+	if !ok {
 		// Not reached for a body decodeEnvelope accepted.
 		return o, malformed("%s: invalid JSON", path)
+	}
+	if twice {
+		return o, malformed("%s: a member paystate reads appears twice with different values (JSON member names must be unique)", path)
 	}
 	return o, nil
 }
@@ -228,43 +232,49 @@ func plainString(in []byte) bool {
 }
 
 // decodeMembers fills m from the JSON object raw: each member whose name
-// m keeps gets the text of its value, the last one winning where a name
-// repeats (as in the map the package decoded into before). Names are
-// compared once unescaped, as encoding/json compares them. raw must be
-// valid JSON; ok is false if it turns out not to be.
-func decodeMembers(raw []byte, m *members) (ok bool) {
+// m keeps gets the text of its value. A name m keeps that repeats with
+// another value makes twice true (the body says two things; malformed); the
+// same text repeated is one statement. Names are compared once unescaped,
+// as encoding/json compares them, and exactly, as Parse reads them. raw
+// must be valid JSON; ok is false if it turns out not to be.
+func decodeMembers(raw []byte, m *members) (ok, twice bool) {
 	s := scanner{b: raw}
 	s.space()
 	if !s.skip('{') {
-		return false
+		return false, false
 	}
 	s.space()
 	if s.skip('}') {
-		return true
+		return true, false
 	}
 	for {
 		p, ok := s.key(m)
 		if !ok {
-			return false
+			return false, twice
 		}
 		s.space()
 		if !s.skip(':') {
-			return false
+			return false, twice
 		}
 		s.space()
 		start := s.at
 		if !s.value() {
-			return false
+			return false, twice
 		}
 		if p != nil {
+			// A read member sent twice says two things; the same text
+			// twice says one.
+			if *p != nil && !bytes.Equal(*p, raw[start:s.at]) {
+				twice = true
+			}
 			*p = raw[start:s.at:s.at]
 		}
 		s.space()
 		if s.skip('}') {
-			return true
+			return true, twice
 		}
 		if !s.skip(',') {
-			return false
+			return false, twice
 		}
 		s.space()
 	}

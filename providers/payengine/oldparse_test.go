@@ -38,6 +38,12 @@ func oldDecodeObject(path string, raw json.RawMessage) (oldObject, error) {
 	if err := providers.DecodeObject(t, &o.members); err != nil {
 		return o, malformed("%s: %v", path, err)
 	}
+	// Added with the rule that a member Parse reads must not repeat with
+	// another value: the map keeps only the last, so the rule is asked of
+	// the new decoder (decodeMembers) rather than copied.
+	if _, twice := decodeMembers(t, &members{}); twice {
+		return o, malformed("%s: a member paystate reads appears twice with different values (JSON member names must be unique)", path)
+	}
 	return o, nil
 }
 
