@@ -35,9 +35,6 @@ const (
 // use.
 type Store struct {
 	writer *pgxpool.Pool // used only by Update
-	// sealer is the seal rounds' own connection (seal.go): a round
-	// never waits for a writer to give one back, nor a writer for it.
-	sealer *pgxpool.Pool
 	reader *pgxpool.Pool // read-only sessions; used by every Reader method
 	cfg    config
 	closed atomic.Bool
@@ -94,8 +91,8 @@ func WithReadConns(n int) Option {
 	}
 }
 
-// WithWriteConns caps the write pool (default 2; the sealer has a
-// connection of its own besides). Write transactions of different aggregates decide and
+// WithWriteConns caps the write pool (default 2; the pool holds one more,
+// for the sealer). Write transactions of different aggregates decide and
 // commit in parallel; a second connection lets the next transaction
 // decide while the current one commits.
 func WithWriteConns(n int) Option {
@@ -168,26 +165,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
-	sealCfg := cfg
-	sealCfg.writeConns = 1 // one round at a time per store (Store.sealing)
-	sealer, err := newPool(ctx, dsn, sealCfg, false)
-	if err != nil {
-		writer.Close()
-		return nil, err
-	}
 	reader, err := newPool(ctx, dsn, cfg, true)
 	if err != nil {
-		sealer.Close()
 		writer.Close()
 		return nil, err
 	}
 	if err := reader.Ping(ctx); err != nil {
 		reader.Close()
-		sealer.Close()
 		writer.Close()
 		return nil, classify("open reader", err)
 	}
-	return &Store{writer: writer, sealer: sealer, reader: reader, cfg: cfg, committed: make(chan struct{}, 1)}, nil
+	return &Store{writer: writer, reader: reader, cfg: cfg, committed: make(chan struct{}, 1)}, nil
 }
 
 // poolConfig parses dsn and prepares every connection the pool opens: the
@@ -204,7 +192,8 @@ func poolConfig(dsn string, cfg config, readOnly bool) (*pgxpool.Config, error) 
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 	}
-	pc.MaxConns = cfg.writeConns
+	// One more than the writers: the sealer's (seal.go).
+	pc.MaxConns = cfg.writeConns + 1
 	if readOnly {
 		pc.MaxConns = cfg.readConns
 		// A reader that tried to write would be refused by the server.
@@ -254,14 +243,13 @@ func newPool(ctx context.Context, dsn string, cfg config, readOnly bool) (*pgxpo
 	return p, nil
 }
 
-// Close closes the pools, waiting for connections in use to be returned.
+// Close closes both pools, waiting for connections in use to be returned.
 // Every call on a closed Store fails with storage.ErrUnavailable.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
 	s.reader.Close()
-	s.sealer.Close()
 	s.writer.Close()
 	return nil
 }

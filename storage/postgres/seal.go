@@ -115,7 +115,7 @@ func (s *Store) seal(ctx context.Context, lock string) (int, error) {
 // the NOTIFY and COMMIT. The lock is held for the second round trip, the
 // hashing and COMMIT's WAL flush, with no engine work inside.
 func (s *Store) sealRound(ctx context.Context, lock string) (n int, err error) {
-	conn, err := s.sealer.Acquire(ctx)
+	conn, err := s.writer.Acquire(ctx)
 	if err != nil {
 		return 0, unavailable("seal: begin", err)
 	}

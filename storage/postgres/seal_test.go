@@ -385,31 +385,3 @@ func TestBusySealerReadsNothing(t *testing.T) {
 	_, err = c.Exec(ctx, `ROLLBACK`)
 	require.NoError(t, err)
 }
-
-// The sealer has a connection of its own: with every writer connection
-// taken by a transaction that does not end until the seal returns, a
-// seal still runs.
-func TestSealerNeedsNoWriterConnection(t *testing.T) {
-	t.Parallel()
-	su := newSetup(t, WithWriteConns(1))
-	ctx := t.Context()
-	require.NoError(t, writeStep(ctx, su.s, sealerKeys[0], "e", 0))
-	unblock := make(chan struct{})
-	var writers sync.WaitGroup
-	for range 2 {
-		writers.Go(func() {
-			_ = su.s.Update(ctx, func(storage.Tx) error { <-unblock; return nil })
-		})
-	}
-	defer writers.Wait()
-	defer close(unblock)
-	require.Eventually(t, func() bool {
-		st := su.s.writer.Stat()
-		return st.AcquiredConns() == st.MaxConns()
-	}, 10*time.Second, time.Millisecond, "the writers hold every write connection")
-	sealCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	n, err := su.s.Seal(sealCtx)
-	require.NoError(t, err, "the seal waited for a writer's connection")
-	require.Equal(t, 1, n)
-}
