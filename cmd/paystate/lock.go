@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,24 +20,44 @@ const LockFile = "paystate.lock"
 // the store; its message says who, when it can.
 var errStoreInUse = errors.New("the store is in use by another paystate process")
 
-// lockStore takes the store's lock for the rest of the process (until
-// release). A server locks for serving: on SQLite one server per data
-// directory, on PostgreSQL any number of replicas share the lock. A tool
-// that rewrites state behind the engine locks exclusively: on either
-// backend it excludes every server. what names the command, for the
-// message the next process will read.
-func lockStore(ctx context.Context, cfg config.Config, exclusive bool, what string) (release func(), err error) {
-	if cfg.Store != "" {
-		release, err := postgres.Lock(ctx, cfg.Store, exclusive, pgOptions(cfg)...)
-		if errors.Is(err, postgres.ErrLocked) {
-			holder := "a server (paystate serve) is using it"
-			if !exclusive {
-				holder = "a tool rewriting state (paystate rebuild --fix) holds it"
-			}
-			return nil, fmt.Errorf("%s: %w: %s", redactDSN(cfg.Store), errStoreInUse, holder)
-		}
-		return release, err
+// errUpgradeUnderServer is what a command with an upgrade to apply fails
+// with while a server of the version before runs on the store.
+var errUpgradeUnderServer = errors.New("the store has an upgrade to apply while another paystate process uses it")
+
+// lockMode is how a command holds the store (openStoreLocked).
+type lockMode int
+
+const (
+	// lockNone: a tool that writes through the engine or not at all; it
+	// holds the store alone only while it applies an upgrade.
+	lockNone lockMode = iota
+	// lockServe: a server. On SQLite one server per data directory; on
+	// PostgreSQL any number of replicas share the lock, which keeps
+	// rebuild --fix away while any of them runs.
+	lockServe
+	// lockAlone: a tool that rewrites state behind the engine
+	// (rebuild --fix); on either backend it excludes every server.
+	lockAlone
+)
+
+// pgLockErr says who holds a PostgreSQL store's lock that Open could not
+// take in the mode asked for.
+func pgLockErr(cfg config.Config, mode lockMode, err error) error {
+	if !errors.Is(err, postgres.ErrLocked) {
+		return err
 	}
+	holder := "a server (paystate serve) is using it"
+	if mode == lockServe {
+		holder = "a tool rewriting state (paystate rebuild --fix) holds it"
+	}
+	return fmt.Errorf("%s: %w: %s", redactDSN(cfg.Store), errStoreInUse, holder)
+}
+
+// lockStore takes an SQLite store's lock (the file beside the database)
+// for the rest of the process (until release); it is exclusive, taken by
+// a server and by a tool that must run alone. what names the command,
+// for the message the next process will read.
+func lockStore(cfg config.Config, what string) (release func(), err error) {
 	if _, err := makeDataDir(cfg); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -61,18 +62,20 @@ func rebuild(ctx context.Context, o *adminOptions, fix, force bool) error {
 		return err
 	}
 	// Rewriting rows under a running engine would race its commits: --fix
-	// takes the store alone, unless the operator says otherwise.
+	// takes the store alone, unless the operator says otherwise (an
+	// upgrade to apply takes it alone all the same).
+	mode := lockNone
 	if fix && !force {
-		unlock, err := lockStore(ctx, cfg, true, "rebuild --fix")
-		if err != nil {
-			return fmt.Errorf("rebuild --fix: %w; stop it first, or pass --force if you are sure nothing writes", err)
-		}
-		defer unlock()
+		mode = lockAlone
 	}
-	store, _, err := openStore(ctx, cfg)
+	store, _, unlock, err := openStoreLocked(ctx, cfg, slog.Default(), mode, "rebuild --fix")
+	if mode == lockAlone && errors.Is(err, errStoreInUse) && !errors.Is(err, errUpgradeUnderServer) {
+		return fmt.Errorf("rebuild --fix: %w; stop it first, or pass --force if you are sure nothing writes", err)
+	}
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	defer store.Close()
 	return rebuildStore(ctx, store, reg, cfg.DeferWindow.Duration, fix)
 }

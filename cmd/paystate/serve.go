@@ -169,20 +169,20 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		return err
 	}
 	// One server per SQLite database; on PostgreSQL replicas share the
-	// lock, which keeps rebuild --fix away while any of them runs.
-	unlock, err := lockStore(ctx, cfg, false, "serve")
-	if err != nil {
+	// lock, which keeps rebuild --fix away while any of them runs, and an
+	// upgrade until every one of them has stopped.
+	store, dbPath, unlock, err := openStoreLocked(ctx, cfg, log, lockServe, "serve")
+	if errors.Is(err, errStoreInUse) {
 		hint := "stop it first, or give this server its own --data-dir"
 		if cfg.Store != "" {
 			hint = "let it finish first"
 		}
 		return fmt.Errorf("serve: %w; %s", err, hint)
 	}
-	defer unlock()
-	store, dbPath, err := openStoreLogged(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	stopping := false // set when the bounded stop below takes over closing the store
 	defer func() {
 		if !stopping {

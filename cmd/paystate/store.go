@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -57,43 +59,119 @@ func (f *storeFlags) apply(cfg *config.Config) error {
 }
 
 // openStore opens the configured database and describes it for logs (a
-// PostgreSQL password never appears), logging to the default logger.
+// PostgreSQL password never appears), logging to the default logger. It
+// holds no lock on the store but while it applies an upgrade
+// (openStoreLocked).
 func openStore(ctx context.Context, cfg config.Config) (storage.Store, string, error) {
-	return openStoreLogged(ctx, cfg, slog.Default())
+	store, db, release, err := openStoreLocked(ctx, cfg, slog.Default(), lockNone, "upgrading the store")
+	if err == nil {
+		release()
+	}
+	return store, db, err
 }
 
-// openStoreLogged is openStore logging to log. After the migrations, it
-// derives what they left to the journal (engine.DeriveFacts) before it
-// returns, so that no command, and no server, decides or reports on
-// facts a migration could not fill.
-func openStoreLogged(ctx context.Context, cfg config.Config, log *slog.Logger) (storage.Store, string, error) {
-	var s storage.Store
-	var db string
-	var err error
-	if cfg.Store == "" {
-		path, err := makeDataDir(cfg)
-		if err != nil {
-			return nil, "", err
-		}
-		db = "sqlite:" + path
-		st, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(cfg.StoreTimeout.Duration))
-		if err != nil {
-			return nil, db, err
-		}
-		s = st
-	} else {
+// openStoreLocked opens the configured database holding the store as
+// mode says until release (SQLite's lock file) or the store's Close
+// (PostgreSQL's lock), logging to log. After the migrations, it derives
+// what they left to the journal (engine.DeriveFacts) before it returns,
+// so that no command, and no server, decides or reports on facts a
+// migration could not fill.
+//
+// An upgrade (migrations to apply, or facts to derive) is applied only
+// with the store held alone: a server of the version before holds it,
+// and its code would go on writing under the new schema. The command
+// then fails with a message that says to stop it first (on PostgreSQL
+// after a short wait, naming how many replicas hold the store). what
+// names the command, for the message the next process will read.
+func openStoreLocked(ctx context.Context, cfg config.Config, log *slog.Logger, mode lockMode, what string) (_ storage.Store, db string, release func(), err error) {
+	if cfg.Store != "" {
 		db = redactDSN(cfg.Store)
-		st, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg)...)
-		if err != nil {
-			return nil, db, err
+		opts := append(pgOptions(cfg),
+			postgres.WithAfterMigrate(func(ctx context.Context, s *postgres.Store) error { return deriveFacts(ctx, s, log) }),
+			postgres.WithWaitNotice(func() {
+				log.Info("waiting for another paystate process opening the store (it may be applying an upgrade)")
+			}))
+		if mode != lockNone {
+			opts = append(opts, postgres.WithStoreLock(mode == lockAlone))
 		}
-		s = st
+		st, err := postgres.Open(ctx, cfg.Store, opts...)
+		if err != nil {
+			return nil, db, nil, pgLockErr(cfg, mode, err)
+		}
+		return st, db, func() {}, nil
 	}
-	if err = deriveFacts(ctx, s, log); err != nil {
-		s.Close()
-		return nil, db, err
+	path, err := makeDataDir(cfg)
+	if err != nil {
+		return nil, "", nil, err
 	}
-	return s, db, nil
+	db = "sqlite:" + path
+	release = func() {}
+	held := mode != lockNone
+	alone := func() error {
+		if held {
+			return nil
+		}
+		unlock, err := lockForUpgrade(cfg, what)
+		if err == nil {
+			release, held = unlock, true
+		}
+		return err
+	}
+	if held {
+		if release, err = lockStore(cfg, what); err != nil {
+			return nil, db, nil, err
+		}
+	} else if due, err := sqliteUpgradeDue(ctx, path); err != nil {
+		return nil, db, nil, err
+	} else if due {
+		if err := alone(); err != nil {
+			return nil, db, nil, err
+		}
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	st, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(cfg.StoreTimeout.Duration))
+	if err != nil {
+		return nil, db, nil, err
+	}
+	// Facts a migration left while a server ran (the migrate of an
+	// older binary, which took no lock) are an upgrade too.
+	pending, err := st.FactsPending(ctx)
+	if err == nil && pending {
+		err = alone()
+	}
+	if err != nil {
+		st.Close()
+		return nil, db, nil, err
+	}
+	if err = deriveFacts(ctx, st, log); err != nil {
+		st.Close()
+		return nil, db, nil, err
+	}
+	return st, db, release, nil
+}
+
+// lockForUpgrade takes an SQLite store's lock to apply an upgrade; held
+// by a server, it says to stop that first.
+func lockForUpgrade(cfg config.Config, what string) (release func(), err error) {
+	release, err = lockStore(cfg, what)
+	if errors.Is(err, errStoreInUse) {
+		return nil, fmt.Errorf("%w: %w: stop the server running the older version, then run this one", err, errUpgradeUnderServer)
+	}
+	return release, err
+}
+
+// sqliteUpgradeDue reports whether the SQLite database at path exists and
+// has migrations to apply.
+func sqliteUpgradeDue(ctx context.Context, path string) (bool, error) {
+	v, err := sqlite.SchemaVersion(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil && v < sqlite.LatestSchemaVersion(), err
 }
 
 // factsLogEvery is how often deriveFacts logs its progress.
@@ -190,6 +268,16 @@ func migrateSchema(ctx context.Context, cfg config.Config) (version, latest int,
 		path, err := makeDataDir(cfg)
 		if err != nil {
 			return 0, 0, nil, err
+		}
+		// Not under a server of the version before (openStoreLocked).
+		if due, err := sqliteUpgradeDue(ctx, path); err != nil {
+			return 0, 0, nil, err
+		} else if due {
+			unlock, err := lockForUpgrade(cfg, "migrate")
+			if err != nil {
+				return 0, 0, nil, err
+			}
+			defer unlock()
 		}
 		if applied, err = sqlite.Migrate(ctx, path); err != nil {
 			return 0, 0, nil, err

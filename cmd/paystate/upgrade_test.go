@@ -85,7 +85,7 @@ func TestUpgradeDerivesAmountFacts(t *testing.T) {
 				return out[0]
 			}
 			run := func(fn func(storage.Store, *engine.Engine)) {
-				store, _, err := openStoreLogged(ctx, cfg, slog.New(slog.DiscardHandler))
+				store, _, release, err := openStoreLocked(ctx, cfg, slog.New(slog.DiscardHandler), lockServe, "serve")
 				require.NoError(t, err)
 				eng := engine.New(store, reg, engine.Config{SweepEvery: time.Hour})
 				rctx, cancel := context.WithCancel(ctx)
@@ -95,6 +95,7 @@ func TestUpgradeDerivesAmountFacts(t *testing.T) {
 				cancel()
 				<-done
 				require.NoError(t, store.Close())
+				release()
 			}
 
 			run(func(_ storage.Store, eng *engine.Engine) {

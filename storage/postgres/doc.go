@@ -132,10 +132,13 @@
 // hold several paystate deployments — or, as in the tests, a fresh schema
 // per test. The schema is the numbered SQL files under migrations/,
 // embedded in the binary and applied by Open (or Migrate) in one
-// transaction under pg_advisory_xact_lock, recorded in schema_migrations;
-// processes started together take turns and all but the first find
-// nothing to do. A database migrated by a newer paystate is refused with
-// storage.ErrSchemaTooNew. The database must use the UTF8 encoding.
+// transaction, recorded in schema_migrations, on a session of its own
+// that holds the migration lock (session-level, so that it also covers
+// WithAfterMigrate's derivation): processes started together take turns
+// and all but the first find nothing to do. An upgrade is applied only
+// with the store's lock held alone, so never under running servers of
+// the version before (lock.go, ErrUpgradeBlocked). A database migrated
+// by a newer paystate is refused with storage.ErrSchemaTooNew. The database must use the UTF8 encoding.
 //
 // # Times and text
 //

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/paystate/paystate/storage"
 	schema "github.com/paystate/paystate/storage/internal/migrations"
@@ -133,8 +132,7 @@ func migrate(ctx context.Context, db beginner, schema string) (applied []int, er
 		return nil, classify("read schema version", err)
 	}
 	if current > latest {
-		return nil, fmt.Errorf("postgres: database is at schema version %d, this binary knows up to %d: %w",
-			current, latest, storage.ErrSchemaTooNew)
+		return nil, tooNew(current, latest)
 	}
 	now := time.Now().UnixMicro()
 	for _, m := range ms {
@@ -162,17 +160,19 @@ func migrate(ctx context.Context, db beginner, schema string) (applied []int, er
 // Migrate brings the database named by dsn (in the WithSchema schema, which
 // it creates if needed) up to LatestSchemaVersion and returns the versions
 // it applied (none when the schema was already current). It is what Open
-// does first; it exists on its own for a `paystate migrate` command. Only
-// WithSchema among the options matters to it.
+// does first, under the same locks (it fails with ErrUpgradeBlocked while
+// other processes hold the store's lock); it exists on its own for a
+// `paystate migrate` command. Only WithSchema, WithUpgradeWait and
+// WithWaitNotice among the options matter to it.
 func Migrate(ctx context.Context, dsn string, opts ...Option) (applied []int, err error) {
 	cfg := newConfig(opts)
-	cfg.writeConns = 1
-	pool, err := newPool(ctx, dsn, cfg, false)
+	cfg.storeLock = lockNone
+	l, err := startOpen(ctx, dsn, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer pool.Close()
-	return migrate(ctx, pool, cfg.schema)
+	defer l.close()
+	return migrate(ctx, l.conn, cfg.schema)
 }
 
 // SchemaVersion returns the schema version of the database named by dsn
@@ -197,7 +197,12 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return schemaVersion(ctx, s.reader)
 }
 
-func schemaVersion(ctx context.Context, db *pgxpool.Pool) (int, error) {
+// querier is a pool or a connection.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func schemaVersion(ctx context.Context, db querier) (int, error) {
 	var table *string
 	if err := db.QueryRow(ctx, `SELECT to_regclass('schema_migrations')::text`).Scan(&table); err != nil {
 		return 0, classify("read schema version", err)

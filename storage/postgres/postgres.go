@@ -50,6 +50,9 @@ type Store struct {
 	committed chan struct{}
 	// sealing lets one Seal of this store run at a time (seal.go).
 	sealing sync.Mutex
+	// lock is the session holding the store's lock (WithStoreLock), or
+	// nil.
+	lock *lockSession
 }
 
 type config struct {
@@ -60,6 +63,11 @@ type config struct {
 	backoff     time.Duration
 	lockTimeout time.Duration
 	timeout     time.Duration
+	// Open's locks (lock.go).
+	storeLock    int
+	upgradeWait  time.Duration
+	afterMigrate func(context.Context, *Store) error
+	waitNotice   func()
 }
 
 func newConfig(opts []Option) config {
@@ -155,14 +163,32 @@ func WithTimeout(d time.Duration) Option {
 // It fails with an error wrapping storage.ErrSchemaTooNew when the schema
 // was migrated by a newer paystate, and wrapping storage.ErrUnavailable
 // when the server cannot be reached.
-func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+//
+// An upgrade (migrations to apply, or facts a migration left to derive:
+// WithAfterMigrate) is applied only with the store's lock held alone:
+// the servers of the version before hold it shared, and their code must
+// not go on writing under the new schema. Open waits for them up to
+// WithUpgradeWait, then fails with ErrUpgradeBlocked, having changed
+// nothing. With nothing to apply it takes the lock only as
+// WithStoreLock asks, so replicas of one version start alongside each
+// other. Processes opening the schema at once take turns (the migration
+// lock): the first applies the upgrade, the next find it done.
+func Open(ctx context.Context, dsn string, opts ...Option) (_ *Store, err error) {
 	cfg := newConfig(opts)
-	writer, err := newPool(ctx, dsn, cfg, false)
+	l, err := startOpen(ctx, dsn, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate(ctx, writer, cfg.schema); err != nil {
-		writer.Close()
+	defer func() {
+		if err != nil {
+			l.close()
+		}
+	}()
+	if _, err := migrate(ctx, l.conn, cfg.schema); err != nil {
+		return nil, err
+	}
+	writer, err := newPool(ctx, dsn, cfg, false)
+	if err != nil {
 		return nil, err
 	}
 	reader, err := newPool(ctx, dsn, cfg, true)
@@ -175,7 +201,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		writer.Close()
 		return nil, classify("open reader", err)
 	}
-	return &Store{writer: writer, reader: reader, cfg: cfg, committed: make(chan struct{}, 1)}, nil
+	s := &Store{writer: writer, reader: reader, cfg: cfg, committed: make(chan struct{}, 1)}
+	if cfg.afterMigrate != nil {
+		if err := cfg.afterMigrate(ctx, s); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if s.lock, err = l.settle(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // poolConfig parses dsn and prepares every connection the pool opens: the
@@ -251,6 +288,9 @@ func (s *Store) Close() error {
 	}
 	s.reader.Close()
 	s.writer.Close()
+	if s.lock != nil {
+		s.lock.close()
+	}
 	return nil
 }
 
