@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -81,11 +82,11 @@ func scanAggregate(row scanner) (storage.Aggregate, error) {
 }
 
 // appendAggregateArgs appends the values of aggregateColumns for a.
-func appendAggregateArgs(args []any, a *storage.Aggregate) []any {
-	return append(args, a.Key.Provider, a.Key.Kind, a.Key.ID, a.MerchantReference,
-		a.Parent.Provider, a.Parent.Kind, a.Parent.ID, a.State, a.ProviderStatus, a.Currency,
-		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest, a.Version,
-		toMicros(a.CreatedAt), toMicros(a.UpdatedAt))
+func appendAggregateArgs(args []driver.NamedValue, a *storage.Aggregate) []driver.NamedValue {
+	return append(args, arg(a.Key.Provider), arg(a.Key.Kind), arg(a.Key.ID), arg(a.MerchantReference),
+		arg(a.Parent.Provider), arg(a.Parent.Kind), arg(a.Parent.ID), arg(a.State), arg(a.ProviderStatus), arg(a.Currency),
+		arg(a.Amount), arg(a.Authorized), arg(a.Captured), arg(a.Refunded), arg(a.AmountsUnknown), arg(a.AmountKnown), arg(a.CapturedRest),
+		arg(a.RefundedRest), arg(a.Version), arg(toMicros(a.CreatedAt)), arg(toMicros(a.UpdatedAt)))
 }
 
 const journalColumns = `seq, provider, kind, aggregate_id, event, verdict, reason,
@@ -121,11 +122,11 @@ func scanJournal(row scanner) (storage.JournalEntry, error) {
 
 // appendJournalArgs appends the values of journalColumns for n, in the
 // current layout.
-func appendJournalArgs(args []any, n *storage.JournalEntry, skipped string) []any {
-	return append(args, n.Seq, n.Key.Provider, n.Key.Kind, n.Key.ID, n.Event, n.Verdict, n.Reason,
-		n.StateBefore, n.StateAfter, n.VersionAfter, hashValue(n.DedupeKey), hashValue(n.BodySHA256), storedBody(n),
-		storedPayload(n), toMicros(n.ReceivedAt), toMicros(n.OccurredAt), n.ResolvesSeq, skipped, n.Actor,
-		n.MachineVersion, n.RevisesSeq, hashValue(n.PrevHash), hashValue(n.Hash), JournalLayout)
+func appendJournalArgs(args []driver.NamedValue, n *storage.JournalEntry, skipped string) []driver.NamedValue {
+	return append(args, arg(n.Seq), arg(n.Key.Provider), arg(n.Key.Kind), arg(n.Key.ID), arg(n.Event), arg(n.Verdict), arg(n.Reason),
+		arg(n.StateBefore), arg(n.StateAfter), arg(n.VersionAfter), arg(hashValue(n.DedupeKey)), arg(hashValue(n.BodySHA256)), arg(storedBody(n)),
+		arg(storedPayload(n)), arg(toMicros(n.ReceivedAt)), arg(toMicros(n.OccurredAt)), arg(n.ResolvesSeq), arg(skipped), arg(n.Actor),
+		arg(n.MachineVersion), arg(n.RevisesSeq), arg(hashValue(n.PrevHash)), arg(hashValue(n.Hash)), arg(int64(JournalLayout)))
 }
 
 const deferredColumns = `seq, provider, kind, aggregate_id, dedupe_key, payload,

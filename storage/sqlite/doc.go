@@ -25,7 +25,9 @@
 // lock because the whole database is held. The 5 s busy timeout covers
 // another process (a `paystate migrate`, a backup) holding the lock; past
 // it Update retries a few times with a growing pause, then reports
-// storage.ErrUnavailable.
+// storage.ErrUnavailable. A batch's journal rows, receipts and aggregates
+// are written by multi-row statements run on the writer's driver
+// connection itself (sql.Conn.Raw), not through database/sql (pending.go).
 //
 // Reads use a second pool of query_only connections. Under WAL a reader
 // sees the last committed state and neither waits for the writer nor

@@ -80,8 +80,8 @@ func (p *pending) lookupReceipts(keys []storage.ReceiptKey, l storage.Lookups) [
 	for _, k := range keys {
 		found := false
 		for i := 0; i+receiptWrite.width <= len(p.receipts); i += receiptWrite.width {
-			if p.receipts[i] == any(k.Provider) && p.receipts[i+1] == any(k.DedupeKey) {
-				l.Receipts[k] = storage.Receipt{Seq: p.receipts[i+2].(int64), BodySHA256: hashAsTextValue(p.receipts[i+3])}
+			if r := p.receipts[i:]; r[0].Value == any(k.Provider) && r[1].Value == any(k.DedupeKey) {
+				l.Receipts[k] = storage.Receipt{Seq: r[2].Value.(int64), BodySHA256: hashAsTextValue(r[3].Value)}
 				found = true
 				break
 			}

@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math/bits"
 	"strings"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/internal/aggrow"
@@ -15,26 +18,31 @@ import (
 // runs any other statement or commits (flush). Each table's rows are then
 // written by a few multi-row INSERTs (one per power of two in the count,
 // up to writeChunk rows each) instead of one statement per row: each
-// statement is a trip through database/sql and cgo and a start of
+// statement is a trip through the driver and cgo and a start of
 // SQLite's program, which cost more than the row itself. Whatever reads
 // or writes the tables next runs after the flush, so the transaction
 // sees its own writes as before; a write the database refuses (a
 // duplicate receipt) fails that next statement, or Update.
 //
 // The rows' values are kept one after the other in one slice per table,
-// in the order of their statement's parameters, so that a statement's
-// arguments are a part of it, not a copy: no slice per row, none per
-// statement.
+// in the order of their statement's parameters and as the driver takes
+// them (write), so that a statement's arguments are a part of it, not
+// a copy: no slice per row, none per statement. Every value is of a type
+// the driver binds as it is (string, int64, bool, []byte, nil;
+// TestPendingValuesAreDriverValues).
 type pending struct {
-	journal, receipts []any
+	journal, receipts []driver.NamedValue
 	aggregates        []pendingAggregate
 	// aggregate is where an aggregate's row sits in aggregates: a
 	// later put of the same aggregate replaces it.
 	aggregate map[storage.AggregateKey]int
 	// inserts and updates hold the aggregates' values while they are
 	// written.
-	inserts, updates []any
+	inserts, updates []driver.NamedValue
 }
+
+// arg is a pending value.
+func arg(x any) driver.NamedValue { return driver.NamedValue{Value: x} }
 
 // pendingAggregate is an aggregate to write. update says the stored row
 // exists and keeps its reference and parent: an UPDATE of the other
@@ -121,21 +129,10 @@ var aggregateUpdate = func() rowWrite {
 	return w
 }()
 
-func appendAggregateUpdateArgs(args []any, a *storage.Aggregate) []any {
-	return append(args, a.Key.Provider, a.Key.Kind, a.Key.ID, a.State, a.ProviderStatus, a.Currency,
-		a.Amount, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.AmountKnown, a.CapturedRest, a.RefundedRest, a.Version,
-		toMicros(a.CreatedAt), toMicros(a.UpdatedAt))
-}
-
-// rowWrites are every multi-row statement, for the writer to prepare.
-func rowWrites() []string {
-	var qs []string
-	for _, w := range []rowWrite{journalWrite, receiptWrite, aggregateWrite, aggregateUpdate} {
-		for n := 1; n <= writeChunk; n *= 2 {
-			qs = append(qs, w.statements[n])
-		}
-	}
-	return qs
+func appendAggregateUpdateArgs(args []driver.NamedValue, a *storage.Aggregate) []driver.NamedValue {
+	return append(args, arg(a.Key.Provider), arg(a.Key.Kind), arg(a.Key.ID), arg(a.State), arg(a.ProviderStatus), arg(a.Currency),
+		arg(a.Amount), arg(a.Authorized), arg(a.Captured), arg(a.Refunded), arg(a.AmountsUnknown), arg(a.AmountKnown), arg(a.CapturedRest),
+		arg(a.RefundedRest), arg(a.Version), arg(toMicros(a.CreatedAt)), arg(toMicros(a.UpdatedAt)))
 }
 
 // flush writes what is pending, journal first. It runs its statements
@@ -158,30 +155,62 @@ func (t *tx) flush(ctx context.Context) error {
 	journal, receipts := p.journal, p.receipts
 	p.journal, p.receipts, p.aggregates = p.journal[:0], p.receipts[:0], p.aggregates[:0]
 	clear(p.aggregate)
-	for _, w := range []struct {
-		write rowWrite
-		args  []any
-	}{{journalWrite, journal}, {receiptWrite, receipts}, {aggregateWrite, p.inserts}, {aggregateUpdate, p.updates}} {
-		if err := t.writeRows(ctx, w.write, w.args); err != nil {
-			return err
+	// The statements run on the driver's connection itself (write).
+	return t.conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("sqlite: the writer's connection is a %T", dc)
 		}
-	}
-	return nil
+		for _, w := range []struct {
+			write rowWrite
+			args  []driver.NamedValue
+		}{{journalWrite, journal}, {receiptWrite, receipts}, {aggregateWrite, p.inserts}, {aggregateUpdate, p.updates}} {
+			if err := t.writeRows(ctx, c, w.write, w.args); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // writeRows inserts the rows whose values are args with the fewest
 // statements of power-of-two sizes: 45 rows are written 32, 8, 4 and 1
 // at a time.
-func (t *tx) writeRows(ctx context.Context, w rowWrite, args []any) error {
+func (t *tx) writeRows(ctx context.Context, c *sqlite3.SQLiteConn, w rowWrite, args []driver.NamedValue) error {
 	if len(args)%w.width != 0 {
 		return fmt.Errorf("sqlite: write %s: %d values are not rows of %d", w.name, len(args), w.width)
 	}
 	for rows := len(args) / w.width; rows > 0; rows = len(args) / w.width {
 		n := min(writeChunk, 1<<(bits.Len(uint(rows))-1))
-		if err := t.write(ctx, w.statements[n], args[:n*w.width]); err != nil {
+		if err := t.write(ctx, c, w.statements[n], args[:n*w.width]); err != nil {
 			return classify(fmt.Sprintf("write %d %s", n, w.name), err)
 		}
 		args = args[n*w.width:]
 	}
 	return nil
+}
+
+// write runs a statement that returns no rows on the writer's driver
+// connection c (sql.Conn.Raw), binding args and stepping it in one
+// crossing into SQLite (the driver's query path; its exec path binds each
+// argument with a crossing of its own). Through database/sql, each
+// statement had its arguments converted into a []driver.NamedValue
+// allocated for it, and a Rows of its own; here the pending values are
+// the driver's arguments already. The statements are compiled once and
+// kept by the driver's statement cache on the writer's connection
+// (_stmt_cache_size, set in openWriter), which also finalizes them when
+// the connection closes.
+func (t *tx) write(ctx context.Context, c *sqlite3.SQLiteConn, query string, args []driver.NamedValue) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The driver binds the values by their position in this statement.
+	for i := range args {
+		args[i].Ordinal = i + 1
+	}
+	rows, err := c.QueryContext(t.run, query, args)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
 }

@@ -15,6 +15,9 @@ import (
 // from the first statement on: LockAggregate is a plain read.
 type tx struct {
 	tx *sql.Tx
+	// conn is the writer's connection tx runs on: flush writes the
+	// pending rows through the driver's connection (Raw).
+	conn *sql.Conn
 	// prepared holds this transaction's statements: preparing costs more
 	// than running most of them, and a group-commit batch runs the same
 	// few statements for every event in it. They close with the
@@ -92,24 +95,6 @@ func (t *tx) withoutFlush(fn func() error) error {
 	t.unflushed = true
 	defer func() { t.unflushed = false }()
 	return fn()
-}
-
-// write runs a statement that returns no rows, binding its arguments
-// and stepping it in one crossing into SQLite (the driver's query path;
-// its exec path binds each argument with a crossing of its own).
-func (t *tx) write(ctx context.Context, query string, args []any) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	st, err := t.stmt(t.run, query)
-	if err != nil {
-		return err
-	}
-	rows, err := st.QueryContext(t.run, args...)
-	if err != nil {
-		return err
-	}
-	return rows.Close()
 }
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -207,7 +192,7 @@ func (t *tx) PutReceipt(ctx context.Context, provider, dedupeKey string, r stora
 	if err := ctx.Err(); err != nil {
 		return classify(fmt.Sprintf("put receipt %q/%q", provider, dedupeKey), err)
 	}
-	t.pending.receipts = append(t.pending.receipts, provider, dedupeKey, r.Seq, hashValue(r.BodySHA256))
+	t.pending.receipts = append(t.pending.receipts, arg(provider), arg(dedupeKey), arg(r.Seq), arg(hashValue(r.BodySHA256)))
 	return nil
 }
 
