@@ -258,6 +258,13 @@ func (a *Amounts) setAmount(v int64) {
 	a.Amount, a.AmountKnown = v, true
 }
 
+// authorizationStands reports whether the payment holds an authorization:
+// an authorized total above zero, or one of unknown amount. It guards the
+// edges marked Transition.UnlessAuthorized.
+func (a Amounts) authorizationStands() bool {
+	return a.Authorized > 0 || a.Unknown
+}
+
 // heldByRest reports whether an operation with its amount fits inside
 // what captures or refunds in full that reported no amount took as "the
 // rest" (Amounts.CapturedRest, RefundedRest) and would not fit on top of

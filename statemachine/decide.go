@@ -122,7 +122,10 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	if d, ok := m.insideTheRest(cur, in); ok {
 		return d
 	}
-	if _, ok := m.edges[edgeKey{in.Event, cur.State}]; ok {
+	if e, ok := m.edges[edgeKey{in.Event, cur.State}]; ok {
+		if e.UnlessAuthorized && cur.Amounts.authorizationStands() {
+			return verdict(VerdictRejected, ReasonStale, "%s holds an authorization; %s reports an attempt before it", cur.State, in.Event)
+		}
 		return m.apply(cur, in, nil)
 	}
 	if m.table.Mode == ModeStatus {

@@ -488,3 +488,45 @@ func TestDecideJumpNeverEndsOnARevert(t *testing.T) {
 	require.Equal(t, Captured, d.To)
 	require.Equal(t, int64(100), d.Amounts.Captured)
 }
+
+// TestDecideUnlessAuthorized: an attempt's outcome marked UnlessAuthorized
+// applies from a declined or failed attempt, but not while an
+// authorization stands there (a successful attempt a fraud rejection took
+// back): it reports an earlier attempt and is stale, at once.
+func TestDecideUnlessAuthorized(t *testing.T) {
+	t.Parallel()
+	attempt := []State{StateNew, Declined, Failed}
+	m := mustBuild(t, Table{
+		Provider: "p",
+		Kind:     KindPayment,
+		Mode:     ModeEvent,
+		Transitions: []Transition{
+			{Event: "AUTH", From: attempt, To: Authorized, Effect: Authorize, UnlessAuthorized: true},
+			{Event: "DECLINE", From: attempt, To: Declined, UnlessAuthorized: true},
+			{Event: "FAIL", From: attempt, To: Failed, UnlessAuthorized: true},
+			{Event: "FRAUD_REJECT", From: []State{Authorized}, To: Declined, Revert: true},
+			{Event: "REVERSE", From: []State{Authorized, Declined}, To: Voided},
+		},
+	})
+	plain := Snapshot{State: Declined, Amounts: Amounts{Currency: "AED", Amount: 100, AmountKnown: true}}
+	for _, ev := range []string{"AUTH", "DECLINE", "FAIL"} {
+		d := Decide(m, plain, Input{Event: ev, Amount: 100, HasAmount: true, Currency: "AED"})
+		require.Equal(t, VerdictApplied, d.Verdict, "%s after a plain decline: %s", ev, d.Reason())
+	}
+	for name, a := range map[string]Amounts{
+		"known":   {Currency: "AED", Amount: 100, AmountKnown: true, Authorized: 100},
+		"unknown": {Currency: "AED", Unknown: true},
+	} {
+		rejected := Snapshot{State: Declined, Amounts: a}
+		for _, ev := range []string{"AUTH", "DECLINE", "FAIL"} {
+			d := Decide(m, rejected, Input{Event: ev, Currency: "AED"})
+			require.Equal(t, VerdictRejected, d.Verdict, "%s (%s) after a fraud rejection: %s", ev, name, d.Reason())
+			require.Equal(t, ReasonStale, d.Code, "%s (%s)", ev, name)
+			require.Equal(t, Declined, d.To)
+			require.Equal(t, a, d.Amounts)
+		}
+		d := Decide(m, rejected, Input{Event: "REVERSE"})
+		require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+		require.Equal(t, Voided, d.To)
+	}
+}

@@ -76,6 +76,9 @@ func Build(t Table) (*Machine, error) {
 		if tr.Effect != NoEffect && tr.Effect != Reprice && t.Kind != KindPayment {
 			return nil, fmt.Errorf("statemachine: %s: amount effect %s on a %s machine", row, tr.Effect, t.Kind)
 		}
+		if tr.UnlessAuthorized && t.Kind != KindPayment {
+			return nil, fmt.Errorf("statemachine: %s: UnlessAuthorized on a %s machine", row, t.Kind)
+		}
 		if tr.Effect != NoEffect && tr.To == Stay {
 			return nil, fmt.Errorf("statemachine: %s: amount effect %s on a Stay row", row, tr.Effect)
 		}

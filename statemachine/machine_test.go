@@ -73,6 +73,10 @@ func TestBuildRejectsBadTables(t *testing.T) {
 			tb.Transitions = append(tb.Transitions, Transition{Event: "X", From: []State{Authorized}})
 		}, "required"},
 		{"no provider", func(tb *Table) { tb.Provider = "" }, "no provider"},
+		{"unless authorized on a refund kind", func(tb *Table) {
+			tb.Kind = KindRefund
+			tb.Transitions = []Transition{{Event: "DONE", From: []State{StateNew}, To: Succeeded, UnlessAuthorized: true}}
+		}, "UnlessAuthorized on a refund machine"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,6 +79,15 @@ type Transition struct {
 	// every state behind a revert would look reachable again and a late,
 	// stale event would be held instead of rejected.
 	Revert bool
+	// UnlessAuthorized marks the outcome of a payment attempt (an
+	// authorisation, a decline, a failure) that is legal only while the
+	// payment holds no authorisation: an authorised total above zero, or
+	// an authorisation of unknown amount (Amounts.Unknown). From a state
+	// this edge leaves while an authorisation stands (a successful attempt
+	// taken back by a fraud rejection, its reversal still to come) the
+	// event is stale: a provider starts a new attempt only on an order
+	// with no successful one, so it reports an attempt that came before.
+	UnlessAuthorized bool
 	// Note is a short why for readers of the table and the diagram.
 	Note string
 }

@@ -51,11 +51,16 @@ func (t Table) Version() string {
 		strs(from)
 		str(string(tr.To))
 		writeUint(h, uint64(tr.Effect))
-		revert := uint64(0)
+		// The row's flags in one word: a row without UnlessAuthorized
+		// hashes as it did before that flag existed.
+		flags := uint64(0)
 		if tr.Revert {
-			revert = 1
+			flags |= 1
 		}
-		writeUint(h, revert)
+		if tr.UnlessAuthorized {
+			flags |= 2
+		}
+		writeUint(h, flags)
 	}
 	strs(t.RecordOnly)
 	return hex.EncodeToString(h.Sum(nil))[:12]

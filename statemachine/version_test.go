@@ -38,6 +38,8 @@ func TestVersionIsTheTablesContent(t *testing.T) {
 		{"a source added", func(tb *Table) { tb.Transitions[7].From = append(tb.Transitions[7].From, Authorized) }},
 		{"an effect", func(tb *Table) { tb.Transitions[4].Effect = NoEffect }},
 		{"a revert mark", func(tb *Table) { tb.Transitions[6].Revert = false }},
+		{"an unless-authorized mark", func(tb *Table) { tb.Transitions[0].UnlessAuthorized = true }},
+		{"both marks", func(tb *Table) { tb.Transitions[6].UnlessAuthorized = true }},
 		{"an event word", func(tb *Table) { tb.Transitions[1].Event = "REVIEWED" }},
 		{"the mode", func(tb *Table) { tb.Mode = ModeStatus }},
 		{"the row order", func(tb *Table) { tb.Transitions[3], tb.Transitions[4] = tb.Transitions[4], tb.Transitions[3] }},

@@ -133,7 +133,16 @@
 // such a failure is not held until a rejection that will in all likelihood
 // never come (and, if one did, turn a fraud-rejected order into a failed
 // one). The rejection is followed by the automatic FULL_AUTH_REVERSED, after
-// which the order takes no further attempt.
+// which the order takes no further attempt; until it comes the
+// authorisation stands, so no new attempt is started either. The attempt
+// rows are marked statemachine.Transition.UnlessAuthorized: while the
+// order is declined by a fraud rejection, its authorisation standing, a
+// DECLINED, AUTHORISATION_FAILED or any other attempt's outcome (the
+// authorisation reported again included) is stale, as it is while the
+// authorisation is in force. Earlier versions applied it: the order
+// became failed and the automatic FULL_AUTH_REVERSED was held for an
+// authorisation that never came, then expired; `paystate reevaluate`
+// re-decides both.
 //
 // Events without their amount. The document's sample carries order.amount
 // only; transaction.amount is read where it is sent. Without it, an event

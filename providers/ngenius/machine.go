@@ -14,7 +14,9 @@ import sm "github.com/paystate/paystate/statemachine"
 // another), so the outcome of an attempt is legal again after a declined
 // or failed one — and only then: an order whose current attempt succeeded
 // takes no new one, so a failure arriving while it stands belongs to an
-// earlier attempt and is stale. A pending order has an APM attempt under
+// earlier attempt and is stale, as it is after a fraud rejection took the
+// successful attempt back while its authorisation still stands
+// (UnlessAuthorized). A pending order has an APM attempt under
 // way whose cancellation was asked for (or failed) before the APM
 // accepted it: its outcome is still to come.
 var (
@@ -42,16 +44,20 @@ var paymentTable = sm.Table{
 	Kind:     sm.KindPayment,
 	Mode:     sm.ModeEvent,
 	Transitions: []sm.Transition{
-		// Authorisation and pre-authorisation screening.
-		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize,
-			Note: "an attempt: legal on a new or pending order and after a declined or failed one"},
-		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Captured, Effect: sm.Purchase,
+		// Authorisation and pre-authorisation screening. An attempt's
+		// outcome is legal only while no authorisation stands: after a
+		// fraud rejection took the successful attempt back (declined,
+		// its reversal still to come) it reports an earlier attempt, and
+		// is stale (see doc.go, "Attempts").
+		{Event: "AUTHORISED", From: attempt, To: sm.Authorized, Effect: sm.Authorize, UnlessAuthorized: true,
+			Note: "an attempt: legal on a new or pending order and after a declined or failed one, unless an authorisation stands"},
+		{Event: "APM_PAYMENT_ACCEPTED", From: attempt, To: sm.Captured, Effect: sm.Purchase, UnlessAuthorized: true,
 			Note: "the APM reports the money received: authorised and captured in one step"},
-		{Event: "DECLINED", From: attempt, To: sm.Declined,
-			Note: "reported while a successful attempt stands, it belongs to an earlier attempt: stale (so AUTHORISATION_FAILED)"},
-		{Event: "AUTHORISATION_FAILED", From: attempt, To: sm.Failed},
-		{Event: "GATEWAY_RISK_PRE_AUTH_REJECTED", From: attempt, To: sm.Declined},
-		{Event: "PRE_AUTH_FRAUD_CHECK_REJECTED", From: attempt, To: sm.Declined},
+		{Event: "DECLINED", From: attempt, To: sm.Declined, UnlessAuthorized: true,
+			Note: "reported while a successful attempt stands (or one a fraud rejection took back), it belongs to an earlier attempt: stale (so AUTHORISATION_FAILED)"},
+		{Event: "AUTHORISATION_FAILED", From: attempt, To: sm.Failed, UnlessAuthorized: true},
+		{Event: "GATEWAY_RISK_PRE_AUTH_REJECTED", From: attempt, To: sm.Declined, UnlessAuthorized: true},
+		{Event: "PRE_AUTH_FRAUD_CHECK_REJECTED", From: attempt, To: sm.Declined, UnlessAuthorized: true},
 
 		// Post-authorisation fraud screening.
 		{Event: "POST_AUTH_FRAUD_CHECK_REVIEW", From: []sm.State{sm.Authorized}, To: sm.FraudReview},
@@ -69,9 +75,9 @@ var paymentTable = sm.Table{
 			Note: "from declined: the automatic reversal after a fraud rejection failed"},
 
 		// One-step purchase.
-		{Event: "PURCHASED", From: attempt, To: sm.Captured, Effect: sm.Purchase},
-		{Event: "PURCHASE_DECLINED", From: attempt, To: sm.Declined},
-		{Event: "PURCHASE_FAILED", From: attempt, To: sm.Failed},
+		{Event: "PURCHASED", From: attempt, To: sm.Captured, Effect: sm.Purchase, UnlessAuthorized: true},
+		{Event: "PURCHASE_DECLINED", From: attempt, To: sm.Declined, UnlessAuthorized: true},
+		{Event: "PURCHASE_FAILED", From: attempt, To: sm.Failed, UnlessAuthorized: true},
 		{Event: "PURCHASE_REVERSED", From: []sm.State{sm.Captured}, To: sm.Voided, Effect: sm.VoidCapture},
 		{Event: "PURCHASE_REVERSAL_FAILED", From: []sm.State{sm.Captured}, To: sm.Stay},
 

@@ -236,6 +236,38 @@ func TestSequences(t *testing.T) {
 			// stays declined, not failed.
 			{"POST_AUTH_FRAUD_CHECK_REJECTED", -1, sm.VerdictApplied, "", sm.Declined},
 		}, sm.Declined, [3]int64{10000, 0, 0}},
+		// A fraud rejection takes the successful attempt back, but the
+		// authorisation stands until FULL_AUTH_REVERSED: no new attempt is
+		// started meanwhile, so an attempt's outcome reported then belongs
+		// to an earlier attempt. Applied, it turned the order failed, and
+		// the automatic reversal was held for an authorisation that never
+		// came and expired.
+		{"after a fraud rejection, late outcomes of earlier attempts are stale; the reversal applies", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REVIEW", -1, sm.VerdictApplied, "", sm.FraudReview},
+			{"POST_AUTH_FRAUD_CHECK_REJECTED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"AUTHORISATION_FAILED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"PURCHASE_FAILED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"DECLINED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"GATEWAY_RISK_PRE_AUTH_REJECTED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			// The authorisation reported again does not undo the rejection.
+			{"AUTHORISED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"FULL_AUTH_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
+			{"AUTHORISATION_FAILED", -1, sm.VerdictRejected, "stale", sm.Voided},
+		}, sm.Voided, [3]int64{10000, 0, 0}},
+		{"after a fraud rejection whose reversal failed, a late failure is stale", []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"POST_AUTH_FRAUD_CHECK_REJECTED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"FULL_AUTH_REVERSAL_FAILED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"AUTHORISATION_FAILED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"FULL_AUTH_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
+		}, sm.Voided, [3]int64{10000, 0, 0}},
+		{"a plain decline leaves room for new attempts", []step{
+			{"DECLINED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"AUTHORISATION_FAILED", -1, sm.VerdictApplied, "", sm.Failed},
+			{"PURCHASE_DECLINED", -1, sm.VerdictApplied, "", sm.Declined},
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+		}, sm.Authorized, [3]int64{10000, 0, 0}},
 		{"a fraud rejection arriving before its review is still held", []step{
 			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
 			{"POST_AUTH_FRAUD_CHECK_ACCEPTED", -1, sm.VerdictDeferred, "early", sm.Authorized},
