@@ -141,8 +141,10 @@
 // authorisation reported again included) is stale, as it is while the
 // authorisation is in force. Earlier versions applied it: the order
 // became failed and the automatic FULL_AUTH_REVERSED was held for an
-// authorisation that never came, then expired; `paystate reevaluate`
-// re-decides both.
+// authorisation that never came, then expired. `paystate reevaluate
+// --dry-run` lists such orders, but leaves them as they are (a
+// re-evaluation only appends, and cannot take back an applied event):
+// they are for a person to settle.
 //
 // Events without their amount. The document's sample carries order.amount
 // only; transaction.amount is read where it is sent. Without it, an event
