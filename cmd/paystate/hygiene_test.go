@@ -31,6 +31,31 @@ func TestDevBannerPrintsOnlyAnAcceptedToken(t *testing.T) {
 	}
 }
 
+// The banner prints the generated N-Genius header only when the server
+// accepts it: with PAYSTATE_NGENIUS_HEADER_NAME and _VALUES set, those are
+// the only ones, and the send example passes them.
+func TestDevBannerPrintsOnlyAnAcceptedNGeniusHeader(t *testing.T) {
+	for _, env := range []map[string]string{{},
+		{"PAYSTATE_NGENIUS_HEADER_NAME": "X-Webhook-Token", "PAYSTATE_NGENIUS_HEADER_VALUES": "mine"},
+		{"PAYSTATE_NGENIUS_ALLOW_UNAUTHENTICATED": "true"}} {
+		cfg, err := config.Parse(nil, "", func(k string) string { return env[k] })
+		require.NoError(t, err)
+		cfg.DataDir = t.TempDir()
+		dev, err := config.FillDev(&cfg)
+		require.NoError(t, err)
+		require.NotNil(t, dev)
+		var banner bytes.Buffer
+		printDev(&banner, cfg, dev, "127.0.0.1:8080", "127.0.0.1:9090")
+		generated := len(env) == 0
+		require.Equal(t, generated, bytes.Contains(banner.Bytes(), []byte(dev.NGeniusHeaderValue)), "env %v:\n%s", env, banner.String())
+		if env["PAYSTATE_NGENIUS_HEADER_NAME"] != "" {
+			require.Contains(t, banner.String(), "--secret 'X-Webhook-Token: $SECRET' ngenius sample_captured")
+		} else {
+			require.NotContains(t, banner.String(), "--secret")
+		}
+	}
+}
+
 // The banner's send example reaches this server and its credentials: a
 // server on other ports or another data dir names them.
 func TestDevBannerSendsToThisServer(t *testing.T) {

@@ -427,11 +427,25 @@ func maxStreams(n int) int {
 
 // printDev prints the development banner. It shows the generated API
 // token only when the server accepts it: with PAYSTATE_API_TOKENS set, the
-// tokens given there are the only ones, and the examples say so.
+// tokens given there are the only ones, and the examples say so. So with
+// the N-Genius header: with PAYSTATE_NGENIUS_HEADER_NAME set, the
+// generated one is not accepted, and the send example passes the
+// configured one.
 func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAddr, grpcAddr string) {
 	token, tokenLine := dev.APIToken, "API token (admin):        "+dev.APIToken
 	if !slices.ContainsFunc(cfg.APITokens, func(t config.APIToken) bool { return t.Token == dev.APIToken }) {
 		token, tokenLine = "$TOKEN", "API tokens:               those of PAYSTATE_API_TOKENS (none was generated)"
+	}
+	ng := cfg.Providers.NGenius
+	headerLine, send := "N-Genius webhook header:  "+dev.NGeniusHeaderName+": "+dev.NGeniusHeaderValue, sendFlags(cfg, httpAddr)
+	if ng.HeaderName != dev.NGeniusHeaderName || !slices.Contains(ng.HeaderValues, dev.NGeniusHeaderValue) {
+		headerLine = "N-Genius webhook header:  that of PAYSTATE_NGENIUS_HEADER_NAME and _VALUES (none was generated)"
+		send += " --secret '" + ng.HeaderName + ": $SECRET'"
+		if ng.HeaderName == "" {
+			// Unauthenticated webhooks allowed: no header to send.
+			headerLine = "N-Genius webhook header:  none (unauthenticated webhooks allowed)"
+			send = sendFlags(cfg, httpAddr)
+		}
 	}
 	// With TLS on, the examples trust the server's own certificate: right
 	// for a self-signed one, and said so for one a CA signed.
@@ -446,7 +460,7 @@ func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAd
   so these were generated (kept in %s):
 
     %s
-    N-Genius webhook header:  %s: %s
+    %s
 
   Every provider's secret was generated too (see the file). Try:
     paystate send%s ngenius sample_captured      # signs and posts a documented sample
@@ -454,8 +468,8 @@ func printDev(w io.Writer, cfg config.Config, dev *config.DevCredentials, httpAd
     curl -s%s -H 'Authorization: Bearer %s' %s://%s/v1/providers/ngenius/orders/abc123xyz
     grpcurl %s -H 'authorization: Bearer %s' %s list
 %s
-`, filepath.Join(cfg.DataDir, config.DevFile), tokenLine, dev.NGeniusHeaderName, dev.NGeniusHeaderValue,
-		sendFlags(cfg, httpAddr), curlTLS, token, scheme, httpAddr, grpcurlTLS, token, grpcAddr, tlsNote)
+`, filepath.Join(cfg.DataDir, config.DevFile), tokenLine, headerLine,
+		send, curlTLS, token, scheme, httpAddr, grpcurlTLS, token, grpcAddr, tlsNote)
 }
 
 // sendFlags are the flags `paystate send` needs to reach this server and
