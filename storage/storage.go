@@ -349,7 +349,8 @@ type Tx interface {
 	// Touch rewrites the chain head as it stands: a write that changes
 	// nothing, so that committing it proves the database can commit (the
 	// engine's readiness probe after a failed commit; a full disk fails
-	// it).
+	// it). The commit must reach the disk: a backend that skips writing
+	// an unchanged row must make the row change and change back.
 	Touch(ctx context.Context) error
 }
 

@@ -412,6 +412,33 @@ func TestCheckpoint(t *testing.T) {
 	require.Equal(t, int64(50), rep.Checked)
 }
 
+// Touch is the readiness probe's proof that the database can commit
+// (engine.Ready after a failed commit), so its commit must reach the disk.
+// SQLite does not write a row rewritten with the bytes it already holds: a
+// Touch that only wrote the head back committed without writing anything,
+// and /readyz said ready on a full disk while every webhook got 503.
+func TestTouchWritesToTheLog(t *testing.T) {
+	t.Parallel()
+	s, path := openTestStore(t)
+	ctx := t.Context()
+	require.NoError(t, s.Update(ctx, func(tx storage.Tx) error {
+		e := storage.JournalEntry{Key: storage.AggregateKey{Provider: "p"}, Event: "e"}
+		return tx.Append(ctx, &e)
+	}))
+	require.NoError(t, s.Checkpoint(ctx))
+	st, err := os.Stat(path + "-wal")
+	require.NoError(t, err)
+	require.Zero(t, st.Size(), "TRUNCATE empties the WAL")
+
+	require.NoError(t, s.Update(ctx, func(tx storage.Tx) error { return tx.Touch(ctx) }))
+	st, err = os.Stat(path + "-wal")
+	require.NoError(t, err)
+	require.NotZero(t, st.Size(), "a Touch committed without writing: it proves nothing about the disk")
+	head, err := s.Head(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), head.Seq, "and it changed nothing")
+}
+
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
 	key := storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "pay_1"}

@@ -47,6 +47,8 @@ type tx struct {
 	// head caches the chain head for the transaction's appends.
 	head                storage.ChainHead
 	headRead, headMoved bool
+	// touched: Touch asked for the head's page to be written at commit.
+	touched bool
 }
 
 func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -142,6 +144,10 @@ var _ storage.Tx = (*tx)(nil)
 const (
 	readHead  = `SELECT seq, hash FROM chain_head WHERE id = 1`
 	writeHead = `UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1`
+	// touchHead moves the head away before writeHead puts it back: SQLite
+	// leaves a page clean when a row is rewritten with the bytes it holds,
+	// so writeHead alone would commit without writing anything.
+	touchHead = `UPDATE chain_head SET hash = '' WHERE id = 1`
 )
 
 func (t *tx) LockAggregate(ctx context.Context, key storage.AggregateKey) (storage.Aggregate, error) {
@@ -232,13 +238,15 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	return nil
 }
 
-// Touch reads the chain head and marks it moved, so that flushHead
-// writes it back unchanged at commit.
+// Touch reads the chain head and marks it moved and touched, so that
+// flushHead writes it back unchanged at commit through a change SQLite
+// cannot skip: the commit writes the head's page to the WAL, which a full
+// disk refuses.
 func (t *tx) Touch(ctx context.Context) error {
 	if err := t.readHead(ctx); err != nil {
 		return err
 	}
-	t.headMoved = true
+	t.headMoved, t.touched = true, true
 	return nil
 }
 
@@ -247,6 +255,11 @@ func (t *tx) Touch(ctx context.Context) error {
 func (t *tx) flushHead(ctx context.Context) error {
 	if !t.headMoved {
 		return t.flush(ctx)
+	}
+	if t.touched {
+		if _, err := t.exec(ctx, touchHead); err != nil {
+			return classify("touch: chain head", err)
+		}
 	}
 	if _, err := t.exec(ctx, writeHead, t.head.Seq, t.head.Hash); err != nil {
 		return classify("append: move chain head", err)
