@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,6 +339,42 @@ func TestSendAndSimulateArguments(t *testing.T) {
 	require.Contains(t, out.String(), "event_AUTHORISED", "the samples are listed")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "a", "b"), "want PROVIDER SCENARIO, got 3")
 	require.ErrorContains(t, runTo(t, io.Discard, noEnv, "simulate", "ngenius", "nosuch"), "no scenario ngenius nosuch")
+}
+
+// A stop (SIGINT: the command's context ends) cancels a post that has no
+// answer yet: send and simulate return at once instead of holding the
+// terminal until the client's 30 s timeout.
+func TestSendAndSimulateStopWhenCancelled(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select { // never answers: the client must give up on its own
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	var scenario string
+	for _, sc := range simulatorpkg.Scenarios() {
+		if sc.Provider == "ngenius" {
+			scenario = sc.Name
+			break
+		}
+	}
+	require.NotEmpty(t, scenario)
+	for _, args := range [][]string{
+		{"send", "--url", srv.URL, "--data-dir", t.TempDir(), "--secret", "x", "ngenius", "event_AUTHORISED"},
+		{"simulate", "--url", srv.URL, "--data-dir", t.TempDir(), "--secret", "x", "--token", "t", "ngenius", scenario},
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, args, noEnv) }()
+		<-arrived
+		cancel()
+		err := <-done
+		require.ErrorIs(t, err, context.Canceled, "%s: %v", args[0], err)
+	}
 }
 
 // A webhook answer caused on the sender's side says what to do about it;

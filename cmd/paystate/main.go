@@ -15,6 +15,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "paystate:", err)
+		stop() // os.Exit runs no deferred call
 		os.Exit(1)
 	}
 }

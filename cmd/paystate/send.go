@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -172,7 +173,7 @@ func newSendCmd() *cobra.Command {
 			if err := listOutput(cmd, o.list); err != nil {
 				return err
 			}
-			return send(o, args)
+			return send(cmd.Context(), o, args)
 		},
 	}
 	o.postOptions = addPostFlags(cmd)
@@ -198,7 +199,7 @@ func completeSend(_ *cobra.Command, args []string, _ string) ([]string, cobra.Sh
 	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
-func send(o *sendOptions, args []string) error {
+func send(ctx context.Context, o *sendOptions, args []string) error {
 	name := args[0]
 	sim, ok := simulators[name]
 	if !ok {
@@ -242,7 +243,7 @@ func send(o *sendOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	status, code, reply, err := postWebhook(hc, base, name, sim, body, dev, secret)
+	status, code, reply, err := postWebhook(ctx, hc, base, name, sim, body, dev, secret)
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
@@ -272,13 +273,14 @@ func answerHint(provider string, code int, reply []byte, withSecret bool) string
 	return ""
 }
 
-// postWebhook signs body as provider does and posts it to paystate at url.
-func postWebhook(hc *http.Client, url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret simulatorpkg.Secret) (string, int, []byte, error) {
+// postWebhook signs body as provider does and posts it to paystate at url;
+// ctx ending (SIGINT) abandons the post.
+func postWebhook(ctx context.Context, hc *http.Client, url, provider string, sim simulator, body []byte, dev *config.DevCredentials, secret simulatorpkg.Secret) (string, int, []byte, error) {
 	header, err := sim.sign(body, dev, secret, time.Now())
 	if err != nil {
 		return "", 0, nil, err
 	}
-	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(url, "/")+"/webhooks/"+provider, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(url, "/")+"/webhooks/"+provider, bytes.NewReader(body))
 	if err != nil {
 		return "", 0, nil, err
 	}

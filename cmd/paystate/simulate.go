@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,7 +62,7 @@ func newSimulateCmd() *cobra.Command {
 			if err := listOutput(cmd, o.list); err != nil {
 				return err
 			}
-			return simulate(o, args, stdout)
+			return simulate(cmd.Context(), o, args, stdout)
 		},
 	}
 	o.postOptions = addPostFlags(cmd)
@@ -75,7 +76,7 @@ func newSimulateCmd() *cobra.Command {
 }
 
 // simulate is "paystate simulate".
-func simulate(o *simulateOptions, args []string, out io.Writer) error {
+func simulate(ctx context.Context, o *simulateOptions, args []string, out io.Writer) error {
 	if o.list {
 		return listScenarios(out, o.out.JSON())
 	}
@@ -110,7 +111,7 @@ func simulate(o *simulateOptions, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return playScenario(out, hc, base, token, dev, secret, sc, orderID)
+	return playScenario(ctx, out, hc, base, token, dev, secret, sc, orderID)
 }
 
 // listScenarios is simulate --list: every scenario as a table or a JSON
@@ -144,7 +145,7 @@ func listScenarios(out io.Writer, asJSON bool) error {
 
 // playScenario posts the scenario's webhooks in order, prints each
 // verdict, and reads the object back.
-func playScenario(out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, secret simulatorpkg.Secret, sc simulatorpkg.Scenario, orderID string) error {
+func playScenario(ctx context.Context, out io.Writer, hc *http.Client, base, token string, dev *config.DevCredentials, secret simulatorpkg.Secret, sc simulatorpkg.Scenario, orderID string) error {
 	bodies, err := sc.Bodies(simulatorpkg.NewRewriter(orderID))
 	if err != nil {
 		return err
@@ -153,7 +154,7 @@ func playScenario(out io.Writer, hc *http.Client, base, token string, dev *confi
 	for i, body := range bodies {
 		st := sc.Steps[i]
 		fmt.Fprintf(out, "%2d. %s — %s\n", i+1, st.Sample, st.Note)
-		status, code, reply, err := postWebhook(hc, base, sc.Provider, simulators[sc.Provider], body, dev, secret)
+		status, code, reply, err := postWebhook(ctx, hc, base, sc.Provider, simulators[sc.Provider], body, dev, secret)
 		if err != nil {
 			return fmt.Errorf("simulate: step %d: %w", i+1, err)
 		}
@@ -165,7 +166,7 @@ func playScenario(out io.Writer, hc *http.Client, base, token string, dev *confi
 			printResult(out, "    ", res)
 		}
 	}
-	a, err := readAggregate(hc, base, token, sc.Provider, sc.Kind, orderID)
+	a, err := readAggregate(ctx, hc, base, token, sc.Provider, sc.Kind, orderID)
 	if errors.Is(err, errNotFound) {
 		fmt.Fprintf(out, "final: %s %s does not exist: nothing was applied to it\n", sc.Kind, orderID)
 		return nil
@@ -221,9 +222,9 @@ func amounts(a *pb.Aggregate) string {
 var errNotFound = errors.New("not found")
 
 // readAggregate reads one aggregate over the REST gateway.
-func readAggregate(hc *http.Client, base, token, provider, kind, id string) (*pb.Aggregate, error) {
+func readAggregate(ctx context.Context, hc *http.Client, base, token, provider, kind, id string) (*pb.Aggregate, error) {
 	path := "/v1/providers/" + url.PathEscape(provider) + "/aggregates/" + url.PathEscape(kind) + "/" + url.PathEscape(id)
-	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(base, "/")+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
 		return nil, err
 	}
