@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -125,4 +126,53 @@ func TestCommitDeadlineOnALockedSQLite(t *testing.T) {
 	out, err := submitBounded(t, b, ev{name: "CAPTURE", amount: 100})
 	require.NoError(t, err)
 	require.Equal(t, sm.VerdictApplied, out[0].Verdict, "the delivery that timed out was not committed")
+}
+
+// journalCorruptStore is a database whose journal pages are damaged
+// while broken is set, the chain head's page intact: an Append fails with
+// ErrCorrupt, Ready's probe (a Touch) still commits.
+type journalCorruptStore struct {
+	storage.Store
+	broken atomic.Bool
+}
+
+func (s *journalCorruptStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	return s.Store.Update(ctx, func(tx storage.Tx) error { return fn(&journalCorruptTx{Tx: tx, s: s}) })
+}
+
+type journalCorruptTx struct {
+	storage.Tx
+	s *journalCorruptStore
+}
+
+func (t *journalCorruptTx) Append(ctx context.Context, e *storage.JournalEntry) error {
+	if t.s.broken.Load() {
+		return fmt.Errorf("journal page 6: %w: database disk image is malformed", storage.ErrCorrupt)
+	}
+	return t.Tx.Append(ctx, e)
+}
+
+// A database found corrupted stays not ready: a commit that passes (Ready's
+// probe, whose page is sound, or a delivery whose pages are) says nothing
+// of the pages that failed, and no retry repairs them. Seen on a SQLite
+// file with one journal page overwritten: each webhook 500, /readyz 200
+// again a second later.
+func TestCorruptionKeepsTheEngineNotReady(t *testing.T) {
+	t.Parallel()
+	var st *journalCorruptStore
+	b, _ := deadlineBundle(t, func(s storage.Store) storage.Store { st = &journalCorruptStore{Store: s}; return st })
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "AUTH", amount: 100}).Verdict)
+	require.NoError(t, b.eng.Ready(t.Context()))
+
+	st.broken.Store(true)
+	_, err := submitBounded(t, b, ev{name: "CAPTURE", amount: 100})
+	require.ErrorIs(t, err, storage.ErrCorrupt)
+	// Ready has never probed, so it probes now, and the probe commits.
+	require.ErrorIs(t, b.eng.Ready(t.Context()), storage.ErrCorrupt, "a probe that committed cleared a corrupted database")
+
+	st.broken.Store(false)
+	out, err := submitBounded(t, b, ev{name: "CAPTURE", amount: 100})
+	require.NoError(t, err)
+	require.Equal(t, sm.VerdictApplied, out[0].Verdict)
+	require.ErrorIs(t, b.eng.Ready(t.Context()), storage.ErrCorrupt, "a delivery that committed cleared a corrupted database")
 }

@@ -26,6 +26,11 @@ type health struct {
 	// until the next.
 	probed   time.Time
 	probeErr error
+	// corrupt is the first failure that found the database damaged.
+	// Nothing clears it: a commit that passes (a probe, another
+	// delivery) proves only that its own pages are sound, and no retry
+	// repairs the others; an operator repairs or restores, then restarts.
+	corrupt error
 }
 
 // storeFault reports whether err is the store failing, rather than one
@@ -45,6 +50,9 @@ func (h *health) record(err error) error {
 		h.failed = nil
 		return nil
 	}
+	if h.corrupt == nil && errors.Is(err, storage.ErrCorrupt) {
+		h.corrupt = fmt.Errorf("a commit found the database corrupted (not ready until a restart): %w", err)
+	}
 	h.failed = fmt.Errorf("the last commit failed: %w", err)
 	h.probeErr = h.failed
 	h.failures++
@@ -57,10 +65,16 @@ func (h *health) record(err error) error {
 // database) must leave the load balancer's pool. So that it can come
 // back with no webhook to try, Ready itself then commits a transaction
 // that writes and changes nothing (storage.Tx.Touch), at most once per
-// second; between probes it repeats the last answer.
+// second; between probes it repeats the last answer. A commit that found
+// the database corrupted makes it say no until the process restarts.
 func (e *Engine) Ready(ctx context.Context) error {
 	h := &e.health
 	h.mu.Lock()
+	if h.corrupt != nil {
+		err := h.corrupt
+		h.mu.Unlock()
+		return err
+	}
 	if h.failed == nil {
 		h.mu.Unlock()
 		return nil
