@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -227,4 +228,75 @@ func BenchmarkAggregateView(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAggregateViewAfterCommits: point reads of random orders of a
+// store far larger than a connection's page cache, with a commit before
+// every readsPerCommit reads, as an order service reads while webhooks
+// commit. SQLite empties a read connection's page cache at the first read
+// after a commit changed the WAL, so each commit frees the pages the
+// reads since the last one fetched and the reads after it allocate them
+// again. It reports the reads' own CPU time (their thread's, the commits
+// left out) and the minor page faults they took.
+func BenchmarkAggregateViewAfterCommits(b *testing.B) {
+	ctx := b.Context()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "views.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const orders, readsPerCommit = 100_000, 64
+	key := func(i int) storage.AggregateKey {
+		return storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: fmt.Sprintf("bench-order-%07d", i)}
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	agg := func(i, version int) storage.Aggregate {
+		return storage.Aggregate{Key: key(i), MerchantReference: "ref-" + key(i).ID, State: "authorized",
+			ProviderStatus: "AUTHORISED", Currency: "AED", Amount: 12345, Authorized: 12345,
+			Version: int64(version), CreatedAt: at, UpdatedAt: at}
+	}
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		for i := range orders {
+			if err := tx.PutAggregate(ctx, agg(i, 1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	thread := func() (time.Duration, int64) {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt
+	}
+	next := uint64(1)
+	random := func() int { // a fixed sequence, the same in every run
+		next = next*6364136223846793005 + 1442695040888963407
+		return int(next>>33) % orders
+	}
+	var cpu time.Duration
+	var faults, reads int64
+	round := 0
+	for b.Loop() {
+		round++
+		if err := s.Update(ctx, func(tx storage.Tx) error { return tx.PutAggregate(ctx, agg(random(), round+1)) }); err != nil {
+			b.Fatal(err)
+		}
+		c0, f0 := thread()
+		for range readsPerCommit {
+			if _, err := s.AggregateView(ctx, key(random())); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c1, f1 := thread()
+		cpu, faults, reads = cpu+c1-c0, faults+f1-f0, reads+readsPerCommit
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(reads), "read-cpu-µs/read")
+	b.ReportMetric(float64(faults)/float64(reads), "faults/read")
 }

@@ -35,7 +35,10 @@
 // are being applied. AggregateView (GetOrder when the view cache does not
 // hold the order) has query_only connections of its own, read through the
 // driver rather than database/sql and bounded without a timer per read
-// (point.go).
+// (point.go). SQLite empties a read connection's page cache at its first
+// read after a commit; so that the pages it frees are not given back to
+// the kernel and faulted in again by the next reads, Open raises glibc
+// malloc's trim threshold for the process to 16 MiB (malloc.go).
 //
 // # Schema
 //

@@ -108,6 +108,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	keepFreedPages()
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
