@@ -48,6 +48,8 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, er
 		runtime.WithIncomingHeaderMatcher(gatewayHeaderIn),
 		runtime.WithMetadata(gatewayMetadata),
 		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
+		runtime.WithMiddlewares(watchWriter),
+		runtime.WithForwardResponseOption(openWatch),
 	)
 	in := s.inProcess
 	for _, err := range []error{
@@ -290,3 +292,73 @@ var _ pb.CallerServiceServer = inProcessCallers{}
 func (in inProcessCallers) GetCaller(ctx context.Context, req *pb.GetCallerRequest) (*pb.Caller, error) {
 	return unary(ctx, in.inProcess, pb.CallerService_GetCaller_FullMethodName, in.callers, in.callers.GetCaller, req)
 }
+
+// watchOpenKey is the header a Watch sends as soon as it has accepted its
+// request, before any entry: the gateway's cue to answer its REST client.
+const watchOpenKey = "paystate-watch-open"
+
+// watchRoute is the REST watch's path.
+const watchRoute = "/v1/journal:watch"
+
+// openWatch answers a REST watch's client with 200 and its headers as
+// soon as the gRPC stream behind it is accepted. The gateway would
+// otherwise write them with the stream's first message, and a watch that
+// starts at the head, or whose filter matches nothing yet, sends nothing
+// until its first heartbeat (15 s by default): its client could not tell
+// an accepted watch from a server that does not answer. It runs once with
+// no message before a stream's first (the gateway's own call), only for a
+// stream whose server said it was accepted; a refused one has no such
+// header and keeps its error status.
+func openWatch(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	if m != nil {
+		return nil
+	}
+	md, ok := runtime.ServerMetadataFromContext(ctx)
+	if !ok || len(md.HeaderMD.Get(watchOpenKey)) == 0 {
+		return nil
+	}
+	if _, ok := w.(*watchResponse); !ok {
+		return nil
+	}
+	w.Header().Set("Content-Type", gatewayJSON.ContentType(nil))
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w).Flush()
+}
+
+// watchWriter gives the REST watch a response writer that keeps the status
+// openWatch wrote: an error that ends the stream later (the server
+// draining, say) is written as the stream's last line, as it always was,
+// and the gateway's attempt to set its status then is not an error of
+// net/http's ("superfluous WriteHeader").
+func watchWriter(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if r.URL.Path != watchRoute {
+			next(w, r, params)
+			return
+		}
+		next(&watchResponse{ResponseWriter: w}, r, params)
+	}
+}
+
+// watchResponse is an http.ResponseWriter whose status is written once.
+type watchResponse struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *watchResponse) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *watchResponse) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer (Flush,
+// and the per-write deadlines the watch route sets).
+func (w *watchResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }

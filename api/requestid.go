@@ -171,9 +171,10 @@ func gatewayMetadata(ctx context.Context, _ *http.Request) metadata.MD {
 
 // gatewayHeaderOut keeps the gRPC x-request-id response header from being
 // repeated as Grpc-Metadata-X-Request-Id: the HTTP middleware already
-// answers X-Request-Id.
+// answers X-Request-Id. The watch's own cue (watchOpenKey) is the
+// gateway's, not its client's.
 func gatewayHeaderOut(key string) (string, bool) {
-	if key == reqid.Metadata {
+	if key == reqid.Metadata || key == watchOpenKey {
 		return "", false
 	}
 	return runtime.MetadataHeaderPrefix + key, true

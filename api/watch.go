@@ -131,6 +131,12 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 	if cursor > head.Seq {
 		return status.Errorf(codes.OutOfRange, "cursor %d is beyond the end of the journal (%d): it cannot be served", cursor, head.Seq)
 	}
+	// The request is accepted: say so now rather than with the first entry
+	// or heartbeat, which may be a heartbeat period away. The REST gateway
+	// answers its client's request when it sees this (openWatch).
+	if err := stream.SendHeader(metadata.Pairs(watchOpenKey, "1")); err != nil {
+		return err
+	}
 
 	wake := make(<-chan struct{})
 	if w.Subscribe != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -312,4 +313,38 @@ func TestRESTVerifyAnswersAfterTheWriteTimeout(t *testing.T) {
 	var rep struct{ Ok bool }
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
 	require.True(t, rep.Ok)
+}
+
+// TestRESTWatchAnswersAtOnce: a REST watch that has nothing to send yet
+// (it starts at the head, and its heartbeat is minutes away) is answered
+// 200 with its headers as soon as the server accepts it, so that its
+// client can tell an open watch from a server that does not answer; a
+// watch the server refuses keeps its error status. The first line is
+// still an entry or a heartbeat, as before.
+func TestRESTWatchAnswersAtOnce(t *testing.T) {
+	base, _ := serveShortWrites(t, 0, nil)
+	// Generous: this bounds "answered instead of waiting for the first
+	// message" (300 s away), not speed.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	get := func(query string) *http.Response {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/journal:watch?"+query, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+hardAdmin)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err, "the watch's answer")
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+
+	resp := get("start_at_head=true&heartbeatSeconds=300")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Empty(t, resp.Header.Get("Grpc-Metadata-"+watchOpenKey), "the gateway's cue is not its client's")
+
+	refused := get("after_sequence=999")
+	require.Equal(t, http.StatusBadRequest, refused.StatusCode)
+	b, err := io.ReadAll(refused.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "beyond the end of the journal")
 }
