@@ -25,15 +25,20 @@ func amountNear(t *rapid.T, label string) int64 {
 // or, for a part inside a capture or refund in full that gave no amount,
 // unchanged with that rest reduced by the part,
 // refunded <= captured <= authorized holds while every figure is known,
+// the rest a capture (refund) in full took is a part of the captured
+// (refunded) total, never more nor below zero (Amounts.CapturedRest),
 // and an event whose exact total would not fit int64 is rejected for its
 // amount, leaving the aggregate as it was.
 func TestAmountRulesNearTheLimit(t *testing.T) {
 	t.Parallel()
-	m, err := Build(cardTable())
+	tb := cardTable()
+	tb.Transitions = append(tb.Transitions, Transition{Event: "VOID_REFUND", From: []State{PartiallyRefunded, Refunded},
+		To: PartiallyRefunded, Effect: VoidRefund, Revert: true})
+	m, err := Build(tb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	words := []string{"CAPTURE", "PARTIAL_CAPTURE", "REFUND", "PARTIAL_REFUND", "VOID_CAPTURE"}
+	words := []string{"CAPTURE", "PARTIAL_CAPTURE", "REFUND", "PARTIAL_REFUND", "VOID_CAPTURE", "VOID_REFUND"}
 	rapid.Check(t, func(rt *rapid.T) {
 		cur := Snapshot{State: StateNew}
 		d := Decide(m, cur, Input{Event: "AUTH", Amount: amountNear(rt, "auth"), HasAmount: true})
@@ -89,6 +94,8 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 							(!a.Unknown && exact(a.Refunded, in.Amount).Cmp(big64(a.Captured)) > 0)
 					case VoidCapture:
 						ok = !a.Unknown && in.Amount > a.Captured
+					case VoidRefund:
+						ok = !a.Unknown && in.Amount > a.Refunded
 					}
 					if !ok {
 						rt.Fatalf("%s of %d on %+v rejected: %s", in.Event, in.Amount, a, d.Reason())
@@ -100,6 +107,9 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 			}
 			if !b.Unknown && (b.Captured > b.Authorized || b.Refunded > b.Captured) {
 				rt.Fatalf("totals out of order: %+v", b)
+			}
+			if b.CapturedRest < 0 || b.CapturedRest > b.Captured || b.RefundedRest < 0 || b.RefundedRest > b.Refunded {
+				rt.Fatalf("a rest outside its total: %+v", b)
 			}
 			if d.Verdict == VerdictApplied {
 				cur = Snapshot{State: d.To, Amounts: d.Amounts}

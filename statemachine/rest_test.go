@@ -1,0 +1,134 @@
+package statemachine
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// walk decides ins one after another from a new aggregate, each applied
+// event's decision becoming the next snapshot; it fails the test on any
+// verdict but applied and returns the last snapshot.
+func walk(t *testing.T, m *Machine, ins ...Input) Snapshot {
+	t.Helper()
+	cur := Snapshot{State: StateNew}
+	for _, in := range ins {
+		d := Decide(m, cur, in)
+		require.Equal(t, VerdictApplied, d.Verdict, "%s %d: %s", in.Event, in.Amount, d.Reason())
+		cur = Snapshot{State: d.To, Amounts: d.Amounts}
+	}
+	return cur
+}
+
+func op(ev string, n int64) Input {
+	return Input{Event: ev, Amount: n, HasAmount: true, Currency: "AED"}
+}
+
+// TestPartAsLargeAsTheWholeAfterAFullOperationIsStale: a capture (refund)
+// in full without an amount took the whole authorization (capture). A
+// part reported after it with the whole amount is not one of the parts
+// it completed but the same operation told again (Amounts.CapturedRest,
+// heldByRest): stale, the aggregate unchanged.
+func TestPartAsLargeAsTheWholeAfterAFullOperationIsStale(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+
+	captured := walk(t, m, op("AUTH", 100), Input{Event: "CAPTURE"})
+	require.Equal(t, Captured, captured.State)
+	require.Equal(t, int64(100), captured.Amounts.Captured)
+	d := Decide(m, captured, op("PARTIAL_CAPTURE", 100))
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+	// One smaller than the whole is a part the full capture completed.
+	d = Decide(m, captured, op("PARTIAL_CAPTURE", 99))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To)
+	require.Equal(t, int64(100), d.Amounts.Captured)
+
+	refunded := walk(t, m, op("AUTH", 100), Input{Event: "CAPTURE"}, Input{Event: "REFUND"})
+	require.Equal(t, Refunded, refunded.State)
+	d = Decide(m, refunded, op("PARTIAL_REFUND", 100))
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+	d = Decide(m, refunded, op("PARTIAL_REFUND", 99))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, int64(100), d.Amounts.Refunded)
+}
+
+// TestPartThatFitsOnTopOfTheRestIsDecidedAsUsual: after a capture in full
+// without an amount and a void of part of the captures, there is room
+// again. A part reported then that fits in that room exactly is decided
+// as usual, added to the total (heldByRest: "a part that fits on top (the
+// rest was voided since, say) is decided as usual"), not swallowed by the
+// rest the full capture took.
+func TestPartThatFitsOnTopOfTheRestIsDecidedAsUsual(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+	cur := walk(t, m, op("AUTH", 100), op("PARTIAL_CAPTURE", 10), Input{Event: "CAPTURE"}, op("VOID_CAPTURE", 20))
+	require.Equal(t, PartiallyCaptured, cur.State)
+	require.Equal(t, int64(80), cur.Amounts.Captured)
+
+	d := Decide(m, cur, op("PARTIAL_CAPTURE", 20))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To, "the room filled: captured in full")
+	require.Equal(t, int64(100), d.Amounts.Captured)
+}
+
+// TestAnAmountReportedBeforeAmountKnownStays: an aggregate stored before
+// Amounts.AmountKnown existed has its face amount without the flag; a
+// later event reporting an amount of its own (an authorization of part of
+// it) does not replace the face amount, only marks it known (setAmount).
+func TestAnAmountReportedBeforeAmountKnownStays(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+	d := Decide(m, Snapshot{State: StateNew, Amounts: Amounts{Currency: "AED", Amount: 100}}, op("AUTH", 60))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, int64(100), d.Amounts.Amount)
+	require.True(t, d.Amounts.AmountKnown)
+	require.Equal(t, int64(60), d.Amounts.Authorized)
+}
+
+// TestAVoidShrinksTheRestWithTheTotal: the rest a capture (refund) in full
+// took is a part of the captured (refunded) total (Amounts.CapturedRest),
+// so a void that brings the total below it brings the rest down too.
+// Late parts are then taken in only up to what is left of that smaller
+// rest; one past it is decided as usual, and on top of the total it is
+// too much money (amount), as the N-Genius document's "late parts summing
+// to more than the rest are not all taken in" asks.
+func TestAVoidShrinksTheRestWithTheTotal(t *testing.T) {
+	t.Parallel()
+	tb := cardTable()
+	tb.Transitions = append(tb.Transitions, Transition{Event: "VOID_REFUND", From: []State{PartiallyRefunded, Refunded},
+		To: PartiallyRefunded, Effect: VoidRefund, Revert: true})
+	m := mustBuild(t, tb)
+	late := func(cur Snapshot, ev string, last int64, parts ...int64) Decision {
+		t.Helper()
+		for _, n := range parts {
+			d := Decide(m, cur, op(ev, n))
+			require.Equal(t, VerdictApplied, d.Verdict, "%s %d: %s", ev, n, d.Reason())
+			require.Equal(t, cur.Amounts.Captured, d.Amounts.Captured, "inside the rest: totals as they were")
+			require.Equal(t, cur.Amounts.Refunded, d.Amounts.Refunded, "inside the rest: totals as they were")
+			cur = Snapshot{State: d.To, Amounts: d.Amounts}
+		}
+		return Decide(m, cur, op(ev, last))
+	}
+
+	// Captured 10, then in full (a rest of 90), then 20 of it voided:
+	// captured 80, of which at most 80 is that rest. 25 and 30 fit in
+	// it, a further 30 does not.
+	cur := walk(t, m, op("AUTH", 100), op("PARTIAL_CAPTURE", 10), Input{Event: "CAPTURE"}, op("VOID_CAPTURE", 20))
+	require.LessOrEqual(t, cur.Amounts.CapturedRest, cur.Amounts.Captured)
+	d := late(cur, "PARTIAL_CAPTURE", 30, 25, 30)
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonAmount, d.Code, d.Reason())
+
+	// Refunded in full (a rest of 100), then 30 of it voided: refunded
+	// 70, all of it that rest. 40 fits, 35 after it does not (30 would:
+	// it fits on top of the refunded total).
+	cur = walk(t, m, op("AUTH", 100), Input{Event: "CAPTURE"}, Input{Event: "REFUND"}, op("VOID_REFUND", 30))
+	require.Equal(t, int64(70), cur.Amounts.Refunded)
+	require.LessOrEqual(t, cur.Amounts.RefundedRest, cur.Amounts.Refunded)
+	d = late(cur, "PARTIAL_REFUND", 35, 40)
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonAmount, d.Code, d.Reason())
+}
