@@ -50,6 +50,10 @@ func TestDecodeObject(t *testing.T) {
 		{`{"s": "x", "s": "x"}`, ""},
 		{`{"s": "x", "other": 1, "other": 2}`, ""},
 		{`{"s": "x", "o": {"a": 1, "a": 2}}`, ""},
+		// Names are unique per object: a name an inner object (or an
+		// object in an array) holds too is not a twin of its parent's.
+		{`{"o": {"s": "inner"}, "s": "outer"}`, ""},
+		{`{"o": [{"n": 1}, {"s": "inner"}], "n": 2, "s": "outer"}`, ""},
 	}
 	for _, tc := range cases {
 		var b body
