@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage/sqlite"
+)
+
+// TestDeriveFactsRewritesWhatTheJournalRebuilds: DeriveFacts, at the
+// first open after the amount-facts migrations, writes the facts the
+// replay derives into the rows that lack them and counts those it
+// rewrote; the row of an aggregate the machines can no longer rebuild
+// keeps what it has (the audit reports it); and the derivation is marked
+// done, so the next open does nothing.
+func TestDeriveFactsRewritesWhatTheJournalRebuilds(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "paystate.db")
+	store, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	writeAuditJournal(t, store, auditRegistry(t))
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	exec := func(q string) {
+		t.Helper()
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	known := func(id string) bool {
+		t.Helper()
+		var k bool
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT amount_known FROM aggregates WHERE id = ?`, id).Scan(&k))
+		return k
+	}
+
+	// As a migration leaves them: o1 (authorized 1000, captured) and o5
+	// (authorized 1000, voided) without their amount known.
+	exec(`UPDATE aggregates SET amount_known = 0 WHERE id IN ('o1', 'o5')`)
+	exec(`INSERT INTO amount_facts_pending (id) VALUES (1)`)
+	// Machines on which a capture is legal only after a void no longer
+	// rebuild o1's journal (its capture applied after the authorization);
+	// o5's they do.
+	tb := replayTable(sm.Captured)
+	for i := range tb.Transitions {
+		if tb.Transitions[i].Event == "CAPTURE" {
+			tb.Transitions[i].From = []sm.State{sm.Voided}
+		}
+	}
+	changed, err := sm.NewRegistry(tb)
+	require.NoError(t, err)
+
+	p, err := DeriveFacts(ctx, store, changed, nil)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.True(t, p.Replayed)
+	require.Equal(t, 1, p.Rewritten, "only o5's facts differed from a rebuilt aggregate's")
+	require.True(t, known("o5"))
+	require.False(t, known("o1"), "an aggregate the replay cannot rebuild keeps its row")
+	pending, err := store.FactsPending(ctx)
+	require.NoError(t, err)
+	require.False(t, pending)
+
+	p, err = DeriveFacts(ctx, store, changed, nil)
+	require.NoError(t, err)
+	require.Nil(t, p, "done: nothing pending")
+}
