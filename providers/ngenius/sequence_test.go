@@ -250,6 +250,12 @@ func TestSequences(t *testing.T) {
 			{"PURCHASE_FAILED", -1, sm.VerdictRejected, "stale", sm.Declined},
 			{"DECLINED", -1, sm.VerdictRejected, "stale", sm.Declined},
 			{"GATEWAY_RISK_PRE_AUTH_REJECTED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"PRE_AUTH_FRAUD_CHECK_REJECTED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			{"PURCHASE_DECLINED", -1, sm.VerdictRejected, "stale", sm.Declined},
+			// Nor does an earlier attempt's success: a purchase, or an APM's
+			// payment accepted, would move money on a rejected order.
+			{"PURCHASED", 10000, sm.VerdictRejected, "stale", sm.Declined},
+			{"APM_PAYMENT_ACCEPTED", 10000, sm.VerdictRejected, "stale", sm.Declined},
 			// The authorisation reported again does not undo the rejection.
 			{"AUTHORISED", -1, sm.VerdictRejected, "stale", sm.Declined},
 			{"FULL_AUTH_REVERSED", -1, sm.VerdictApplied, "", sm.Voided},
