@@ -125,6 +125,13 @@ func TestUpgradeRefusedUnderOlderReplicas(t *testing.T) {
 	require.Error(t, err, "the older replica still holds it")
 	require.Nil(t, fix)
 	olderB()
+	// A tool rewriting state (rebuild --fix) holding it alone is named.
+	fix, err = Lock(ctx, dsn, true, in)
+	require.NoError(t, err)
+	_, err = Open(ctx, dsn, in, brief)
+	require.ErrorIs(t, err, ErrUpgradeBlocked)
+	require.ErrorContains(t, err, "a tool rewriting state (paystate rebuild --fix) holds its lock")
+	fix()
 
 	s, err := Open(ctx, dsn, in, brief, WithStoreLock(false))
 	require.NoError(t, err, "every older replica stopped")
