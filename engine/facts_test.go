@@ -71,3 +71,39 @@ func TestDeriveFactsRewritesWhatTheJournalRebuilds(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, p, "done: nothing pending")
 }
+
+// TestDeriveFactsReachesEveryPage: the stored aggregates are compared a
+// page at a time; with one more than a page, the last one's facts are
+// derived too before the derivation is marked done.
+func TestDeriveFactsReachesEveryPage(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "paystate.db")
+	store, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	reg := auditRegistry(t)
+	eng, stop := runEngine(t, store, reg)
+	send := sender(t, eng)
+	const orders = replayPage + 1
+	for i := range orders {
+		send(i, "AUTH", 1000)
+	}
+	stop()
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	_, err = db.ExecContext(ctx, `UPDATE aggregates SET amount_known = 0`)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `INSERT INTO amount_facts_pending (id) VALUES (1)`)
+	require.NoError(t, err)
+
+	p, err := DeriveFacts(ctx, store, reg, nil)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.Equal(t, orders, p.Compared)
+	require.Equal(t, orders, p.Rewritten)
+	var unknown int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM aggregates WHERE NOT amount_known`).Scan(&unknown))
+	require.Zero(t, unknown)
+}
