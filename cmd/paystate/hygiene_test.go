@@ -14,14 +14,7 @@ import (
 // of the server's tokens.
 func TestDevBannerPrintsOnlyAnAcceptedToken(t *testing.T) {
 	for _, env := range []map[string]string{{}, {"PAYSTATE_API_TOKENS": "reader:r-token,admin:a-token"}} {
-		cfg, err := config.Parse(nil, "", func(k string) string { return env[k] })
-		require.NoError(t, err)
-		cfg.DataDir = t.TempDir()
-		dev, err := config.FillDev(&cfg)
-		require.NoError(t, err)
-		require.NotNil(t, dev)
-		var banner bytes.Buffer
-		printDev(&banner, cfg, dev, "127.0.0.1:1", "127.0.0.1:2")
+		cfg, dev, banner := devBanner(t, env, "127.0.0.1:1", "127.0.0.1:2")
 		accepted := false
 		for _, tok := range cfg.APITokens {
 			accepted = accepted || tok.Token == dev.APIToken
@@ -38,14 +31,7 @@ func TestDevBannerPrintsOnlyAnAcceptedNGeniusHeader(t *testing.T) {
 	for _, env := range []map[string]string{{},
 		{"PAYSTATE_NGENIUS_HEADER_NAME": "X-Webhook-Token", "PAYSTATE_NGENIUS_HEADER_VALUES": "mine"},
 		{"PAYSTATE_NGENIUS_ALLOW_UNAUTHENTICATED": "true"}} {
-		cfg, err := config.Parse(nil, "", func(k string) string { return env[k] })
-		require.NoError(t, err)
-		cfg.DataDir = t.TempDir()
-		dev, err := config.FillDev(&cfg)
-		require.NoError(t, err)
-		require.NotNil(t, dev)
-		var banner bytes.Buffer
-		printDev(&banner, cfg, dev, "127.0.0.1:8080", "127.0.0.1:9090")
+		_, dev, banner := devBanner(t, env, "127.0.0.1:8080", "127.0.0.1:9090")
 		generated := len(env) == 0
 		require.Equal(t, generated, bytes.Contains(banner.Bytes(), []byte(dev.NGeniusHeaderValue)), "env %v:\n%s", env, banner.String())
 		if env["PAYSTATE_NGENIUS_HEADER_NAME"] != "" {
@@ -106,4 +92,19 @@ func TestServerLoggerMasksCardData(t *testing.T) {
 func TestSimulateUnknownProvider(t *testing.T) {
 	err := run(t.Context(), []string{"simulate", "nope"}, noEnv)
 	require.ErrorContains(t, err, `unknown provider "nope"`)
+}
+
+// devBanner is the development banner a server started with env (and no
+// config file) prints, with the configuration and credentials behind it.
+func devBanner(t *testing.T, env map[string]string, httpAddr, grpcAddr string) (config.Config, *config.DevCredentials, *bytes.Buffer) {
+	t.Helper()
+	cfg, err := config.Parse(nil, "", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	cfg.DataDir = t.TempDir()
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	require.NotNil(t, dev)
+	var banner bytes.Buffer
+	printDev(&banner, cfg, dev, httpAddr, grpcAddr)
+	return cfg, dev, &banner
 }

@@ -71,6 +71,17 @@ func TestMigrationStatus(t *testing.T) {
 	}
 }
 
+// downgradedSchema is a new schema migrated, then taken back to before
+// 0011 (downgrade): a store the version before left, due an upgrade.
+func downgradedSchema(t *testing.T) (dsn, schema string) {
+	t.Helper()
+	dsn, schema = newSchema(t)
+	_, err := Migrate(t.Context(), dsn, WithSchema(schema))
+	require.NoError(t, err)
+	downgrade(t, dsn, schema)
+	return dsn, schema
+}
+
 // downgrade takes a migrated schema back to before 0011 (the latest
 // migration: a later one must be undone here too), as a store the
 // version before left it.
@@ -91,12 +102,9 @@ func downgrade(t *testing.T, dsn, schema string) {
 // go it migrates, and replicas of its own version start alongside it.
 func TestUpgradeRefusedUnderOlderReplicas(t *testing.T) {
 	t.Parallel()
-	dsn, schema := newSchema(t)
+	dsn, schema := downgradedSchema(t)
 	ctx := t.Context()
 	in := WithSchema(schema)
-	_, err := Migrate(ctx, dsn, in)
-	require.NoError(t, err)
-	downgrade(t, dsn, schema)
 
 	olderA, err := Lock(ctx, dsn, false, in)
 	require.NoError(t, err)
@@ -203,12 +211,9 @@ func TestUpgradeOfFactsIsAlone(t *testing.T) {
 // alongside it.
 func TestUpgradeByTwoAtOnce(t *testing.T) {
 	t.Parallel()
-	dsn, schema := newSchema(t)
+	dsn, schema := downgradedSchema(t)
 	ctx := t.Context()
 	in := WithSchema(schema)
-	_, err := Migrate(ctx, dsn, in)
-	require.NoError(t, err)
-	downgrade(t, dsn, schema)
 
 	inside, waiting := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
