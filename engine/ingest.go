@@ -696,8 +696,12 @@ func advance(agg storage.Aggregate, exists bool, key storage.AggregateKey, p pay
 		agg = storage.Aggregate{Key: key, CreatedAt: now}
 	}
 	agg.State = string(dec.To)
-	if status := cmp.Or(p.ProviderStatus, p.Name); !p.Operation || agg.ProviderStatus == "" {
-		agg.ProviderStatus = status
+	// An operation reported by another object (an Inyo child) leaves the
+	// provider status as the aggregate's own objects last said it, also
+	// when none has yet: the child's status is not the aggregate's, and a
+	// snapshot compared with it would be taken for a repeat.
+	if !p.Operation {
+		agg.ProviderStatus = cmp.Or(p.ProviderStatus, p.Name)
 	}
 	if agg.MerchantReference == "" {
 		agg.MerchantReference = p.MerchantReference

@@ -90,6 +90,7 @@ type Event struct {
 	// Operation marks an event another object reports about this aggregate
 	// (an Inyo child object capturing or refunding its parent payment). It
 	// moves the aggregate, but the provider status shown for the aggregate
-	// stays the aggregate's own: the child's status is the child's.
+	// stays the aggregate's own: the child's status is the child's, so an
+	// aggregate only operations have reached has no provider status yet.
 	Operation bool
 }

@@ -110,8 +110,10 @@
 // parent is an operation (providers.Event.Operation): it has the child's
 // identity, moves the parent's state and totals, and leaves the parent's
 // Inyo status as the parent's own objects last said it, because the child's
-// status is the child's. So a REFUNDED on the payment's own object after a
-// child refund is news of the payment, not a repeat of the child.
+// status is the child's: a payment that only children have reached has no
+// Inyo status yet. So a REFUNDED on the payment's own object after a child
+// refund is news of the payment, not a repeat of the child, also when the
+// child came first.
 //
 // When a child and its payment disagree. A child refund's two events are
 // decided each on its own aggregate. The refund aggregate holds what Inyo
