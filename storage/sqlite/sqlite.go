@@ -245,12 +245,38 @@ func prepareShared(ctx context.Context, db *sql.DB) (map[string]*sql.Stmt, error
 	return shared, nil
 }
 
+// checkpointWait bounds how long Checkpoint waits for readers of an
+// older snapshot. A TRUNCATE checkpoint holds the writer while it waits
+// (SQLite blocks new writers), so every commit waits with it. API reads
+// take milliseconds; a reader that keeps one snapshot for the whole copy
+// of the database (paystate backup) would hold every webhook's commit for
+// the writer's busy timeout, past the engine's commit deadline (503).
+// Given up, the WAL is truncated at the next checkpoint.
+const checkpointWait = 100 * time.Millisecond
+
 // Checkpoint copies the WAL into the database file and truncates the WAL
 // to zero bytes. SQLite checkpoints on its own as the WAL grows; this is
-// for an operator (before a file-level backup, say) or a quiet moment.
+// for an operator (before a file-level backup, say) or a quiet moment. It
+// waits at most checkpointWait for readers (ErrUnavailable after that).
 func (s *Store) Checkpoint(ctx context.Context) error {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return unavailable("checkpoint", err)
+	}
+	defer conn.Close()
+	if err := setBusyTimeout(ctx, conn, min(checkpointWait, s.cfg.busyTimeout)); err != nil {
+		return err
+	}
 	var busy, logFrames, checkpointed int
-	err := s.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed)
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed)
+	// The writer's own timeout back, whatever the checkpoint did: its
+	// transactions wait that long for another process's lock.
+	if rerr := setBusyTimeout(context.WithoutCancel(ctx), conn, s.cfg.busyTimeout); rerr != nil {
+		// Not reused with the short one: database/sql opens a new
+		// connection from the DSN, which sets the right one.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return errors.Join(classify("checkpoint", err), rerr)
+	}
 	if err != nil {
 		return classify("checkpoint", err)
 	}
@@ -258,6 +284,11 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 		return fmt.Errorf("sqlite: checkpoint blocked by a reader or writer: %w", storage.ErrUnavailable)
 	}
 	return nil
+}
+
+func setBusyTimeout(ctx context.Context, conn *sql.Conn, d time.Duration) error {
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", max(1, d.Milliseconds())))
+	return classify("set busy timeout", err)
 }
 
 // Update runs fn in one BEGIN IMMEDIATE transaction on the writer

@@ -412,6 +412,39 @@ func TestCheckpoint(t *testing.T) {
 	require.Equal(t, int64(50), rep.Checked)
 }
 
+// A reader that keeps one snapshot (a backup copying the database) does
+// not make Checkpoint hold the writer for the busy timeout: it gives up
+// after checkpointWait, commits go on, and the writer keeps its own busy
+// timeout. (Waiting the timeout out, this test would outlast go test's
+// deadline: the timeout is an hour.)
+func TestCheckpointDoesNotWaitOutAReader(t *testing.T) {
+	t.Parallel()
+	s, path := openTestStore(t, WithBusyTimeout(time.Hour))
+	ctx := t.Context()
+	appendOne := func() error {
+		return s.Update(ctx, func(tx storage.Tx) error {
+			return tx.Append(ctx, &storage.JournalEntry{Key: storage.AggregateKey{Provider: "p"}, Event: "e"})
+		})
+	}
+	require.NoError(t, appendOne())
+	reader := rawDB(t, path, "mode=ro")
+	snapshot, err := reader.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer snapshot.Rollback()
+	var n int
+	require.NoError(t, snapshot.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal`).Scan(&n))
+	require.NoError(t, appendOne(), "a commit the snapshot does not see: the WAL cannot be emptied")
+
+	require.ErrorIs(t, s.Checkpoint(ctx), storage.ErrUnavailable)
+	require.NoError(t, appendOne())
+	var ms int64
+	require.NoError(t, s.writer.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms))
+	require.Equal(t, time.Hour.Milliseconds(), ms, "the writer's own busy timeout back")
+
+	require.NoError(t, snapshot.Rollback())
+	require.NoError(t, s.Checkpoint(ctx), "the reader gone, the WAL is emptied")
+}
+
 // Touch is the readiness probe's proof that the database can commit
 // (engine.Ready after a failed commit), so its commit must reach the disk.
 // SQLite does not write a row rewritten with the bytes it already holds: a
