@@ -19,17 +19,8 @@ import (
 // TestRebuildFindsAndFixesTamperedState: state edited behind paystate's
 // back is reported by rebuild (exit non-zero) and rewritten by --fix.
 func TestRebuildFindsAndFixesTamperedState(t *testing.T) {
-	dir := t.TempDir()
-	s := startServer(t, dir)
-	for _, ev := range []string{"AUTHORISED", "CAPTURED"} {
-		s.webhook(t, sample(t, ev))
-	}
-	s.shutdown()
-
-	var out bytes.Buffer
-	stdout = &out
-	t.Cleanup(func() { stdout = os.Stdout })
-	env := func(k string) string { return map[string]string{"PAYSTATE_DATA_DIR": dir}[k] }
+	dir := capturedOrder(t)
+	env, out := adminEnv(t, dir)
 	require.NoError(t, run(t.Context(), []string{"migrate"}, env))
 	require.Contains(t, out.String(), "schema version")
 	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())

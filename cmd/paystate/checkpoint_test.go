@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -236,6 +237,19 @@ func TestServeRefusesADatabaseBehindItsCheckpointLog(t *testing.T) {
 	require.Equal(t, 2, strings.Count(string(logged), "\n"), "one checkpoint per head a server signed")
 
 	require.NoError(t, os.WriteFile(db, older, 0o600))
+	requireRefusedBehindLog(t, dir, 1)
+
+	// Moved aside, the older state is served (the operator's decision).
+	require.NoError(t, os.Rename(filepath.Join(dir, "checkpoints.jsonl"), filepath.Join(dir, "checkpoints.old")))
+	s = startServer(t, dir)
+	s.shutdown()
+}
+
+// requireRefusedBehindLog: serve on dir, whose database's journal head is
+// behind its checkpoint log, refuses to start, names the head and says to
+// move the log aside.
+func requireRefusedBehindLog(t *testing.T, dir string, head int64) {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 	dev, err := config.FillDev(&cfg)
@@ -246,13 +260,8 @@ func TestServeRefusesADatabaseBehindItsCheckpointLog(t *testing.T) {
 		t.Error("a server started on a database behind its checkpoint log")
 		cancel()
 	})
-	require.ErrorContains(t, err, "beyond the journal's head 1")
+	require.ErrorContains(t, err, fmt.Sprintf("beyond the journal's head %d", head))
 	require.ErrorContains(t, err, "move "+filepath.Join(dir, "checkpoints.jsonl")+" aside")
-
-	// Moved aside, the older state is served (the operator's decision).
-	require.NoError(t, os.Rename(filepath.Join(dir, "checkpoints.jsonl"), filepath.Join(dir, "checkpoints.old")))
-	s = startServer(t, dir)
-	s.shutdown()
 }
 
 // TestServeToleratesACheckpointLogLineCutShort: a crash while a line was

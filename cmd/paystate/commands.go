@@ -77,7 +77,7 @@ default) or JSON (-o json); watch and reevaluate print text or JSON.
 	add(groupServer, newServeCmd(env))
 	add(groupClient, newGetCmd(), newListCmd(), newHistoryCmd(), newVerifyCmd(), newWatchCmd(), newReevaluateCmd(),
 		newSendCmd(), newSimulateCmd())
-	add(groupAdmin, newMigrateCmd(env), newRebuildCmd(env), newCheckpointCmd(env))
+	add(groupAdmin, newMigrateCmd(env), newRebuildCmd(env), newCheckpointCmd(env), newBackupCmd(env))
 	add(groupTools, newMachinesCmd(), newConfigCmd(env), newBenchCmd(), newVersionCmd())
 	root.SetHelpCommandGroupID(groupTools)
 	root.SetCompletionCommandGroupID(groupTools)
