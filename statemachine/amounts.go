@@ -87,6 +87,13 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 	if in.HasAmount && in.Amount < 0 {
 		return a, to, fmt.Sprintf("negative amount %d", in.Amount)
 	}
+	if in.Snapshot && in.HasAmount {
+		// A snapshot's amount is its object's at every status, whatever
+		// the status does to the totals: the first one applied is the
+		// order's amount (AUTHORIZED without one, then SETTLEMENT_COMPLETED
+		// 1000: the order is for 1000).
+		a.setAmount(in.Amount)
+	}
 	// raised is the state an amount check that had to raise a bound
 	// leaves: a snapshot's amount is its object's whole amount, so its
 	// word stands; an operation's amount is that operation's, so only the

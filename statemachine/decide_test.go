@@ -250,13 +250,56 @@ func TestDecideJumpCarriesThePathsAmounts(t *testing.T) {
 	require.Equal(t, ReasonAmount, d.Code)
 }
 
+// A snapshot's amount is its object's at every status: the first applied
+// snapshot that carries one gives the order its amount, whichever effect
+// it has (Magnius: AUTHORIZED without amount, then SETTLEMENT_COMPLETED
+// 1000; Inyo's own payment object alike). An operation's amount is what it
+// moves, not the order's.
+func TestDecideSnapshotAmountIsTheOrdersAmount(t *testing.T) {
+	t.Parallel()
+	m := statusCard(t)
+	snap := func(ev string, n int64) Input { return Input{Event: ev, Amount: n, HasAmount: n >= 0, Snapshot: true} }
+	walk := func(ins ...Input) Snapshot {
+		cur := Snapshot{State: StateNew}
+		for _, in := range ins {
+			d := Decide(m, cur, in)
+			require.Equal(t, VerdictApplied, d.Verdict, "%s: %s", in.Event, d.Reason())
+			cur = Snapshot{State: d.To, Amounts: d.Amounts, Status: in.Event}
+		}
+		return cur
+	}
+
+	for name, path := range map[string][]Input{
+		"captured":            {snap("AUTHORIZED", -1), snap("CAPTURED", 1000)},
+		"settling, then done": {snap("AUTHORIZED", -1), snap("SETTLING", 1000), snap("CAPTURED", 1000)},
+		"settling skipped":    {snap("AUTHORIZED", -1), snap("REFUNDED", 1000)},
+	} {
+		cur := walk(path...)
+		require.True(t, cur.Amounts.AmountKnown, name)
+		require.Equal(t, int64(1000), cur.Amounts.Amount, name)
+	}
+
+	// The first applied amount stays: a settlement of less is a partial
+	// capture of the order, not a new order amount.
+	cur := walk(snap("AUTHORIZED", -1), snap("SETTLING", 1000), snap("CAPTURED", 600))
+	require.Equal(t, int64(1000), cur.Amounts.Amount)
+	require.Equal(t, PartiallyCaptured, cur.State)
+
+	// An operation reported by another object (not a snapshot) moves the
+	// totals only.
+	op := Input{Event: "CAPTURED", Amount: 400, HasAmount: true}
+	cur = walk(snap("AUTHORIZED", -1), op)
+	require.False(t, cur.Amounts.AmountKnown)
+	require.Equal(t, int64(400), cur.Amounts.Captured)
+}
+
 // A capture requested above the authorization is rejected, also when a
 // jump passes through the request; the request never changes the
 // authorization.
 func TestDecideRequestedCaptureStaysWithinTheAuthorization(t *testing.T) {
 	t.Parallel()
 	m := statusCard(t)
-	auth := Amounts{Amount: 2500, Authorized: 2500}
+	auth := Amounts{Amount: 2500, Authorized: 2500, AmountKnown: true}
 	snap := func(ev string, n int64) Input { return Input{Event: ev, Amount: n, HasAmount: true, Snapshot: true} }
 
 	d := Decide(m, Snapshot{State: Authorized, Amounts: auth}, snap("SETTLING", 3000))

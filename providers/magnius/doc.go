@@ -92,10 +92,13 @@
 // Amounts. amount is "the item amount in cents": the transaction's amount
 // in every snapshot, not a delta. Magnius sends no currency, so Currency is
 // left empty (the aggregate then has none; amounts are compared as given).
-// Because the amount is the object's at every status, a jump carries it
-// through every state it passes (a transaction first seen at
-// SETTLEMENT_REQUESTED was authorised for its amount), and every edge's
-// amount rule applies on the way:
+// Because the amount is the object's at every status, the first applied
+// snapshot that carries one gives the order its amount (Order.amount_minor),
+// whatever its status: amount is optional, so an AUTHORIZED or CANCELLED
+// without it followed by SETTLEMENT_COMPLETED of 1000 is an order of 1000.
+// A jump carries the amount through every state it passes (a transaction
+// first seen at SETTLEMENT_REQUESTED was authorised for its amount), and
+// every edge's amount rule applies on the way:
 //   - AUTHORIZED authorises the amount;
 //   - SETTLEMENT_REQUESTED (RequestCapture) is the amount to settle: above
 //     the authorised amount it is rejected (amount), also when a later

@@ -132,6 +132,26 @@ func TestSequences(t *testing.T) {
 			{txn("t1", "AUTHORIZED", 1000), sm.VerdictApplied, "", sm.Authorized, []string{"pending"}},
 			{txn("t1", "SETTLEMENT_COMPLETED", -1), sm.VerdictApplied, "", sm.Captured, []string{"capture_requested"}},
 		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
+		// amount is optional ("The item amount in cents") and is the
+		// transaction's at every status: the first applied snapshot that
+		// carries it gives the order its amount, whatever came before.
+		{"authorized without amount, then settled: the settlement's amount is the order's", sm.KindPayment, "t1", []step{
+			{txn("t1", "AUTHORIZED", -1), sm.VerdictApplied, "jumped", sm.Authorized, []string{"pending"}},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1000), sm.VerdictApplied, "jumped", sm.Captured, []string{"capture_requested"}},
+		}, "SETTLEMENT_COMPLETED", totals{1000, 1000, 1000}},
+		{"cancelled without amount, then settled late", sm.KindPayment, "t1", []step{
+			{txn("t1", "CANCELLED", -1), sm.VerdictApplied, "jumped", sm.Cancelled, []string{"pending"}},
+			{txn("t1", "SETTLEMENT_COMPLETED", 1500), sm.VerdictApplied, "", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{1500, 1500, 1500}},
+		{"settlement requested without amount, then completed", sm.KindPayment, "t1", []step{
+			{txn("t1", "SETTLEMENT_REQUESTED", -1), sm.VerdictApplied, "jumped", sm.CaptureRequested, []string{"pending", "authorized"}},
+			{txn("t1", "SETTLEMENT_COMPLETED", 700), sm.VerdictApplied, "", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{700, 700, 700}},
+		{"authorized without amount, settlement requested and completed with it", sm.KindPayment, "t1", []step{
+			{txn("t1", "AUTHORIZED", -1), sm.VerdictApplied, "jumped", sm.Authorized, []string{"pending"}},
+			{txn("t1", "SETTLEMENT_REQUESTED", 500), sm.VerdictApplied, "", sm.CaptureRequested, nil},
+			{txn("t1", "SETTLEMENT_COMPLETED", 500), sm.VerdictApplied, "", sm.Captured, nil},
+		}, "SETTLEMENT_COMPLETED", totals{500, 500, 500}},
 		{"no outcome yet: the provider status moves, the state stays", sm.KindPayment, "t1", []step{
 			{txn("t1", "INITIATED", 1000), sm.VerdictApplied, "", sm.Pending, nil},
 			{txn("t1", "IN_PROGRESS", 1000), sm.VerdictApplied, "", sm.Pending, nil},
