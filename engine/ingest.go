@@ -44,12 +44,13 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery, pre *prepa
 	}
 	out := make([]Outcome, 0, len(d.Events))
 	for i, ev := range d.Events {
+		p := payloadAt(d, i)
 		var child *Outcome
-		if i > 0 && effectOf(d.Events[0], ev) {
+		if p.Effect {
 			child = &out[0]
 		}
-		payload, encoded := pre.payload(i, ev)
-		o, err := e.ingestEvent(ctx, tx, d, ev, eventValues{payload, encoded, pre.encodedBody()}, child, now)
+		payload, encoded := pre.payload(i, p)
+		o, err := e.ingestEvent(ctx, tx, d, ev, eventValues{p, payload, encoded, pre.encodedBody()}, child, now)
 		if err != nil {
 			return nil, err
 		}
@@ -105,6 +106,7 @@ func restated(dec sm.Decision) bool {
 // eventValues are an event's payload and what was encoded of its entry
 // beforehand (prepared).
 type eventValues struct {
+	p                           payload
 	payload                     []byte
 	encodedPayload, encodedBody *storage.Encoded
 }
@@ -113,7 +115,7 @@ type eventValues struct {
 // effect on its parent of the delivery's first event, whose outcome it is.
 func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev providers.Event, vals eventValues, child *Outcome, now time.Time) (Outcome, error) {
 	key := eventKey(d, ev)
-	p := newPayload(ev)
+	p := vals.p
 	in := p.input(d.BodySHA256)
 
 	k, err := tx.known(ctx, d.Provider, ev, key)

@@ -27,6 +27,11 @@ type payload struct {
 	RecordOnly        bool       `json:"record_only,omitempty"`
 	Snapshot          bool       `json:"snapshot,omitempty"`
 	Operation         bool       `json:"operation,omitempty"`
+	// Effect marks the effect on its parent of the delivery's first event
+	// (a refund's on its payment). Such an effect is decided only when its
+	// object moved (blockedEffect), so it is a distinct operation:
+	// statemachine.Input.Distinct.
+	Effect bool `json:"effect,omitempty"`
 }
 
 func newPayload(ev providers.Event) payload {
@@ -48,6 +53,13 @@ func newPayload(ev providers.Event) payload {
 		t := ev.OccurredAt.UTC()
 		p.OccurredAt = &t
 	}
+	return p
+}
+
+// payloadAt is the payload of d's i-th event.
+func payloadAt(d Delivery, i int) payload {
+	p := newPayload(d.Events[i])
+	p.Effect = i > 0 && effectOf(d.Events[0], d.Events[i])
 	return p
 }
 
@@ -110,6 +122,8 @@ func scanPayload(b []byte) (p payload, ok bool) {
 			p.Snapshot, ok = s.bool()
 		case "operation":
 			p.Operation, ok = s.bool()
+		case "effect":
+			p.Effect, ok = s.bool()
 		case "occurred_at":
 			p.OccurredAt, ok = s.time()
 		default:
@@ -216,5 +230,6 @@ func (p payload) input(bodySHA256 string) sm.Input {
 		RecordOnly: p.RecordOnly,
 		Snapshot:   p.Snapshot,
 		Status:     p.ProviderStatus,
+		Distinct:   p.Effect,
 	}
 }

@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"github.com/paystate/paystate/providers"
-	"github.com/paystate/paystate/storage"
-)
+import "github.com/paystate/paystate/storage"
 
 // prepared is what of a delivery's journal entries can be made before its
 // batch, on the submitting goroutine, and so off the single writer, whose
@@ -24,8 +21,8 @@ func (e *Engine) prepare(d Delivery) prepared {
 	var p prepared
 	if d.Malformed == "" && len(d.Events) > 0 {
 		p.payloads = make([][]byte, len(d.Events))
-		for i, ev := range d.Events {
-			p.payloads[i] = newPayload(ev).encode()
+		for i := range d.Events {
+			p.payloads[i] = payloadAt(d, i).encode()
 		}
 	}
 	if e.encoder == nil {
@@ -43,9 +40,9 @@ func (e *Engine) prepare(d Delivery) prepared {
 
 // payload is the i-th event's payload and its encoding, made now if the
 // delivery was not prepared (a request made without Submit).
-func (p *prepared) payload(i int, ev providers.Event) ([]byte, *storage.Encoded) {
+func (p *prepared) payload(i int, pl payload) ([]byte, *storage.Encoded) {
 	if p == nil || i >= len(p.payloads) {
-		return newPayload(ev).encode(), nil
+		return pl.encode(), nil
 	}
 	var enc *storage.Encoded
 	if i < len(p.encodedPayloads) {

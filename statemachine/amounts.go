@@ -280,17 +280,18 @@ func (a Amounts) authorizationStands() bool {
 // completed: the totals already hold it. A part that fits on top (the rest
 // was voided since, say) is decided as usual, one larger than the rest
 // left is money on top (amount), and one as large as the whole total is
-// the same operation told again (stale, see whereItsEdgeEnds). With the
-// amounts not fully known the unknown-amount rules decide (inside).
+// the same operation told again (stale, see whereItsEdgeEnds) unless it is
+// Input.Distinct, when it is the one part the rest was. With the amounts
+// not fully known the unknown-amount rules decide (inside).
 func heldByRest(e Effect, a Amounts, in Input) bool {
 	if in.Snapshot || !in.HasAmount || a.Unknown || in.Amount <= 0 {
 		return false
 	}
 	switch e {
 	case Capture:
-		return in.Amount <= a.CapturedRest && in.Amount < a.Captured && in.Amount > a.Authorized-a.Captured
+		return in.Amount <= a.CapturedRest && (in.Distinct || in.Amount < a.Captured) && in.Amount > a.Authorized-a.Captured
 	case Refund:
-		return in.Amount <= a.RefundedRest && in.Amount < a.Refunded && in.Amount > a.Captured-a.Refunded
+		return in.Amount <= a.RefundedRest && (in.Distinct || in.Amount < a.Refunded) && in.Amount > a.Captured-a.Refunded
 	}
 	return false
 }

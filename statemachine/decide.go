@@ -39,6 +39,13 @@ type Input struct {
 	// Status is the provider status the event reports, compared with
 	// Snapshot.Status; "" means Event.
 	Status string
+	// Distinct marks an operation with an object of its own that moved
+	// when it was reported (a refund object applied with its effect on the
+	// payment; the engine decides no effect whose object did not move). It
+	// is then no operation already counted here, told again, so an amount
+	// equal to the total already moved is more money like any other
+	// amount (see whereItsEdgeEnds).
+	Distinct bool
 }
 
 // status is the provider status in reports.
@@ -221,9 +228,10 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 // refunds alone) has no such total to hide in: one more refund is too
 // much money, or a total that would overflow, and says so. So does an
 // operation of exactly the total its effect has moved (a capture of the
-// captured total on a payment captured in full): that reads as the same
-// capture or refund reported again under another event id, not as more
-// money. Only event-mode words say "in full" (see inside).
+// captured total on a payment captured in full), unless it is Distinct:
+// without an object of its own that moved, it reads as the same capture
+// or refund reported again under another event id, not as more money.
+// Only event-mode words say "in full" (see inside).
 func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 	status := m.table.Mode == ModeStatus
 	if in.Snapshot || !in.HasAmount || status && cur.Status == in.status() {
@@ -233,8 +241,8 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 	if !ok {
 		return Decision{}, false
 	}
-	restated := e.Effect == Capture && in.Amount == cur.Amounts.Captured ||
-		e.Effect == Refund && in.Amount == cur.Amounts.Refunded
+	restated := !in.Distinct && (e.Effect == Capture && in.Amount == cur.Amounts.Captured ||
+		e.Effect == Refund && in.Amount == cur.Amounts.Refunded)
 	if restated {
 		return Decision{}, false
 	}

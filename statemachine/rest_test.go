@@ -132,3 +132,56 @@ func TestAVoidShrinksTheRestWithTheTotal(t *testing.T) {
 	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
 	require.Equal(t, ReasonAmount, d.Code, d.Reason())
 }
+
+// TestDistinctOperationOfTheWholeTotal: an operation with an object of its
+// own that moved (Input.Distinct) cannot be one already counted, told
+// again. Of exactly the total already moved, it is more money like any
+// other amount: amount, or an overflow, not stale; after a full operation
+// without an amount it is the one part that operation's rest was.
+func TestDistinctOperationOfTheWholeTotal(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+	distinct := func(ev string, n int64) Input { in := op(ev, n); in.Distinct = true; return in }
+
+	refunded := walk(t, m, op("AUTH", 100), op("CAPTURE", 100), op("PARTIAL_REFUND", 100))
+	require.Equal(t, Refunded, refunded.State)
+	d := Decide(m, refunded, distinct("PARTIAL_REFUND", 100))
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, "amount: refunded 200 would exceed captured 100", d.Reason())
+	require.Equal(t, refunded.Amounts, d.Amounts)
+	d = Decide(m, refunded, op("PARTIAL_REFUND", 100))
+	require.Equal(t, ReasonStale, d.Code, "without an object of its own it is the same refund again: %s", d.Reason())
+
+	captured := walk(t, m, op("AUTH", 100), op("PARTIAL_CAPTURE", 100))
+	require.Equal(t, Captured, captured.State)
+	d = Decide(m, captured, distinct("PARTIAL_CAPTURE", 100))
+	require.Equal(t, "amount: captured 200 would exceed authorized 100", d.Reason())
+
+	// Totals never wrap: a second refund of the int64 maximum overflows.
+	const most = int64(1<<63 - 1)
+	top := walk(t, m, op("AUTH", most), op("CAPTURE", most), op("PARTIAL_REFUND", most))
+	d = Decide(m, top, distinct("PARTIAL_REFUND", most))
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonAmount, d.Code, d.Reason())
+	require.Contains(t, d.Reason(), "overflows")
+
+	// A refund in full without an amount took the rest, 100: the one
+	// refund object reporting 100 after it is that rest, applied in place.
+	rest := walk(t, m, op("AUTH", 100), op("CAPTURE", 100), Input{Event: "REFUND"})
+	d = Decide(m, rest, distinct("PARTIAL_REFUND", 100))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Refunded, d.To)
+	require.Equal(t, int64(100), d.Amounts.Refunded)
+	require.Zero(t, d.Amounts.RefundedRest)
+
+	// Status mode: a payment refunded in full by operations alone.
+	sm := statusCard(t)
+	full := Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 9500}
+	in := Input{Event: "REFUNDED", Amount: 9500, HasAmount: true, Currency: "USD", Distinct: true}
+	d = Decide(sm, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, in)
+	require.Equal(t, "amount: refunded 19000 would exceed captured 9500", d.Reason())
+	// While its own status says REFUNDED, that snapshot's total may hold
+	// the operation: stale, distinct or not.
+	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, in)
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+}

@@ -159,7 +159,10 @@ A capture or refund reported where one of its own edges ends but none starts (a 
 on a payment captured in full, a refund on one refunded in full) is never held: a refund
 gives no room back to capture, so no state ahead can make it fit. With every figure
 known, one with its amount asks for more than is left (` + "`amount`" + `), unless it is exactly
-the total already moved (the same operation reported again: ` + "`stale`" + `); one without an
+the total already moved and has no object of its own (the same operation reported again:
+` + "`stale`" + `). A refund that is an object of its own (a generic, PayEngine or Inyo refund) is
+decided on its payment only when that object moved, so it is never a repeat: of exactly
+the total it is a second refund of it all (` + "`amount`" + `, or an overflow). One without an
 amount implies "the rest", which is nothing (` + "`stale`" + `). A status snapshot stays ` + "`stale`" + `,
 and so does an operation on a status-mode aggregate whose own status is the operation's
 word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it); an
@@ -174,7 +177,8 @@ Rejecting it would throw away the only figure the provider gave.
 With every figure known, the same holds after a capture or refund in full that reported no
 amount of its own: it took "the rest", however much that was, so an operation with its
 amount reported after it that fits in what is left of that rest (and is too large to fit on
-top) was one of the parts it completed. In event mode it is ` + "`applied`" + ` inside it, state
+top; a refund object as large as the whole rest is the one part it was) was one of the
+parts it completed. In event mode it is ` + "`applied`" + ` inside it, state
 and totals unchanged, and the rest left shrinks by its amount, so that parts summing to more
 than the rest are not all taken in. After a full capture or refund that said its amount,
 such a part is money on top (` + "`amount`" + `).

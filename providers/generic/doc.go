@@ -118,7 +118,9 @@
 // payment has not completed yet that event is deferred until it does; a
 // refund larger than what is left to refund is rejected on the payment
 // (the refund aggregate itself still records that the gateway says it
-// succeeded, which is exactly the discrepancy an auditor needs to see).
+// succeeded, which is exactly the discrepancy an auditor needs to see),
+// also when it is a second refund (another refund id) of exactly what was
+// already refunded in full; the same refund id reported again is stale.
 //
 // customer.created and customer.updated have no lifecycle: they come back
 // with no kind, RecordOnly set and the customer id as AggregateID, and are

@@ -453,3 +453,58 @@ func TestCompletedWithoutAmount(t *testing.T) {
 	require.True(t, p.AmountsUnknown)
 	h.Verify()
 }
+
+// A second, different refund of the whole payment is a double refund: its
+// refund id says it is not the first one reported again, so its effect is
+// rejected for its amount, not as stale; the first one reported again
+// stays stale. The same holds when both effects waited for the payment,
+// and at the int64 maximum, where the sum would overflow.
+func TestDistinctRefundOfTheWholeTotalIsTooMuch(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	requireOutcomes(t, "payment", []out{{pay, "p1", sm.VerdictApplied, "", sm.Captured}},
+		h.Deliver(paymentBody("e1", "payment.completed", "p1", 10000)))
+	requireOutcomes(t, "first refund", []out{
+		{refund, "r1", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "", sm.Refunded},
+	}, h.Deliver(refundBody("e2", "refund.completed", "r1", "p1", 10000)))
+	requireOutcomes(t, "another refund of it all", []out{
+		{refund, "r2", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p1", sm.VerdictRejected, "amount: refunded 20000 would exceed captured 10000", sm.Refunded},
+	}, h.Deliver(refundBody("e3", "refund.completed", "r2", "p1", 10000)))
+	requireOutcomes(t, "the first refund under another id", []out{
+		{refund, "r1", sm.VerdictRejected, "stale", sm.Succeeded},
+		{pay, "p1", sm.VerdictRejected, "stale", sm.Refunded},
+	}, h.Deliver(refundBody("e4", "refund.completed", "r1", "p1", 10000)))
+	require.Equal(t, int64(10000), h.Aggregate(pay, "p1").Refunded)
+
+	// Both effects held until the payment lands, then decided from what
+	// was kept of them: the second is still a distinct refund.
+	requireOutcomes(t, "held refund", []out{
+		{refund, "r3", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p2", sm.VerdictDeferred, "early", sm.StateNew},
+	}, h.Deliver(refundBody("e5", "refund.completed", "r3", "p2", 5000)))
+	requireOutcomes(t, "another held refund", []out{
+		{refund, "r4", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p2", sm.VerdictDeferred, "early", sm.StateNew},
+	}, h.Deliver(refundBody("e6", "refund.completed", "r4", "p2", 5000)))
+	h.Restart()
+	got := h.Deliver(paymentBody("e7", "payment.completed", "p2", 5000))
+	requireOutcomes(t, "payment", []out{{pay, "p2", sm.VerdictApplied, "", sm.Captured}}, got)
+	requireOutcomes(t, "resolved", []out{
+		{pay, "p2", sm.VerdictApplied, "", sm.Refunded},
+		{pay, "p2", sm.VerdictRejected, "amount: refunded 10000 would exceed captured 5000", sm.Refunded},
+	}, resolvedOf(got))
+
+	const most = "92233720368547758.07"
+	h.Deliver(paymentBody("e8", "payment.completed", "p3", most))
+	requireOutcomes(t, "a refund of the int64 maximum", []out{
+		{refund, "r5", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p3", sm.VerdictApplied, "", sm.Refunded},
+	}, h.Deliver(refundBody("e9", "refund.completed", "r5", "p3", most)))
+	requireOutcomes(t, "another one", []out{
+		{refund, "r6", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p3", sm.VerdictRejected, "amount: refunded 9223372036854775807 \\+ 9223372036854775807 overflows", sm.Refunded},
+	}, h.Deliver(refundBody("e10", "refund.completed", "r6", "p3", most)))
+	h.Verify()
+}

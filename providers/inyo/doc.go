@@ -131,7 +131,9 @@
 // not one paystate may settle by believing either side. The generic
 // gateway's and PayEngine's refunds are decided the same way. The same
 // refund reported again (another created time, so another delivery) is
-// stale for the refund, and its effect restates that.
+// stale for the refund, and its effect restates that; another child of
+// exactly the refunded total is another refund (amount), never read as the
+// first one again.
 //
 // A child CAPTURED or REFUNDED without an amount is malformed: it would move
 // the parent's totals by an unknown sum.

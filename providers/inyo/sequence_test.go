@@ -157,9 +157,14 @@ func TestSequences(t *testing.T) {
 			{child("refund-1", payID, "REFUNDED", "95"), []expect{refundOK, applied(sm.KindPayment, sm.Refunded)}},
 			{child("refund-2", payID, "REFUNDED", "1"), []expect{refundOK,
 				pay(sm.VerdictRejected, "amount: refunded 9600 would exceed captured 9500", sm.Refunded)}},
-			// The same amount again under another child id reads as the
-			// same refund reported again: stale.
-			{child("refund-3", payID, "REFUNDED", "95"), []expect{refundOK, pay(sm.VerdictRejected, "stale", sm.Refunded)}},
+			// The whole amount again under another child id is another
+			// refund object: a double refund, too much, not late.
+			{child("refund-3", payID, "REFUNDED", "95"), []expect{refundOK,
+				pay(sm.VerdictRejected, "amount: refunded 19000 would exceed captured 9500", sm.Refunded)}},
+			// The first child reported again (another created time) is
+			// the same refund: stale.
+			{child("refund-1", payID, "REFUNDED", "95"), []expect{{sm.KindRefund, sm.VerdictRejected, "stale", sm.Succeeded},
+				pay(sm.VerdictRejected, "stale", sm.Refunded)}},
 		}, sm.Refunded, [3]int64{9500, 9500, 9500}},
 		{"a child refund past the int64 total is an overflow, not late", []step{
 			{own(payID, "CAPTURED", "92233720368547758.07"), []expect{pay(sm.VerdictApplied, "jumped", sm.Captured)}},

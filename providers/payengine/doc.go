@@ -151,7 +151,10 @@
 // refunded total, and the amount rules apply there: a refund beyond the
 // captured amount is rejected on the payment (reason amount) while the
 // refund itself stays recorded as succeeded, since PayEngine did return the
-// money. The mismatch is thereby visible on the order, not hidden.
+// money. The mismatch is thereby visible on the order, not hidden. A
+// second refund transaction of the whole captured amount is such a refund
+// (amount): its own transaction_id says it is not the first one reported
+// again, which is stale for the refund and so for its effect.
 //
 // Payment links: PAYMENTLINK_UPDATED carries the link's new amount, which
 // becomes its face amount, and its paymentLinkStatus, which names the

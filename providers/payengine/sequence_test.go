@@ -360,6 +360,25 @@ func TestRefundRedeliveredWithAnotherBodyNeverMovesMoney(t *testing.T) {
 	h.Verify()
 }
 
+// A refund is a transaction of its own: a second refund transaction of
+// the whole sale is a double refund, rejected on the payment for its
+// amount, not as the first one reported again (stale).
+func TestDistinctRefundOfTheWholeSaleIsTooMuch(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "sale", h.Deliver(sale("e1", "t1", "20.00")), applied(pay, "t1", "captured"))
+	check(t, "refund", h.Deliver(refund("e2", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "20.00")),
+		applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "refunded"))
+	check(t, "another refund of it all", h.Deliver(refund("e3", "PAYMENT_REFUNDED", "r2", "t1", "PASS", "20.00")),
+		applied(sm.KindRefund, "r2", "succeeded"),
+		want{pay, "t1", sm.VerdictRejected, "amount: refunded 4000 would exceed captured 2000", "refunded"})
+	check(t, "the first refund under another uid", h.Deliver(refund("e4", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "20.00")),
+		want{sm.KindRefund, "r1", sm.VerdictRejected, "stale", "succeeded"},
+		want{pay, "t1", sm.VerdictRejected, "stale", "refunded"})
+	require.EqualValues(t, 2000, h.Aggregate(pay, "t1").Refunded)
+	h.Verify()
+}
+
 // One refund moves its payment once, whatever envelope it comes in: the
 // same refund delivered again under another event_uid is stale for the
 // refund, and so for its effect on the payment: the refunded total stays.
