@@ -265,6 +265,18 @@ func (a *Amounts) setAmount(v int64) {
 	a.Amount, a.AmountKnown = v, true
 }
 
+// faceChange says how an applied event changed a face amount already
+// reported, "" when it did not: a refund completed for another amount than
+// initiated, a snapshot stating its object's amount now. The journal must
+// show the old figure beside the new one.
+func faceChange(before, after Amounts) string {
+	known := before.AmountKnown || before.Amount != 0
+	if !known || !after.AmountKnown || before.Amount == after.Amount {
+		return ""
+	}
+	return fmt.Sprintf("amount changed from %d to %d", before.Amount, after.Amount)
+}
+
 // authorizationStands reports whether the payment holds an authorization:
 // an authorized total above zero, or one of unknown amount. It guards the
 // edges marked Transition.UnlessAuthorized.

@@ -201,6 +201,9 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 		}
 		d.Detail = "passed through " + strings.Join(names, ", ")
 	}
+	if change := faceChange(cur.Amounts, amounts); change != "" {
+		d.Detail = strings.TrimPrefix(d.Detail+"; "+change, "; ")
+	}
 	return d
 }
 

@@ -159,9 +159,41 @@ func TestRepriceSetsTheFaceAmount(t *testing.T) {
 	d := Decide(m, cur, Input{Event: "UPDATED", Amount: 2000, HasAmount: true, Currency: "USD"})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 	require.Equal(t, Amounts{Currency: "USD", Amount: 2000, AmountKnown: true}, d.Amounts)
+	require.Equal(t, "amount changed from 1800 to 2000", d.Reason(), "the journal shows the old figure beside the new")
 	d = Decide(m, cur, Input{Event: "UPDATED"})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 	require.Equal(t, cur.Amounts, d.Amounts)
+	require.Empty(t, d.Reason())
+
+	// The same amount, or a first one, is no change.
+	d = Decide(m, cur, Input{Event: "UPDATED", Amount: 1800, HasAmount: true, Currency: "USD"})
+	require.Empty(t, d.Reason())
+	d = Decide(m, Snapshot{State: StateNew}, Input{Event: "CREATED", Amount: 1800, HasAmount: true, Currency: "USD"})
+	require.Empty(t, d.Reason())
+}
+
+// A snapshot states its object's amount now: on a status machine whose rows
+// reprice (Magnius refunds and chargebacks), a later status with another
+// amount replaces it, also along a jump, and the reason says so.
+func TestRepricingSnapshotNamesTheChange(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, Table{Provider: "snap", Kind: KindRefund, Mode: ModeStatus, Transitions: []Transition{
+		{Event: "PENDING", From: []State{StateNew}, To: Pending, Effect: Reprice},
+		{Event: "HOLD", From: []State{Pending}, To: OnHold, Effect: Reprice},
+		{Event: "PROCESSED", From: []State{OnHold}, To: Succeeded, Effect: Reprice},
+	}})
+	snap := func(ev string, n int64) Input { return Input{Event: ev, Amount: n, HasAmount: true, Snapshot: true} }
+	pending := Snapshot{State: Pending, Status: "PENDING", Amounts: Amounts{Amount: 100, AmountKnown: true}}
+
+	d := Decide(m, pending, snap("HOLD", 80))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, "amount changed from 100 to 80", d.Reason())
+	require.Equal(t, Amounts{Amount: 80, AmountKnown: true}, d.Amounts)
+
+	d = Decide(m, pending, snap("PROCESSED", 80))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, "jumped: passed through on_hold; amount changed from 100 to 80", d.Reason())
+	require.Equal(t, int64(80), d.Amounts.Amount)
 }
 
 // A snapshot equal to the current status is a duplicate; one seen before

@@ -27,9 +27,11 @@ const (
 	// refunded total.
 	VoidRefund
 	// Reprice sets the face amount to the event's amount (a payment link
-	// or subscription whose price was changed); without an amount it
-	// changes nothing. The only effect allowed on kinds other than
-	// payments: it moves no money.
+	// or subscription whose price was changed, a refund completed for
+	// another amount than requested, a snapshot stating its object's
+	// amount now); without an amount it changes nothing. A change of an
+	// amount already reported is named in the decision's detail. The only
+	// effect allowed on kinds other than payments: it moves no money.
 	Reprice
 	// RequestCapture asks for a capture of the event's amount: no money
 	// moves, but the amount must not exceed the authorization (an

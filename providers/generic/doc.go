@@ -112,6 +112,16 @@
 // refund names its payment through payment_id (Event.Parent); without it
 // the refund stands alone.
 //
+// The refund's amount is refund.initiated's until refund.completed says
+// what was refunded: "successfully processed" is the fact, "initiated" was
+// the request. A refund.completed for another amount (initiated 3000,
+// completed 5000) is applied; the refund aggregate takes 5000, as the
+// payment's refunded total does, and the journal entry's reason says
+// "amount changed from 3000 to 5000". Rejecting it as a conflict was the
+// other reading, and would leave a refund the gateway calls completed
+// pending, its money unrecorded on the payment. A refund.completed without
+// an amount keeps the initiated one.
+//
 // A refund.completed that names its payment also yields a second event, on
 // the payment, with the refund's amount: the payment's refunded total
 // grows, and the amounts decide partially_refunded or refunded. If the

@@ -46,13 +46,18 @@ var paymentTable = sm.Table{
 // arrives first, and a completed refund must not wait for an event that may
 // never come. A refund.initiated that arrives after refund.completed is
 // therefore rejected as stale instead of being held.
+//
+// refund.completed reprices: its amount is what was refunded (and what the
+// payment's refunded total takes), refund.initiated's was what was asked
+// for. A completion for another amount replaces the initiated one, and the
+// journal entry names the change, so the refund and its payment agree.
 var refundTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindRefund,
 	Mode:     sm.ModeEvent,
 	Transitions: []sm.Transition{
 		{Event: EventRefundInitiated, From: []sm.State{sm.StateNew}, To: sm.Pending},
-		{Event: EventRefundCompleted, From: []sm.State{sm.StateNew, sm.Pending}, To: sm.Succeeded,
-			Note: "from new: the gateway may skip refund.initiated"},
+		{Event: EventRefundCompleted, From: []sm.State{sm.StateNew, sm.Pending}, To: sm.Succeeded, Effect: sm.Reprice,
+			Note: "from new: the gateway may skip refund.initiated; its amount is what was refunded"},
 	},
 }

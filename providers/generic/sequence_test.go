@@ -314,6 +314,39 @@ func TestRefundUnderAnotherEventIDAfterAFullRefundIsStale(t *testing.T) {
 	h.Verify()
 }
 
+// refund.initiated is "a refund is initiated", refund.completed "a refund
+// is successfully processed": the completed amount is what was refunded,
+// the initiated one what was asked for. The refund takes the completed
+// amount, as its payment's refunded total does, and the entry says what
+// it was before; the two never tell different stories.
+func TestCompletedRefundAmountIsTheRefundsAmount(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	requireOutcomes(t, "payment", []out{{pay, "p1", sm.VerdictApplied, "", sm.Captured}},
+		h.Deliver(paymentBody("e1", "payment.completed", "p1", 10000)))
+	requireOutcomes(t, "initiated", []out{{refund, "r1", sm.VerdictApplied, "$", sm.Pending}},
+		h.Deliver(refundBody("e2", "refund.initiated", "r1", "p1", 3000)))
+	require.Equal(t, int64(3000), h.Aggregate(refund, "r1").Amount)
+	requireOutcomes(t, "completed for more", []out{
+		{refund, "r1", sm.VerdictApplied, "amount changed from 3000 to 5000$", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "$", sm.PartiallyRefunded},
+	}, h.Deliver(refundBody("e3", "refund.completed", "r1", "p1", 5000)))
+	r, p := h.Aggregate(refund, "r1"), h.Aggregate(pay, "p1")
+	require.Equal(t, int64(5000), r.Amount)
+	require.Equal(t, r.Amount, p.Refunded, "the refund and its payment agree")
+
+	// Completed without an amount: the initiated one stays, the payment's
+	// total is marked not fully known (doc.go).
+	requireOutcomes(t, "initiated", []out{{refund, "r2", sm.VerdictApplied, "$", sm.Pending}},
+		h.Deliver(refundBody("e4", "refund.initiated", "r2", "p1", 1000)))
+	requireOutcomes(t, "completed without amount", []out{
+		{refund, "r2", sm.VerdictApplied, "$", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "$", sm.PartiallyRefunded},
+	}, h.Deliver(refundBody("e5", "refund.completed", "r2", "p1", nil)))
+	require.Equal(t, int64(1000), h.Aggregate(refund, "r2").Amount)
+	h.Verify()
+}
+
 // Without an envelope id the derived key still makes a retry a duplicate.
 func TestRetryWithoutEventID(t *testing.T) {
 	t.Parallel()

@@ -133,9 +133,21 @@
 // stale, which lost real releases. A PROCESSED after FAILED or CANCELLED
 // is applied (succeeded) for the reason SETTLEMENT_COMPLETED after FAILED
 // is: a processed refund is never failed or cancelled afterwards, so it is
-// the newer status and the money was returned. Refund and chargeback amounts are
-// kept as the aggregate's face amount; they do not change the payment's
-// totals, since the payment is another aggregate.
+// the newer status and the money was returned.
+//
+// Refund and chargeback amounts are the aggregate's face amount; they do
+// not change the payment's totals, since the payment is another aggregate.
+// amount is "the item amount in cents" in every snapshot, so a snapshot
+// that states another amount than the aggregate holds says what the object
+// is for now: a refund PENDING for 100 and PROCESSED for 80 returned 80, a
+// chargeback OPEN for 100 and LOST for 60 cost 60. Every refund and
+// chargeback row reprices (statemachine.Reprice): the aggregate takes the
+// snapshot's amount and the journal entry's reason names the change
+// ("amount changed from 100 to 80"). Rejecting the snapshot as an amount
+// mismatch was the other reading, and the worse one: the refund would stay
+// pending although Magnius says it was processed, hiding money returned
+// behind a figure Magnius no longer states. A snapshot without amount
+// keeps the one the aggregate has; a stale one changes nothing.
 //
 // Chargebacks: OPEN → IN_DISPUTE → WON, LOST or CANCELLED, each outcome
 // also directly from open. A decision can be challenged (pre-arbitration,

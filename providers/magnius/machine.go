@@ -74,23 +74,28 @@ var paymentTable = sm.Table{
 // changing again, not a late snapshot: on_hold → pending is a Revert row,
 // like the subscription's recovery, so "ahead" stays acyclic and a PENDING
 // after an outcome is still stale.
+//
+// Every row reprices (here and in chargebackTable): a snapshot's amount is
+// its object's amount now, so a PROCESSED of 80 after a PENDING of 100 says
+// the refund is for 80. The aggregate takes it and the journal entry names
+// the change; keeping 100 would misrecord the money returned.
 var refundTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindRefund,
 	Mode:     sm.ModeStatus,
 	Transitions: []sm.Transition{
-		{Event: "PENDING", From: fresh, To: sm.Pending},
-		{Event: "HOLD", From: []sm.State{sm.Pending}, To: sm.OnHold},
-		{Event: "PENDING", From: []sm.State{sm.OnHold}, To: sm.Pending, Revert: true,
+		{Event: "PENDING", From: fresh, To: sm.Pending, Effect: sm.Reprice},
+		{Event: "HOLD", From: []sm.State{sm.Pending}, To: sm.OnHold, Effect: sm.Reprice},
+		{Event: "PENDING", From: []sm.State{sm.OnHold}, To: sm.Pending, Effect: sm.Reprice, Revert: true,
 			Note: "the hold released: processing resumes"},
-		{Event: "UNKNOWN", From: []sm.State{sm.Pending, sm.OnHold}, To: sm.Unknown},
-		{Event: "PROCESSED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Succeeded},
-		{Event: "FAILED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Failed},
-		{Event: "CANCELLED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Cancelled},
+		{Event: "UNKNOWN", From: []sm.State{sm.Pending, sm.OnHold}, To: sm.Unknown, Effect: sm.Reprice},
+		{Event: "PROCESSED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Succeeded, Effect: sm.Reprice},
+		{Event: "FAILED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Failed, Effect: sm.Reprice},
+		{Event: "CANCELLED", From: []sm.State{sm.Pending, sm.OnHold, sm.Unknown}, To: sm.Cancelled, Effect: sm.Reprice},
 		// A processed refund is never failed or cancelled afterwards:
 		// PROCESSED after FAILED or CANCELLED is the newer status (the
 		// refund went through after all).
-		{Event: "PROCESSED", From: []sm.State{sm.Failed, sm.Cancelled}, To: sm.Succeeded, Revert: true,
+		{Event: "PROCESSED", From: []sm.State{sm.Failed, sm.Cancelled}, To: sm.Succeeded, Effect: sm.Reprice, Revert: true,
 			Note: "processed after a failure or cancellation: the newer status, the money was returned"},
 	},
 }
@@ -105,13 +110,13 @@ var chargebackTable = sm.Table{
 	Kind:     sm.KindChargeback,
 	Mode:     sm.ModeStatus,
 	Transitions: []sm.Transition{
-		{Event: "OPEN", From: fresh, To: sm.Open},
-		{Event: "IN_DISPUTE", From: []sm.State{sm.Open}, To: sm.InDispute},
-		{Event: "WON", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Won},
-		{Event: "LOST", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Lost,
+		{Event: "OPEN", From: fresh, To: sm.Open, Effect: sm.Reprice},
+		{Event: "IN_DISPUTE", From: []sm.State{sm.Open}, To: sm.InDispute, Effect: sm.Reprice},
+		{Event: "WON", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Won, Effect: sm.Reprice},
+		{Event: "LOST", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Lost, Effect: sm.Reprice,
 			Note: "from open: the merchant accepted the chargeback"},
-		{Event: "CANCELLED", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Cancelled},
-		{Event: "IN_DISPUTE", From: []sm.State{sm.Won, sm.Lost}, To: sm.InDispute, Revert: true,
+		{Event: "CANCELLED", From: []sm.State{sm.Open, sm.InDispute}, To: sm.Cancelled, Effect: sm.Reprice},
+		{Event: "IN_DISPUTE", From: []sm.State{sm.Won, sm.Lost}, To: sm.InDispute, Effect: sm.Reprice, Revert: true,
 			Note: "the decision is challenged (pre-arbitration, arbitration)"},
 	},
 }

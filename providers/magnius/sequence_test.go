@@ -284,6 +284,22 @@ func TestSequences(t *testing.T) {
 			{of("refund", "r1", "CANCELLED"), sm.VerdictRejected, "stale", sm.Succeeded, nil},
 		}, "PROCESSED", totals{}},
 
+		// amount is "the item amount in cents" in every snapshot: a
+		// refund or chargeback that states another amount has that amount
+		// now. The aggregate takes it and the entry names the change.
+		{"refund processed for less than pending said", sm.KindRefund, "r19", []step{
+			{snapshot{Type: "refund", ID: "r19", Status: "PENDING", Amount: 100}.body(), sm.VerdictApplied, "$", sm.Pending, nil},
+			{snapshot{Type: "refund", ID: "r19", Status: "PROCESSED", Amount: 80}.body(), sm.VerdictApplied, "amount changed from 100 to 80$", sm.Succeeded, nil},
+			{snapshot{Type: "refund", ID: "r19", Status: "PENDING", Amount: 100}.body(), sm.VerdictRejected, "stale", sm.Succeeded, nil},
+		}, "PROCESSED", totals{amount: 80}},
+		{"refund snapshot without amount keeps the amount", sm.KindRefund, "r20", []step{
+			{snapshot{Type: "refund", ID: "r20", Status: "PENDING", Amount: 100}.body(), sm.VerdictApplied, "$", sm.Pending, nil},
+			{of("refund", "r20", "PROCESSED"), sm.VerdictApplied, "$", sm.Succeeded, nil},
+		}, "PROCESSED", totals{amount: 100}},
+		{"chargeback lost for less than opened", sm.KindChargeback, "c7", []step{
+			{snapshot{Type: "chargeback", ID: "c7", Status: "OPEN", Amount: 100}.body(), sm.VerdictApplied, "$", sm.Open, nil},
+			{snapshot{Type: "chargeback", ID: "c7", Status: "LOST", Amount: 60}.body(), sm.VerdictApplied, "amount changed from 100 to 60$", sm.Lost, nil},
+		}, "LOST", totals{amount: 60}},
 		{"chargeback lifecycle", sm.KindChargeback, "c1", []step{
 			{snapshot{Type: "chargeback", ID: "c1", Status: "OPEN", Amount: 2500, Reason: "fraud"}.body(), sm.VerdictApplied, "", sm.Open, nil},
 			{of("chargeback", "c1", "IN_DISPUTE"), sm.VerdictApplied, "", sm.InDispute, nil},
