@@ -177,6 +177,22 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		}
 	case Refund:
 		switch {
+		case in.HasAmount && in.Snapshot && to == Refunded:
+			// A snapshot's word is where its object is, and refunded
+			// says all of it was (parts have words or objects of their
+			// own): the refunded total reaches what was captured. The
+			// amount is the object's: on totals not fully known it
+			// proves a capture of at least it; on known totals one that
+			// is neither the captured total nor the face amount
+			// disagrees with them, so they are no longer fully known.
+			switch {
+			case a.Unknown:
+				a.Captured = max(a.Captured, in.Amount)
+				a.Authorized = max(a.Authorized, a.Captured)
+			case in.Amount != a.Captured && !(a.AmountKnown && in.Amount == a.Amount):
+				a.Unknown = true
+			}
+			a.Refunded = max(a.Refunded, a.Captured)
 		case in.HasAmount && in.Snapshot:
 			// The object's amount, a total: a refund of the whole object
 			// reaches it, or what was captured of it.

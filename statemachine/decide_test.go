@@ -605,3 +605,50 @@ func TestDecideUnlessAuthorized(t *testing.T) {
 		require.Equal(t, Voided, d.To)
 	}
 }
+
+// TestDecideSnapshotRefundedIsInFull: a snapshot whose word is the full
+// refund says all of its object was refunded, whatever its amount: the
+// refunded total reaches the captured one. Its amount is the object's: it
+// raises totals not fully known, and on known totals an amount that is
+// neither the captured total nor the face amount marks them not fully
+// known instead of being taken as a part.
+func TestDecideSnapshotRefundedIsInFull(t *testing.T) {
+	t.Parallel()
+	m := statusCard(t)
+	captured := Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000}
+	partly := Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 6000}
+	proved := Amounts{Currency: "USD", Authorized: 3000, Captured: 3000, Refunded: 3000, Unknown: true}
+	cases := []struct {
+		name   string
+		from   State
+		before Amounts
+		amount int64
+		want   Amounts
+	}{
+		{"the captured total", Captured, captured, 10000,
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000}},
+		{"less than captured: in full all the same, the disagreement marked", Captured, captured, 4000,
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true}},
+		{"more than captured: what was captured, the disagreement marked", Captured, captured, 14000,
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true}},
+		{"the face amount of a payment captured in part", PartiallyCaptured, partly, 10000,
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 6000, Refunded: 6000}},
+		{"after a part, on totals not fully known: raised to what it proves", PartiallyRefunded, proved, 10000,
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(m, Snapshot{State: c.from, Status: "CAPTURED", Amounts: c.before},
+				Input{Event: "REFUNDED", Amount: c.amount, HasAmount: true, Currency: "USD", Snapshot: true})
+			require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+			require.Equal(t, Refunded, d.To)
+			require.Equal(t, c.want, d.Amounts)
+		})
+	}
+
+	// A refund operation of the same amount is a part.
+	d := Decide(m, Snapshot{State: Captured, Status: "CAPTURED", Amounts: captured},
+		Input{Event: "REFUNDED", Amount: 4000, HasAmount: true, Currency: "USD"})
+	require.Equal(t, PartiallyRefunded, d.To, d.Reason())
+	require.Equal(t, int64(4000), d.Amounts.Refunded)
+}

@@ -146,7 +146,11 @@ behind is stale; one further ahead is reached along the shortest legal path at o
 the states passed through are journalled as skipped. A jump carries what those states
 imply: each passed edge has its amount effect (a skipped full capture captures the
 authorization), with the snapshot's own amount where it is its object's amount. That
-amount is a total: a capture or refund snapshot reaches it rather than adding it.
+amount is a total: a capture or refund snapshot reaches it rather than adding it. A
+snapshot whose word is the full refund refunds all that was captured, whatever its
+amount: on totals not fully known the amount raises them to what it proves, and on known
+totals one that is neither the captured total nor the face amount marks them not fully
+known.
 
 Amounts: captured ≤ authorized and refunded ≤ captured, in checked int64 arithmetic (a
 total that would overflow is rejected). An event that moves money without saying how

@@ -76,7 +76,18 @@
 // are child objects), so the refunded total reaches what was captured of
 // it, whether the refund child objects were seen or not, and whatever the
 // order: a REFUNDED that arrives first passes through an authorization and
-// a capture of the payment's amount.
+// a capture of the payment's amount. Its amount never makes it a part.
+// With the totals not fully known (a child refund came first) it proves a
+// capture and a refund of at least that much. With them known, an amount
+// that is neither what was captured nor the payment's amount (REFUNDED 40
+// of a payment captured for 100) is Inyo's figures disagreeing: the
+// payment is refunded in full all the same, its totals are marked not
+// fully known (statemachine.Amounts.Unknown: ask Inyo) and the body is
+// journalled with the verdict. It is not rejected as an amount conflict:
+// the status is the fact, what the amount means on REFUNDED is this
+// package's reading, and a rejection would leave the payment captured
+// while Inyo says it was refunded, rejecting every later REFUNDED object
+// with the same amount again.
 //
 // # Children
 //

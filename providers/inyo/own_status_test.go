@@ -30,5 +30,81 @@ func TestChildFirstLeavesThePaymentWithoutAnInyoStatus(t *testing.T) {
 	require.Equal(t, string(sm.Refunded), o.StateAfter)
 	p = h.Aggregate(sm.KindPayment, "pA")
 	require.Equal(t, "REFUNDED", p.ProviderStatus)
+	// Refunded in full, of a payment of 100: a capture and a refund of at
+	// least that much, still not fully known (the child proved only 30).
+	require.Equal(t, [3]int64{10000, 10000, 10000}, [3]int64{p.Authorized, p.Captured, p.Refunded})
+	require.True(t, p.AmountsUnknown)
+	h.Verify()
+}
+
+// The payment's own REFUNDED says all of it was refunded (doc.go,
+// "Amounts"): Inyo's statuses have no partial refund, parts are child
+// objects. Its amount is the payment's; one that disagrees with what was
+// captured does not make it a part, it marks the totals not fully known.
+func TestOwnRefundedRefundsInFull(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		state   sm.State
+		amts    [3]int64 // authorized, captured, refunded
+		unknown bool
+	}
+	cases := []struct {
+		name  string
+		steps []func(n int) []byte
+		want  want
+	}{
+		{"captured, then REFUNDED of the captured amount", []func(int) []byte{
+			own(payID, "CAPTURED", "95"), own(payID, "REFUNDED", "95"),
+		}, want{sm.Refunded, [3]int64{9500, 9500, 9500}, false}},
+		{"captured, then REFUNDED for less: in full, the disagreement marked", []func(int) []byte{
+			own(payID, "CAPTURED", "95"), own(payID, "REFUNDED", "40"),
+		}, want{sm.Refunded, [3]int64{9500, 9500, 9500}, true}},
+		{"captured, then REFUNDED for more: what was captured, the disagreement marked", []func(int) []byte{
+			own(payID, "CAPTURED", "95"), own(payID, "REFUNDED", "140"),
+		}, want{sm.Refunded, [3]int64{9500, 9500, 9500}, true}},
+		{"authorized, captured in part by a child, REFUNDED of the payment's amount", []func(int) []byte{
+			own(payID, "AUTHORIZED", "95"), child("capture-1", payID, "CAPTURED", "50"), own(payID, "REFUNDED", "95"),
+		}, want{sm.Refunded, [3]int64{9500, 5000, 5000}, false}},
+		{"authorized, then REFUNDED: through the capture", []func(int) []byte{
+			own(payID, "AUTHORIZED", "95"), own(payID, "REFUNDED", "95"),
+		}, want{sm.Refunded, [3]int64{9500, 9500, 9500}, false}},
+		{"REFUNDED first", []func(int) []byte{
+			own(payID, "REFUNDED", "95"),
+		}, want{sm.Refunded, [3]int64{9500, 9500, 9500}, false}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, inyo.New(inyo.Config{}))
+			for i, body := range c.steps {
+				for _, o := range h.Deliver(body(i)) {
+					require.Equal(t, sm.VerdictApplied, o.Verdict, "step %d %s: %s", i+1, o.Event, o.Reason)
+				}
+			}
+			p := h.Aggregate(sm.KindPayment, payID)
+			require.Equal(t, string(c.want.state), p.State)
+			require.Equal(t, c.want.amts, [3]int64{p.Authorized, p.Captured, p.Refunded})
+			require.Equal(t, c.want.unknown, p.AmountsUnknown)
+			h.Verify()
+		})
+	}
+}
+
+// The acceptance report's reproduction of a REFUNDED for less than was
+// captured taken as a partial refund that the full REFUNDED could never
+// complete.
+func TestOwnRefundedForLessStillReachesRefunded(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	h.DeliverOne([]byte(`{"paymentId":"pB","parentPaymentId":"pB","amount":100,"created":"2025-01-21 16:29:00","status":"CAPTURED"}`))
+	o := h.DeliverOne([]byte(`{"paymentId":"pB","parentPaymentId":"pB","amount":40,"created":"2025-01-21 16:30:00","status":"REFUNDED"}`))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	require.Equal(t, string(sm.Refunded), o.StateAfter)
+	o = h.DeliverOne([]byte(`{"paymentId":"pB","parentPaymentId":"pB","amount":100,"created":"2025-01-21 16:40:00","status":"REFUNDED"}`))
+	require.Equal(t, sm.VerdictDuplicate, o.Verdict, "already refunded in full: %s", o.Reason)
+	p := h.Aggregate(sm.KindPayment, "pB")
+	require.Equal(t, string(sm.Refunded), p.State)
+	require.Equal(t, [3]int64{10000, 10000, 10000}, [3]int64{p.Authorized, p.Captured, p.Refunded})
+	require.True(t, p.AmountsUnknown, "40 of a payment captured for 100: Inyo's figures disagree")
 	h.Verify()
 }
