@@ -54,10 +54,35 @@
 // conflicts on both and never moves the payment's money twice, while a
 // different refund under the same uid is a different event.
 //
+// An event this package does not know (a type PayEngine adds later, such
+// as PAYMENT_CHARGEBACK_REVERSED) is keyed the same way, on the object it
+// names, read as the known events of its family name theirs, so that two
+// such events for two transactions under one uid are two events, not a
+// conflict, and each is found in its object's history. The family is the
+// name's prefix: PAYMENTLINK_ (data.paymentLinkId), SUBSCRIPTION_
+// (data.subscriptionId), DISPUTE_ (the dispute's own id, else its
+// transaction's; parent the payment), MERCHANT_ (data.merchant_id, else
+// data.id), MICRO_DEPOSIT_ (the merchant's onboarding, else the bank
+// account without a kind), BATCH_ (data.id, without a kind). Under any
+// other name, data.transaction_id names a transaction: a refund linked to
+// its payment when data.original_transaction_id is there too (as in
+// PAYMENT_REFUNDED), else the payment; failing that, data.id names the
+// object without a kind. A member that is absent, not a string or blank
+// names nothing, and data that is not an object, or repeats a member
+// with two values, names no object: the event is then keyed on its uid
+// and name alone, as before. Nothing in an unknown event's data refuses
+// it. Since paystate does not know what it means, it is always recorded
+// (record-only, reason no_lifecycle): it never creates an aggregate (a
+// payment it names has no state until its own events come; its history
+// shows the recorded event) and never moves one, even when its name is a
+// word a table knows (SUBSCRIPTION_UPDATED_CANCELLED sent as the event).
+//
 // An operator upgrading from a version that keyed on the uid alone should
 // know that a redelivery of an event recorded under the old key is not
 // recognised as a duplicate: it is decided again on the state (a capture
-// or a sale is then stale; a refund would be counted again).
+// or a sale is then stale; a refund would be counted again). Likewise a
+// redelivery of an unknown event recorded before unknown events were keyed
+// on their object is recorded a second time (it moves nothing).
 //
 // # Aggregates and amounts
 //
@@ -238,7 +263,8 @@
 // merchant_id, they are recorded under the bank_account_id with no kind).
 //
 // BATCH_GENERATED is recorded (no lifecycle), under the batch id. Events
-// this package does not know come back with an empty kind and are recorded.
+// this package does not know are recorded on the object they name (see
+// Dedupe key).
 //
 // Timestamps: transaction timestamps ("2022-02-04T20:59:24") carry no time
 // zone and are left out of OccurredAt rather than guessed; links and

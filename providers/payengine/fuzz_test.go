@@ -49,6 +49,17 @@ func FuzzAuthenticateParse(f *testing.F) {
 	}
 	f.Add("", []byte(`{"event_uid":"u","event":"PAYMENT_AUTH","data":{"transaction_id":"t","auth_response":{"status":"PASS","totalAmount":"1.00"}}}`), "", uint16(0))
 	f.Add("k", []byte(`[]`), "s=,t=", uint16(7))
+	// Events this package does not know, naming their object or not.
+	for i, body := range []string{
+		`{"event_uid":"uc1","event":"PAYMENT_CHARGEBACK_REVERSED","data":{"transaction_id":"tc1"}}`,
+		`{"event_uid":"uc1","event":"ACH_CREDIT_RETURNED","data":{"transaction_id":"r1","original_transaction_id":"t1"}}`,
+		`{"event_uid":"uc1","event":"DISPUTE_CLOSED","data":{"transaction_id":"t1","dispute_id":7}}`,
+		`{"event_uid":"uc1","event":"SUBSCRIPTION_UPDATED_CANCELLED","data":{"subscriptionId":"s1"}}`,
+		`{"event_uid":"uc1","event":"PAYMENTLINK_PAID","data":{"paymentLinkId":["l1"],"transaction_id":"t1","transaction_id":"t2"}}`,
+		`{"event_uid":"uc1","event":"MICRO_DEPOSIT_RETURNED","data":"b1"}`,
+	} {
+		f.Add("s3cr3t", []byte(body), Sign("s3cr3t", now, []byte(body)), uint16(i))
+	}
 
 	f.Fuzz(func(t *testing.T, secret string, body []byte, header string, flip uint16) {
 		p := New(Config{Secrets: []string{secret, fuzzSecondSecret}})
@@ -119,6 +130,16 @@ func FuzzAuthenticateParse(f *testing.F) {
 		}
 
 		evs, err := p.Parse(body)
+		// An event this package does not know is never refused for its
+		// data, and never moves an aggregate.
+		if env, envErr := decodeEnvelope(body); envErr == nil && groupOf(strings.TrimSpace(*env.Event)) == groupUnknown {
+			if err != nil {
+				t.Fatalf("unknown event refused: %v", err)
+			}
+			if len(evs) != 1 || !evs[0].RecordOnly {
+				t.Fatalf("unknown event not recorded only: %+v", evs)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, providers.ErrMalformed) {
 				t.Fatalf("parse error does not wrap ErrMalformed: %v", err)

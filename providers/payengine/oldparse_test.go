@@ -155,11 +155,15 @@ func (p *Provider) oldParse(body []byte) ([]providers.Event, error) {
 // concerns, without their dedupe keys.
 func (p *Provider) oldParseData(base providers.Event, data json.RawMessage) ([]providers.Event, error) {
 	g := groupOf(base.Name)
-	if g == groupUnknown {
-		// Not inspected beyond being JSON: recorded as it came.
-		return []providers.Event{base}, nil
-	}
 	d, err := oldDecodeObject("data", data)
+	if g == groupUnknown {
+		// Added with the reading of an unknown event's object: the
+		// reading is shared (unknown), the members come from this decoder.
+		if err != nil {
+			return []providers.Event{unknown(base, nil)}, nil
+		}
+		return []providers.Event{unknown(base, d.text)}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

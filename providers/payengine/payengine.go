@@ -348,7 +348,7 @@ func malformed(format string, args ...any) error {
 // Parse implements providers.Provider. A refund or ACH credit that
 // succeeded returns two events (the refund, and the refund's effect on the
 // payment it names); every other webhook returns one. An event PayEngine
-// adds later comes back with an empty Kind and is recorded.
+// adds later is recorded on the object it names, if any (unknown).
 func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	env, err := decodeEnvelope(body)
 	if err != nil {
@@ -382,11 +382,15 @@ func dedupeKey(uid, event, object string, kind sm.Kind) string {
 // concerns, without their dedupe keys.
 func (p *Provider) parseData(base providers.Event, data json.RawMessage) ([]providers.Event, error) {
 	g := groupOf(base.Name)
-	if g == groupUnknown {
-		// Not inspected beyond being JSON: recorded as it came.
-		return []providers.Event{base}, nil
-	}
 	d, err := decodeObject("data", data)
+	if g == groupUnknown {
+		// Whatever its data, an event this package does not know is
+		// recorded: a body PayEngine would retry for ever is not refused.
+		if err != nil {
+			return []providers.Event{unknown(base, nil)}, nil
+		}
+		return []providers.Event{unknown(base, d.text)}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -416,6 +420,58 @@ func (p *Provider) parseData(base providers.Event, data json.RawMessage) ([]prov
 		return nil, err
 	}
 	return []providers.Event{ev}, nil
+}
+
+// unknown reads an event this package does not know as far as the object
+// it names, read as the known events of its family read theirs (doc.go,
+// Dedupe key), so that its key holds that object's id and the event is in
+// the object's history. text reads a member of data ("" when absent or not
+// a string); nil: data is not an object, and names nothing. The event is
+// record-only whatever its name: paystate does not know what it means.
+func unknown(ev providers.Event, text func(key string) string) providers.Event {
+	ev.RecordOnly = true
+	if text != nil {
+		ev.Kind, ev.AggregateID, ev.Parent = unknownObject(ev.Name, text)
+	}
+	if ev.AggregateID == "" {
+		ev.Kind, ev.Parent = "", nil
+	}
+	return ev
+}
+
+// unknownObject is the object an unknown event's name and data name ("":
+// none), by the family its name's prefix gives.
+func unknownObject(name string, text func(key string) string) (sm.Kind, string, *providers.Ref) {
+	payment := func(id string) *providers.Ref {
+		if id == "" {
+			return nil
+		}
+		return &providers.Ref{Kind: sm.KindPayment, ID: id}
+	}
+	txn := text("transaction_id")
+	switch {
+	case strings.HasPrefix(name, "PAYMENTLINK_"):
+		return sm.KindLink, text("paymentLinkId"), nil
+	case strings.HasPrefix(name, "SUBSCRIPTION_"):
+		return sm.KindSubscription, text("subscriptionId"), nil
+	case strings.HasPrefix(name, "DISPUTE_"):
+		return sm.KindChargeback, firstNonEmpty(text("dispute_id"), text("disputeId"), text("id"), txn), payment(txn)
+	case strings.HasPrefix(name, "MERCHANT_"):
+		return sm.KindOnboarding, firstNonEmpty(text("merchant_id"), text("id")), nil
+	case strings.HasPrefix(name, "MICRO_DEPOSIT_"):
+		if mid := text("merchant_id"); mid != "" {
+			return sm.KindOnboarding, mid, nil
+		}
+		return "", text("bank_account_id"), nil
+	case strings.HasPrefix(name, "BATCH_"):
+		return "", text("id"), nil
+	case txn == "":
+		return "", text("id"), nil
+	}
+	if parent := payment(text("original_transaction_id")); parent != nil {
+		return sm.KindRefund, txn, parent
+	}
+	return sm.KindPayment, txn, nil
 }
 
 func decodeEnvelope(body []byte) (envelope, error) {

@@ -524,10 +524,10 @@ func TestParseVariants(t *testing.T) {
 				require.Equal(t, "b1", evs[0].AggregateID)
 				require.True(t, evs[0].RecordOnly)
 			}},
-		{"unknown event is recorded without a kind", `{"event_uid":"u1","event":"PAYOUT_SENT","data":[1,2]}`,
+		{"unknown event naming no object is recorded without a kind", `{"event_uid":"u1","event":"PAYOUT_SENT","data":[1,2]}`,
 			func(t *testing.T, evs []providers.Event) {
 				require.Equal(t, providers.Event{Provider: Name, Name: "PAYOUT_SENT", ProviderStatus: "PAYOUT_SENT",
-					DedupeKey: dedupeKey("u1", "PAYOUT_SENT", "", "")}, evs[0])
+					DedupeKey: dedupeKey("u1", "PAYOUT_SENT", "", ""), RecordOnly: true}, evs[0])
 			}},
 		{"PAYMENT_AUTH_FAILED sent as the event is a failed PAYMENT_AUTH", `{"event_uid":"u1","event":"PAYMENT_AUTH_FAILED","data":{"transaction_id":"t1","auth_response":{"status":"FAIL","responseCode":"D2005","responseMessage":"Invalid Card","totalAmount":"5.00"}}}`,
 			func(t *testing.T, evs []providers.Event) {
@@ -539,11 +539,17 @@ func TestParseVariants(t *testing.T) {
 				require.False(t, evs[0].HasAmount, "a failure moves no money")
 			}},
 		{"a failure name whose base is not an outcome is not guessed", `{"event_uid":"u1","event":"DEVICE_SALE_CANCEL_FAILED","data":{"transaction_id":"t1"}}`,
-			func(t *testing.T, evs []providers.Event) { require.Equal(t, sm.Kind(""), evs[0].Kind) }},
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "DEVICE_SALE_CANCEL_FAILED", evs[0].Name)
+				require.True(t, evs[0].RecordOnly, "recorded on the transaction, not read as a failure")
+			}},
 		{"unknown event without data", `{"event_uid":"u1","event":"SOMETHING_NEW"}`,
 			func(t *testing.T, evs []providers.Event) { require.Equal(t, "SOMETHING_NEW", evs[0].Name) }},
 		{"lower-case event is not guessed", `{"event_uid":"u1","event":"payment_auth","data":{"transaction_id":"t1"}}`,
-			func(t *testing.T, evs []providers.Event) { require.Equal(t, sm.Kind(""), evs[0].Kind) }},
+			func(t *testing.T, evs []providers.Event) {
+				require.Equal(t, "payment_auth", evs[0].Name)
+				require.True(t, evs[0].RecordOnly, "recorded on the transaction, not read as PAYMENT_AUTH")
+			}},
 		{"surrounding whitespace", "\n\t {\"event_uid\":\"u1\",\"event\":\"PAYMENT_FAILED\",\"data\":{\"transaction_id\":\"t1\"}} \r\n",
 			func(t *testing.T, evs []providers.Event) { require.Equal(t, "PAYMENT_FAILED", evs[0].Name) }},
 	}
@@ -628,6 +634,69 @@ func TestParseMalformed(t *testing.T) {
 	}
 }
 
+// An event this package does not know is keyed on, and recorded in the
+// history of, the object it names, read as its family's known events read
+// it; it never moves that object. Data of unexpected shapes names no
+// object and is never refused.
+func TestUnknownEventObject(t *testing.T) {
+	t.Parallel()
+	payment := func(id string) *providers.Ref { return &providers.Ref{Kind: sm.KindPayment, ID: id} }
+	cases := []struct {
+		name, event, data string
+		kind              sm.Kind
+		id                string
+		parent            *providers.Ref
+	}{
+		{"a transaction's", "PAYMENT_CHARGEBACK_REVERSED", `{"transaction_id":"tc1","merchant_id":"m1"}`, sm.KindPayment, "tc1", nil},
+		{"a transaction's under any name", "CHARGEBACK_OPENED", `{"transaction_id":"tc1","id":"x1"}`, sm.KindPayment, "tc1", nil},
+		{"a refund's when it names its original, as PAYMENT_REFUNDED does", "ACH_CREDIT_RETURNED",
+			`{"transaction_id":"r1","original_transaction_id":"t1"}`, sm.KindRefund, "r1", payment("t1")},
+		{"a link's by its family, not the transaction that paid it", "PAYMENTLINK_PAID",
+			`{"paymentLinkId":"l1","transaction_id":"t9","amount":"5.00"}`, sm.KindLink, "l1", nil},
+		{"a subscription's", "SUBSCRIPTION_RENEWED", `{"subscriptionId":"s1","amount":"150.00","currencyCode":"USD"}`, sm.KindSubscription, "s1", nil},
+		{"a table's word sent as the event is recorded only", "SUBSCRIPTION_UPDATED_CANCELLED",
+			`{"subscriptionId":"s1","subscriptionStatus":"CANCELLED"}`, sm.KindSubscription, "s1", nil},
+		{"a dispute by its own id", "DISPUTE_CLOSED", `{"transaction_id":"t1","dispute_id":"d1"}`, sm.KindChargeback, "d1", payment("t1")},
+		{"a dispute without its own id by its transaction", "DISPUTE_EVIDENCE_DUE", `{"transaction_id":"t1","status":7}`, sm.KindChargeback, "t1", payment("t1")},
+		{"a merchant's", "MERCHANT_DELETED", `{"id":"m1","account_id":"a1"}`, sm.KindOnboarding, "m1", nil},
+		{"a merchant's merchant_id first", "MERCHANT_DELETED", `{"id":"x","merchant_id":"m2"}`, sm.KindOnboarding, "m2", nil},
+		{"a micro-deposit's merchant", "MICRO_DEPOSIT_RETURNED", `{"merchant_id":"m1","bank_account_id":"b1"}`, sm.KindOnboarding, "m1", nil},
+		{"a micro-deposit's bank account without a kind", "MICRO_DEPOSIT_RETURNED", `{"bank_account_id":"b1"}`, "", "b1", nil},
+		{"a batch's without a kind", "BATCH_SETTLED", `{"id":"b1","merchant_id":"m1"}`, "", "b1", nil},
+		{"data.id without a kind", "PAYOUT_SENT", `{"id":"p1","merchant_id":"m1"}`, "", "p1", nil},
+
+		{"a family's id missing names nothing", "SUBSCRIPTION_RENEWED", `{"transaction_id":"t1"}`, "", "", nil},
+		{"an id that is not a string names nothing", "PAYMENT_CHARGEBACK_REVERSED", `{"transaction_id":7}`, "", "", nil},
+		{"a blank id names nothing", "PAYMENT_CHARGEBACK_REVERSED", `{"transaction_id":" "}`, "", "", nil},
+		{"an id that is an object is passed over", "PAYMENT_CHARGEBACK_REVERSED", `{"transaction_id":{"a":1},"id":"i1"}`, "", "i1", nil},
+		{"an original that is not a string leaves a payment", "PAYMENT_CHARGEBACK_REVERSED",
+			`{"transaction_id":"t1","original_transaction_id":["p"]}`, sm.KindPayment, "t1", nil},
+		{"a member read twice with two values names nothing", "PAYMENT_CHARGEBACK_REVERSED",
+			`{"transaction_id":"t1","transaction_id":"t2"}`, "", "", nil},
+		{"data an array", "PAYMENT_CHARGEBACK_REVERSED", `[{"transaction_id":"t1"}]`, "", "", nil},
+		{"data a string", "PAYMENT_CHARGEBACK_REVERSED", `"t1"`, "", "", nil},
+		{"data null", "PAYMENT_CHARGEBACK_REVERSED", `null`, "", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			evs := parse(t, string(wrap(tc.event, tc.data)))
+			require.Len(t, evs, 1)
+			ev := evs[0]
+			require.Equal(t, tc.event, ev.Name, "the name is kept as sent")
+			require.True(t, ev.RecordOnly, "an unknown event never moves an aggregate")
+			require.Equal(t, tc.kind, ev.Kind)
+			require.Equal(t, tc.id, ev.AggregateID)
+			require.Equal(t, tc.parent, ev.Parent)
+			require.False(t, ev.HasAmount)
+			require.Equal(t, dedupeKey("u1", tc.event, tc.id, tc.kind), ev.DedupeKey)
+		})
+	}
+	// Without data at all: the uid and the name alone.
+	evs := parse(t, `{"event_uid":"u1","event":"PAYMENT_CHARGEBACK_REVERSED"}`)
+	require.Equal(t, dedupeKey("u1", "PAYMENT_CHARGEBACK_REVERSED", "", ""), evs[0].DedupeKey)
+}
+
 func TestDedupeKeys(t *testing.T) {
 	t.Parallel()
 	key := func(name string) []string { return keysOf(t, string(readFixture(t, name+".json"))) }
@@ -642,6 +711,14 @@ func TestDedupeKeys(t *testing.T) {
 	// Another object under the same uid and event is another event.
 	require.NotEqual(t, key("PAYMENT_AUTH"),
 		keysOf(t, strings.Replace(string(readFixture(t, "PAYMENT_AUTH.json")), txnID, "another-transaction", 1)))
+
+	// An event this package does not know, too: the document's samples
+	// reuse one uid across objects, so two transactions' events under one
+	// uid are two events, not a conflict.
+	unknown := func(id string) []string {
+		return keysOf(t, `{"event_uid":"uc1","event":"PAYMENT_CHARGEBACK_REVERSED","data":{"transaction_id":"`+id+`"}}`)
+	}
+	require.NotEqual(t, unknown("tc1"), unknown("tc2"))
 
 	// Within one webhook the keys differ.
 	evs := parse(t, string(readFixture(t, "PAYMENT_REFUNDED.json")))

@@ -764,3 +764,44 @@ func TestUnknownEventsAreRecorded(t *testing.T) {
 	}
 	h.Verify()
 }
+
+// The acceptance reproduction: events of a type paystate does not know,
+// for two transactions under one event_uid (the document reuses uids
+// across objects), are two events, each recorded in its transaction's
+// history. Neither creates the payment nor moves it, even under a name a
+// table knows.
+func TestUnknownEventsAreRecordedOnTheirObject(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	reversed := func(uid, id string) []byte {
+		return webhook(uid, "PAYMENT_CHARGEBACK_REVERSED", map[string]any{"transaction_id": id})
+	}
+	recorded := func(kind sm.Kind, id, state string) want {
+		return want{kind, id, sm.VerdictRecorded, "no_lifecycle", state}
+	}
+	for _, id := range []string{"tc1", "tc2"} {
+		check(t, id, h.Deliver(reversed("uc1", id)), recorded(pay, id, "new"))
+		key := storage.AggregateKey{Provider: payengine.Name, Kind: string(pay), ID: id}
+		_, err := h.Store.Aggregate(t.Context(), key)
+		require.ErrorIs(t, err, storage.ErrNotFound, "no payment is made up from an event not understood")
+		history, err := h.Store.Journal(t.Context(), &key, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, history, 1)
+		require.Equal(t, "PAYMENT_CHARGEBACK_REVERSED", history[0].Event)
+	}
+	check(t, "tc1 again", h.Deliver(reversed("uc1", "tc1")), want{pay, "tc1", sm.VerdictDuplicate, "", "new"})
+
+	// The payment's own events start from nothing, and a later unknown
+	// event leaves what they made.
+	check(t, "auth", h.Deliver(auth("e1", "tc1", "75.48")), applied(pay, "tc1", "authorized"))
+	check(t, "after the auth", h.Deliver(reversed("uc2", "tc1")), recorded(pay, "tc1", "authorized"))
+	require.EqualValues(t, 1, h.Aggregate(pay, "tc1").Version)
+
+	// A table's own word sent as the event is not followed either.
+	check(t, "subscription", h.Deliver(webhook("s0", "SUBSCRIPTION_CREATED", map[string]any{"subscriptionId": "s1", "subscriptionStatus": "Active"})),
+		applied(sm.KindSubscription, "s1", "active"))
+	check(t, "a word of the table", h.Deliver(webhook("s1", "SUBSCRIPTION_UPDATED_CANCELLED", map[string]any{"subscriptionId": "s1", "subscriptionStatus": "CANCELLED"})),
+		recorded(sm.KindSubscription, "s1", "active"))
+	require.EqualValues(t, 1, h.Aggregate(sm.KindSubscription, "s1").Version)
+	h.Verify()
+}
