@@ -133,6 +133,12 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 		if e.UnlessAuthorized && cur.Amounts.authorizationStands() {
 			return verdict(VerdictRejected, ReasonStale, "%s holds an authorization; %s reports an attempt before it", cur.State, in.Event)
 		}
+		if restated(e.Effect, cur.Amounts, in) && nothingLeft(e.Effect, cur.Amounts) {
+			// A capture after a refund where the capture is already
+			// whole: decided as on the payment captured in full (see
+			// whereItsEdgeEnds), not by whether a refund came between.
+			return verdict(VerdictRejected, ReasonStale, "%s of %d is the %s total already moved, with nothing left: the same operation reported again", in.Event, in.Amount, e.Effect)
+		}
 		return m.apply(cur, in, nil)
 	}
 	if m.table.Mode == ModeStatus {
@@ -244,9 +250,7 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 	if !ok {
 		return Decision{}, false
 	}
-	restated := !in.Distinct && (e.Effect == Capture && in.Amount == cur.Amounts.Captured ||
-		e.Effect == Refund && in.Amount == cur.Amounts.Refunded)
-	if restated {
+	if restated(e.Effect, cur.Amounts, in) {
 		return Decision{}, false
 	}
 	if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
@@ -257,6 +261,31 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 		return inside(cur, e.Effect, in), true
 	}
 	return Decision{}, false
+}
+
+// restated reports whether an operation with its amount reads as one
+// already counted, told again: exactly the total its effect has moved, and
+// no object of its own that moved (Input.Distinct).
+func restated(e Effect, a Amounts, in Input) bool {
+	if in.Snapshot || !in.HasAmount || in.Distinct {
+		return false
+	}
+	return e == Capture && in.Amount == a.Captured || e == Refund && in.Amount == a.Refunded
+}
+
+// nothingLeft reports whether, with every figure known, the authorization
+// is captured (or the capture refunded) in full: an operation of e has no
+// room left.
+func nothingLeft(e Effect, a Amounts) bool {
+	switch {
+	case a.Unknown:
+		return false
+	case e == Capture:
+		return a.Authorized > 0 && a.Captured >= a.Authorized
+	case e == Refund:
+		return a.Captured > 0 && a.Refunded >= a.Captured
+	}
+	return false
 }
 
 // inside applies an operation reported after the full operation that

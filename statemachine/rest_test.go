@@ -185,3 +185,39 @@ func TestDistinctOperationOfTheWholeTotal(t *testing.T) {
 	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, in)
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
 }
+
+// TestCaptureAfterARefundIsDecidedAsWithoutIt: a table that captures
+// after a refund (the next part of an authorization) decides the capture
+// by the amounts, as on the payment without the refund: the rest fits,
+// more is amount, and the whole captured total again with nothing left to
+// capture is the same capture reported again (stale), as it is on a
+// payment captured in full.
+func TestCaptureAfterARefundIsDecidedAsWithoutIt(t *testing.T) {
+	t.Parallel()
+	tb := cardTable()
+	tb.Transitions = append(tb.Transitions,
+		Transition{Event: "PARTIAL_REFUND", From: []State{PartiallyCaptured}, To: PartiallyRefunded, Effect: Refund},
+		Transition{Event: "PARTIAL_CAPTURE", From: []State{PartiallyRefunded}, To: PartiallyRefunded, Effect: Capture})
+	m := mustBuild(t, tb)
+
+	whole := walk(t, m, op("AUTH", 100), op("CAPTURE", 100), op("PARTIAL_REFUND", 10))
+	require.Equal(t, PartiallyRefunded, whole.State)
+	d := Decide(m, whole, op("PARTIAL_CAPTURE", 100))
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, ReasonStale, d.Code, d.Reason())
+	d = Decide(m, walk(t, m, op("AUTH", 100), op("CAPTURE", 100)), op("PARTIAL_CAPTURE", 100))
+	require.Equal(t, ReasonStale, d.Code, "the same without the refund: %s", d.Reason())
+	d = Decide(m, whole, op("PARTIAL_CAPTURE", 1))
+	require.Equal(t, "amount: captured 101 would exceed authorized 100", d.Reason())
+	distinct := op("PARTIAL_CAPTURE", 100)
+	distinct.Distinct = true
+	d = Decide(m, whole, distinct)
+	require.Equal(t, ReasonAmount, d.Code, "a capture object of its own is more money: %s", d.Reason())
+
+	// Room left: a part of the size already captured is the next part.
+	part := walk(t, m, op("AUTH", 100), op("PARTIAL_CAPTURE", 50), op("PARTIAL_REFUND", 10))
+	d = Decide(m, part, op("PARTIAL_CAPTURE", 50))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, PartiallyRefunded, d.To)
+	require.Equal(t, int64(100), d.Amounts.Captured)
+}

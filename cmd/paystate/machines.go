@@ -161,7 +161,9 @@ capture of at least 30) instead of rejecting the event.
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
 on a payment captured in full, a refund on one refunded in full) is never held: a refund
-gives no room back to capture, so no state ahead can make it fit. With every figure
+gives no room back to capture, so no state ahead can make it fit (a table that captures
+after a refund, the next part of an authorization, decides such a capture by the same
+rules: with nothing left to capture, the whole captured total again is ` + "`stale`" + `). With every figure
 known, one with its amount asks for more than is left (` + "`amount`" + `), unless it is exactly
 the total already moved and has no object of its own (the same operation reported again:
 ` + "`stale`" + `). A refund that is an object of its own (a generic, PayEngine or Inyo refund) is

@@ -99,7 +99,9 @@
 // is captured. A PARTIALLY_CAPTURED that arrives while the order is
 // partially refunded or refunded is therefore money captured, not a late
 // event: it adds to the captured total (at most the authorisation, as
-// always) and the order is partially refunded. A full CAPTURED is one
+// always) and the order is partially refunded; the whole captured total
+// again, with nothing left to capture, is stale, as it is on an order
+// captured in full (the same capture reported again). A full CAPTURED is one
 // capture of everything and has no such row, nor has a failed capture
 // (PARTIAL_CAPTURE_FAILED after a refund is stale: it moved nothing). A
 // partial capture on an order captured in full is never held for a refund,

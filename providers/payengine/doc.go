@@ -151,7 +151,14 @@
 // Payment states (machine.go): PAYMENT_AUTH authorizes; PAYMENT_SALE,
 // PAYMENT_ACH and OFFLINE_SALE are one-step sales (captured, Purchase);
 // PAYMENT_CAPTURED captures the authorization (captured, or
-// partially_captured when the amount is less); PAYMENT_VOIDED voids an
+// partially_captured when the amount is less). The document says nothing
+// of captures in parts; the table takes them (another PAYMENT_CAPTURED on
+// a partially captured payment adds to it), so it takes them also after a
+// refund of an earlier part landed: the capture is decided by the amounts,
+// as it would be without the refund (the rest fits and the payment stays
+// partially refunded, more than is left is amount, the whole captured
+// total again with nothing left is stale), never by whether a refund came
+// between. PAYMENT_VOIDED voids an
 // authorization or an unsettled capture; PAYMENT_FAILED and the _FAILED
 // sales are failed, a failed authorization is declined; DEVICE_SALE_CANCEL
 // is a card-present sale cancelled on the device (cancelled). A success of

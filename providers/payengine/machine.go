@@ -68,6 +68,16 @@ var paymentTable = sm.Table{
 		// Capture of an authorization.
 		{Event: "PAYMENT_CAPTURED", From: captureFrom, To: sm.Captured, Effect: sm.Capture},
 		{Event: "PAYMENT_CAPTURED_FAILED", From: captureFrom, To: sm.Stay},
+		// The authorization is captured in parts (from partially_captured
+		// above), and a part captured can be refunded before the next one
+		// is: a capture after a refund is decided by the amounts as it
+		// would be without the refund (the rest fits, or is more than is
+		// left), and the payment stays partially refunded. From refunded
+		// it is a way back, so a revert: "ahead" stays acyclic.
+		{Event: "PAYMENT_CAPTURED", From: []sm.State{sm.PartiallyRefunded}, To: sm.PartiallyRefunded, Effect: sm.Capture,
+			Note: "the rest of the authorization captured after a refund of an earlier capture"},
+		{Event: "PAYMENT_CAPTURED", From: []sm.State{sm.Refunded}, To: sm.PartiallyRefunded, Effect: sm.Capture, Revert: true,
+			Note: "the rest of the authorization captured after the earlier captures were refunded"},
 
 		// Void: of an authorization, or of a sale or capture before it settles.
 		{Event: "PAYMENT_VOIDED", From: []sm.State{sm.Authorized}, To: sm.Voided},

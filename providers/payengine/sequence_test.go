@@ -138,6 +138,39 @@ func TestPaymentSequences(t *testing.T) {
 			{"a capture beyond it", capture("e4", "t1", "1.00"), []want{{pay, "t1", sm.VerdictRejected, "amount", "captured"}}},
 		}, "captured", amounts{7548, 7548, 0}},
 
+		// The authorization is captured in parts, and a refund of the
+		// first part may land before the next part is captured: the
+		// capture is decided by the amounts, as without the refund.
+		{"the rest of the authorization captured after a refund of the first capture", []step{
+			{"auth", auth("e1", "t1", "100.00"), []want{applied(pay, "t1", "authorized")}},
+			{"capture 60", capture("e2", "t1", "60.00"), []want{applied(pay, "t1", "partially_captured")}},
+			{"refund 10", refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "10.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "partially_refunded")}},
+			{"capture the rest", capture("e4", "t1", "40.00"), []want{applied(pay, "t1", "partially_refunded")}},
+			{"the whole capture again", capture("e5", "t1", "100.00"), []want{{pay, "t1", sm.VerdictRejected, "stale", "partially_refunded"}}},
+			{"a capture beyond it", capture("e6", "t1", "1.00"), []want{
+				{pay, "t1", sm.VerdictRejected, "amount: captured 10100 would exceed authorized 10000", "partially_refunded"}}},
+		}, "partially_refunded", amounts{10000, 10000, 1000}},
+
+		{"the rest captured after the first capture was refunded in full", []step{
+			{"auth", auth("e1", "t1", "100.00"), []want{applied(pay, "t1", "authorized")}},
+			{"capture 60", capture("e2", "t1", "60.00"), []want{applied(pay, "t1", "partially_captured")}},
+			{"refund 60", refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "60.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "refunded")}},
+			{"more than is left", capture("e4", "t1", "40.01"), []want{
+				{pay, "t1", sm.VerdictRejected, "amount: captured 10001 would exceed authorized 10000", "refunded"}}},
+			{"capture the rest", capture("e5", "t1", "40.00"), []want{applied(pay, "t1", "partially_refunded")}},
+		}, "partially_refunded", amounts{10000, 10000, 6000}},
+
+		{"a capture in full reported again after a refund is stale, as without the refund", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"capture", capture("e2", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
+			{"refund", refund("e3", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "75.48"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "refunded")}},
+			{"the capture again", capture("e4", "t1", "75.48"), []want{{pay, "t1", sm.VerdictRejected, "stale", "refunded"}}},
+			{"a capture beyond it", capture("e5", "t1", "1.00"), []want{{pay, "t1", sm.VerdictRejected, "amount", "refunded"}}},
+		}, "refunded", amounts{7548, 7548, 7548}},
+
 		{"capture before auth is deferred, then applied", []step{
 			{"capture", capture("e1", "t1", "75.48"), []want{{pay, "t1", sm.VerdictDeferred, "early", "new"}}},
 			{"auth", auth("e2", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
