@@ -723,7 +723,8 @@ func snapshot(agg storage.Aggregate, exists bool) sm.Snapshot {
 	if !exists {
 		return sm.Snapshot{State: sm.StateNew}
 	}
-	return sm.Snapshot{State: sm.State(agg.State), Status: agg.ProviderStatus, Amounts: Amounts(agg)}
+	return sm.Snapshot{State: sm.State(agg.State), Status: agg.ProviderStatus, Amounts: Amounts(agg),
+		Parent: sm.Parent{Kind: sm.Kind(agg.Parent.Kind), ID: agg.Parent.ID}}
 }
 
 // Amounts are a stored aggregate's figures as the machines read them.

@@ -231,5 +231,6 @@ func (p payload) input(bodySHA256 string) sm.Input {
 		Snapshot:   p.Snapshot,
 		Status:     p.ProviderStatus,
 		Distinct:   p.Effect,
+		Parent:     sm.Parent{Kind: sm.Kind(p.ParentKind), ID: p.ParentID},
 	}
 }

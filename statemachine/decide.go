@@ -14,7 +14,18 @@ type Snapshot struct {
 	// Status is the provider's own status the aggregate shows: a snapshot
 	// (Input.Snapshot) equal to it is a repeat.
 	Status string
+	// Parent is the aggregate's parent, once an applied event named one.
+	Parent Parent
 }
+
+// Parent names the aggregate a child belongs to (a refund's or a
+// chargeback's payment, a payment's subscription); the zero value is none.
+type Parent struct {
+	Kind Kind
+	ID   string
+}
+
+func (p Parent) String() string { return string(p.Kind) + " " + p.ID }
 
 // Input is one normalized event as Decide sees it.
 type Input struct {
@@ -46,6 +57,8 @@ type Input struct {
 	// equal to the total already moved is more money like any other
 	// amount (see whereItsEdgeEnds).
 	Distinct bool
+	// Parent is the parent the event names, if any.
+	Parent Parent
 }
 
 // status is the provider status in reports.
@@ -63,7 +76,7 @@ type ReasonCode string
 const (
 	ReasonIllegal     ReasonCode = "illegal"       // never legal from here
 	ReasonStale       ReasonCode = "stale"         // the aggregate has moved past it
-	ReasonConflict    ReasonCode = "conflict"      // same dedupe key, different body
+	ReasonConflict    ReasonCode = "conflict"      // same dedupe key, different body; or another parent
 	ReasonAmount      ReasonCode = "amount"        // amount rules broken
 	ReasonCurrency    ReasonCode = "currency"      // currency differs from the aggregate's
 	ReasonExpired     ReasonCode = "expired"       // deferred longer than the window
@@ -118,6 +131,13 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 		return verdict(VerdictRecorded, ReasonNoLifecycle, "")
 	case !m.Knows(in.Event):
 		return verdict(VerdictRecorded, ReasonUnknown, "%s is not an event of the %s %s machine", in.Event, m.table.Provider, m.table.Kind)
+	case in.Parent.ID != "" && cur.Parent.ID != "" && in.Parent.Kind == cur.Parent.Kind && in.Parent.ID != cur.Parent.ID:
+		// A child's parent, once known, does not change: a refund moves
+		// the money of the payment it belongs to, and moving another's
+		// would leave each telling half the story. A parent of another
+		// kind is another relation, not a contradiction (a Magnius
+		// transaction created by a subscription through a payment link).
+		return verdict(VerdictRejected, ReasonConflict, "names %s as its parent; it belongs to %s", in.Parent, cur.Parent)
 	case in.Snapshot && cur.State != StateNew && in.status() == cur.Status:
 		// The provider says again where the aggregate already is: a retry,
 		// or a repeat after a round trip that was itself recorded.

@@ -652,3 +652,30 @@ func TestDecideSnapshotRefundedIsInFull(t *testing.T) {
 	require.Equal(t, PartiallyRefunded, d.To, d.Reason())
 	require.Equal(t, int64(4000), d.Amounts.Refunded)
 }
+
+// A child's parent, once known, does not change: an event that names
+// another of the same kind is conflicting data, rejected whatever it would
+// have done; one that names none, the same, or one of another kind
+// (another relation) is decided as usual.
+func TestDecideAnotherParentIsAConflict(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, Table{Provider: "p", Kind: KindRefund, Transitions: []Transition{
+		{Event: "INITIATED", From: []State{StateNew}, To: Pending},
+		{Event: "COMPLETED", From: []State{StateNew, Pending}, To: Succeeded},
+	}})
+	first := Parent{KindPayment, "pay_68"}
+	cur := Snapshot{State: Pending, Parent: first}
+
+	d := Decide(m, cur, Input{Event: "COMPLETED", Parent: Parent{KindPayment, "pay_69b"}})
+	require.Equal(t, VerdictRejected, d.Verdict)
+	require.Equal(t, "conflict: names payment pay_69b as its parent; it belongs to payment pay_68", d.Reason())
+	require.Equal(t, Pending, d.To)
+
+	for _, p := range []Parent{first, {}, {KindSubscription, "s1"}} {
+		d = Decide(m, cur, Input{Event: "COMPLETED", Parent: p})
+		require.Equal(t, VerdictApplied, d.Verdict, "%v: %s", p, d.Reason())
+	}
+	// A parent named for the first time is no conflict.
+	d = Decide(m, Snapshot{State: Pending}, Input{Event: "COMPLETED", Parent: first})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+}

@@ -110,7 +110,13 @@
 // from new, because the document does not promise that refund.initiated is
 // sent or arrives first, and a late refund.initiated is then stale. A
 // refund names its payment through payment_id (Event.Parent); without it
-// the refund stands alone.
+// the refund stands alone. A refund belongs to one payment: once an
+// applied event has named it, an event naming another payment_id is
+// conflicting data, rejected (conflict, "names payment B as its parent;
+// it belongs to payment A"), and so is its effect on the payment it
+// names. Neither payment and not the refund changes; paystate does not
+// re-link a refund, since the money a completion reports would then have
+// moved on a payment its own events never named.
 //
 // The refund's amount is refund.initiated's until refund.completed says
 // what was refunded: "successfully processed" is the fact, "initiated" was

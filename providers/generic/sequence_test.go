@@ -347,6 +347,42 @@ func TestCompletedRefundAmountIsTheRefundsAmount(t *testing.T) {
 	h.Verify()
 }
 
+// A refund names its payment through payment_id, and a refund belongs to
+// one payment: a refund.completed naming another payment than the
+// refund.initiated did is conflicting data. It is rejected, so is its
+// effect on the payment it names, and nothing moves: the refund stays
+// pending on its payment, neither payment's refunded total changes. The
+// completion naming the refund's own payment is applied as usual.
+func TestRefundNamingAnotherPaymentIsAConflict(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	for _, id := range []string{"p1", "p2"} {
+		requireOutcomes(t, "payment", []out{{pay, id, sm.VerdictApplied, "", sm.Captured}},
+			h.Deliver(paymentBody("e-"+id, "payment.completed", id, 10000)))
+	}
+	requireOutcomes(t, "initiated on p1", []out{{refund, "r1", sm.VerdictApplied, "", sm.Pending}},
+		h.Deliver(refundBody("e2", "refund.initiated", "r1", "p1", 1000)))
+	requireOutcomes(t, "completed on p2", []out{
+		{refund, "r1", sm.VerdictRejected, "conflict: names payment p2 as its parent; it belongs to payment p1$", sm.Pending},
+		{pay, "p2", sm.VerdictRejected, "conflict: its refund r1 was rejected here", sm.Captured},
+	}, h.Deliver(refundBody("e3", "refund.completed", "r1", "p2", 1000)))
+	r := h.Aggregate(refund, "r1")
+	require.Equal(t, storage.AggregateKey{Provider: generic.Name, Kind: string(pay), ID: "p1"}, r.Parent)
+	require.Equal(t, int64(1), r.Version)
+	for _, id := range []string{"p1", "p2"} {
+		p := h.Aggregate(pay, id)
+		require.Equal(t, int64(0), p.Refunded, id)
+		require.Equal(t, int64(1), p.Version, id)
+	}
+
+	requireOutcomes(t, "completed on p1", []out{
+		{refund, "r1", sm.VerdictApplied, "", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "", sm.PartiallyRefunded},
+	}, h.Deliver(refundBody("e4", "refund.completed", "r1", "p1", 1000)))
+	require.Equal(t, int64(1000), h.Aggregate(pay, "p1").Refunded)
+	h.Verify()
+}
+
 // Without an envelope id the derived key still makes a retry a duplicate.
 func TestRetryWithoutEventID(t *testing.T) {
 	t.Parallel()

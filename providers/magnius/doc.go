@@ -38,6 +38,15 @@
 //   - refund → refund, chargeback → chargeback. The document gives them no
 //     parent field; an undocumented transaction_id, if Magnius sends one,
 //     names the payment. Without it they stand alone.
+//   - A parent, once an applied snapshot named it, does not change: the
+//     subscription or payment link "used to create this transaction" and a
+//     refund's payment are facts of the object. A later snapshot naming
+//     another of the same kind (another subscription_id, another
+//     transaction_id) is rejected as a conflict with both named in the
+//     reason, as every provider's is. One naming none, or a parent of the
+//     other kind (a paymentlink_id beside the subscription that is the
+//     parent: both fields are optional and a transaction may have both),
+//     is decided as usual and the parent stays.
 //   - cardlink → link, subscription → subscription.
 //   - validationruleset, report_generated and the tag-rule and anti-fraud
 //     rule triggers have no lifecycle: Kind "", RecordOnly, AggregateID =

@@ -497,6 +497,48 @@ func TestParents(t *testing.T) {
 	h.Verify()
 }
 
+// TestAnotherParentIsAConflict: subscription_id and paymentlink_id name
+// "the subscription (paymentlink) used to create this transaction", and
+// transaction_id a refund's or chargeback's payment: facts that do not
+// change. A snapshot naming another parent than the one its object has is
+// conflicting data, rejected with the reason; one naming none or the same
+// is decided as usual.
+func TestAnotherParentIsAConflict(t *testing.T) {
+	t.Parallel()
+	h := harness(t)
+	steps := []struct {
+		body    []byte
+		verdict sm.Verdict
+		reason  string
+	}{
+		{snapshot{Type: "refund", ID: "r1", Status: "PENDING", Amount: 100, TransactionID: "t1"}.body(), sm.VerdictApplied, "$"},
+		{snapshot{Type: "refund", ID: "r1", Status: "PROCESSED", Amount: 100, TransactionID: "t2"}.body(), sm.VerdictRejected,
+			"conflict: names payment t2 as its parent; it belongs to payment t1$"},
+		{snapshot{Type: "refund", ID: "r1", Status: "HOLD", Amount: 100}.body(), sm.VerdictApplied, "$"},
+		{snapshot{Type: "refund", ID: "r1", Status: "PROCESSED", Amount: 100, TransactionID: "t1"}.body(), sm.VerdictApplied, "$"},
+
+		{snapshot{Type: "transaction", ID: "t9", Status: "AUTHORIZED", Amount: 500, SubscriptionID: "s1"}.body(), sm.VerdictApplied, "jumped"},
+		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_COMPLETED", Amount: 500, SubscriptionID: "s2"}.body(), sm.VerdictRejected,
+			"conflict: names subscription s2 as its parent; it belongs to subscription s1$"},
+		// The payment link it was created through as well: another
+		// relation, not another subscription.
+		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_REQUESTED", Amount: 500, LinkID: "l1"}.body(), sm.VerdictApplied, "$"},
+		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_COMPLETED", Amount: 500}.body(), sm.VerdictApplied, "$"},
+	}
+	for i, s := range steps {
+		o := h.DeliverOne(s.body)
+		require.Equal(t, s.verdict, o.Verdict, "step %d: %s", i+1, o.Reason)
+		require.Regexp(t, "^"+s.reason, o.Reason, "step %d", i+1)
+	}
+	r := h.Aggregate(sm.KindRefund, "r1")
+	require.Equal(t, storage.AggregateKey{Provider: magnius.Name, Kind: "payment", ID: "t1"}, r.Parent)
+	require.Equal(t, string(sm.Succeeded), r.State)
+	p := h.Aggregate(sm.KindPayment, "t9")
+	require.Equal(t, storage.AggregateKey{Provider: magnius.Name, Kind: "subscription", ID: "s1"}, p.Parent)
+	require.Equal(t, int64(500), p.Captured)
+	h.Verify()
+}
+
 // TestRecordedTypes: types with no lifecycle and types Magnius may add are
 // recorded, never transitioned, never an error.
 func TestRecordedTypes(t *testing.T) {
