@@ -20,10 +20,14 @@ type FactsProgress struct {
 	Compared, Rewritten int
 }
 
-// DeriveFacts derives the facts a migration could not fill from the row
-// (storage.FactsDeriver: AmountKnown of a zero amount, CapturedRest,
-// RefundedRest) from the journal, by the replay `rebuild --fix` uses,
-// restricted to those columns, and records them derived. It does nothing
+// DeriveFacts derives the facts a migration left to be derived
+// (storage.FactsDeriver: what a row cannot tell, such as AmountKnown of a
+// zero amount, and the columns a release's rules derive differently from
+// the same verdicts, such as the provider status and the totals) from the
+// journal, by the replay `rebuild --fix` uses, restricted to those
+// columns, and records them derived. Verdicts and states are the
+// journal's and are not among them: a row that differs from the replay
+// elsewhere too (its state, say) stays as it is, for the audit. It does nothing
 // (nil) when s is not a FactsDeriver or nothing is pending, so it costs one
 // read on every open after the first. Run it before an engine decides on
 // s: until it is done, a late part after a capture in full is decided
@@ -84,7 +88,10 @@ func DeriveFacts(ctx context.Context, s storage.Store, machines *sm.Registry, pr
 			if !ok || broken[got.Key] || w.Version != got.Version {
 				continue
 			}
-			if !sameFacts(w, got.Aggregate) {
+			// Only the derived columns are written, and only where the rest
+			// of the row is what the replay gives: a row changed elsewhere
+			// (its state, say) is the audit's to report, not ours to touch.
+			if !sameFacts(w, got.Aggregate) && diff(withFacts(got.Aggregate, w), w) == "" {
 				batch = append(batch, w)
 			}
 		}

@@ -107,3 +107,49 @@ func TestDeriveFactsReachesEveryPage(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM aggregates WHERE NOT amount_known`).Scan(&unknown))
 	require.Zero(t, unknown)
 }
+
+// TestDeriveFactsRewritesWhatOlderRulesDerived: after a release whose rules
+// derive the provider status, the face amount and the totals differently
+// from the same verdicts (SQLite 0014 marks the store), DeriveFacts writes
+// what the replay gives into those columns, so verify finds nothing after
+// the upgrade; a row whose state differs from the replay too is left for
+// the audit to report.
+func TestDeriveFactsRewritesWhatOlderRulesDerived(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "paystate.db")
+	store, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	reg := auditRegistry(t)
+	writeAuditJournal(t, store, reg)
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	exec := func(q string) {
+		t.Helper()
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	// What an older release's rules could have left: another provider
+	// status, face amount and totals (o1, o5); o10 also in another state,
+	// which no release derives from the same journal.
+	exec(`UPDATE aggregates SET provider_status = 'OLDER', amount = 7, amount_known = 0,
+		authorized = 1, captured = 2, refunded = 3, amounts_unknown = 1, captured_rest = 4, refunded_rest = 5
+		WHERE id IN ('o1', 'o5', 'o10')`)
+	exec(`UPDATE aggregates SET state = 'failed' WHERE id = 'o10'`)
+	exec(`INSERT INTO amount_facts_pending (id) VALUES (1)`)
+
+	p, err := DeriveFacts(ctx, store, reg, nil)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.Equal(t, 2, p.Rewritten, "o1 and o5; not o10, whose state differs")
+	bad, err := Verify(ctx, store, reg)
+	require.NoError(t, err)
+	require.Len(t, bad, 1, "only o10 differs from the journal: %v", bad)
+	require.Equal(t, "o10", bad[0].Key.ID)
+	require.Contains(t, bad[0].Detail, "failed")
+	var status string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT provider_status FROM aggregates WHERE id = 'o10'`).Scan(&status))
+	require.Equal(t, "OLDER", status, "a row changed elsewhere keeps what it has")
+}

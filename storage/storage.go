@@ -470,16 +470,21 @@ func SealAll(ctx context.Context, s any) error {
 }
 
 // FactsDeriver is a store whose migration left facts of the stored
-// aggregates that a row cannot tell (Aggregate.AmountKnown of a zero
-// amount, CapturedRest, RefundedRest: SQLite 0011/0012, PostgreSQL
-// 0009/0010) to be derived from the journal, and marked them pending
-// (SQLite 0013, PostgreSQL 0011). engine.DeriveFacts derives them.
+// aggregates to be derived from the journal, and marked them pending: the
+// facts a row cannot tell (Aggregate.AmountKnown of a zero amount,
+// CapturedRest, RefundedRest: SQLite 0011/0012, PostgreSQL 0009/0010,
+// marked by SQLite 0013, PostgreSQL 0011), and every column a release's
+// rules may derive differently from the same verdicts (the provider
+// status, the face amount, the totals: marked by SQLite 0014, PostgreSQL
+// 0012, for statemachine.Rules 12). engine.DeriveFacts derives them.
 type FactsDeriver interface {
 	// FactsPending reports whether the derivation is still to do.
 	FactsPending(ctx context.Context) (bool, error)
-	// SetFacts writes AmountKnown, CapturedRest and RefundedRest of each
-	// aggregate, in one transaction, where its stored Version is still
-	// the one given: a row a writer moved since keeps its own.
+	// SetFacts writes the derived columns of each aggregate
+	// (ProviderStatus, Amount, AmountKnown, Authorized, Captured,
+	// Refunded, AmountsUnknown, CapturedRest, RefundedRest), in one
+	// transaction, where its stored Version is still the one given: a row
+	// a writer moved since keeps its own.
 	SetFacts(ctx context.Context, facts []Aggregate) error
 	// FactsDerived records the derivation done (FactsPending false).
 	FactsDerived(ctx context.Context) error

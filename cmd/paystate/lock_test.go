@@ -119,12 +119,14 @@ func TestUpgradeRefusedUnderAServer(t *testing.T) {
 			}
 			require.NoError(t, run(ctx, []string{"migrate"}, env))
 			downgrade()
+			downgraded := version()
+			require.Less(t, downgraded, latest)
 			stop := older()
 			refused(run(ctx, []string{"migrate"}, env))
-			require.Equal(t, latest-1, version(), "nothing migrated")
+			require.Equal(t, downgraded, version(), "nothing migrated")
 			if backend == "sqlite" { // PostgreSQL waits for the server first: once is enough
 				refused(run(ctx, []string{"rebuild"}, env))
-				require.Equal(t, latest-1, version(), "nothing migrated")
+				require.Equal(t, downgraded, version(), "nothing migrated")
 			}
 			stop()
 			require.NoError(t, run(ctx, []string{"migrate"}, env))

@@ -28,9 +28,11 @@ func (s *Store) SetFacts(ctx context.Context, facts []storage.Aggregate) error {
 	}
 	var b pgx.Batch
 	for _, a := range facts {
-		b.Queue(`UPDATE aggregates SET amount_known = $1, captured_rest = $2, refunded_rest = $3
-			WHERE provider = $4 AND kind = $5 AND id = $6 AND version = $7`,
-			a.AmountKnown, a.CapturedRest, a.RefundedRest, a.Key.Provider, a.Key.Kind, a.Key.ID, a.Version)
+		b.Queue(`UPDATE aggregates SET provider_status = $1, amount = $2, amount_known = $3,
+			authorized = $4, captured = $5, refunded = $6, amounts_unknown = $7, captured_rest = $8, refunded_rest = $9
+			WHERE provider = $10 AND kind = $11 AND id = $12 AND version = $13`,
+			a.ProviderStatus, a.Amount, a.AmountKnown, a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown,
+			a.CapturedRest, a.RefundedRest, a.Key.Provider, a.Key.Kind, a.Key.ID, a.Version)
 	}
 	return s.factsWrite(ctx, "set amount facts", func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 }

@@ -82,9 +82,9 @@ func downgradedSchema(t *testing.T) (dsn, schema string) {
 	return dsn, schema
 }
 
-// downgrade takes a migrated schema back to before 0011 (the latest
-// migration: a later one must be undone here too), as a store the
-// version before left it.
+// downgrade takes a migrated schema back to before 0011 (0012 only marks
+// the store again, and its mark goes with the table; a later migration
+// must be undone here too), as a store the version before left it.
 func downgrade(t *testing.T, dsn, schema string) {
 	t.Helper()
 	_, err := rawConn(t, dsn, schema).Exec(t.Context(),
@@ -118,7 +118,7 @@ func TestUpgradeRefusedUnderOlderReplicas(t *testing.T) {
 	} {
 		err := open()
 		require.ErrorIs(t, err, ErrUpgradeBlocked)
-		require.ErrorContains(t, err, "migrations to apply (schema version 10, this binary's 11)")
+		require.ErrorContains(t, err, "migrations to apply (schema version 10, this binary's 12)")
 		require.ErrorContains(t, err, "2 other sessions (paystate servers) hold its lock")
 		require.ErrorContains(t, err, "stop the replicas running the older version, then start this one")
 		v, err := SchemaVersion(ctx, dsn, in)

@@ -26,14 +26,16 @@ func (s *Store) SetFacts(ctx context.Context, facts []storage.Aggregate) (err er
 			_ = tx.Rollback()
 		}
 	}()
-	update, err := tx.PrepareContext(ctx, `UPDATE aggregates SET amount_known = ?, captured_rest = ?, refunded_rest = ?
+	update, err := tx.PrepareContext(ctx, `UPDATE aggregates SET provider_status = ?, amount = ?, amount_known = ?,
+		authorized = ?, captured = ?, refunded = ?, amounts_unknown = ?, captured_rest = ?, refunded_rest = ?
 		WHERE provider = ? AND kind = ? AND id = ? AND version = ?`)
 	if err != nil {
 		return classify("set amount facts", err)
 	}
 	defer update.Close()
 	for _, a := range facts {
-		if _, err := update.ExecContext(ctx, a.AmountKnown, a.CapturedRest, a.RefundedRest,
+		if _, err := update.ExecContext(ctx, a.ProviderStatus, a.Amount, a.AmountKnown,
+			a.Authorized, a.Captured, a.Refunded, a.AmountsUnknown, a.CapturedRest, a.RefundedRest,
 			a.Key.Provider, a.Key.Kind, a.Key.ID, a.Version); err != nil {
 			return classify("set amount facts", err)
 		}
