@@ -171,6 +171,9 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	if d, ok := m.whereItsEdgeEnds(cur, in); ok {
 		return d
 	}
+	if d, ok := m.caughtUp(cur, in); ok {
+		return d
+	}
 	for _, s := range m.sources[in.Event] {
 		if s == cur.State || m.ahead[s][cur.State] {
 			return verdict(VerdictRejected, ReasonStale, "%s has moved past %s, where %s applies", cur.State, s, in.Event)
@@ -304,6 +307,41 @@ func nothingLeft(e Effect, a Amounts) bool {
 		return a.Authorized > 0 && a.Captured >= a.Authorized
 	case e == Refund:
 		return a.Captured > 0 && a.Refunded >= a.Captured
+	}
+	return false
+}
+
+// caughtUp decides a snapshot whose word's own edge ends where the
+// aggregate is, though no edge takes it from there and the aggregate's own
+// status does not lead there either: operations reported by other objects
+// moved it (an Inyo child void, child refunds of the whole capture) and
+// left its own status behind (providers.Event.Operation). The snapshot is
+// not behind the aggregate, it is the aggregate's own status catching up:
+// applied in place, state and totals as they are (the operations moved the
+// money, and counting the snapshot's amount again could count it twice),
+// the status recorded. Where the aggregate's own status already leads to
+// its state (a late INITIATED after PENDING, both pending), the snapshot is
+// behind and stays stale.
+func (m *Machine) caughtUp(cur Snapshot, in Input) (Decision, bool) {
+	if !in.Snapshot || !m.endsAt(in.Event, cur.State) || m.endsAt(cur.Status, cur.State) {
+		return Decision{}, false
+	}
+	a := cur.Amounts
+	if in.HasAmount {
+		a.setAmount(in.Amount)
+	}
+	return Decision{Verdict: VerdictApplied, To: cur.State, Amounts: a,
+		Detail: fmt.Sprintf("already %s, moved there by other objects; its own status catches up, state and totals unchanged", cur.State)}, true
+}
+
+// endsAt reports whether one of event's edges can end in s (either state
+// of a partial/full pair the amounts choose between).
+func (m *Machine) endsAt(event string, s State) bool {
+	for _, src := range m.sources[event] {
+		e := m.edges[edgeKey{event, src}]
+		if slices.Contains(outcomes(e.to, e.Effect), s) {
+			return true
+		}
 	}
 	return false
 }

@@ -532,9 +532,77 @@ func TestDecideStatusModeOperationBeyondItsAmount(t *testing.T) {
 	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: unknown}, op)
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
 
-	// A snapshot keeps stale whatever the status.
+	// A snapshot is not decided by its amount: its own status catching
+	// up with where operations moved the payment is applied in place
+	// (TestDecideSnapshotCatchesUp), totals unchanged.
 	op.Snapshot = true
 	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, op)
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, [3]int64{9500, 9500, 9500}, [3]int64{d.Amounts.Authorized, d.Amounts.Captured, d.Amounts.Refunded})
+}
+
+// TestDecideSnapshotCatchesUp: a snapshot whose word ends where the
+// aggregate is, after operations of other objects moved it there past its
+// own status, is that status catching up, not a late one: applied in
+// place, state and totals unchanged. A word that does not end here, or an
+// aggregate whose own status already leads here, keeps stale.
+func TestDecideSnapshotCatchesUp(t *testing.T) {
+	t.Parallel()
+	m := statusCard(t)
+	full := Amounts{Currency: "USD", Amount: 9500, AmountKnown: true, Authorized: 9500, Captured: 9500, Refunded: 9500}
+	part := Amounts{Currency: "USD", Amount: 9500, AmountKnown: true, Authorized: 9500, Captured: 5000}
+	snap := func(ev string, n int64) Input {
+		return Input{Event: ev, Amount: n, HasAmount: true, Currency: "USD", Snapshot: true}
+	}
+	caught := []struct {
+		name string
+		cur  Snapshot
+		in   Input
+	}{
+		{"refunded in full by operations, its own status still captured", Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, snap("REFUNDED", 9500)},
+		{"refunded by operations alone, no status of its own", Snapshot{State: Refunded, Amounts: full}, snap("REFUNDED", 9500)},
+		{"another amount: still no money of its own", Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, snap("REFUNDED", 4000)},
+		{"captured in part by an operation, its own status authorized", Snapshot{State: PartiallyCaptured, Status: "AUTHORIZED", Amounts: part}, snap("CAPTURED", 9500)},
+	}
+	for _, c := range caught {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(m, c.cur, c.in)
+			require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+			require.Empty(t, d.Code)
+			require.Equal(t, c.cur.State, d.To)
+			require.Equal(t, c.cur.Amounts, d.Amounts)
+			require.Empty(t, d.Skipped)
+		})
+	}
+
+	stale := []struct {
+		name string
+		cur  Snapshot
+		in   Input
+	}{
+		{"a word that ends elsewhere", Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, snap("AUTHORIZED", 9500)},
+		{"an operation, not a snapshot", Snapshot{State: PartiallyCaptured, Status: "AUTHORIZED", Amounts: part},
+			Input{Event: "CAPTURED", Currency: "USD"}},
+	}
+	for _, c := range stale {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(m, c.cur, c.in)
+			require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+			require.Equal(t, ReasonStale, d.Code, d.Reason())
+		})
+	}
+
+	// Two words that lead to one state: the aggregate's own status
+	// already put it there, so the other word is late.
+	twins := mustBuild(t, Table{
+		Provider: "snap", Kind: KindPayment, Mode: ModeStatus,
+		Transitions: []Transition{
+			{Event: "INITIATED", From: []State{StateNew}, To: Pending},
+			{Event: "PENDING", From: []State{StateNew}, To: Pending},
+			{Event: "AUTHORIZED", From: []State{Pending}, To: Authorized, Effect: Authorize},
+		},
+	})
+	d := Decide(twins, Snapshot{State: Pending, Status: "PENDING"}, Input{Event: "INITIATED", Snapshot: true})
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
 }
 

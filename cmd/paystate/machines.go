@@ -142,7 +142,10 @@ In status snapshot mode the provider's word is where the object is now, not what
 happened. A snapshot equal to the aggregate's current provider status is a duplicate;
 one legal from the current state is applied even if that status was seen before (the
 cycles drawn below: a subscription that recovers, a chargeback disputed again); one
-behind is stale; one further ahead is reached along the shortest legal path at once, and
+behind is stale; one whose word ends where the aggregate is, after operations reported
+by other objects moved it there past its own status (an Inyo payment voided by a child
+object, then its own VOIDED), is that status catching up: applied in place, state and
+totals unchanged; one further ahead is reached along the shortest legal path at once, and
 the states passed through are journalled as skipped. A jump carries what those states
 imply: each passed edge has its amount effect (a skipped full capture captures the
 authorization), with the snapshot's own amount where it is its object's amount. That
@@ -169,9 +172,9 @@ the total already moved and has no object of its own (the same operation reporte
 ` + "`stale`" + `). A refund that is an object of its own (a generic, PayEngine or Inyo refund) is
 decided on its payment only when that object moved, so it is never a repeat: of exactly
 the total it is a second refund of it all (` + "`amount`" + `, or an overflow). One without an
-amount implies "the rest", which is nothing (` + "`stale`" + `). A status snapshot stays ` + "`stale`" + `,
-and so does an operation on a status-mode aggregate whose own status is the operation's
-word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it); an
+amount implies "the rest", which is nothing (` + "`stale`" + `). A status snapshot stays ` + "`stale`" + `
+(unless it is its own status catching up, above), and so does an operation on a
+status-mode aggregate whose own status is the operation's word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it); an
 operation on one whose own status never said so is decided by its amount as in event
 mode. In event mode, with the amounts not fully known, one with its amount on a payment
 captured or refunded in full is inside that

@@ -33,8 +33,9 @@
 //
 // CAPTURED is legal once: Inyo's API reference says a payment is captured
 // once, in full or for less than the authorization, so a second report of
-// the capture (the payment's own CAPTURED after a child capture, or the
-// reverse) is stale instead of counted twice. VOIDED after CAPTURED is
+// the capture is never counted twice: a child capture after the payment's
+// own CAPTURED is stale, and the payment's own CAPTURED after a child
+// capture is its status catching up (see "Children"), totals unchanged. VOIDED after CAPTURED is
 // stale, not illegal: VOIDED is legal from authorized, a state the
 // captured payment has moved past, so it is the late report of a void that
 // cannot have happened after the capture; Decide calls every such word
@@ -125,6 +126,16 @@
 // Inyo status yet. So a REFUNDED on the payment's own object after a child
 // refund is news of the payment, not a repeat of the child, also when the
 // child came first.
+//
+// The payment's own object whose status ends where children already took
+// the payment (VOIDED after a child void, REFUNDED after child refunds of
+// the whole capture, CAPTURED after a child capture) is not behind it: the
+// payment has not moved past that status, its own status just had not
+// said it yet. It is applied in place: state and totals as the children
+// left them (they moved the money; the object's amount, the payment's,
+// could count it twice), and the payment's Inyo status says it from then
+// on (said again: a duplicate). A status that ends elsewhere (AUTHORIZED
+// after a child void) is still stale.
 //
 // When a child and its payment disagree. A child refund's two events are
 // decided each on its own aggregate. The refund aggregate holds what Inyo

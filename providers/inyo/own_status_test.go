@@ -108,3 +108,82 @@ func TestOwnRefundedForLessStillReachesRefunded(t *testing.T) {
 	require.True(t, p.AmountsUnknown, "40 of a payment captured for 100: Inyo's figures disagree")
 	h.Verify()
 }
+
+// The payment's own status after child operations moved it (doc.go,
+// "Children"): a VOIDED, REFUNDED or CAPTURED of the payment's own object
+// whose status ends where the children already took the payment is not
+// late. It is applied in place, state and totals unchanged, and the
+// payment's Inyo status says it from then on; said again, it is a
+// duplicate. A status that ends elsewhere is still stale.
+func TestOwnStatusCatchesUpWithItsChildren(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		before []func(n int) []byte
+		own    string
+		state  sm.State
+		amts   [3]int64
+	}{
+		{"voided by a child, then VOIDED", []func(int) []byte{
+			own(payID, "AUTHORIZED", "95"), child("void-1", payID, "VOIDED", "95"),
+		}, "VOIDED", sm.Voided, [3]int64{9500, 0, 0}},
+		{"refunded in full by children, then REFUNDED", []func(int) []byte{
+			own(payID, "CAPTURED", "95"), child("refund-1", payID, "REFUNDED", "30"), child("refund-2", payID, "REFUNDED", "65"),
+		}, "REFUNDED", sm.Refunded, [3]int64{9500, 9500, 9500}},
+		{"captured in full by a child, then CAPTURED", []func(int) []byte{
+			own(payID, "AUTHORIZED", "95"), child("capture-1", payID, "CAPTURED", "95"),
+		}, "CAPTURED", sm.Captured, [3]int64{9500, 9500, 0}},
+		{"captured in part by a child, then CAPTURED: never counted twice", []func(int) []byte{
+			own(payID, "AUTHORIZED", "95"), child("capture-1", payID, "CAPTURED", "50"),
+		}, "CAPTURED", sm.PartiallyCaptured, [3]int64{9500, 5000, 0}},
+		{"voided by a child that came first, then VOIDED", []func(int) []byte{
+			child("void-1", payID, "VOIDED", "95"),
+		}, "VOIDED", sm.Voided, [3]int64{0, 0, 0}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := enginetest.New(t, inyo.New(inyo.Config{}))
+			n := 0
+			for _, body := range c.before {
+				for _, o := range h.Deliver(body(n)) {
+					require.Equal(t, sm.VerdictApplied, o.Verdict, "%s: %s", o.Event, o.Reason)
+				}
+				n++
+			}
+			before := h.Aggregate(sm.KindPayment, payID)
+			require.NotEqual(t, c.own, before.ProviderStatus)
+
+			o := h.DeliverOne(own(payID, c.own, "95")(n))
+			require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+			require.Equal(t, string(c.state), o.StateAfter)
+			p := h.Aggregate(sm.KindPayment, payID)
+			require.Equal(t, c.own, p.ProviderStatus)
+			require.Equal(t, c.amts, [3]int64{p.Authorized, p.Captured, p.Refunded})
+			require.Equal(t, before.AmountsUnknown, p.AmountsUnknown)
+
+			require.Equal(t, sm.VerdictDuplicate, h.DeliverOne(own(payID, c.own, "95")(n+1)).Verdict, "said again")
+			late := h.DeliverOne(own(payID, "AUTHORIZED", "95")(n + 2))
+			require.Equal(t, sm.VerdictRejected, late.Verdict)
+			require.Regexp(t, "^stale", late.Reason)
+			h.Restart()
+			h.Verify()
+		})
+	}
+}
+
+// The acceptance report's reproduction: the payment's own VOIDED after a
+// child void was rejected "stale: voided has moved past authorized" and
+// its Inyo status stayed AUTHORIZED for good.
+func TestOwnVoidedAfterAChildVoidIsRecorded(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	h.DeliverOne([]byte(`{"paymentId":"pE","parentPaymentId":"pE","amount":100,"created":"2025-01-21 16:29:00","status":"AUTHORIZED"}`))
+	h.DeliverOne([]byte(`{"paymentId":"vE","parentPaymentId":"pE","amount":100,"created":"2025-01-21 16:30:00","status":"VOIDED"}`))
+	o := h.DeliverOne([]byte(`{"paymentId":"pE","parentPaymentId":"pE","amount":100,"created":"2025-01-21 16:31:00","status":"VOIDED"}`))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	p := h.Aggregate(sm.KindPayment, "pE")
+	require.Equal(t, string(sm.Voided), p.State)
+	require.Equal(t, "VOIDED", p.ProviderStatus)
+	h.Verify()
+}

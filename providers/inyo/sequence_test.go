@@ -128,10 +128,10 @@ func TestSequences(t *testing.T) {
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{child("void-1", payID, "VOIDED", "95"), []expect{applied(sm.KindPayment, sm.Voided)}},
 		}, sm.Voided, [3]int64{9500, 0, 0}},
-		{"a child captures part; the payment's own CAPTURED after it is stale, never counted twice", []step{
+		{"a child captures part; the payment's own CAPTURED after it is its status catching up, never counted twice", []step{
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{child("capture-1", payID, "CAPTURED", "50"), []expect{applied(sm.KindPayment, sm.PartiallyCaptured)}},
-			{own(payID, "CAPTURED", "95"), []expect{pay(sm.VerdictRejected, "stale", sm.PartiallyCaptured)}},
+			{own(payID, "CAPTURED", "95"), []expect{pay(sm.VerdictApplied, "already partially_captured", sm.PartiallyCaptured)}},
 			{child("refund-1", payID, "REFUNDED", "20"), []expect{refundOK, applied(sm.KindPayment, sm.PartiallyRefunded)}},
 			{child("refund-2", payID, "REFUNDED", "30"), []expect{refundOK, applied(sm.KindPayment, sm.Refunded)}},
 		}, sm.Refunded, [3]int64{9500, 5000, 5000}},
