@@ -135,7 +135,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			break
 		}
 		if in.Amount > a.Authorized {
-			if a.Authorized > 0 && !a.Unknown {
+			if a.authorizationReported() {
 				return a, to, fmt.Sprintf("capture of %d requested, above authorized %d", in.Amount, a.Authorized)
 			}
 			a.Authorized, a.Unknown = in.Amount, true
@@ -164,7 +164,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			return a, to, ""
 		}
 		if a.Captured > a.Authorized {
-			if a.Authorized > 0 && !a.Unknown {
+			if a.authorizationReported() {
 				return a, to, fmt.Sprintf("captured %d would exceed authorized %d", a.Captured, a.Authorized)
 			}
 			// An authorization never reported, or not fully known: this
@@ -291,6 +291,16 @@ func faceChange(before, after Amounts) string {
 		return ""
 	}
 	return fmt.Sprintf("amount changed from %d to %d", before.Amount, after.Amount)
+}
+
+// authorizationReported reports whether Authorized is a figure a provider
+// reported, which a capture is held to: one above zero, or zero on an
+// order whose amount was reported as zero (AmountKnown: a card check,
+// authorized for nothing); never while the amounts are not fully known.
+// Otherwise an Authorized of 0 is an authorization nobody reported, and a
+// capture proves it was at least the captured total.
+func (a Amounts) authorizationReported() bool {
+	return !a.Unknown && (a.Authorized > 0 || a.AmountKnown && a.Amount == 0)
 }
 
 // authorizationStands reports whether the payment holds an authorization:

@@ -25,6 +25,7 @@ func amountNear(t *rapid.T, label string) int64 {
 // or, for a part inside a capture or refund in full that gave no amount,
 // unchanged with that rest reduced by the part,
 // refunded <= captured <= authorized holds while every figure is known,
+// a known authorization (zero included) is never rewritten,
 // the rest a capture (refund) in full took is a part of the captured
 // (refunded) total, never more nor below zero (Amounts.CapturedRest),
 // and an event whose exact total would not fit int64 is rejected for its
@@ -57,6 +58,11 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 			overflows := func(x, y int64) bool { return !exact(x, y).IsInt64() }
 			switch d.Verdict {
 			case VerdictApplied:
+				if !a.Unknown && b.Authorized != a.Authorized {
+					// A known authorization, zero included, is never
+					// rewritten by what is captured or refunded of it.
+					rt.Fatalf("%s of %d rewrote authorized %d as %d", in.Event, in.Amount, a.Authorized, b.Authorized)
+				}
 				if in.HasAmount {
 					// A part may instead be applied inside what a capture
 					// (refund) in full without an amount took as the rest:
@@ -87,8 +93,10 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 					ok := false
 					switch effectAt(m, in.Event, cur.State) {
 					case Capture:
+						// Every authorization here reports its amount,
+						// zero included (a card check): a known limit.
 						ok = overflows(a.Captured, in.Amount) ||
-							(!a.Unknown && a.Authorized > 0 && exact(a.Captured, in.Amount).Cmp(big64(a.Authorized)) > 0)
+							(!a.Unknown && exact(a.Captured, in.Amount).Cmp(big64(a.Authorized)) > 0)
 					case Refund:
 						ok = overflows(a.Refunded, in.Amount) ||
 							(!a.Unknown && exact(a.Refunded, in.Amount).Cmp(big64(a.Captured)) > 0)

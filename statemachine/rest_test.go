@@ -221,3 +221,39 @@ func TestCaptureAfterARefundIsDecidedAsWithoutIt(t *testing.T) {
 	require.Equal(t, PartiallyRefunded, d.To)
 	require.Equal(t, int64(100), d.Amounts.Captured)
 }
+
+// TestZeroAuthorizationIsAReportedLimit: an authorization reported as 0 (a
+// card check) holds captures to it like any other; an authorization nobody
+// reported is proved by the capture instead.
+func TestZeroAuthorizationIsAReportedLimit(t *testing.T) {
+	t.Parallel()
+	m := mustBuild(t, cardTable())
+
+	zero := walk(t, m, op("AUTH", 0))
+	require.Equal(t, Amounts{Currency: "AED", AmountKnown: true}, zero.Amounts)
+	d := Decide(m, zero, op("PARTIAL_CAPTURE", 10))
+	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
+	require.Equal(t, "amount: captured 10 would exceed authorized 0", d.Reason())
+	require.Equal(t, zero.Amounts, d.Amounts)
+	d = Decide(m, zero, op("PARTIAL_CAPTURE", 0))
+	require.Equal(t, VerdictApplied, d.Verdict, "a capture of nothing fits: %s", d.Reason())
+
+	// Never reported: an authorization without an amount, or none at all
+	// on an aggregate whose amounts predate AmountKnown.
+	for name, a := range map[string]Amounts{
+		"authorization without an amount": walk(t, m, Input{Event: "AUTH", Currency: "AED"}).Amounts,
+		"nothing reported":                {Currency: "AED"},
+	} {
+		d := Decide(m, Snapshot{State: Authorized, Amounts: a}, op("PARTIAL_CAPTURE", 10))
+		require.Equal(t, VerdictApplied, d.Verdict, "%s: %s", name, d.Reason())
+		require.Equal(t, int64(10), d.Amounts.Authorized, name)
+	}
+
+	// A zero authorization whose capture was requested for more.
+	tb := cardTable()
+	tb.Transitions = append(tb.Transitions, Transition{Event: "SETTLING", From: []State{Authorized}, To: CaptureRequested, Effect: RequestCapture},
+		Transition{Event: "SETTLED", From: []State{CaptureRequested}, To: Captured, Effect: Capture})
+	rm := mustBuild(t, tb)
+	d = Decide(rm, walk(t, rm, op("AUTH", 0)), op("SETTLING", 10))
+	require.Equal(t, "amount: capture of 10 requested, above authorized 0", d.Reason())
+}

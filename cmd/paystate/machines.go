@@ -156,7 +156,9 @@ totals one that is neither the captured total nor the face amount marks them not
 known.
 
 Amounts: captured ≤ authorized and refunded ≤ captured, in checked int64 arithmetic (a
-total that would overflow is rejected). An event that moves money without saying how
+total that would overflow is rejected). An authorization reported as 0 on an order of 0 (a
+card check) is a limit like any other; an authorization never reported is proved by the
+capture (it was at least the captured total). An event that moves money without saying how
 much, where its word implies nothing (a partial capture or a purchase without an amount,
 a refund void without one), leaves the totals marked "not fully known"; from then on an
 amount check raises a total to what a later event proves (a refund of 30 proves a

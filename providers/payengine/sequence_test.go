@@ -171,6 +171,12 @@ func TestPaymentSequences(t *testing.T) {
 			{"a capture beyond it", capture("e5", "t1", "1.00"), []want{{pay, "t1", sm.VerdictRejected, "amount", "refunded"}}},
 		}, "refunded", amounts{7548, 7548, 7548}},
 
+		{"an authorization of 0.00 is a limit: a capture above it is amount", []step{
+			{"auth 0.00", auth("e1", "t1", "0.00"), []want{applied(pay, "t1", "authorized")}},
+			{"capture 10.00", capture("e2", "t1", "10.00"), []want{
+				{pay, "t1", sm.VerdictRejected, "amount: captured 1000 would exceed authorized 0", "authorized"}}},
+		}, "authorized", amounts{0, 0, 0}},
+
 		{"capture before auth is deferred, then applied", []step{
 			{"capture", capture("e1", "t1", "75.48"), []want{{pay, "t1", sm.VerdictDeferred, "early", "new"}}},
 			{"auth", auth("e2", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
