@@ -185,6 +185,8 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			// proves a capture of at least it; on known totals one that
 			// is neither the captured total nor the face amount
 			// disagrees with them, so they are no longer fully known.
+			// What it adds is the rest it took, as a refund in full
+			// without an amount takes it (RefundedRest).
 			switch {
 			case a.Unknown:
 				a.Captured = max(a.Captured, in.Amount)
@@ -192,6 +194,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			case in.Amount != a.Captured && !(a.AmountKnown && in.Amount == a.Amount):
 				a.Unknown = true
 			}
+			a.RefundedRest += max(a.Captured-a.Refunded, 0)
 			a.Refunded = max(a.Refunded, a.Captured)
 		case in.HasAmount && in.Snapshot:
 			// The object's amount, a total: a refund of the whole object

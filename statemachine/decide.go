@@ -253,12 +253,13 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 // Only an operation with its amount qualifies; without one it implies
 // "the rest", which is nothing, and stays stale. A snapshot keeps stale,
 // and so does an operation on a status-mode aggregate whose own status is
-// the operation's word: there a snapshot's total may already hold the
-// operation reported after it (an Inyo payment's own REFUNDED, then the
-// child refund it counted). An operation on a status-mode aggregate whose
-// own status never said so (an Inyo payment refunded in full by child
-// refunds alone) has no such total to hide in: one more refund is too
-// much money, or a total that would overflow, and says so. So does an
+// the operation's word, where the snapshot's total may already hold it
+// (an Inyo payment's own REFUNDED, then the child refund it counted; see
+// snapshotHolds). An operation on a status-mode aggregate whose own status
+// never said so (an Inyo payment refunded in full by child refunds alone),
+// or said so after the money had all moved, has no such total to hide in:
+// one more refund is too much money, or a total that would overflow, and
+// says so. So does an
 // operation of exactly the total its effect has moved (a capture of the
 // captured total on a payment captured in full), unless it is Distinct:
 // without an object of its own that moved, it reads as the same capture
@@ -266,11 +267,11 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 // Only event-mode words say "in full" (see inside).
 func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 	status := m.table.Mode == ModeStatus
-	if in.Snapshot || !in.HasAmount || status && cur.Status == in.status() {
+	if in.Snapshot || !in.HasAmount {
 		return Decision{}, false
 	}
 	e, ok := m.moneyEdgeEndingAt(cur.State, in.Event)
-	if !ok {
+	if !ok || status && cur.Status == in.status() && snapshotHolds(e.Effect, cur.Amounts, in) {
 		return Decision{}, false
 	}
 	if restated(e.Effect, cur.Amounts, in) {
@@ -284,6 +285,19 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 		return inside(cur, e.Effect, in), true
 	}
 	return Decision{}, false
+}
+
+// snapshotHolds reports whether the status snapshot that said the
+// operation's word may already hold the operation. A refund it can hold is
+// no larger than the rest its refund in full took (Amounts.RefundedRest):
+// the aggregate's own REFUNDED after refunds of other objects had refunded
+// it all took none, so one more is money on top. A capture keeps the
+// coarser reading: a snapshot's capture total may hold any capture.
+func snapshotHolds(e Effect, a Amounts, in Input) bool {
+	if e == Refund {
+		return in.Amount <= a.RefundedRest
+	}
+	return true
 }
 
 // restated reports whether an operation with its amount reads as one

@@ -512,8 +512,16 @@ func TestDecideStatusModeOperationBeyondItsAmount(t *testing.T) {
 	full := Amounts{Currency: "USD", Amount: 9500, Authorized: 9500, Captured: 9500, Refunded: 9500}
 	op := Input{Event: "REFUNDED", Amount: 100, HasAmount: true, Currency: "USD"}
 
-	d := Decide(m, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, op)
+	// The payment's own REFUNDED took the rest: its total may hold the
+	// refund reported after it.
+	took := full
+	took.RefundedRest = 9500
+	d := Decide(m, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: took}, op)
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
+	// It said REFUNDED only after operations had refunded it all: it took
+	// nothing that could hold one more.
+	d = Decide(m, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, op)
+	require.Equal(t, ReasonAmount, d.Code, d.Reason())
 
 	d = Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, op)
 	require.Equal(t, VerdictRejected, d.Verdict, d.Reason())
@@ -694,15 +702,15 @@ func TestDecideSnapshotRefundedIsInFull(t *testing.T) {
 		want   Amounts
 	}{
 		{"the captured total", Captured, captured, 10000,
-			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000}},
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, RefundedRest: 10000}},
 		{"less than captured: in full all the same, the disagreement marked", Captured, captured, 4000,
-			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true}},
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true, RefundedRest: 10000}},
 		{"more than captured: what was captured, the disagreement marked", Captured, captured, 14000,
-			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true}},
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true, RefundedRest: 10000}},
 		{"the face amount of a payment captured in part", PartiallyCaptured, partly, 10000,
-			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 6000, Refunded: 6000}},
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 6000, Refunded: 6000, RefundedRest: 6000}},
 		{"after a part, on totals not fully known: raised to what it proves", PartiallyRefunded, proved, 10000,
-			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true}},
+			Amounts{Currency: "USD", Amount: 10000, AmountKnown: true, Authorized: 10000, Captured: 10000, Refunded: 10000, Unknown: true, RefundedRest: 7000}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -180,10 +180,16 @@ func TestDistinctOperationOfTheWholeTotal(t *testing.T) {
 	in := Input{Event: "REFUNDED", Amount: 9500, HasAmount: true, Currency: "USD", Distinct: true}
 	d = Decide(sm, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, in)
 	require.Equal(t, "amount: refunded 19000 would exceed captured 9500", d.Reason())
-	// While its own status says REFUNDED, that snapshot's total may hold
-	// the operation: stale, distinct or not.
-	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, in)
+	// While its own status says REFUNDED and that snapshot's refund in
+	// full took the rest, its total may hold the operation: stale,
+	// distinct or not.
+	took := full
+	took.RefundedRest = 9500
+	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: took}, in)
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
+	// Said only after operations had refunded it all, it took nothing.
+	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, in)
+	require.Equal(t, "amount: refunded 19000 would exceed captured 9500", d.Reason())
 }
 
 // TestCaptureAfterARefundIsDecidedAsWithoutIt: a table that captures

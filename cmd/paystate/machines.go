@@ -176,7 +176,7 @@ decided on its payment only when that object moved, so it is never a repeat: of 
 the total it is a second refund of it all (` + "`amount`" + `, or an overflow). One without an
 amount implies "the rest", which is nothing (` + "`stale`" + `). A status snapshot stays ` + "`stale`" + `
 (unless it is its own status catching up, above), and so does an operation on a
-status-mode aggregate whose own status is the operation's word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it); an
+status-mode aggregate whose own status is the operation's word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it, if no larger than the rest that REFUNDED took: none, when it only caught up with child refunds of it all); an
 operation on one whose own status never said so is decided by its amount as in event
 mode. In event mode, with the amounts not fully known, one with its amount on a payment
 captured or refunded in full is inside that

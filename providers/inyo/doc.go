@@ -147,7 +147,10 @@
 // when it refunds more than was captured while the totals are fully known
 // (also when child refunds alone refunded it in full: the payment's own
 // object never said REFUNDED, so no total of Inyo's can hold the one
-// more), stale when the payment's own REFUNDED may already have counted it. So a succeeded
+// more, nor when its own REFUNDED only caught up after the children had
+// refunded it all, taking nothing), stale when the payment's own REFUNDED
+// may already have counted it (a refund no larger than the rest that
+// REFUNDED took, statemachine.Amounts.RefundedRest). So a succeeded
 // refund beside a rejected effect on its payment is intended: it is the
 // discrepancy an auditor must see (the effect's entry names the reason),
 // not one paystate may settle by believing either side. The generic

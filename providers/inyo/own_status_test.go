@@ -187,3 +187,33 @@ func TestOwnVoidedAfterAChildVoidIsRecorded(t *testing.T) {
 	require.Equal(t, "VOIDED", p.ProviderStatus)
 	h.Verify()
 }
+
+// After child refunds of the whole capture, the payment's own REFUNDED
+// catches up and took nothing, so a further child refund is an
+// over-refund (amount), as it was before the own status said REFUNDED. A
+// child refund after an own REFUNDED that did take the rest may be one it
+// counted: stale.
+func TestChildRefundAfterTheOwnStatusCaughtUpIsTooMuch(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	for i, body := range []func(int) []byte{
+		own(payID, "CAPTURED", "95"), child("refund-1", payID, "REFUNDED", "30"),
+		child("refund-2", payID, "REFUNDED", "65"), own(payID, "REFUNDED", "95"),
+	} {
+		for _, o := range h.Deliver(body(i)) {
+			require.Equal(t, sm.VerdictApplied, o.Verdict, "%s: %s", o.Event, o.Reason)
+		}
+	}
+	out := h.Deliver(child("refund-3", payID, "REFUNDED", "1")(4))
+	require.Len(t, out, 2)
+	require.Equal(t, sm.VerdictRejected, out[1].Verdict)
+	require.Equal(t, "amount: refunded 9600 would exceed captured 9500", out[1].Reason)
+
+	h.Deliver(own("pay-2", "CAPTURED", "95")(0))
+	h.Deliver(own("pay-2", "REFUNDED", "95")(1))
+	out = h.Deliver(child("refund-4", "pay-2", "REFUNDED", "30")(2))
+	require.Len(t, out, 2)
+	require.Equal(t, sm.VerdictRejected, out[1].Verdict)
+	require.Regexp(t, "^stale", out[1].Reason)
+	h.Verify()
+}
