@@ -217,6 +217,7 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 		// package, never input.
 		panic(fmt.Sprintf("statemachine: looplab/fsm refused %s from %s", in.Event, from))
 	}
+	before := amounts
 	amounts, to, problem := applyEffect(e.Effect, to, amounts, in)
 	if problem != "" {
 		return reject(problem)
@@ -233,7 +234,22 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 	if change := faceChange(cur.Amounts, amounts); change != "" {
 		d.Detail = strings.TrimPrefix(d.Detail+"; "+change, "; ")
 	}
+	if note := disagreement(e.Effect, before, amounts, in); note != "" {
+		d.Detail = strings.TrimPrefix(d.Detail+"; "+note, "; ")
+	}
 	return d
+}
+
+// disagreement names what made a snapshot's refund in full mark totals
+// that were fully known as no longer so (see applyEffect): its amount,
+// the object's, is neither the captured total nor the order's amount. The
+// entry says so, beside the body that holds the figure.
+func disagreement(e Effect, before, after Amounts, in Input) string {
+	if e != Refund || !in.Snapshot || !in.HasAmount || before.Unknown || !after.Unknown {
+		return ""
+	}
+	return fmt.Sprintf("refunded in full; its amount %d is neither the captured %d nor the order's %d, so the amounts are no longer fully known",
+		in.Amount, after.Captured, after.Amount)
 }
 
 // whereItsEdgeEnds decides an operation, with its amount, that one of

@@ -1,6 +1,7 @@
 package statemachine
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -719,6 +720,11 @@ func TestDecideSnapshotRefundedIsInFull(t *testing.T) {
 			require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
 			require.Equal(t, Refunded, d.To)
 			require.Equal(t, c.want, d.Amounts)
+			if c.want.Unknown && !c.before.Unknown {
+				require.Equal(t, fmt.Sprintf("refunded in full; its amount %d is neither the captured 10000 nor the order's 10000, so the amounts are no longer fully known", c.amount), d.Reason())
+			} else {
+				require.Empty(t, d.Reason())
+			}
 		})
 	}
 

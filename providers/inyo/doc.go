@@ -83,8 +83,8 @@
 // that is neither what was captured nor the payment's amount (REFUNDED 40
 // of a payment captured for 100) is Inyo's figures disagreeing: the
 // payment is refunded in full all the same, its totals are marked not
-// fully known (statemachine.Amounts.Unknown: ask Inyo) and the body is
-// journalled with the verdict. It is not rejected as an amount conflict:
+// fully known (statemachine.Amounts.Unknown: ask Inyo), and the applied
+// entry's reason names the amount and the totals it disagrees with. It is not rejected as an amount conflict:
 // the status is the fact, what the amount means on REFUNDED is this
 // package's reading, and a rejection would leave the payment captured
 // while Inyo says it was refunded, rejecting every later REFUNDED object

@@ -100,6 +100,7 @@ func TestOwnRefundedForLessStillReachesRefunded(t *testing.T) {
 	o := h.DeliverOne([]byte(`{"paymentId":"pB","parentPaymentId":"pB","amount":40,"created":"2025-01-21 16:30:00","status":"REFUNDED"}`))
 	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
 	require.Equal(t, string(sm.Refunded), o.StateAfter)
+	require.Equal(t, "refunded in full; its amount 4000 is neither the captured 10000 nor the order's 10000, so the amounts are no longer fully known", o.Reason)
 	o = h.DeliverOne([]byte(`{"paymentId":"pB","parentPaymentId":"pB","amount":100,"created":"2025-01-21 16:40:00","status":"REFUNDED"}`))
 	require.Equal(t, sm.VerdictDuplicate, o.Verdict, "already refunded in full: %s", o.Reason)
 	p := h.Aggregate(sm.KindPayment, "pB")
