@@ -116,6 +116,29 @@ func (d Decision) Reason() string {
 // for an event with no lifecycle. Decide is pure: the caller persists the
 // decision.
 func Decide(m *Machine, cur Snapshot, in Input) Decision {
+	d := decide(m, cur, in)
+	if d.Verdict == VerdictApplied && otherParent(cur, in) {
+		// Not an operation on the parent's money (see decide): decided
+		// as usual, the parent it already has kept, the other named.
+		d.Detail = strings.TrimPrefix(d.Detail+"; "+fmt.Sprintf("names %s as its parent; keeps %s", in.Parent, cur.Parent), "; ")
+	}
+	return d
+}
+
+// otherParent reports whether in names a parent of the kind the aggregate's
+// parent has, and another one.
+func otherParent(cur Snapshot, in Input) bool {
+	return in.Parent.ID != "" && cur.Parent.ID != "" && in.Parent.Kind == cur.Parent.Kind && in.Parent.ID != cur.Parent.ID
+}
+
+// movesParentMoney reports whether an aggregate of m's kind is an
+// operation on its parent's money: a refund's or a chargeback's payment.
+func movesParentMoney(m *Machine) bool {
+	return m.table.Kind == KindRefund || m.table.Kind == KindChargeback
+}
+
+// decide is Decide without the note on a parent kept.
+func decide(m *Machine, cur Snapshot, in Input) Decision {
 	keep := Decision{To: cur.State, Amounts: cur.Amounts}
 	verdict := func(v Verdict, code ReasonCode, format string, args ...any) Decision {
 		d := keep
@@ -131,12 +154,16 @@ func Decide(m *Machine, cur Snapshot, in Input) Decision {
 		return verdict(VerdictRecorded, ReasonNoLifecycle, "")
 	case !m.Knows(in.Event):
 		return verdict(VerdictRecorded, ReasonUnknown, "%s is not an event of the %s %s machine", in.Event, m.table.Provider, m.table.Kind)
-	case in.Parent.ID != "" && cur.Parent.ID != "" && in.Parent.Kind == cur.Parent.Kind && in.Parent.ID != cur.Parent.ID:
-		// A child's parent, once known, does not change: a refund moves
-		// the money of the payment it belongs to, and moving another's
-		// would leave each telling half the story. A parent of another
-		// kind is another relation, not a contradiction (a Magnius
-		// transaction created by a subscription through a payment link).
+	case otherParent(cur, in) && movesParentMoney(m):
+		// A refund's or a chargeback's payment, once known, does not
+		// change: it moves the money of the payment it belongs to, and
+		// moving another's would leave each telling half the story. A
+		// payment's subscription or link is where it came from, not
+		// whose money it moves: a payment naming another one is decided
+		// as usual (money reported as moved is applied) and keeps the
+		// first (Decide notes the other). A parent of another kind is
+		// another relation, not a contradiction (a Magnius transaction
+		// created by a subscription through a payment link).
 		return verdict(VerdictRejected, ReasonConflict, "names %s as its parent; it belongs to %s", in.Parent, cur.Parent)
 	case in.Snapshot && cur.State != StateNew && in.status() == cur.Status:
 		// The provider says again where the aggregate already is: a retry,

@@ -760,4 +760,19 @@ func TestDecideAnotherParentIsAConflict(t *testing.T) {
 	// A parent named for the first time is no conflict.
 	d = Decide(m, Snapshot{State: Pending}, Input{Event: "COMPLETED", Parent: first})
 	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+
+	// A payment's subscription is where it came from, not whose money it
+	// moves: a capture naming another is money that moved, applied, the
+	// first parent named as kept.
+	pay := mustBuild(t, Table{Provider: "p", Kind: KindPayment, Transitions: []Transition{
+		{Event: "AUTH", From: []State{StateNew}, To: Authorized, Effect: Authorize},
+		{Event: "CAPTURE", From: []State{Authorized}, To: Captured, Effect: Capture},
+	}})
+	sub := Parent{KindSubscription, "s1"}
+	cur = Snapshot{State: Authorized, Parent: sub, Amounts: Amounts{Authorized: 500, Amount: 500, AmountKnown: true}}
+	d = Decide(pay, cur, Input{Event: "CAPTURE", HasAmount: true, Amount: 500, Parent: Parent{KindSubscription, "s2"}})
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Captured, d.To)
+	require.Equal(t, int64(500), d.Amounts.Captured)
+	require.Equal(t, "names subscription s2 as its parent; keeps subscription s1", d.Detail)
 }

@@ -40,13 +40,16 @@
 //     names the payment. Without it they stand alone.
 //   - A parent, once an applied snapshot named it, does not change: the
 //     subscription or payment link "used to create this transaction" and a
-//     refund's payment are facts of the object. A later snapshot naming
-//     another of the same kind (another subscription_id, another
-//     transaction_id) is rejected as a conflict with both named in the
-//     reason, as every provider's is. One naming none, or a parent of the
-//     other kind (a paymentlink_id beside the subscription that is the
-//     parent: both fields are optional and a transaction may have both),
-//     is decided as usual and the parent stays.
+//     refund's payment are facts of the object. A refund or chargeback
+//     snapshot naming another payment (another transaction_id) is rejected
+//     as a conflict with both named in the reason, as every provider's is:
+//     it would move another payment's money. A transaction naming another
+//     subscription_id or paymentlink_id is still money that moved: decided
+//     as usual, the first parent kept and the other named in the reason.
+//     One naming none, or a parent of the other kind (a paymentlink_id
+//     beside the subscription that is the parent: both fields are optional
+//     and a transaction may have both), is decided as usual and the parent
+//     stays.
 //   - cardlink → link, subscription → subscription.
 //   - validationruleset, report_generated and the tag-rule and anti-fraud
 //     rule triggers have no lifecycle: Kind "", RecordOnly, AggregateID =

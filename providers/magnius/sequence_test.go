@@ -497,12 +497,14 @@ func TestParents(t *testing.T) {
 	h.Verify()
 }
 
-// TestAnotherParentIsAConflict: subscription_id and paymentlink_id name
-// "the subscription (paymentlink) used to create this transaction", and
-// transaction_id a refund's or chargeback's payment: facts that do not
-// change. A snapshot naming another parent than the one its object has is
-// conflicting data, rejected with the reason; one naming none or the same
-// is decided as usual.
+// TestAnotherParentIsAConflict: transaction_id names a refund's or
+// chargeback's payment, whose money it moves: a snapshot naming another
+// payment than the one its refund has is conflicting data, rejected with
+// the reason. subscription_id and paymentlink_id name "the subscription
+// (paymentlink) used to create this transaction": a settlement naming
+// another is still money that moved, applied, the first parent kept and
+// the other named in the reason. One naming none or the same is decided
+// as usual.
 func TestAnotherParentIsAConflict(t *testing.T) {
 	t.Parallel()
 	h := harness(t)
@@ -518,12 +520,11 @@ func TestAnotherParentIsAConflict(t *testing.T) {
 		{snapshot{Type: "refund", ID: "r1", Status: "PROCESSED", Amount: 100, TransactionID: "t1"}.body(), sm.VerdictApplied, "$"},
 
 		{snapshot{Type: "transaction", ID: "t9", Status: "AUTHORIZED", Amount: 500, SubscriptionID: "s1"}.body(), sm.VerdictApplied, "jumped"},
-		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_COMPLETED", Amount: 500, SubscriptionID: "s2"}.body(), sm.VerdictRejected,
-			"conflict: names subscription s2 as its parent; it belongs to subscription s1$"},
+		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_REQUESTED", Amount: 500, SubscriptionID: "s2"}.body(), sm.VerdictApplied,
+			"names subscription s2 as its parent; keeps subscription s1$"},
 		// The payment link it was created through as well: another
 		// relation, not another subscription.
-		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_REQUESTED", Amount: 500, LinkID: "l1"}.body(), sm.VerdictApplied, "$"},
-		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_COMPLETED", Amount: 500}.body(), sm.VerdictApplied, "$"},
+		{snapshot{Type: "transaction", ID: "t9", Status: "SETTLEMENT_COMPLETED", Amount: 500, LinkID: "l1"}.body(), sm.VerdictApplied, "$"},
 	}
 	for i, s := range steps {
 		o := h.DeliverOne(s.body)
