@@ -152,8 +152,9 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 				return a, to, fmt.Sprintf("captured %d + %d overflows", a.Captured, in.Amount)
 			}
 			a.Captured = sum
-		case to == Captured && a.Authorized > 0:
-			// A full capture without an amount captures what is left.
+		case to == Captured && (a.Authorized > 0 || a.authorizationReported()):
+			// A full capture without an amount captures what is left:
+			// nothing, of an authorization reported as 0 (a card check).
 			a.CapturedRest += max(a.Authorized-a.Captured, 0)
 			a.Captured = max(a.Captured, a.Authorized)
 		default:

@@ -154,7 +154,9 @@
 // payment's amounts are marked not fully known (statemachine.Amounts.Unknown,
 // served as amounts_unknown) instead of being guessed:
 //   - CAPTURED ("captured, in full") captures the rest of the authorisation,
-//     REFUNDED refunds the rest of the capture: known;
+//     REFUNDED refunds the rest of the capture: known. The rest of an
+//     authorisation reported as 0 (a card check) is 0, so a refund after
+//     it is rejected (amount), as after CAPTURED with its amount 0;
 //   - CAPTURE_VOIDED "will then return to an AUTHORISED state": every capture
 //     is voided, known; PURCHASE_REVERSED voids the purchase, known;
 //   - PARTIALLY_CAPTURED and PARTIALLY_REFUNDED without an amount: the state
