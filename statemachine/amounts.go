@@ -219,7 +219,11 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 				return a, to, fmt.Sprintf("refunded %d would exceed captured %d", a.Refunded, a.Captured)
 			}
 			// A capture not fully known: this refund proves it was at
-			// least the refunded total.
+			// least the refunded total, which a reported authorization
+			// still bounds.
+			if a.Refunded > a.Authorized && a.authorizationReported() {
+				return a, to, fmt.Sprintf("refunded %d would prove a capture above authorized %d", a.Refunded, a.Authorized)
+			}
 			a.Captured = a.Refunded
 			a.Authorized = max(a.Authorized, a.Captured)
 			return a, raised(refundPair), ""
@@ -298,13 +302,25 @@ func faceChange(before, after Amounts) string {
 }
 
 // authorizationReported reports whether Authorized is a figure a provider
-// reported, which a capture is held to: one above zero, or zero on an
-// order whose amount was reported as zero (AmountKnown: a card check,
-// authorized for nothing); never while the amounts are not fully known.
-// Otherwise an Authorized of 0 is an authorization nobody reported, and a
-// capture proves it was at least the captured total.
+// reported, which a capture, and the capture a refund proves, is held to:
+// one above zero, or zero on an order whose amount was reported as zero
+// (AmountKnown: a card check, authorized for nothing). Otherwise an
+// Authorized of 0 is an authorization nobody reported, and a capture
+// proves it was at least the captured total.
+//
+// While the amounts are not fully known, Authorized may be a lower bound
+// that captures and refunds raised. It is the reported figure when it is
+// the order's reported amount: an authorization with its amount reports
+// both (Authorize, Purchase), and what is unknown then is the capture or
+// refund split, not the limit. One raised by proofs to exactly the order's
+// amount reads the same; the order's amount bounds it as well. One
+// reported apart from the order's amount (an incremental authorization, a
+// repriced order) is not told from a raised one and stays a lower bound.
 func (a Amounts) authorizationReported() bool {
-	return !a.Unknown && (a.Authorized > 0 || a.AmountKnown && a.Amount == 0)
+	if a.Unknown {
+		return a.AmountKnown && a.Authorized == a.Amount
+	}
+	return a.Authorized > 0 || a.AmountKnown && a.Amount == 0
 }
 
 // authorizationStands reports whether the payment holds an authorization:

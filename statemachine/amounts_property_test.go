@@ -25,7 +25,8 @@ func amountNear(t *rapid.T, label string) int64 {
 // or, for a part inside a capture or refund in full that gave no amount,
 // unchanged with that rest reduced by the part,
 // refunded <= captured <= authorized holds while every figure is known,
-// a known authorization (zero included) is never rewritten,
+// a reported authorization (zero included) is never rewritten, also while
+// the capture or refund split is not fully known,
 // the rest a capture (refund) in full took is a part of the captured
 // (refunded) total, never more nor below zero (Amounts.CapturedRest),
 // and an event whose exact total would not fit int64 is rejected for its
@@ -58,9 +59,12 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 			overflows := func(x, y int64) bool { return !exact(x, y).IsInt64() }
 			switch d.Verdict {
 			case VerdictApplied:
-				if !a.Unknown && b.Authorized != a.Authorized {
-					// A known authorization, zero included, is never
-					// rewritten by what is captured or refunded of it.
+				if b.Authorized != a.Authorized {
+					// A reported authorization, zero included, is never
+					// rewritten by what is captured or refunded of it,
+					// nor by what a capture or refund proves while the
+					// amounts are not fully known: every AUTH here
+					// reports its amount.
 					rt.Fatalf("%s of %d rewrote authorized %d as %d", in.Event, in.Amount, a.Authorized, b.Authorized)
 				}
 				if in.HasAmount {
@@ -94,12 +98,19 @@ func TestAmountRulesNearTheLimit(t *testing.T) {
 					switch effectAt(m, in.Event, cur.State) {
 					case Capture:
 						// Every authorization here reports its amount,
-						// zero included (a card check): a known limit.
+						// zero included (a card check): a known limit,
+						// also while the split is not fully known.
 						ok = overflows(a.Captured, in.Amount) ||
-							(!a.Unknown && exact(a.Captured, in.Amount).Cmp(big64(a.Authorized)) > 0)
+							exact(a.Captured, in.Amount).Cmp(big64(a.Authorized)) > 0
 					case Refund:
+						// With the split not fully known, a refund may
+						// prove a capture, up to the authorization.
+						limit := a.Captured
+						if a.Unknown {
+							limit = a.Authorized
+						}
 						ok = overflows(a.Refunded, in.Amount) ||
-							(!a.Unknown && exact(a.Refunded, in.Amount).Cmp(big64(a.Captured)) > 0)
+							exact(a.Refunded, in.Amount).Cmp(big64(limit)) > 0
 					case VoidCapture:
 						ok = !a.Unknown && in.Amount > a.Captured
 					case VoidRefund:

@@ -320,12 +320,20 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 	if restated(e.Effect, cur.Amounts, in) {
 		return Decision{}, false
 	}
-	if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
+	reject := func(problem string) (Decision, bool) {
 		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}, true
 	}
 	full := e.Effect == Capture && cur.State == Captured || e.Effect == Refund && cur.State == Refunded
-	if cur.Amounts.Unknown && full && !status {
-		return inside(cur, e.Effect, in), true
+	if cur.Amounts.Unknown && full && !status && in.Amount >= 0 {
+		// Held to what it proves, not to its amount added on top.
+		d := inside(cur, e.Effect, in)
+		if d.Amounts.Captured > cur.Amounts.Authorized && cur.Amounts.authorizationReported() {
+			return reject(fmt.Sprintf("%s of %d would prove a capture above authorized %d", in.Event, in.Amount, cur.Amounts.Authorized))
+		}
+		return d, true
+	}
+	if _, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in); problem != "" {
+		return reject(problem)
 	}
 	return Decision{}, false
 }

@@ -162,7 +162,11 @@ capture (it was at least the captured total). An event that moves money without 
 much, where its word implies nothing (a partial capture or a purchase without an amount,
 a refund void without one), leaves the totals marked "not fully known"; from then on an
 amount check raises a total to what a later event proves (a refund of 30 proves a
-capture of at least 30) instead of rejecting the event.
+capture of at least 30) instead of rejecting the event, up to an authorization that was
+reported: what is not known then is the capture or refund split, not the limit, so a
+capture or refund proving more than it is rejected (` + "`amount`" + `). While not fully known, the
+authorization reads as reported when it is the order's reported amount (an authorization
+with its amount reports both).
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
 on a payment captured in full, a refund on one refunded in full) is never held: a refund

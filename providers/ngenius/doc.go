@@ -167,7 +167,12 @@
 //
 // Once marked, a later refund or capture with an amount is never rejected
 // for the missing figure: a refund of 1000 after an amount-less partial
-// capture proves a capture of at least 1000, and the totals say so.
+// capture proves a capture of at least 1000, and the totals say so. What
+// is missing is the capture or refund split, not the authorisation
+// AUTHORISED (or PURCHASED) reported with the order's amount: a capture,
+// or a refund proving a capture, above it cannot have happened and is
+// rejected (amount), as it is with every figure known (AUTHORISED 10000,
+// PARTIALLY_CAPTURED without an amount, PARTIALLY_REFUNDED 20000).
 //
 // A part reported after the whole. CAPTURED without an amount took the
 // rest of the authorisation, however much that was, and REFUNDED without

@@ -60,3 +60,48 @@ func TestFullCaptureOfAZeroAuthorisation(t *testing.T) {
 		}, [3]int64{0, 0, 0}, false},
 	})
 }
+
+// PARTIALLY_CAPTURED is "for any value that does not meet or exceed the
+// original authorization amount", PARTIALLY_REFUNDED "for an amount less
+// than the original CAPTURE". An amount-less partial capture, or refund
+// void, leaves the capture or refund split not fully known, not the
+// authorisation AUTHORISED reported: a refund may prove more captured, up
+// to that authorisation, never above it.
+func TestAReportedAuthorisationLimitsAmountsNotFullyKnown(t *testing.T) {
+	t.Parallel()
+	runLimitCases(t, []limitCase{
+		{"a partial capture without an amount, a refund above the authorisation", 10000, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", -1, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 20000, sm.VerdictRejected, "amount", sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 10000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"PARTIALLY_REFUNDED", 1, sm.VerdictRejected, "amount", sm.PartiallyRefunded},
+		}, [3]int64{10000, 10000, 10000}, true},
+		{"a refund voided without an amount, a refund above the authorisation", 10000, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"REFUND_VOIDED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_REFUNDED", 20000, sm.VerdictRejected, "amount", sm.Captured},
+			{"PARTIALLY_REFUNDED", 4000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+		}, [3]int64{10000, 10000, 4000}, true},
+		{"a capture above the authorisation after a partial capture without an amount", 10000, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", -1, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_CAPTURED", 12000, sm.VerdictRejected, "amount", sm.PartiallyCaptured},
+			{"PARTIALLY_CAPTURED", 6000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+		}, [3]int64{10000, 6000, 0}, true},
+		{"a part reported after the rest, above the authorisation", 10000, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", -1, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_CAPTURED", 12000, sm.VerdictRejected, "amount", sm.Captured},
+			{"PARTIALLY_CAPTURED", 4000, sm.VerdictApplied, "", sm.Captured},
+		}, [3]int64{10000, 10000, 0}, true},
+		{"a card check captured in part without an amount, then a refund", 0, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", -1, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"PARTIALLY_REFUNDED", 100, sm.VerdictRejected, "amount", sm.PartiallyCaptured},
+		}, [3]int64{0, 0, 0}, true},
+	})
+}
