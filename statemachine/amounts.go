@@ -232,9 +232,15 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			to = pick(refundPair, a.Refunded >= a.Captured)
 		}
 	case VoidCapture:
+		// A void whose word ends the payment (a purchase reversed, a
+		// payment voided) takes every capture back; a void that returns
+		// to authorized may take one.
+		whole := to != Authorized && to != PartiallyCaptured
 		switch {
 		case !in.HasAmount:
 			a.Captured = 0
+		case whole && in.Amount < a.Captured:
+			return a, to, fmt.Sprintf("voiding %d of captured %d: %s voids all of it", in.Amount, a.Captured, to)
 		case in.Amount <= a.Captured:
 			a.Captured -= in.Amount
 		case a.Unknown:

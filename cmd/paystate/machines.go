@@ -166,7 +166,9 @@ capture of at least 30) instead of rejecting the event, up to an authorization t
 reported: what is not known then is the capture or refund split, not the limit, so a
 capture or refund proving more than it is rejected (` + "`amount`" + `). While not fully known, the
 authorization reads as reported when it is the order's reported amount (an authorization
-with its amount reports both).
+with its amount reports both). A void whose word ends the payment (a purchase reversed, a
+payment voided) takes every capture back: one stating less than the captured total is
+rejected (` + "`amount`" + `) rather than leave a voided payment with money captured.
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
 on a payment captured in full, a refund on one refunded in full) is never held: a refund

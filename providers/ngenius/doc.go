@@ -158,7 +158,14 @@
 //     authorisation reported as 0 (a card check) is 0, so a refund after
 //     it is rejected (amount), as after CAPTURED with its amount 0;
 //   - CAPTURE_VOIDED "will then return to an AUTHORISED state": every capture
-//     is voided, known; PURCHASE_REVERSED voids the purchase, known;
+//     is voided, known; PURCHASE_REVERSED voids the purchase, known.
+//     PURCHASE_REVERSED is "triggered when a previous PURCHASE has been
+//     reversed": the whole purchase, the order voided. N-Genius reverses a
+//     purchase whole (money back in part is a refund), so a reversal whose
+//     transaction.amount is less than the captured total is rejected
+//     (amount) and the order stays captured, its refunds still applied;
+//     read as a void of a part, it would leave a voided order with money
+//     captured and that money's refunds rejected as late;
 //   - PARTIALLY_CAPTURED and PARTIALLY_REFUNDED without an amount: the state
 //     is the word, the total stays and is marked not fully known;
 //   - REFUND_VOIDED without an amount voids "a REFUND", not saying which of

@@ -105,3 +105,27 @@ func TestAReportedAuthorisationLimitsAmountsNotFullyKnown(t *testing.T) {
 		}, [3]int64{0, 0, 0}, true},
 	})
 }
+
+// PURCHASE_REVERSED is "triggered when a previous PURCHASE has been
+// reversed": the whole purchase, the order voided. A reversal stating less
+// than the purchase would leave a voided order with money captured, and
+// refunds of that money rejected as late: it is rejected (amount) and the
+// order stays captured, its refunds still apply.
+func TestAPurchaseIsReversedWhole(t *testing.T) {
+	t.Parallel()
+	runLimitCases(t, []limitCase{
+		{"a reversal of part of the purchase", 10000, []step{
+			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PURCHASE_REVERSED", 4000, sm.VerdictRejected, "amount", sm.Captured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+		}, [3]int64{10000, 10000, 10000}, false},
+		{"a reversal of the whole purchase, with its amount", 10000, []step{
+			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PURCHASE_REVERSED", 10000, sm.VerdictApplied, "", sm.Voided},
+		}, [3]int64{10000, 0, 0}, false},
+		{"a reversal of more than the purchase", 10000, []step{
+			{"PURCHASED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PURCHASE_REVERSED", 12000, sm.VerdictRejected, "amount", sm.Captured},
+		}, [3]int64{10000, 10000, 0}, false},
+	})
+}
