@@ -159,9 +159,12 @@ func TestOverflowIsRejected(t *testing.T) {
 
 // effectAt is the effect in has from state: its edge from there, or, for an
 // operation rejected as more than is left, the edge that could have brought
-// the aggregate there.
+// the aggregate there (for a capture on a refunded payment, to captured).
 func effectAt(m *Machine, event string, s State) Effect {
 	if e, ok := m.edges[edgeKey{event, s}]; ok {
+		return e.Effect
+	}
+	if e, ok := m.captureBeforeRefunds(s, event); ok {
 		return e.Effect
 	}
 	for _, src := range m.sources[event] {

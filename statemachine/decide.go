@@ -282,7 +282,8 @@ func disagreement(e Effect, before, after Amounts, in Input) string {
 // whereItsEdgeEnds decides an operation, with its amount, that one of
 // its own capture or refund edges could have brought here, though none
 // takes it from here (a capture on a payment captured in full, a refund of
-// 10 on one refunded in full). The aggregate has not moved past such an
+// 10 on one refunded in full), or a capture on a payment refunded since
+// (captureBeforeRefunds). The aggregate has not moved past such an
 // event, so it is not read as late:
 //
 //   - with every figure known it asks for more than is left, and the
@@ -314,6 +315,9 @@ func (m *Machine) whereItsEdgeEnds(cur Snapshot, in Input) (Decision, bool) {
 		return Decision{}, false
 	}
 	e, ok := m.moneyEdgeEndingAt(cur.State, in.Event)
+	if !ok {
+		e, ok = m.captureBeforeRefunds(cur.State, in.Event)
+	}
 	if !ok || status && cur.Status == in.status() && snapshotHolds(e.Effect, cur.Amounts, in) {
 		return Decision{}, false
 	}
@@ -491,6 +495,17 @@ func (m *Machine) moneyEdgeEndingAt(cur State, event string) (edge, bool) {
 		}
 	}
 	return edge{}, false
+}
+
+// captureBeforeRefunds finds a capture edge of event that can end in
+// captured, when cur is where refunds took the payment from there: a
+// capture on a refunded payment is one on a payment captured before it,
+// decided by the amount rule as there (whereItsEdgeEnds), not read as late.
+func (m *Machine) captureBeforeRefunds(cur State, event string) (edge, bool) {
+	if !refundPair.has(cur) {
+		return edge{}, false
+	}
+	return m.moneyEdgeEndingAt(Captured, event)
 }
 
 // aheadSource finds a state event is legal from that cur can still reach

@@ -171,7 +171,8 @@ payment voided) takes every capture back: one stating less than the captured tot
 rejected (` + "`amount`" + `) rather than leave a voided payment with money captured.
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
-on a payment captured in full, a refund on one refunded in full) is never held: a refund
+on a payment captured in full, a refund on one refunded in full; a capture on one refunded
+since its capture is decided as on the payment before the refund) is never held: a refund
 gives no room back to capture, so no state ahead can make it fit (a table that captures
 after a refund, the next part of an authorization, decides such a capture by the same
 rules: with nothing left to capture, the whole captured total again is ` + "`stale`" + `). With every figure

@@ -102,7 +102,10 @@
 // always) and the order is partially refunded; the whole captured total
 // again, with nothing left to capture, is stale, as it is on an order
 // captured in full (the same capture reported again). A full CAPTURED is one
-// capture of everything and has no such row, nor has a failed capture
+// capture of everything and has no such row: with its amount it is decided
+// as on the order before the refund, rejected for its amount when it asks
+// for more than the authorisation has left, stale when it is the captured
+// total again or has no amount. Nor has a failed capture
 // (PARTIAL_CAPTURE_FAILED after a refund is stale: it moved nothing). A
 // partial capture on an order captured in full is never held for a refund,
 // though partially_refunded lies ahead (a refund gives no room back to

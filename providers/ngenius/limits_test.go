@@ -129,3 +129,30 @@ func TestAPurchaseIsReversedWhole(t *testing.T) {
 		}, [3]int64{10000, 10000, 0}, false},
 	})
 }
+
+// CAPTURED with its amount on an order refunded, in part or in full,
+// after its capture asks for more than the authorisation has left: it is
+// rejected for its amount, as on the order captured in full before the
+// refund; only the captured total again is the same capture told again
+// (stale), and so is CAPTURED without an amount ("the rest", nothing).
+func TestACaptureAfterARefundIsDecidedByItsAmount(t *testing.T) {
+	t.Parallel()
+	runLimitCases(t, []limitCase{
+		{"refunded in full", 10000, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", 10000, sm.VerdictApplied, "", sm.Captured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"CAPTURED", 5000, sm.VerdictRejected, "amount", sm.Refunded},
+			{"CAPTURED", 20000, sm.VerdictRejected, "amount", sm.Refunded},
+			{"CAPTURED", 10000, sm.VerdictRejected, "stale", sm.Refunded},
+			{"CAPTURED", -1, sm.VerdictRejected, "stale", sm.Refunded},
+		}, [3]int64{10000, 10000, 10000}, false},
+		{"refunded in part", 10000, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_REFUNDED", 3000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"CAPTURED", 5000, sm.VerdictRejected, "amount", sm.PartiallyRefunded},
+			{"CAPTURED", 10000, sm.VerdictRejected, "stale", sm.PartiallyRefunded},
+		}, [3]int64{10000, 10000, 3000}, false},
+	})
+}
