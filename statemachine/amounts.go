@@ -240,7 +240,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		case !in.HasAmount:
 			a.Captured = 0
 		case whole && in.Amount < a.Captured:
-			return a, to, fmt.Sprintf("voiding %d of captured %d: %s voids all of it", in.Amount, a.Captured, to)
+			return a, to, fmt.Sprintf("voiding %d of captured %d: a void to %s takes every capture back", in.Amount, a.Captured, to)
 		case in.Amount <= a.Captured:
 			a.Captured -= in.Amount
 		case a.Unknown:
