@@ -20,19 +20,8 @@ import (
 func TestDeriveFactsRewritesWhatTheJournalRebuilds(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "paystate.db")
-	store, err := sqlite.Open(ctx, path)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store, db, exec := factsStore(t)
 	writeAuditJournal(t, store, auditRegistry(t))
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	exec := func(q string) {
-		t.Helper()
-		_, err := db.ExecContext(ctx, q)
-		require.NoError(t, err, q)
-	}
 	known := func(id string) bool {
 		t.Helper()
 		var k bool
@@ -78,10 +67,7 @@ func TestDeriveFactsRewritesWhatTheJournalRebuilds(t *testing.T) {
 func TestDeriveFactsReachesEveryPage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "paystate.db")
-	store, err := sqlite.Open(ctx, path)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store, db, exec := factsStore(t)
 	reg := auditRegistry(t)
 	eng, stop := runEngine(t, store, reg)
 	send := sender(t, eng)
@@ -90,13 +76,8 @@ func TestDeriveFactsReachesEveryPage(t *testing.T) {
 		send(i, "AUTH", 1000)
 	}
 	stop()
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	_, err = db.ExecContext(ctx, `UPDATE aggregates SET amount_known = 0`)
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, `INSERT INTO amount_facts_pending (id) VALUES (1)`)
-	require.NoError(t, err)
+	exec(`UPDATE aggregates SET amount_known = 0`)
+	exec(`INSERT INTO amount_facts_pending (id) VALUES (1)`)
 
 	p, err := DeriveFacts(ctx, store, reg, nil)
 	require.NoError(t, err)
@@ -117,20 +98,9 @@ func TestDeriveFactsReachesEveryPage(t *testing.T) {
 func TestDeriveFactsRewritesWhatOlderRulesDerived(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "paystate.db")
-	store, err := sqlite.Open(ctx, path)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store, db, exec := factsStore(t)
 	reg := auditRegistry(t)
 	writeAuditJournal(t, store, reg)
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	exec := func(q string) {
-		t.Helper()
-		_, err := db.ExecContext(ctx, q)
-		require.NoError(t, err, q)
-	}
 	// What an older release's rules could have left: another provider
 	// status, face amount and totals (o1, o5); o10 also in another state,
 	// which no release derives from the same journal.
@@ -152,4 +122,24 @@ func TestDeriveFactsRewritesWhatOlderRulesDerived(t *testing.T) {
 	var status string
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT provider_status FROM aggregates WHERE id = 'o10'`).Scan(&status))
 	require.Equal(t, "OLDER", status, "a row changed elsewhere keeps what it has")
+}
+
+// factsStore is a SQLite store in a temporary file, a second connection to
+// the same file for writing rows behind paystate's back (as a migration
+// leaves them), and exec on that connection.
+func factsStore(t *testing.T) (*sqlite.Store, *sql.DB, func(q string)) {
+	t.Helper()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "paystate.db")
+	store, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return store, db, func(q string) {
+		t.Helper()
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
 }
