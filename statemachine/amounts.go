@@ -207,7 +207,10 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 				return a, to, fmt.Sprintf("refunded %d + %d overflows", a.Refunded, in.Amount)
 			}
 			a.Refunded = sum
-		case to == Refunded && a.Captured > 0:
+		case to == Refunded && (a.Captured > 0 || !a.Unknown):
+			// A refund in full without an amount refunds the rest of
+			// the capture: nothing, of a capture known to be 0 (a card
+			// check captured), a figure as known as any other.
 			a.RefundedRest += max(a.Captured-a.Refunded, 0)
 			a.Refunded = max(a.Refunded, a.Captured)
 		default:

@@ -159,7 +159,9 @@
 //   - CAPTURED ("captured, in full") captures the rest of the authorisation,
 //     REFUNDED refunds the rest of the capture: known. The rest of an
 //     authorisation reported as 0 (a card check) is 0, so a refund after
-//     it is rejected (amount), as after CAPTURED with its amount 0;
+//     it is rejected (amount), as after CAPTURED with its amount 0, and
+//     REFUNDED without an amount refunds the rest of a capture known to be
+//     0: refunded, 0, known;
 //   - CAPTURE_VOIDED "will then return to an AUTHORISED state": every capture
 //     is voided, known; PURCHASE_REVERSED voids the purchase, known.
 //     PURCHASE_REVERSED is "triggered when a previous PURCHASE has been

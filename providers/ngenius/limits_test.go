@@ -53,6 +53,12 @@ func TestFullCaptureOfAZeroAuthorisation(t *testing.T) {
 			{"PARTIALLY_REFUNDED", 100, sm.VerdictRejected, "amount", sm.Captured},
 			{"REFUNDED", 50, sm.VerdictRejected, "amount", sm.Captured},
 		}, [3]int64{0, 0, 0}, false},
+		{"refunded in full without an amount", 0, []step{
+			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"PARTIALLY_REFUNDED", 100, sm.VerdictRejected, "amount", sm.Refunded},
+		}, [3]int64{0, 0, 0}, false},
 		{"with its amount 0", 0, []step{
 			{"AUTHORISED", -1, sm.VerdictApplied, "", sm.Authorized},
 			{"CAPTURED", 0, sm.VerdictApplied, "", sm.Captured},
