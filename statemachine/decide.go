@@ -195,6 +195,9 @@ func decide(m *Machine, cur Snapshot, in Input) Decision {
 	} else if s, ok := m.aheadSource(cur.State, in.Event); ok && !m.movedMoneyHere(cur.State, in.Event) {
 		return verdict(VerdictDeferred, ReasonEarly, "%s is legal from %s, which %s can still reach", in.Event, s, cur.State)
 	}
+	if d, ok := m.captureAfterRefunds(cur, in); ok {
+		return d
+	}
 	if d, ok := m.whereItsEdgeEnds(cur, in); ok {
 		return d
 	}
@@ -495,6 +498,41 @@ func (m *Machine) moneyEdgeEndingAt(cur State, event string) (edge, bool) {
 		}
 	}
 	return edge{}, false
+}
+
+// captureAfterRefunds decides, in an event-mode machine, a capture whose
+// word ends in captured on a payment refunded since an earlier capture,
+// where the table has no row for that word (N-Genius' CAPTURED after
+// PARTIALLY_CAPTURED and a refund). A refund gives no room back to capture,
+// but it takes none either: a capture the authorization still has room
+// for can have happened, so it is applied as it would have been before
+// the refund (without an amount it captures the rest), and the payment
+// stays partially refunded or refunded as the amounts say. The captured
+// total again with nothing left, or no amount with nothing left, is the
+// same capture reported again and stays stale; an amount that does not
+// fit is rejected for it (whereItsEdgeEnds).
+func (m *Machine) captureAfterRefunds(cur Snapshot, in Input) (Decision, bool) {
+	if m.table.Mode != ModeEvent || in.Snapshot {
+		return Decision{}, false
+	}
+	e, ok := m.captureBeforeRefunds(cur.State, in.Event)
+	if !ok {
+		return Decision{}, false
+	}
+	a := cur.Amounts
+	switch {
+	case !in.HasAmount && a.Captured >= a.Authorized:
+		return Decision{}, false
+	case restated(Capture, a, in) && nothingLeft(Capture, a):
+		return Decision{}, false
+	}
+	a, _, problem := applyEffect(Capture, e.to, a, in)
+	if problem != "" {
+		return Decision{}, false
+	}
+	to := pick(refundPair, a.Refunded >= a.Captured)
+	return Decision{Verdict: VerdictApplied, To: to, Amounts: a,
+		Detail: fmt.Sprintf("captured after a refund of an earlier capture; the authorization had room for it, so the payment stays %s", to)}, true
 }
 
 // captureBeforeRefunds finds a capture edge of event that can end in

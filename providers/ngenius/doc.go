@@ -102,10 +102,14 @@
 // always) and the order is partially refunded; the whole captured total
 // again, with nothing left to capture, is stale, as it is on an order
 // captured in full (the same capture reported again). A full CAPTURED is one
-// capture of everything and has no such row: with its amount it is decided
-// as on the order before the refund, rejected for its amount when it asks
-// for more than the authorisation has left, stale when it is the captured
-// total again or has no amount. Nor has a failed capture
+// capture of everything and has no such row, but it is decided as on the
+// order before the refund: the capture that completes the authorisation
+// after a part was refunded can have happened, so it is applied when the
+// authorisation has room for it (without an amount it captures the rest)
+// and the order stays partially refunded; it is rejected for its amount
+// when it asks for more than the authorisation has left, and stale when
+// nothing is left and it is the captured total again or has no amount (the
+// same capture reported again). A failed capture has no such row
 // (PARTIAL_CAPTURE_FAILED after a refund is stale: it moved nothing). A
 // partial capture on an order captured in full is never held for a refund,
 // though partially_refunded lies ahead (a refund gives no room back to

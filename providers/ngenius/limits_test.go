@@ -2,6 +2,7 @@ package ngenius_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -160,5 +161,50 @@ func TestACaptureAfterARefundIsDecidedByItsAmount(t *testing.T) {
 			{"CAPTURED", 5000, sm.VerdictRejected, "amount", sm.PartiallyRefunded},
 			{"CAPTURED", 10000, sm.VerdictRejected, "stale", sm.PartiallyRefunded},
 		}, [3]int64{10000, 10000, 3000}, false},
+	})
+}
+
+// An authorisation "can be captured in parts" and a part refunded before
+// the next is captured (doc.go, "Captures in parts"). The capture "in
+// full" that completes it after such a refund is money captured: applied
+// when the authorisation has room for it, the order staying partially
+// refunded; the captured total again with nothing left is stale, an amount
+// above what is left is amount.
+func TestCapturedAfterARefundOfAnEarlierPart(t *testing.T) {
+	t.Parallel()
+	parts := []step{
+		{"AUTHORISED", 10000, sm.VerdictApplied, "", sm.Authorized},
+		{"PARTIALLY_CAPTURED", 5000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+		{"PARTIALLY_REFUNDED", 2000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+	}
+	then := func(more ...step) []step { return append(slices.Clone(parts), more...) }
+	runLimitCases(t, []limitCase{
+		{"with an amount that fits", 10000, then(
+			step{"CAPTURED", 3000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+		), [3]int64{10000, 8000, 2000}, false},
+		{"without an amount: the rest", 10000, then(
+			step{"CAPTURED", -1, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			step{"CAPTURED", -1, sm.VerdictRejected, "stale", sm.PartiallyRefunded},
+		), [3]int64{10000, 10000, 2000}, false},
+		{"the captured total again, with room left", 10000, then(
+			step{"CAPTURED", 5000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			step{"CAPTURED", 10000, sm.VerdictRejected, "stale", sm.PartiallyRefunded},
+		), [3]int64{10000, 10000, 2000}, false},
+		{"more than is left", 10000, then(
+			step{"CAPTURED", 6000, sm.VerdictRejected, "amount", sm.PartiallyRefunded},
+		), [3]int64{10000, 5000, 2000}, false},
+		{"after the part was refunded in full", 10000, []step{
+			{"AUTHORISED", 10000, sm.VerdictApplied, "", sm.Authorized},
+			{"PARTIALLY_CAPTURED", 5000, sm.VerdictApplied, "", sm.PartiallyCaptured},
+			{"REFUNDED", -1, sm.VerdictApplied, "", sm.Refunded},
+			{"CAPTURED", 5000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+		}, [3]int64{10000, 10000, 5000}, false},
+		{"after a capture in full", 10000, []step{
+			{"AUTHORISED", 10000, sm.VerdictApplied, "", sm.Authorized},
+			{"CAPTURED", -1, sm.VerdictApplied, "", sm.Captured},
+			{"PARTIALLY_REFUNDED", 2000, sm.VerdictApplied, "", sm.PartiallyRefunded},
+			{"CAPTURED", -1, sm.VerdictRejected, "stale", sm.PartiallyRefunded},
+			{"CAPTURED", 10000, sm.VerdictRejected, "stale", sm.PartiallyRefunded},
+		}, [3]int64{10000, 10000, 2000}, false},
 	})
 }
