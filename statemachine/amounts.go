@@ -258,6 +258,8 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 				to = PartiallyCaptured
 			}
 		}
+	case Release:
+		a.Authorized = min(a.Authorized, a.Captured)
 	case VoidRefund:
 		switch {
 		case !in.HasAmount:

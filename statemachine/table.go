@@ -38,9 +38,15 @@ const (
 	// authorization not reported is taken to be at least the amount), and
 	// it never changes the authorized amount.
 	RequestCapture
+	// Release ends an authorization captured in part: the rest not
+	// captured is released, so the authorized total comes down to the
+	// captured total, and what was captured stays captured. No money
+	// moves; an amount the event states is not read (the rest is what is
+	// left).
+	Release
 )
 
-var effectNames = [...]string{"none", "authorize", "purchase", "capture", "void_capture", "refund", "void_refund", "reprice", "request_capture"}
+var effectNames = [...]string{"none", "authorize", "purchase", "capture", "void_capture", "refund", "void_refund", "reprice", "request_capture", "release"}
 
 func (e Effect) String() string {
 	if int(e) < len(effectNames) {

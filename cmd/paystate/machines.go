@@ -168,7 +168,10 @@ capture or refund proving more than it is rejected (` + "`amount`" + `). While n
 authorization reads as reported when it is the order's reported amount (an authorization
 with its amount reports both). A void whose word ends the payment (a purchase reversed, a
 payment voided) takes every capture back: one stating less than the captured total is
-rejected (` + "`amount`" + `) rather than leave a voided payment with money captured.
+rejected (` + "`amount`" + `) rather than leave a voided payment with money captured. A void
+that releases an authorization captured in part (PayEngine's PAYMENT_VOIDED after a
+partial capture) takes no capture back: the authorized total comes down to the captured
+total, the payment is captured, and what was captured can still be refunded.
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
 on a payment captured in full, a refund on one refunded in full; a capture on one refunded

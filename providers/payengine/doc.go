@@ -159,7 +159,19 @@
 // partially refunded, more than is left is amount, the whole captured
 // total again with nothing left is stale), never by whether a refund came
 // between. PAYMENT_VOIDED voids an
-// authorization or an unsettled capture; PAYMENT_FAILED and the _FAILED
+// authorization or an unsettled capture. The document does not say what a
+// void does after a capture of part of the authorization, and its void
+// carries no amount of its own (the sale_response repeats the
+// transaction's total). Read as taking every capture back, it zeroed money
+// PayEngine reported captured, and the refund of that money was then
+// rejected. It is read as a void of what is still authorized: the rest is
+// released (statemachine.Release: the authorized total comes down to the
+// captured total), the payment is captured and its captures stay
+// refundable. A capture reported after that void is then more than is
+// authorized (amount): had it come before the void, the void released
+// less, but the entry keeps the body and says by how much; a void of a
+// payment captured in full still takes every capture back (voided), and
+// one after a refund is still stale. PAYMENT_FAILED and the _FAILED
 // sales are failed, a failed authorization is declined; DEVICE_SALE_CANCEL
 // is a card-present sale cancelled on the device (cancelled). A success of
 // the same transaction (an authorization or a sale) reported after a

@@ -32,7 +32,6 @@ var (
 	attempt      = []sm.State{sm.StateNew, sm.Declined, sm.Failed}
 	succeedFrom  = []sm.State{sm.StateNew, sm.Declined, sm.Failed, sm.Cancelled}
 	captureFrom  = []sm.State{sm.Authorized, sm.PartiallyCaptured}
-	capturedAny  = []sm.State{sm.PartiallyCaptured, sm.Captured}
 	voidableFrom = []sm.State{sm.Authorized, sm.PartiallyCaptured, sm.Captured}
 	refundFrom   = []sm.State{sm.PartiallyCaptured, sm.Captured, sm.PartiallyRefunded}
 )
@@ -79,9 +78,14 @@ var paymentTable = sm.Table{
 		{Event: "PAYMENT_CAPTURED", From: []sm.State{sm.Refunded}, To: sm.PartiallyRefunded, Effect: sm.Capture, Revert: true,
 			Note: "the rest of the authorization captured after the earlier captures were refunded"},
 
-		// Void: of an authorization, or of a sale or capture before it settles.
+		// Void: of an authorization, or of a sale or capture before it
+		// settles. After a capture of part of the authorization, the void
+		// is of what is still authorized: the rest is released and what
+		// was captured stays captured (see doc.go).
 		{Event: "PAYMENT_VOIDED", From: []sm.State{sm.Authorized}, To: sm.Voided},
-		{Event: "PAYMENT_VOIDED", From: capturedAny, To: sm.Voided, Effect: sm.VoidCapture,
+		{Event: "PAYMENT_VOIDED", From: []sm.State{sm.PartiallyCaptured}, To: sm.Captured, Effect: sm.Release,
+			Note: "the authorization's uncaptured rest released; the captures stay"},
+		{Event: "PAYMENT_VOIDED", From: []sm.State{sm.Captured}, To: sm.Voided, Effect: sm.VoidCapture,
 			Note: "a void of an unsettled capture takes every capture back"},
 		{Event: "PAYMENT_VOIDED_FAILED", From: voidableFrom, To: sm.Stay},
 

@@ -236,6 +236,21 @@ func TestPaymentSequences(t *testing.T) {
 			{"capture", capture("e4", "t1", "75.48"), []want{{pay, "t1", sm.VerdictRejected, "stale", "voided"}}},
 		}, "voided", amounts{7548, 0, 0}},
 
+		// The document's void carries the transaction's sale_response,
+		// no amount of its own. After a capture of part of the
+		// authorization it voids what is still authorized: the rest is
+		// released, the capture stays and can be refunded. Read as a void
+		// of every capture it zeroed money PayEngine reported captured.
+		{"a void after a partial capture releases the rest; the capture stays", []step{
+			{"auth", auth("e1", "t1", "75.48"), []want{applied(pay, "t1", "authorized")}},
+			{"capture 30.00", capture("e2", "t1", "30.00"), []want{applied(pay, "t1", "partially_captured")}},
+			{"void", void("e3", "t1"), []want{applied(pay, "t1", "captured")}},
+			{"the rest captured after the void is more than is authorized", capture("e4", "t1", "45.48"), []want{
+				{pay, "t1", sm.VerdictRejected, "amount: captured 7548 would exceed authorized 3000", "captured"}}},
+			{"refund of the capture", refund("e5", "PAYMENT_REFUNDED", "r1", "t1", "PASS", "30.00"), []want{
+				applied(sm.KindRefund, "r1", "succeeded"), applied(pay, "t1", "refunded")}},
+		}, "refunded", amounts{3000, 3000, 3000}},
+
 		{"sale voided before settlement", []step{
 			{"sale", sale("e1", "t1", "75.48"), []want{applied(pay, "t1", "captured")}},
 			{"void", void("e2", "t1"), []want{applied(pay, "t1", "voided")}},
