@@ -175,7 +175,9 @@ total, the payment is captured, and what was captured can still be refunded.
 
 A capture or refund reported where one of its own edges ends but none starts (a capture
 on a payment captured in full, a refund on one refunded in full; a capture on one refunded
-since its capture is decided as on the payment before the refund) is never held: a refund
+since its capture is decided as on the payment before the refund: in an event machine,
+one the authorization has room for is applied and the payment stays refunded in part)
+is never held: a refund
 gives no room back to capture, so no state ahead can make it fit (a table that captures
 after a refund, the next part of an authorization, decides such a capture by the same
 rules: with nothing left to capture, the whole captured total again is ` + "`stale`" + `). With every figure
