@@ -445,21 +445,20 @@ func inside(cur Snapshot, e Effect, in Input) Decision {
 }
 
 // insideTheRest decides an operation with its amount that a capture or
-// refund in full without an amount already holds (heldByRest): applied in
-// place, state and totals as they were. Event-mode words say "in full";
-// a status-mode aggregate's own status is a snapshot, decided by its
-// total (see whereItsEdgeEnds).
+// refund in full already holds: applied in place, state and totals as they
+// were, less of the rest left for later parts. Event-mode words say "in
+// full" without an amount (heldByRest); a status-mode aggregate's own
+// status took the rest when it said the operation's word
+// (heldByOwnStatus).
 func (m *Machine) insideTheRest(cur Snapshot, in Input) (Decision, bool) {
-	if m.table.Mode != ModeEvent {
-		return Decision{}, false
-	}
 	e, ok := m.edges[edgeKey{in.Event, cur.State}]
 	if !ok || e.Effect != Capture && e.Effect != Refund {
 		if e, ok = m.moneyEdgeEndingAt(cur.State, in.Event); !ok {
 			return Decision{}, false
 		}
 	}
-	if !heldByRest(e.Effect, cur.Amounts, in) {
+	status := m.table.Mode == ModeStatus
+	if status && !heldByOwnStatus(e.Effect, cur, in) || !status && !heldByRest(e.Effect, cur.Amounts, in) {
 		return Decision{}, false
 	}
 	d := inside(cur, e.Effect, in)
@@ -468,9 +467,27 @@ func (m *Machine) insideTheRest(cur Snapshot, in Input) (Decision, bool) {
 		what, rest = "refund", &d.Amounts.RefundedRest
 	}
 	*rest -= in.Amount
-	d.Detail = fmt.Sprintf("inside the %s in full already applied, which took the rest without saying how much; totals unchanged, %d of that rest not yet reported in parts",
-		what, *rest)
+	took := "which took the rest without saying how much"
+	if status {
+		took = "the aggregate's own " + cur.Status + ", which took the rest"
+	}
+	d.Detail = fmt.Sprintf("inside the %s in full already applied, %s; totals unchanged, %d of that rest not yet reported in parts",
+		what, took, *rest)
 	return d, true
+}
+
+// heldByOwnStatus reports whether a refund reported by an object of its
+// own that moved (Input.Distinct: not one already counted here, told
+// again) fits in what the status-mode aggregate's own refund in full took as
+// the rest (Amounts.RefundedRest): that status may have counted it, so it
+// is one of the parts it completed. Each part held uses up its share of
+// the rest, so parts that together exceed it are not all held: the one
+// that no longer fits is money on top (see whereItsEdgeEnds).
+func heldByOwnStatus(e Effect, cur Snapshot, in Input) bool {
+	if e != Refund || in.Snapshot || !in.Distinct || !in.HasAmount || in.Amount <= 0 || cur.Status != in.status() {
+		return false
+	}
+	return in.Amount <= cur.Amounts.RefundedRest
 }
 
 // movedMoneyHere reports whether cur is where one of event's own capture

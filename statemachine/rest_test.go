@@ -181,11 +181,18 @@ func TestDistinctOperationOfTheWholeTotal(t *testing.T) {
 	d = Decide(sm, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, in)
 	require.Equal(t, "amount: refunded 19000 would exceed captured 9500", d.Reason())
 	// While its own status says REFUNDED and that snapshot's refund in
-	// full took the rest, its total may hold the operation: stale,
-	// distinct or not.
+	// full took the rest, its total may hold the operation: applied in
+	// place, using up that rest, so that one more is money on top.
 	took := full
 	took.RefundedRest = 9500
 	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: took}, in)
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Refunded, d.To)
+	require.Equal(t, full, d.Amounts)
+	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: d.Amounts}, Input{Event: "REFUNDED", Amount: 1, HasAmount: true, Currency: "USD", Distinct: true})
+	require.Equal(t, "amount: refunded 9501 would exceed captured 9500", d.Reason())
+	// Not distinct, it may be one already counted here, told again: stale.
+	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: took}, Input{Event: "REFUNDED", Amount: 9500, HasAmount: true, Currency: "USD"})
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
 	// Said only after operations had refunded it all, it took nothing.
 	d = Decide(sm, Snapshot{State: Refunded, Status: "REFUNDED", Amounts: full}, in)

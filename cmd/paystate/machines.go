@@ -187,8 +187,12 @@ the total already moved and has no object of its own (the same operation reporte
 decided on its payment only when that object moved, so it is never a repeat: of exactly
 the total it is a second refund of it all (` + "`amount`" + `, or an overflow). One without an
 amount implies "the rest", which is nothing (` + "`stale`" + `). A status snapshot stays ` + "`stale`" + `
-(unless it is its own status catching up, above), and so does an operation on a
-status-mode aggregate whose own status is the operation's word (an Inyo child refund after the payment's own REFUNDED, whose total may hold it, if no larger than the rest that REFUNDED took: none, when it only caught up with child refunds of it all); an
+(unless it is its own status catching up, above). An operation on a status-mode
+aggregate whose own status is the operation's word (an Inyo child refund after the
+payment's own REFUNDED) may be one that status counted, if no larger than what is left of
+the rest REFUNDED took (none, when it only caught up with child refunds of it all): it is
+` + "`applied`" + ` in place and uses up its share of that rest, so children that together exceed
+it are not all held, and the one that no longer fits is ` + "`amount`" + `; an
 operation on one whose own status never said so is decided by its amount as in event
 mode. In event mode, with the amounts not fully known, one with its amount on a payment
 captured or refunded in full is inside that

@@ -148,9 +148,13 @@
 // (also when child refunds alone refunded it in full: the payment's own
 // object never said REFUNDED, so no total of Inyo's can hold the one
 // more, nor when its own REFUNDED only caught up after the children had
-// refunded it all, taking nothing), stale when the payment's own REFUNDED
-// may already have counted it (a refund no larger than the rest that
-// REFUNDED took, statemachine.Amounts.RefundedRest). So a succeeded
+// refunded it all, taking nothing). A child refund after the payment's
+// own REFUNDED that took the rest may be one that REFUNDED counted: no
+// larger than what is left of that rest (statemachine.Amounts.RefundedRest)
+// it is applied in place, totals unchanged, and uses up its share of the
+// rest, so that children which together exceed it are not all held (the
+// one that no longer fits is amount). Rejecting each as stale would let
+// any number of them through unchecked. So a succeeded
 // refund beside a rejected effect on its payment is intended: it is the
 // discrepancy an auditor must see (the effect's entry names the reason),
 // not one paystate may settle by believing either side. The generic

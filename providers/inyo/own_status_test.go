@@ -193,7 +193,7 @@ func TestOwnVoidedAfterAChildVoidIsRecorded(t *testing.T) {
 // catches up and took nothing, so a further child refund is an
 // over-refund (amount), as it was before the own status said REFUNDED. A
 // child refund after an own REFUNDED that did take the rest may be one it
-// counted: stale.
+// counted: applied in place.
 func TestChildRefundAfterTheOwnStatusCaughtUpIsTooMuch(t *testing.T) {
 	t.Parallel()
 	h := enginetest.New(t, inyo.New(inyo.Config{}))
@@ -214,7 +214,39 @@ func TestChildRefundAfterTheOwnStatusCaughtUpIsTooMuch(t *testing.T) {
 	h.Deliver(own("pay-2", "REFUNDED", "95")(1))
 	out = h.Deliver(child("refund-4", "pay-2", "REFUNDED", "30")(2))
 	require.Len(t, out, 2)
+	require.Equal(t, sm.VerdictApplied, out[1].Verdict, out[1].Reason)
+	require.Equal(t, string(sm.Refunded), out[1].StateAfter)
+	h.Verify()
+}
+
+// The payment's own REFUNDED took the rest (doc.go, "When a child and its
+// payment disagree"): each child refund reported after it may be one it
+// counted, but only as much as that rest. Two children that together
+// exceed it cannot both have been: the one that no longer fits asks for
+// more than was captured (amount), and the entry says by how much.
+func TestChildRefundsAfterTheOwnRefundedShareTheRestItTook(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	for i, body := range []func(int) []byte{
+		own(payID, "CAPTURED", "95"), child("refund-1", payID, "REFUNDED", "30"), own(payID, "REFUNDED", "95"),
+	} {
+		for _, o := range h.Deliver(body(i)) {
+			require.Equal(t, sm.VerdictApplied, o.Verdict, "%s: %s", o.Event, o.Reason)
+		}
+	}
+	out := h.Deliver(child("refund-2", payID, "REFUNDED", "50")(3))
+	require.Len(t, out, 2)
+	require.Equal(t, sm.VerdictApplied, out[1].Verdict, out[1].Reason)
+	require.Equal(t, "inside the refund in full already applied, the aggregate's own REFUNDED, which took the rest; totals unchanged, 1500 of that rest not yet reported in parts", out[1].Reason)
+	out = h.Deliver(child("refund-3", payID, "REFUNDED", "50")(4))
+	require.Len(t, out, 2)
+	require.Equal(t, sm.VerdictApplied, out[0].Verdict, "the refund object is Inyo's word about itself")
 	require.Equal(t, sm.VerdictRejected, out[1].Verdict)
-	require.Regexp(t, "^stale", out[1].Reason)
+	require.Equal(t, "amount: refunded 14500 would exceed captured 9500", out[1].Reason)
+	p := h.Aggregate(sm.KindPayment, payID)
+	require.Equal(t, string(sm.Refunded), p.State)
+	require.Equal(t, [3]int64{9500, 9500, 9500}, [3]int64{p.Authorized, p.Captured, p.Refunded})
+	require.False(t, p.AmountsUnknown)
+	h.Restart()
 	h.Verify()
 }

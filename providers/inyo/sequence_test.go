@@ -177,8 +177,12 @@ func TestSequences(t *testing.T) {
 			{own(payID, "CAPTURED", "95"), []expect{applied(sm.KindPayment, sm.Captured)}},
 			{child("refund-1", payID, "REFUNDED", "30"), []expect{refundOK, applied(sm.KindPayment, sm.PartiallyRefunded)}},
 			{own(payID, "REFUNDED", "95"), []expect{applied(sm.KindPayment, sm.Refunded)}},
-			// A child refund reported after the payment's full refund: stale.
-			{child("refund-2", payID, "REFUNDED", "65"), []expect{refundOK, pay(sm.VerdictRejected, "stale", sm.Refunded)}},
+			// A child refund reported after the payment's full refund is
+			// one it may have counted: applied in place, using up the rest
+			// it took; one more is money on top.
+			{child("refund-2", payID, "REFUNDED", "65"), []expect{refundOK, pay(sm.VerdictApplied, "inside the refund in full", sm.Refunded)}},
+			{child("refund-3", payID, "REFUNDED", "1"), []expect{refundOK,
+				pay(sm.VerdictRejected, "amount: refunded 9600 would exceed captured 9500", sm.Refunded)}},
 		}, sm.Refunded, [3]int64{9500, 9500, 9500}},
 		// CAPTURED webhooks not enabled (or late): the refund implies the
 		// capture it refunds, and the authorization says how much that was.
