@@ -104,7 +104,9 @@
 // through a float). Transactions carry no currency, so Config.DefaultCurrency
 // (default USD: PayEngine is a US processor, and its API defaults a missing
 // currencyCode to USD) applies unless the data states currencyCode or
-// currency_code. Links and subscriptions carry currencyCode. A
+// currency_code. Links and subscriptions carry currencyCode, and so does a
+// dispute that states its amount (data.amount, as links and subscriptions
+// state theirs; the documented dispute samples state none). A
 // transaction's amount is the response's totalAmount, or transactionAmount
 // when there is no total: PayEngine defines transactionAmount as the total
 // including gratuity, and totalAmount is what the cardholder is charged.
@@ -222,7 +224,13 @@
 // them by.
 //
 // Disputes run in status mode: DISPUTE_CREATED opens a
-// dispute; DISPUTE_INFORMATION_UPDATED puts it in dispute (statuses like
+// dispute; every dispute event that states an amount sets the dispute's
+// amount (statemachine.Reprice, as Magnius' chargeback snapshots do): an
+// update stating another amount than the dispute had (the amount disputed
+// changed, a representment in part) is a fact of its own, taken, and its
+// entry says "amount changed from <old> to <new>"; keeping the first
+// amount hid every later one. An update rejected as stale takes nothing.
+// DISPUTE_INFORMATION_UPDATED puts it in dispute (statuses like
 // AWAITING_PROCESSOR_RESPONSE), and a status that ends it is matched
 // exactly, never by the words in it: WON and MERCHANT_WON are won; LOST,
 // NOT_WON ("Not Won"), MERCHANT_LOST, ACCEPTED (the merchant accepted the

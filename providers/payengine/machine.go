@@ -168,17 +168,21 @@ var subscriptionTable = sm.Table{
 		// A status with no canonical state (Paused, or one the document
 		// does not name) is shown as the provider status; the amount
 		// follows.
-		repriceInPlace("SUBSCRIPTION_UPDATED_PAUSED", subscriptionLive...),
-		repriceInPlace("SUBSCRIPTION_UPDATED_INACTIVE", subscriptionLive...),
+		repriceInPlace("SUBSCRIPTION_UPDATED_PAUSED", "", subscriptionLive...),
+		repriceInPlace("SUBSCRIPTION_UPDATED_INACTIVE", "", subscriptionLive...),
 	),
 }
 
 // repriceInPlace is a Stay row that takes the event's amount: one row per
-// state, since a Stay row carries no effect.
-func repriceInPlace(event string, from ...sm.State) []sm.Transition {
+// state, since a Stay row carries no effect. The note goes on the first
+// row only, so that the readings list it once.
+func repriceInPlace(event, note string, from ...sm.State) []sm.Transition {
 	out := make([]sm.Transition, len(from))
 	for i, s := range from {
 		out[i] = sm.Transition{Event: event, From: []sm.State{s}, To: s, Effect: sm.Reprice}
+	}
+	if len(out) > 0 {
+		out[0].Note = note
 	}
 	return out
 }
@@ -200,24 +204,26 @@ var chargebackTable = sm.Table{
 	Provider: Name,
 	Kind:     sm.KindChargeback,
 	Mode:     sm.ModeStatus,
-	Transitions: []sm.Transition{
-		{Event: "DISPUTE_CREATED", From: []sm.State{sm.StateNew}, To: sm.Open},
-		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Open}, To: sm.InDispute,
+	// Every row reprices: an update stating another amount than the
+	// dispute had is a fact, taken and named in its entry (see doc.go).
+	Transitions: slices.Concat([]sm.Transition{
+		{Event: "DISPUTE_CREATED", From: []sm.State{sm.StateNew}, To: sm.Open, Effect: sm.Reprice},
+		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Open}, To: sm.InDispute, Effect: sm.Reprice,
 			Note: "any status that is not an outcome, e.g. AWAITING_PROCESSOR_RESPONSE"},
-		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.InDispute}, To: sm.Stay},
-		{Event: "DISPUTE_INFORMATION_UPDATED_WON", From: disputeLive, To: sm.Won},
-		{Event: "DISPUTE_INFORMATION_UPDATED_LOST", From: disputeLive, To: sm.Lost,
+		{Event: "DISPUTE_INFORMATION_UPDATED_WON", From: disputeLive, To: sm.Won, Effect: sm.Reprice},
+		{Event: "DISPUTE_INFORMATION_UPDATED_LOST", From: disputeLive, To: sm.Lost, Effect: sm.Reprice,
 			Note: "LOST, NOT_WON, ACCEPTED by the merchant, or EXPIRED unanswered"},
-		{Event: "DISPUTE_INFORMATION_UPDATED_CANCELLED", From: disputeLive, To: sm.Cancelled,
+		{Event: "DISPUTE_INFORMATION_UPDATED_CANCELLED", From: disputeLive, To: sm.Cancelled, Effect: sm.Reprice,
 			Note: "withdrawn by the cardholder or cancelled"},
-		{Event: "DISPUTE_INFORMATION_UPDATED_CLOSED", From: disputeAny, To: sm.Stay,
-			Note: "CLOSED or RESOLVED: no outcome named, the known one stays"},
 		// A decision can be challenged (pre-arbitration, arbitration): an
 		// update that names no outcome after one opens the dispute again.
 		// A revert, so a late DISPUTE_CREATED stays stale.
-		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Won, sm.Lost}, To: sm.InDispute, Revert: true,
+		{Event: "DISPUTE_INFORMATION_UPDATED", From: []sm.State{sm.Won, sm.Lost}, To: sm.InDispute, Effect: sm.Reprice, Revert: true,
 			Note: "the decision is challenged (pre-arbitration, arbitration): in dispute again, its next outcome is taken"},
 	},
+		repriceInPlace("DISPUTE_INFORMATION_UPDATED", "", sm.InDispute),
+		repriceInPlace("DISPUTE_INFORMATION_UPDATED_CLOSED", "CLOSED or RESOLVED, from every state: no outcome named, the known one stays", disputeAny...),
+	),
 }
 
 // onboardingTable: a merchant's onboarding (data.merchant_id). PayEngine's

@@ -179,7 +179,7 @@ func (p *Provider) oldParseData(base providers.Event, data json.RawMessage) ([]p
 	case groupSubscription:
 		ev, err = p.oldSubscription(base, d)
 	case groupDispute:
-		ev, err = oldDispute(base, d)
+		ev, err = p.oldDispute(base, d)
 	case groupMerchant:
 		ev, err = oldMerchant(base, d)
 	case groupMicroDeposit:
@@ -364,7 +364,7 @@ func (p *Provider) oldSubscription(ev providers.Event, d oldObject) (providers.E
 // the body gives one (dispute_id, disputeId or id; the documented samples
 // give none), else by the disputed transaction's id; its parent is the
 // disputed transaction's payment.
-func oldDispute(ev providers.Event, d oldObject) (providers.Event, error) {
+func (p *Provider) oldDispute(ev providers.Event, d oldObject) (providers.Event, error) {
 	txn, err := d.id("transaction_id")
 	if err != nil {
 		return ev, err
@@ -393,7 +393,7 @@ func oldDispute(ev providers.Event, d oldObject) (providers.Event, error) {
 	if ev.Name == "DISPUTE_INFORMATION_UPDATED" {
 		ev.Name += disputeOutcomes[word(strings.ToUpper(status))]
 	}
-	return ev, nil
+	return ev, p.oldFaceAmount(&ev, d)
 }
 
 // merchant reads a merchant event (data.merchant_id, or data.id, which

@@ -406,7 +406,7 @@ func (p *Provider) parseData(base providers.Event, data json.RawMessage) ([]prov
 	case groupSubscription:
 		ev, err = p.subscription(base, d)
 	case groupDispute:
-		ev, err = dispute(base, d)
+		ev, err = p.dispute(base, d)
 	case groupMerchant:
 		ev, err = merchant(base, d)
 	case groupMicroDeposit:
@@ -699,8 +699,9 @@ func (p *Provider) subscription(ev providers.Event, d object) (providers.Event, 
 // dispute reads a dispute event. A dispute is named by its own id where
 // the body gives one (dispute_id, disputeId or id; the documented samples
 // give none), else by the disputed transaction's id; its parent is the
-// disputed transaction's payment.
-func dispute(ev providers.Event, d object) (providers.Event, error) {
+// disputed transaction's payment. Its amount is data.amount, in
+// data.currencyCode, where the body states one (the samples do not).
+func (p *Provider) dispute(ev providers.Event, d object) (providers.Event, error) {
 	txn, err := d.id("transaction_id")
 	if err != nil {
 		return ev, err
@@ -729,7 +730,7 @@ func dispute(ev providers.Event, d object) (providers.Event, error) {
 	if ev.Name == "DISPUTE_INFORMATION_UPDATED" {
 		ev.Name += disputeOutcomes[word(strings.ToUpper(status))]
 	}
-	return ev, nil
+	return ev, p.faceAmount(&ev, d)
 }
 
 // disputeOutcomes are the dispute statuses that end a dispute, matched

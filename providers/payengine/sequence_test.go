@@ -604,6 +604,35 @@ func TestDisputeSequences(t *testing.T) {
 	}
 }
 
+// A dispute update that states another amount than the dispute had
+// reports a fact (the amount disputed changed, the chargeback was
+// represented in part): it is taken, and the entry names the change, as
+// a Magnius chargeback's does. The documented samples carry no amount; these
+// are the samples with one added, about one transaction.
+func TestDisputeUpdateTakesItsAmount(t *testing.T) {
+	t.Parallel()
+	cb := sm.KindChargeback
+	txn := "c404d923-226f-4aae-92da-22c1ef370434"
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "created", h.Deliver(linked(t, "DISPUTE_CREATED.json", "", map[string]string{"amount": "75.48"})), applied(cb, txn, "open"))
+	require.EqualValues(t, 7548, h.Aggregate(cb, txn).Amount)
+
+	updated := func(uid, status, amount string) []byte {
+		return linked(t, "DISPUTE_INFORMATION_UPDATED.json", uid, map[string]string{"transaction_id": txn, "status": status, "amount": amount})
+	}
+	check(t, "updated with another amount", h.Deliver(updated("", "AWAITING_PROCESSOR_RESPONSE", "50.00")),
+		want{cb, txn, sm.VerdictApplied, "amount changed from 7548 to 5000", "in_dispute"})
+	check(t, "updated again, in place", h.Deliver(updated("e2", "UNDER_REVIEW", "40.00")),
+		want{cb, txn, sm.VerdictApplied, "amount changed from 5000 to 4000", "in_dispute"})
+	check(t, "the same amount changes nothing", h.Deliver(updated("e3", "UNDER_REVIEW_AGAIN", "40.00")), applied(cb, txn, "in_dispute"))
+	check(t, "lost for its amount", h.Deliver(updated("e4", "LOST", "45.00")),
+		want{cb, txn, sm.VerdictApplied, "amount changed from 4000 to 4500", "lost"})
+	a := h.Aggregate(cb, txn)
+	require.EqualValues(t, 4500, a.Amount)
+	require.Equal(t, "USD", a.Currency)
+	h.Verify()
+}
+
 // A dispute with an id of its own is its own aggregate: a transaction can
 // be disputed again after a first dispute ended, and both link to the
 // payment.
