@@ -58,6 +58,11 @@ type AuditReport struct {
 	Receipts, Deferred, Aggregates int
 	// Problems, by table then row.
 	Problems []Problem
+	// Honoured are notices, not problems: the applied entries an older
+	// machine version decided that today's rules decide otherwise, whose
+	// verdicts the replay followed as recorded (Aggregates.Honoured), in
+	// journal order.
+	Honoured []Problem
 	// Unreplayable counts journal entries today's machines no longer
 	// replay; Repair refuses to rewrite aggregates from such a replay.
 	Unreplayable int
@@ -204,6 +209,10 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	}
 	rep.Aggregates, rep.FactsPending = stored, factsOnly
 	rep.Unreplayable = len(bad)
+	for _, m := range aggs.Honoured() {
+		rep.Honoured = append(rep.Honoured, Problem{Table: TableJournal, Row: fmt.Sprint(m.Seq), Seq: m.Seq,
+			Detail: fmt.Sprintf("%s/%s/%s %s", m.Key.Provider, m.Key.Kind, m.Key.ID, m.Detail)})
+	}
 	for _, m := range bad {
 		d.problems = append(d.problems, Problem{Table: TableJournal, Row: fmt.Sprint(m.Seq), Seq: m.Seq,
 			Detail: fmt.Sprintf("%s/%s/%s no longer replays: %s", m.Key.Provider, m.Key.Kind, m.Key.ID, m.Detail)})

@@ -18,4 +18,13 @@
 // applied or rejected entries, a replay follows them like any other; an
 // aggregate whose new history cannot be reached by appending (it would undo
 // an applied event) is reported and left alone.
+//
+// For the same reason a replay (Replay, Verify, the audit, StateAt and the
+// facts derivation) does not hold an applied entry an older version
+// decided to today's rules: where they decide it otherwise, its verdict
+// and state stand as recorded, its amount effect is worked out without
+// the bounds added since (statemachine.Honour), and the entry is listed
+// as honoured (Aggregates.Honoured, AuditReport.Honoured), a notice, not a
+// mismatch. An entry the current version decided is re-decided exactly:
+// a disagreement there is a mismatch (tampering, or a bug).
 package engine

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sm "github.com/paystate/paystate/statemachine"
+	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/sqlite"
 )
 
@@ -33,9 +34,11 @@ func TestDeriveFactsRewritesWhatTheJournalRebuilds(t *testing.T) {
 	// (authorized 1000, voided) without their amount known.
 	exec(`UPDATE aggregates SET amount_known = 0 WHERE id IN ('o1', 'o5')`)
 	exec(`INSERT INTO amount_facts_pending (id) VALUES (1)`)
-	// Machines on which a capture is legal only after a void no longer
-	// rebuild o1's journal (its capture applied after the authorization);
-	// o5's they do.
+	// Machines on which a capture is legal only after a void decide o1's
+	// capture otherwise; an older version applied it, so it stands. But
+	// they no longer rebuild o1's journal once it holds an authorization
+	// applied after the capture under their own version, which they
+	// cannot have decided; o5's they do.
 	tb := replayTable(sm.Captured)
 	for i := range tb.Transitions {
 		if tb.Transitions[i].Event == "CAPTURE" {
@@ -43,6 +46,9 @@ func TestDeriveFactsRewritesWhatTheJournalRebuilds(t *testing.T) {
 		}
 	}
 	changed, err := sm.NewRegistry(tb)
+	require.NoError(t, err)
+	_, err = appendAppliedAs(ctx, store, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"},
+		changed.Machine("acme", sm.KindPayment).Version(), authPayload())
 	require.NoError(t, err)
 
 	p, err := DeriveFacts(ctx, store, changed, nil)

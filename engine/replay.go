@@ -35,6 +35,17 @@ const replayPage = 1000
 // machines no longer agree with what the journal says happened, in
 // journal order.
 //
+// An applied verdict an older machine version decided stands even where
+// today's rules decide the event otherwise (a bound added since rejects
+// it, say): history is never rewritten, so the aggregate goes where the
+// journal says, with the event's amount effect as statemachine.Honour
+// works it out, and the replay goes on. Such an entry is no mismatch; it
+// is listed apart (Aggregates.Honoured). One the current version decided
+// is re-decided exactly: a disagreement there is a mismatch, since that
+// version cannot have decided otherwise (the version is part of the
+// entry's hash, so it cannot be changed to dodge this without breaking
+// the chain).
+//
 // An aggregate's decisions depend on its previous state, so its entries
 // are decided in order, but aggregates are independent of each other: one
 // worker per core decides the aggregates whose key hashes to it, each in
@@ -59,7 +70,16 @@ type replayShape struct {
 type Aggregates struct {
 	seed   maphash.Seed
 	shards []map[storage.AggregateKey]storage.Aggregate
+	// honoured are the entries decided under an older machine version
+	// that today's rules decide otherwise, in journal order.
+	honoured []Mismatch
 }
+
+// Honoured lists, in journal order, the applied entries an older machine
+// version decided that today's rules decide otherwise, which the replay
+// followed as the journal recorded them: notices for an audit, not
+// mismatches.
+func (a *Aggregates) Honoured() []Mismatch { return a.honoured }
 
 // shardOf is the shard (and worker) of key.
 func shardOf(seed maphash.Seed, key storage.AggregateKey, n int) int {
@@ -104,7 +124,7 @@ func replay(ctx context.Context, r storage.Reader, machines *sm.Registry, shape 
 	pages := make([]chan []storage.JournalEntry, workers)
 	var wg sync.WaitGroup
 	for i := range shards {
-		shards[i] = newReplayer(machines)
+		shards[i] = newReplayer(ctx, r, machines)
 		// A few pages of slack let the readers run ahead of a worker that
 		// drew a busier share.
 		pages[i] = make(chan []storage.JournalEntry, 4)
@@ -134,16 +154,21 @@ func replay(ctx context.Context, r storage.Reader, machines *sm.Registry, shape 
 	for _, s := range shards {
 		aggs.shards = append(aggs.shards, s.aggs)
 		bad = append(bad, s.bad...)
+		aggs.honoured = append(aggs.honoured, s.honoured...)
+		err = cmp.Or(err, s.err)
 	}
-	slices.SortFunc(bad, func(a, b Mismatch) int { return cmp.Compare(a.Seq, b.Seq) })
+	bySeq := func(a, b Mismatch) int { return cmp.Compare(a.Seq, b.Seq) }
+	slices.SortFunc(bad, bySeq)
+	slices.SortFunc(aggs.honoured, bySeq)
 	return aggs, bad, err
 }
 
 // StateAt rebuilds one aggregate as it stood at time at, from its journal
-// entries received up to then. ok is false when nothing had been applied
-// to it by then.
+// entries received up to then, as Replay does (an applied entry an older
+// machine version decided stands). ok is false when nothing had been
+// applied to it by then.
 func StateAt(ctx context.Context, r storage.Reader, machines *sm.Registry, key storage.AggregateKey, at time.Time) (agg storage.Aggregate, ok bool, err error) {
-	rp := newReplayer(machines)
+	rp := newReplayer(ctx, r, machines)
 	err = eachPage(ctx, r, &key, 0, replayPage, func(page []storage.JournalEntry) bool {
 		for i := range page {
 			if page[i].ReceivedAt.After(at) || !rp.apply(&page[i]) {
@@ -152,6 +177,7 @@ func StateAt(ctx context.Context, r storage.Reader, machines *sm.Registry, key s
 		}
 		return true
 	})
+	err = cmp.Or(err, rp.err)
 	if err == nil && len(rp.bad) > 0 {
 		err = fmt.Errorf("engine: journal entry %d no longer replays: %s", rp.bad[0].Seq, rp.bad[0].Detail)
 	}
@@ -240,20 +266,41 @@ func eachPage(ctx context.Context, r storage.Reader, key *storage.AggregateKey, 
 
 // replayer decides journal entries into the aggregates it holds.
 type replayer struct {
+	ctx      context.Context
+	r        storage.Reader
 	machines *sm.Registry
 	aggs     map[storage.AggregateKey]storage.Aggregate
 	bad      []Mismatch
+	honoured []Mismatch
+	// err is the first error reading a whole entry (recorded); the replay
+	// stops at it.
+	err error
 }
 
-func newReplayer(machines *sm.Registry) *replayer {
-	return &replayer{machines: machines, aggs: map[storage.AggregateKey]storage.Aggregate{}}
+func newReplayer(ctx context.Context, r storage.Reader, machines *sm.Registry) *replayer {
+	return &replayer{ctx: ctx, r: r, machines: machines, aggs: map[storage.AggregateKey]storage.Aggregate{}}
+}
+
+// recorded reads the whole of e (ReplayJournal leaves the machine version
+// and the skipped states out, which cost most of a row to read): only
+// an entry today's rules decide otherwise needs them.
+func (rp *replayer) recorded(e *storage.JournalEntry) (*storage.JournalEntry, error) {
+	got, err := rp.r.Journal(rp.ctx, &e.Key, e.Seq-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != 1 || got[0].Seq != e.Seq {
+		return nil, fmt.Errorf("engine: journal entry %d of %s/%s/%s not found on reading it whole", e.Seq, e.Key.Provider, e.Key.Kind, e.Key.ID)
+	}
+	return &got[0], nil
 }
 
 // apply applies one journal entry if it was applied, and reports false
-// when the machines no longer agree with it.
+// when the machines no longer agree with it and it was decided under the
+// current version; one decided under an older version is honoured.
 func (rp *replayer) apply(e *storage.JournalEntry) bool {
-	if e.Verdict != string(sm.VerdictApplied) {
-		return true
+	if e.Verdict != string(sm.VerdictApplied) || rp.err != nil {
+		return rp.err == nil
 	}
 	p, err := decodePayload(e.Payload)
 	if err != nil {
@@ -264,18 +311,61 @@ func (rp *replayer) apply(e *storage.JournalEntry) bool {
 	m := rp.machines.Machine(e.Key.Provider, sm.Kind(e.Key.Kind))
 	// No body hash: a replayed event has no prior receipt, and Decide
 	// looks at the hash only to compare it with one.
-	dec := sm.Decide(m, snapshot(agg, exists), p.input(""))
+	in := p.input("")
+	dec := sm.Decide(m, snapshot(agg, exists), in)
 	if dec.Verdict != sm.VerdictApplied || string(dec.To) != e.StateAfter {
-		rp.bad = append(rp.bad, Mismatch{Key: e.Key, Seq: e.Seq, Detail: fmt.Sprintf("journal says %s → %s, machine now says %s (%s)",
-			e.StateBefore, e.StateAfter, dec.Verdict, dec.Reason())})
-		return false
+		var err error
+		if m != nil {
+			if e, err = rp.recorded(e); err != nil {
+				rp.err = err
+				return false
+			}
+		}
+		if m == nil || e.MachineVersion == m.Version() {
+			rp.bad = append(rp.bad, Mismatch{Key: e.Key, Seq: e.Seq, Detail: fmt.Sprintf("journal says %s → %s, machine now says %s (%s)",
+				e.StateBefore, e.StateAfter, dec.Verdict, dec.Reason())})
+			return false
+		}
+		today := dec
+		dec = sm.Honour(m, snapshot(agg, exists), in, states(e.Skipped), sm.State(e.StateAfter))
+		rp.honoured = append(rp.honoured, Mismatch{Key: e.Key, Seq: e.Seq, Detail: honouredDetail(e, m, today, dec)})
 	}
 	rp.aggs[e.Key] = advance(agg, exists, e.Key, p, dec, e.ReceivedAt)
 	return true
 }
 
+// honouredDetail says why an entry was honoured: which rules decided it,
+// and what today's decide instead.
+func honouredDetail(e *storage.JournalEntry, m *sm.Machine, today, honoured sm.Decision) string {
+	now := string(today.Verdict)
+	if today.Verdict == sm.VerdictApplied {
+		now += " → " + string(today.To)
+	}
+	if r := today.Reason(); r != "" {
+		now += " (" + r + ")"
+	}
+	s := fmt.Sprintf("decided under older rules (machine version %s, now %s): journal says %s → %s, today's rules say %s; the journal's verdict stands",
+		cmp.Or(e.MachineVersion, "not recorded"), m.Version(), e.StateBefore, e.StateAfter, now)
+	if honoured.Detail != "" {
+		s += "; " + honoured.Detail
+	}
+	return s
+}
+
+func states(names []string) []sm.State {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]sm.State, len(names))
+	for i, n := range names {
+		out[i] = sm.State(n)
+	}
+	return out
+}
+
 // Verify replays the journal and compares every replayed aggregate with
 // the stored one: the replay's mismatches in journal order, then Compare's.
+// Entries the replay honoured (Aggregates.Honoured) are not mismatches.
 func Verify(ctx context.Context, r storage.Reader, machines *sm.Registry) ([]Mismatch, error) {
 	aggs, bad, err := Replay(ctx, r, machines)
 	if err != nil {

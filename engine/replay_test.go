@@ -123,17 +123,36 @@ func TestReplayPartitionedMatchesOneWorker(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled, "a cancelled compare is an error, not a list of missing aggregates")
 
 	// Machines that now send CAPTURE elsewhere disagree with the journal
-	// at every capture, and so at every later entry of those payments.
+	// at every capture. An older version decided those: the journal's
+	// verdicts stand, and every shape lists them, in journal order, and
+	// rebuilds what the journal says.
 	changed, err := sm.NewRegistry(replayTable(sm.PartiallyCaptured))
 	require.NoError(t, err)
-	_, want, err := replay(ctx, store, changed, replayShape{1, 1, 1000})
+	one, bad, err := replay(ctx, store, changed, replayShape{1, 1, 1000})
 	require.NoError(t, err)
+	require.Empty(t, bad)
+	want := one.Honoured()
 	require.NotEmpty(t, want)
 	require.IsIncreasing(t, seqsOf(want))
+	require.Equal(t, asMap(aggs), asMap(one))
 	for _, shape := range shapes {
-		_, got, err := replay(ctx, store, changed, shape)
+		got, bad, err := replay(ctx, store, changed, shape)
 		require.NoError(t, err)
-		require.Equal(t, want, got, "%+v", shape)
+		require.Empty(t, bad)
+		require.Equal(t, want, got.Honoured(), "%+v", shape)
+		require.Equal(t, asMap(one), asMap(got), "%+v", shape)
+	}
+
+	// The same disagreement in an entry the current version decided is
+	// a mismatch: that version cannot have decided otherwise.
+	_, err = appendAppliedAs(ctx, store, storage.AggregateKey{Provider: "acme", Kind: "payment", ID: "o1"},
+		changed.Machine("acme", sm.KindPayment).Version(), authPayload())
+	require.NoError(t, err)
+	for _, shape := range shapes {
+		_, bad, err := replay(ctx, store, changed, shape)
+		require.NoError(t, err)
+		require.Len(t, bad, 1, "%+v", shape)
+		require.Equal(t, "o1", bad[0].Key.ID)
 	}
 }
 
@@ -182,13 +201,19 @@ func authPayload() []byte {
 // appendApplied appends applied AUTH entries for key, one per payload,
 // without storing the aggregate, and returns their sequences.
 func appendApplied(ctx context.Context, store storage.Store, key storage.AggregateKey, payloads ...[]byte) ([]int64, error) {
+	return appendAppliedAs(ctx, store, key, "", payloads...)
+}
+
+// appendAppliedAs is appendApplied with the entries decided by the
+// machine version version.
+func appendAppliedAs(ctx context.Context, store storage.Store, key storage.AggregateKey, version string, payloads ...[]byte) ([]int64, error) {
 	var seqs []int64
 	err := store.Update(ctx, func(tx storage.Tx) error {
 		seqs = seqs[:0]
 		for _, p := range payloads {
 			e := &storage.JournalEntry{Key: key, Event: "AUTH", Verdict: string(sm.VerdictApplied), StateBefore: "new",
 				StateAfter: "authorized", VersionAfter: 1, DedupeKey: fmt.Sprintf("direct-%d", time.Now().UnixNano()), BodySHA256: "x",
-				Payload: p, ReceivedAt: time.Unix(1, 0), Actor: ActorEngine}
+				Payload: p, ReceivedAt: time.Unix(1, 0), Actor: ActorEngine, MachineVersion: version}
 			if err := tx.Append(ctx, e); err != nil {
 				return err
 			}

@@ -135,7 +135,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			break
 		}
 		if in.Amount > a.Authorized {
-			if a.authorizationReported() {
+			if a.authorizationReported() && !in.honoured {
 				return a, to, fmt.Sprintf("capture of %d requested, above authorized %d", in.Amount, a.Authorized)
 			}
 			a.Authorized, a.Unknown = in.Amount, true
@@ -165,7 +165,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			return a, to, ""
 		}
 		if a.Captured > a.Authorized {
-			if a.authorizationReported() {
+			if a.authorizationReported() && !in.honoured {
 				return a, to, fmt.Sprintf("captured %d would exceed authorized %d", a.Captured, a.Authorized)
 			}
 			// An authorization never reported, or not fully known: this
@@ -218,13 +218,13 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			return a, to, ""
 		}
 		if a.Refunded > a.Captured {
-			if !a.Unknown {
+			if !a.Unknown && !in.honoured {
 				return a, to, fmt.Sprintf("refunded %d would exceed captured %d", a.Refunded, a.Captured)
 			}
 			// A capture not fully known: this refund proves it was at
 			// least the refunded total, which a reported authorization
 			// still bounds.
-			if a.Refunded > a.Authorized && a.authorizationReported() {
+			if a.Refunded > a.Authorized && a.authorizationReported() && !in.honoured {
 				return a, to, fmt.Sprintf("refunded %d would prove a capture above authorized %d", a.Refunded, a.Authorized)
 			}
 			a.Captured = a.Refunded
@@ -242,11 +242,11 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 		switch {
 		case !in.HasAmount:
 			a.Captured = 0
-		case whole && in.Amount < a.Captured:
+		case whole && in.Amount < a.Captured && !in.honoured:
 			return a, to, fmt.Sprintf("voiding %d of captured %d: a void to %s takes every capture back", in.Amount, a.Captured, to)
 		case in.Amount <= a.Captured:
 			a.Captured -= in.Amount
-		case a.Unknown:
+		case a.Unknown || in.honoured:
 			a.Captured = 0
 		default:
 			return a, to, fmt.Sprintf("voiding %d exceeds captured %d", in.Amount, a.Captured)
@@ -268,7 +268,7 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			a.Refunded, a.Unknown = 0, true
 		case in.Amount <= a.Refunded:
 			a.Refunded -= in.Amount
-		case a.Unknown:
+		case a.Unknown || in.honoured:
 			a.Refunded = 0
 		default:
 			return a, to, fmt.Sprintf("voiding %d exceeds refunded %d", in.Amount, a.Refunded)

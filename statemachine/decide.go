@@ -59,6 +59,10 @@ type Input struct {
 	Distinct bool
 	// Parent is the parent the event names, if any.
 	Parent Parent
+	// honoured marks an event an older machine applied (Honour): its
+	// amount effect takes the branch the amount bounds would refuse, as
+	// the rules without those bounds did, instead of a problem.
+	honoured bool
 }
 
 // status is the provider status in reports.

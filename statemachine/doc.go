@@ -12,5 +12,7 @@
 // Every table has a version, a hash of its content and of Rules (the
 // revision of the code that reads tables). The engine records it on every
 // verdict, so that when a table turns out to have been wrong the verdicts
-// an older version decided can be found and decided again.
+// an older version decided can be found and decided again. An event an
+// older version applied is never decided again: Honour works out what it
+// did to the amounts, for a replay that follows the journal past it.
 package statemachine

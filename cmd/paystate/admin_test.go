@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -116,4 +118,48 @@ func TestRebuildOnAReadOnlyLogin(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())
 	require.Contains(t, out.String(), "0 differ from the journal")
 	require.Contains(t, out.String(), "this login may not write, so nothing was sealed: 1 entries")
+}
+
+// TestRebuildHonoursWhatOlderRulesApplied: a store an older release wrote
+// holds an N-Genius PURCHASE_REVERSED of part of the purchase, applied by
+// the rules before this release (which reject it now, amount), and the
+// row those rules wrote. rebuild lists it as a notice and exits 0.
+func TestRebuildHonoursWhatOlderRulesApplied(t *testing.T) {
+	dir := capturedOrder(t)
+	env, out := adminEnv(t, dir)
+	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "paystate.db"))
+	require.NoError(t, err)
+	key := storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: "abc123xyz"}
+	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+		a, err := tx.LockAggregate(t.Context(), key)
+		if err != nil {
+			return err
+		}
+		require.Greater(t, a.Captured, int64(1))
+		part := a.Captured / 2
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		e := &storage.JournalEntry{Key: key, Event: "PURCHASE_REVERSED", Verdict: "applied", StateBefore: a.State,
+			StateAfter: "voided", VersionAfter: a.Version + 1, DedupeKey: "older-reversal", BodySHA256: "older-reversal",
+			Payload:    fmt.Appendf(nil, `{"name":"PURCHASE_REVERSED","provider_status":"PURCHASE_REVERSED","amount":%d,"has_amount":true,"currency":%q}`, part, a.Currency),
+			ReceivedAt: at, Actor: "webhook", MachineVersion: "0123456789ab"}
+		if err := tx.Append(t.Context(), e); err != nil {
+			return err
+		}
+		if err := tx.PutReceipt(t.Context(), "ngenius", e.DedupeKey, storage.Receipt{Seq: e.Seq, BodySHA256: e.BodySHA256}); err != nil {
+			return err
+		}
+		// As those rules wrote it: the part off the capture, and off the
+		// rest the capture in full took.
+		a.State, a.ProviderStatus, a.Captured, a.Version, a.UpdatedAt = "voided", "PURCHASE_REVERSED", a.Captured-part, a.Version+1, at
+		a.CapturedRest = min(a.CapturedRest, a.Captured)
+		return tx.PutAggregate(t.Context(), a)
+	}))
+	require.NoError(t, store.Close())
+
+	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())
+	require.Contains(t, out.String(), "0 differ")
+	require.Contains(t, out.String(), "1 applied entries were decided under older rules")
+	require.Contains(t, out.String(), "  notice: journal ")
+	require.Contains(t, out.String(), "ngenius/payment/abc123xyz decided under older rules (machine version 0123456789ab, now ")
+	require.Contains(t, out.String(), "journal says captured → voided, today's rules say rejected (amount: voiding ")
 }

@@ -105,6 +105,12 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, wi
 	}
 	fmt.Fprintf(stdout, "checked %d journal entries against %d receipts, %d held events and %d aggregates; %d differ from the journal\n",
 		rep.Chain.Checked, rep.Receipts, rep.Deferred, rep.Aggregates, len(rep.Problems))
+	if len(rep.Honoured) > 0 {
+		fmt.Fprintf(stdout, "%d applied entries were decided under older rules that today's rules decide otherwise; their verdicts stand (notices, not differences):\n", len(rep.Honoured))
+		for _, n := range rep.Honoured {
+			fmt.Fprintf(stdout, "  notice: %s\n", n)
+		}
+	}
 	if rep.FactsPending > 0 {
 		fmt.Fprintf(stdout, "%d aggregates differ from the journal only in the amount facts the migration left to be derived; the first open by a login that may write derives them\n", rep.FactsPending)
 	}
