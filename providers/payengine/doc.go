@@ -69,8 +69,15 @@
 // PAYMENT_REFUNDED), else the payment; failing that, data.id names the
 // object without a kind. A member that is absent, not a string or blank
 // names nothing, and data that is not an object, or repeats a member
-// with two values, names no object: the event is then keyed on its uid
-// and name alone, as before. Nothing in an unknown event's data refuses
+// with two values, names no object. An event that names no object (so
+// too BATCH_GENERATED without an id) is keyed on its uid, its name and
+// the SHA-256 of its body (objectlessKey): keyed on the uid and name alone,
+// as it was, a second such event under a reused uid read as the first one
+// told with another body, a conflict (and so did each retry of it), for an
+// event that moves nothing. With the body in the key a retry is a
+// duplicate and another body another event, recorded; such an event has
+// no aggregate, and is found in the journal (ListJournal), under the
+// provider with no kind and no id. Nothing in an unknown event's data refuses
 // it. Since paystate does not know what it means, it is always recorded
 // (record-only, reason no_lifecycle): it never creates an aggregate (a
 // payment it names has no state until its own events come; its history
@@ -82,7 +89,8 @@
 // recognised as a duplicate: it is decided again on the state (a capture
 // or a sale is then stale; a refund would be counted again). Likewise a
 // redelivery of an unknown event recorded before unknown events were keyed
-// on their object is recorded a second time (it moves nothing).
+// on their object, or before one naming no object was keyed on its body,
+// is recorded a second time (it moves nothing).
 //
 // # Aggregates and amounts
 //

@@ -143,11 +143,7 @@ func (p *Provider) oldParse(body []byte) ([]providers.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The first event is the webhook's own object (a refund's effect on
-	// its payment comes second).
-	for i := range evs {
-		evs[i].DedupeKey = dedupeKey(uid, event, evs[0].AggregateID, evs[i].Kind)
-	}
+	setKeys(evs, uid, event, body)
 	return evs, nil
 }
 

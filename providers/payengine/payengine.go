@@ -360,12 +360,33 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The first event is the webhook's own object (a refund's effect on
-	// its payment comes second).
+	setKeys(evs, uid, event, body)
+	return evs, nil
+}
+
+// setKeys sets the dedupe keys of a webhook's events. The first event is
+// the webhook's own object (a refund's effect on its payment comes
+// second).
+func setKeys(evs []providers.Event, uid, event string, body []byte) {
 	for i := range evs {
 		evs[i].DedupeKey = dedupeKey(uid, event, evs[0].AggregateID, evs[i].Kind)
+		if evs[0].AggregateID == "" {
+			evs[i].DedupeKey = objectlessKey(uid, event, body)
+		}
 	}
-	return evs, nil
+}
+
+// objectlessKey identifies an event that names no object (an event this
+// package does not know whose data names none, a batch without an id): by
+// its uid, its name and its body. The document reuses one event_uid across
+// different events, and with no object to tell them apart, a second event
+// under a known uid and name would read as the first one told with another
+// body: a conflict, for an event that moves nothing. Keyed on its body too,
+// a retry (the same body) is a duplicate, and another body another event,
+// recorded.
+func objectlessKey(uid, event string, body []byte) string {
+	sum := sha256.Sum256(body)
+	return Name + ":" + providers.HashFields(uid, event, "", "", hex.EncodeToString(sum[:]))
 }
 
 // dedupeKey identifies one event of a delivery: PayEngine's event_uid, the

@@ -527,7 +527,7 @@ func TestParseVariants(t *testing.T) {
 		{"unknown event naming no object is recorded without a kind", `{"event_uid":"u1","event":"PAYOUT_SENT","data":[1,2]}`,
 			func(t *testing.T, evs []providers.Event) {
 				require.Equal(t, providers.Event{Provider: Name, Name: "PAYOUT_SENT", ProviderStatus: "PAYOUT_SENT",
-					DedupeKey: dedupeKey("u1", "PAYOUT_SENT", "", ""), RecordOnly: true}, evs[0])
+					DedupeKey: objectlessKey("u1", "PAYOUT_SENT", []byte(`{"event_uid":"u1","event":"PAYOUT_SENT","data":[1,2]}`)), RecordOnly: true}, evs[0])
 			}},
 		{"PAYMENT_AUTH_FAILED sent as the event is a failed PAYMENT_AUTH", `{"event_uid":"u1","event":"PAYMENT_AUTH_FAILED","data":{"transaction_id":"t1","auth_response":{"status":"FAIL","responseCode":"D2005","responseMessage":"Invalid Card","totalAmount":"5.00"}}}`,
 			func(t *testing.T, evs []providers.Event) {
@@ -689,12 +689,18 @@ func TestUnknownEventObject(t *testing.T) {
 			require.Equal(t, tc.id, ev.AggregateID)
 			require.Equal(t, tc.parent, ev.Parent)
 			require.False(t, ev.HasAmount)
+			body := wrap(tc.event, tc.data)
+			if tc.id == "" {
+				require.Equal(t, objectlessKey("u1", tc.event, body), ev.DedupeKey, "no object: keyed on the body too")
+				return
+			}
 			require.Equal(t, dedupeKey("u1", tc.event, tc.id, tc.kind), ev.DedupeKey)
 		})
 	}
-	// Without data at all: the uid and the name alone.
-	evs := parse(t, `{"event_uid":"u1","event":"PAYMENT_CHARGEBACK_REVERSED"}`)
-	require.Equal(t, dedupeKey("u1", "PAYMENT_CHARGEBACK_REVERSED", "", ""), evs[0].DedupeKey)
+	// Without data at all: the uid, the name and the body.
+	body := `{"event_uid":"u1","event":"PAYMENT_CHARGEBACK_REVERSED"}`
+	evs := parse(t, body)
+	require.Equal(t, objectlessKey("u1", "PAYMENT_CHARGEBACK_REVERSED", []byte(body)), evs[0].DedupeKey)
 }
 
 func TestDedupeKeys(t *testing.T) {

@@ -848,6 +848,37 @@ func TestUnknownEventsAreRecorded(t *testing.T) {
 	h.Verify()
 }
 
+// An event paystate does not know whose data names no object is keyed on
+// its uid, its name and its body: the document reuses event_uids across
+// different events, and with no object to tell two apart, the second was
+// taken for the first told with another body and rejected as a conflict
+// (as was every retry of it), for an event that moves nothing. Each is
+// recorded, in the journal under no aggregate; a retry is a duplicate.
+func TestUnknownEventsNamingNoObject(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	payout := func(amount string) []byte {
+		return webhook("4d304a4ed5a4e338b4753ab832efd9c0", "PAYOUT_SENT", map[string]any{"account_id": "bb3bc2a6-b5c7-4369-be9c-18455c63c228", "amount": amount})
+	}
+	recorded := want{"", "", sm.VerdictRecorded, "no_lifecycle", ""}
+	check(t, "a payout", h.Deliver(payout("10.00")), recorded)
+	check(t, "another payout under the same uid", h.Deliver(payout("20.00")), recorded)
+	check(t, "its retry", h.Deliver(payout("20.00")), want{"", "", sm.VerdictDuplicate, "", ""})
+	check(t, "data not an object", h.Deliver([]byte(`{"event_uid":"4d304a4ed5a4e338b4753ab832efd9c0","event":"PAYOUT_SENT","data":[1]}`)), recorded)
+
+	history, err := h.Store.Journal(t.Context(), nil, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, history, 4)
+	keys := map[string]bool{}
+	for _, e := range history {
+		require.Equal(t, "PAYOUT_SENT", e.Event)
+		require.Equal(t, storage.AggregateKey{Provider: payengine.Name}, e.Key, "no object, no aggregate")
+		keys[e.DedupeKey] = true
+	}
+	require.Len(t, keys, 3, "one key per body")
+	h.Verify()
+}
+
 // The acceptance reproduction: events of a type paystate does not know,
 // for two transactions under one event_uid (the document reuses uids
 // across objects), are two events, each recorded in its transaction's
