@@ -50,6 +50,11 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery, pre *prepa
 			child = &out[0]
 		}
 		payload, encoded := pre.payload(i, p)
+		if child != nil && !p.HasAmount {
+			if withAmount, ok := effectAmount(tx, d, *child, p); ok {
+				p, payload, encoded = withAmount, withAmount.encode(), nil
+			}
+		}
 		o, err := e.ingestEvent(ctx, tx, d, ev, eventValues{p, payload, encoded, pre.encodedBody()}, child, now)
 		if err != nil {
 			return nil, err
@@ -64,6 +69,26 @@ func (e *Engine) ingest(ctx context.Context, tx *batchTx, d Delivery, pre *prepa
 // gateway, an Inyo child object).
 func effectOf(first, ev providers.Event) bool {
 	return first.Parent != nil && first.Kind != "" && first.Parent.Kind == ev.Kind && first.Parent.ID == ev.AggregateID
+}
+
+// effectAmount gives an effect that reports no amount of its own the
+// amount its child holds, when the child was applied and its amount was
+// reported (a refund.completed without an amount completes the refund its
+// refund.initiated asked for, and the refund keeps that amount): the
+// payment then moves by what its refund says, instead of the two telling
+// different stories. The payload names where the amount came from, and
+// replay decides the effect from it as it was decided here.
+func effectAmount(tx *batchTx, d Delivery, child Outcome, p payload) (payload, bool) {
+	if child.Verdict != sm.VerdictApplied {
+		return p, false
+	}
+	agg, exists := tx.aggregate(child.Key)
+	if !exists || !agg.AmountKnown || agg.Currency == "" || p.Currency != "" && !strings.EqualFold(p.Currency, agg.Currency) {
+		return p, false
+	}
+	p.Amount, p.HasAmount, p.Currency = agg.Amount, true, agg.Currency
+	p.AmountOf = agg.Key.Kind + " " + agg.Key.ID
+	return p, true
 }
 
 // moves reports whether a verdict moves (or will move) its aggregate.

@@ -32,6 +32,9 @@ type payload struct {
 	// object moved (blockedEffect), so it is a distinct operation:
 	// statemachine.Input.Distinct.
 	Effect bool `json:"effect,omitempty"`
+	// AmountOf names the aggregate whose amount an effect without one of
+	// its own carries (see effectAmount): statemachine.Input.AmountOf.
+	AmountOf string `json:"amount_of,omitempty"`
 }
 
 func newPayload(ev providers.Event) payload {
@@ -124,6 +127,8 @@ func scanPayload(b []byte) (p payload, ok bool) {
 			p.Operation, ok = s.bool()
 		case "effect":
 			p.Effect, ok = s.bool()
+		case "amount_of":
+			p.AmountOf, ok = s.str()
 		case "occurred_at":
 			p.OccurredAt, ok = s.time()
 		default:
@@ -231,6 +236,7 @@ func (p payload) input(bodySHA256 string) sm.Input {
 		Snapshot:   p.Snapshot,
 		Status:     p.ProviderStatus,
 		Distinct:   p.Effect,
+		AmountOf:   p.AmountOf,
 		Parent:     sm.Parent{Kind: sm.Kind(p.ParentKind), ID: p.ParentID},
 	}
 }

@@ -17,7 +17,7 @@ func payloadSeeds() [][]byte {
 	full := newPayload(providers.Event{Name: "CAPTURED", ProviderStatus: "Captured", MerchantReference: "réf-1",
 		Parent: &providers.Ref{Kind: sm.KindPayment, ID: "p-1"}, Amount: -1250, HasAmount: true, Currency: "EUR",
 		OccurredAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.FixedZone("x", 3600)), RecordOnly: true, Snapshot: true, Operation: true})
-	full.Effect = true
+	full.Effect, full.AmountOf = true, "refund r-1"
 	seeds := [][]byte{
 		full.encode(),
 		newPayload(providers.Event{Name: "AUTH"}).encode(),
@@ -31,6 +31,7 @@ func payloadSeeds() [][]byte {
 		`{"amount":01}`, `{"amount":-0}`, `{"amount":-}`, `{"amount":1.0}`, `{"amount":1e3}`, `{"amount":"1"}`,
 		`{"amount":9223372036854775807}`, `{"amount":9223372036854775808}`, `{"amount":-9223372036854775808}`,
 		`{"has_amount":true}`, `{"has_amount":tru}`, `{"has_amount":1}`, `{"record_only":false}`, `{"snapshot":true}`, `{"operation":true}`, `{"effect":true}`,
+		`{"amount_of":"refund r-1"}`,
 		`{"occurred_at":"2026-01-02T03:04:05Z"}`, `{"occurred_at":"2026-01-02T03:04:05.123456789+05:30"}`,
 		`{"occurred_at":"2026-01-02 03:04:05Z"}`, `{"occurred_at":null}`, `{"occurred_at":"2026-13-02T03:04:05Z"}`,
 		`{"name": "x"}`, `{ "name":"x"}`,

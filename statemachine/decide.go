@@ -59,6 +59,11 @@ type Input struct {
 	Distinct bool
 	// Parent is the parent the event names, if any.
 	Parent Parent
+	// AmountOf names the aggregate whose reported amount an effect on its
+	// parent carries because the event reported none of its own (a
+	// refund completed without an amount moves its payment by the
+	// refund's amount); the entry says so.
+	AmountOf string
 	// honoured marks an event an older machine applied (Honour): its
 	// amount effect takes the branch the amount bounds would refuse, as
 	// the rules without those bounds did, instead of a problem.
@@ -121,6 +126,9 @@ func (d Decision) Reason() string {
 // decision.
 func Decide(m *Machine, cur Snapshot, in Input) Decision {
 	d := decide(m, cur, in)
+	if in.AmountOf != "" && d.Verdict != VerdictDuplicate {
+		d.Detail = strings.TrimPrefix(d.Detail+"; "+fmt.Sprintf("amount %d is %s's: the event reported none", in.Amount, in.AmountOf), "; ")
+	}
 	if d.Verdict == VerdictApplied && otherParent(cur, in) {
 		// Not an operation on the parent's money (see decide): decided
 		// as usual, the parent it already has kept, the other named.

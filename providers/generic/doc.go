@@ -93,8 +93,9 @@
 // and gives up), so it is applied and the payment's totals are marked not
 // fully known (statemachine.Amounts.Unknown, served as amounts_unknown): a
 // completed payment is captured for an unknown sum; a completed refund
-// without an amount leaves the payment partially_refunded, because one
-// refund is not all of the payment; a refund with an amount on a payment
+// without an amount (and no refund.initiated amount either, see below)
+// leaves the payment partially_refunded, because one refund is not all of
+// the payment; a refund with an amount on a payment
 // whose own amount is unknown proves a capture of at least its amount.
 //
 // # Events and machines
@@ -126,7 +127,12 @@
 // "amount changed from 3000 to 5000". Rejecting it as a conflict was the
 // other reading, and would leave a refund the gateway calls completed
 // pending, its money unrecorded on the payment. A refund.completed without
-// an amount keeps the initiated one.
+// an amount keeps the initiated one, and completes the refund that was
+// initiated for it: its effect on the payment carries that amount (the
+// entry says "amount 1000 is refund r2's: the event reported none"), so
+// the refund and its payment's refunded total never tell different
+// stories. Only when no event reported the refund's amount is the
+// payment's refunded total marked not fully known.
 //
 // A refund.completed that names its payment also yields a second event, on
 // the payment, with the refund's amount: the payment's refunded total

@@ -335,15 +335,46 @@ func TestCompletedRefundAmountIsTheRefundsAmount(t *testing.T) {
 	require.Equal(t, int64(5000), r.Amount)
 	require.Equal(t, r.Amount, p.Refunded, "the refund and its payment agree")
 
-	// Completed without an amount: the initiated one stays, the payment's
-	// total is marked not fully known (doc.go).
+	// Completed without an amount: the refund keeps the initiated one,
+	// and its payment is refunded by it (doc.go), the entry saying whose
+	// amount it is.
 	requireOutcomes(t, "initiated", []out{{refund, "r2", sm.VerdictApplied, "$", sm.Pending}},
 		h.Deliver(refundBody("e4", "refund.initiated", "r2", "p1", 1000)))
 	requireOutcomes(t, "completed without amount", []out{
 		{refund, "r2", sm.VerdictApplied, "$", sm.Succeeded},
-		{pay, "p1", sm.VerdictApplied, "$", sm.PartiallyRefunded},
+		{pay, "p1", sm.VerdictApplied, "amount 1000 is refund r2's: the event reported none$", sm.PartiallyRefunded},
 	}, h.Deliver(refundBody("e5", "refund.completed", "r2", "p1", nil)))
-	require.Equal(t, int64(1000), h.Aggregate(refund, "r2").Amount)
+	r, p = h.Aggregate(refund, "r2"), h.Aggregate(pay, "p1")
+	require.Equal(t, int64(1000), r.Amount)
+	require.Equal(t, int64(6000), p.Refunded, "the refunds and their payment agree")
+	require.False(t, p.AmountsUnknown)
+
+	// Without an amount ever reported, the refund's is not known either:
+	// the payment's totals are marked not fully known.
+	requireOutcomes(t, "completed, no amount anywhere", []out{
+		{refund, "r3", sm.VerdictApplied, "$", sm.Succeeded},
+		{pay, "p1", sm.VerdictApplied, "$", sm.PartiallyRefunded},
+	}, h.Deliver(refundBody("e6", "refund.completed", "r3", "p1", nil)))
+	require.True(t, h.Aggregate(pay, "p1").AmountsUnknown)
+	h.Restart()
+	h.Verify()
+}
+
+// A refund.completed without an amount whose payment has not completed
+// yet: its effect waits with the refund's amount, and is applied with it.
+func TestCompletedRefundWithoutAmountWaitsWithTheRefundsAmount(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, generic.New(generic.Config{}))
+	h.Deliver(refundBody("e1", "refund.initiated", "r1", "p1", 2500))
+	out := h.Deliver(refundBody("e2", "refund.completed", "r1", "p1", nil))
+	require.Len(t, out, 2)
+	require.Equal(t, sm.VerdictDeferred, out[1].Verdict, out[1].Reason)
+	h.Deliver(paymentBody("e3", "payment.completed", "p1", 10000))
+	p := h.Aggregate(pay, "p1")
+	require.Equal(t, string(sm.PartiallyRefunded), p.State)
+	require.Equal(t, int64(2500), p.Refunded)
+	require.False(t, p.AmountsUnknown)
+	h.Restart()
 	h.Verify()
 }
 
