@@ -18,20 +18,46 @@
 // # Masking
 //
 // A PAN is found by its value, wherever it is and whatever key it is
-// under: no key is exempt. A candidate is a run of 13 to 19 ASCII digits,
+// under: no key is exempt. A candidate is a run of 13 to 19 digits,
 // written either without separators or as groups of digits joined by runs
-// of separators — spaces, tabs, line breaks, '.', '/', '_' and '-', several
-// in a row or mixed ("4111 1111 1111 1111", "3782-822463-10005",
-// "4111.1111.1111.1111", "4111 / 1111\t1111__1111") — that passes the Luhn
-// check. A run of digits without separators is taken whole: a 12- or
-// 20-digit number is never a candidate, nor is any part of it. Within
-// groups joined by separators, every span of whole consecutive groups that
-// holds 13 to 19 digits is a candidate, so a PAN is found even when other
-// numbers are written next to it ("ref 12 4111 1111 1111 1111"). Each
-// candidate keeps its first six and last four digits; the digits between
-// them become '*', separators stay. When kept digits and neighbouring
-// groups happen to form a new candidate, it is masked too, so the output
-// holds no candidate at all. Digits outside ASCII are not considered.
+// of separators, several in a row or mixed ("4111 1111 1111 1111",
+// "3782-822463-10005", "4111.1111.1111.1111", "4111 / 1111\t1111__1111",
+// "4111–1111–1111–1111"), that passes the Luhn check. Separators are
+//
+//   - spaces, tabs, line breaks, '.', '/', '_' and '-';
+//   - any Unicode space (category Zs: no-break, figure, narrow no-break,
+//     ideographic and the other typographic spaces, which locale-aware
+//     number formatting and word processors put between digit groups),
+//     and the Unicode line and paragraph separators;
+//   - the invisible characters: zero-width space, non-joiner and joiner
+//     (U+200B to U+200D), word joiner (U+2060), byte order mark (U+FEFF)
+//     and soft hyphen (U+00AD);
+//   - any dash (category Pd: hyphen, en dash, em dash, fullwidth
+//     hyphen-minus, ...) and the minus sign (U+2212).
+//
+// Digits are ASCII digits and fullwidth digits (U+FF10 to U+FF19), which
+// East Asian input methods type ("４１１１　１１１１　..."); the two may
+// be mixed. Digits of other scripts (Arabic-Indic, Devanagari, ...) are
+// not considered.
+//
+// Commas, colons, semicolons and the rest of ASCII punctuation are not
+// separators. They delimit values: lists and CSV ("1200,1350,..."),
+// times ("2025-01-21 16:31:02", Inyo's created, would become a 14-digit
+// run that passes the Luhn check one time in ten), phone numbers and
+// key:value text. Joining groups across them would mask that ordinary
+// data; a card number written with commas or colons is therefore not
+// found.
+//
+// A run of digits without separators is taken whole: a 12- or 20-digit
+// number is never a candidate, nor is any part of it. Within groups joined
+// by separators, every span of whole consecutive groups that holds 13 to
+// 19 digits is a candidate, so a PAN is found even when other numbers are
+// written next to it ("ref 12 4111 1111 1111 1111"). Each candidate keeps
+// its first six and last four digits; the digits between them become '*'
+// (a fullwidth digit becomes the fullwidth asterisk '＊', as long in UTF-8,
+// so that masking never changes a text's length), separators stay. When
+// kept digits and neighbouring groups happen to form a new candidate, it
+// is masked too, so the output holds no candidate at all.
 //
 // Track data loses everything but the number's kept digits and the
 // cardholder's name: after a candidate, an '=' or 'D' followed by at least
@@ -99,6 +125,7 @@
 // card[cvv]=123 → card[cvv]=, "track":{...} → "track":{},
 // <cvv>123</cvv> → <cvv></cvv>; an unterminated quoted value blanks the
 // rest of the body) and candidates are masked as above, JSON escapes of
-// separators (\n, \t, \r, \f, \/) counting as separators. Digits written
-// as JSON escapes (\u0034) are not recognised on this path.
+// separators (\n, \t, \r, \f, \/, and \u escapes of the separators above,
+// as "\u00a0" or "\u2013") counting as separators. Digits written as JSON
+// escapes (\u0034) are not recognised on this path.
 package redact

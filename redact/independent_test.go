@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,12 +15,46 @@ import (
 // definition of a candidate written again, with regular expressions.
 
 var (
-	// A chain is digit groups joined by runs of separators; in a raw body
-	// a JSON escape of a separator is one too.
-	chainRE    = regexp.MustCompile(`[0-9]+(?:[ \t\n\r\f\v./_-]+[0-9]+)*`)
-	rawChainRE = regexp.MustCompile(`[0-9]+(?:(?:[ \t\n\r\f\v./_-]|\\[ntrf/])+[0-9]+)*`)
-	groupRE    = regexp.MustCompile(`[0-9]+`)
+	// A chain is digit groups (ASCII or fullwidth digits) joined by runs of
+	// separators: ASCII whitespace, '.', '/', '_', any Unicode space, line
+	// or paragraph separator, dash or minus sign, and the invisible
+	// characters.
+	sepClass = `[\t\n\r\f\v./_\p{Zs}\p{Zl}\p{Zp}\p{Pd}\x{2212}\x{200B}-\x{200D}\x{2060}\x{FEFF}\x{00AD}]`
+	digit    = `[0-9\x{FF10}-\x{FF19}]`
+	chainRE  = regexp.MustCompile(digit + `+(?:` + sepClass + `+` + digit + `+)*`)
+	groupRE  = regexp.MustCompile(digit + `+`)
+	sepRE    = regexp.MustCompile(`^` + sepClass + `$`)
+	escapeRE = regexp.MustCompile(`\\(?:u[0-9a-fA-F]{4}|.)`)
 )
+
+// unescapeSeps rewrites every JSON escape in a body that is not JSON as
+// one character: a space for an escaped separator (\n, \t, \r, \f, \/,
+// \u00a0, \u2013, ...), an 'x' for anything else, digits included (they
+// are not recognised on that path).
+func unescapeSeps(s string) string {
+	return escapeRE.ReplaceAllStringFunc(s, func(e string) string {
+		switch e[1] {
+		case 'n', 't', 'r', 'f', '/':
+			return " "
+		case 'u':
+			r, err := strconv.ParseUint(e[2:], 16, 32)
+			if err == nil && sepRE.MatchString(string(rune(r))) {
+				return " "
+			}
+		}
+		return "x"
+	})
+}
+
+// asciiDigits writes fullwidth digits as ASCII ones.
+func asciiDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '\uFF10' && r <= '\uFF19' {
+			return '0' + r - '\uFF10'
+		}
+		return r
+	}, s)
+}
 
 func luhnString(s string) bool {
 	sum := 0
@@ -39,14 +74,14 @@ func luhnString(s string) bool {
 // findCandidates returns the digits of every PAN candidate in s: spans of
 // whole digit groups joined by separators that hold 13 to 19 digits and
 // pass the Luhn check.
-func findCandidates(s string) []string { return candidatesRE(s, chainRE) }
+func findCandidates(s string) []string { return candidatesRE(s) }
 
 // findRawCandidates is findCandidates for a body that is not JSON.
-func findRawCandidates(s string) []string { return candidatesRE(s, rawChainRE) }
+func findRawCandidates(s string) []string { return candidatesRE(unescapeSeps(s)) }
 
-func candidatesRE(s string, re *regexp.Regexp) []string {
+func candidatesRE(s string) []string {
 	var out []string
-	for _, chain := range re.FindAllString(s, -1) {
+	for _, chain := range chainRE.FindAllString(asciiDigits(s), -1) {
 		groups := groupRE.FindAllString(chain, -1)
 		for a := range groups {
 			digits := ""
@@ -68,12 +103,11 @@ func candidatesRE(s string, re *regexp.Regexp) []string {
 // of separators count), separators removed: a PAN written with any
 // separators is a substring of one of them.
 func chainDigits(s string, raw bool) []string {
-	re := chainRE
 	if raw {
-		re = rawChainRE
+		s = unescapeSeps(s)
 	}
 	var out []string
-	for _, chain := range re.FindAllString(s, -1) {
+	for _, chain := range chainRE.FindAllString(asciiDigits(s), -1) {
 		if d := strings.Join(groupRE.FindAllString(chain, -1), ""); len(d) >= 13 {
 			out = append(out, d)
 		}

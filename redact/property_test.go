@@ -33,7 +33,7 @@ func newGen(r *rand.Rand) *gen {
 }
 
 // Random text never contains 'Z' or 'Y' so that markers are unique.
-const textAlphabet = "abcdefghijklmnopqrstuvwxABCDEFGHIJKLMNOPQRSTUVWX0123456789 -_/:.,;=+#()<>&'\"\\\t\né€"
+const textAlphabet = "abcdefghijklmnopqrstuvwxABCDEFGHIJKLMNOPQRSTUVWX0123456789 -_/:.,;=+#()<>&'\"\\\t\né€\u00a0\u2013\uff11"
 
 func (g *gen) text(max int) string {
 	rs := []rune(textAlphabet)
@@ -76,11 +76,21 @@ func (g *gen) pan() string {
 }
 
 // sepStyles are the ways the groups of a card number are separated.
+// "fullwidth" writes the digits fullwidth, separated by ideographic
+// spaces, as an East Asian input method types them.
 var sepStyles = []struct{ name, sep string }{
 	{"none", ""}, {"space", " "}, {"dash", "-"}, {"dot", "."}, {"slash", "/"}, {"underscore", "_"},
 	{"two spaces", "  "}, {"tab", "\t"}, {"newline", "\n"}, {"spaced dash", " - "}, {"crlf", "\r\n"},
-	{"mixed", ""},
+	{"no-break space", "\u00a0"}, {"figure space", "\u2007"}, {"narrow no-break space", "\u202f"},
+	{"ideographic space", "\u3000"}, {"zero-width space", "\u200b"}, {"zero-width joiner", "\u200d"},
+	{"word joiner", "\u2060"}, {"byte order mark", "\ufeff"}, {"soft hyphen", "\u00ad"},
+	{"line separator", "\u2028"}, {"en dash", "\u2013"}, {"em dash", "\u2014"}, {"spaced en dash", " \u2013 "},
+	{"hyphen", "\u2010"}, {"minus sign", "\u2212"}, {"fullwidth hyphen-minus", "\uff0d"},
+	{"fullwidth", "\u3000"}, {"mixed", ""},
 }
+
+// mixedSeps are what the "mixed" style draws its runs of separators from.
+var mixedSeps = []string{" ", "\t", "\n", ".", "/", "_", "-", "\u00a0", "\u202f", "\u200b", "\u2013", "\u2014", "\u3000"}
 
 // formatted writes digits in groups (of four, or irregular) with one of
 // sepStyles, and returns the style's name.
@@ -89,14 +99,17 @@ func (g *gen) formatted(digits string) (string, string) {
 	if st.name == "none" {
 		return digits, st.name
 	}
+	if st.name == "fullwidth" {
+		digits = strings.Map(func(r rune) rune { return r - '0' + '\uFF10' }, digits)
+	}
 	var parts []string
-	for rest := digits; rest != ""; {
+	for rest := []rune(digits); len(rest) > 0; {
 		n := 4
 		if g.r.Intn(3) == 0 {
 			n = 1 + g.r.Intn(6)
 		}
 		n = min(n, len(rest))
-		parts = append(parts, rest[:n])
+		parts = append(parts, string(rest[:n]))
 		rest = rest[n:]
 	}
 	if st.name != "mixed" {
@@ -106,7 +119,7 @@ func (g *gen) formatted(digits string) (string, string) {
 	for i, p := range parts {
 		if i > 0 {
 			for range 1 + g.r.Intn(3) {
-				b.WriteByte(" \t\n./_-"[g.r.Intn(7)])
+				b.WriteString(mixedSeps[g.r.Intn(len(mixedSeps))])
 			}
 		}
 		b.WriteString(p)
@@ -120,7 +133,7 @@ func (g *gen) formatted(digits string) (string, string) {
 func (g *gen) boundary(start bool) string {
 	s := g.text(6)
 	sep := []string{"", " x", "x", ":", "(", "é"}[g.r.Intn(6)]
-	cut := "0123456789 \t\n\r./_-=^"
+	cut := "0123456789 \t\n\r./_-=^\u00a0\u2013\uff11"
 	if start {
 		return sep + strings.TrimLeft(s, cut)
 	}

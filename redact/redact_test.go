@@ -72,6 +72,14 @@ func TestBodyJSON(t *testing.T) {
 		{"slashes and underscores", `{"s":"4111/1111_1111/1111"}`, `{"s":"4111/11**_****/1111"}`},
 		{"tab, newline, spaced dash", "{\"s\":\"4111\\t1111\\n1111 - 1111\"}", "{\"s\":\"4111\\t11**\\n**** - 1111\"}"},
 		{"runs of mixed separators", `{"s":"4111 ._/ 1111--1111  1111"}`, `{"s":"4111 ._/ 11**--****  1111"}`},
+		{"no-break space", "{\"s\":\"4111\u00a01111\u00a01111\u00a01111\"}", "{\"s\":\"4111\u00a011**\u00a0****\u00a01111\"}"},
+		{"figure and narrow no-break spaces", "{\"s\":\"4111\u20071111\u202f1111\u20071111\"}", "{\"s\":\"4111\u200711**\u202f****\u20071111\"}"},
+		{"ideographic space", "{\"s\":\"4111\u30001111\u30001111\u30001111\"}", "{\"s\":\"4111\u300011**\u3000****\u30001111\"}"},
+		{"zero-width characters", "{\"s\":\"4111\u200b1111\u200d\u20601111\ufeff1111\"}", "{\"s\":\"4111\u200b11**\u200d\u2060****\ufeff1111\"}"},
+		{"en and em dash, minus sign", `{"s":"4111–1111—1111−1111"}`, `{"s":"4111–11**—****−1111"}`},
+		{"escaped no-break space and en dash are decoded", `{"s":"4111\u00a01111\u20131111 1111"}`, "{\"s\":\"4111\u00a011**\u2013**** 1111\"}"},
+		{"fullwidth digits", `{"s":"４１１１　１１１１　１１１１　１１１１"}`, `{"s":"４１１１　１１＊＊　＊＊＊＊　１１１１"}`},
+		{"fullwidth and ASCII digits mixed", `{"s":"４１１１ 1111-１１１１ 1111"}`, `{"s":"４１１１ 11**-＊＊＊＊ 1111"}`},
 
 		// Left alone.
 		{"non-Luhn 16 digits", `{"pan":"4111111111111112"}`, `{"pan":"4111111111111112"}`},
@@ -83,6 +91,16 @@ func TestBodyJSON(t *testing.T) {
 		{"amount", `{"amount":10000,"f":1.5,"e":1e10,"neg":-3}`, `{"amount":10000,"f":1.5,"e":1e10,"neg":-3}`},
 		{"phone", `{"phone":"+971 50 123 4567"}`, `{"phone":"+971 50 123 4567"}`},
 		{"masked already", `{"pan":"411111******1111"}`, `{"pan":"411111******1111"}`},
+		{"masked already, fullwidth", `{"pan":"４１１１１１＊＊＊＊＊＊１１１１"}`, `{"pan":"４１１１１１＊＊＊＊＊＊１１１１"}`},
+		// Commas, colons and other punctuation delimit values: lists, CSV,
+		// times ("2025-01-21 16:31:02", Inyo's created, would be one
+		// 14-digit run with ':'), so they do not join groups.
+		{"comma", `{"s":"4111,1111,1111,1111"}`, `{"s":"4111,1111,1111,1111"}`},
+		{"other ASCII punctuation", `{"s":"4111:1111;1111|1111 4111+1111~1111#1111 (4111)(1111)(1111)(1111)"}`,
+			`{"s":"4111:1111;1111|1111 4111+1111~1111#1111 (4111)(1111)(1111)(1111)"}`},
+		{"times", `{"created":"2025-01-21 16:31:02","t":"2025-01-21 16:31:04.123"}`, `{"created":"2025-01-21 16:31:02","t":"2025-01-21 16:31:04.123"}`},
+		{"digits of other scripts", `{"s":"٤١١١١١١١١١١١١١١١"}`, `{"s":"٤١١١١١١١١١١١١١١١"}`},
+		{"non-Luhn with Unicode separators", "{\"s\":\"4111\u00a01111\u20131111\u30001112\"}", "{\"s\":\"4111\u00a01111\u20131111\u30001112\"}"},
 
 		// Numbers.
 		{"PAN as a number", `{"pan":4111111111111111}`, `{"pan":"411111******1111"}`},
@@ -159,6 +177,10 @@ func TestBodyNotJSON(t *testing.T) {
 		{"look-alike keys kept", `spin=5&xcvv=7&cvvResult=M`, `spin=5&xcvv=&cvvResult=M`},
 		{"quoted keys with spaces", `{"card code": "123", "note":"4111.1111.1111.1111`, `{"card code": "", "note":"4111.11**.****.1111`},
 		{"escaped separators", `{"n":"4111\t1111\n1111\/1111","x":`, `{"n":"4111\t11**\n****\/1111","x":`},
+		{"escaped Unicode separators", `{"n":"4111\u00a01111\u20131111\u200B1111","x":`, `{"n":"4111\u00a011**\u2013****\u200B1111","x":`},
+		{"escaped backslash before u", `{"n":"4111\\u2013 1111 1111 1111","x":`, `{"n":"4111\\u2013 1111 1111 1111","x":`},
+		{"Unicode separators", "n=4111\u00a01111\u20141111\u30001111&", "n=4111\u00a011**\u2014****\u30001111&"},
+		{"fullwidth digits", "n=４１１１１１１１１１１１１１１１&", "n=４１１１１１＊＊＊＊＊＊１１１１&"},
 		{"reference keys are masked", `hostReferenceNumber=4111111111111111`, `hostReferenceNumber=411111******1111`},
 		{"12 and 20 digits left alone", `a=123456789015 b=12345678901234567894`, `a=123456789015 b=12345678901234567894`},
 		{"invalid UTF-8 kept", "\xff cvv=1 \xfe", "\xff cvv= \xfe"},
@@ -191,11 +213,21 @@ func TestBodyMaskCascade(t *testing.T) {
 	require.Empty(t, findCandidates(string(got)), "%s", got)
 }
 
+// Track 1 data is masked up to a length limit; a character the limit
+// falls inside is masked whole, never cut into invalid UTF-8.
+func TestTrackLimitInsideACharacter(t *testing.T) {
+	in := "%B4111111111111111^DOE/J^" + strings.Repeat("1", maxTrack-1) + "é?"
+	got := Text(in)
+	require.True(t, utf8.ValidString(got), "%q", got)
+	require.Equal(t, "%B411111******1111^DOE/J^"+strings.Repeat("*", maxTrack+1)+"?", got)
+}
+
 func TestBodyIdempotentOnJSON(t *testing.T) {
 	for _, in := range []string{
 		`{"a":[{"b":{"c":["x 5555 5555 5555 4444",{"d":378282246310005}]}}],"cvv":1}`,
 		`{"hostReferenceNumber":"4111111111111111","u":"\u00e9\u2028<>&","n":4242424242424242}`,
 		`"00000000000000 0000000000"`,
+		`{"s":"４１１１　１１１１　１１１１　１１１１","t":"4111\u00a01111\u20131111\u200b1111"}`,
 	} {
 		once := Body([]byte(in))
 		require.Equal(t, string(once), string(Body(once)))
