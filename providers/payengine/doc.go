@@ -47,6 +47,25 @@
 // FAIL, for one transaction under one uid; a refund's amount changed) it is
 // a conflict, recorded as rejected and surfaced, never applied.
 //
+// Updates of links and subscriptions are the exception the samples call
+// for. PAYMENTLINK_CREATED and PAYMENTLINK_UPDATED of link 37jrf share one
+// uid, and SUBSCRIPTION_CREATED, _CANCELLED and _UPDATED of subscription
+// a65ju share another: the uid follows the object (or the integration),
+// not the event, so nothing suggests a second update of the object gets a
+// uid of its own. Keyed on the three, a later update (a new price, PAST_DUE
+// or PAID) would be the first one "told with another body": a conflict,
+// acknowledged, never retried, its fact lost. Each update states when it
+// was made (updatedAt, updatedDate), so PAYMENTLINK_UPDATED and
+// SUBSCRIPTION_UPDATED are keyed on that time as well (updateKey): a later
+// update is another event, decided on the state; the same update time with
+// another body is still a conflict; a retry is a duplicate. An update
+// stating no readable time is keyed on its body: nothing else tells it
+// from another update, and a conflict would lose it (the cost: one told
+// again with another body is applied, not surfaced). A redelivery of an
+// update recorded before this keying is decided again: it states the
+// object as it was, and in event mode it is applied again (its amount and
+// status, which later updates may already have moved past).
+//
 // A successful refund (PAYMENT_REFUNDED, ACH_CREDIT_ISSUED) yields two
 // events: the refund itself (kind refund) and its effect on the payment it
 // names (kind payment). Both are keyed by the refund's own id, the kind

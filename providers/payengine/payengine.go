@@ -369,11 +369,36 @@ func (p *Provider) Parse(body []byte) ([]providers.Event, error) {
 // second).
 func setKeys(evs []providers.Event, uid, event string, body []byte) {
 	for i := range evs {
-		evs[i].DedupeKey = dedupeKey(uid, event, evs[0].AggregateID, evs[i].Kind)
-		if evs[0].AggregateID == "" {
+		switch {
+		case evs[0].AggregateID == "":
 			evs[i].DedupeKey = objectlessKey(uid, event, body)
+		case updates[event]:
+			evs[i].DedupeKey = updateKey(uid, event, evs[i], body)
+		default:
+			evs[i].DedupeKey = dedupeKey(uid, event, evs[0].AggregateID, evs[i].Kind)
 		}
 	}
+}
+
+// updates are the events that state an object as of an update time of
+// their own: PAYMENTLINK_UPDATED (updatedAt), SUBSCRIPTION_UPDATED
+// (updatedDate).
+var updates = map[string]bool{"PAYMENTLINK_UPDATED": true, "SUBSCRIPTION_UPDATED": true}
+
+// updateKey identifies an update of a link or a subscription by the
+// update time it states (OccurredAt) as well: the document sends a link's
+// CREATED and UPDATED, and a subscription's CREATED, CANCELLED and
+// UPDATED, under one event_uid, so a second update of the object under
+// that uid is another update, not the first one told with another body.
+// The same update time with another body is still a conflict. An update
+// stating no readable time is keyed on its body instead: nothing else
+// tells it from another update, and a conflict would lose it.
+func updateKey(uid, event string, ev providers.Event, body []byte) string {
+	at := "at " + ev.OccurredAt.Format(time.RFC3339Nano)
+	if ev.OccurredAt.IsZero() {
+		at = "body " + bodyHash(body)
+	}
+	return Name + ":" + providers.HashFields(uid, event, ev.AggregateID, string(ev.Kind), at)
 }
 
 // objectlessKey identifies an event that names no object (an event this
@@ -385,8 +410,12 @@ func setKeys(evs []providers.Event, uid, event string, body []byte) {
 // a retry (the same body) is a duplicate, and another body another event,
 // recorded.
 func objectlessKey(uid, event string, body []byte) string {
+	return Name + ":" + providers.HashFields(uid, event, "", "", bodyHash(body))
+}
+
+func bodyHash(body []byte) string {
 	sum := sha256.Sum256(body)
-	return Name + ":" + providers.HashFields(uid, event, "", "", hex.EncodeToString(sum[:]))
+	return hex.EncodeToString(sum[:])
 }
 
 // dedupeKey identifies one event of a delivery: PayEngine's event_uid, the

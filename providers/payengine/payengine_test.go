@@ -260,7 +260,11 @@ func TestParseFixtures(t *testing.T) {
 					require.Zero(t, ev.Amount)
 				}
 				require.Equal(t, w.currency, ev.Currency, "currency")
-				require.Equal(t, dedupeKey(w.key, sentEvent(t, name), want[0].id, w.kind), ev.DedupeKey, "dedupe key")
+				if event := sentEvent(t, name); updates[event] {
+					require.Equal(t, updateKey(w.key, event, ev, nil), ev.DedupeKey, "dedupe key: an update's, with its time")
+				} else {
+					require.Equal(t, dedupeKey(w.key, event, want[0].id, w.kind), ev.DedupeKey, "dedupe key")
+				}
 				if w.parent == "" {
 					require.Nil(t, ev.Parent, "parent")
 				} else {
@@ -725,6 +729,22 @@ func TestDedupeKeys(t *testing.T) {
 		return keysOf(t, `{"event_uid":"uc1","event":"PAYMENT_CHARGEBACK_REVERSED","data":{"transaction_id":"`+id+`"}}`)
 	}
 	require.NotEqual(t, unknown("tc1"), unknown("tc2"))
+
+	// A link's or a subscription's update is keyed on the update time it
+	// states: the document reuses the uid across the object's events, so
+	// a later update is another event; the same update with another body
+	// is one key (a conflict). Without a time, its body keys it.
+	update := func(updatedAt, amount string) []string {
+		d := `{"paymentLinkId":"l1","amount":"` + amount + `"`
+		if updatedAt != "" {
+			d += `,"updatedAt":"` + updatedAt + `"`
+		}
+		return keysOf(t, string(wrap("PAYMENTLINK_UPDATED", d+"}")))
+	}
+	require.NotEqual(t, update("2023-08-31T18:54:00.587Z", "20.00"), update("2023-09-01T18:54:00.587Z", "20.00"))
+	require.Equal(t, update("2023-08-31T18:54:00.587Z", "20.00"), update("2023-08-31T18:54:00.587Z", "25.00"))
+	require.NotEqual(t, update("", "20.00"), update("", "25.00"))
+	require.Equal(t, update("", "20.00"), update("", "20.00"))
 
 	// Within one webhook the keys differ.
 	evs := parse(t, string(readFixture(t, "PAYMENT_REFUNDED.json")))

@@ -703,6 +703,45 @@ func TestLinksAndSubscriptionsFollowTheirUpdates(t *testing.T) {
 	h.Verify()
 }
 
+// The document sends PAYMENTLINK_CREATED and PAYMENTLINK_UPDATED of link
+// 37jrf under one event_uid, and SUBSCRIPTION_CREATED, _CANCELLED and
+// _UPDATED of subscription a65ju under another (the one of a dozen
+// transaction events too): its uid is not an event's. A second update of
+// the same object under that uid, made later (its own updatedAt,
+// updatedDate), is another update, not the first one told with another
+// body: rejected as a conflict, its new amount and status were lost. The
+// same update told again with another body is still a conflict, and its
+// retry a duplicate.
+func TestSecondUpdateUnderTheSameEventUID(t *testing.T) {
+	t.Parallel()
+	link, sub := sm.KindLink, sm.KindSubscription
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "link created", h.Deliver(readFixture(t, "PAYMENTLINK_CREATED.json")), applied(link, "37jrf", "created"))
+	check(t, "link updated", h.Deliver(readFixture(t, "PAYMENTLINK_UPDATED.json")), applied(link, "37jrf", "created"))
+	linkUpdate := func(updatedAt, amount, status string) []byte {
+		return linked(t, "PAYMENTLINK_UPDATED.json", "", map[string]string{"updatedAt": updatedAt, "amount": amount, "paymentLinkStatus": status})
+	}
+	check(t, "link updated again, later", h.Deliver(linkUpdate("2023-09-01T10:00:00.000Z", "25.00", "ACTIVE")),
+		want{link, "37jrf", sm.VerdictApplied, "amount changed from 2000 to 2500", "created"})
+	check(t, "its retry", h.Deliver(linkUpdate("2023-09-01T10:00:00.000Z", "25.00", "ACTIVE")),
+		want{link, "37jrf", sm.VerdictDuplicate, "", "created"})
+	check(t, "that update told with another amount", h.Deliver(linkUpdate("2023-09-01T10:00:00.000Z", "26.00", "ACTIVE")),
+		want{link, "37jrf", sm.VerdictRejected, "conflict", "created"})
+	check(t, "link paid, later", h.Deliver(linkUpdate("2023-09-02T10:00:00.000Z", "25.00", "PAID")), applied(link, "37jrf", "done"))
+	require.EqualValues(t, 2500, h.Aggregate(link, "37jrf").Amount)
+
+	check(t, "subscription created", h.Deliver(readFixture(t, "SUBSCRIPTION_CREATED.json")), applied(sub, "a65ju", "active"))
+	check(t, "subscription updated", h.Deliver(readFixture(t, "SUBSCRIPTION_UPDATED.json")), applied(sub, "a65ju", "active"))
+	subUpdate := func(updatedDate, status, amount string) []byte {
+		return linked(t, "SUBSCRIPTION_UPDATED.json", "", map[string]string{"updatedDate": updatedDate, "subscriptionStatus": status, "amount": amount})
+	}
+	check(t, "past due, later", h.Deliver(subUpdate("2023-10-12T00:00:00.000Z", "Past Due", "150.00")), applied(sub, "a65ju", "past_due"))
+	check(t, "repriced, later", h.Deliver(subUpdate("2023-10-20T00:00:00.000Z", "Active", "175.00")),
+		want{sub, "a65ju", sm.VerdictApplied, "amount changed from 15000 to 17500", "active"})
+	require.EqualValues(t, 17500, h.Aggregate(sub, "a65ju").Amount)
+	h.Verify()
+}
+
 func TestLinkAndSubscriptionSequences(t *testing.T) {
 	t.Parallel()
 	link, sub := sm.KindLink, sm.KindSubscription
