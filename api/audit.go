@@ -177,6 +177,9 @@ func (s *Audit) verifyJournal(ctx context.Context, req *pb.VerifyJournalRequest)
 			problems = append(problems, &pb.TableProblem{Table: p.Table, Row: p.Row,
 				Sequence: p.Seq, Problem: p.Detail, Fixable: p.Fixable()})
 		}
+		for _, n := range rep.Honoured[:min(len(rep.Honoured), maxTableProblems)] {
+			out.Notices = append(out.Notices, &pb.TableProblem{Table: n.Table, Row: n.Row, Sequence: n.Seq, Problem: n.Detail})
+		}
 	}
 	// With the chain intact up to each checkpoint, its hash matching
 	// proves the prefix unchanged; those stored must also be this

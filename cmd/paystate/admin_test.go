@@ -127,8 +127,25 @@ func TestRebuildOnAReadOnlyLogin(t *testing.T) {
 func TestRebuildHonoursWhatOlderRulesApplied(t *testing.T) {
 	dir := capturedOrder(t)
 	env, out := adminEnv(t, dir)
+	olderReversal(t, dir)
+
+	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())
+	require.Contains(t, out.String(), "0 differ")
+	require.Contains(t, out.String(), "1 applied entries were decided under older rules")
+	require.Contains(t, out.String(), "  notice: journal ")
+	require.Contains(t, out.String(), "ngenius/payment/abc123xyz decided under older rules (machine version 0123456789ab, now ")
+	require.Contains(t, out.String(), "journal says captured → voided, today's rules say rejected (amount: voiding ")
+}
+
+// olderReversal appends to the store in dir, whose order abc123xyz is
+// captured, an applied PURCHASE_REVERSED of half of the capture as the
+// rules before Rules 12 decided it (machine version 0123456789ab), with its
+// receipt and the row those rules wrote.
+func olderReversal(t *testing.T, dir string) {
+	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "paystate.db"))
 	require.NoError(t, err)
+	defer store.Close()
 	key := storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: "abc123xyz"}
 	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
 		a, err := tx.LockAggregate(t.Context(), key)
@@ -154,12 +171,17 @@ func TestRebuildHonoursWhatOlderRulesApplied(t *testing.T) {
 		a.CapturedRest = min(a.CapturedRest, a.Captured)
 		return tx.PutAggregate(t.Context(), a)
 	}))
-	require.NoError(t, store.Close())
+}
 
-	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())
-	require.Contains(t, out.String(), "0 differ")
-	require.Contains(t, out.String(), "1 applied entries were decided under older rules")
-	require.Contains(t, out.String(), "  notice: journal ")
-	require.Contains(t, out.String(), "ngenius/payment/abc123xyz decided under older rules (machine version 0123456789ab, now ")
-	require.Contains(t, out.String(), "journal says captured → voided, today's rules say rejected (amount: voiding ")
+// TestVerifyListsWhatOlderRulesApplied: verify on the server passes on the
+// same store, and prints the honoured entry as a notice.
+func TestVerifyListsWhatOlderRulesApplied(t *testing.T) {
+	dir := capturedOrder(t)
+	olderReversal(t, dir)
+	s := startServer(t, dir)
+	cli, out := s.cli(t)
+	require.NoError(t, run(t.Context(), []string{"verify"}, cli), out.String())
+	require.Contains(t, out.String(), "1 applied entries were decided under older rules that today's rules decide otherwise")
+	require.Contains(t, out.String(), "decided under older rules (machine version 0123456789ab, now ")
+	require.NotContains(t, out.String(), "PROBLEM")
 }

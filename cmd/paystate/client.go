@@ -423,6 +423,16 @@ func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
 	if err := t.flush(w, ""); err != nil {
 		return err
 	}
+	if ns := r.GetNotices(); len(ns) > 0 {
+		fmt.Fprintf(w, "\n%d applied entries were decided under older rules that today's rules decide otherwise; their verdicts stand (notices, not problems):\n", len(ns))
+		n := newTable(w, "TABLE", "ROW", "SEQ", "NOTICE")
+		for _, x := range ns {
+			n.row(x.GetTable(), x.GetRow(), x.GetSequence(), x.GetProblem())
+		}
+		if err := n.flush(w, ""); err != nil {
+			return err
+		}
+	}
 	if ps := r.GetTableProblems(); len(ps) > 0 {
 		fmt.Fprintln(w)
 		p := newTable(w, "TABLE", "ROW", "SEQ", "FIXABLE", "PROBLEM")

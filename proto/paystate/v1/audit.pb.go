@@ -352,8 +352,14 @@ type VerifyJournalResponse struct {
 	// (a PostgreSQL store seals them within a sealer round; always 0 on
 	// SQLite, which chains at commit).
 	UnsealedEntries int64 `protobuf:"varint,9,opt,name=unsealed_entries,json=unsealedEntries,proto3" json:"unsealed_entries,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Notices, not problems (`ok` does not depend on them): the applied
+	// entries an older machine version decided that today's rules decide
+	// otherwise, whose verdicts the replay follows as the journal recorded
+	// them (table "journal", row and sequence the entry's), in journal
+	// order; at most 1000.
+	Notices       []*TableProblem `protobuf:"bytes,10,rep,name=notices,proto3" json:"notices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyJournalResponse) Reset() {
@@ -447,6 +453,13 @@ func (x *VerifyJournalResponse) GetUnsealedEntries() int64 {
 		return x.UnsealedEntries
 	}
 	return 0
+}
+
+func (x *VerifyJournalResponse) GetNotices() []*TableProblem {
+	if x != nil {
+		return x.Notices
+	}
+	return nil
 }
 
 // DerivedTables counts what VerifyJournal read of the tables derived from
@@ -788,7 +801,7 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"toSequence\x12\x1d\n" +
 	"\n" +
 	"chain_only\x18\x03 \x01(\bR\tchainOnly\x12?\n" +
-	"\vcheckpoints\x18\x04 \x03(\v2\x1d.paystate.v1.SignedCheckpointR\vcheckpoints\"\xa5\x03\n" +
+	"\vcheckpoints\x18\x04 \x03(\v2\x1d.paystate.v1.SignedCheckpointR\vcheckpoints\"\xda\x03\n" +
 	"\x15VerifyJournalResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12'\n" +
 	"\x0fentries_checked\x18\x02 \x01(\x03R\x0eentriesChecked\x12*\n" +
@@ -798,7 +811,9 @@ const file_paystate_v1_audit_proto_rawDesc = "" +
 	"\x0ederived_tables\x18\x06 \x01(\v2\x1a.paystate.v1.DerivedTablesR\rderivedTables\x12@\n" +
 	"\x0etable_problems\x18\a \x03(\v2\x19.paystate.v1.TableProblemR\rtableProblems\x12/\n" +
 	"\x13checkpoints_checked\x18\b \x01(\x03R\x12checkpointsChecked\x12)\n" +
-	"\x10unsealed_entries\x18\t \x01(\x03R\x0funsealedEntries\"\x91\x01\n" +
+	"\x10unsealed_entries\x18\t \x01(\x03R\x0funsealedEntries\x123\n" +
+	"\anotices\x18\n" +
+	" \x03(\v2\x19.paystate.v1.TableProblemR\anotices\"\x91\x01\n" +
 	"\rDerivedTables\x12\x1a\n" +
 	"\breceipts\x18\x01 \x01(\x03R\breceipts\x12\x1f\n" +
 	"\vheld_events\x18\x02 \x01(\x03R\n" +
@@ -868,25 +883,26 @@ var file_paystate_v1_audit_proto_depIdxs = []int32{
 	12, // 2: paystate.v1.VerifyJournalResponse.head:type_name -> paystate.v1.ChainHead
 	6,  // 3: paystate.v1.VerifyJournalResponse.derived_tables:type_name -> paystate.v1.DerivedTables
 	7,  // 4: paystate.v1.VerifyJournalResponse.table_problems:type_name -> paystate.v1.TableProblem
-	13, // 5: paystate.v1.ListJournalRequest.verdicts:type_name -> paystate.v1.Verdict
-	14, // 6: paystate.v1.ListJournalRequest.received_since:type_name -> google.protobuf.Timestamp
-	14, // 7: paystate.v1.ListJournalRequest.received_until:type_name -> google.protobuf.Timestamp
-	10, // 8: paystate.v1.ListJournalResponse.entries:type_name -> paystate.v1.JournalEntry
-	0,  // 9: paystate.v1.AuditService.ListOrderEvents:input_type -> paystate.v1.ListOrderEventsRequest
-	8,  // 10: paystate.v1.AuditService.ListJournal:input_type -> paystate.v1.ListJournalRequest
-	1,  // 11: paystate.v1.AuditService.GetEvent:input_type -> paystate.v1.GetEventRequest
-	3,  // 12: paystate.v1.AuditService.GetChainHead:input_type -> paystate.v1.GetChainHeadRequest
-	4,  // 13: paystate.v1.AuditService.VerifyJournal:input_type -> paystate.v1.VerifyJournalRequest
-	2,  // 14: paystate.v1.AuditService.ListOrderEvents:output_type -> paystate.v1.ListOrderEventsResponse
-	9,  // 15: paystate.v1.AuditService.ListJournal:output_type -> paystate.v1.ListJournalResponse
-	10, // 16: paystate.v1.AuditService.GetEvent:output_type -> paystate.v1.JournalEntry
-	12, // 17: paystate.v1.AuditService.GetChainHead:output_type -> paystate.v1.ChainHead
-	5,  // 18: paystate.v1.AuditService.VerifyJournal:output_type -> paystate.v1.VerifyJournalResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	7,  // 5: paystate.v1.VerifyJournalResponse.notices:type_name -> paystate.v1.TableProblem
+	13, // 6: paystate.v1.ListJournalRequest.verdicts:type_name -> paystate.v1.Verdict
+	14, // 7: paystate.v1.ListJournalRequest.received_since:type_name -> google.protobuf.Timestamp
+	14, // 8: paystate.v1.ListJournalRequest.received_until:type_name -> google.protobuf.Timestamp
+	10, // 9: paystate.v1.ListJournalResponse.entries:type_name -> paystate.v1.JournalEntry
+	0,  // 10: paystate.v1.AuditService.ListOrderEvents:input_type -> paystate.v1.ListOrderEventsRequest
+	8,  // 11: paystate.v1.AuditService.ListJournal:input_type -> paystate.v1.ListJournalRequest
+	1,  // 12: paystate.v1.AuditService.GetEvent:input_type -> paystate.v1.GetEventRequest
+	3,  // 13: paystate.v1.AuditService.GetChainHead:input_type -> paystate.v1.GetChainHeadRequest
+	4,  // 14: paystate.v1.AuditService.VerifyJournal:input_type -> paystate.v1.VerifyJournalRequest
+	2,  // 15: paystate.v1.AuditService.ListOrderEvents:output_type -> paystate.v1.ListOrderEventsResponse
+	9,  // 16: paystate.v1.AuditService.ListJournal:output_type -> paystate.v1.ListJournalResponse
+	10, // 17: paystate.v1.AuditService.GetEvent:output_type -> paystate.v1.JournalEntry
+	12, // 18: paystate.v1.AuditService.GetChainHead:output_type -> paystate.v1.ChainHead
+	5,  // 19: paystate.v1.AuditService.VerifyJournal:output_type -> paystate.v1.VerifyJournalResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_paystate_v1_audit_proto_init() }
