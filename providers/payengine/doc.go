@@ -66,6 +66,17 @@
 // object as it was, and in event mode it is applied again (its amount and
 // status, which later updates may already have moved past).
 //
+// MERCHANT_STATUS_CHANGED is the same case: the merchant samples
+// (MERCHANT_CREATED, _UPDATED, _STATUS_CHANGED, MICRO_DEPOSIT_INITIATED)
+// share one uid, and a merchant's next status (in_review, then Active) was
+// a conflict that left it in review for good. A status change states no
+// time, but it is a status snapshot of the merchant, so it is marked one
+// (providers.Event.Snapshot) and the engine scopes its key to the
+// merchant's version: a retry while the merchant stays where it was
+// decided is a duplicate, the same status with another body a conflict, a
+// status equal to the current one a duplicate, and a status seen before
+// but legal now (active again after a pause) is decided afresh.
+//
 // A successful refund (PAYMENT_REFUNDED, ACH_CREDIT_ISSUED) yields two
 // events: the refund itself (kind refund) and its effect on the payment it
 // names (kind payment). Both are keyed by the refund's own id, the kind

@@ -419,6 +419,7 @@ func oldMerchant(ev providers.Event, d oldObject) (providers.Event, error) {
 			ev.Name = normalizeStatus(status)
 			ev.ProviderStatus = status
 		}
+		ev.Snapshot = true
 	}
 	return ev, nil
 }

@@ -831,6 +831,10 @@ func merchant(ev providers.Event, d object) (providers.Event, error) {
 			ev.Name = normalizeStatus(status)
 			ev.ProviderStatus = status
 		}
+		// A status snapshot under a uid the merchant's events share (see
+		// doc.go): its key holds while the merchant stays where it was
+		// decided, so its next status is decided, not a conflict.
+		ev.Snapshot = true
 	}
 	return ev, nil
 }

@@ -742,6 +742,34 @@ func TestSecondUpdateUnderTheSameEventUID(t *testing.T) {
 	h.Verify()
 }
 
+// The document's merchant samples (MERCHANT_CREATED, MERCHANT_UPDATED,
+// MERCHANT_STATUS_CHANGED, MICRO_DEPOSIT_INITIATED) share one event_uid: a
+// merchant's next status change under it (in_review, then Active) is
+// another event, not the first one told with another body. As a conflict,
+// the merchant stayed in review for good. A status change is a status
+// snapshot of the merchant (providers.Event.Snapshot): its key holds while
+// the merchant stays where it was decided, so a retry is a duplicate, the
+// same status with another body a conflict, and a status seen before but
+// legal now (active again after a pause) is decided afresh.
+func TestNextMerchantStatusUnderTheSameEventUID(t *testing.T) {
+	t.Parallel()
+	ob := sm.KindOnboarding
+	mid := "c404d923-226f-4aae-92da-22c1ef370434"
+	h := enginetest.New(t, payengine.New(payengine.Config{}))
+	check(t, "created", h.Deliver(readFixture(t, "MERCHANT_CREATED.json")), applied(ob, mid, "created"))
+	check(t, "in review", h.Deliver(readFixture(t, "MERCHANT_STATUS_CHANGED.json")), applied(ob, mid, "in_review"))
+	active := linked(t, "MERCHANT_STATUS_CHANGED.json", "", map[string]string{"status": "Active"})
+	check(t, "active", h.Deliver(active), applied(ob, mid, "active"))
+	check(t, "its retry", h.Deliver(active), want{ob, mid, sm.VerdictDuplicate, "", "active"})
+	check(t, "active told with another body", h.Deliver(linked(t, "MERCHANT_STATUS_CHANGED.json", "", map[string]string{"status": "Active", "account_id": "another"})),
+		want{ob, mid, sm.VerdictRejected, "conflict", "active"})
+	check(t, "paused", h.Deliver(linked(t, "MERCHANT_STATUS_CHANGED.json", "", map[string]string{"status": "paused"})), applied(ob, mid, "active"))
+	check(t, "active again, as the first time", h.Deliver(active), applied(ob, mid, "active"))
+	require.Equal(t, "Active", h.Aggregate(ob, mid).ProviderStatus, "reactivated, not left paused")
+	check(t, "a late in review is stale", h.Deliver(readFixture(t, "MERCHANT_STATUS_CHANGED.json")), want{ob, mid, sm.VerdictRejected, "stale", "active"})
+	h.Verify()
+}
+
 func TestLinkAndSubscriptionSequences(t *testing.T) {
 	t.Parallel()
 	link, sub := sm.KindLink, sm.KindSubscription
