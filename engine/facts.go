@@ -34,7 +34,9 @@ type FactsProgress struct {
 // against a rest of 0.
 //
 // An aggregate the replay cannot rebuild (the machines no longer agree
-// with its journal) keeps its row: the audit reports it. A row whose
+// with an entry their own version decided) keeps its row: the audit
+// reports it. One with an applied entry an older version decided and
+// today's rules decide otherwise is rebuilt as Replay honours it. A row whose
 // version moved since the replay read the journal (another process
 // derived it and then decided on it) keeps its own. Interrupted, it
 // starts again at the next open: the writes are idempotent. progress, if

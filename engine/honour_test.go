@@ -37,10 +37,17 @@ func honourTable() sm.Table {
 // entry records. Then o1 and o2 are closed through the engine.
 func olderRelease(t *testing.T, versions map[string]string) (*sqlite.Store, *sm.Registry, map[string]int64) {
 	t.Helper()
-	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "older.db"))
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "older.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
+	reg, seqs := writeOlderRelease(t, store, versions)
+	return store, reg, seqs
+}
+
+// writeOlderRelease is olderRelease on store.
+func writeOlderRelease(t *testing.T, store storage.Store, versions map[string]string) (*sm.Registry, map[string]int64) {
+	t.Helper()
+	ctx := t.Context()
 	reg, err := sm.NewRegistry(honourTable())
 	require.NoError(t, err)
 	submit := func(eng *Engine, id, name string, amount int64) {
@@ -65,7 +72,7 @@ func olderRelease(t *testing.T, versions map[string]string) (*sqlite.Store, *sm.
 	for id := range versions {
 		submit(eng, id, "CLOSE", 0)
 	}
-	return store, reg, seqs
+	return reg, seqs
 }
 
 // appendOlderReversal appends the applied REVERSED of 400 of o's capture
@@ -195,4 +202,28 @@ func TestReplayRedecidesWhatTheCurrentVersionApplied(t *testing.T) {
 
 	_, _, err = StateAt(ctx, store, reg, storage.AggregateKey{Provider: "acme", Kind: string(sm.KindPayment), ID: "o2"}, time.Now().Add(time.Hour))
 	require.ErrorContains(t, err, "no longer replays")
+}
+
+// TestDeriveFactsRebuildsWhatOlderRulesApplied: the derivation at an
+// upgrade replays as Verify does, so an aggregate with an honoured entry
+// is rebuilt, not left as one the replay cannot rebuild: the facts the
+// migration left to derive are written into its row too.
+func TestDeriveFactsRebuildsWhatOlderRulesApplied(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store, db, exec := factsStore(t)
+	reg, _ := writeOlderRelease(t, store, map[string]string{"o1": "0123456789ab"})
+	exec(`UPDATE aggregates SET amount_known = 0 WHERE id = 'o1'`)
+	exec(`INSERT INTO amount_facts_pending (id) VALUES (1)`)
+
+	p, err := DeriveFacts(ctx, store, reg, nil)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.Equal(t, 1, p.Rewritten)
+	var known bool
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT amount_known FROM aggregates WHERE id = 'o1'`).Scan(&known))
+	require.True(t, known)
+	bad, err := Verify(ctx, store, reg)
+	require.NoError(t, err)
+	require.Empty(t, bad)
 }
