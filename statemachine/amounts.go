@@ -187,10 +187,18 @@ func applyEffect(e Effect, to State, a Amounts, in Input) (Amounts, State, strin
 			// is neither the captured total nor the face amount
 			// disagrees with them, so they are no longer fully known.
 			// What it adds is the rest it took, as a refund in full
-			// without an amount takes it (RefundedRest).
+			// without an amount takes it (RefundedRest). A reported
+			// authorization still bounds the capture it proves: the
+			// status stands, the amount above it is the provider's
+			// figures disagreeing (see disagreement), not a capture
+			// above what was authorized.
 			switch {
 			case a.Unknown:
-				a.Captured = max(a.Captured, in.Amount)
+				proved := in.Amount
+				if a.authorizationReported() && !in.honoured {
+					proved = min(proved, a.Authorized)
+				}
+				a.Captured = max(a.Captured, proved)
 				a.Authorized = max(a.Authorized, a.Captured)
 			case in.Amount != a.Captured && !(a.AmountKnown && in.Amount == a.Amount):
 				a.Unknown = true

@@ -276,22 +276,30 @@ func (m *Machine) apply(cur Snapshot, in Input, path []hop) Decision {
 	if change := faceChange(cur.Amounts, amounts); change != "" {
 		d.Detail = strings.TrimPrefix(d.Detail+"; "+change, "; ")
 	}
-	if note := disagreement(e.Effect, before, amounts, in); note != "" {
+	if note := disagreement(e, before, amounts, in); note != "" {
 		d.Detail = strings.TrimPrefix(d.Detail+"; "+note, "; ")
 	}
 	return d
 }
 
-// disagreement names what made a snapshot's refund in full mark totals
-// that were fully known as no longer so (see applyEffect): its amount,
-// the object's, is neither the captured total nor the order's amount. The
-// entry says so, beside the body that holds the figure.
-func disagreement(e Effect, before, after Amounts, in Input) string {
-	if e != Refund || !in.Snapshot || !in.HasAmount || before.Unknown || !after.Unknown {
+// disagreement names where a snapshot's refund in full and the totals
+// disagree, beside the body that holds the figure: its amount, the
+// object's, is neither the captured total nor the order's amount, so
+// totals that were fully known no longer are; or, on totals not fully
+// known, it is above the authorization that bounds the capture it proves.
+func disagreement(e edge, before, after Amounts, in Input) string {
+	if e.Effect != Refund || e.to != Refunded || !in.Snapshot || !in.HasAmount {
 		return ""
 	}
-	return fmt.Sprintf("refunded in full; its amount %d is neither the captured %d nor the order's %d, so the amounts are no longer fully known",
-		in.Amount, after.Captured, after.Amount)
+	switch {
+	case !before.Unknown && after.Unknown:
+		return fmt.Sprintf("refunded in full; its amount %d is neither the captured %d nor the order's %d, so the amounts are no longer fully known",
+			in.Amount, after.Captured, after.Amount)
+	case before.Unknown && in.Amount > after.Captured:
+		return fmt.Sprintf("refunded in full; its amount %d is above the authorized %d, which bounds the capture it proves",
+			in.Amount, after.Authorized)
+	}
+	return ""
 }
 
 // whereItsEdgeEnds decides an operation, with its amount, that one of

@@ -84,7 +84,12 @@
 // of a payment captured for 100) is Inyo's figures disagreeing: the
 // payment is refunded in full all the same, its totals are marked not
 // fully known (statemachine.Amounts.Unknown: ask Inyo), and the applied
-// entry's reason names the amount and the totals it disagrees with. It is not rejected as an amount conflict:
+// entry's reason names the amount and the totals it disagrees with. With
+// the totals not fully known, the capture its amount proves is still
+// bounded by the payment's amount once Inyo reported it (AUTHORIZED
+// without an amount, then CAPTURED 100, then REFUNDED 120: refunded in
+// full, 100 captured and refunded, the reason saying that 120 is above
+// the authorized 100), as a child refund's proof is. It is not rejected as an amount conflict:
 // the status is the fact, what the amount means on REFUNDED is this
 // package's reading, and a rejection would leave the payment captured
 // while Inyo says it was refunded, rejecting every later REFUNDED object

@@ -250,3 +250,28 @@ func TestChildRefundsAfterTheOwnRefundedShareTheRestItTook(t *testing.T) {
 	h.Restart()
 	h.Verify()
 }
+
+// An AUTHORIZED without its amount leaves the totals not fully known; the
+// payment's CAPTURED 100 then reports its amount, which bounds what a
+// later refund in full can prove captured. Its own REFUNDED for more is
+// still the fact that it was refunded in full (doc.go, "Amounts"), but it
+// does not prove a capture above that amount: the entry says where the
+// figures disagree.
+func TestOwnRefundedAboveTheAuthorizationOnTotalsNotFullyKnown(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	o := h.DeliverOne([]byte(`{"paymentId":"pF","parentPaymentId":"pF","created":"2025-01-21 16:29:00","status":"AUTHORIZED"}`))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	o = h.DeliverOne([]byte(`{"paymentId":"pF","parentPaymentId":"pF","amount":100,"created":"2025-01-21 16:30:00","status":"CAPTURED"}`))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	require.True(t, h.Aggregate(sm.KindPayment, "pF").AmountsUnknown)
+	o = h.DeliverOne([]byte(`{"paymentId":"pF","parentPaymentId":"pF","amount":120,"created":"2025-01-21 16:31:00","status":"REFUNDED"}`))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	require.Equal(t, string(sm.Refunded), o.StateAfter)
+	require.Equal(t, "refunded in full; its amount 12000 is above the authorized 10000, which bounds the capture it proves", o.Reason)
+	p := h.Aggregate(sm.KindPayment, "pF")
+	require.Equal(t, [3]int64{10000, 10000, 10000}, [3]int64{p.Authorized, p.Captured, p.Refunded})
+	require.True(t, p.AmountsUnknown)
+	h.Restart()
+	h.Verify()
+}

@@ -149,6 +149,11 @@
 //
 // Refund and chargeback amounts are the aggregate's face amount; they do
 // not change the payment's totals, since the payment is another aggregate.
+// So a refund never raises the totals of a payment whose amounts are not
+// fully known either (the proof, bounded by a reported authorization, that
+// an Inyo refund makes of its payment's capture): Magnius's transaction
+// statuses have no refund, and a refund snapshot is no operation on its
+// payment's money; the payment's refunded total stays 0.
 // amount is "the item amount in cents" in every snapshot, so a snapshot
 // that states another amount than the aggregate holds says what the object
 // is for now: a refund PENDING for 100 and PROCESSED for 80 returned 80, a
