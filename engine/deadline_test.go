@@ -4,16 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paystate/paystate/engine"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
+	"github.com/paystate/paystate/storage/postgres"
 	"github.com/paystate/paystate/storage/sqlite"
 )
 
@@ -40,15 +43,24 @@ func deadlineBundle(t *testing.T, wrap func(storage.Store) storage.Store, opts .
 	path := filepath.Join(t.TempDir(), "paystate.db")
 	store, err := sqlite.Open(t.Context(), path, opts...)
 	require.NoError(t, err)
+	b := deadlineBundleOn(t, store, wrap(store))
+	b.path = path
+	return b, path
+}
+
+// deadlineBundleOn is an engine over eng (store, or store wrapped) with a
+// short commit deadline.
+func deadlineBundleOn(t *testing.T, store, eng storage.Store) *bundle {
+	t.Helper()
 	reg, err := sm.NewRegistry(testTable())
 	require.NoError(t, err)
-	b := &bundle{store: store, reg: reg, path: path, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
-	b.eng = engine.New(wrap(store), reg, engine.Config{Now: b.clock.Now, SweepEvery: time.Hour, CommitTimeout: commitTimeout})
+	b := &bundle{store: store, reg: reg, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	b.eng = engine.New(eng, reg, engine.Config{Now: b.clock.Now, SweepEvery: time.Hour, CommitTimeout: commitTimeout})
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel, b.done = cancel, make(chan struct{})
 	go func() { defer close(b.done); b.eng.Run(ctx) }()
 	t.Cleanup(func() { b.stop(t) })
-	return b, path
+	return b
 }
 
 // commitTimeout is short, for the stalled cases' sake, yet long enough
@@ -175,4 +187,47 @@ func TestCorruptionKeepsTheEngineNotReady(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sm.VerdictApplied, out[0].Verdict)
 	require.ErrorIs(t, b.eng.Ready(t.Context()), storage.ErrCorrupt, "a delivery that committed cleared a corrupted database")
+}
+
+// PostgreSQL: another session keeps writers out of a table a webhook
+// writes (LOCK TABLE). The webhooks fail within the deadline, and Ready
+// says not ready until the lock is released: its probe waits for the
+// same tables, not only for the chain head, which nothing locked.
+func TestCommitDeadlineOnALockedPostgresTable(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv("PAYSTATE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PAYSTATE_TEST_POSTGRES_DSN is not set: the PostgreSQL readiness test skipped")
+	}
+	schema := fmt.Sprintf("ready_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			_ = c.Close(ctx)
+		}
+	})
+	store, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+	require.NoError(t, err)
+	b := deadlineBundleOn(t, store, store)
+	require.Equal(t, sm.VerdictApplied, b.send(t, ev{name: "AUTH", amount: 100}).Verdict)
+
+	holder, err := pgx.Connect(t.Context(), dsn)
+	require.NoError(t, err)
+	defer func() { _ = holder.Close(context.Background()) }()
+	htx, err := holder.Begin(t.Context())
+	require.NoError(t, err)
+	_, err = htx.Exec(t.Context(), `LOCK TABLE `+pgx.Identifier{schema, "journal"}.Sanitize()+` IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(t, err)
+	_, err = submitBounded(t, b, ev{name: "CAPTURE", amount: 100})
+	require.ErrorIs(t, err, storage.ErrUnavailable)
+	require.Error(t, b.eng.Ready(t.Context()))
+	time.Sleep(1100 * time.Millisecond) // past probeEvery: the next Ready probes again
+	require.Error(t, b.eng.Ready(t.Context()), "a probe committed while webhooks cannot")
+
+	require.NoError(t, htx.Rollback(t.Context()))
+	require.Eventually(t, func() bool { return b.eng.Ready(t.Context()) == nil }, time.Minute, 10*time.Millisecond)
+	out, err := submitBounded(t, b, ev{name: "CAPTURE", amount: 100})
+	require.NoError(t, err)
+	require.Equal(t, sm.VerdictApplied, out[0].Verdict, "the delivery that timed out was not committed")
 }

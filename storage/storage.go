@@ -350,7 +350,10 @@ type Tx interface {
 	// nothing, so that committing it proves the database can commit (the
 	// engine's readiness probe after a failed commit; a full disk fails
 	// it). The commit must reach the disk: a backend that skips writing
-	// an unchanged row must make the row change and change back.
+	// an unchanged row must make the row change and change back. It must
+	// also wait for whatever would keep a webhook's writes from
+	// committing: a backend whose locks are per table (PostgreSQL) takes
+	// the write locks of the tables an ingest writes.
 	Touch(ctx context.Context) error
 }
 

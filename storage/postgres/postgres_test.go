@@ -1526,3 +1526,32 @@ func TestReplicasRaceOnAReceipt(t *testing.T) {
 	require.True(t, rep.OK, "%+v", rep)
 	require.EqualValues(t, 2, rep.Head.Seq)
 }
+
+// Touch's commit waits for what a webhook's commit waits for: a session
+// that keeps writers out of a table a webhook writes (an operator's LOCK
+// TABLE, a migration) keeps Touch from committing too, or the readiness
+// probe would call the store ready while every webhook fails. Reads of
+// the table are allowed under SHARE, so only the write can tell.
+func TestTouchWaitsForTheTablesWebhooksWrite(t *testing.T) {
+	t.Parallel()
+	su := newSetup(t)
+	touch := func() error {
+		ctx, late, cancel := storage.Bound(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		return late(su.s.Update(ctx, func(tx storage.Tx) error { return tx.Touch(ctx) }))
+	}
+	require.NoError(t, touch())
+	for _, lock := range []string{
+		"journal IN ACCESS EXCLUSIVE MODE", "journal IN SHARE MODE", "receipts IN SHARE MODE",
+		"aggregates IN SHARE MODE", "deferred IN SHARE MODE",
+	} {
+		holder := rawConn(t, su.dsn, su.schema)
+		htx, err := holder.Begin(t.Context())
+		require.NoError(t, err)
+		_, err = htx.Exec(t.Context(), `LOCK TABLE `+lock)
+		require.NoError(t, err)
+		require.ErrorIs(t, touch(), storage.ErrUnavailable, "Touch committed while another session held %s", lock)
+		require.NoError(t, htx.Rollback(t.Context()))
+		require.NoError(t, touch(), "after %s was released", lock)
+	}
+}

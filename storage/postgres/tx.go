@@ -152,8 +152,14 @@ const beginTx = `BEGIN ISOLATION LEVEL READ COMMITTED`
 // 0 until the sealer gives them their place.
 func (t *tx) commit(ctx context.Context) (committed bool, err error) {
 	if t.touched {
-		// A write of the head's row: it takes the row's lock (waiting for
-		// a sealer) and commits only if the database can commit.
+		// The locks a webhook's writes take, and a write of the head's
+		// row (waiting for a sealer): the probe commits only if a webhook
+		// could. The head's row alone would commit while another session
+		// keeps writers out of the journal, and the engine would call
+		// itself ready while every webhook fails.
+		if err := t.queue("touch", touchTables); err != nil {
+			return false, err
+		}
 		if err := t.queue("touch", `UPDATE chain_head SET hash = hash WHERE id = 1`); err != nil {
 			return false, err
 		}
@@ -307,7 +313,14 @@ func (t *tx) Append(ctx context.Context, e *storage.JournalEntry) error {
 	return nil
 }
 
-// Touch rewrites the head's row at commit, unchanged.
+// touchTables takes, on every table an ingest writes, the lock its
+// writes take (ROW EXCLUSIVE, which writers share): it waits for any
+// session that keeps writers out (LOCK TABLE, a migration) and for no
+// other writer.
+const touchTables = `LOCK TABLE aggregates, journal, receipts, deferred IN ROW EXCLUSIVE MODE`
+
+// Touch takes the tables' write locks and rewrites the head's row at
+// commit, unchanged.
 func (t *tx) Touch(ctx context.Context) error {
 	if t.failed != nil {
 		return fmt.Errorf("postgres: touch: transaction already failed: %w", t.failed)
