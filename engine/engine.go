@@ -112,12 +112,22 @@ type Config struct {
 	Encoder storage.Encoder
 }
 
+// WithDefaults returns c as New uses it, every unset field given its
+// default ("config check" prints what the server will run with).
+// DefaultMaxBatch is Config.MaxBatch when unset.
+const DefaultMaxBatch = 256
+
+func (c Config) WithDefaults() Config {
+	c.defaults()
+	return c
+}
+
 func (c *Config) defaults() {
 	if c.DeferWindow <= 0 {
 		c.DeferWindow = 24 * time.Hour
 	}
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = 256
+		c.MaxBatch = DefaultMaxBatch
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = time.Minute

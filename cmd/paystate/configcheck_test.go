@@ -146,3 +146,33 @@ func TestDeployedConfigIsValid(t *testing.T) {
 	err = runTo(t, io.Discard, noEnv, "config", "check", file)
 	require.ErrorContains(t, err, "2 problem(s)")
 }
+
+// The effective configuration config check prints carries the defaults
+// the engine and the providers apply to what the file leaves unset, and
+// what the file sets, as they will use it.
+func TestConfigCheckPrintsTheDefaultsApplied(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, extra string) string {
+		f := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(f, []byte(fmt.Sprintf("data_dir: %s\napi_tokens: [{name: ops, role: admin, token: t}]\n%s",
+			filepath.Join(dir, "data"), extra)), 0o600))
+		return f
+	}
+	check := func(file string) string {
+		var out bytes.Buffer
+		require.NoError(t, runTo(t, &out, noEnv, "config", "check", file))
+		return out.String()
+	}
+	out := check(write("unset.yaml", ""))
+	for _, want := range []string{"\nbatch_max_events: 256\n", "\n    tolerance: 5m0s\n", "\n    default_currency: USD\n",
+		"\n    currency: USD\n", "\n    algorithm: sha256\n", "\n    encoding: hex\n"} {
+		require.Contains(t, out, want)
+	}
+	out = check(write("set.yaml", "batch_max_events: 32\nproviders:\n  payengine: {tolerance: 30s, default_currency: eur}\n"+
+		"  inyo: {currency: aed}\n  generic: {algorithm: sha512, encoding: base64}\n"))
+	for _, want := range []string{"\nbatch_max_events: 32\n", "\n    tolerance: 30s\n", "\n    default_currency: EUR\n",
+		"\n    currency: AED\n", "\n    algorithm: sha512\n", "\n    encoding: base64\n"} {
+		require.Contains(t, out, want)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paystate/paystate/config"
+	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/storage/postgres"
 )
 
@@ -59,7 +60,7 @@ func configCheck(path string, noEnv bool, env func(string) string, stdout, stder
 		}
 		return fmt.Errorf("config check: %s has %d problem(s)", path, len(problems))
 	}
-	out, err := config.Redacted(cfg)
+	out, err := config.Redacted(withDefaults(cfg))
 	if err != nil {
 		return err
 	}
@@ -69,6 +70,22 @@ func configCheck(path string, noEnv bool, env func(string) string, stdout, stder
 	}
 	fmt.Fprintf(stdout, "# %s is valid. Reconciler: %s.\n# The effective configuration (defaults, the file, then the environment), secrets redacted:\n%s", path, reconcile, out)
 	return nil
+}
+
+// withDefaults is cfg with the defaults the engine and the providers
+// apply to what it leaves unset (a zero batch size, tolerance, currency
+// or algorithm) filled in, as they will run: what "config check" prints
+// as the effective configuration. Each value comes from the component
+// that applies it, through the same conversion serve makes.
+func withDefaults(cfg config.Config) config.Config {
+	cfg.BatchMaxEvents = engine.Config{MaxBatch: cfg.BatchMaxEvents}.WithDefaults().MaxBatch
+	p := &cfg.Providers
+	pe := payengineConfig(*p).WithDefaults()
+	p.PayEngine.Tolerance.Duration, p.PayEngine.DefaultCurrency = pe.Tolerance, pe.DefaultCurrency
+	p.Inyo.Currency = inyoConfig(*p).WithDefaults().Currency
+	g := genericConfig(*p).WithDefaults()
+	p.Generic.Algorithm, p.Generic.Encoding = g.Algorithm, g.Encoding
+	return cfg
 }
 
 // startupErrors is what serve would refuse at start that the

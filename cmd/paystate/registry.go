@@ -50,7 +50,7 @@ var providerRegistry = []provider{
 	{payengine.Name,
 		func(c config.Providers) bool { return len(c.PayEngine.Secrets) > 0 },
 		func(c config.Providers) (providers.Provider, error) {
-			cfg := payengine.Config{Secrets: c.PayEngine.Secrets, Tolerance: c.PayEngine.Tolerance.Duration, DefaultCurrency: c.PayEngine.DefaultCurrency}
+			cfg := payengineConfig(c)
 			if err := cfg.Validate(); err != nil {
 				return nil, err
 			}
@@ -59,17 +59,29 @@ var providerRegistry = []provider{
 	{inyo.Name,
 		func(c config.Providers) bool { return len(c.Inyo.Basic) > 0 || len(c.Inyo.Bearer) > 0 },
 		func(c config.Providers) (providers.Provider, error) {
-			cfg := inyo.Config{Bearer: c.Inyo.Bearer, Currency: c.Inyo.Currency}
-			for _, b := range c.Inyo.Basic {
-				cfg.Basic = append(cfg.Basic, inyo.BasicCredential{User: b.User, Password: b.Password})
-			}
-			return inyo.New(cfg), nil
+			return inyo.New(inyoConfig(c)), nil
 		}},
 	{generic.Name,
 		func(c config.Providers) bool { return len(c.Generic.Secrets) > 0 },
 		func(c config.Providers) (providers.Provider, error) {
-			return generic.New(generic.Config{Secrets: c.Generic.Secrets, Algorithm: c.Generic.Algorithm, Encoding: c.Generic.Encoding}), nil
+			return generic.New(genericConfig(c)), nil
 		}},
+}
+
+func payengineConfig(c config.Providers) payengine.Config {
+	return payengine.Config{Secrets: c.PayEngine.Secrets, Tolerance: c.PayEngine.Tolerance.Duration, DefaultCurrency: c.PayEngine.DefaultCurrency}
+}
+
+func inyoConfig(c config.Providers) inyo.Config {
+	cfg := inyo.Config{Bearer: c.Inyo.Bearer, Currency: c.Inyo.Currency}
+	for _, b := range c.Inyo.Basic {
+		cfg.Basic = append(cfg.Basic, inyo.BasicCredential{User: b.User, Password: b.Password})
+	}
+	return cfg
+}
+
+func genericConfig(c config.Providers) generic.Config {
+	return generic.Config{Secrets: c.Generic.Secrets, Algorithm: c.Generic.Algorithm, Encoding: c.Generic.Encoding}
 }
 
 // enabledProviders builds the providers the configuration enables; the

@@ -52,6 +52,19 @@ type Provider struct {
 
 var _ providers.Provider = (*Provider)(nil)
 
+// WithDefaults returns c as New uses it: the algorithm and encoding
+// named as New resolves them ("sha256" and "hex" when unset). A name New
+// does not know is left as it is.
+func (c Config) WithDefaults() Config {
+	if alg, ok := algorithmByName(c.Algorithm); ok {
+		c.Algorithm = alg.name
+	}
+	if enc, ok := encodingByName(c.Encoding); ok {
+		c.Encoding = enc
+	}
+	return c
+}
+
 // New returns a provider for cfg.
 func New(cfg Config) *Provider {
 	p := &Provider{}

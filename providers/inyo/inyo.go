@@ -75,6 +75,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// WithDefaults returns c as New uses it: the currency in upper case, or
+// DefaultCurrency when unset.
+func (c Config) WithDefaults() Config {
+	c.Currency = currencyOf(c)
+	return c
+}
+
 func currencyOf(c Config) string {
 	cur := strings.ToUpper(strings.TrimSpace(c.Currency))
 	if cur == "" {

@@ -77,20 +77,28 @@ type Provider struct {
 
 var _ providers.Provider = (*Provider)(nil)
 
+// WithDefaults returns c as New uses it: the tolerance and currency
+// given their defaults when unset, the currency in upper case.
+func (c Config) WithDefaults() Config {
+	if c.Tolerance <= 0 {
+		c.Tolerance = DefaultTolerance
+	}
+	c.DefaultCurrency = strings.ToUpper(strings.TrimSpace(c.DefaultCurrency))
+	if c.DefaultCurrency == "" {
+		c.DefaultCurrency = DefaultCurrency
+	}
+	return c
+}
+
 // New returns a provider for cfg. Empty secrets are ignored: an empty
 // secret would let anyone sign.
 func New(cfg Config) *Provider {
-	p := &Provider{tolerance: cfg.Tolerance, currency: strings.ToUpper(strings.TrimSpace(cfg.DefaultCurrency))}
+	cfg = cfg.WithDefaults()
+	p := &Provider{tolerance: cfg.Tolerance, currency: cfg.DefaultCurrency}
 	for _, s := range cfg.Secrets {
 		if s != "" {
 			p.secrets = append(p.secrets, []byte(s))
 		}
-	}
-	if p.tolerance <= 0 {
-		p.tolerance = DefaultTolerance
-	}
-	if p.currency == "" {
-		p.currency = DefaultCurrency
 	}
 	_, err := money.Exponent(p.currency)
 	p.currencyOK = err == nil
