@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
-	"github.com/paystate/paystate/storage/sqlite"
 )
 
 // honourTable has a void that ends the payment: since Rules 12 one of
@@ -29,23 +27,37 @@ func honourTable() sm.Table {
 	}
 }
 
-// olderRelease is a store as a release with older rules left it: o1 and
+// olderRelease is a store on b as a release with older rules left it: o1 and
 // o2 authorized and captured for 1000 by the engine, then each reversed
 // for 400 by an applied entry those rules decided (voided, 600 still
 // captured) and the row they wrote, fabricated through the storage layer
-// since today's rules cannot write it; version is the machine version the
-// entry records. Then o1 and o2 are closed through the engine.
-func olderRelease(t *testing.T, versions map[string]string) (*sqlite.Store, *sm.Registry, map[string]int64) {
+// since today's rules cannot write it, recording the machine version
+// versions gives the payment. Then o1 and o2 are closed through the
+// engine. It returns the registry and each reversal's sequence.
+func olderRelease(t *testing.T, b auditBackend, versions map[string]string) (storage.Store, *sm.Registry, map[string]int64) {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "older.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
-	reg, seqs := writeOlderRelease(t, store, versions)
+	store, _ := b.open(t)
+	reg := writeOlderRelease(t, store, versions)
+	// What was committed is in the journal (PostgreSQL seals after commit,
+	// numbering the entries only then).
+	require.NoError(t, storage.SealAll(t.Context(), store))
+	seqs := map[string]int64{}
+	for id := range versions {
+		key := storage.AggregateKey{Provider: "acme", Kind: string(sm.KindPayment), ID: id}
+		entries, err := store.Journal(t.Context(), &key, 0, 100)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if e.Event == "REVERSED" {
+				seqs[id] = e.Seq
+			}
+		}
+		require.Positive(t, seqs[id])
+	}
 	return store, reg, seqs
 }
 
 // writeOlderRelease is olderRelease on store.
-func writeOlderRelease(t *testing.T, store storage.Store, versions map[string]string) (*sm.Registry, map[string]int64) {
+func writeOlderRelease(t *testing.T, store storage.Store, versions map[string]string) *sm.Registry {
 	t.Helper()
 	ctx := t.Context()
 	reg, err := sm.NewRegistry(honourTable())
@@ -63,27 +75,25 @@ func writeOlderRelease(t *testing.T, store storage.Store, versions map[string]st
 		submit(eng, id, "CAPTURE", 1000)
 	}
 	stop()
-	seqs := map[string]int64{}
 	for id, version := range versions {
-		seqs[id] = appendOlderReversal(t, store, id, version)
+		appendOlderReversal(t, store, id, version)
 	}
 	eng, stop = runEngine(t, store, reg)
 	defer stop()
 	for id := range versions {
 		submit(eng, id, "CLOSE", 0)
 	}
-	return reg, seqs
+	return reg
 }
 
 // appendOlderReversal appends the applied REVERSED of 400 of o's capture
 // of 1000 as the older rules decided it, with its receipt and the row they
-// wrote, and returns its sequence.
-func appendOlderReversal(t *testing.T, store storage.Store, id, version string) int64 {
+// wrote.
+func appendOlderReversal(t *testing.T, store storage.Store, id, version string) {
 	t.Helper()
 	ctx := t.Context()
 	key := storage.AggregateKey{Provider: "acme", Kind: string(sm.KindPayment), ID: id}
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	var seq int64
 	require.NoError(t, store.Update(ctx, func(tx storage.Tx) error {
 		agg, err := tx.LockAggregate(ctx, key)
 		if err != nil {
@@ -100,13 +110,11 @@ func appendOlderReversal(t *testing.T, store storage.Store, id, version string) 
 		if err := tx.Append(ctx, e); err != nil {
 			return err
 		}
-		seq = e.Seq
 		if err := tx.PutReceipt(ctx, "acme", e.DedupeKey, storage.Receipt{Seq: e.Seq, BodySHA256: e.BodySHA256}); err != nil {
 			return err
 		}
 		return tx.PutAggregate(ctx, agg)
 	}))
-	return seq
 }
 
 // TestReplayHonoursWhatOlderRulesApplied: an applied entry an older
@@ -118,8 +126,14 @@ func appendOlderReversal(t *testing.T, store storage.Store, id, version string) 
 // it.
 func TestReplayHonoursWhatOlderRulesApplied(t *testing.T) {
 	t.Parallel()
+	for _, b := range auditBackends() {
+		t.Run(b.name, func(t *testing.T) { t.Parallel(); replayHonours(t, b) })
+	}
+}
+
+func replayHonours(t *testing.T, b auditBackend) {
 	ctx := t.Context()
-	store, reg, seqs := olderRelease(t, map[string]string{"o1": "0123456789ab", "o2": ""})
+	store, reg, seqs := olderRelease(t, b, map[string]string{"o1": "0123456789ab", "o2": ""})
 	current := reg.Machine("acme", sm.KindPayment).Version()
 
 	aggs, bad, err := Replay(ctx, store, reg)
@@ -176,11 +190,17 @@ func TestReplayHonoursWhatOlderRulesApplied(t *testing.T) {
 // entry is, and StateAt fails for its aggregate.
 func TestReplayRedecidesWhatTheCurrentVersionApplied(t *testing.T) {
 	t.Parallel()
+	for _, b := range auditBackends() {
+		t.Run(b.name, func(t *testing.T) { t.Parallel(); replayRedecides(t, b) })
+	}
+}
+
+func replayRedecides(t *testing.T, b auditBackend) {
 	ctx := t.Context()
 	reg, err := sm.NewRegistry(honourTable())
 	require.NoError(t, err)
 	current := reg.Machine("acme", sm.KindPayment).Version()
-	store, _, seqs := olderRelease(t, map[string]string{"o1": "0123456789ab", "o2": current})
+	store, _, seqs := olderRelease(t, b, map[string]string{"o1": "0123456789ab", "o2": current})
 
 	aggs, bad, err := Replay(ctx, store, reg)
 	require.NoError(t, err)
@@ -212,7 +232,7 @@ func TestDeriveFactsRebuildsWhatOlderRulesApplied(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	store, db, exec := factsStore(t)
-	reg, _ := writeOlderRelease(t, store, map[string]string{"o1": "0123456789ab"})
+	reg := writeOlderRelease(t, store, map[string]string{"o1": "0123456789ab"})
 	exec(`UPDATE aggregates SET amount_known = 0 WHERE id = 'o1'`)
 	exec(`INSERT INTO amount_facts_pending (id) VALUES (1)`)
 
