@@ -1,7 +1,8 @@
 // Package money converts provider amounts to int64 minor units exactly.
 // Providers send "75.48" or 95.5 in major units; floats would round, so
 // conversion works on the decimal text with the currency's ISO 4217
-// exponent (USD 2, JPY 0, BHD 3).
+// exponent (USD 2, JPY 0, BHD 3). It also holds the one check of a
+// currency code (Currency) that every provider applies.
 package money
 
 import (
@@ -16,15 +17,69 @@ import (
 // ErrAmount is wrapped by every conversion error.
 var ErrAmount = errors.New("invalid amount")
 
+// Currency returns code as the ISO 4217 currency code it names, without
+// surrounding blanks and upper-cased ("usd" is USD), or an error when it
+// is not three ASCII letters that ISO 4217 lists as a currency. It is the
+// one check of a currency code: every provider validates with it, so a
+// code one provider refuses is refused by all, and every code it accepts
+// has an exponent (Exponent).
+func Currency(code string) (string, error) {
+	c := strings.ToUpper(strings.TrimSpace(code))
+	if !isISOShape(c) {
+		return "", notISO(code)
+	}
+	if _, ok := addedExponent[c]; ok {
+		return c, nil
+	}
+	if _, err := currency.ParseISO(c); err != nil {
+		return "", notISO(code)
+	}
+	return c, nil
+}
+
+func notISO(code string) error {
+	return fmt.Errorf("%w: currency %q is not an ISO 4217 code", ErrAmount, code)
+}
+
+// isISOShape reports whether c is three upper-case ASCII letters.
+func isISOShape(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// addedExponent holds the currencies in circulation that ISO 4217 added
+// after the table golang.org/x/text carries was made, with their minor
+// units. Without them a payment in Mauritania's or Venezuela's currency
+// would be refused as malformed.
+var addedExponent = map[string]int{
+	"MRU": 2, // Mauritanian ouguiya, 2018
+	"VES": 2, // Venezuelan bolívar soberano, 2018
+	"UYW": 4, // Uruguayan unidad previsional, 2018
+	"VED": 2, // Venezuelan bolívar digital, 2021
+	"SLE": 2, // Sierra Leonean leone, 2022
+	"ZWG": 2, // Zimbabwe Gold, 2024
+	"XCG": 2, // Caribbean guilder, 2025
+}
+
 // Exponent returns the number of minor-unit digits of an ISO 4217 code.
 func Exponent(code string) (int, error) {
-	code = strings.ToUpper(strings.TrimSpace(code))
-	if len(code) != 3 {
-		return 0, fmt.Errorf("%w: currency %q is not an ISO 4217 code", ErrAmount, code)
-	}
-	unit, err := currency.ParseISO(code)
+	c, err := Currency(code)
 	if err != nil {
-		return 0, fmt.Errorf("%w: currency %q is not an ISO 4217 code", ErrAmount, code)
+		return 0, err
+	}
+	if e, ok := addedExponent[c]; ok {
+		return e, nil
+	}
+	unit, err := currency.ParseISO(c)
+	if err != nil {
+		return 0, notISO(code)
 	}
 	scale, _ := currency.Standard.Rounding(unit)
 	return scale, nil

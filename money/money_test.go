@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/currency"
 )
 
 func TestToMinor(t *testing.T) {
@@ -53,6 +54,37 @@ func TestToMinor(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+func TestCurrency(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"USD": "USD", "aed": "AED", " eur ": "EUR", "XTS": "XTS", "MRU": "MRU", "zwg": "ZWG"} {
+		got, err := Currency(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "US", "USDD", "XXQ", "ABC", "U$D", "ＵＳＤ", "1AB", "U D"} {
+		_, err := Currency(in)
+		require.ErrorIs(t, err, ErrAmount, "%q", in)
+	}
+}
+
+// The codes ISO added after golang.org/x/text's table are known, with
+// their minor units; should a newer x/text know one, it must agree.
+func TestAddedCurrencies(t *testing.T) {
+	t.Parallel()
+	for code, want := range addedExponent {
+		e, err := Exponent(code)
+		require.NoError(t, err, code)
+		require.Equal(t, want, e, code)
+		if unit, err := currency.ParseISO(code); err == nil {
+			scale, _ := currency.Standard.Rounding(unit)
+			require.Equal(t, want, scale, "%s: golang.org/x/text knows it now, with another exponent", code)
+		}
+	}
+	got, err := ToMinor("1.2345", "UYW")
+	require.NoError(t, err)
+	require.Equal(t, int64(12345), got)
 }
 
 func FuzzToMinor(f *testing.F) {

@@ -84,8 +84,9 @@
 //     as malformed: it is impossible to tell whether 100.5 means major units
 //     or a broken minor amount, and guessing would move money by a factor
 //     of a hundred;
-//   - negative amounts are refused; an amount needs a currency, which is
-//     matched case-insensitively and returned upper-cased.
+//   - negative amounts are refused; an amount needs a currency, an ISO 4217
+//     code checked as every provider checks one (money.Currency), matched
+//     case-insensitively and returned upper-cased.
 //
 // The document shows no payload, so nothing says an amount is always sent.
 // A payment.completed or refund.completed without one still reports money

@@ -627,23 +627,14 @@ func currencyCode(field string, raw json.RawMessage) (string, error) {
 	if err != nil {
 		return "", malformed("%s is not a string", field)
 	}
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return "", nil
 	}
-	if len(s) != 3 {
+	code, err := money.Currency(s)
+	if err != nil {
 		return "", malformed("%s is not an ISO 4217 code", field)
 	}
-	for i := 0; i < 3; i++ {
-		if c := s[i] | 0x20; c < 'a' || c > 'z' {
-			return "", malformed("%s is not an ISO 4217 code", field)
-		}
-	}
-	s = strings.ToUpper(s)
-	if _, err := money.Exponent(s); err != nil {
-		return "", malformed("%s is not an ISO 4217 code", field)
-	}
-	return s, nil
+	return code, nil
 }
 
 // maxUnix is the last second of year 9999.

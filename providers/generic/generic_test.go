@@ -225,6 +225,7 @@ func TestParseAmounts(t *testing.T) {
 		{"integer in zero-exponent currency", `1500`, "JPY", 1500},
 		{"lower-case currency", `"1.00"`, "usd", 100},
 		{"mixed-case currency", `250`, "eUr", 250},
+		{"four-exponent currency ISO added after golang.org/x/text's table", `"1.2345"`, "UYW", 12345},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -946,10 +946,11 @@ func currency(field, code string) (string, error) {
 	if code == "" {
 		return "", nil
 	}
-	if _, err := money.Exponent(code); err != nil {
+	c, err := money.Currency(code)
+	if err != nil {
 		return "", malformed("%s is not an ISO 4217 code", field)
 	}
-	return strings.ToUpper(code), nil
+	return c, nil
 }
 
 // faceAmount sets a link's or subscription's amount from data.amount in
