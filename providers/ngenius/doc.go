@@ -47,6 +47,20 @@
 // change), so that reading was kept; an operator who sees such repeats can
 // tell them by their transaction id in the journal.
 //
+// # Currency
+//
+// Amounts come in minor units, so N-Genius needs no exponent to convert
+// them, and earlier versions took any three letters as a currencyCode.
+// The document shows only ISO 4217 codes ("AED") and nothing in it argues
+// for others, so a currencyCode is checked as every provider checks one
+// (money.Currency, blanks around it and letter case ignored): a code ISO
+// 4217 does not list (XXQ) is malformed, as at the generic gateway, instead
+// of becoming an order's currency that no exponent table knows (the
+// console could not show its amounts). The check knows the codes ISO
+// added after golang.org/x/text's table (MRU, SLE, VED, VES, UYW, XCG,
+// ZWG), so that the refusal, which N-Genius never retries, does not fall
+// on a currency in use.
+//
 // # How the document was read
 //
 // The event table (machine.go) has a row for every event the document

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paystate/paystate/money"
 	"github.com/paystate/paystate/providers"
 )
 
@@ -101,7 +102,7 @@ func FuzzAuthenticateParse(f *testing.F) {
 			if ev.Amount < 0 || (!ev.HasAmount && ev.Amount != 0) {
 				t.Fatalf("bad amount %d (has %v)", ev.Amount, ev.HasAmount)
 			}
-			if ev.Currency != "" && !isCurrency(ev.Currency) {
+			if c, err := money.Currency(ev.Currency); ev.Currency != "" && (err != nil || c != ev.Currency) {
 				t.Fatalf("bad currency %q", ev.Currency)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paystate/paystate/money"
 	"github.com/paystate/paystate/providers"
 	sm "github.com/paystate/paystate/statemachine"
 )
@@ -246,10 +247,11 @@ func parseAmount(field string, a *amount) (*int64, string, error) {
 	}
 	var cur string
 	if a.CurrencyCode != "" {
-		if !isCurrency(a.CurrencyCode) {
-			return nil, "", malformed("%s.currencyCode is not a 3-letter ISO 4217 code", field)
+		c, err := money.Currency(a.CurrencyCode)
+		if err != nil {
+			return nil, "", malformed("%s.currencyCode is not an ISO 4217 code", field)
 		}
-		cur = strings.ToUpper(a.CurrencyCode)
+		cur = c
 	}
 	if a.Value == "" {
 		return nil, cur, nil
@@ -274,19 +276,6 @@ func minorUnits(s string) (int64, error) {
 		return 0, errors.New("out of range")
 	}
 	return v, nil
-}
-
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		c := s[i] | 0x20 // ASCII lower case
-		if c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	return true
 }
 
 func parseTime(field, s string) (time.Time, error) {

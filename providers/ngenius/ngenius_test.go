@@ -244,6 +244,11 @@ func TestParseVariants(t *testing.T) {
 			want: func(t *testing.T, ev providers.Event) { require.Equal(t, "AED", ev.Currency) },
 		},
 		{
+			name: "a currency ISO 4217 added after golang.org/x/text's table",
+			body: `{"event":"AUTHORISED","order":{"id":"o1","amount":{"currencyCode":"MRU","value":700}}}`,
+			want: func(t *testing.T, ev providers.Event) { require.Equal(t, "MRU", ev.Currency) },
+		},
+		{
 			name: "zero amount is an amount",
 			body: `{"event":"AUTHORISED","order":{"id":"o1","amount":{"currencyCode":"AED","value":0}}}`,
 			want: func(t *testing.T, ev providers.Event) {
@@ -433,6 +438,7 @@ func TestParseMalformed(t *testing.T) {
 		{"bad currency digits", `{"event":"AUTHORISED","order":{"id":"o1","amount":{"currencyCode":"AE1","value":100}}}`, "currencyCode"},
 		{"bad currency length", `{"event":"AUTHORISED","order":{"id":"o1","amount":{"currencyCode":"AEDX","value":100}}}`, "currencyCode"},
 		{"bad currency non-ASCII", `{"event":"AUTHORISED","order":{"id":"o1","amount":{"currencyCode":"ÄED","value":100}}}`, "currencyCode"},
+		{"currency not ISO 4217", `{"event":"AUTHORISED","order":{"id":"o1","amount":{"currencyCode":"XXQ","value":100}}}`, "order.amount.currencyCode is not an ISO 4217 code"},
 		{"bad transaction currency", `{"event":"REFUNDED","order":{"id":"o1"},"transaction":{"amount":{"currencyCode":"1$","value":100}}}`, "currencyCode"},
 		{"transaction currency differs", `{"event":"PARTIALLY_REFUNDED","order":{"id":"o1","amount":{"currencyCode":"AED","value":10000}},"transaction":{"amount":{"currencyCode":"USD","value":100}}}`, "differs"},
 		{"bad timestamp", `{"event":"CAPTURED","order":{"id":"o1"},"timestamp":"01/12/2024 13:22"}`, "timestamp"},
