@@ -418,12 +418,38 @@ func (m *Machine) caughtUp(cur Snapshot, in Input) (Decision, bool) {
 	if !in.Snapshot || !m.endsAt(in.Event, cur.State) || m.endsAt(cur.Status, cur.State) {
 		return Decision{}, false
 	}
+	if e, ok := m.moneyEdgeEndingAt(cur.State, in.Event); ok && e.Effect == Refund && e.to == Refunded && in.HasAmount {
+		return refundCaughtUp(cur, e, in), true
+	}
 	a := cur.Amounts
 	if in.HasAmount {
 		a.setAmount(in.Amount)
 	}
 	return Decision{Verdict: VerdictApplied, To: cur.State, Amounts: a,
 		Detail: fmt.Sprintf("already %s, moved there by other objects; its own status catches up, state and totals unchanged", cur.State)}, true
+}
+
+// refundCaughtUp applies in place a snapshot whose word is a refund in
+// full (an Inyo payment's own REFUNDED) on an aggregate that refunds of
+// other objects already refunded in full. What it says of the amounts is
+// read as on its edge: its amount is the object's, so on totals not fully
+// known it proves a capture of at least it (up to a reported
+// authorization), and on known totals one that is neither the captured
+// total nor the order's amount marks them no longer fully known. Nothing
+// is added on top: the refunds already moved the money. The entry says
+// where its amount and the totals disagree.
+func refundCaughtUp(cur Snapshot, e edge, in Input) Decision {
+	a, _, problem := applyEffect(e.Effect, e.to, cur.Amounts, in)
+	detail := fmt.Sprintf("already %s, moved there by other objects; its own status catches up", cur.State)
+	if problem != "" {
+		// Not expected of a refund in full (it only raises totals), but
+		// a problem never moves an aggregate.
+		return Decision{Verdict: VerdictRejected, Code: ReasonAmount, Detail: problem, To: cur.State, Amounts: cur.Amounts}
+	}
+	if note := disagreement(e, cur.Amounts, a, in); note != "" {
+		detail += "; " + note
+	}
+	return Decision{Verdict: VerdictApplied, To: cur.State, Amounts: a, Detail: detail}
 }
 
 // endsAt reports whether one of event's edges can end in s (either state

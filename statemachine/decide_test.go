@@ -570,7 +570,6 @@ func TestDecideSnapshotCatchesUp(t *testing.T) {
 	}{
 		{"refunded in full by operations, its own status still captured", Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, snap("REFUNDED", 9500)},
 		{"refunded by operations alone, no status of its own", Snapshot{State: Refunded, Amounts: full}, snap("REFUNDED", 9500)},
-		{"another amount: still no money of its own", Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, snap("REFUNDED", 4000)},
 		{"captured in part by an operation, its own status authorized", Snapshot{State: PartiallyCaptured, Status: "AUTHORIZED", Amounts: part}, snap("CAPTURED", 9500)},
 	}
 	for _, c := range caught {
@@ -583,6 +582,20 @@ func TestDecideSnapshotCatchesUp(t *testing.T) {
 			require.Empty(t, d.Skipped)
 		})
 	}
+
+	// Its amount is read as on its edge, never added on top: one that is
+	// neither the captured total nor the order's amount marks known totals
+	// no longer fully known; on totals not fully known it proves a capture
+	// of at least it, up to a reported authorization.
+	d := Decide(m, Snapshot{State: Refunded, Status: "CAPTURED", Amounts: full}, snap("REFUNDED", 4000))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Refunded, d.To)
+	require.Equal(t, "already refunded, moved there by other objects; its own status catches up; refunded in full; its amount 4000 is neither the captured 9500 nor the order's 9500, so the amounts are no longer fully known", d.Reason())
+	require.Equal(t, func() Amounts { a := full; a.Unknown = true; return a }(), d.Amounts)
+	proved := Amounts{Currency: "USD", Authorized: 3000, Captured: 3000, Refunded: 3000, Unknown: true}
+	d = Decide(m, Snapshot{State: Refunded, Amounts: proved}, snap("REFUNDED", 9500))
+	require.Equal(t, VerdictApplied, d.Verdict, d.Reason())
+	require.Equal(t, Amounts{Currency: "USD", Amount: 9500, AmountKnown: true, Authorized: 9500, Captured: 9500, Refunded: 9500, RefundedRest: 6500, Unknown: true}, d.Amounts)
 
 	stale := []struct {
 		name string
@@ -611,7 +624,7 @@ func TestDecideSnapshotCatchesUp(t *testing.T) {
 			{Event: "AUTHORIZED", From: []State{Pending}, To: Authorized, Effect: Authorize},
 		},
 	})
-	d := Decide(twins, Snapshot{State: Pending, Status: "PENDING"}, Input{Event: "INITIATED", Snapshot: true})
+	d = Decide(twins, Snapshot{State: Pending, Status: "PENDING"}, Input{Event: "INITIATED", Snapshot: true})
 	require.Equal(t, ReasonStale, d.Code, d.Reason())
 }
 

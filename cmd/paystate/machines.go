@@ -145,7 +145,8 @@ cycles drawn below: a subscription that recovers, a chargeback disputed again); 
 behind is stale; one whose word ends where the aggregate is, after operations reported
 by other objects moved it there past its own status (an Inyo payment voided by a child
 object, then its own VOIDED), is that status catching up: applied in place, state and
-totals unchanged; one further ahead is reached along the shortest legal path at once, and
+totals unchanged (a refund in full's amount is read as on its edge, never added on top: it
+may mark the totals not fully known, or raise ones not fully known); one further ahead is reached along the shortest legal path at once, and
 the states passed through are journalled as skipped. A jump carries what those states
 imply: each passed edge has its amount effect (a skipped full capture captures the
 authorization), with the snapshot's own amount where it is its object's amount. That

@@ -139,7 +139,15 @@
 // said it yet. It is applied in place: state and totals as the children
 // left them (they moved the money; the object's amount, the payment's,
 // could count it twice), and the payment's Inyo status says it from then
-// on (said again: a duplicate). A status that ends elsewhere (AUTHORIZED
+// on (said again: a duplicate). Its amount is still read as on any own
+// status, never added on top: a REFUNDED whose amount is neither what was
+// captured nor the payment's amount marks the totals not fully known and
+// says so, and on totals not fully known it proves a capture of at least
+// it (up to a reported authorization). A VOIDED's or CAPTURED's amount is
+// the payment's face amount only: a void moves no captured money, and the
+// payment's own CAPTURED may carry the payment's amount rather than the
+// captured sum (see "Why a late AUTHORIZED or CAPTURED does not correct
+// the totals"). A status that ends elsewhere (AUTHORIZED
 // after a child void) is still stale.
 //
 // When a child and its payment disagree. A child refund's two events are

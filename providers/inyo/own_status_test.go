@@ -251,6 +251,33 @@ func TestChildRefundsAfterTheOwnRefundedShareTheRestItTook(t *testing.T) {
 	h.Verify()
 }
 
+// The payment's own REFUNDED after child refunds refunded it in full is
+// its status catching up (doc.go, "Children"), and its amount is read as
+// on any own REFUNDED (doc.go, "Amounts"): never added on top of what the
+// children moved, but one that is neither what was captured nor the
+// payment's amount is Inyo's figures disagreeing, and the totals are no
+// longer fully known.
+func TestOwnRefundedCatchingUpReadsItsAmount(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	for i, body := range []func(int) []byte{
+		own(payID, "CAPTURED", "95"), child("refund-1", payID, "REFUNDED", "30"), child("refund-2", payID, "REFUNDED", "65"),
+	} {
+		for _, o := range h.Deliver(body(i)) {
+			require.Equal(t, sm.VerdictApplied, o.Verdict, "%s: %s", o.Event, o.Reason)
+		}
+	}
+	o := h.DeliverOne(own(payID, "REFUNDED", "40")(3))
+	require.Equal(t, sm.VerdictApplied, o.Verdict, o.Reason)
+	require.Equal(t, "already refunded, moved there by other objects; its own status catches up; refunded in full; its amount 4000 is neither the captured 9500 nor the order's 9500, so the amounts are no longer fully known", o.Reason)
+	p := h.Aggregate(sm.KindPayment, payID)
+	require.Equal(t, string(sm.Refunded), p.State)
+	require.Equal(t, [3]int64{9500, 9500, 9500}, [3]int64{p.Authorized, p.Captured, p.Refunded})
+	require.True(t, p.AmountsUnknown)
+	h.Restart()
+	h.Verify()
+}
+
 // An AUTHORIZED without its amount leaves the totals not fully known; the
 // payment's CAPTURED 100 then reports its amount, which bounds what a
 // later refund in full can prove captured. Its own REFUNDED for more is
