@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -29,14 +28,14 @@ type Aggregates struct {
 }
 
 func (s *Aggregates) key(provider, kind, id string) (storage.AggregateKey, error) {
-	kind = strings.ToLower(kind)
 	if provider == "" || id == "" {
 		return storage.AggregateKey{}, status.Error(codes.InvalidArgument, "provider and provider_id are required")
 	}
-	if sm.CanonicalStates(sm.Kind(kind)) == nil {
-		return storage.AggregateKey{}, status.Errorf(codes.InvalidArgument, "unknown kind %q", kind)
+	k, err := parseKind(kind)
+	if err != nil {
+		return storage.AggregateKey{}, err
 	}
-	return storage.AggregateKey{Provider: provider, Kind: kind, ID: s.IDKey.ID(id)}, nil
+	return storage.AggregateKey{Provider: provider, Kind: string(k), ID: s.IDKey.ID(id)}, nil
 }
 
 // GetAggregate returns one aggregate with its children.

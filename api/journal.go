@@ -5,11 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	pb "github.com/paystate/paystate/proto/paystate/v1"
-	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
 
@@ -26,9 +22,16 @@ func (s *Audit) ListJournal(ctx context.Context, req *pb.ListJournalRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	kind := strings.ToLower(req.GetKind())
-	if kind != "" && sm.CanonicalStates(sm.Kind(kind)) == nil {
-		return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q", req.GetKind())
+	var kind string
+	if req.GetKind() != "" {
+		k, err := parseKind(req.GetKind())
+		if err != nil {
+			return nil, err
+		}
+		kind = string(k)
+	}
+	if err := checkProvider(ctx, s.Machines, s.Store, req.GetProvider()); err != nil {
+		return nil, toStatus(ctx, s.log(), err)
 	}
 	since, err := timeFilter(req.GetReceivedSince(), "received_since")
 	if err != nil {

@@ -130,37 +130,38 @@ func listAfter(ctx context.Context, r storage.Reader, f storage.AggregateFilter,
 	return merged[:min(len(merged), limit)], nil
 }
 
-func listFilter(provider, kind, state string, since, until *timestamppb.Timestamp) (storage.AggregateFilter, error) {
-	f := storage.AggregateFilter{Provider: provider, Kind: strings.ToLower(kind), State: strings.ToLower(state)}
-	if f.Kind != "" && sm.CanonicalStates(sm.Kind(f.Kind)) == nil {
-		return f, status.Errorf(codes.InvalidArgument, "unknown kind %q", kind)
-	}
-	if f.State != "" {
-		known := false
-		for _, k := range sm.Kinds {
-			if (f.Kind == "" || f.Kind == string(k)) && sm.IsCanonical(k, sm.State(f.State)) {
-				known = true
-			}
+// listFilter validates a listing's filter (filters.go) and reads it into
+// the store's form.
+func listFilter(ctx context.Context, machines *sm.Registry, r storage.Reader, provider, kind, state string, since, until *timestamppb.Timestamp) (storage.AggregateFilter, error) {
+	f := storage.AggregateFilter{Provider: provider}
+	var kinds []string
+	if kind != "" {
+		k, err := parseKind(kind)
+		if err != nil {
+			return f, err
 		}
-		if !known {
-			return f, status.Errorf(codes.InvalidArgument, "%q is not a canonical state", state)
-		}
+		f.Kind, kinds = string(k), []string{string(k)}
 	}
 	var err error
+	if state != "" {
+		if f.State, err = parseState(state, kinds); err != nil {
+			return f, err
+		}
+	}
 	if f.UpdatedSince, err = timeFilter(since, "updated_since"); err != nil {
 		return f, err
 	}
 	if f.UpdatedUntil, err = timeFilter(until, "updated_until"); err != nil {
 		return f, err
 	}
-	return f, nil
+	return f, checkProvider(ctx, machines, r, provider)
 }
 
 // ListOrders pages through payment orders.
 func (s *Orders) ListOrders(ctx context.Context, req *pb.ListOrdersRequest) (*pb.ListOrdersResponse, error) {
-	f, err := listFilter(req.GetProvider(), string(sm.KindPayment), req.GetState(), req.GetUpdatedSince(), req.GetUpdatedUntil())
+	f, err := listFilter(ctx, s.Machines, s.Store, req.GetProvider(), string(sm.KindPayment), req.GetState(), req.GetUpdatedSince(), req.GetUpdatedUntil())
 	if err != nil {
-		return nil, err
+		return nil, s.fail(ctx, err)
 	}
 	aggs, next, err := listPage(ctx, s.Store, f, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
@@ -199,9 +200,9 @@ func (s *Orders) BatchGetOrders(ctx context.Context, req *pb.BatchGetOrdersReque
 
 // ListAggregates pages through aggregates of any kind.
 func (s *Aggregates) ListAggregates(ctx context.Context, req *pb.ListAggregatesRequest) (*pb.ListAggregatesResponse, error) {
-	f, err := listFilter(req.GetProvider(), req.GetKind(), req.GetState(), req.GetUpdatedSince(), req.GetUpdatedUntil())
+	f, err := listFilter(ctx, s.Machines, s.Store, req.GetProvider(), req.GetKind(), req.GetState(), req.GetUpdatedSince(), req.GetUpdatedUntil())
 	if err != nil {
-		return nil, err
+		return nil, toStatus(ctx, orDefault(s.Log), err)
 	}
 	aggs, next, err := listPage(ctx, s.Store, f, req.GetPageSize(), req.GetPageToken())
 	if err != nil {

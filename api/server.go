@@ -173,7 +173,7 @@ func NewServer(opts Options) *Server {
 	pb.RegisterAggregateServiceServer(s.grpc, s.inProcess.aggregates)
 	pb.RegisterMachineServiceServer(s.grpc, s.inProcess.machines)
 	pb.RegisterCallerServiceServer(s.grpc, s.inProcess.callers)
-	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Subscribe: opts.Subscribe, Poll: opts.WatchPoll, Log: log, Stopping: s.stopping})
+	pb.RegisterWatchServiceServer(s.grpc, &Watch{Store: opts.Store, Machines: opts.Machines, Subscribe: opts.Subscribe, Poll: opts.WatchPoll, Log: log, Stopping: s.stopping})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	metrics.grpc.initialize(s.grpc)

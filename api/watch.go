@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -12,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	sm "github.com/paystate/paystate/statemachine"
 	"github.com/paystate/paystate/storage"
 )
 
@@ -29,6 +29,8 @@ const (
 type Watch struct {
 	pb.UnimplementedWatchServiceServer
 	Store storage.Reader
+	// Machines name the providers a filter may ask for (filters.go).
+	Machines *sm.Registry
 	// Subscribe returns a channel signalled after local commits (optional).
 	Subscribe func() (<-chan struct{}, func())
 	// Poll is how often the journal is read when nothing signals; default
@@ -81,6 +83,29 @@ func (f watchFilter) match(e *storage.JournalEntry) bool {
 	return before != after
 }
 
+// filter validates the request's filters with the listings' checks: a
+// watch for a value that can match nothing would send heartbeats forever.
+func (w *Watch) filter(ctx context.Context, req *pb.WatchRequest) (watchFilter, error) {
+	f := watchFilter{direction: req.GetDirection(), verdicts: req.GetVerdicts(), providers: req.GetProviders()}
+	var err error
+	if f.kinds, err = parseKinds(req.GetKinds()); err != nil {
+		return f, err
+	}
+	for _, s := range req.GetStates() {
+		state, err := parseState(s, f.kinds)
+		if err != nil {
+			return f, err
+		}
+		f.states = append(f.states, state)
+	}
+	for _, p := range f.providers {
+		if err := checkProvider(ctx, w.Machines, w.Store, p); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
 // Watch streams matching journal entries from the request's cursor on.
 func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) error {
 	if w.drained() {
@@ -99,14 +124,10 @@ func (w *Watch) Watch(req *pb.WatchRequest, stream pb.WatchService_WatchServer) 
 			}
 		}()
 	}
-	f := watchFilter{direction: req.GetDirection(), verdicts: req.GetVerdicts()}
-	for _, s := range req.GetStates() {
-		f.states = append(f.states, strings.ToLower(s))
+	f, err := w.filter(ctx, req)
+	if err != nil {
+		return toStatus(ctx, orDefault(w.Log), err)
 	}
-	for _, k := range req.GetKinds() {
-		f.kinds = append(f.kinds, strings.ToLower(k))
-	}
-	f.providers = req.GetProviders()
 	beat := defaultHeartbeat
 	if hs := req.GetHeartbeatSeconds(); hs != 0 {
 		if hs < minHeartbeat || hs > maxBeat {

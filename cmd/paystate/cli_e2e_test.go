@@ -80,8 +80,10 @@ func TestReadCommandsOutput(t *testing.T) {
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "not NotFound")
 	_, err = s.audit.ListOrderEvents(s.authed(t.Context()), &pb.ListOrderEventsRequest{Provider: "ngenuis", OrderId: "abc123xyz"})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "ListOrderEvents says the same")
-	require.Equal(t, `no orders found at ngenuis (paystate has no provider "ngenuis": it knows generic, inyo, magnius, ngenius, payengine)`+"\n",
-		cli("list", "--provider", "ngenuis"))
+	err = run(t.Context(), []string{"list", "--provider", "ngenuis"}, env)
+	require.ErrorContains(t, err, `unknown provider "ngenuis": this server knows generic, inyo, magnius, ngenius, payengine`,
+		"a listing refuses the provider as get does, not an empty list")
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
 
 	var aggs []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(cli("list", "-o", "json")), &aggs))

@@ -29,7 +29,8 @@ type GetAggregateRequest struct {
 	// Provider identifier, e.g. "magnius".
 	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
 	// Kind in lowercase: payment, refund, chargeback, subscription, link or
-	// onboarding.
+	// onboarding; its enum spelling (e.g. "KIND_REFUND", as answers carry it)
+	// is taken too.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// The provider's identifier for the object.
 	ProviderId string `protobuf:"bytes,3,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
@@ -242,11 +243,14 @@ func (x *ListAggregateEventsResponse) GetNextPageToken() string {
 // everything.
 type ListAggregatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only this provider.
+	// Only this provider. One this server has no machine for, and of which
+	// the store holds nothing, is INVALID_ARGUMENT.
 	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
-	// Only this kind, in lowercase.
+	// Only this kind, as in GetAggregateRequest; an unknown one is
+	// INVALID_ARGUMENT.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// Only this canonical state.
+	// Only this canonical state; one no aggregate of the kind can be in is
+	// INVALID_ARGUMENT.
 	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	// Only aggregates changed at or after this time.
 	UpdatedSince *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_since,json=updatedSince,proto3" json:"updated_since,omitempty"`

@@ -626,9 +626,10 @@ func (x *TableProblem) GetFixable() bool {
 // Request for AuditService.ListJournal. Empty filters match everything.
 type ListJournalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only this provider.
+	// Only this provider, checked as in ListAggregatesRequest.
 	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
-	// Only this kind, in lowercase.
+	// Only this kind, as in GetAggregateRequest; an unknown one is
+	// INVALID_ARGUMENT.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Only these verdicts.
 	Verdicts []Verdict `protobuf:"varint,3,rep,packed,name=verdicts,proto3,enum=paystate.v1.Verdict" json:"verdicts,omitempty"`

@@ -184,9 +184,10 @@ func (x *LookupOrdersResponse) GetOrders() []*Order {
 // Request for OrderService.ListOrders. Empty filters match everything.
 type ListOrdersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only orders of this provider.
+	// Only orders of this provider, checked as in ListAggregatesRequest.
 	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
-	// Only orders in this canonical state, e.g. "fraud_review".
+	// Only orders in this canonical state, e.g. "fraud_review"; one no
+	// payment can be in is INVALID_ARGUMENT.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// Only orders changed at or after this time.
 	UpdatedSince *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=updated_since,json=updatedSince,proto3" json:"updated_since,omitempty"`

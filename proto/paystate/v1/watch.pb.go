@@ -84,12 +84,17 @@ type WatchRequest struct {
 	StartAtHead bool `protobuf:"varint,2,opt,name=start_at_head,json=startAtHead,proto3" json:"start_at_head,omitempty"`
 	// Canonical state names, e.g. "fraud_review". When set, only entries
 	// whose state changed into or out of one of them match (see direction).
+	// A state no aggregate of the kinds asked for can be in is
+	// INVALID_ARGUMENT, as every value below that could match nothing: a
+	// watch is refused rather than left to send only heartbeats.
 	States []string `protobuf:"bytes,3,rep,name=states,proto3" json:"states,omitempty"`
 	// With `states`: entering, leaving, or (unspecified) either.
 	Direction Direction `protobuf:"varint,4,opt,name=direction,proto3,enum=paystate.v1.Direction" json:"direction,omitempty"`
-	// Kinds in lowercase, e.g. "payment".
+	// Kinds in lowercase, e.g. "payment", or in the enum spelling entries
+	// carry, e.g. "KIND_PAYMENT".
 	Kinds []string `protobuf:"bytes,5,rep,name=kinds,proto3" json:"kinds,omitempty"`
-	// Provider identifiers, e.g. "ngenius".
+	// Provider identifiers, e.g. "ngenius", checked as in
+	// ListAggregatesRequest.
 	Providers []string `protobuf:"bytes,6,rep,name=providers,proto3" json:"providers,omitempty"`
 	// Verdicts to include.
 	Verdicts []Verdict `protobuf:"varint,7,rep,packed,name=verdicts,proto3,enum=paystate.v1.Verdict" json:"verdicts,omitempty"`
