@@ -547,7 +547,8 @@ func TestTextStorageCannotHoldIsRecordedAsMalformed(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 	require.Equal(t, sm.VerdictRejected, out[0].Verdict)
-	require.Contains(t, out[0].Reason, "malformed")
+	// NUL is valid UTF-8; the reason names the provider, the field and NUL.
+	require.Equal(t, "malformed: malformed webhook body: acme: the event's aggregate id holds a NUL character (U+0000), which paystate cannot store", out[0].Reason)
 	b.verify(t)
 }
 

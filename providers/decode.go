@@ -394,22 +394,37 @@ func CloneTables(tables ...sm.Table) []sm.Table {
 }
 
 // CheckText reports an event whose identifying text is not valid UTF-8 or
-// holds a NUL byte. Such text cannot be stored faithfully (PostgreSQL text
-// refuses it, JSON would alter it), so the delivery is treated as
-// malformed rather than failing storage again on every retry.
+// holds a NUL character (U+0000, "\u0000" in JSON). Such text cannot be
+// stored faithfully (PostgreSQL text refuses NUL, JSON would alter invalid
+// UTF-8), so the delivery is treated as malformed rather than failing
+// storage again on every retry. The error wraps ErrMalformed and names the
+// provider, the field and what is wrong with it.
 func CheckText(events []Event) error {
 	for _, ev := range events {
-		for _, s := range []string{ev.AggregateID, ev.Name, ev.ProviderStatus, ev.DedupeKey,
-			ev.MerchantReference, ev.Currency, string(ev.Kind)} {
-			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-				return errors.New("event fields are not valid UTF-8 text")
-			}
+		fields := []struct{ name, value string }{{"aggregate id", ev.AggregateID}, {"name", ev.Name},
+			{"provider status", ev.ProviderStatus}, {"dedupe key", ev.DedupeKey},
+			{"merchant reference", ev.MerchantReference}, {"currency", ev.Currency}, {"kind", string(ev.Kind)}}
+		if ev.Parent != nil {
+			fields = append(fields, struct{ name, value string }{"parent id", ev.Parent.ID})
 		}
-		if ev.Parent != nil && (!utf8.ValidString(ev.Parent.ID) || strings.ContainsRune(ev.Parent.ID, 0)) {
-			return errors.New("event fields are not valid UTF-8 text")
+		for _, f := range fields {
+			if why := textProblem(f.value); why != "" {
+				return fmt.Errorf("%w: %s: the event's %s %s", ErrMalformed, ev.Provider, f.name, why)
+			}
 		}
 	}
 	return nil
+}
+
+// textProblem says what keeps s from being stored as text, or "".
+func textProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.ContainsRune(s, 0):
+		return "holds a NUL character (U+0000), which paystate cannot store"
+	}
+	return ""
 }
 
 // FieldOrAlias returns the trimmed value of a field that providers send

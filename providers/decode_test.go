@@ -98,9 +98,20 @@ func TestCloneTablesIsDeep(t *testing.T) {
 func TestCheckText(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, CheckText([]Event{{AggregateID: "ok-ü", Name: "E"}}))
-	require.Error(t, CheckText([]Event{{AggregateID: "a\x00b"}}))
-	require.Error(t, CheckText([]Event{{Name: "\xff"}}))
-	require.Error(t, CheckText([]Event{{Parent: &Ref{ID: "\xfe"}}}))
+	for _, tc := range []struct {
+		ev   Event
+		want string
+	}{
+		// NUL is valid UTF-8: the reason says what is wrong with it.
+		{Event{Provider: "generic", AggregateID: "a\x00b"},
+			"malformed webhook body: generic: the event's aggregate id holds a NUL character (U+0000), which paystate cannot store"},
+		{Event{Provider: "inyo", AggregateID: "a", Name: "\xff"}, "malformed webhook body: inyo: the event's name is not valid UTF-8"},
+		{Event{Provider: "ngenius", AggregateID: "a", Parent: &Ref{ID: "\xfe"}}, "malformed webhook body: ngenius: the event's parent id is not valid UTF-8"},
+	} {
+		err := CheckText([]Event{{AggregateID: "ok"}, tc.ev})
+		require.ErrorIs(t, err, ErrMalformed)
+		require.EqualError(t, err, tc.want)
+	}
 }
 
 func TestFieldOrAlias(t *testing.T) {
