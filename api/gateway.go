@@ -50,6 +50,12 @@ func (s *Server) gateway(ctx context.Context, grpcAddr string) (http.Handler, er
 		runtime.WithOutgoingHeaderMatcher(gatewayHeaderOut),
 		runtime.WithMiddlewares(watchWriter),
 		runtime.WithForwardResponseOption(openWatch),
+		// A path parameter is one segment, unescaped whole, so an id that
+		// holds a "/" is asked for as %2F. (UnescapingModeAllCharacters
+		// would split the path at %2F too, before matching a route; the
+		// legacy default unescapes the path first, and does the same.)
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptReserved),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	in := s.inProcess
 	for _, err := range []error{
@@ -296,6 +302,22 @@ func (in inProcessCallers) GetCaller(ctx context.Context, req *pb.GetCallerReque
 // watchOpenKey is the header a Watch sends as soon as it has accepted its
 // request, before any entry: the gateway's cue to answer its REST client.
 const watchOpenKey = "paystate-watch-open"
+
+// noRoute is the answer to a path no REST route matches. It is 404 as
+// before, but it must not read like an order that does not exist: an id
+// with an unescaped "/" lands here, and its order may well exist.
+var noRoute = status.Error(codes.NotFound,
+	"no REST route matches this method and path (the routes are in /openapi.json; a \"/\" inside an id is written %2F)")
+
+// routingError is the gateway's routing error handler with noRoute for
+// its 404.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
+	if code != http.StatusNotFound {
+		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, code)
+		return
+	}
+	runtime.HTTPError(ctx, mux, m, w, r, noRoute)
+}
 
 // watchRoute is the REST watch's path.
 const watchRoute = "/v1/journal:watch"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -196,4 +197,43 @@ func TestGatewayJSONIsCompactInEveryBuild(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `{"sequence":"7","hash":"a, b","checkpoint":null}`, string(b), "this build's, as served")
 	require.Equal(t, []byte("\n"), stableJSON{gatewayJSON, false}.Delimiter(), "a stream's messages stay one a line")
+}
+
+// Over REST an id is one path segment, percent-encoded: a "/" in it as
+// %2F (either case), "%", spaces and non-ASCII letters too. The order and
+// its history are found as over gRPC. A path that matches no route is
+// 404 saying so, not read as an order that does not exist.
+func TestRESTReadsAnyIDPercentEncoded(t *testing.T) {
+	s := hardSetup(t, Options{})
+	ids := []string{"ord/slash-1", "a/b/c", "ord%pct", "ord%2Fliteral", "ord space", "ordé-ü", "ord:colon"}
+	for i, id := range ids {
+		s.webhookFor(t, id, "AUTHORISED", i)
+	}
+	for _, id := range ids {
+		escaped := url.PathEscape(id)
+		for _, path := range []string{
+			"/v1/providers/ngenius/orders/" + escaped,
+			"/v1/providers/ngenius/orders/" + escaped + "/events",
+			"/v1/providers/ngenius/aggregates/payment/" + escaped,
+			"/v1/providers/ngenius/aggregates/payment/" + escaped + "/events",
+		} {
+			code, msg, body := s.restAnswer(t, path)
+			require.Equal(t, http.StatusOK, code, "%s: %s", path, msg)
+			require.Contains(t, string(body), `"`+id+`"`, path)
+		}
+	}
+	// Lowercase hex is the same id; so is a ":" encoded, as the console's
+	// encodeURIComponent writes it.
+	for _, path := range []string{"ord%2fslash-1", "ord%c3%a9-%c3%bc", "ord%3Acolon"} {
+		code, msg, _ := s.restAnswer(t, "/v1/providers/ngenius/orders/"+path)
+		require.Equal(t, http.StatusOK, code, "%s: %s", path, msg)
+	}
+
+	code, msg, _ := s.restAnswer(t, "/v1/providers/ngenius/orders/ord/slash-1")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Contains(t, msg, "no REST route matches", "not an order's miss")
+	require.Contains(t, msg, "%2F")
+	code, msg, _ = s.restAnswer(t, "/v1/providers/ngenius/orders/absent")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, "payment absent at ngenius: not found", msg)
 }
