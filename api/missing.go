@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -32,7 +33,34 @@ func whyMissing(ctx context.Context, log *slog.Logger, r storage.Reader, machine
 		return status.Errorf(codes.NotFound, "%s %s at %s has no state yet: %d event(s) are held until the events they follow arrive (its history shows them)",
 			key.Kind, redact.Text(id), key.Provider, held)
 	}
-	return status.Errorf(codes.NotFound, "%s %s at %s: not found", key.Kind, redact.Text(id), key.Provider)
+	return status.Errorf(codes.NotFound, "%s %s at %s: not found%s", key.Kind, redact.Text(id), key.Provider,
+		otherKinds(ctx, r, machines, key))
+}
+
+// otherKinds says which other kinds of aggregate the provider has under
+// the same id ("" when none): a refund's id asked for as an order is
+// otherwise a plain miss, and the caller would not think to ask again
+// with kind refund. Only kinds the provider has a machine for are read.
+func otherKinds(ctx context.Context, r storage.Reader, machines *sm.Registry, key storage.AggregateKey) string {
+	if machines == nil {
+		return ""
+	}
+	var found []string
+	for _, k := range sm.Kinds {
+		if string(k) == key.Kind || machines.Machine(key.Provider, k) == nil {
+			continue
+		}
+		other := key
+		other.Kind = string(k)
+		if _, err := r.Aggregate(ctx, other); err == nil {
+			found = append(found, string(k))
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the id names a %s there: GetAggregate with kind %s reads it)",
+		strings.Join(found, " and a "), strings.Join(found, " or "))
 }
 
 // unknownProvider is InvalidArgument naming the providers this server

@@ -6,12 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paystate/paystate/engine/enginetest"
 	pb "github.com/paystate/paystate/proto/paystate/v1"
+	"github.com/paystate/paystate/providers/inyo"
+	"github.com/paystate/paystate/storage"
 )
 
 // ngeniusSample is N-Genius' documented webhook sample as event, with
@@ -108,4 +114,29 @@ func TestGetOrderServesTheOrderAmount(t *testing.T) {
 	r = rest("card-check-1")
 	require.Equal(t, "0", r["amountMinor"])
 	require.Equal(t, true, r["amountKnown"])
+}
+
+// An order asked for by the id of the provider's refund is not found as
+// an order, and the answer says what the id is.
+func TestMissingOrderNamesTheKindItIs(t *testing.T) {
+	h := enginetest.New(t, inyo.New(inyo.Config{}))
+	at := time.Now()
+	require.NoError(t, h.Store.Update(t.Context(), func(tx storage.Tx) error {
+		return tx.PutAggregate(t.Context(), storage.Aggregate{
+			Key:   storage.AggregateKey{Provider: inyo.Name, Kind: "refund", ID: "r-1"},
+			State: "succeeded", Version: 1, CreatedAt: at, UpdatedAt: at,
+		})
+	}))
+	orders := &Orders{Store: h.Store, Machines: h.Machines}
+	_, err := orders.GetOrder(t.Context(), &pb.GetOrderRequest{Provider: inyo.Name, OrderId: "r-1"})
+	require.Equal(t, codes.NotFound, status.Code(err))
+	require.Equal(t, "payment r-1 at inyo: not found (the id names a refund there: GetAggregate with kind refund reads it)",
+		status.Convert(err).Message())
+	_, err = orders.GetOrder(t.Context(), &pb.GetOrderRequest{Provider: inyo.Name, OrderId: "nothing"})
+	require.Equal(t, "payment nothing at inyo: not found", status.Convert(err).Message())
+
+	aggregates := &Aggregates{Store: h.Store, Machines: h.Machines}
+	a, err := aggregates.GetAggregate(t.Context(), &pb.GetAggregateRequest{Provider: inyo.Name, Kind: "KIND_REFUND", ProviderId: "r-1"})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", a.GetState())
 }
