@@ -43,7 +43,9 @@ type Input struct {
 	// Snapshot marks a status snapshot of the aggregate itself (Magnius, an
 	// Inyo payment's own object), as opposed to an event or an operation
 	// reported by an object of its own. A snapshot equal to the
-	// aggregate's current status is a duplicate, whatever was seen before;
+	// aggregate's current status is a duplicate, whatever was seen before,
+	// unless its amount or currency disagrees with what the aggregate
+	// holds there (restatedAmountDisagrees);
 	// a status seen before but legal from where the aggregate is now (a
 	// subscription that recovers) is decided like any other.
 	Snapshot bool
@@ -177,12 +179,18 @@ func decide(m *Machine, cur Snapshot, in Input) Decision {
 		// another relation, not a contradiction (a Magnius transaction
 		// created by a subscription through a payment link).
 		return verdict(VerdictRejected, ReasonConflict, "names %s as its parent; it belongs to %s", in.Parent, cur.Parent)
+	case in.Currency != "" && cur.Amounts.Currency != "" && !strings.EqualFold(in.Currency, cur.Amounts.Currency):
+		// Before the repeat: a status said again in another currency is
+		// not the one that put the aggregate there.
+		return verdict(VerdictRejected, ReasonCurrency, "event in %s, aggregate in %s", in.Currency, cur.Amounts.Currency)
 	case in.Snapshot && cur.State != StateNew && in.status() == cur.Status:
 		// The provider says again where the aggregate already is: a retry,
-		// or a repeat after a round trip that was itself recorded.
+		// or a repeat after a round trip that was itself recorded, unless
+		// its amount says otherwise.
+		if problem := m.restatedAmountDisagrees(cur, in); problem != "" {
+			return verdict(VerdictRejected, ReasonAmount, "%s", problem)
+		}
 		return verdict(VerdictDuplicate, "", "already in status %s", cur.Status)
-	case in.Currency != "" && cur.Amounts.Currency != "" && !strings.EqualFold(in.Currency, cur.Amounts.Currency):
-		return verdict(VerdictRejected, ReasonCurrency, "event in %s, aggregate in %s", in.Currency, cur.Amounts.Currency)
 	}
 
 	if d, ok := m.insideTheRest(cur, in); ok {

@@ -139,7 +139,10 @@ provider's document; the provider's package documentation (` + "`providers/<name
 gives the whole reasoning.
 
 In status snapshot mode the provider's word is where the object is now, not what
-happened. A snapshot equal to the aggregate's current provider status is a duplicate;
+happened. A snapshot equal to the aggregate's current provider status is a duplicate,
+unless it states an amount the aggregate does not hold at that status (neither its face
+amount nor the total the status's effect set: AUTHORIZED for 999.99 on a payment
+authorized for 100.10), which is rejected as ` + "`amount`" + `, or another currency (` + "`currency`" + `);
 one legal from the current state is applied even if that status was seen before (the
 cycles drawn below: a subscription that recovers, a chargeback disputed again); one
 behind is stale; one whose word ends where the aggregate is, after operations reported

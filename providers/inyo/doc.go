@@ -123,7 +123,18 @@
 //
 // A payment's own object is a snapshot of the payment
 // (providers.Event.Snapshot): its status equal to the payment's current
-// Inyo status is a duplicate, one behind is stale. A child's event on its
+// Inyo status is a duplicate, one behind is stale. The amount is part of
+// that status: the same status again for an amount the payment does not
+// hold there (AUTHORIZED for 100.10, then AUTHORIZED for 999.99) is no
+// repeat of what put it there, and is rejected (amount), the entry naming
+// both figures. The document says nothing of the amount changing at a
+// status, and a capture for less is a child object or the first CAPTURED
+// (see "Amounts"), so a repeat agrees when it states the payment's amount
+// or the total the status set (the authorized total of AUTHORIZED, the
+// captured total of CAPTURED, the refunded total of REFUNDED); with the
+// totals not fully known nothing is compared. Magnius' same status with
+// another amount has the same key as the first (its key holds no amount),
+// so its receipt answers it as a conflict first. A child's event on its
 // parent is an operation (providers.Event.Operation): it has the child's
 // identity, moves the parent's state and totals, and leaves the parent's
 // Inyo status as the parent's own objects last said it, because the child's
@@ -261,6 +272,8 @@
 // recorded as a conflict instead of being applied twice. The engine keeps a
 // payment's own snapshot under its key and the payment's version (see
 // providers.Event.Snapshot): after the payment has moved on, a retry is
-// decided again, a duplicate while it is still the payment's status and
-// stale once it is behind. A child's keys hold for ever.
+// decided again, a duplicate while it is still the payment's status (for
+// an amount the payment holds there; see "Children") and stale once it is
+// behind. The amount in the key makes the same status for another amount
+// a key of its own, which the amount rule, not the receipt, decides. A child's keys hold for ever.
 package inyo

@@ -224,6 +224,28 @@ func TestSequences(t *testing.T) {
 			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
 			{own(payID, "SETTLED", "95"), []expect{pay(sm.VerdictRecorded, "unknown_event", sm.Authorized)}},
 		}, sm.Authorized, [3]int64{9500, 0, 0}},
+		// The payment's amount is part of its status: AUTHORIZED for another
+		// amount is not the authorization paystate holds, told again
+		// (DESIGN, Verdicts: a duplicate is the same event; an amount
+		// mismatch is rejected). The same amount under another created
+		// time is the repeat it always was.
+		{"the payment's own status again with another amount is amount, not a duplicate", []step{
+			{own(payID, "AUTHORIZED", "100.10"), []expect{applied(sm.KindPayment, sm.Authorized)}},
+			{own(payID, "AUTHORIZED", "999.99"), []expect{pay(sm.VerdictRejected,
+				"amount: AUTHORIZED again with amount 99999; already in status AUTHORIZED with amount 10010, authorized 10010$", sm.Authorized)}},
+			{own(payID, "AUTHORIZED", "100.10"), []expect{pay(sm.VerdictDuplicate, "already in status AUTHORIZED$", sm.Authorized)}},
+		}, sm.Authorized, [3]int64{10010, 0, 0}},
+		// A capture for less than the authorization: the payment's own
+		// CAPTURED again may state the captured total or the payment's
+		// amount; any other figure disagrees with both.
+		{"the payment's own CAPTURED again agrees with the capture or the payment's amount", []step{
+			{own(payID, "AUTHORIZED", "95"), []expect{applied(sm.KindPayment, sm.Authorized)}},
+			{own(payID, "CAPTURED", "50"), []expect{applied(sm.KindPayment, sm.PartiallyCaptured)}},
+			{own(payID, "CAPTURED", "50"), []expect{pay(sm.VerdictDuplicate, "already in status CAPTURED", sm.PartiallyCaptured)}},
+			{own(payID, "CAPTURED", "95"), []expect{pay(sm.VerdictDuplicate, "already in status CAPTURED", sm.PartiallyCaptured)}},
+			{own(payID, "CAPTURED", "60"), []expect{pay(sm.VerdictRejected,
+				"amount: CAPTURED again with amount 6000; already in status CAPTURED with amount 9500, captured 5000$", sm.PartiallyCaptured)}},
+		}, sm.PartiallyCaptured, [3]int64{9500, 5000, 0}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,7 +26,9 @@
 // order, and some objects really return to a status (a subscription that
 // recovers, a transaction waiting again, a chargeback disputed again). So
 // every status event is a snapshot (providers.Event.Snapshot): one equal
-// to the object's current Magnius status is a duplicate; one seen before
+// to the object's current Magnius status is a duplicate (unless its
+// amount or currency disagrees with what the object holds there, see
+// "Dedupe key"); one seen before
 // but legal from where the object is now is applied again; one behind is
 // stale. Nothing in the body tells a repeat from a retry; see "Dedupe
 // key".
@@ -255,7 +257,12 @@
 // moved is the same key with the same body, a duplicate; the same status of
 // the same object with a different body (another amount, another
 // status_reason) while the object is where that status put it is a
-// conflict, recorded and never applied twice. After the object has moved
+// conflict, recorded and never applied twice. Where no receipt answers
+// the same status (the delivery that set it is not the one compared
+// with), the statemachine's rule for a snapshot of the current status
+// decides, as for Inyo: another amount than the object holds there is
+// rejected (amount), except on refunds and chargebacks, whose amount may
+// change (Reprice). After the object has moved
 // on, the same body is decided again: a duplicate if it is the current
 // status, applied if it is legal from there, stale if it is behind.
 package magnius
