@@ -242,24 +242,32 @@ func checkpointSign(ctx context.Context, o *adminOptions, tree bool) error {
 	return nil
 }
 
-// checkpointProve writes the proof that entry SEQ is included under the
-// oldest stored tree checkpoint that covers it (on the database, like
-// rebuild): JSON an auditor checks with check-proof.
+// checkpointProve writes the proof that entry SEQ is included under a
+// stored tree checkpoint (on the database, like rebuild): JSON an auditor
+// checks with check-proof. By default the newest, the one `sign --tree`
+// just signed and `export` hands the auditor; --tree-size picks an older
+// one the auditor exported before.
 func newCheckpointProveCmd(env func(string) string) *cobra.Command {
+	var size int64
 	cmd := &cobra.Command{
 		Use:   "prove SEQ",
-		Short: "prove entry SEQ is under a signed tree checkpoint (JSON, on the database)",
+		Short: "prove entry SEQ is under a signed tree checkpoint, the newest by default (JSON, on the database)",
 		Args:  exactArgs("SEQ"),
 	}
 	o := addAdminFlags(cmd, env)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error { return checkpointProve(cmd.Context(), o, args[0]) }
+	cmd.Flags().Int64Var(&size, "tree-size", 0,
+		"prove under the stored tree checkpoint of this tree size (its sequence) instead of the newest")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return checkpointProve(cmd.Context(), o, args[0], size) }
 	return cmd
 }
 
-func checkpointProve(ctx context.Context, o *adminOptions, arg string) error {
+func checkpointProve(ctx context.Context, o *adminOptions, arg string, size int64) error {
 	var seq int64
 	if _, err := fmt.Sscan(arg, &seq); err != nil || seq < 1 {
 		return fmt.Errorf("checkpoint prove: %q is not a journal sequence", arg)
+	}
+	if size < 0 {
+		return fmt.Errorf("checkpoint prove: --tree-size %d is not a journal sequence", size)
 	}
 	_, store, err := openAdminStore(ctx, o)
 	if err != nil {
@@ -270,19 +278,40 @@ func checkpointProve(ctx context.Context, o *adminOptions, arg string) error {
 	if err != nil {
 		return err
 	}
-	for _, cp := range cps {
-		if cp.TreeRoot == "" || cp.Head.Seq < seq {
+	cp, err := treeCheckpoint(cps, seq, size)
+	if err != nil {
+		return fmt.Errorf("checkpoint prove: %w", err)
+	}
+	p, err := checkpoint.Prove(ctx, store, cp, seq)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// treeCheckpoint picks, from the stored checkpoints in sequence order, the
+// tree checkpoint to prove entry seq under: the one of tree size size, or
+// with size 0 the newest.
+func treeCheckpoint(cps []storage.Checkpoint, seq, size int64) (storage.Checkpoint, error) {
+	var sizes []int64
+	for _, cp := range slices.Backward(cps) {
+		if cp.TreeRoot == "" {
 			continue
 		}
-		p, err := checkpoint.Prove(ctx, store, cp, seq)
-		if err != nil {
-			return err
+		if size == 0 || cp.Head.Seq == size {
+			if cp.Head.Seq < seq {
+				return storage.Checkpoint{}, fmt.Errorf("entry %d is after the tree checkpoint of size %d (paystate checkpoint sign --tree signs the head now)", seq, cp.Head.Seq)
+			}
+			return cp, nil
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		sizes = append(sizes, cp.Head.Seq)
 	}
-	return fmt.Errorf("checkpoint prove: no stored checkpoint with a tree root covers entry %d (paystate checkpoint sign --tree)", seq)
+	if len(sizes) == 0 {
+		return storage.Checkpoint{}, errors.New("no stored checkpoint signs a tree root (paystate checkpoint sign --tree)")
+	}
+	return storage.Checkpoint{}, fmt.Errorf("no stored tree checkpoint has size %d; the stored ones, newest first: %v", size, sizes)
 }
 
 // checkpointCheckProof checks a proof offline; with --checkpoint, its

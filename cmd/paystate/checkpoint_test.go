@@ -288,3 +288,64 @@ func TestServeToleratesACheckpointLogLineCutShort(t *testing.T) {
 	s = startServer(t, dir) // the log reads whole again
 	s.shutdown()
 }
+
+// The README's auditor sequence with two signed trees: sign --tree,
+// export, more entries, sign --tree, export again. prove defaults to the
+// newest tree, the one the auditor exported last, and --tree-size proves
+// under an older one; check-proof accepts a proof under any checkpoint of
+// the auditor's file.
+func TestInclusionProofAgainstTheNewestTree(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	cli, out := s.cli(t)
+	admin := func(k string) string {
+		if k == "PAYSTATE_DATA_DIR" {
+			return dir
+		}
+		return cli(k)
+	}
+	held := filepath.Join(t.TempDir(), "held.jsonl")
+	signTree := func(want string) {
+		t.Helper()
+		out.Reset()
+		require.NoError(t, run(t.Context(), []string{"checkpoint", "sign", "--tree"}, admin))
+		require.Contains(t, out.String(), "checkpoint at sequence "+want+",")
+		require.NoError(t, run(t.Context(), []string{"checkpoint", "export", "--out", held}, cli))
+	}
+	prove := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		require.NoError(t, run(t.Context(), append([]string{"checkpoint", "prove"}, args...), admin))
+		proof := filepath.Join(t.TempDir(), "proof.json")
+		require.NoError(t, os.WriteFile(proof, out.Bytes(), 0o600))
+		return proof
+	}
+	check := func(proof, file string) error {
+		out.Reset()
+		return run(t.Context(), []string{"checkpoint", "check-proof", "--checkpoint", file, proof}, cli)
+	}
+
+	for _, ev := range []string{"AUTHORISED", "CAPTURED"} {
+		s.webhook(t, sample(t, ev))
+	}
+	signTree("2")
+	s.webhook(t, sample(t, "AUTHORISED")) // a retry: journaled too
+	signTree("3")
+	newest := filepath.Join(t.TempDir(), "newest.jsonl")
+	require.NoError(t, run(t.Context(), []string{"checkpoint", "export", "--out", newest}, cli))
+
+	proof := prove("1")
+	require.NoError(t, check(proof, newest), "the auditor holding only the newest export")
+	require.Contains(t, out.String(), "entry 1 (AUTHORISED applied) is included under checkpoint 3")
+	require.NoError(t, check(proof, held))
+
+	old := prove("1", "--tree-size", "2")
+	require.NoError(t, check(old, held))
+	require.Contains(t, out.String(), "is included under checkpoint 2")
+	require.ErrorContains(t, check(old, newest), "is not one of")
+
+	err := run(t.Context(), []string{"checkpoint", "prove", "3", "--tree-size", "2"}, admin)
+	require.ErrorContains(t, err, "entry 3 is after the tree checkpoint of size 2")
+	err = run(t.Context(), []string{"checkpoint", "prove", "1", "--tree-size", "1"}, admin)
+	require.ErrorContains(t, err, "no stored tree checkpoint has size 1; the stored ones, newest first: [3 2]")
+}
