@@ -42,7 +42,7 @@ func Backup(ctx context.Context, src, dst string) (err error) {
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
-		return classify("backup", err)
+		return explainReadOnlyDir(src, classify("backup", err))
 	}
 	return nil
 }
@@ -81,7 +81,7 @@ func OpenReadOnly(ctx context.Context, path string) (_ *ReadOnly, err error) {
 	}()
 	v, err := schemaVersion(ctx, reader)
 	if err != nil {
-		return nil, err
+		return nil, explainReadOnlyDir(path, err)
 	}
 	if latest := LatestSchemaVersion(); v != latest {
 		err = fmt.Errorf("sqlite: %s is at schema version %d, this paystate reads %d", path, v, latest)

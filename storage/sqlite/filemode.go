@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // fileMode is the mode of the database files: the journal holds what
@@ -38,4 +41,27 @@ func restrictFiles(path string) error {
 		}
 	}
 	return nil
+}
+
+// explainReadOnlyDir adds the cause SQLite's error leaves out when it
+// cannot open the database at path because its directory cannot be
+// written: a WAL database needs its -wal and -shm beside it even to be
+// read, and SQLite reports that as "unable to open database file: no
+// such file or directory" of a file that is there. Whether the directory
+// can be written is tried only after such a failure.
+func explainReadOnlyDir(path string, err error) error {
+	var se sqlite3.Error
+	if err == nil || !errors.As(err, &se) || (se.Code != sqlite3.ErrCantOpen && se.Code != sqlite3.ErrReadonly) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	probe, perr := os.CreateTemp(dir, ".paystate-write-probe-*")
+	if perr == nil {
+		probe.Close()
+		os.Remove(probe.Name())
+		return err
+	}
+	base := filepath.Base(path)
+	return fmt.Errorf("%w (the directory %s cannot be written: %v; SQLite creates %s-wal and %s-shm beside a WAL database even to read it: "+
+		"run the command on a writable copy of the data directory, or give it write access to this one)", err, dir, errors.Unwrap(perr), base, base)
 }

@@ -227,7 +227,8 @@ func SchemaVersion(ctx context.Context, path string) (version int, err error) {
 		return 0, err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
-	return schemaVersion(ctx, db)
+	version, err = schemaVersion(ctx, db)
+	return version, explainReadOnlyDir(path, err)
 }
 
 // SchemaVersion returns the schema version of the open database.

@@ -101,6 +101,11 @@ func WithBusyTimeout(d time.Duration) Option {
 // brings its schema up to date. It fails with an error wrapping
 // storage.ErrSchemaTooNew when the file was migrated by a newer paystate.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	s, err := open(ctx, path, opts...)
+	return s, explainReadOnlyDir(path, err)
+}
+
+func open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
