@@ -148,6 +148,7 @@ func toEntry(e storage.JournalEntry, withBody bool) *pb.JournalEntry {
 		MachineVersion:   e.MachineVersion,
 		RevisesSequence:  e.RevisesSeq,
 		SkippedStates:    e.Skipped,
+		Actor:            e.Actor,
 	}
 	if withBody {
 		out.RedactedBody = string(e.RedactedBody)

@@ -73,6 +73,11 @@ func TestReadCommandsOutput(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(cli("history", "-o", "json", "ngenius", "abc123xyz")), &entries))
 	require.Len(t, entries, 3)
 	require.Equal(t, "VERDICT_DEFERRED", entries[0]["verdict"])
+	var actors []any
+	for _, e := range entries {
+		actors = append(actors, e["actor"])
+	}
+	require.Equal(t, []any{"webhook", "webhook", "engine"}, actors, "the held CAPTURED is released by the engine")
 	err = run(t.Context(), []string{"history", "ngenius", "nope"}, env)
 	require.ErrorContains(t, err, "history: payment nope at ngenius: no events for this aggregate")
 	err = run(t.Context(), []string{"history", "ngenuis", "abc123xyz"}, env)

@@ -280,13 +280,13 @@ func newHistoryCmd() *cobra.Command {
 			if o.JSON() {
 				return writeJSON(c.out, protoArray(entries))
 			}
-			t := newTable(c.out, "SEQ", "RECEIVED", "EVENT", "VERDICT", "MACHINE", "TRANSITION", "REASON")
+			t := newTable(c.out, "SEQ", "RECEIVED", "EVENT", "VERDICT", "ACTOR", "MACHINE", "TRANSITION", "REASON")
 			for _, e := range entries {
-				// The version that decided each verdict: a re-evaluation's
-				// entry reads "APPLIED v2 ... reevaluated under v2: rejected
-				// under v1 at entry N".
+				// Who appended each entry and the version that decided it:
+				// a re-evaluation's entry reads "APPLIED reevaluation v2 ...
+				// reevaluated under v2: rejected under v1 at entry N".
 				t.row(e.GetSequence(), stamp(e.GetReceiveTime()), e.GetEvent(), verdictUpper(e.GetVerdict()),
-					or(e.GetMachineVersion(), "-"), e.GetStateBefore()+" -> "+e.GetStateAfter(), e.GetReason())
+					or(e.GetActor(), "-"), or(e.GetMachineVersion(), "-"), e.GetStateBefore()+" -> "+e.GetStateAfter(), e.GetReason())
 			}
 			return t.flush(c.out, fmt.Sprintf("no events found for %s %s at %s", kind, a[1], a[0])) // the server says NotFound first
 		})

@@ -152,15 +152,17 @@ func TestReevaluateCommand(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"history", "ngenius", "r1"}, env))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 5, out.String())
-	require.Regexp(t, `^SEQ\s+RECEIVED\s+EVENT\s+VERDICT\s+MACHINE\s+TRANSITION\s+REASON$`, lines[0])
-	require.Regexp(t, `^3\s+.* REFUNDED\s+REJECTED\s+`+v1+`\s+captured -> captured`, lines[3])
-	require.Regexp(t, `^7\s+.* REFUNDED\s+APPLIED\s+`+v2+`\s+captured -> refunded\s+reevaluated under `+v2+`: rejected under `+v1+` at entry 3`, lines[4])
+	require.Regexp(t, `^SEQ\s+RECEIVED\s+EVENT\s+VERDICT\s+ACTOR\s+MACHINE\s+TRANSITION\s+REASON$`, lines[0])
+	require.Regexp(t, `^3\s+.* REFUNDED\s+REJECTED\s+webhook\s+`+v1+`\s+captured -> captured`, lines[3])
+	require.Regexp(t, `^7\s+.* REFUNDED\s+APPLIED\s+reevaluation\s+`+v2+`\s+captured -> refunded\s+reevaluated under `+v2+`: rejected under `+v1+` at entry 3`, lines[4])
 
 	events, err := s.audit.ListOrderEvents(s.authed(t.Context()), &pb.ListOrderEventsRequest{Provider: "ngenius", OrderId: "r1"})
 	require.NoError(t, err)
 	require.Len(t, events.GetEntries(), 4)
 	require.Equal(t, int64(3), events.GetEntries()[3].GetRevisesSequence(), "the audit API names the entry revised")
 	require.Equal(t, v2, events.GetEntries()[3].GetMachineVersion())
+	require.Equal(t, "reevaluation", events.GetEntries()[3].GetActor(), "the audit API says who appended the entry")
+	require.Equal(t, "webhook", events.GetEntries()[2].GetActor())
 
 	// A watcher of refunds sees the revision as the transition it is.
 	stream, err := pb.NewWatchServiceClient(s.grpc).Watch(s.authed(t.Context()),

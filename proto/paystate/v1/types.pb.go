@@ -1064,8 +1064,13 @@ type JournalEntry struct {
 	// event differently from the older version that decided it. Zero
 	// otherwise.
 	RevisesSequence int64 `protobuf:"varint,21,opt,name=revises_sequence,json=revisesSequence,proto3" json:"revises_sequence,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Who appended the entry: "webhook" (a delivery), "engine" (a held event
+	// released, expired or revived), "reevaluation" (an entry a re-evaluation
+	// appended), "reconciler" (a status the reconciler fetched from the
+	// provider). Empty for entries written before it was recorded.
+	Actor         string `protobuf:"bytes,22,opt,name=actor,proto3" json:"actor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JournalEntry) Reset() {
@@ -1243,6 +1248,13 @@ func (x *JournalEntry) GetRevisesSequence() int64 {
 		return x.RevisesSequence
 	}
 	return 0
+}
+
+func (x *JournalEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
 }
 
 // ChainHead identifies the newest entry of the hash-chained journal.
@@ -1473,7 +1485,7 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"updateTime\x122\n" +
 	"\bchildren\x18\x12 \x03(\v2\x16.paystate.v1.AggregateR\bchildren\x12'\n" +
 	"\x0famounts_unknown\x18\x13 \x01(\bR\x0eamountsUnknown\x12!\n" +
-	"\famount_known\x18\x14 \x01(\bR\vamountKnown\"\x8d\x06\n" +
+	"\famount_known\x18\x14 \x01(\bR\vamountKnown\"\xa3\x06\n" +
 	"\fJournalEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12%\n" +
@@ -1501,7 +1513,8 @@ const file_paystate_v1_types_proto_rawDesc = "" +
 	"\x0eskipped_states\x18\x12 \x03(\tR\rskippedStates\x12#\n" +
 	"\rredacted_body\x18\x13 \x01(\tR\fredactedBody\x12'\n" +
 	"\x0fmachine_version\x18\x14 \x01(\tR\x0emachineVersion\x12)\n" +
-	"\x10revises_sequence\x18\x15 \x01(\x03R\x0frevisesSequence\"z\n" +
+	"\x10revises_sequence\x18\x15 \x01(\x03R\x0frevisesSequence\x12\x14\n" +
+	"\x05actor\x18\x16 \x01(\tR\x05actor\"z\n" +
 	"\tChainHead\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12=\n" +
