@@ -13,7 +13,7 @@ import (
 // how tables are read (not only in a table) also marks the verdicts decided
 // before it as decided under an older version. Raise it with any change
 // that can decide an event differently.
-const Rules = 12
+const Rules = 13
 
 // Version is the content hash of the table as the engine runs it: twelve
 // hex digits of a SHA-256 over Rules and every row that can change a

@@ -478,8 +478,9 @@ func SealAll(ctx context.Context, s any) error {
 // CapturedRest, RefundedRest: SQLite 0011/0012, PostgreSQL 0009/0010,
 // marked by SQLite 0013, PostgreSQL 0011), and every column a release's
 // rules may derive differently from the same verdicts (the provider
-// status, the face amount, the totals: marked by SQLite 0014, PostgreSQL
-// 0012, for statemachine.Rules 12). engine.DeriveFacts derives them.
+// status, the face amount, the totals: marked by SQLite 0014 and 0015,
+// PostgreSQL 0012 and 0013, for statemachine.Rules 12 and 13).
+// engine.DeriveFacts derives them.
 type FactsDeriver interface {
 	// FactsPending reports whether the derivation is still to do.
 	FactsPending(ctx context.Context) (bool, error)

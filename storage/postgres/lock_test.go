@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestUpgradeRefusedUnderOlderReplicas(t *testing.T) {
 	} {
 		err := open()
 		require.ErrorIs(t, err, ErrUpgradeBlocked)
-		require.ErrorContains(t, err, "migrations to apply (schema version 10, this binary's 12)")
+		require.ErrorContains(t, err, fmt.Sprintf("migrations to apply (schema version 10, this binary's %d)", LatestSchemaVersion()))
 		require.ErrorContains(t, err, "2 other sessions (paystate servers) hold its lock")
 		require.ErrorContains(t, err, "stop the replicas running the older version, then start this one")
 		v, err := SchemaVersion(ctx, dsn, in)
