@@ -80,6 +80,8 @@ func TestCheckOtherFiles(t *testing.T) {
 			nil, "line 3: providers.ngenius.outlet_ref: must be set"},
 		{"plain http to a remote API", "api_tokens: [{name: a, role: admin, token: t}]\nproviders:\n  ngenius: {api_key: k, outlet_ref: o, api_base_url: 'http://api.example.com'}\n",
 			nil, "line 3: providers.ngenius.api_base_url: \"http://api.example.com\" must use https"},
+		{"an empty N-Genius header value", "api_tokens: [{name: a, role: admin, token: t}]\nproviders:\n  ngenius:\n    header_name: X-T\n    header_values: [\"\"]\n",
+			nil, "line 5: providers.ngenius.header_values: header_values value 1 is empty: it can never match"},
 		{"environment", "api_tokens: [{name: a, role: admin, token: t}]\n", map[string]string{"PAYSTATE_RECONCILE_MIN_AGE": "later"},
 			"(not in the file): PAYSTATE_RECONCILE_MIN_AGE: \"later\" is not a duration like 90s or 24h"},
 	}

@@ -445,6 +445,13 @@ func (c *Config) Validate() error {
 	if ng.HeaderName != "" && len(ng.HeaderValues) == 0 {
 		errs = append(errs, errors.New("providers.ngenius: header_name set without header_values"))
 	}
+	for i, v := range ng.HeaderValues {
+		// Authenticate refuses an absent or empty header, so an empty
+		// value accepts nothing: with no other, every webhook is 401.
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("providers.ngenius: header_values value %d is empty: it can never match (an absent or empty header is refused); remove it or set the secret", i+1))
+		}
+	}
 	pe := c.Providers.PayEngine
 	if pe.Tolerance.Duration < 0 || pe.Tolerance.Duration > time.Hour {
 		errs = append(errs, errors.New("providers.payengine.tolerance must be between 0s and 1h"))
