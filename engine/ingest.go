@@ -178,6 +178,9 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 		EncodedBody:    vals.encodedBody,
 		EncodedPayload: vals.encodedPayload,
 	}
+	if note := referenceNote(agg, exists, p); note != "" && !blocked && dec.Verdict != sm.VerdictDuplicate && dec.Code != sm.ReasonConflict {
+		entry.Reason = strings.TrimPrefix(entry.Reason+"; "+note, "; ")
+	}
 	if blocked {
 		// Not an event of its own (it restates its child's verdict), so
 		// no normalized event: replay and re-evaluation pass over it, as
@@ -707,6 +710,19 @@ func (e *Engine) lock(ctx context.Context, tx storage.Tx, key storage.AggregateK
 }
 
 func hasLifecycle(key storage.AggregateKey) bool { return key.Kind != "" && key.ID != "" }
+
+// referenceNote says that an event names another merchant reference than
+// the aggregate's, which keeps its first (advance): no document says a
+// reference changes, and the order stays found by the one it had. The
+// entry says so, so that an auditor sees the other reference. Receipt
+// answers (duplicate, conflict) keep their reason as Decide gave it: the
+// audit reads them by it.
+func referenceNote(agg storage.Aggregate, exists bool, p payload) string {
+	if !exists || agg.MerchantReference == "" || p.MerchantReference == "" || p.MerchantReference == agg.MerchantReference {
+		return ""
+	}
+	return fmt.Sprintf("names merchant reference %q; the aggregate keeps %q", p.MerchantReference, agg.MerchantReference)
+}
 
 // record advances agg by an applied decision and writes where it led on
 // entry, the decision's journal entry.
