@@ -395,7 +395,7 @@ func (t *template) copy(p providers.Provider, id string, shift time.Duration) (c
 		if e.DedupeKey, err = dedupeKey(e.DedupeKey); err != nil {
 			return copyOf{}, err
 		}
-		e.Key.ID, e.Reason = str(e.Key.ID), str(e.Reason)
+		e.Key.ID, e.Reason = str(e.Key.ID), str(engine.ShiftHeldUntil(&e, shift))
 		e.RedactedBody = bytes.ReplaceAll(e.RedactedBody, []byte(t.id), []byte(id))
 		e.Payload = bytes.ReplaceAll(e.Payload, []byte(t.id), []byte(id))
 		if s, ok := sums[e.BodySHA256]; ok {

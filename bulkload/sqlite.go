@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // the driver storage/sqlite registers
 
+	"github.com/paystate/paystate/engine"
 	"github.com/paystate/paystate/storage"
 	"github.com/paystate/paystate/storage/sqlite"
 )
@@ -82,6 +83,13 @@ func hasID[T any](s func(*T) string) func(*template, *T) bool {
 
 type entry = storage.JournalEntry
 
+// reasonVaries: a reason holds the template's id, or the expiry a
+// deferral recorded, which moves with the copy's receipt.
+func reasonVaries(t *template, e *entry) bool {
+	_, held := engine.HeldUntil(e)
+	return held || strings.Contains(e.Reason, t.id)
+}
+
 var journalColumns = []column[entry]{
 	{"seq", func(e *entry) any { return e.Seq }, always[entry]},
 	{"provider", func(e *entry) any { return e.Key.Provider }, never[entry]},
@@ -89,7 +97,7 @@ var journalColumns = []column[entry]{
 	{"aggregate_id", func(e *entry) any { return e.Key.ID }, always[entry]},
 	{"event", func(e *entry) any { return e.Event }, never[entry]},
 	{"verdict", func(e *entry) any { return e.Verdict }, never[entry]},
-	{"reason", func(e *entry) any { return e.Reason }, hasID(func(e *entry) string { return e.Reason })},
+	{"reason", func(e *entry) any { return e.Reason }, reasonVaries},
 	{"state_before", func(e *entry) any { return e.StateBefore }, never[entry]},
 	{"state_after", func(e *entry) any { return e.StateAfter }, never[entry]},
 	{"version_after", func(e *entry) any { return e.VersionAfter }, never[entry]},

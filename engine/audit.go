@@ -76,6 +76,10 @@ type AuditReport struct {
 	// entries not sealed yet, and a held event one of them may have
 	// resolved, were in flight and not checked.
 	ReadOnly bool
+	// ExpiryUnrecorded counts the held events whose deferral was written
+	// before entries recorded the expiry: the journal does not say when
+	// they expire, so their expiry was not checked.
+	ExpiryUnrecorded int
 	// FactsPending counts the aggregates that differ from the replay only
 	// in the facts a migration left to be derived from the journal
 	// (storage.FactsDeriver), while that derivation has not run (it runs
@@ -89,8 +93,9 @@ func (r *AuditReport) OK() bool { return r.Chain.OK && len(r.Problems) == 0 }
 
 // AuditConfig tunes Audit.
 type AuditConfig struct {
-	// DeferWindow gives a held event that Repair restores its expiry
-	// (received + window). Default 24h, the engine's.
+	// DeferWindow gives a held event whose deferral did not record its
+	// expiry (written before entries did) the expiry Repair restores:
+	// received + window. Default 24h, the engine's.
 	DeferWindow time.Duration
 	// Progress, when set, is told how many journal entries the walk over
 	// the chain has read, of how many (the head's sequence when it began),
@@ -192,6 +197,7 @@ func Audit(ctx context.Context, r storage.Reader, machines *sm.Registry, cfg Aud
 	rep.Receipts, rep.Deferred = len(receipts), len(held)
 	d.checkReceipts(receipts, listedAt)
 	d.checkDeferred(held, listedAt)
+	rep.ExpiryUnrecorded = d.unrecordedListed
 
 	aggs, bad, err := Replay(ctx, r, machines)
 	if err != nil {
@@ -286,7 +292,12 @@ type derived struct {
 	// inFlight are deferrals not listed whose aggregate had entries not
 	// sealed yet, on a connection that could not seal (heldInFlight).
 	inFlight map[int64]bool
-	problems []Problem
+	// unrecorded are the deferrals whose entry did not record the
+	// expiry (written before it was), and unrecordedListed counts the
+	// listed rows among them: their expiry is not checked.
+	unrecorded       map[int64]bool
+	unrecordedListed int
+	problems         []Problem
 }
 
 type firstEntry struct {
@@ -296,7 +307,8 @@ type firstEntry struct {
 
 func newDerived(cfg AuditConfig) *derived {
 	return &derived{cfg: cfg, firsts: map[storage.ReceiptKey]firstEntry{},
-		held: map[int64]storage.DeferredEvent{}, resolved: map[int64]int64{}, waiting: map[int64]int64{}}
+		held: map[int64]storage.DeferredEvent{}, resolved: map[int64]int64{}, waiting: map[int64]int64{},
+		unrecorded: map[int64]bool{}}
 }
 
 // visit reads one journal entry, in order.
@@ -332,9 +344,7 @@ func (d *derived) visit(e *storage.JournalEntry) {
 	case !duplicate && !conflict:
 		d.firsts[rk] = firstEntry{seq: e.Seq, body: e.BodySHA256}
 		if e.Verdict == string(sm.VerdictDeferred) {
-			d.held[e.Seq] = storage.DeferredEvent{Seq: e.Seq, Key: e.Key, DedupeKey: e.DedupeKey,
-				Payload: bytes.Clone(e.Payload), BodySHA256: e.BodySHA256, ReceivedAt: e.ReceivedAt,
-				ExpiresAt: e.ReceivedAt.Add(d.cfg.DeferWindow)}
+			d.hold(e)
 		}
 	case seen && duplicate != (e.BodySHA256 == f.body):
 		// (A snapshot's key is scoped to its aggregate's version and may
@@ -344,6 +354,20 @@ func (d *derived) visit(e *storage.JournalEntry) {
 			Detail: fmt.Sprintf("was %s against entry %d of dedupe key %s/%s, whose body is %s", e.Verdict, f.seq, rk.Provider, rk.DedupeKey,
 				map[bool]string{true: "the same", false: "another"}[e.BodySHA256 == f.body])})
 	}
+}
+
+// defer reads an entry that held its event. Its expiry is the one the
+// entry recorded; an entry written before expiries were recorded gets
+// the configured window, which Repair gives a missing row, and its
+// row's expiry is not checked (unrecorded).
+func (d *derived) hold(e *storage.JournalEntry) {
+	expires, recorded := HeldUntil(e)
+	if !recorded {
+		expires = e.ReceivedAt.Add(d.cfg.DeferWindow)
+		d.unrecorded[e.Seq] = true
+	}
+	d.held[e.Seq] = storage.DeferredEvent{Seq: e.Seq, Key: e.Key, DedupeKey: e.DedupeKey,
+		Payload: bytes.Clone(e.Payload), BodySHA256: e.BodySHA256, ReceivedAt: e.ReceivedAt, ExpiresAt: expires}
 }
 
 // resolve reads an entry that resolves a held one.
@@ -450,17 +474,28 @@ func (d *derived) checkDeferred(rows []storage.DeferredEvent, listedAt int64) {
 		undefer := func(ctx context.Context, tx storage.Tx) error { return tx.Undefer(ctx, seq) }
 		want, pending := d.held[seq]
 		by, resolved := d.resolved[seq]
+		if pending && d.unrecorded[seq] {
+			d.unrecordedListed++
+			want.ExpiresAt = row.ExpiresAt
+		}
+		rewrite := func(ctx context.Context, tx storage.Tx) error {
+			if err := tx.Undefer(ctx, want.Seq); err != nil {
+				return err
+			}
+			return tx.Defer(ctx, want)
+		}
 		switch {
 		case pending && !sameHeld(row, want, listedAt):
 			d.problems = append(d.problems, Problem{Table: TableDeferred, Row: fmt.Sprint(seq), Seq: seq,
-				Detail: "differs from the event entry " + fmt.Sprint(seq) + " deferred",
-				fix: func(ctx context.Context, tx storage.Tx) error {
-					if err := tx.Undefer(ctx, want.Seq); err != nil {
-						return err
-					}
-					want.ExpiresAt = row.ExpiresAt
-					return tx.Defer(ctx, want)
-				}})
+				Detail: "differs from the event entry " + fmt.Sprint(seq) + " deferred", fix: rewrite})
+		case pending && !row.ExpiresAt.Equal(want.ExpiresAt):
+			// Expiring it early appends a rejection nobody earned; late,
+			// keeps it held past the rejection it is owed.
+			want.ExpiredSeq = row.ExpiredSeq
+			d.problems = append(d.problems, Problem{Table: TableDeferred, Row: fmt.Sprint(seq), Seq: seq,
+				Detail: fmt.Sprintf("expires at %s, but entry %d held the event until %s",
+					row.ExpiresAt.UTC().Format(heldUntilLayout), seq, want.ExpiresAt.UTC().Format(heldUntilLayout)),
+				fix: rewrite})
 		case pending:
 		case resolved && by <= listedAt:
 			d.problems = append(d.problems, Problem{Table: TableDeferred, Row: fmt.Sprint(seq), Seq: seq,
@@ -557,8 +592,8 @@ func (s *auditSealer) inFlight(ctx context.Context, key storage.AggregateKey) (b
 	return n > 0, err
 }
 
-// sameHeld compares what the journal fixes of a held event; its expiry
-// depends on the window configured when it arrived.
+// sameHeld compares what the journal fixes of a held event but its
+// expiry, which checkDeferred compares on its own to name it.
 //
 // Whether it expired is compared where the listing must show it: an
 // expiry by listedAt was committed before the listing, one after it may

@@ -228,6 +228,12 @@ func TestAuditDetectsTampering(t *testing.T) {
 		{name: "held event changed", do: func(t *testing.T, exec func(string, ...any), _ func(int, string, int64)) {
 			exec(`UPDATE deferred SET dedupe_key = 'other' WHERE seq = (SELECT MIN(seq) FROM deferred)`)
 		}, want: [][2]string{{TableDeferred, ""}}},
+		{name: "held event's expiry moved to its receipt", do: func(t *testing.T, exec func(string, ...any), _ func(int, string, int64)) {
+			exec(`UPDATE deferred SET expires_at = received_at WHERE seq = (SELECT MIN(seq) FROM deferred)`)
+		}, want: [][2]string{{TableDeferred, ""}}, detail: "held the event until"},
+		{name: "held event's expiry moved ten years later", do: func(t *testing.T, exec func(string, ...any), _ func(int, string, int64)) {
+			exec(`UPDATE deferred SET expires_at = expires_at + 315360000000000 WHERE seq = (SELECT MIN(seq) FROM deferred)`)
+		}, want: [][2]string{{TableDeferred, ""}}, detail: "held the event until"},
 		{name: "T8 phantom aggregate", do: func(t *testing.T, exec func(string, ...any), _ func(int, string, int64)) {
 			exec(aggregateInsert)
 		}, want: [][2]string{{TableAggregates, "acme/payment/phantom"}}},
@@ -521,4 +527,80 @@ func TestAuditOnAReadOnlyConnection(t *testing.T) {
 	want(t, rep)
 	require.False(t, rep.ReadOnly)
 	require.Zero(t, rep.Unsealed)
+}
+
+// TestAuditChecksHeldExpiry: a held event's expiry is the one its
+// deferral's entry recorded. Moved to its receipt, the engine expires it
+// at once, a rejection nobody earned: the row, kept marked, is named, and
+// Repair restores the recorded expiry.
+func TestAuditChecksHeldExpiry(t *testing.T) {
+	t.Parallel()
+	for _, be := range auditBackends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			store, exec := be.open(t)
+			reg := auditRegistry(t)
+			writeAuditJournal(t, store, reg)
+			require.NoError(t, storage.SealAll(t.Context(), store))
+			held := heldFor(t, store, "o4")
+			exec(`UPDATE deferred SET expires_at = received_at WHERE provider = 'acme' AND aggregate_id = 'o4'`)
+
+			eng, stop := runEngine(t, store, reg)
+			out, err := eng.Sweep(t.Context(), time.Now())
+			require.NoError(t, err)
+			require.Len(t, out, 1, "the forged expiry is acted on")
+			stop()
+			require.NoError(t, storage.SealAll(t.Context(), store))
+
+			rep := audit(t, store, reg)
+			require.True(t, hasProblem(rep, TableDeferred, fmt.Sprint(held.Seq)), "%v", rep.Problems)
+			require.Contains(t, fmt.Sprint(rep.Problems), "held the event until "+held.ExpiresAt.Format(heldUntilLayout))
+			_, err = Repair(t.Context(), store, rep)
+			require.NoError(t, err)
+			require.True(t, audit(t, store, reg).OK())
+			require.Equal(t, held.ExpiresAt, heldFor(t, store, "o4").ExpiresAt)
+		})
+	}
+}
+
+// heldFor is the event held for acme's payment id.
+func heldFor(t *testing.T, store storage.Reader, id string) storage.DeferredEvent {
+	t.Helper()
+	held, err := store.Deferred(t.Context(), 0, 1000)
+	require.NoError(t, err)
+	for _, h := range held {
+		if h.Key.Provider == "acme" && h.Key.ID == id {
+			return h
+		}
+	}
+	require.FailNow(t, "nothing held for "+id)
+	return storage.DeferredEvent{}
+}
+
+// TestAuditHeldExpiryUnrecorded: a deferral written before entries
+// recorded the expiry says nothing of it, so the row's expiry is taken as
+// it is, and counted as not checked.
+func TestAuditHeldExpiryUnrecorded(t *testing.T) {
+	t.Parallel()
+	store, _ := auditBackends()[0].open(t)
+	reg := auditRegistry(t)
+	received := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	key := storage.AggregateKey{Provider: "acme", Kind: string(sm.KindPayment), ID: "old"}
+	err := store.Update(t.Context(), func(tx storage.Tx) error {
+		e := &storage.JournalEntry{Key: key, Event: "REFUND", Verdict: string(sm.VerdictDeferred),
+			Reason: "early: REFUND is legal from captured, which new can still reach", StateBefore: "new", StateAfter: "new",
+			DedupeKey: "old/REFUND", BodySHA256: "b0d7", ReceivedAt: received, Actor: ActorWebhook}
+		if err := tx.Append(t.Context(), e); err != nil {
+			return err
+		}
+		if err := tx.PutReceipt(t.Context(), "acme", e.DedupeKey, storage.Receipt{Seq: e.Seq, BodySHA256: e.BodySHA256}); err != nil {
+			return err
+		}
+		return tx.Defer(t.Context(), storage.DeferredEvent{Seq: e.Seq, Key: key, DedupeKey: e.DedupeKey,
+			BodySHA256: e.BodySHA256, ReceivedAt: received, ExpiresAt: received.Add(time.Hour)})
+	})
+	require.NoError(t, err)
+	rep := audit(t, store, reg)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+	require.Equal(t, 1, rep.ExpiryUnrecorded)
 }

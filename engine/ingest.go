@@ -181,6 +181,11 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 	if note := referenceNote(agg, exists, p); note != "" && !blocked && dec.Verdict != sm.VerdictDuplicate && dec.Code != sm.ReasonConflict {
 		entry.Reason = strings.TrimPrefix(entry.Reason+"; "+note, "; ")
 	}
+	// Last in the reason, where HeldUntil reads it.
+	expires := now.Add(e.cfg.DeferWindow)
+	if dec.Verdict == sm.VerdictDeferred {
+		entry.Reason = heldUntilReason(entry.Reason, expires)
+	}
 	if blocked {
 		// Not an event of its own (it restates its child's verdict), so
 		// no normalized event: replay and re-evaluation pass over it, as
@@ -220,7 +225,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *batchTx, d Delivery, ev pr
 			Payload:    entry.Payload,
 			BodySHA256: d.BodySHA256,
 			ReceivedAt: now,
-			ExpiresAt:  now.Add(e.cfg.DeferWindow),
+			ExpiresAt:  expires,
 		})
 		if err != nil {
 			return Outcome{}, err
@@ -656,6 +661,47 @@ const waitsNote = "; kept, and revived if it arrives later"
 
 func expiryReason(heldSince time.Time) string {
 	return fmt.Sprintf("%s: held since %s, its predecessor never arrived%s", sm.ReasonExpired, heldSince.Format(time.RFC3339), waitsNote)
+}
+
+// heldUntilNote ends the reason of a deferral with the time its event
+// expires. The window that decides it is configuration, which the journal
+// does not hold: written into the hashed reason, the held table's expiry
+// is derived from the journal and checked against it (Audit), and an edit
+// of it cannot move a verdict unseen. Deferrals written before it lack the
+// note; their expiry is not checked.
+const heldUntilNote = "; held until "
+
+// heldUntilLayout keeps the microseconds every store keeps, so that the
+// time read back from the reason equals the one stored.
+const heldUntilLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+func heldUntilReason(reason string, until time.Time) string {
+	return reason + heldUntilNote + until.UTC().Format(heldUntilLayout)
+}
+
+// HeldUntil is the expiry a deferral's entry recorded; false for any
+// other entry, and for a deferral written before expiries were recorded.
+func HeldUntil(e *storage.JournalEntry) (time.Time, bool) {
+	i := strings.LastIndex(e.Reason, heldUntilNote)
+	if i < 0 || e.Verdict != string(sm.VerdictDeferred) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(heldUntilLayout, e.Reason[i+len(heldUntilNote):])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// ShiftHeldUntil is e's reason with the expiry a deferral recorded moved
+// by d, for a copy of e received d later (bulkload); any other reason as
+// it is.
+func ShiftHeldUntil(e *storage.JournalEntry, d time.Duration) string {
+	until, ok := HeldUntil(e)
+	if !ok {
+		return e.Reason
+	}
+	return heldUntilReason(e.Reason[:strings.LastIndex(e.Reason, heldUntilNote)], until.Add(d))
 }
 
 // waitingExpiry reports whether e is an expiry whose event stays in the

@@ -185,3 +185,33 @@ func TestVerifyListsWhatOlderRulesApplied(t *testing.T) {
 	require.Contains(t, out.String(), "decided under older rules (machine version 0123456789ab, now ")
 	require.NotContains(t, out.String(), "PROBLEM")
 }
+
+// TestRebuildCountsHeldExpiriesNotRecorded: a held event deferred before
+// entries recorded its expiry has none to check it against, and rebuild
+// says how many such rows it took as stored.
+func TestRebuildCountsHeldExpiriesNotRecorded(t *testing.T) {
+	dir := capturedOrder(t)
+	env, out := adminEnv(t, dir)
+	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "paystate.db"))
+	require.NoError(t, err)
+	key := storage.AggregateKey{Provider: "ngenius", Kind: "payment", ID: "held-before"}
+	received := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	require.NoError(t, store.Update(t.Context(), func(tx storage.Tx) error {
+		e := &storage.JournalEntry{Key: key, Event: "CAPTURED", Verdict: "deferred",
+			Reason: "early: CAPTURED is legal from authorized, which new can still reach", StateBefore: "new", StateAfter: "new",
+			DedupeKey: "held-before/CAPTURED", BodySHA256: "b0d7", ReceivedAt: received, Actor: "webhook"}
+		if err := tx.Append(t.Context(), e); err != nil {
+			return err
+		}
+		if err := tx.PutReceipt(t.Context(), "ngenius", e.DedupeKey, storage.Receipt{Seq: e.Seq, BodySHA256: e.BodySHA256}); err != nil {
+			return err
+		}
+		return tx.Defer(t.Context(), storage.DeferredEvent{Seq: e.Seq, Key: key, DedupeKey: e.DedupeKey,
+			BodySHA256: e.BodySHA256, ReceivedAt: received, ExpiresAt: received.Add(time.Hour)})
+	}))
+	require.NoError(t, store.Close())
+
+	require.NoError(t, run(t.Context(), []string{"rebuild"}, env), out.String())
+	require.Contains(t, out.String(), "0 differ from the journal")
+	require.Contains(t, out.String(), "1 held events were deferred before the journal recorded expiries: their expiry was not checked")
+}

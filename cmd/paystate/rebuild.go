@@ -114,6 +114,9 @@ func rebuildStore(ctx context.Context, store storage.Store, reg *sm.Registry, wi
 	if rep.FactsPending > 0 {
 		fmt.Fprintf(stdout, "%d aggregates differ from the journal only in the amount facts the migration left to be derived; the first open by a login that may write derives them\n", rep.FactsPending)
 	}
+	if rep.ExpiryUnrecorded > 0 {
+		fmt.Fprintf(stdout, "%d held events were deferred before the journal recorded expiries: their expiry was not checked\n", rep.ExpiryUnrecorded)
+	}
 	switch {
 	case rep.ReadOnly:
 		fmt.Fprintf(stdout, "this login may not write, so nothing was sealed: %d entries committed and not sealed yet, and the aggregates and held events they touch, were not checked\n", rep.Unsealed)
