@@ -325,7 +325,7 @@ func newVerifyCmd() *cobra.Command {
 			if o.JSON() {
 				err = writeJSON(c.out, protoJSON(r))
 			} else {
-				err = printVerify(c.out, r)
+				err = printVerify(c.out, r, chainOnly)
 			}
 			if err != nil {
 				return err
@@ -395,7 +395,12 @@ func walkChain(ctx context.Context, c *client, svc pb.AuditServiceClient, p *pro
 var verifyStep int64 = 20000
 
 // printVerify is verify's table: what was checked, then any problem.
-func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
+// chainOnly is whether --chain-only asked for the chain alone.
+func printVerify(w io.Writer, r *pb.VerifyJournalResponse, chainOnly bool) error {
+	// A check that fails with no table problem failed on the chain, and
+	// the server stops there: neither the derived tables nor any
+	// checkpoint were looked at.
+	broken := !r.GetOk() && len(r.GetTableProblems()) == 0
 	verdict := "ok"
 	if !r.GetOk() {
 		verdict = "NOT OK: " + r.GetProblem()
@@ -406,13 +411,23 @@ func printVerify(w io.Writer, r *pb.VerifyJournalResponse) error {
 	if h := r.GetHead(); h != nil {
 		t.row("chain head", fmt.Sprintf("%d %s", h.GetSequence(), h.GetHash()))
 	}
-	if d := r.GetDerivedTables(); d != nil {
+	const afterBreak = "not checked (the hash chain is broken)"
+	switch d := r.GetDerivedTables(); {
+	case d != nil:
 		t.row("derived tables", fmt.Sprintf("%d receipts, %d held events, %d aggregates; %d problems",
 			d.GetReceipts(), d.GetHeldEvents(), d.GetAggregates(), d.GetProblemCount()))
-	} else {
+	case broken:
+		t.row("derived tables", afterBreak)
+	case chainOnly:
 		t.row("derived tables", "not checked (--chain-only)")
+	default:
+		t.row("derived tables", "not checked")
 	}
-	t.row("checkpoints checked", r.GetCheckpointsChecked())
+	if broken {
+		t.row("checkpoints checked", afterBreak)
+	} else {
+		t.row("checkpoints checked", r.GetCheckpointsChecked())
+	}
 	if cp := r.GetHead().GetCheckpoint(); cp != nil {
 		t.row("newest checkpoint verified", fmt.Sprintf("sequence %d, signed %s by key %s",
 			cp.GetSequence(), stamp(cp.GetSignTime()), cp.GetKeyId()))

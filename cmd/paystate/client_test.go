@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	pb "github.com/paystate/paystate/proto/paystate/v1"
 )
 
 // cli points client commands at s with its admin token and captures what
@@ -122,4 +124,32 @@ func TestWatchEndsCleanlyAtTheCallersDeadline(t *testing.T) {
 	require.True(t, callerDeadline(deadlined, reset))
 	require.False(t, callerDeadline(t.Context(), reset), "without a deadline of the caller's, it is the server's failure")
 	require.False(t, callerDeadline(deadlined, status.Error(codes.Unavailable, "gone")))
+}
+
+// TestPrintVerifySaysWhyNothingWasChecked: a broken chain ends the check
+// before the derived tables and the checkpoints, and verify says so rather
+// than blaming a flag that was not given or counting no checkpoints.
+func TestPrintVerifySaysWhyNothingWasChecked(t *testing.T) {
+	broken := &pb.VerifyJournalResponse{Ok: false, FirstBadSequence: 4, Problem: "entry 4 was changed after it was written",
+		Head: &pb.ChainHead{Sequence: 3}}
+	for _, tc := range []struct {
+		name      string
+		r         *pb.VerifyJournalResponse
+		chainOnly bool
+		want      []string
+	}{
+		{"broken", broken, false, []string{`derived tables\s+not checked \(the hash chain is broken\)`,
+			`checkpoints checked\s+not checked \(the hash chain is broken\)`}},
+		{"broken, chain only", broken, true, []string{`derived tables\s+not checked \(the hash chain is broken\)`}},
+		{"chain only", &pb.VerifyJournalResponse{Ok: true, CheckpointsChecked: 2, Head: &pb.ChainHead{Sequence: 9}}, true,
+			[]string{`derived tables\s+not checked \(--chain-only\)`, `checkpoints checked\s+2\n`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			require.NoError(t, printVerify(&out, tc.r, tc.chainOnly))
+			for _, w := range tc.want {
+				require.Regexp(t, w, out.String())
+			}
+		})
+	}
 }
