@@ -174,6 +174,17 @@ func WalkChain(ctx context.Context, r Reader, from, to int64, visit func(e *Jour
 			rep.Head = ChainHead{Seq: e.Seq, Hash: e.Hash}
 		}
 	}
+	if to == head.Seq && rep.Head == head {
+		past, err := PastHead(ctx, r, head)
+		if err != nil {
+			return rep, err
+		}
+		if past != 0 {
+			rep.FirstBad = head.Seq + 1
+			rep.Problem = pastHeadProblem(head.Seq, past)
+			return rep, nil
+		}
+	}
 	switch {
 	case to == head.Seq && rep.Head != head:
 		rep.FirstBad = rep.Head.Seq + 1
@@ -186,4 +197,29 @@ func WalkChain(ctx context.Context, r Reader, from, to int64, visit func(e *Jour
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// PastHead returns the sequence of a journal entry that lies past head
+// (read before), 0 when none does. Appending moves the head in the same
+// transaction, so an entry past it is one the head was moved back behind
+// unless it was appended since: the head is read again after the entry,
+// and an entry it covers by then is live traffic. Appends to such a store
+// fail, each new entry taking a sequence already used.
+func PastHead(ctx context.Context, r Reader, head ChainHead) (int64, error) {
+	next, err := r.Journal(ctx, nil, head.Seq, 1)
+	if err != nil || len(next) == 0 {
+		return 0, err
+	}
+	now, err := r.Head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if now.Seq >= next[0].Seq {
+		return 0, nil
+	}
+	return next[0].Seq, nil
+}
+
+func pastHeadProblem(head, past int64) string {
+	return fmt.Sprintf("the stored head (%d) is behind the journal: entry %d lies past it (the head was moved back; no entry is missing)", head, past)
 }

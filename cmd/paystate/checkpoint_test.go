@@ -349,3 +349,32 @@ func TestInclusionProofAgainstTheNewestTree(t *testing.T) {
 	err = run(t.Context(), []string{"checkpoint", "prove", "1", "--tree-size", "1"}, admin)
 	require.ErrorContains(t, err, "no stored tree checkpoint has size 1; the stored ones, newest first: [3 2]")
 }
+
+// TestServeRefusesAHeadMovedBack is the acceptance pass's T61: the chain
+// head moved back to an earlier entry, the later ones left in the journal.
+// Every append would take a sequence already used, so serve refuses to
+// start and says so, checkpoint log or not, and rebuild names the head
+// rather than the receipts of the entries past it.
+func TestServeRefusesAHeadMovedBack(t *testing.T) {
+	dir := capturedOrder(t)
+	_, err := rawDB(t, dir).Exec(`UPDATE chain_head SET seq = 1, hash = (SELECT hash FROM journal WHERE seq = 1)`)
+	require.NoError(t, err)
+	dropCheckpointLog(t, dir)
+
+	cfg := config.Defaults()
+	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
+	dev, err := config.FillDev(&cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err = runServer(ctx, cfg, dev, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, string) {
+		t.Error("a server started on a journal whose head was moved back")
+		cancel()
+	})
+	require.ErrorContains(t, err, "the journal's chain head (1) is behind its entries: entry 2 lies past it")
+
+	env, out := adminEnv(t, dir)
+	err = run(t.Context(), []string{"rebuild"}, env)
+	require.ErrorContains(t, err, "the stored head (1) is behind the journal: entry 2 lies past it")
+	require.NotContains(t, out.String(), "no journal entry has this dedupe key")
+}

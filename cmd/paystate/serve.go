@@ -205,6 +205,9 @@ func runServer(ctx context.Context, cfg config.Config, dev *config.DevCredential
 		// the view.
 		writes, bounded = views.Wrap(store), views.Wrap(bounded)
 	}
+	if err := checkHead(ctx, bounded); err != nil {
+		return err
+	}
 	var signs *signer
 	if signKey != nil {
 		if signs, err = newSigner(ctx, bounded, signKey, checkpointLogPath(cfg), log); err != nil {
@@ -486,4 +489,22 @@ func sendFlags(cfg config.Config, httpAddr string) string {
 		flags += " --data-dir " + cfg.DataDir
 	}
 	return flags
+}
+
+// checkHead refuses a store whose chain head was moved back behind
+// entries still in its journal: every append would take a sequence
+// already used, so the server would answer every webhook 500 while it
+// said it was ready.
+func checkHead(ctx context.Context, r storage.Reader) error {
+	head, err := r.Head(ctx)
+	if err != nil {
+		return err
+	}
+	past, err := storage.PastHead(ctx, r, head)
+	if err != nil || past == 0 {
+		return err
+	}
+	return fmt.Errorf("serve: the journal's chain head (%d) is behind its entries: entry %d lies past it (the head was moved back); "+
+		"every new entry would take a sequence already used, so nothing could be recorded. Restore the database; paystate verify names what else was changed",
+		head.Seq, past)
 }

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 		{"VerifyChainOK", testVerifyChainOK},
 		{"VerifyChainDetectsTamper", testVerifyChainDetectsTamper},
 		{"VerifyChainDetectsDeleteLast", testVerifyChainDetectsDeleteLast},
+		{"VerifyChainDetectsHeadMovedBack", testVerifyChainDetectsHeadMovedBack},
 		{"VerifyChainUnderLiveAppends", testVerifyChainUnderLiveAppends},
 		{"VerifyRange", testVerifyRange},
 		{"UpdateRollsBackOnError", testUpdateRollsBack},
@@ -876,6 +877,29 @@ func testVerifyChainDetectsDeleteLast(t *testing.T, b Backend) {
 	require.Equal(t, int64(5), rep.FirstBad, "%+v", rep)
 	require.Equal(t, int64(4), rep.Checked)
 	require.NotEmpty(t, rep.Problem)
+}
+
+// headAt reads the chain head as stored: head, whatever the journal holds.
+type headAt struct {
+	storage.Store
+	head storage.ChainHead
+}
+
+func (r headAt) Head(context.Context) (storage.ChainHead, error) { return r.head, nil }
+
+// testVerifyChainDetectsHeadMovedBack: a head moved back to an earlier
+// entry, the later ones left in place, is named as what it is, not as
+// entries missing.
+func testVerifyChainDetectsHeadMovedBack(t *testing.T, b Backend) {
+	s, ctx := b.Store, t.Context()
+	fiveEntries(t, s)
+	third := allJournal(t, s)[2]
+	rep, err := storage.VerifyChain(ctx, headAt{Store: s, head: storage.ChainHead{Seq: third.Seq, Hash: third.Hash}})
+	require.NoError(t, err)
+	require.False(t, rep.OK, "entries 4 and 5 lie past the head")
+	require.Equal(t, int64(4), rep.FirstBad, "%+v", rep)
+	require.Equal(t, int64(3), rep.Checked)
+	require.Contains(t, rep.Problem, "the stored head (3) is behind the journal: entry 4 lies past it")
 }
 
 // appendingReader appends one entry right after VerifyChain's first
