@@ -372,6 +372,7 @@ func TestServeRefusesAHeadMovedBack(t *testing.T) {
 		cancel()
 	})
 	require.ErrorContains(t, err, "the journal's chain head (1) is behind its entries: entry 2 lies past it")
+	require.ErrorContains(t, err, "paystate rebuild, which needs no server,")
 
 	env, out := adminEnv(t, dir)
 	err = run(t.Context(), []string{"rebuild"}, env)

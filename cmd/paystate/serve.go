@@ -505,6 +505,6 @@ func checkHead(ctx context.Context, r storage.Reader) error {
 		return err
 	}
 	return fmt.Errorf("serve: the journal's chain head (%d) is behind its entries: entry %d lies past it (the head was moved back); "+
-		"every new entry would take a sequence already used, so nothing could be recorded. Restore the database; paystate verify names what else was changed",
+		"every new entry would take a sequence already used, so nothing could be recorded. Restore the database; paystate rebuild, which needs no server, names what else was changed",
 		head.Seq, past)
 }
