@@ -25,6 +25,9 @@ type Rewriter struct {
 	// Fresh returns a new unique id; nil: 32 random hex digits.
 	Fresh func() string
 	ids   map[string]string
+	// reference is the merchant reference of the run's first event: the
+	// document's samples each name their own, and one order has one.
+	reference string
 }
 
 // NewRewriter returns a Rewriter for orderID ("" keeps object ids).
@@ -101,6 +104,16 @@ func (r *Rewriter) learnIDs(p Provider, body []byte) error {
 	for _, ev := range evs {
 		if id := ev.AggregateID; id != "" && r.ids[id] == "" {
 			r.ids[id] = r.fresh()
+		}
+		// Samples written for different orders name different merchant
+		// references; walked as one order they would each be "another
+		// reference" to the engine, which notes it on every entry.
+		switch ref := ev.MerchantReference; {
+		case ref == "":
+		case r.reference == "":
+			r.reference = ref
+		case ref != r.reference && r.ids[ref] == "":
+			r.ids[ref] = r.reference
 		}
 	}
 	return nil

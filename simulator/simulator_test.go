@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -99,6 +100,7 @@ func TestScenariosTellOneStory(t *testing.T) {
 		require.NoError(t, err, "%s/%s", sc.Provider, sc.Name)
 		require.Len(t, bodies, len(sc.Steps))
 		keys := map[string]bool{}
+		reference := ""
 		for i, b := range bodies {
 			evs, err := p.parse(b)
 			require.NoError(t, err, "%s/%s step %d", sc.Provider, sc.Name, i+1)
@@ -109,6 +111,10 @@ func TestScenariosTellOneStory(t *testing.T) {
 					require.False(t, keys[ev.DedupeKey], "%s/%s step %d: a fresh event, not a redelivery", sc.Provider, sc.Name, i+1)
 				}
 				keys[ev.DedupeKey] = true
+				if ev.MerchantReference != "" {
+					reference = cmp.Or(reference, ev.MerchantReference)
+					require.Equal(t, reference, ev.MerchantReference, "%s/%s step %d: one order, one merchant reference", sc.Provider, sc.Name, i+1)
+				}
 			}
 			require.True(t, onOrder, "%s/%s step %d is about %+v", sc.Provider, sc.Name, i+1, evs)
 		}
