@@ -250,18 +250,25 @@ func TestServeRefusesADatabaseBehindItsCheckpointLog(t *testing.T) {
 // move the log aside.
 func requireRefusedBehindLog(t *testing.T, dir string, head int64) {
 	t.Helper()
+	err := serveRefused(t, dir, "a database behind its checkpoint log")
+	require.ErrorContains(t, err, fmt.Sprintf("beyond the journal's head %d", head))
+	require.ErrorContains(t, err, "move "+filepath.Join(dir, "checkpoints.jsonl")+" aside")
+}
+
+// serveRefused runs serve on dir in development mode, which must refuse
+// to start (on a store that is what), and returns why it did.
+func serveRefused(t *testing.T, dir, what string) error {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 	dev, err := config.FillDev(&cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	err = runServer(ctx, cfg, dev, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, string) {
-		t.Error("a server started on a database behind its checkpoint log")
+	return runServer(ctx, cfg, dev, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, string) {
+		t.Error("a server started on " + what)
 		cancel()
 	})
-	require.ErrorContains(t, err, fmt.Sprintf("beyond the journal's head %d", head))
-	require.ErrorContains(t, err, "move "+filepath.Join(dir, "checkpoints.jsonl")+" aside")
 }
 
 // TestServeToleratesACheckpointLogLineCutShort: a crash while a line was
@@ -361,16 +368,7 @@ func TestServeRefusesAHeadMovedBack(t *testing.T) {
 	require.NoError(t, err)
 	dropCheckpointLog(t, dir)
 
-	cfg := config.Defaults()
-	cfg.HTTPAddr, cfg.GRPCAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
-	dev, err := config.FillDev(&cfg)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	err = runServer(ctx, cfg, dev, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, string) {
-		t.Error("a server started on a journal whose head was moved back")
-		cancel()
-	})
+	err = serveRefused(t, dir, "a journal whose head was moved back")
 	require.ErrorContains(t, err, "the journal's chain head (1) is behind its entries: entry 2 lies past it")
 	require.ErrorContains(t, err, "paystate rebuild, which needs no server,")
 
